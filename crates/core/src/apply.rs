@@ -1,0 +1,212 @@
+//! The apply step: execute a committed transaction on the tree (ZooKeeper:
+//! `DataTree.processTxn`). Apply is deterministic and idempotent enough for replay over a fuzzy
+//! snapshot: creates of existing nodes and deletes of missing ones report an error and change
+//! nothing.
+
+use menagerie_proto::ErrorCode;
+use menagerie_proto::opcode::OpCode;
+use menagerie_proto::records::Stat;
+use menagerie_proto::response::MultiResult;
+use menagerie_proto::txn::TxnHeader;
+
+use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, NewNode};
+use crate::txn::TxnBody;
+
+/// A change that may fire watches, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Node created.
+    Created(String),
+    /// Node deleted.
+    Deleted(String),
+    /// Node data set.
+    DataChanged(String),
+}
+
+/// What applying one txn produced (besides watch changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to report (delete, check, session txns).
+    Done,
+    /// A node was created.
+    Created {
+        /// The opcode of the create (decides create vs create2 replies).
+        op: OpCode,
+        /// Path created.
+        path: String,
+        /// Its stat.
+        stat: Stat,
+    },
+    /// setData or setACL: the node's new stat.
+    Stat(Stat),
+    /// A multi: one result per op.
+    Multi(Vec<MultiResult>),
+    /// The txn failed with this code.
+    Failed(ErrorCode),
+}
+
+/// Applies `body` (with `header`) to `tree`, appending watch-relevant changes to `changes`.
+pub fn apply(
+    tree: &mut DataTree,
+    header: &TxnHeader,
+    body: &TxnBody,
+    changes: &mut Vec<Change>,
+) -> Outcome {
+    match body {
+        TxnBody::Multi(subs) => apply_multi(tree, header, subs, changes),
+        _ => apply_one(tree, header, body, changes),
+    }
+}
+
+fn apply_multi(
+    tree: &mut DataTree,
+    header: &TxnHeader,
+    subs: &[TxnBody],
+    changes: &mut Vec<Change>,
+) -> Outcome {
+    if subs.iter().any(TxnBody::is_error) {
+        // Nothing is applied; ops before the failure report 0, the rest their codes.
+        return Outcome::Multi(
+            subs.iter()
+                .map(|s| match s {
+                    TxnBody::Error(e) => MultiResult::Error(e.err),
+                    _ => MultiResult::Error(0),
+                })
+                .collect(),
+        );
+    }
+    let results = subs
+        .iter()
+        .map(|s| match apply_one(tree, header, s, changes) {
+            Outcome::Created { op, path, stat } => match op {
+                OpCode::Create => MultiResult::Create(path),
+                _ => MultiResult::Create2(path, stat),
+            },
+            Outcome::Stat(stat) => MultiResult::SetData(stat),
+            Outcome::Failed(e) => MultiResult::Error(e.code()),
+            Outcome::Done | Outcome::Multi(_) => match s {
+                TxnBody::Check(_) => MultiResult::Check,
+                _ => MultiResult::Delete,
+            },
+        })
+        .collect();
+    Outcome::Multi(results)
+}
+
+fn create(
+    tree: &mut DataTree,
+    op: OpCode,
+    path: &str,
+    n: NewNode<'_>,
+    changes: &mut Vec<Change>,
+) -> Outcome {
+    match tree.create(path, &n) {
+        Ok(id) => {
+            changes.push(Change::Created(path.to_owned()));
+            Outcome::Created {
+                op,
+                path: path.to_owned(),
+                stat: tree.client_stat(tree.node(id)),
+            }
+        }
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+fn apply_one(
+    tree: &mut DataTree,
+    header: &TxnHeader,
+    body: &TxnBody,
+    changes: &mut Vec<Change>,
+) -> Outcome {
+    let (zxid, time) = (header.zxid, header.time);
+    match body {
+        TxnBody::Create { op, txn } => create(
+            tree,
+            *op,
+            &txn.path,
+            NewNode {
+                data: txn.data.as_deref(),
+                acl: &txn.acl,
+                ephemeral_owner: if txn.ephemeral { header.client_id } else { 0 },
+                parent_cversion: txn.parent_cversion,
+                zxid,
+                time,
+            },
+            changes,
+        ),
+        TxnBody::CreateContainer(txn) => create(
+            tree,
+            OpCode::CreateContainer,
+            &txn.path,
+            NewNode {
+                data: txn.data.as_deref(),
+                acl: &txn.acl,
+                ephemeral_owner: CONTAINER_OWNER,
+                parent_cversion: txn.parent_cversion,
+                zxid,
+                time,
+            },
+            changes,
+        ),
+        TxnBody::CreateTtl(txn) => create(
+            tree,
+            OpCode::CreateTtl,
+            &txn.path,
+            NewNode {
+                data: txn.data.as_deref(),
+                acl: &txn.acl,
+                ephemeral_owner: EphemeralType::ttl_owner(txn.ttl),
+                parent_cversion: txn.parent_cversion,
+                zxid,
+                time,
+            },
+            changes,
+        ),
+        TxnBody::Delete(t) | TxnBody::DeleteContainer(t) => delete(tree, &t.path, zxid, changes),
+        TxnBody::SetData(t) => match tree.set_data(&t.path, t.data.as_deref(), t.version, zxid, time)
+        {
+            Ok(id) => {
+                changes.push(Change::DataChanged(t.path.clone()));
+                Outcome::Stat(tree.client_stat(tree.node(id)))
+            }
+            Err(e) => Outcome::Failed(e),
+        },
+        TxnBody::SetAcl(t) => match tree.set_acl(&t.path, &t.acl, t.version) {
+            Ok(id) => Outcome::Stat(tree.client_stat(tree.node(id))),
+            Err(e) => Outcome::Failed(e),
+        },
+        TxnBody::CloseSession(t) => {
+            for p in &t.paths_to_delete {
+                // Already gone (replay, or removed by an earlier op): ignore, as ZooKeeper does.
+                delete(tree, p, zxid, changes);
+            }
+            // Any ephemeral the list missed still goes with its session.
+            let leftovers: Vec<String> = tree
+                .ephemerals(header.client_id)
+                .map(str::to_owned)
+                .collect();
+            for p in leftovers {
+                tracing::warn!(path = %p, session = format_args!("{:#x}", header.client_id),
+                    "ephemeral not listed in closeSession txn; deleting it too");
+                delete(tree, &p, zxid, changes);
+            }
+            Outcome::Done
+        }
+        TxnBody::Check(_) | TxnBody::CreateSession(_) => Outcome::Done,
+        TxnBody::Error(e) => Outcome::Failed(
+            ErrorCode::from_code(e.err).unwrap_or(ErrorCode::RuntimeInconsistency),
+        ),
+        TxnBody::Multi(subs) => apply_multi(tree, header, subs, changes),
+    }
+}
+
+fn delete(tree: &mut DataTree, path: &str, zxid: i64, changes: &mut Vec<Change>) -> Outcome {
+    match tree.delete(path, zxid) {
+        Ok(()) => {
+            changes.push(Change::Deleted(path.to_owned()));
+            Outcome::Done
+        }
+        Err(e) => Outcome::Failed(e),
+    }
+}

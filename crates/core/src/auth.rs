@@ -1,0 +1,122 @@
+//! Identities and the permission check (ZooKeeper: `ZooKeeperServer.checkACL`, the
+//! `digest` and `ip` authentication providers).
+
+use base64::Engine;
+use menagerie_proto::records::{Acl, Id};
+use sha1::{Digest, Sha1};
+
+/// The stored identity for `addauth digest user:password`:
+/// `user:base64(sha1("user:password"))`.
+pub fn digest_id(user_password: &str) -> String {
+    let user = user_password.split(':').next().unwrap_or_default();
+    let hash = Sha1::digest(user_password.as_bytes());
+    format!(
+        "{user}:{}",
+        base64::engine::general_purpose::STANDARD.encode(hash)
+    )
+}
+
+/// Whether identities of this scheme count as "authenticated" (what the `auth` ACL scheme
+/// expands to).
+pub fn is_authenticated_scheme(scheme: &str) -> bool {
+    matches!(scheme, "digest" | "sasl" | "x509")
+}
+
+/// The user name `whoAmI` reports for an identity.
+pub fn user_name(id: &Id) -> &str {
+    match id.scheme.as_str() {
+        "digest" => id.id.split(':').next().unwrap_or_default(),
+        _ => &id.id,
+    }
+}
+
+/// Whether `ids` grant `perm` on a node with `acl`. An empty ACL allows everything; `super`
+/// bypasses every check.
+pub fn check_acl(acl: &[Acl], perm: i32, ids: &[Id]) -> bool {
+    if acl.is_empty() || ids.iter().any(|i| i.scheme == "super") {
+        return true;
+    }
+    acl.iter().any(|entry| {
+        entry.perms & perm != 0
+            && ((entry.id.scheme == "world" && entry.id.id == "anyone")
+                || ids
+                    .iter()
+                    .any(|id| id.scheme == entry.id.scheme && id_matches(id, &entry.id.id)))
+    })
+}
+
+fn id_matches(id: &Id, acl_id: &str) -> bool {
+    match id.scheme.as_str() {
+        "ip" => ip_matches(&id.id, acl_id),
+        _ => id.id == acl_id,
+    }
+}
+
+fn ip_bytes(s: &str) -> Option<Vec<u8>> {
+    if let Ok(v4) = s.parse::<std::net::Ipv4Addr>() {
+        return Some(v4.octets().to_vec());
+    }
+    s.parse::<std::net::Ipv6Addr>()
+        .ok()
+        .map(|v6| v6.octets().to_vec())
+}
+
+/// `ip` provider match: both addresses masked to the ACL's prefix length.
+fn ip_matches(addr: &str, acl: &str) -> bool {
+    let (net, bits) = match acl.split_once('/') {
+        Some((n, b)) => (n, b.parse::<usize>().ok()),
+        None => (acl, None),
+    };
+    let (Some(a), Some(n)) = (ip_bytes(addr), ip_bytes(net)) else {
+        return false;
+    };
+    if a.len() != n.len() {
+        return false;
+    }
+    let bits = bits.unwrap_or(a.len() * 8).min(a.len() * 8);
+    (0..a.len()).all(|i| {
+        let keep = bits.saturating_sub(i * 8).min(8);
+        let mask = if keep == 0 { 0 } else { 0xffu8 << (8 - keep) };
+        a[i] & mask == n[i] & mask
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use menagerie_proto::records::perms;
+
+    fn id(s: &str, i: &str) -> Id {
+        Id {
+            scheme: s.into(),
+            id: i.into(),
+        }
+    }
+
+    #[test]
+    fn digest_matches_zookeeper() {
+        // DigestAuthenticationProvider.generateDigest("super:test") as documented by ZooKeeper.
+        assert_eq!(digest_id("super:test"), "super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+    }
+
+    #[test]
+    fn permission_checks() {
+        let acl = vec![
+            Acl {
+                perms: perms::READ,
+                id: id("world", "anyone"),
+            },
+            Acl {
+                perms: perms::ALL,
+                id: id("ip", "10.1.0.0/16"),
+            },
+        ];
+        assert!(check_acl(&acl, perms::READ, &[]));
+        assert!(!check_acl(&acl, perms::WRITE, &[id("ip", "10.2.0.1")]));
+        assert!(check_acl(&acl, perms::WRITE, &[id("ip", "10.1.200.1")]));
+        assert!(check_acl(&acl, perms::WRITE, &[id("super", "")]));
+        assert!(check_acl(&[], perms::ADMIN, &[]));
+        assert!(!ip_matches("::1", "127.0.0.1"));
+        assert!(ip_matches("127.0.0.1", "127.0.0.0/8"));
+    }
+}

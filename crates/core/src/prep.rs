@@ -1,0 +1,424 @@
+//! The prep step: validate a write against the latest *pending* state and turn it into an
+//! idempotent transaction (ZooKeeper: `PrepRequestProcessor`, spec 02 §2.2 and 08 §8.3).
+//!
+//! Writes in flight (proposed but not yet applied) are visible here through [`Pending`], so a
+//! second write of the same session sees the first one's effects, as in ZooKeeper's
+//! `outstandingChanges`. The order of the checks decides which error a client sees and
+//! follows ZooKeeper exactly.
+
+use std::collections::{HashMap, VecDeque};
+
+use menagerie_proto::ErrorCode;
+use menagerie_proto::opcode::OpCode;
+use menagerie_proto::records::{Acl, CreateRequest, Id, perms};
+use menagerie_proto::request::Request;
+use menagerie_proto::txn::*;
+
+use crate::acl::fixup_acl;
+use crate::auth::{check_acl, is_authenticated_scheme};
+use crate::path::{self, has_slash_and_no_nul, is_undeletable, validate_path};
+use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, MAX_TTL};
+use crate::txn::TxnBody;
+
+/// The state of a node as prep sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeRecord {
+    /// Data version.
+    pub version: i32,
+    /// Stored child version (creation count).
+    pub cversion: i32,
+    /// ACL version.
+    pub aversion: i32,
+    /// Owner encoding.
+    pub ephemeral_owner: i64,
+    /// Direct children.
+    pub num_children: i32,
+    /// ACL.
+    pub acl: Vec<Acl>,
+}
+
+/// Changes proposed but not yet applied (ZooKeeper: `outstandingChanges`).
+#[derive(Debug, Clone, Default)]
+pub struct Pending {
+    latest: HashMap<String, (i64, Option<NodeRecord>)>,
+    order: VecDeque<(i64, String)>,
+}
+
+impl Pending {
+    /// The node at `path` as of the latest pending change, else as in the tree.
+    pub fn record(&self, tree: &DataTree, path: &str) -> Option<NodeRecord> {
+        if let Some((_, rec)) = self.latest.get(path) {
+            return rec.clone();
+        }
+        let node = tree.get(path)?;
+        Some(NodeRecord {
+            version: node.version,
+            cversion: node.cversion,
+            aversion: node.aversion,
+            ephemeral_owner: node.ephemeral_owner,
+            num_children: node.num_children() as i32,
+            acl: tree.acl(node).to_vec(),
+        })
+    }
+
+    fn put(&mut self, zxid: i64, path: &str, rec: Option<NodeRecord>) {
+        self.latest.insert(path.to_owned(), (zxid, rec));
+        self.order.push_back((zxid, path.to_owned()));
+    }
+
+    /// Forgets changes of txns up to `zxid`, now applied to the tree.
+    pub fn applied(&mut self, zxid: i64) {
+        while let Some((z, _)) = self.order.front() {
+            if *z > zxid {
+                break;
+            }
+            if let Some((z, p)) = self.order.pop_front() {
+                if self.latest.get(&p).is_some_and(|(latest, _)| *latest == z) {
+                    self.latest.remove(&p);
+                }
+            }
+        }
+    }
+
+    /// Pending ephemeral creations of `session`, and pending deletions of any path.
+    fn session_changes(&self, session: i64) -> (Vec<String>, Vec<String>) {
+        let mut created = Vec::new();
+        let mut deleted = Vec::new();
+        for (p, (_, rec)) in &self.latest {
+            match rec {
+                Some(r) if r.ephemeral_owner == session => created.push(p.clone()),
+                None => deleted.push(p.clone()),
+                _ => {}
+            }
+        }
+        (created, deleted)
+    }
+
+    /// Number of pending path records.
+    pub fn len(&self) -> usize {
+        self.latest.len()
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_empty()
+    }
+}
+
+/// Everything prep needs besides the request.
+pub struct PrepContext<'a> {
+    /// The committed tree.
+    pub tree: &'a DataTree,
+    /// Pending changes; updated by a successful prep.
+    pub pending: &'a mut Pending,
+    /// zxid being assigned.
+    pub zxid: i64,
+    /// Requesting session.
+    pub session: i64,
+    /// The connection's identities.
+    pub ids: &'a [Id],
+    /// `zookeeper.extendedTypesEnabled`.
+    pub extended_types: bool,
+}
+
+impl PrepContext<'_> {
+    fn node(&self, path: &str) -> Result<NodeRecord, ErrorCode> {
+        self.pending
+            .record(self.tree, path)
+            .ok_or(ErrorCode::NoNode)
+    }
+
+    fn require(&self, rec: &NodeRecord, perm: i32) -> Result<(), ErrorCode> {
+        if check_acl(&rec.acl, perm, self.ids) {
+            Ok(())
+        } else {
+            Err(ErrorCode::NoAuth)
+        }
+    }
+
+    fn authenticated_ids(&self) -> Vec<Id> {
+        self.ids
+            .iter()
+            .filter(|i| is_authenticated_scheme(&i.scheme))
+            .cloned()
+            .collect()
+    }
+
+    /// Preps one write. `Err` becomes an `ErrorTxn` (which still consumes the zxid).
+    pub fn prep(&mut self, req: &Request) -> Result<TxnBody, ErrorCode> {
+        match req {
+            Request::Create(r) => self.create(OpCode::Create, r, -1),
+            Request::Create2(r) => self.create(OpCode::Create2, r, -1),
+            Request::CreateContainer(r) => self.create(OpCode::CreateContainer, r, -1),
+            Request::CreateTtl(r) => {
+                let cr = CreateRequest {
+                    path: r.path.clone(),
+                    data: r.data.clone(),
+                    acl: r.acl.clone(),
+                    flags: r.flags,
+                };
+                self.create(OpCode::CreateTtl, &cr, r.ttl)
+            }
+            Request::Delete(r) => self.delete(&r.path, r.version),
+            Request::DeleteContainer(r) => self.delete_container(&r.path),
+            Request::SetData(r) => self.set_data(&r.path, r.data.clone(), r.version),
+            Request::SetAcl(r) => self.set_acl(&r.path, &r.acl, r.version),
+            Request::Check(r) => self.check(&r.path, r.version),
+            Request::Multi(ops) => Ok(self.multi(ops)),
+            Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+            _ => Err(ErrorCode::MarshallingError),
+        }
+    }
+
+    fn create(&mut self, op: OpCode, r: &CreateRequest, ttl: i64) -> Result<TxnBody, ErrorCode> {
+        // ZooKeeper: PrepRequestProcessor.pRequest2TxnCreate, in this order.
+        let (ephemeral, sequential, container, is_ttl) = match r.flags {
+            0 => (false, false, false, false),
+            1 => (true, false, false, false),
+            2 => (false, true, false, false),
+            3 => (true, true, false, false),
+            4 => (false, false, true, false),
+            5 => (false, false, false, true),
+            6 => (false, true, false, true),
+            _ => return Err(ErrorCode::BadArguments),
+        };
+        if is_ttl && !self.extended_types {
+            return Err(ErrorCode::Unimplemented);
+        }
+        if is_ttl {
+            if ttl <= 0 || ttl > MAX_TTL || op != OpCode::CreateTtl {
+                return Err(ErrorCode::BadArguments);
+            }
+        } else if ttl >= 0 {
+            return Err(ErrorCode::BadArguments);
+        }
+        // Containers only through opcode 19 and opcode 19 only for containers (spec README
+        // item 33: ZooKeeper is inconsistent here; rejecting is the safe, deliberate choice).
+        if container != (op == OpCode::CreateContainer) {
+            return Err(ErrorCode::BadArguments);
+        }
+        if !has_slash_and_no_nul(&r.path) {
+            return Err(ErrorCode::BadArguments);
+        }
+        let acl = fixup_acl(&r.acl, &self.authenticated_ids())?;
+        let parent_path = path::parent(&r.path);
+        let mut parent = self.node(parent_path)?;
+        self.require(&parent, perms::CREATE)?;
+        let path = if sequential {
+            format!("{}{:010}", r.path, parent.cversion)
+        } else {
+            r.path.clone()
+        };
+        if validate_path(&path).is_err() {
+            return Err(ErrorCode::BadArguments);
+        }
+        if self.pending.record(self.tree, &path).is_some() {
+            return Err(ErrorCode::NodeExists);
+        }
+        if matches!(
+            EphemeralType::of(parent.ephemeral_owner, self.extended_types),
+            EphemeralType::Normal(_)
+        ) {
+            return Err(ErrorCode::NoChildrenForEphemerals);
+        }
+        let parent_cversion = parent.cversion.wrapping_add(1);
+        parent.cversion = parent_cversion;
+        parent.num_children += 1;
+        let owner = if ephemeral {
+            self.session
+        } else if container {
+            CONTAINER_OWNER
+        } else if is_ttl {
+            EphemeralType::ttl_owner(ttl)
+        } else {
+            0
+        };
+        self.pending.put(self.zxid, parent_path, Some(parent));
+        self.pending.put(
+            self.zxid,
+            &path,
+            Some(NodeRecord {
+                version: 0,
+                cversion: 0,
+                aversion: 0,
+                ephemeral_owner: owner,
+                num_children: 0,
+                acl: acl.clone(),
+            }),
+        );
+        let data = r.data.clone();
+        Ok(match op {
+            OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn {
+                path,
+                data,
+                acl,
+                parent_cversion,
+            }),
+            OpCode::CreateTtl => TxnBody::CreateTtl(CreateTtlTxn {
+                path,
+                data,
+                acl,
+                parent_cversion,
+                ttl,
+            }),
+            _ => TxnBody::Create {
+                op,
+                txn: CreateTxn {
+                    path,
+                    data,
+                    acl,
+                    ephemeral,
+                    parent_cversion,
+                },
+            },
+        })
+    }
+
+    fn remove_from_parent(&mut self, path: &str) -> Result<(), ErrorCode> {
+        let parent_path = path::parent(path);
+        let mut parent = self.node(parent_path)?;
+        parent.num_children -= 1;
+        self.pending.put(self.zxid, parent_path, Some(parent));
+        self.pending.put(self.zxid, path, None);
+        Ok(())
+    }
+
+    fn delete(&mut self, path: &str, version: i32) -> Result<TxnBody, ErrorCode> {
+        if !has_slash_and_no_nul(path) || is_undeletable(path) {
+            return Err(ErrorCode::BadArguments);
+        }
+        let parent = self.node(path::parent(path))?;
+        self.require(&parent, perms::DELETE)?;
+        let node = self.node(path)?;
+        if version != -1 && version != node.version {
+            return Err(ErrorCode::BadVersion);
+        }
+        if node.num_children > 0 {
+            return Err(ErrorCode::NotEmpty);
+        }
+        self.remove_from_parent(path)?;
+        Ok(TxnBody::Delete(DeleteTxn { path: path.into() }))
+    }
+
+    fn delete_container(&mut self, path: &str) -> Result<TxnBody, ErrorCode> {
+        if !has_slash_and_no_nul(path) || is_undeletable(path) {
+            return Err(ErrorCode::BadArguments);
+        }
+        self.node(path::parent(path))?;
+        let node = self.node(path)?;
+        if node.num_children > 0 {
+            return Err(ErrorCode::NotEmpty);
+        }
+        if matches!(
+            EphemeralType::of(node.ephemeral_owner, self.extended_types),
+            EphemeralType::Normal(_)
+        ) {
+            return Err(ErrorCode::BadVersion);
+        }
+        self.remove_from_parent(path)?;
+        Ok(TxnBody::DeleteContainer(DeleteTxn { path: path.into() }))
+    }
+
+    fn set_data(
+        &mut self,
+        path: &str,
+        data: Option<Vec<u8>>,
+        version: i32,
+    ) -> Result<TxnBody, ErrorCode> {
+        validate_path(path).map_err(|_| ErrorCode::BadArguments)?;
+        let mut node = self.node(path)?;
+        self.require(&node, perms::WRITE)?;
+        if version != -1 && version != node.version {
+            return Err(ErrorCode::BadVersion);
+        }
+        node.version = node.version.wrapping_add(1);
+        let new_version = node.version;
+        self.pending.put(self.zxid, path, Some(node));
+        Ok(TxnBody::SetData(SetDataTxn {
+            path: path.into(),
+            data,
+            version: new_version,
+        }))
+    }
+
+    fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<TxnBody, ErrorCode> {
+        validate_path(path).map_err(|_| ErrorCode::BadArguments)?;
+        let acl = fixup_acl(acl, &self.authenticated_ids())?;
+        let mut node = self.node(path)?;
+        self.require(&node, perms::ADMIN)?;
+        if version != -1 && version != node.aversion {
+            return Err(ErrorCode::BadVersion);
+        }
+        node.aversion = node.aversion.wrapping_add(1);
+        node.acl = acl.clone();
+        let new_version = node.aversion;
+        self.pending.put(self.zxid, path, Some(node));
+        Ok(TxnBody::SetAcl(SetAclTxn {
+            path: path.into(),
+            acl,
+            version: new_version,
+        }))
+    }
+
+    fn check(&mut self, path: &str, version: i32) -> Result<TxnBody, ErrorCode> {
+        validate_path(path).map_err(|_| ErrorCode::BadArguments)?;
+        let node = self.node(path)?;
+        self.require(&node, perms::READ)?;
+        if version != -1 && version != node.version {
+            return Err(ErrorCode::BadVersion);
+        }
+        Ok(TxnBody::Check(CheckVersionTxn {
+            path: path.into(),
+            version,
+        }))
+    }
+
+    /// All ops see the effects of the earlier ones; on the first failure the pending state
+    /// is rolled back, the failing op becomes its error and later ops RuntimeInconsistency.
+    fn multi(&mut self, ops: &[Request]) -> TxnBody {
+        let saved = self.pending.clone();
+        let mut subs = Vec::with_capacity(ops.len());
+        let mut failed = false;
+        for op in ops {
+            if failed {
+                subs.push(TxnBody::Error(ErrorTxn {
+                    err: ErrorCode::RuntimeInconsistency.code(),
+                }));
+                continue;
+            }
+            match self.prep(op) {
+                Ok(t) => subs.push(t),
+                Err(e) => {
+                    failed = true;
+                    subs.push(TxnBody::Error(ErrorTxn { err: e.code() }));
+                }
+            }
+        }
+        if failed {
+            *self.pending = saved;
+        }
+        TxnBody::Multi(subs)
+    }
+
+    /// The closeSession txn: the session's ephemerals in the tree, minus pending deletes,
+    /// plus its pending ephemeral creates (ZooKeeper: `PrepRequestProcessor`, closeSession).
+    pub fn close_session(&mut self) -> TxnBody {
+        let (created, deleted) = self.pending.session_changes(self.session);
+        let mut paths: Vec<String> = self
+            .tree
+            .ephemerals(self.session)
+            .filter(|p| !deleted.iter().any(|d| d == p))
+            .map(str::to_owned)
+            .chain(created)
+            .collect();
+        paths.sort();
+        paths.dedup();
+        for p in &paths {
+            // A path whose parent vanished is simply skipped at apply.
+            let _ = self.remove_from_parent(p);
+        }
+        TxnBody::CloseSession(CloseSessionTxn {
+            paths_to_delete: paths,
+        })
+    }
+}

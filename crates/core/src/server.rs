@@ -1,0 +1,940 @@
+//! [`Server`]: the standalone ZooKeeper server as a deterministic state machine.
+//!
+//! `handle(now, input, &mut outputs)` is the only entry point. Writes follow the path the
+//! replicated ensemble will use: prep (validate, assign the zxid, build the txn) ->
+//! `Output::Persist` -> `Input::Persisted` -> apply -> watch notifications -> reply.
+//! Replies leave in request order per connection: a read that arrives while an earlier
+//! write of the same connection is in flight waits for it (ZooKeeper's per-session FIFO).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use menagerie_proto::ErrorCode;
+use menagerie_proto::opcode::OpCode;
+use menagerie_proto::records::{
+    ClientInfo, ConnectRequest, ConnectResponse, Id, ReplyHeader, WatcherEvent, perms,
+};
+use menagerie_proto::request::Request;
+use menagerie_proto::response::{MultiResult, Response};
+use menagerie_proto::session::{PASSWORD_LEN, session_password};
+use menagerie_proto::txn::{CreateSessionTxn, ErrorTxn, TxnHeader};
+
+use crate::apply::{Change, Outcome, apply};
+use crate::auth::{check_acl, digest_id, user_name};
+use crate::io::{BadRequest, ConnId, Input, Now, Output};
+use crate::path;
+use crate::prep::{Pending, PrepContext};
+use crate::session::{SessionTracker, initial_session_id};
+use crate::tree::DataTree;
+use crate::txn::{LoggedTxn, TxnBody};
+use crate::watch::{EventType, Table, WatchManager, WatcherType};
+
+/// xid of pings.
+const PING_XID: i32 = -2;
+/// xid of auth packets.
+const AUTH_XID: i32 = -4;
+/// State value of every server-sent event: SyncConnected.
+const SYNC_CONNECTED: i32 = 3;
+
+/// Settings of the core (a subset of zoo.cfg, already validated).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoreConfig {
+    /// This server's id (1 for a standalone server, as ZooKeeper uses).
+    pub server_id: u8,
+    /// `tickTime`, ms.
+    pub tick_ms: u64,
+    /// `minSessionTimeout`, ms.
+    pub min_session_timeout_ms: i32,
+    /// `maxSessionTimeout`, ms.
+    pub max_session_timeout_ms: i32,
+    /// `zookeeper.extendedTypesEnabled` (TTL nodes).
+    pub extended_types: bool,
+    /// Seed for internal hash tables (never observable in outputs).
+    pub hash_seed: u64,
+}
+
+impl Default for CoreConfig {
+    fn default() -> Self {
+        CoreConfig {
+            server_id: 1,
+            tick_ms: 3000,
+            min_session_timeout_ms: 6000,
+            max_session_timeout_ms: 60000,
+            extended_types: false,
+            hash_seed: 0,
+        }
+    }
+}
+
+/// One entry of a connection's reply queue.
+#[derive(Debug)]
+enum Slot {
+    /// A write in flight; its reply comes when this zxid is applied.
+    Write(i64),
+    /// A read (or other in-order request) waiting behind earlier writes.
+    Read { xid: i32, req: Request },
+}
+
+#[derive(Debug)]
+struct Conn {
+    /// 0 until the session is established.
+    session: i64,
+    established: bool,
+    ids: Vec<Id>,
+    queue: VecDeque<Slot>,
+    /// Requests received before the session was established.
+    early: VecDeque<(i32, i32, Result<Request, BadRequest>)>,
+}
+
+/// Who waits for a txn.
+#[derive(Debug)]
+enum Origin {
+    Request {
+        conn: ConnId,
+        xid: i32,
+    },
+    NewSession {
+        conn: ConnId,
+        timeout: i32,
+        read_only: Option<bool>,
+    },
+    Internal,
+}
+
+#[derive(Debug)]
+struct Proposal {
+    txn: Arc<LoggedTxn>,
+    origin: Origin,
+}
+
+/// Counters for the operations surface.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Requests received.
+    pub packets_received: u64,
+    /// Replies and notifications sent.
+    pub packets_sent: u64,
+}
+
+/// The standalone server core.
+#[derive(Debug)]
+pub struct Server {
+    config: CoreConfig,
+    tree: DataTree,
+    pending: Pending,
+    sessions: SessionTracker,
+    watches: WatchManager,
+    conns: BTreeMap<ConnId, Conn>,
+    /// Session -> its connection on this server.
+    session_conn: BTreeMap<i64, ConnId>,
+    proposals: VecDeque<Proposal>,
+    last_zxid: i64,
+    last_processed_zxid: i64,
+    stats: Stats,
+}
+
+impl Server {
+    /// A server with an empty tree. `now` seeds the session-id clock bits.
+    pub fn new(config: CoreConfig, now: Now) -> Server {
+        let first = initial_session_id(config.server_id, now.mono_ms);
+        Server {
+            tree: DataTree::new(config.extended_types, config.hash_seed),
+            sessions: SessionTracker::new(first, config.tick_ms),
+            config,
+            pending: Pending::default(),
+            watches: WatchManager::default(),
+            conns: BTreeMap::new(),
+            session_conn: BTreeMap::new(),
+            proposals: VecDeque::new(),
+            last_zxid: 0,
+            last_processed_zxid: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    /// The data tree.
+    pub fn tree(&self) -> &DataTree {
+        &self.tree
+    }
+
+    /// Highest applied zxid.
+    pub fn last_processed_zxid(&self) -> i64 {
+        self.last_processed_zxid
+    }
+
+    /// Number of live sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Number of connections.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Number of watch registrations.
+    pub fn watch_count(&self) -> usize {
+        self.watches.count()
+    }
+
+    /// Traffic counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The earliest time at which `Input::Tick` has work to do.
+    pub fn next_deadline(&self) -> Option<u64> {
+        self.sessions.next_expiry()
+    }
+
+    /// Processes one input, appending the resulting actions to `out`.
+    pub fn handle(&mut self, now: Now, input: Input, out: &mut Vec<Output>) {
+        match input {
+            Input::Connect { conn, peer_ip, req } => self.connect(now, conn, peer_ip, req, out),
+            Input::Request { conn, xid, op, req } => {
+                self.stats.packets_received += 1;
+                self.request(now, conn, xid, op, req, out)
+            }
+            Input::Disconnected { conn } => self.disconnected(conn),
+            Input::Persisted { up_to } => self.persisted(now, up_to, out),
+            Input::Tick => self.tick(now, out),
+        }
+        self.stats.packets_sent += out
+            .iter()
+            .filter(|o| matches!(o, Output::Reply { .. } | Output::Notify { .. }))
+            .count() as u64;
+    }
+
+    fn reply(&self, conn: ConnId, xid: i32, err: ErrorCode, body: Response, out: &mut Vec<Output>) {
+        out.push(Output::Reply {
+            conn,
+            header: ReplyHeader {
+                xid,
+                zxid: self.last_processed_zxid,
+                err: err.code(),
+            },
+            body,
+        });
+    }
+
+    // ---- connections and sessions -------------------------------------------------------
+
+    fn connect(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        peer_ip: String,
+        req: ConnectRequest,
+        out: &mut Vec<Output>,
+    ) {
+        // "Client has seen a newer zxid than we have": it must try another server.
+        if req.last_zxid_seen > self.last_processed_zxid {
+            tracing::info!(conn = conn.0, client_zxid = req.last_zxid_seen,
+                server_zxid = self.last_processed_zxid, "refusing client that has seen a newer zxid");
+            out.push(Output::Close { conn });
+            return;
+        }
+        let timeout = req.timeout.clamp(
+            self.config.min_session_timeout_ms,
+            self.config.max_session_timeout_ms,
+        );
+        self.conns.insert(
+            conn,
+            Conn {
+                session: 0,
+                established: false,
+                ids: vec![Id {
+                    scheme: "ip".into(),
+                    id: peer_ip,
+                }],
+                queue: VecDeque::new(),
+                early: VecDeque::new(),
+            },
+        );
+        if req.session_id == 0 {
+            let id = self.sessions.next_id();
+            self.sessions.add(id, timeout, now.mono_ms);
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.session = id;
+            }
+            let body = TxnBody::CreateSession(CreateSessionTxn { timeout });
+            self.propose(
+                now,
+                id,
+                0,
+                body,
+                Origin::NewSession {
+                    conn,
+                    timeout,
+                    read_only: req.read_only,
+                },
+                out,
+            );
+            return;
+        }
+        let valid = req.passwd.as_slice() == session_password(req.session_id).as_slice()
+            && self.sessions.touch(req.session_id, now.mono_ms);
+        if !valid {
+            out.push(Output::Connected {
+                conn,
+                resp: ConnectResponse {
+                    protocol_version: 0,
+                    timeout: 0,
+                    session_id: 0,
+                    passwd: vec![0; PASSWORD_LEN],
+                    read_only: req.read_only.map(|_| false),
+                },
+            });
+            out.push(Output::Close { conn });
+            self.conns.remove(&conn);
+            return;
+        }
+        // The session moves to this connection; any older connection of it is closed.
+        if let Some(old) = self.session_conn.get(&req.session_id).copied() {
+            if old != conn {
+                self.drop_conn(old);
+                out.push(Output::Close { conn: old });
+            }
+        }
+        self.sessions
+            .set_timeout(req.session_id, timeout, now.mono_ms);
+        self.establish(now, conn, req.session_id, timeout, req.read_only, out);
+    }
+
+    fn establish(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        session: i64,
+        timeout: i32,
+        read_only: Option<bool>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.session = session;
+        c.established = true;
+        let early = std::mem::take(&mut c.early);
+        self.session_conn.insert(session, conn);
+        out.push(Output::Connected {
+            conn,
+            resp: ConnectResponse {
+                protocol_version: 0,
+                timeout,
+                session_id: session,
+                passwd: session_password(session).to_vec(),
+                read_only: read_only.map(|_| false),
+            },
+        });
+        for (xid, op, req) in early {
+            self.request(now, conn, xid, op, req, out);
+        }
+    }
+
+    fn drop_conn(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if self.session_conn.get(&c.session) == Some(&conn) {
+                self.session_conn.remove(&c.session);
+            }
+        }
+        self.watches.remove_conn(conn);
+    }
+
+    fn disconnected(&mut self, conn: ConnId) {
+        // The session lives on until it expires or the client resumes it elsewhere.
+        self.drop_conn(conn);
+    }
+
+    fn tick(&mut self, now: Now, out: &mut Vec<Output>) {
+        for session in self.sessions.expire(now.mono_ms) {
+            tracing::info!(
+                session = format_args!("{session:#x}"),
+                "session expired"
+            );
+            self.propose_close_session(now, session, Origin::Internal, out);
+        }
+    }
+
+    fn propose_close_session(&mut self, now: Now, session: i64, origin: Origin, out: &mut Vec<Output>) {
+        let zxid = self.last_zxid + 1;
+        let body = PrepContext {
+            tree: &self.tree,
+            pending: &mut self.pending,
+            zxid,
+            session,
+            ids: &[],
+            extended_types: self.config.extended_types,
+        }
+        .close_session();
+        let cxid = match origin {
+            Origin::Request { xid, .. } => xid,
+            _ => 0,
+        };
+        self.propose(now, session, cxid, body, origin, out);
+    }
+
+    // ---- requests -------------------------------------------------------------------------
+
+    fn request(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        xid: i32,
+        op: i32,
+        req: Result<Request, BadRequest>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !c.established {
+            c.early.push_back((xid, op, req));
+            return;
+        }
+        let session = c.session;
+        // A request on a closing (expiring) session is dropped, as ZooKeeper's touch fails.
+        if !self.sessions.touch(session, now.mono_ms) {
+            return;
+        }
+        let req = match req {
+            Ok(Request::Check(_)) | Err(BadRequest::UnknownOp) => {
+                // Unknown opcodes, and standalone `check` (ZOOKEEPER-2623), are Unimplemented
+                // and the connection is closed.
+                self.reply(conn, xid, ErrorCode::Unimplemented, Response::Empty, out);
+                out.push(Output::Close { conn });
+                self.drop_conn(conn);
+                return;
+            }
+            Err(BadRequest::Malformed) => {
+                let is_write = OpCode::from_code(op).is_some_and(OpCode::is_write);
+                if is_write {
+                    let body = TxnBody::Error(ErrorTxn {
+                        err: ErrorCode::MarshallingError.code(),
+                    });
+                    self.propose(now, session, xid, body, Origin::Request { conn, xid }, out);
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.queue.push_back(Slot::Write(self.last_zxid));
+                    }
+                } else {
+                    self.in_order(conn, xid, None, out);
+                }
+                return;
+            }
+            Ok(r) => r,
+        };
+        match req {
+            Request::Ping => {
+                self.reply(conn, PING_XID, ErrorCode::Ok, Response::Empty, out);
+            }
+            Request::Auth(a) => self.auth(conn, a, out),
+            Request::Sasl(_) => {
+                // SASL is not offered: ZooKeeper answers AuthFailed and closes.
+                self.reply(conn, xid, ErrorCode::AuthFailed, Response::Empty, out);
+                out.push(Output::Close { conn });
+                self.drop_conn(conn);
+            }
+            Request::CloseSession => {
+                if self.sessions.set_closing(session) {
+                    self.propose_close_session(now, session, Origin::Request { conn, xid }, out);
+                    if let Some(c) = self.conns.get_mut(&conn) {
+                        c.queue.push_back(Slot::Write(self.last_zxid));
+                    }
+                }
+            }
+            r if r.op().is_write() => {
+                let zxid = self.last_zxid + 1;
+                let ids = self.conns.get(&conn).map(|c| c.ids.clone()).unwrap_or_default();
+                let body = PrepContext {
+                    tree: &self.tree,
+                    pending: &mut self.pending,
+                    zxid,
+                    session,
+                    ids: &ids,
+                    extended_types: self.config.extended_types,
+                }
+                .prep(&r)
+                .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
+                self.propose(now, session, xid, body, Origin::Request { conn, xid }, out);
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.queue.push_back(Slot::Write(zxid));
+                }
+            }
+            r => self.in_order(conn, xid, Some(r), out),
+        }
+    }
+
+    /// Answers a read now, or queues it behind the connection's writes in flight.
+    /// `None` stands for an undecodable read (MarshallingError).
+    fn in_order(&mut self, conn: ConnId, xid: i32, req: Option<Request>, out: &mut Vec<Output>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match req {
+            Some(req) if !c.queue.is_empty() => c.queue.push_back(Slot::Read { xid, req }),
+            Some(req) => self.read(conn, xid, req, out),
+            None if !c.queue.is_empty() => {
+                // Keep the order: a marshalling error waits like any read. WhoAmI has no
+                // body and so cannot fail; it stands in for "reply MarshallingError".
+                c.queue.push_back(Slot::Read {
+                    xid,
+                    req: Request::Multi(vec![Request::WhoAmI]),
+                })
+            }
+            None => self.reply(conn, xid, ErrorCode::MarshallingError, Response::Empty, out),
+        }
+    }
+
+    fn auth(&mut self, conn: ConnId, a: menagerie_proto::records::AuthPacket, out: &mut Vec<Output>) {
+        let id = match a.scheme.as_str() {
+            "digest" => {
+                let text = String::from_utf8_lossy(a.auth.as_deref().unwrap_or_default()).into_owned();
+                Some(Id {
+                    scheme: "digest".into(),
+                    id: digest_id(&text),
+                })
+            }
+            "ip" => self
+                .conns
+                .get(&conn)
+                .and_then(|c| c.ids.iter().find(|i| i.scheme == "ip").cloned()),
+            _ => None,
+        };
+        match id {
+            Some(id) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    if !c.ids.contains(&id) {
+                        c.ids.push(id);
+                    }
+                }
+                out.push(Output::Reply {
+                    conn,
+                    header: ReplyHeader {
+                        xid: AUTH_XID,
+                        zxid: 0,
+                        err: 0,
+                    },
+                    body: Response::Empty,
+                });
+            }
+            None => {
+                out.push(Output::Reply {
+                    conn,
+                    header: ReplyHeader {
+                        xid: AUTH_XID,
+                        zxid: 0,
+                        err: ErrorCode::AuthFailed.code(),
+                    },
+                    body: Response::Empty,
+                });
+                out.push(Output::Close { conn });
+                self.drop_conn(conn);
+            }
+        }
+    }
+
+    fn propose(
+        &mut self,
+        now: Now,
+        session: i64,
+        cxid: i32,
+        body: TxnBody,
+        origin: Origin,
+        out: &mut Vec<Output>,
+    ) {
+        self.last_zxid += 1;
+        let txn = Arc::new(LoggedTxn {
+            header: TxnHeader {
+                client_id: session,
+                cxid,
+                zxid: self.last_zxid,
+                time: now.wall_ms,
+                txn_type: body.txn_type(),
+            },
+            body,
+        });
+        out.push(Output::Persist(Arc::clone(&txn)));
+        self.proposals.push_back(Proposal { txn, origin });
+    }
+
+    // ---- commit and apply -----------------------------------------------------------------
+
+    fn persisted(&mut self, now: Now, up_to: i64, out: &mut Vec<Output>) {
+        while self.proposals.front().is_some_and(|p| p.txn.zxid() <= up_to) {
+            if let Some(p) = self.proposals.pop_front() {
+                self.commit(now, p, out);
+            }
+        }
+    }
+
+    fn commit(&mut self, now: Now, p: Proposal, out: &mut Vec<Output>) {
+        let txn = &p.txn;
+        let zxid = txn.zxid();
+        assert!(
+            zxid > self.last_processed_zxid,
+            "txns must be applied in zxid order: {zxid:#x} after {:#x}",
+            self.last_processed_zxid
+        );
+        let mut changes = Vec::new();
+        let outcome = apply(&mut self.tree, &txn.header, &txn.body, &mut changes);
+        self.last_processed_zxid = zxid;
+        self.pending.applied(zxid);
+        self.notify(zxid, &changes, out);
+        let session = txn.header.client_id;
+        match (&txn.body, p.origin) {
+            (TxnBody::CreateSession(_), Origin::NewSession { conn, timeout, read_only }) => {
+                self.establish(now, conn, session, timeout, read_only, out);
+            }
+            (TxnBody::CloseSession(_), origin) => {
+                self.sessions.remove(session);
+                if let Origin::Request { conn, xid } = origin {
+                    self.pop_write(conn, zxid);
+                    self.reply(conn, xid, ErrorCode::Ok, Response::Empty, out);
+                }
+                if let Some(conn) = self.session_conn.get(&session).copied() {
+                    out.push(Output::Close { conn });
+                    self.drop_conn(conn);
+                }
+            }
+            (_, Origin::Request { conn, xid }) => {
+                self.pop_write(conn, zxid);
+                let (err, resp) = write_response(outcome);
+                self.reply(conn, xid, err, resp, out);
+                self.drain(conn, out);
+            }
+            _ => {}
+        }
+    }
+
+    fn pop_write(&mut self, conn: ConnId, zxid: i64) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if matches!(c.queue.front(), Some(Slot::Write(z)) if *z == zxid) {
+                c.queue.pop_front();
+            }
+        }
+    }
+
+    /// Answers the reads that were waiting behind a write that just completed.
+    fn drain(&mut self, conn: ConnId, out: &mut Vec<Output>) {
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            if !matches!(c.queue.front(), Some(Slot::Read { .. })) {
+                return;
+            }
+            if let Some(Slot::Read { xid, req }) = c.queue.pop_front() {
+                if req == Request::Multi(vec![Request::WhoAmI]) {
+                    self.reply(conn, xid, ErrorCode::MarshallingError, Response::Empty, out);
+                } else {
+                    self.read(conn, xid, req, out);
+                }
+            }
+        }
+    }
+
+    fn notify(&mut self, zxid: i64, changes: &[Change], out: &mut Vec<Output>) {
+        let none = BTreeSet::new();
+        for change in changes {
+            match change {
+                Change::Created(p) => {
+                    let a = self.watches.trigger(Table::Data, p, EventType::Created, &none);
+                    push_events(out, zxid, EventType::Created, p, &a);
+                    let parent = path::parent(p);
+                    let b = self
+                        .watches
+                        .trigger(Table::Child, parent, EventType::ChildrenChanged, &none);
+                    push_events(out, zxid, EventType::ChildrenChanged, parent, &b);
+                }
+                Change::Deleted(p) => {
+                    let a = self.watches.trigger(Table::Data, p, EventType::Deleted, &none);
+                    push_events(out, zxid, EventType::Deleted, p, &a);
+                    let b = self.watches.trigger(Table::Child, p, EventType::Deleted, &a);
+                    push_events(out, zxid, EventType::Deleted, p, &b);
+                    let parent = path::parent(p);
+                    let c = self
+                        .watches
+                        .trigger(Table::Child, parent, EventType::ChildrenChanged, &none);
+                    push_events(out, zxid, EventType::ChildrenChanged, parent, &c);
+                }
+                Change::DataChanged(p) => {
+                    let a = self.watches.trigger(Table::Data, p, EventType::DataChanged, &none);
+                    push_events(out, zxid, EventType::DataChanged, p, &a);
+                }
+            }
+        }
+    }
+
+    // ---- reads and local requests ---------------------------------------------------------
+
+    fn ids(&self, conn: ConnId) -> &[Id] {
+        self.conns.get(&conn).map_or(&[], |c| c.ids.as_slice())
+    }
+
+    fn read(&mut self, conn: ConnId, xid: i32, req: Request, out: &mut Vec<Output>) {
+        let (err, body) = match self.evaluate_read(conn, req, out) {
+            Ok(body) => (ErrorCode::Ok, body),
+            Err(e) => (e, Response::Empty),
+        };
+        self.reply(conn, xid, err, body, out);
+    }
+
+    fn readable(&self, conn: ConnId, path: &str) -> Result<menagerie_proto::records::Stat, ErrorCode> {
+        let node = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
+        if !check_acl(self.tree.acl(node), perms::READ, self.ids(conn)) {
+            return Err(ErrorCode::NoAuth);
+        }
+        Ok(self.tree.client_stat(node))
+    }
+
+    fn evaluate_read(
+        &mut self,
+        conn: ConnId,
+        req: Request,
+        out: &mut Vec<Output>,
+    ) -> Result<Response, ErrorCode> {
+        match req {
+            Request::Exists(r) => {
+                if r.path.contains('\0') {
+                    return Err(ErrorCode::BadArguments);
+                }
+                // The watch is set even when the node does not exist (it fires NodeCreated).
+                if r.watch {
+                    self.watches.add_standard(Table::Data, &r.path, conn);
+                }
+                self.readable(conn, &r.path).map(Response::Stat)
+            }
+            Request::GetData(r) => {
+                let stat = self.readable(conn, &r.path)?;
+                if r.watch {
+                    self.watches.add_standard(Table::Data, &r.path, conn);
+                }
+                let data = self.tree.get(&r.path).and_then(|n| n.data().map(<[u8]>::to_vec));
+                Ok(Response::GetData { data, stat })
+            }
+            Request::GetChildren(r) => {
+                let (children, _) = self.children(conn, &r.path, r.watch)?;
+                Ok(Response::GetChildren { children })
+            }
+            Request::GetChildren2(r) => {
+                let (children, stat) = self.children(conn, &r.path, r.watch)?;
+                Ok(Response::GetChildren2 { children, stat })
+            }
+            Request::GetAcl(r) => {
+                let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
+                let acl = self.tree.acl(node);
+                let ids = self.ids(conn);
+                let admin = check_acl(acl, perms::ADMIN, ids);
+                if !admin && !check_acl(acl, perms::READ, ids) {
+                    return Err(ErrorCode::NoAuth);
+                }
+                let mut acl = acl.to_vec();
+                if !admin {
+                    // Without ADMIN, digest hashes are redacted (ZOOKEEPER-1392).
+                    for a in &mut acl {
+                        if a.id.scheme == "digest" {
+                            a.id.id = format!("{}:x", a.id.id.split(':').next().unwrap_or_default());
+                        }
+                    }
+                }
+                Ok(Response::GetAcl {
+                    acl,
+                    stat: self.tree.client_stat(node),
+                })
+            }
+            Request::GetAllChildrenNumber(r) => {
+                self.readable(conn, &r.path)?;
+                let id = self.tree.lookup(&r.path).ok_or(ErrorCode::NoNode)?;
+                Ok(Response::AllChildrenNumber(
+                    self.tree.count_descendants(id) as i32,
+                ))
+            }
+            Request::GetEphemerals(r) => {
+                let session = self.conns.get(&conn).map_or(0, |c| c.session);
+                let all = r.path.is_empty() || r.path == "/";
+                let mut list: Vec<String> = self
+                    .tree
+                    .ephemerals(session)
+                    .filter(|p| all || p.starts_with(r.path.as_str()))
+                    .map(str::to_owned)
+                    .collect();
+                list.sort();
+                Ok(Response::Ephemerals(list))
+            }
+            Request::WhoAmI => Ok(Response::WhoAmI(
+                self.ids(conn)
+                    .iter()
+                    .map(|id| ClientInfo {
+                        auth_scheme: id.scheme.clone(),
+                        user: user_name(id).to_owned(),
+                    })
+                    .collect(),
+            )),
+            Request::Sync(r) => Ok(Response::Sync { path: r.path }),
+            Request::MultiRead(ops) => Ok(Response::Multi(
+                ops.into_iter()
+                    .map(|op| self.multi_read_op(conn, op))
+                    .collect(),
+            )),
+            Request::AddWatch(r) => {
+                match r.mode {
+                    0 => self.watches.add_persistent(&r.path, conn, false),
+                    1 => self.watches.add_persistent(&r.path, conn, true),
+                    _ => return Err(ErrorCode::MarshallingError),
+                }
+                Ok(Response::ErrorResponse(0))
+            }
+            Request::CheckWatches(r) => self.remove_watches(conn, &r, false),
+            Request::RemoveWatches(r) => self.remove_watches(conn, &r, true),
+            Request::SetWatches(s) => {
+                self.set_watches(
+                    conn,
+                    s.relative_zxid,
+                    [&s.data_watches, &s.exist_watches, &s.child_watches],
+                    &[],
+                    &[],
+                    out,
+                );
+                Ok(Response::Empty)
+            }
+            Request::SetWatches2(s) => {
+                self.set_watches(
+                    conn,
+                    s.relative_zxid,
+                    [&s.data_watches, &s.exist_watches, &s.child_watches],
+                    &s.persistent_watches,
+                    &s.persistent_recursive_watches,
+                    out,
+                );
+                Ok(Response::Empty)
+            }
+            _ => Err(ErrorCode::Unimplemented),
+        }
+    }
+
+    fn children(
+        &mut self,
+        conn: ConnId,
+        path: &str,
+        watch: bool,
+    ) -> Result<(Vec<String>, menagerie_proto::records::Stat), ErrorCode> {
+        let stat = self.readable(conn, path)?;
+        if watch {
+            self.watches.add_standard(Table::Child, path, conn);
+        }
+        let children = self
+            .tree
+            .get(path)
+            .map(|n| self.tree.children(n))
+            .unwrap_or_default();
+        Ok((children, stat))
+    }
+
+    fn remove_watches(
+        &mut self,
+        conn: ConnId,
+        r: &menagerie_proto::records::WatchesRequest,
+        remove: bool,
+    ) -> Result<Response, ErrorCode> {
+        let kind = WatcherType::from_code(r.watcher_type).ok_or(ErrorCode::MarshallingError)?;
+        if self.watches.remove(&r.path, conn, kind, remove) {
+            Ok(Response::Empty)
+        } else {
+            Err(ErrorCode::NoWatcher)
+        }
+    }
+
+    fn multi_read_op(&self, conn: ConnId, op: Request) -> MultiResult {
+        let r = match &op {
+            Request::GetData(r) => self.readable(conn, &r.path).map(|stat| {
+                let data = self.tree.get(&r.path).and_then(|n| n.data().map(<[u8]>::to_vec));
+                MultiResult::GetData(data, stat)
+            }),
+            Request::GetChildren(r) => self.readable(conn, &r.path).map(|_| {
+                MultiResult::GetChildren(
+                    self.tree.get(&r.path).map(|n| self.tree.children(n)).unwrap_or_default(),
+                )
+            }),
+            _ => Err(ErrorCode::MarshallingError),
+        };
+        r.unwrap_or_else(|e| MultiResult::Error(e.code()))
+    }
+
+    /// Re-registers watches after a reconnect, sending catch-up events for changes the
+    /// client missed (ZooKeeper: `DataTree.setWatches`, spec 04 §4.5).
+    fn set_watches(
+        &mut self,
+        conn: ConnId,
+        rel: i64,
+        [data, exist, child]: [&Vec<String>; 3],
+        persistent: &[String],
+        recursive: &[String],
+        out: &mut Vec<Output>,
+    ) {
+        let event = |out: &mut Vec<Output>, t: EventType, p: &str| {
+            out.push(Output::Notify {
+                conn,
+                zxid: -1,
+                event: WatcherEvent {
+                    event_type: t as i32,
+                    state: SYNC_CONNECTED,
+                    path: p.to_owned(),
+                },
+            })
+        };
+        for p in data {
+            match self.tree.get(p) {
+                None => event(out, EventType::Deleted, p),
+                Some(n) if n.mzxid > rel => event(out, EventType::DataChanged, p),
+                Some(_) => self.watches.add_standard(Table::Data, p, conn),
+            }
+        }
+        for p in exist {
+            match self.tree.get(p) {
+                Some(_) => event(out, EventType::Created, p),
+                None => self.watches.add_standard(Table::Data, p, conn),
+            }
+        }
+        for p in child {
+            match self.tree.get(p) {
+                None => event(out, EventType::Deleted, p),
+                Some(n) if n.pzxid > rel => event(out, EventType::ChildrenChanged, p),
+                Some(_) => self.watches.add_standard(Table::Child, p, conn),
+            }
+        }
+        for p in persistent {
+            self.watches.add_persistent(p, conn, false);
+        }
+        for p in recursive {
+            self.watches.add_persistent(p, conn, true);
+        }
+    }
+}
+
+fn push_events(out: &mut Vec<Output>, zxid: i64, t: EventType, p: &str, conns: &BTreeSet<ConnId>) {
+    for &conn in conns {
+        out.push(Output::Notify {
+            conn,
+            zxid,
+            event: WatcherEvent {
+                event_type: t as i32,
+                state: SYNC_CONNECTED,
+                path: p.to_owned(),
+            },
+        });
+    }
+}
+
+/// The reply for an applied write.
+fn write_response(outcome: Outcome) -> (ErrorCode, Response) {
+    match outcome {
+        Outcome::Failed(e) => (e, Response::Empty),
+        Outcome::Created { op, path, stat } => match op {
+            OpCode::Create => (ErrorCode::Ok, Response::Create { path }),
+            _ => (ErrorCode::Ok, Response::Create2 { path, stat }),
+        },
+        Outcome::Stat(s) => (ErrorCode::Ok, Response::Stat(s)),
+        Outcome::Multi(results) => (ErrorCode::Ok, Response::Multi(results)),
+        Outcome::Done => (ErrorCode::Ok, Response::Empty),
+    }
+}

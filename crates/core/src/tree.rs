@@ -1,0 +1,648 @@
+//! The data tree: every znode, its data, stat and ACL, and the indexes over them.
+//!
+//! Memory layout (the tree must hold millions of nodes cheaply):
+//! * nodes live in one slab (`Vec<Node>`), addressed by a `u32` [`NodeId`]; freed slots are
+//!   reused;
+//! * a node keeps its path and its data in **one** heap allocation;
+//! * the path index is a hash table of bare `u32` ids whose keys are read from the slab, so
+//!   no path is stored twice;
+//! * children form an intrusive doubly linked list through the slab (first child, previous
+//!   and next sibling), so a child costs no extra allocation and unlinks in O(1).
+//!
+//! Stat rules follow ZooKeeper's `DataTree` (spec 03 §3.2); see [`DataTree::client_stat`]
+//! for the derived `cversion`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use menagerie_proto::ErrorCode;
+use menagerie_proto::records::{Acl, Stat, StatPersisted};
+
+use crate::acl::{AclCache, AclRef};
+use crate::path;
+
+/// Index of a node in the slab.
+pub type NodeId = u32;
+const NIL: NodeId = u32::MAX;
+const DATA_NULL: u8 = 1;
+
+/// `ephemeralOwner` of a container node (ZooKeeper: `EphemeralType.CONTAINER_EPHEMERAL_OWNER`).
+pub const CONTAINER_OWNER: i64 = i64::MIN;
+/// Largest TTL (2^40 - 1 ms).
+pub const MAX_TTL: i64 = 0xFF_FFFF_FFFF;
+
+/// What an `ephemeralOwner` value means (ZooKeeper: `EphemeralType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EphemeralType {
+    /// A persistent node.
+    Void,
+    /// An ephemeral node of this session.
+    Normal(i64),
+    /// A container node.
+    Container,
+    /// A TTL node with this TTL in ms.
+    Ttl(i64),
+}
+
+impl EphemeralType {
+    /// Decodes a stored owner; TTL encodings count only with extended types enabled.
+    pub fn of(owner: i64, extended_types: bool) -> EphemeralType {
+        if owner == 0 {
+            EphemeralType::Void
+        } else if owner == CONTAINER_OWNER {
+            EphemeralType::Container
+        } else if extended_types && (owner as u64) >> 56 == 0xFF && (owner >> 40) & 0xFFFF == 0 {
+            EphemeralType::Ttl(owner & MAX_TTL)
+        } else {
+            EphemeralType::Normal(owner)
+        }
+    }
+
+    /// The stored owner of a TTL node.
+    pub fn ttl_owner(ttl: i64) -> i64 {
+        (0xFF00_0000_0000_0000u64 as i64) | (ttl & MAX_TTL)
+    }
+}
+
+/// One znode.
+#[derive(Debug)]
+pub struct Node {
+    path_data: Box<[u8]>,
+    path_len: u32,
+    flags: u8,
+    acl: AclRef,
+    num_children: u32,
+    first_child: NodeId,
+    prev_sibling: NodeId,
+    next_sibling: NodeId,
+    /// zxid of the create.
+    pub czxid: i64,
+    /// zxid of the last setData.
+    pub mzxid: i64,
+    /// zxid of the last direct child create or delete.
+    pub pzxid: i64,
+    /// Create time (leader wall clock, ms).
+    pub ctime: i64,
+    /// Last setData time.
+    pub mtime: i64,
+    /// Data version.
+    pub version: i32,
+    /// Stored child version: the number of child creations.
+    pub cversion: i32,
+    /// ACL version.
+    pub aversion: i32,
+    /// Owner encoding (see [`EphemeralType`]).
+    pub ephemeral_owner: i64,
+}
+
+impl Node {
+    fn path_bytes(&self) -> &[u8] {
+        &self.path_data[..self.path_len as usize]
+    }
+
+    /// The node's full path.
+    pub fn path(&self) -> &str {
+        // Built from a `&str` in `DataTree::insert`, so always valid UTF-8.
+        std::str::from_utf8(self.path_bytes()).unwrap_or_default()
+    }
+
+    /// The node's data; `None` if it was set to null.
+    pub fn data(&self) -> Option<&[u8]> {
+        if self.flags & DATA_NULL != 0 {
+            None
+        } else {
+            Some(&self.path_data[self.path_len as usize..])
+        }
+    }
+
+    /// Length of the data (0 for null).
+    pub fn data_len(&self) -> usize {
+        self.path_data.len() - self.path_len as usize
+    }
+
+    /// Number of direct children.
+    pub fn num_children(&self) -> u32 {
+        self.num_children
+    }
+
+    /// The stored ACL reference.
+    pub fn acl_ref(&self) -> AclRef {
+        self.acl
+    }
+
+    fn set_path_data(&mut self, path: &[u8], data: Option<&[u8]>) {
+        let mut buf = Vec::with_capacity(path.len() + data.map_or(0, <[u8]>::len));
+        buf.extend_from_slice(path);
+        buf.extend_from_slice(data.unwrap_or_default());
+        self.path_data = buf.into_boxed_slice();
+        self.path_len = path.len() as u32;
+        self.flags = if data.is_none() { DATA_NULL } else { 0 };
+    }
+
+    /// The stored stat (as snapshots hold it).
+    pub fn stat_persisted(&self) -> StatPersisted {
+        StatPersisted {
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion,
+            aversion: self.aversion,
+            ephemeral_owner: self.ephemeral_owner,
+            pzxid: self.pzxid,
+        }
+    }
+}
+
+/// Everything a create needs besides the path.
+#[derive(Debug, Clone)]
+pub struct NewNode<'a> {
+    /// Data (`None` = null).
+    pub data: Option<&'a [u8]>,
+    /// The (already validated) ACL.
+    pub acl: &'a [Acl],
+    /// Stored owner encoding.
+    pub ephemeral_owner: i64,
+    /// The parent's stored cversion after this create (`-1`: current + 1).
+    pub parent_cversion: i32,
+    /// zxid of the txn.
+    pub zxid: i64,
+    /// Txn time.
+    pub time: i64,
+}
+
+/// The data tree.
+pub struct DataTree {
+    nodes: Vec<Node>,
+    free: Vec<NodeId>,
+    index: HashTable<NodeId>,
+    hasher: FixedState,
+    acls: AclCache,
+    ephemerals: BTreeMap<i64, BTreeSet<String>>,
+    containers: BTreeSet<String>,
+    ttls: BTreeSet<String>,
+    extended_types: bool,
+    data_bytes: u64,
+    path_bytes: u64,
+}
+
+impl std::fmt::Debug for DataTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataTree")
+            .field("nodes", &self.node_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DataTree {
+    /// A fresh tree: `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config`, with
+    /// all-zero stats, created without txns (so `/` shows cversion -1 and `/zookeeper` -2,
+    /// as in ZooKeeper). `hash_seed` seeds the path index (not observable in outputs).
+    pub fn new(extended_types: bool, hash_seed: u64) -> DataTree {
+        let mut t = DataTree {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: FixedState::with_seed(hash_seed),
+            acls: AclCache::default(),
+            ephemerals: BTreeMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            extended_types,
+            data_bytes: 0,
+            path_bytes: 0,
+        };
+        let open = Acl::open_unsafe();
+        let zero = |acl| NewNode {
+            data: Some(&[]),
+            acl,
+            ephemeral_owner: 0,
+            parent_cversion: 0,
+            zxid: 0,
+            time: 0,
+        };
+        t.insert("/", None, &zero(&open));
+        for p in ["/zookeeper", "/zookeeper/quota"] {
+            let parent = t.lookup(path::parent(p));
+            t.insert(p, parent, &zero(&open));
+        }
+        let parent = t.lookup("/zookeeper");
+        let config = t.insert("/zookeeper/config", parent, &zero(&Acl::read_unsafe()));
+        t.nodes[config as usize].aversion = -1;
+        t
+    }
+
+    fn hash(&self, path: &[u8]) -> u64 {
+        self.hasher.hash_one(path)
+    }
+
+    /// The node at `path`.
+    pub fn lookup(&self, path: &str) -> Option<NodeId> {
+        let nodes = &self.nodes;
+        self.index
+            .find(self.hash(path.as_bytes()), |&id| {
+                nodes[id as usize].path_bytes() == path.as_bytes()
+            })
+            .copied()
+    }
+
+    /// The node with id `id` (ids come from [`lookup`](Self::lookup)).
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id as usize]
+    }
+
+    /// The node at `path`, if any.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.lookup(path).map(|id| self.node(id))
+    }
+
+    /// The ACL list of a node.
+    pub fn acl(&self, node: &Node) -> &[Acl] {
+        self.acls.get(node.acl)
+    }
+
+    /// The Stat clients see: `cversion` is derived as `2 * stored - numChildren` (creations
+    /// plus deletions) and container/TTL owners read as 0 (ZooKeeper: `DataNode.copyStat`).
+    pub fn client_stat(&self, node: &Node) -> Stat {
+        let owner = match EphemeralType::of(node.ephemeral_owner, self.extended_types) {
+            EphemeralType::Container | EphemeralType::Ttl(_) => 0,
+            _ => node.ephemeral_owner,
+        };
+        Stat {
+            czxid: node.czxid,
+            mzxid: node.mzxid,
+            ctime: node.ctime,
+            mtime: node.mtime,
+            version: node.version,
+            cversion: node
+                .cversion
+                .wrapping_mul(2)
+                .wrapping_sub(node.num_children as i32),
+            aversion: node.aversion,
+            ephemeral_owner: owner,
+            data_length: node.data_len() as i32,
+            num_children: node.num_children as i32,
+            pzxid: node.pzxid,
+        }
+    }
+
+    /// What kind of node this is.
+    pub fn ephemeral_type(&self, node: &Node) -> EphemeralType {
+        EphemeralType::of(node.ephemeral_owner, self.extended_types)
+    }
+
+    /// Names of the direct children, in creation order.
+    pub fn children(&self, node: &Node) -> Vec<String> {
+        let mut names = Vec::with_capacity(node.num_children as usize);
+        let mut c = node.first_child;
+        while c != NIL {
+            let child = &self.nodes[c as usize];
+            names.push(path::name(child.path()).to_owned());
+            c = child.next_sibling;
+        }
+        // Children are prepended on create; report them oldest first.
+        names.reverse();
+        names
+    }
+
+    /// Number of descendants at all depths (the node itself excluded).
+    pub fn count_descendants(&self, id: NodeId) -> u64 {
+        let mut count = 0;
+        let mut stack = vec![id];
+        while let Some(n) = stack.pop() {
+            let mut c = self.nodes[n as usize].first_child;
+            while c != NIL {
+                count += 1;
+                stack.push(c);
+                c = self.nodes[c as usize].next_sibling;
+            }
+        }
+        count
+    }
+
+    /// Ephemeral paths owned by `session`.
+    pub fn ephemerals(&self, session: i64) -> impl Iterator<Item = &str> {
+        self.ephemerals
+            .get(&session)
+            .into_iter()
+            .flat_map(|s| s.iter().map(String::as_str))
+    }
+
+    /// Every session that owns ephemerals.
+    pub fn sessions_with_ephemerals(&self) -> impl Iterator<Item = i64> + '_ {
+        self.ephemerals.keys().copied()
+    }
+
+    /// Paths of container nodes.
+    pub fn containers(&self) -> &BTreeSet<String> {
+        &self.containers
+    }
+
+    /// Paths of TTL nodes.
+    pub fn ttl_nodes(&self) -> &BTreeSet<String> {
+        &self.ttls
+    }
+
+    /// Number of znodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len() - self.free.len()
+    }
+
+    /// Sum of path and data lengths over all nodes (ZooKeeper's `approximateDataSize`, which
+    /// also counts the root under its alias `""`, adding nothing).
+    pub fn approximate_data_size(&self) -> u64 {
+        self.data_bytes + self.path_bytes
+    }
+
+    fn insert(&mut self, path: &str, parent: Option<NodeId>, n: &NewNode<'_>) -> NodeId {
+        let acl = self.acls.acquire(n.acl);
+        let mut node = Node {
+            path_data: Box::default(),
+            path_len: 0,
+            flags: 0,
+            acl,
+            num_children: 0,
+            first_child: NIL,
+            prev_sibling: NIL,
+            next_sibling: NIL,
+            czxid: n.zxid,
+            mzxid: n.zxid,
+            pzxid: n.zxid,
+            ctime: n.time,
+            mtime: n.time,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: n.ephemeral_owner,
+        };
+        node.set_path_data(path.as_bytes(), n.data);
+        self.data_bytes += node.data_len() as u64;
+        // ZooKeeper counts the root under its internal name "", i.e. as zero bytes.
+        self.path_bytes += if path == "/" { 0 } else { path.len() as u64 };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.nodes[id as usize] = node;
+                id
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as NodeId
+            }
+        };
+        let hash = self.hash(path.as_bytes());
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index.insert_unique(hash, id, |&i| {
+            hasher.hash_one(nodes[i as usize].path_bytes())
+        });
+        if let Some(p) = parent {
+            let first = self.nodes[p as usize].first_child;
+            if first != NIL {
+                self.nodes[first as usize].prev_sibling = id;
+            }
+            self.nodes[id as usize].next_sibling = first;
+            let parent = &mut self.nodes[p as usize];
+            parent.first_child = id;
+            parent.num_children += 1;
+        }
+        id
+    }
+
+    /// Creates a node (ZooKeeper: `DataTree.createNode`). The parent's stored cversion and
+    /// pzxid move only if `parent_cversion` is newer, so replaying a txn over a fuzzy
+    /// snapshot is harmless.
+    pub fn create(&mut self, path: &str, n: &NewNode<'_>) -> Result<NodeId, ErrorCode> {
+        let parent = self.lookup(path::parent(path)).ok_or(ErrorCode::NoNode)?;
+        if path == "/" || self.lookup(path).is_some() {
+            return Err(ErrorCode::NodeExists);
+        }
+        let p = &mut self.nodes[parent as usize];
+        let cversion = if n.parent_cversion == -1 {
+            p.cversion.wrapping_add(1)
+        } else {
+            n.parent_cversion
+        };
+        if cversion > p.cversion {
+            p.cversion = cversion;
+            p.pzxid = n.zxid;
+        }
+        let id = self.insert(path, Some(parent), n);
+        match EphemeralType::of(n.ephemeral_owner, self.extended_types) {
+            EphemeralType::Void => {}
+            EphemeralType::Normal(s) => {
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_owned());
+            }
+            EphemeralType::Container => {
+                self.containers.insert(path.to_owned());
+            }
+            EphemeralType::Ttl(_) => {
+                self.ttls.insert(path.to_owned());
+            }
+        }
+        Ok(id)
+    }
+
+    /// Deletes a node (ZooKeeper: `DataTree.deleteNode`); the parent's pzxid rises to `zxid`.
+    pub fn delete(&mut self, path: &str, zxid: i64) -> Result<(), ErrorCode> {
+        let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
+        if path == "/" {
+            return Err(ErrorCode::BadArguments);
+        }
+        let parent = self.lookup(path::parent(path)).ok_or(ErrorCode::NoNode)?;
+        let (prev, next) = {
+            let n = &self.nodes[id as usize];
+            (n.prev_sibling, n.next_sibling)
+        };
+        if prev != NIL {
+            self.nodes[prev as usize].next_sibling = next;
+        } else {
+            self.nodes[parent as usize].first_child = next;
+        }
+        if next != NIL {
+            self.nodes[next as usize].prev_sibling = prev;
+        }
+        let p = &mut self.nodes[parent as usize];
+        p.num_children -= 1;
+        if zxid > p.pzxid {
+            p.pzxid = zxid;
+        }
+        let hash = self.hash(path.as_bytes());
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
+            entry.remove();
+        }
+        let node = std::mem::replace(
+            &mut self.nodes[id as usize],
+            Node {
+                path_data: Box::default(),
+                path_len: 0,
+                flags: 0,
+                acl: 0,
+                num_children: 0,
+                first_child: NIL,
+                prev_sibling: NIL,
+                next_sibling: NIL,
+                czxid: 0,
+                mzxid: 0,
+                pzxid: 0,
+                ctime: 0,
+                mtime: 0,
+                version: 0,
+                cversion: 0,
+                aversion: 0,
+                ephemeral_owner: 0,
+            },
+        );
+        self.free.push(id);
+        self.acls.release(node.acl);
+        self.data_bytes -= node.data_len() as u64;
+        self.path_bytes -= path.len() as u64;
+        match EphemeralType::of(node.ephemeral_owner, self.extended_types) {
+            EphemeralType::Void => {}
+            EphemeralType::Normal(s) => {
+                if let Some(set) = self.ephemerals.get_mut(&s) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&s);
+                    }
+                }
+            }
+            EphemeralType::Container => {
+                self.containers.remove(path);
+            }
+            EphemeralType::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets data; `version` is the node's new data version as carried by the txn.
+    pub fn set_data(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        version: i32,
+        zxid: i64,
+        time: i64,
+    ) -> Result<NodeId, ErrorCode> {
+        let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
+        let n = &mut self.nodes[id as usize];
+        let old = n.data_len() as u64;
+        let path_bytes = n.path_bytes().to_vec();
+        n.set_path_data(&path_bytes, data);
+        n.version = version;
+        n.mzxid = zxid;
+        n.mtime = time;
+        self.data_bytes = self.data_bytes - old + n.data_len() as u64;
+        Ok(id)
+    }
+
+    /// Sets the ACL; `version` is the new ACL version as carried by the txn.
+    pub fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<NodeId, ErrorCode> {
+        let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
+        let new = self.acls.acquire(acl);
+        let n = &mut self.nodes[id as usize];
+        let old = std::mem::replace(&mut n.acl, new);
+        n.aversion = version;
+        self.acls.release(old);
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(t: &mut DataTree, path: &str, zxid: i64) -> Result<NodeId, ErrorCode> {
+        let parent = t.get(path::parent(path)).map_or(0, |p| p.cversion) + 1;
+        t.create(
+            path,
+            &NewNode {
+                data: Some(b"x"),
+                acl: &Acl::open_unsafe(),
+                ephemeral_owner: 0,
+                parent_cversion: parent,
+                zxid,
+                time: 1000 + zxid,
+            },
+        )
+    }
+
+    #[test]
+    fn fresh_tree_matches_zookeeper() {
+        let t = DataTree::new(false, 0);
+        let root = t.get("/").unwrap();
+        assert_eq!(t.client_stat(root).cversion, -1);
+        assert_eq!(t.client_stat(root).num_children, 1);
+        let zk = t.get("/zookeeper").unwrap();
+        assert_eq!(t.client_stat(zk).cversion, -2);
+        assert_eq!(t.children(zk), vec!["quota", "config"]);
+        let config = t.get("/zookeeper/config").unwrap();
+        assert_eq!(t.client_stat(config).aversion, -1);
+        assert_eq!(t.acl(config), Acl::read_unsafe());
+        assert_eq!(t.node_count(), 4);
+        // ZooKeeper reports 44 for a fresh standalone server: the paths "/zookeeper",
+        // "/zookeeper/quota", "/zookeeper/config" plus the root alias.
+        assert_eq!(t.approximate_data_size(), 10 + 16 + 17);
+    }
+
+    #[test]
+    fn cversion_pzxid_and_children() {
+        let mut t = DataTree::new(false, 0);
+        create(&mut t, "/a", 1).unwrap();
+        for (i, c) in ["b", "c", "d", "e"].iter().enumerate() {
+            create(&mut t, &format!("/a/{c}"), 2 + i as i64).unwrap();
+        }
+        t.delete("/a/c", 10).unwrap();
+        let a = t.get("/a").unwrap();
+        let s = t.client_stat(a);
+        assert_eq!((s.cversion, s.num_children, s.pzxid), (5, 3, 10));
+        assert_eq!(s.czxid, 1);
+        assert_eq!(t.children(a), vec!["b", "d", "e"]);
+        assert_eq!(create(&mut t, "/a/b", 11), Err(ErrorCode::NodeExists));
+        assert_eq!(create(&mut t, "/x/y", 12), Err(ErrorCode::NoNode));
+        assert_eq!(t.count_descendants(t.lookup("/").unwrap()), 7);
+        // Slots are reused.
+        let n = t.node_count();
+        create(&mut t, "/a/z", 13).unwrap();
+        assert_eq!(t.node_count(), n + 1);
+        assert_eq!(t.get("/a/z").unwrap().data(), Some(&b"x"[..]));
+    }
+
+    #[test]
+    fn set_data_keeps_pzxid_and_null_data_differs_from_empty() {
+        let mut t = DataTree::new(false, 0);
+        create(&mut t, "/a", 1).unwrap();
+        t.set_data("/a", None, 1, 2, 5000).unwrap();
+        let a = t.get("/a").unwrap();
+        assert_eq!(a.data(), None);
+        let s = t.client_stat(a);
+        assert_eq!(
+            (s.version, s.mzxid, s.pzxid, s.data_length, s.mtime),
+            (1, 2, 1, 0, 5000)
+        );
+        t.set_data("/a", Some(b""), 2, 3, 6000).unwrap();
+        assert_eq!(t.get("/a").unwrap().data(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn ephemeral_types() {
+        assert_eq!(EphemeralType::of(0, true), EphemeralType::Void);
+        assert_eq!(
+            EphemeralType::of(CONTAINER_OWNER, false),
+            EphemeralType::Container
+        );
+        let ttl = EphemeralType::ttl_owner(5000);
+        assert_eq!(EphemeralType::of(ttl, true), EphemeralType::Ttl(5000));
+        assert_eq!(EphemeralType::of(ttl, false), EphemeralType::Normal(ttl));
+        assert_eq!(
+            EphemeralType::of(0x0100_0000_0000_0001, true),
+            EphemeralType::Normal(0x0100_0000_0000_0001)
+        );
+    }
+}
