@@ -164,14 +164,15 @@ fn apply_one(
             changes,
         ),
         TxnBody::Delete(t) | TxnBody::DeleteContainer(t) => delete(tree, &t.path, zxid, changes),
-        TxnBody::SetData(t) => match tree.set_data(&t.path, t.data.as_deref(), t.version, zxid, time)
-        {
-            Ok(id) => {
-                changes.push(Change::DataChanged(t.path.clone()));
-                Outcome::Stat(tree.client_stat(tree.node(id)))
+        TxnBody::SetData(t) => {
+            match tree.set_data(&t.path, t.data.as_deref(), t.version, zxid, time) {
+                Ok(id) => {
+                    changes.push(Change::DataChanged(t.path.clone()));
+                    Outcome::Stat(tree.client_stat(tree.node(id)))
+                }
+                Err(e) => Outcome::Failed(e),
             }
-            Err(e) => Outcome::Failed(e),
-        },
+        }
         TxnBody::SetAcl(t) => match tree.set_acl(&t.path, &t.acl, t.version) {
             Ok(id) => Outcome::Stat(tree.client_stat(tree.node(id))),
             Err(e) => Outcome::Failed(e),
@@ -194,9 +195,9 @@ fn apply_one(
             Outcome::Done
         }
         TxnBody::Check(_) | TxnBody::CreateSession(_) => Outcome::Done,
-        TxnBody::Error(e) => Outcome::Failed(
-            ErrorCode::from_code(e.err).unwrap_or(ErrorCode::RuntimeInconsistency),
-        ),
+        TxnBody::Error(e) => {
+            Outcome::Failed(ErrorCode::from_code(e.err).unwrap_or(ErrorCode::RuntimeInconsistency))
+        }
         TxnBody::Multi(subs) => apply_multi(tree, header, subs, changes),
     }
 }

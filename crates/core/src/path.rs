@@ -92,7 +92,17 @@ mod tests {
 
     #[test]
     fn validation_matches_zookeeper() {
-        for ok in ["/", "/a", "/a/b", "/...", "/.a", "/a.", "/zookeeper", "/ü", "/a b"] {
+        for ok in [
+            "/",
+            "/a",
+            "/a/b",
+            "/...",
+            "/.a",
+            "/a.",
+            "/zookeeper",
+            "/ü",
+            "/a b",
+        ] {
             assert_eq!(validate_path(ok), Ok(()), "{ok}");
         }
         let bad = [

@@ -229,8 +229,12 @@ impl Server {
     ) {
         // "Client has seen a newer zxid than we have": it must try another server.
         if req.last_zxid_seen > self.last_processed_zxid {
-            tracing::info!(conn = conn.0, client_zxid = req.last_zxid_seen,
-                server_zxid = self.last_processed_zxid, "refusing client that has seen a newer zxid");
+            tracing::info!(
+                conn = conn.0,
+                client_zxid = req.last_zxid_seen,
+                server_zxid = self.last_processed_zxid,
+                "refusing client that has seen a newer zxid"
+            );
             out.push(Output::Close { conn });
             return;
         }
@@ -348,15 +352,18 @@ impl Server {
 
     fn tick(&mut self, now: Now, out: &mut Vec<Output>) {
         for session in self.sessions.expire(now.mono_ms) {
-            tracing::info!(
-                session = format_args!("{session:#x}"),
-                "session expired"
-            );
+            tracing::info!(session = format_args!("{session:#x}"), "session expired");
             self.propose_close_session(now, session, Origin::Internal, out);
         }
     }
 
-    fn propose_close_session(&mut self, now: Now, session: i64, origin: Origin, out: &mut Vec<Output>) {
+    fn propose_close_session(
+        &mut self,
+        now: Now,
+        session: i64,
+        origin: Origin,
+        out: &mut Vec<Output>,
+    ) {
         let zxid = self.last_zxid + 1;
         let body = PrepContext {
             tree: &self.tree,
@@ -444,7 +451,11 @@ impl Server {
             }
             r if r.op().is_write() => {
                 let zxid = self.last_zxid + 1;
-                let ids = self.conns.get(&conn).map(|c| c.ids.clone()).unwrap_or_default();
+                let ids = self
+                    .conns
+                    .get(&conn)
+                    .map(|c| c.ids.clone())
+                    .unwrap_or_default();
                 let body = PrepContext {
                     tree: &self.tree,
                     pending: &mut self.pending,
@@ -485,10 +496,16 @@ impl Server {
         }
     }
 
-    fn auth(&mut self, conn: ConnId, a: menagerie_proto::records::AuthPacket, out: &mut Vec<Output>) {
+    fn auth(
+        &mut self,
+        conn: ConnId,
+        a: menagerie_proto::records::AuthPacket,
+        out: &mut Vec<Output>,
+    ) {
         let id = match a.scheme.as_str() {
             "digest" => {
-                let text = String::from_utf8_lossy(a.auth.as_deref().unwrap_or_default()).into_owned();
+                let text =
+                    String::from_utf8_lossy(a.auth.as_deref().unwrap_or_default()).into_owned();
                 Some(Id {
                     scheme: "digest".into(),
                     id: digest_id(&text),
@@ -560,7 +577,11 @@ impl Server {
     // ---- commit and apply -----------------------------------------------------------------
 
     fn persisted(&mut self, now: Now, up_to: i64, out: &mut Vec<Output>) {
-        while self.proposals.front().is_some_and(|p| p.txn.zxid() <= up_to) {
+        while self
+            .proposals
+            .front()
+            .is_some_and(|p| p.txn.zxid() <= up_to)
+        {
             if let Some(p) = self.proposals.pop_front() {
                 self.commit(now, p, out);
             }
@@ -582,7 +603,14 @@ impl Server {
         self.notify(zxid, &changes, out);
         let session = txn.header.client_id;
         match (&txn.body, p.origin) {
-            (TxnBody::CreateSession(_), Origin::NewSession { conn, timeout, read_only }) => {
+            (
+                TxnBody::CreateSession(_),
+                Origin::NewSession {
+                    conn,
+                    timeout,
+                    read_only,
+                },
+            ) => {
                 self.establish(now, conn, session, timeout, read_only, out);
             }
             (TxnBody::CloseSession(_), origin) => {
@@ -638,27 +666,41 @@ impl Server {
         for change in changes {
             match change {
                 Change::Created(p) => {
-                    let a = self.watches.trigger(Table::Data, p, EventType::Created, &none);
+                    let a = self
+                        .watches
+                        .trigger(Table::Data, p, EventType::Created, &none);
                     push_events(out, zxid, EventType::Created, p, &a);
                     let parent = path::parent(p);
-                    let b = self
-                        .watches
-                        .trigger(Table::Child, parent, EventType::ChildrenChanged, &none);
+                    let b = self.watches.trigger(
+                        Table::Child,
+                        parent,
+                        EventType::ChildrenChanged,
+                        &none,
+                    );
                     push_events(out, zxid, EventType::ChildrenChanged, parent, &b);
                 }
                 Change::Deleted(p) => {
-                    let a = self.watches.trigger(Table::Data, p, EventType::Deleted, &none);
+                    let a = self
+                        .watches
+                        .trigger(Table::Data, p, EventType::Deleted, &none);
                     push_events(out, zxid, EventType::Deleted, p, &a);
-                    let b = self.watches.trigger(Table::Child, p, EventType::Deleted, &a);
+                    let b = self
+                        .watches
+                        .trigger(Table::Child, p, EventType::Deleted, &a);
                     push_events(out, zxid, EventType::Deleted, p, &b);
                     let parent = path::parent(p);
-                    let c = self
-                        .watches
-                        .trigger(Table::Child, parent, EventType::ChildrenChanged, &none);
+                    let c = self.watches.trigger(
+                        Table::Child,
+                        parent,
+                        EventType::ChildrenChanged,
+                        &none,
+                    );
                     push_events(out, zxid, EventType::ChildrenChanged, parent, &c);
                 }
                 Change::DataChanged(p) => {
-                    let a = self.watches.trigger(Table::Data, p, EventType::DataChanged, &none);
+                    let a = self
+                        .watches
+                        .trigger(Table::Data, p, EventType::DataChanged, &none);
                     push_events(out, zxid, EventType::DataChanged, p, &a);
                 }
             }
@@ -679,7 +721,11 @@ impl Server {
         self.reply(conn, xid, err, body, out);
     }
 
-    fn readable(&self, conn: ConnId, path: &str) -> Result<menagerie_proto::records::Stat, ErrorCode> {
+    fn readable(
+        &self,
+        conn: ConnId,
+        path: &str,
+    ) -> Result<menagerie_proto::records::Stat, ErrorCode> {
         let node = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
         if !check_acl(self.tree.acl(node), perms::READ, self.ids(conn)) {
             return Err(ErrorCode::NoAuth);
@@ -709,7 +755,10 @@ impl Server {
                 if r.watch {
                     self.watches.add_standard(Table::Data, &r.path, conn);
                 }
-                let data = self.tree.get(&r.path).and_then(|n| n.data().map(<[u8]>::to_vec));
+                let data = self
+                    .tree
+                    .get(&r.path)
+                    .and_then(|n| n.data().map(<[u8]>::to_vec));
                 Ok(Response::GetData { data, stat })
             }
             Request::GetChildren(r) => {
@@ -733,7 +782,8 @@ impl Server {
                     // Without ADMIN, digest hashes are redacted (ZOOKEEPER-1392).
                     for a in &mut acl {
                         if a.id.scheme == "digest" {
-                            a.id.id = format!("{}:x", a.id.id.split(':').next().unwrap_or_default());
+                            a.id.id =
+                                format!("{}:x", a.id.id.split(':').next().unwrap_or_default());
                         }
                     }
                 }
@@ -746,7 +796,7 @@ impl Server {
                 self.readable(conn, &r.path)?;
                 let id = self.tree.lookup(&r.path).ok_or(ErrorCode::NoNode)?;
                 Ok(Response::AllChildrenNumber(
-                    self.tree.count_descendants(id) as i32,
+                    self.tree.count_descendants(id) as i32
                 ))
             }
             Request::GetEphemerals(r) => {
@@ -847,12 +897,18 @@ impl Server {
     fn multi_read_op(&self, conn: ConnId, op: Request) -> MultiResult {
         let r = match &op {
             Request::GetData(r) => self.readable(conn, &r.path).map(|stat| {
-                let data = self.tree.get(&r.path).and_then(|n| n.data().map(<[u8]>::to_vec));
+                let data = self
+                    .tree
+                    .get(&r.path)
+                    .and_then(|n| n.data().map(<[u8]>::to_vec));
                 MultiResult::GetData(data, stat)
             }),
             Request::GetChildren(r) => self.readable(conn, &r.path).map(|_| {
                 MultiResult::GetChildren(
-                    self.tree.get(&r.path).map(|n| self.tree.children(n)).unwrap_or_default(),
+                    self.tree
+                        .get(&r.path)
+                        .map(|n| self.tree.children(n))
+                        .unwrap_or_default(),
                 )
             }),
             _ => Err(ErrorCode::MarshallingError),

@@ -341,7 +341,10 @@ mod tests {
         let bytes = v.to_bytes();
         let mut r = Reader::new(&bytes);
         assert_eq!(&T::read(&mut r).unwrap(), v);
-        assert!(r.is_empty(), "decoder must consume exactly what the encoder wrote");
+        assert!(
+            r.is_empty(),
+            "decoder must consume exactly what the encoder wrote"
+        );
     }
 
     proptest! {

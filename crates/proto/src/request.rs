@@ -125,7 +125,10 @@ impl Request {
             Create(x) | Create2(x) | CreateContainer(x) => x.write(w),
             CreateTtl(x) => x.write(w),
             Delete(x) => x.write(w),
-            DeleteContainer(x) | GetAcl(x) | Sync(x) | GetEphemerals(x)
+            DeleteContainer(x)
+            | GetAcl(x)
+            | Sync(x)
+            | GetEphemerals(x)
             | GetAllChildrenNumber(x) => x.write(w),
             Exists(x) | GetChildren(x) | GetChildren2(x) => x.write(w),
             GetData(x) => x.write(w),
@@ -167,7 +170,10 @@ impl Request {
             Create(x) | Create2(x) | CreateContainer(x) => Some(&x.path),
             CreateTtl(x) => Some(&x.path),
             Delete(x) => Some(&x.path),
-            DeleteContainer(x) | GetAcl(x) | Sync(x) | GetEphemerals(x)
+            DeleteContainer(x)
+            | GetAcl(x)
+            | Sync(x)
+            | GetEphemerals(x)
             | GetAllChildrenNumber(x) => Some(&x.path),
             Exists(x) | GetChildren(x) | GetChildren2(x) => Some(&x.path),
             GetData(x) => Some(&x.path),

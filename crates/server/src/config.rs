@@ -1,0 +1,413 @@
+//! `zoo.cfg`: ZooKeeper's configuration file (a Java properties file), read into a typed
+//! [`ServerConfig`]. Invalid values stop startup with a message naming the key and value;
+//! keys ZooKeeper accepts that Menagerie does not use yet are reported as warnings.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+/// A configuration problem.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A key has a value that is not acceptable.
+    #[error("invalid value {value:?} for {key}: {reason}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A required key is missing.
+    #[error("{0} is not set")]
+    Missing(&'static str),
+}
+
+/// The server's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// `tickTime`, ms.
+    pub tick_ms: u64,
+    /// `dataDir`.
+    pub data_dir: PathBuf,
+    /// `dataLogDir` (defaults to `dataDir`).
+    pub data_log_dir: PathBuf,
+    /// `clientPortAddress`:`clientPort`.
+    pub client_addr: SocketAddr,
+    /// `maxClientCnxns` per client IP; 0 = unlimited.
+    pub max_client_cnxns: usize,
+    /// `minSessionTimeout`, ms.
+    pub min_session_timeout_ms: i32,
+    /// `maxSessionTimeout`, ms.
+    pub max_session_timeout_ms: i32,
+    /// `extendedTypesEnabled` / `zookeeper.extendedTypesEnabled`.
+    pub extended_types: bool,
+    /// `jute.maxbuffer`: largest accepted frame.
+    pub max_buffer: usize,
+    /// `4lw.commands.whitelist`, lower case; `*` allows all.
+    pub four_letter_whitelist: Vec<String>,
+    /// Keys that were accepted but are not used.
+    pub unused_keys: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    /// The embedded default: standalone on 127.0.0.1:2181 with data under `./data`.
+    fn default() -> Self {
+        ServerConfig {
+            tick_ms: 3000,
+            data_dir: PathBuf::from("data"),
+            data_log_dir: PathBuf::from("data"),
+            client_addr: SocketAddr::from(([127, 0, 0, 1], 2181)),
+            max_client_cnxns: 60,
+            min_session_timeout_ms: 6000,
+            max_session_timeout_ms: 60000,
+            extended_types: false,
+            max_buffer: menagerie_proto::frame::DEFAULT_MAX_BUFFER,
+            four_letter_whitelist: vec!["srvr".into()],
+            unused_keys: Vec::new(),
+        }
+    }
+}
+
+/// Keys a ZooKeeper 3.9 server understands that Menagerie accepts without acting on yet.
+const KNOWN_UNUSED: &[&str] = &[
+    "initLimit",
+    "syncLimit",
+    "electionAlg",
+    "electionPort",
+    "quorumListenOnAllIPs",
+    "peerType",
+    "syncEnabled",
+    "dynamicConfigFile",
+    "autopurge.snapRetainCount",
+    "autopurge.purgeInterval",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "clientPortListenBacklog",
+    "snapCount",
+    "preAllocSize",
+    "forceSync",
+    "globalOutstandingLimit",
+    "snapSizeLimitInKb",
+    "txnLogSizeLimitInKb",
+    "connectToLearnerMasterLimit",
+    "observerMasterPort",
+    "multiAddress.enabled",
+    "fsync.warningthresholdms",
+    "serverCnxnFactory",
+    "skipACL",
+    "quorum.auth.enableSasl",
+    "metricsProvider.className",
+    "metricsProvider.httpPort",
+    "metricsProvider.httpHost",
+    "metricsProvider.exportJvmInfo",
+    "admin.enableServer",
+    "admin.serverAddress",
+    "admin.serverPort",
+    "admin.commandURL",
+    "authProvider.1",
+    "enforceQuota",
+    "digest.enabled",
+    "znode.container.checkIntervalMs",
+    "znode.container.maxPerMinute",
+    "znode.container.maxNeverUsedIntervalMs",
+    "jvm.pause.warn-threshold-ms",
+];
+
+/// Parses a Java properties text (the subset of `java.util.Properties.load` that matters
+/// for zoo.cfg: comments, `=`/`:`/space separators, line continuations, escapes).
+pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut logical = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_start();
+        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
+        {
+            continue;
+        }
+        let trailing = line.chars().rev().take_while(|&c| c == '\\').count();
+        if trailing % 2 == 1 {
+            logical.push_str(&line[..line.len() - 1]);
+            continue;
+        }
+        logical.push_str(line);
+        let (k, v) = split_property(&logical);
+        out.insert(k, v);
+        logical.clear();
+    }
+    if !logical.is_empty() {
+        let (k, v) = split_property(&logical);
+        out.insert(k, v);
+    }
+    out
+}
+
+fn split_property(line: &str) -> (String, String) {
+    let mut key = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    key.push(unescape(n, &mut chars));
+                }
+            }
+            '=' | ':' => break,
+            c if c.is_whitespace() => {
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                if matches!(chars.peek(), Some('=') | Some(':')) {
+                    chars.next();
+                }
+                break;
+            }
+            c => key.push(c),
+        }
+    }
+    while chars.peek().is_some_and(|c| c.is_whitespace()) {
+        chars.next();
+    }
+    let mut value = String::new();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                value.push(unescape(n, &mut chars));
+            }
+        } else {
+            value.push(c);
+        }
+    }
+    (key, value)
+}
+
+fn unescape(c: char, rest: &mut std::iter::Peekable<std::str::Chars<'_>>) -> char {
+    match c {
+        't' => '\t',
+        'n' => '\n',
+        'r' => '\r',
+        'f' => '\u{c}',
+        'u' => {
+            let hex: String = (0..4).filter_map(|_| rest.next()).collect();
+            u32::from_str_radix(&hex, 16)
+                .ok()
+                .and_then(char::from_u32)
+                .unwrap_or('\u{fffd}')
+        }
+        c => c,
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
+}
+
+fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
+    value
+        .parse()
+        .map_err(|_| invalid(key, value, "not a valid number"))
+}
+
+fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
+    // Java's Boolean.parseBoolean: "true" in any case is true, anything else false; we are
+    // stricter and refuse values that are neither, since a typo there is surely a mistake.
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "yes" => Ok(true),
+        "false" | "no" => Ok(false),
+        _ => Err(invalid(key, value, "expected true or false")),
+    }
+}
+
+impl ServerConfig {
+    /// Reads and validates a zoo.cfg file. Relative `dataDir`s are taken as given (relative to
+    /// the working directory), as ZooKeeper does.
+    pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_properties(&parse_properties(&text))
+    }
+
+    /// Builds the config from parsed properties.
+    pub fn from_properties(props: &BTreeMap<String, String>) -> Result<ServerConfig, ConfigError> {
+        let mut c = ServerConfig::default();
+        let mut port = None;
+        let mut addr: Option<IpAddr> = None;
+        let mut data_dir = None;
+        let mut data_log_dir = None;
+        let (mut min, mut max) = (None, None);
+        for (key, raw) in props {
+            let value = raw.trim();
+            match key.as_str() {
+                "tickTime" => {
+                    c.tick_ms = number(key, value)?;
+                    if c.tick_ms == 0 {
+                        return Err(invalid(key, value, "must be positive"));
+                    }
+                }
+                "dataDir" => data_dir = Some(PathBuf::from(value)),
+                "dataLogDir" => data_log_dir = Some(PathBuf::from(value)),
+                "clientPort" => {
+                    let p: u16 = number(key, value)?;
+                    if p == 0 {
+                        return Err(invalid(key, value, "must be a port between 1 and 65535"));
+                    }
+                    port = Some(p);
+                }
+                "clientPortAddress" => {
+                    addr = Some(
+                        value
+                            .parse()
+                            .map_err(|_| invalid(key, value, "not an IP address"))?,
+                    )
+                }
+                "maxClientCnxns" => c.max_client_cnxns = number(key, value)?,
+                "minSessionTimeout" => min = Some(number::<i32>(key, value)?),
+                "maxSessionTimeout" => max = Some(number::<i32>(key, value)?),
+                "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
+                    c.extended_types = boolean(key, value)?
+                }
+                "jute.maxbuffer" | "zookeeper.jute.maxbuffer" => {
+                    c.max_buffer = number(key, value)?;
+                    if c.max_buffer < 1024 {
+                        return Err(invalid(key, value, "must be at least 1024 bytes"));
+                    }
+                }
+                "4lw.commands.whitelist" | "zookeeper.4lw.commands.whitelist" => {
+                    c.four_letter_whitelist = value
+                        .split(',')
+                        .map(|w| w.trim().to_ascii_lowercase())
+                        .filter(|w| !w.is_empty())
+                        .collect()
+                }
+                k if KNOWN_UNUSED.contains(&k)
+                    || k.starts_with("server.")
+                    || k.starts_with("group.")
+                    || k.starts_with("weight.") =>
+                {
+                    c.unused_keys.push(k.to_owned())
+                }
+                k => c.unused_keys.push(k.to_owned()),
+            }
+        }
+        c.data_dir = data_dir.ok_or(ConfigError::Missing("dataDir"))?;
+        c.data_log_dir = data_log_dir.unwrap_or_else(|| c.data_dir.clone());
+        let port = port.ok_or(ConfigError::Missing("clientPort"))?;
+        c.client_addr = SocketAddr::new(addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
+        let tick = i32::try_from(c.tick_ms)
+            .map_err(|_| invalid("tickTime", &c.tick_ms.to_string(), "too large"))?;
+        c.min_session_timeout_ms = match min {
+            Some(m) if m >= 0 => m,
+            _ => tick.saturating_mul(2),
+        };
+        c.max_session_timeout_ms = match max {
+            Some(m) if m >= 0 => m,
+            _ => tick.saturating_mul(20),
+        };
+        if c.min_session_timeout_ms > c.max_session_timeout_ms {
+            return Err(invalid(
+                "minSessionTimeout",
+                &c.min_session_timeout_ms.to_string(),
+                format!(
+                    "must not be larger than maxSessionTimeout ({})",
+                    c.max_session_timeout_ms
+                ),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// Whether a four-letter word may run.
+    pub fn four_letter_allowed(&self, word: &str) -> bool {
+        self.four_letter_whitelist
+            .iter()
+            .any(|w| w == "*" || w == word)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(s: &str) -> BTreeMap<String, String> {
+        parse_properties(s)
+    }
+
+    #[test]
+    fn parses_java_properties() {
+        let p = props(
+            "# comment\n! also\n  tickTime = 2000\nclientPort:2181\ndataDir /tmp/zk\nkey=a\\\n   b\nesc=\\u0041\\tz\n",
+        );
+        assert_eq!(p["tickTime"], "2000");
+        assert_eq!(p["clientPort"], "2181");
+        assert_eq!(p["dataDir"], "/tmp/zk");
+        assert_eq!(p["key"], "ab");
+        assert_eq!(p["esc"], "A\tz");
+    }
+
+    #[test]
+    fn defaults_follow_ticktime() {
+        let c =
+            ServerConfig::from_properties(&props("tickTime=2000\ndataDir=d\nclientPort=2181\n"))
+                .unwrap();
+        assert_eq!(
+            (c.min_session_timeout_ms, c.max_session_timeout_ms),
+            (4000, 40000)
+        );
+        assert_eq!(c.client_addr.to_string(), "0.0.0.0:2181");
+        assert_eq!(c.data_log_dir, PathBuf::from("d"));
+        assert!(c.four_letter_allowed("srvr"));
+        assert!(!c.four_letter_allowed("ruok"));
+    }
+
+    #[test]
+    fn bad_values_name_key_and_value() {
+        let e = ServerConfig::from_properties(&props("tickTime=abc\ndataDir=d\nclientPort=1\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tickTime") && e.contains("abc"), "{e}");
+        let e = ServerConfig::from_properties(&props("dataDir=d\nclientPort=99999\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("clientPort") && e.contains("99999"), "{e}");
+        let e = ServerConfig::from_properties(&props(
+            "dataDir=d\nclientPort=1\nminSessionTimeout=9000\nmaxSessionTimeout=8000\n",
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("minSessionTimeout"), "{e}");
+        assert!(matches!(
+            ServerConfig::from_properties(&props("clientPort=1\n")),
+            Err(ConfigError::Missing("dataDir"))
+        ));
+    }
+
+    #[test]
+    fn unknown_and_cluster_keys_do_not_stop_startup() {
+        let c = ServerConfig::from_properties(&props(
+            "dataDir=d\nclientPort=1\ninitLimit=5\nserver.1=a:2888:3888\nsomething.new=1\n",
+        ))
+        .unwrap();
+        assert_eq!(c.unused_keys.len(), 3);
+    }
+}

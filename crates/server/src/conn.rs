@@ -1,0 +1,314 @@
+//! Client connections: framing, the four-letter-word check, request decoding (reader task)
+//! and reply encoding with write batching (writer task).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use menagerie_core::{BadRequest, ConnId, Input, Output};
+use menagerie_proto::frame::{FrameStart, frame_start, put_frame};
+use menagerie_proto::jute::{Reader, Record};
+use menagerie_proto::opcode::OpCode;
+use menagerie_proto::records::{ConnectRequest, RequestHeader};
+use menagerie_proto::request::Request;
+use menagerie_proto::response::{encode_notification, encode_reply};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::ServerConfig;
+use crate::shell::{ConnCounts, ToShell};
+
+/// How long a connection may take to send its ConnectRequest
+/// (ZooKeeper: `zookeeper.nio.sessionlessCnxnTimeout`).
+const SESSIONLESS_TIMEOUT: Duration = Duration::from_secs(10);
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// Accepts connections until shutdown.
+pub async fn accept_loop(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    shell: mpsc::Sender<ToShell>,
+    counts: ConnCounts,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // e.g. EMFILE: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        if !admit(&config, &counts, peer) {
+            tracing::warn!(peer = %peer, limit = config.max_client_cnxns,
+                "too many connections from this address (maxClientCnxns); closing");
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+        let (config, shell, counts) = (Arc::clone(&config), shell.clone(), Arc::clone(&counts));
+        tokio::spawn(async move {
+            serve(conn, stream, peer, &config, &shell).await;
+            release(&counts, peer);
+        });
+    }
+}
+
+fn admit(config: &ServerConfig, counts: &ConnCounts, peer: SocketAddr) -> bool {
+    let Ok(mut map) = counts.lock() else {
+        return true;
+    };
+    let n = map.entry(peer.ip()).or_insert(0);
+    if config.max_client_cnxns > 0 && *n >= config.max_client_cnxns {
+        return false;
+    }
+    *n += 1;
+    true
+}
+
+fn release(counts: &ConnCounts, peer: SocketAddr) {
+    if let Ok(mut map) = counts.lock() {
+        if let Some(n) = map.get_mut(&peer.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&peer.ip());
+            }
+        }
+    }
+}
+
+/// Why a connection's reader stopped.
+#[derive(Debug)]
+enum ReadEnd {
+    Eof,
+    Io(std::io::Error),
+    Protocol(String),
+}
+
+async fn read_prefix(r: &mut BufReader<OwnedReadHalf>) -> Result<[u8; 4], ReadEnd> {
+    let mut p = [0u8; 4];
+    match r.read_exact(&mut p).await {
+        Ok(_) => Ok(p),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(ReadEnd::Eof),
+        Err(e) => Err(ReadEnd::Io(e)),
+    }
+}
+
+async fn read_body(
+    r: &mut BufReader<OwnedReadHalf>,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> Result<(), ReadEnd> {
+    buf.resize(len, 0);
+    r.read_exact(buf).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => ReadEnd::Eof,
+        _ => ReadEnd::Io(e),
+    })?;
+    Ok(())
+}
+
+fn frame_len(prefix: [u8; 4], max: usize, first: bool) -> Result<FrameStart, ReadEnd> {
+    match frame_start(prefix, max, first) {
+        FrameStart::TooLarge(len) => Err(ReadEnd::Protocol(format!(
+            "Len error {len}: frame larger than jute.maxbuffer ({max}) or negative"
+        ))),
+        s => Ok(s),
+    }
+}
+
+async fn serve(
+    conn: ConnId,
+    stream: TcpStream,
+    peer: SocketAddr,
+    config: &ServerConfig,
+    shell: &mpsc::Sender<ToShell>,
+) {
+    let (read, write) = stream.into_split();
+    let mut reader = BufReader::with_capacity(64 * 1024, read);
+    let mut buf = Vec::new();
+    // First packet: a four-letter word or the ConnectRequest, within the sessionless timeout.
+    let first = tokio::time::timeout(SESSIONLESS_TIMEOUT, async {
+        let prefix = read_prefix(&mut reader).await?;
+        match frame_len(prefix, config.max_buffer, true)? {
+            FrameStart::FourLetterWord(w) => Ok(Err(w)),
+            FrameStart::Length(len) => {
+                read_body(&mut reader, len, &mut buf).await?;
+                ConnectRequest::read(&mut Reader::new(&buf))
+                    .map(Ok)
+                    .map_err(|e| ReadEnd::Protocol(format!("bad ConnectRequest: {e}")))
+            }
+            FrameStart::TooLarge(_) => Err(ReadEnd::Protocol("unreachable".into())),
+        }
+    })
+    .await;
+    let connect = match first {
+        Err(_) => {
+            tracing::debug!(conn = conn.0, peer = %peer, "no ConnectRequest in time; closing");
+            return;
+        }
+        Ok(Err(end)) => {
+            log_end(conn, peer, &end);
+            return;
+        }
+        Ok(Ok(Err(word))) => {
+            four_letter(word, write, config, shell).await;
+            return;
+        }
+        Ok(Ok(Ok(req))) => req,
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    if shell.send(ToShell::Register { conn, tx }).await.is_err() {
+        return;
+    }
+    let writer = tokio::spawn(write_loop(write, rx));
+    let input = Input::Connect {
+        conn,
+        peer_ip: peer.ip().to_string(),
+        req: connect,
+    };
+    if shell.send(ToShell::Input(input)).await.is_ok() {
+        let end = read_loop(conn, &mut reader, config.max_buffer, shell).await;
+        log_end(conn, peer, &end);
+        let _ = shell
+            .send(ToShell::Input(Input::Disconnected { conn }))
+            .await;
+    }
+    let _ = writer.await;
+}
+
+fn log_end(conn: ConnId, peer: SocketAddr, end: &ReadEnd) {
+    match end {
+        ReadEnd::Eof => tracing::debug!(conn = conn.0, peer = %peer, "connection closed by client"),
+        ReadEnd::Io(e) => {
+            tracing::debug!(conn = conn.0, peer = %peer, error = %e, "connection error")
+        }
+        ReadEnd::Protocol(m) => {
+            tracing::warn!(conn = conn.0, peer = %peer, "closing connection: {m}")
+        }
+    }
+}
+
+async fn read_loop(
+    conn: ConnId,
+    reader: &mut BufReader<OwnedReadHalf>,
+    max: usize,
+    shell: &mpsc::Sender<ToShell>,
+) -> ReadEnd {
+    let mut buf = Vec::new();
+    loop {
+        let prefix = match read_prefix(reader).await {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let len = match frame_len(prefix, max, false) {
+            Ok(FrameStart::Length(l)) => l,
+            Ok(_) => return ReadEnd::Protocol("unexpected frame".into()),
+            Err(e) => return e,
+        };
+        if let Err(e) = read_body(reader, len, &mut buf).await {
+            return e;
+        }
+        let mut r = Reader::new(&buf);
+        let header = match RequestHeader::read(&mut r) {
+            Ok(h) => h,
+            Err(e) => return ReadEnd::Protocol(format!("bad request header: {e}")),
+        };
+        let req = match OpCode::from_code(header.op) {
+            None => Err(BadRequest::UnknownOp),
+            Some(op) => match Request::decode(op, &mut r) {
+                Ok(Some(req)) => Ok(req),
+                Ok(None) => Err(BadRequest::UnknownOp),
+                Err(e) => {
+                    tracing::debug!(conn = conn.0, op = header.op, error = %e, "undecodable request");
+                    Err(BadRequest::Malformed)
+                }
+            },
+        };
+        let input = Input::Request {
+            conn,
+            xid: header.xid,
+            op: header.op,
+            req,
+        };
+        if shell.send(ToShell::Input(input)).await.is_err() {
+            return ReadEnd::Eof;
+        }
+    }
+}
+
+/// Encodes outputs and writes them, coalescing whatever is queued into one write.
+async fn write_loop(mut w: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Output>) {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut body = Vec::with_capacity(1024);
+    while let Some(first) = rx.recv().await {
+        let mut close = false;
+        let mut next = Some(first);
+        while let Some(o) = next.take() {
+            body.clear();
+            match o {
+                Output::Connected { resp, .. } => resp.write(&mut body),
+                Output::Reply {
+                    header, body: b, ..
+                } => encode_reply(&mut body, &header, &b),
+                Output::Notify { zxid, event, .. } => encode_notification(&mut body, zxid, &event),
+                Output::Close { .. } => close = true,
+                Output::Persist(_) => {}
+            }
+            if !body.is_empty() {
+                put_frame(&mut buf, &body);
+            }
+            if close || buf.len() > 256 * 1024 {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        if !buf.is_empty() {
+            if w.write_all(&buf).await.is_err() {
+                return;
+            }
+            buf.clear();
+        }
+        if close {
+            let _ = w.shutdown().await;
+            return;
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+async fn four_letter(
+    word: [u8; 4],
+    mut w: OwnedWriteHalf,
+    config: &ServerConfig,
+    shell: &mpsc::Sender<ToShell>,
+) {
+    let word = String::from_utf8_lossy(&word).into_owned();
+    let text = if config.four_letter_allowed(&word) {
+        let (reply, rx) = oneshot::channel();
+        if shell
+            .send(ToShell::FourLetter {
+                word: word.clone(),
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        rx.await.unwrap_or_default()
+    } else {
+        format!("{word} is not executed because it is not in the whitelist.\n")
+    };
+    let _ = w.write_all(text.as_bytes()).await;
+    let _ = w.shutdown().await;
+}

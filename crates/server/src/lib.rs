@@ -1,0 +1,46 @@
+//! Menagerie's I/O shell: the tokio runtime around the deterministic core.
+//!
+//! * [`config`]: zoo.cfg parsing and validation.
+//! * [`shell`]: the task that owns the core, feeds it inputs and routes its outputs.
+//! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
+//! * [`four_letter`]: the four-letter-word commands.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod conn;
+pub mod four_letter;
+pub mod shell;
+
+use std::net::SocketAddr;
+
+pub use config::ServerConfig;
+use tokio::net::TcpListener;
+
+/// A running server.
+pub struct RunningServer {
+    /// The bound client address.
+    pub addr: SocketAddr,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Stops accepting, closes every connection and waits for the tasks to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Binds the client port and starts serving in the background.
+pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(config.client_addr).await?;
+    let addr = listener.local_addr()?;
+    let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(shell::run(config, listener, shutdown_rx));
+    Ok(RunningServer {
+        addr,
+        shutdown,
+        task,
+    })
+}

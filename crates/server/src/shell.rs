@@ -1,0 +1,190 @@
+//! The shell task: owns the core [`Server`], turns socket events and time into inputs, and
+//! routes outputs to connections.
+//!
+//! Persistence is an in-memory no-op until the durability layer lands: every `Persist`
+//! output of one batch of inputs is acknowledged with a single `Persisted` after the batch,
+//! which is where group commit (one fsync per batch) will go.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use menagerie_core::{ConnId, CoreConfig, Input, Now, Output, Server};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::ServerConfig;
+use crate::conn;
+use crate::four_letter;
+
+/// Messages to the shell task.
+#[derive(Debug)]
+pub enum ToShell {
+    /// A new connection and where to send its outputs.
+    Register {
+        /// The connection.
+        conn: ConnId,
+        /// Its outbox.
+        tx: mpsc::UnboundedSender<Output>,
+    },
+    /// An input for the core.
+    Input(Input),
+    /// A four-letter word to render.
+    FourLetter {
+        /// The command.
+        word: String,
+        /// Where the text goes.
+        reply: oneshot::Sender<String>,
+    },
+}
+
+/// How many inputs the shell takes before acknowledging persistence (bounds latency).
+const MAX_BATCH: usize = 256;
+
+/// Clock readings relative to the shell's start.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    fn now(&self) -> Now {
+        Now {
+            mono_ms: self.start.elapsed().as_millis() as u64,
+            wall_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+        }
+    }
+}
+
+/// Per-IP connection counts for `maxClientCnxns`.
+pub type ConnCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// Runs the server until `shutdown` turns true.
+pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    let clock = Clock {
+        start: Instant::now(),
+    };
+    // The session-id clock bits come from the wall clock so that ids differ across restarts.
+    let boot = clock.now();
+    let core_config = CoreConfig {
+        server_id: 1,
+        tick_ms: config.tick_ms,
+        min_session_timeout_ms: config.min_session_timeout_ms,
+        max_session_timeout_ms: config.max_session_timeout_ms,
+        extended_types: config.extended_types,
+        hash_seed: boot.wall_ms as u64,
+    };
+    let mut server = Server::new(
+        core_config,
+        Now {
+            mono_ms: boot.wall_ms as u64,
+            wall_ms: boot.wall_ms,
+        },
+    );
+    let (tx, mut rx) = mpsc::channel::<ToShell>(4096);
+    let config = Arc::new(config);
+    let counts: ConnCounts = Arc::default();
+    let accept = tokio::spawn(conn::accept_loop(
+        listener,
+        Arc::clone(&config),
+        tx.clone(),
+        counts,
+        shutdown.clone(),
+    ));
+    drop(tx);
+    let mut outboxes: HashMap<ConnId, mpsc::UnboundedSender<Output>> = HashMap::new();
+    let mut out = Vec::new();
+    let started = clock.now();
+    loop {
+        let deadline = server.next_deadline().map(|d| {
+            tokio::time::Instant::from_std(clock.start) + std::time::Duration::from_millis(d)
+        });
+        let first = tokio::select! {
+            biased;
+            _ = shutdown.changed() => break,
+            msg = rx.recv() => match msg {
+                Some(m) => Some(m),
+                None => break,
+            },
+            _ = sleep_until(deadline) => None,
+        };
+        let now = clock.now();
+        let mut batch = 0;
+        let mut next = first;
+        let mut persist_up_to = None;
+        loop {
+            match next.take() {
+                Some(ToShell::Register { conn, tx }) => {
+                    outboxes.insert(conn, tx);
+                }
+                Some(ToShell::Input(input)) => {
+                    let gone = match &input {
+                        Input::Disconnected { conn } => Some(*conn),
+                        _ => None,
+                    };
+                    server.handle(now, input, &mut out);
+                    if let Some(c) = gone {
+                        outboxes.remove(&c);
+                    }
+                }
+                Some(ToShell::FourLetter { word, reply }) => {
+                    let _ = reply.send(four_letter::render(&word, &server, &config, now, started));
+                }
+                None => server.handle(now, Input::Tick, &mut out),
+            }
+            dispatch(&mut out, &mut outboxes, &mut persist_up_to);
+            batch += 1;
+            if batch >= MAX_BATCH {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(m) => next = Some(m),
+                Err(_) => break,
+            }
+        }
+        if let Some(up_to) = persist_up_to {
+            // No durable log yet: the batch is "persisted" as soon as it is formed.
+            server.handle(now, Input::Persisted { up_to }, &mut out);
+            let mut again = None;
+            dispatch(&mut out, &mut outboxes, &mut again);
+            debug_assert!(again.is_none(), "applying txns proposed nothing new");
+        }
+    }
+    accept.abort();
+    // Dropping the outboxes ends every connection's writer, which closes its socket.
+    drop(outboxes);
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn dispatch(
+    out: &mut Vec<Output>,
+    outboxes: &mut HashMap<ConnId, mpsc::UnboundedSender<Output>>,
+    persist_up_to: &mut Option<i64>,
+) {
+    for o in out.drain(..) {
+        match o {
+            Output::Persist(txn) => *persist_up_to = Some(txn.zxid()),
+            Output::Close { conn } => {
+                if let Some(tx) = outboxes.remove(&conn) {
+                    let _ = tx.send(Output::Close { conn });
+                }
+            }
+            Output::Connected { conn, .. }
+            | Output::Reply { conn, .. }
+            | Output::Notify { conn, .. } => {
+                if let Some(tx) = outboxes.get(&conn) {
+                    let _ = tx.send(o);
+                }
+            }
+        }
+    }
+}
