@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's test command (see README): formatting, lints, unit and integration tests,
+# benchmark smoke run, then the compatibility suite against real ZooKeeper clients and the
+# real Java ZooKeeper (differential). Needs the packages .ci/run installs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== cargo test"
+cargo test --workspace
+
+echo "== benchmarks compile and run once"
+cargo bench --workspace -- --test >/dev/null
+
+echo "== compatibility suite (kazoo, zkCli.sh, cli_mt, differential vs Java ZooKeeper)"
+cargo build --release --bin menagerie
+MENAGERIE_BIN="$PWD/target/release/menagerie" bash tests/compat/run_all.sh
