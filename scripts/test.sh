@@ -17,6 +17,13 @@ cargo test --workspace
 echo "== benchmarks compile and run once"
 cargo bench --workspace -- --test >/dev/null
 
+echo "== fuzz smoke run (request decoder, 30 s)"
+if cargo fuzz --version >/dev/null 2>&1; then
+  (cd fuzz && cargo fuzz run --sanitizer=none request_decoder -- -max_total_time=30 -print_final_stats=0 2>&1 | tail -n 2)
+else
+  echo "cargo-fuzz not installed (cargo install cargo-fuzz --locked); skipping"
+fi
+
 echo "== compatibility suite (kazoo, zkCli.sh, cli_mt, differential vs Java ZooKeeper)"
 cargo build --release --bin menagerie
 MENAGERIE_BIN="$PWD/target/release/menagerie" bash tests/compat/run_all.sh
