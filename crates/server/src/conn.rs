@@ -170,20 +170,27 @@ async fn serve(
     if shell.send(ToShell::Register { conn, tx }).await.is_err() {
         return;
     }
-    let writer = tokio::spawn(write_loop(write, rx));
+    let mut writer = tokio::spawn(write_loop(write, rx));
     let input = Input::Connect {
         conn,
         peer_ip: peer.ip().to_string(),
         req: connect,
     };
     if shell.send(ToShell::Input(input)).await.is_ok() {
-        let end = read_loop(conn, &mut reader, config.max_buffer, shell).await;
+        // The writer ends when the server closes the connection (or the socket fails):
+        // stop reading then too, so a client cannot keep a closed session's socket open.
+        let end = tokio::select! {
+            end = read_loop(conn, &mut reader, config.max_buffer, shell) => end,
+            _ = &mut writer => ReadEnd::Eof,
+        };
         log_end(conn, peer, &end);
         let _ = shell
             .send(ToShell::Input(Input::Disconnected { conn }))
             .await;
     }
-    let _ = writer.await;
+    if !writer.is_finished() {
+        let _ = writer.await;
+    }
 }
 
 fn log_end(conn: ConnId, peer: SocketAddr, end: &ReadEnd) {
