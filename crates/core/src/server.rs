@@ -24,6 +24,7 @@ use crate::auth::{check_acl, digest_id, user_name};
 use crate::io::{BadRequest, ConnId, Input, Now, Output};
 use crate::path;
 use crate::prep::{Pending, PrepContext};
+use crate::reaper::{self, ReaperConfig};
 use crate::session::{SessionTracker, initial_session_id};
 use crate::tree::DataTree;
 use crate::txn::{LoggedTxn, TxnBody};
@@ -51,6 +52,8 @@ pub struct CoreConfig {
     pub extended_types: bool,
     /// Seed for internal hash tables (never observable in outputs).
     pub hash_seed: u64,
+    /// Container and TTL reaping.
+    pub reaper: ReaperConfig,
 }
 
 impl Default for CoreConfig {
@@ -62,6 +65,7 @@ impl Default for CoreConfig {
             max_session_timeout_ms: 60000,
             extended_types: false,
             hash_seed: 0,
+            reaper: ReaperConfig::default(),
         }
     }
 }
@@ -72,7 +76,17 @@ enum Slot {
     /// A write in flight; its reply comes when this zxid is applied.
     Write(i64),
     /// A read (or other in-order request) waiting behind earlier writes.
-    Read { xid: i32, req: Request },
+    Read {
+        xid: i32,
+        req: Request,
+        received_ms: u64,
+    },
+    /// An error reply (an undecodable read) waiting behind earlier writes.
+    Error {
+        xid: i32,
+        err: ErrorCode,
+        received_ms: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -84,6 +98,81 @@ struct Conn {
     queue: VecDeque<Slot>,
     /// Requests received before the session was established.
     early: VecDeque<(i32, i32, Result<Request, BadRequest>)>,
+    stats: ConnStats,
+}
+
+/// Per-connection counters (what `cons` and `stat` show).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Requests received.
+    pub received: u64,
+    /// Replies and notifications sent.
+    pub sent: u64,
+    /// Wall-clock time the connection was established, ms.
+    pub established_ms: i64,
+    /// Last operation answered.
+    pub last_op: Option<OpCode>,
+    /// xid of the last request answered.
+    pub last_cxid: i32,
+    /// zxid in the last reply.
+    pub last_zxid: i64,
+    /// Wall-clock time of the last reply, ms.
+    pub last_response_ms: i64,
+    /// Request latency, ms.
+    pub latency: Latency,
+}
+
+/// Request latency summary in ms (min/avg/max as ZooKeeper reports them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Latency {
+    /// Smallest.
+    pub min: u64,
+    /// Largest.
+    pub max: u64,
+    /// Sum.
+    pub total: u64,
+    /// Count.
+    pub count: u64,
+    /// Latest.
+    pub last: u64,
+}
+
+impl Latency {
+    fn add(&mut self, ms: u64) {
+        self.min = if self.count == 0 {
+            ms
+        } else {
+            self.min.min(ms)
+        };
+        self.max = self.max.max(ms);
+        self.total += ms;
+        self.count += 1;
+        self.last = ms;
+    }
+
+    /// Average, 0 when nothing was measured.
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.total as f64 / self.count as f64
+        }
+    }
+}
+
+/// What the operations surface can see of one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnInfo {
+    /// The connection.
+    pub conn: ConnId,
+    /// Its session (0 before the handshake completed).
+    pub session: i64,
+    /// Negotiated timeout of the session, ms.
+    pub timeout_ms: i32,
+    /// Replies still owed (writes in flight and reads queued behind them).
+    pub queued: usize,
+    /// Counters.
+    pub stats: ConnStats,
 }
 
 /// Who waits for a txn.
@@ -92,6 +181,7 @@ enum Origin {
     Request {
         conn: ConnId,
         xid: i32,
+        received_ms: u64,
     },
     NewSession {
         conn: ConnId,
@@ -114,6 +204,8 @@ pub struct Stats {
     pub packets_received: u64,
     /// Replies and notifications sent.
     pub packets_sent: u64,
+    /// Request latency.
+    pub latency: Latency,
 }
 
 /// The standalone server core.
@@ -131,12 +223,17 @@ pub struct Server {
     last_zxid: i64,
     last_processed_zxid: i64,
     stats: Stats,
+    /// Monotonic time of the next container/TTL check.
+    next_reap_ms: u64,
 }
 
 impl Server {
-    /// A server with an empty tree. `now` seeds the session-id clock bits.
+    /// A server with an empty tree. The wall clock in `now` provides the clock bits of session
+    /// ids (ZooKeeper uses an arbitrary-origin millisecond clock; the wall clock keeps ids of
+    /// successive runs apart).
     pub fn new(config: CoreConfig, now: Now) -> Server {
-        let first = initial_session_id(config.server_id, now.mono_ms);
+        let first = initial_session_id(config.server_id, now.wall_ms as u64);
+        let next_reap_ms = now.mono_ms + config.reaper.check_interval_ms.max(1);
         Server {
             tree: DataTree::new(config.extended_types, config.hash_seed),
             sessions: SessionTracker::new(first, config.tick_ms),
@@ -149,6 +246,7 @@ impl Server {
             last_zxid: 0,
             last_processed_zxid: 0,
             stats: Stats::default(),
+            next_reap_ms,
         }
     }
 
@@ -184,25 +282,96 @@ impl Server {
 
     /// The earliest time at which `Input::Tick` has work to do.
     pub fn next_deadline(&self) -> Option<u64> {
-        self.sessions.next_expiry()
+        Some(
+            self.sessions
+                .next_expiry()
+                .map_or(self.next_reap_ms, |e| e.min(self.next_reap_ms)),
+        )
     }
 
     /// Processes one input, appending the resulting actions to `out`.
     pub fn handle(&mut self, now: Now, input: Input, out: &mut Vec<Output>) {
+        let first_new = out.len();
         match input {
             Input::Connect { conn, peer_ip, req } => self.connect(now, conn, peer_ip, req, out),
             Input::Request { conn, xid, op, req } => {
                 self.stats.packets_received += 1;
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.stats.received += 1;
+                }
                 self.request(now, conn, xid, op, req, out)
             }
             Input::Disconnected { conn } => self.disconnected(conn),
             Input::Persisted { up_to } => self.persisted(now, up_to, out),
             Input::Tick => self.tick(now, out),
         }
-        self.stats.packets_sent += out
+        for o in &out[first_new..] {
+            if let Output::Reply { conn, .. } | Output::Notify { conn, .. } = o {
+                self.stats.packets_sent += 1;
+                if let Some(c) = self.conns.get_mut(conn) {
+                    c.stats.sent += 1;
+                }
+            }
+        }
+    }
+
+    /// Records an answered request for the statistics.
+    fn record(&mut self, conn: ConnId, op: OpCode, xid: i32, latency_ms: u64) {
+        self.stats.latency.add(latency_ms);
+        let zxid = self.last_processed_zxid;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.latency.add(latency_ms);
+            c.stats.last_op = Some(op);
+            c.stats.last_cxid = xid;
+            c.stats.last_zxid = zxid;
+        }
+    }
+
+    /// Every connection, in id order.
+    pub fn connections(&self) -> Vec<ConnInfo> {
+        self.conns
             .iter()
-            .filter(|o| matches!(o, Output::Reply { .. } | Output::Notify { .. }))
-            .count() as u64;
+            .map(|(id, c)| ConnInfo {
+                conn: *id,
+                session: c.session,
+                timeout_ms: self.sessions.get(c.session).map_or(0, |s| s.timeout_ms),
+                queued: c.queue.len(),
+                stats: c.stats.clone(),
+            })
+            .collect()
+    }
+
+    /// Resets the server-wide counters (`srst`).
+    pub fn reset_stats(&mut self) {
+        self.stats = Stats::default();
+    }
+
+    /// Resets every connection's counters (`crst`).
+    pub fn reset_connection_stats(&mut self) {
+        for c in self.conns.values_mut() {
+            c.stats = ConnStats {
+                established_ms: c.stats.established_ms,
+                ..ConnStats::default()
+            };
+        }
+    }
+
+    /// Writes proposed and not yet applied.
+    pub fn outstanding(&self) -> usize {
+        self.proposals.len()
+    }
+
+    /// Live sessions with their timeouts and expiry bucket times (monotonic ms).
+    pub fn sessions(&self) -> Vec<(i64, i32, u64)> {
+        self.sessions
+            .iter()
+            .map(|(id, s)| (id, s.timeout_ms, s.expires_at))
+            .collect()
+    }
+
+    /// Data-watch registrations as (path, connection) pairs, sorted.
+    pub fn data_watches(&self) -> Vec<(String, ConnId)> {
+        self.watches.data_watches()
     }
 
     fn reply(&self, conn: ConnId, xid: i32, err: ErrorCode, body: Response, out: &mut Vec<Output>) {
@@ -253,6 +422,10 @@ impl Server {
                 }],
                 queue: VecDeque::new(),
                 early: VecDeque::new(),
+                stats: ConnStats {
+                    established_ms: now.wall_ms,
+                    ..ConnStats::default()
+                },
             },
         );
         if req.session_id == 0 {
@@ -351,9 +524,34 @@ impl Server {
     }
 
     fn tick(&mut self, now: Now, out: &mut Vec<Output>) {
+        // The first check runs one interval after start, as ZooKeeper's timer does.
+        if now.mono_ms >= self.next_reap_ms {
+            self.next_reap_ms = now.mono_ms + self.config.reaper.check_interval_ms.max(1);
+            self.reap(now, out);
+        }
         for session in self.sessions.expire(now.mono_ms) {
             tracing::info!(session = format_args!("{session:#x}"), "session expired");
             self.propose_close_session(now, session, Origin::Internal, out);
+        }
+    }
+
+    /// Deletes due containers and TTL nodes through the normal write path
+    /// (ZooKeeper: `ContainerManager.checkContainers`, opcode deleteContainer, session 0).
+    fn reap(&mut self, now: Now, out: &mut Vec<Output>) {
+        for path in reaper::candidates(&self.tree, now.wall_ms, &self.config.reaper) {
+            let zxid = self.last_zxid + 1;
+            let req = Request::DeleteContainer(menagerie_proto::records::PathRequest { path });
+            let body = PrepContext {
+                tree: &self.tree,
+                pending: &mut self.pending,
+                zxid,
+                session: 0,
+                ids: &[],
+                extended_types: self.config.extended_types,
+            }
+            .prep(&req)
+            .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
+            self.propose(now, 0, 0, body, Origin::Internal, out);
         }
     }
 
@@ -419,12 +617,23 @@ impl Server {
                     let body = TxnBody::Error(ErrorTxn {
                         err: ErrorCode::MarshallingError.code(),
                     });
-                    self.propose(now, session, xid, body, Origin::Request { conn, xid }, out);
+                    self.propose(
+                        now,
+                        session,
+                        xid,
+                        body,
+                        Origin::Request {
+                            conn,
+                            xid,
+                            received_ms: now.mono_ms,
+                        },
+                        out,
+                    );
                     if let Some(c) = self.conns.get_mut(&conn) {
                         c.queue.push_back(Slot::Write(self.last_zxid));
                     }
                 } else {
-                    self.in_order(conn, xid, None, out);
+                    self.in_order(now, conn, xid, None, out);
                 }
                 return;
             }
@@ -443,7 +652,16 @@ impl Server {
             }
             Request::CloseSession => {
                 if self.sessions.set_closing(session) {
-                    self.propose_close_session(now, session, Origin::Request { conn, xid }, out);
+                    self.propose_close_session(
+                        now,
+                        session,
+                        Origin::Request {
+                            conn,
+                            xid,
+                            received_ms: now.mono_ms,
+                        },
+                        out,
+                    );
                     if let Some(c) = self.conns.get_mut(&conn) {
                         c.queue.push_back(Slot::Write(self.last_zxid));
                     }
@@ -466,32 +684,51 @@ impl Server {
                 }
                 .prep(&r)
                 .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
-                self.propose(now, session, xid, body, Origin::Request { conn, xid }, out);
+                self.propose(
+                    now,
+                    session,
+                    xid,
+                    body,
+                    Origin::Request {
+                        conn,
+                        xid,
+                        received_ms: now.mono_ms,
+                    },
+                    out,
+                );
                 if let Some(c) = self.conns.get_mut(&conn) {
                     c.queue.push_back(Slot::Write(zxid));
                 }
             }
-            r => self.in_order(conn, xid, Some(r), out),
+            r => self.in_order(now, conn, xid, Some(r), out),
         }
     }
 
     /// Answers a read now, or queues it behind the connection's writes in flight.
     /// `None` stands for an undecodable read (MarshallingError).
-    fn in_order(&mut self, conn: ConnId, xid: i32, req: Option<Request>, out: &mut Vec<Output>) {
+    fn in_order(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        xid: i32,
+        req: Option<Request>,
+        out: &mut Vec<Output>,
+    ) {
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
         match req {
-            Some(req) if !c.queue.is_empty() => c.queue.push_back(Slot::Read { xid, req }),
-            Some(req) => self.read(conn, xid, req, out),
-            None if !c.queue.is_empty() => {
-                // Keep the order: a marshalling error waits like any read. WhoAmI has no
-                // body and so cannot fail; it stands in for "reply MarshallingError".
-                c.queue.push_back(Slot::Read {
-                    xid,
-                    req: Request::Multi(vec![Request::WhoAmI]),
-                })
-            }
+            Some(req) if !c.queue.is_empty() => c.queue.push_back(Slot::Read {
+                xid,
+                req,
+                received_ms: now.mono_ms,
+            }),
+            Some(req) => self.read(now, conn, xid, req, now.mono_ms, out),
+            None if !c.queue.is_empty() => c.queue.push_back(Slot::Error {
+                xid,
+                err: ErrorCode::MarshallingError,
+                received_ms: now.mono_ms,
+            }),
             None => self.reply(conn, xid, ErrorCode::MarshallingError, Response::Empty, out),
         }
     }
@@ -615,8 +852,14 @@ impl Server {
             }
             (TxnBody::CloseSession(_), origin) => {
                 self.sessions.remove(session);
-                if let Origin::Request { conn, xid } = origin {
+                if let Origin::Request {
+                    conn,
+                    xid,
+                    received_ms,
+                } = origin
+                {
                     self.pop_write(conn, zxid);
+                    self.record(conn, OpCode::CloseSession, xid, now.mono_ms - received_ms);
                     self.reply(conn, xid, ErrorCode::Ok, Response::Empty, out);
                 }
                 if let Some(conn) = self.session_conn.get(&session).copied() {
@@ -624,11 +867,20 @@ impl Server {
                     self.drop_conn(conn);
                 }
             }
-            (_, Origin::Request { conn, xid }) => {
+            (
+                body,
+                Origin::Request {
+                    conn,
+                    xid,
+                    received_ms,
+                },
+            ) => {
                 self.pop_write(conn, zxid);
+                let op = OpCode::from_code(body.txn_type()).unwrap_or(OpCode::Error);
+                self.record(conn, op, xid, now.mono_ms - received_ms);
                 let (err, resp) = write_response(outcome);
                 self.reply(conn, xid, err, resp, out);
-                self.drain(conn, out);
+                self.drain(now, conn, out);
             }
             _ => {}
         }
@@ -643,20 +895,30 @@ impl Server {
     }
 
     /// Answers the reads that were waiting behind a write that just completed.
-    fn drain(&mut self, conn: ConnId, out: &mut Vec<Output>) {
+    fn drain(&mut self, now: Now, conn: ConnId, out: &mut Vec<Output>) {
         loop {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
-            if !matches!(c.queue.front(), Some(Slot::Read { .. })) {
-                return;
+            match c.queue.front() {
+                Some(Slot::Read { .. } | Slot::Error { .. }) => {}
+                _ => return,
             }
-            if let Some(Slot::Read { xid, req }) = c.queue.pop_front() {
-                if req == Request::Multi(vec![Request::WhoAmI]) {
-                    self.reply(conn, xid, ErrorCode::MarshallingError, Response::Empty, out);
-                } else {
-                    self.read(conn, xid, req, out);
+            match c.queue.pop_front() {
+                Some(Slot::Read {
+                    xid,
+                    req,
+                    received_ms,
+                }) => self.read(now, conn, xid, req, received_ms, out),
+                Some(Slot::Error {
+                    xid,
+                    err,
+                    received_ms,
+                }) => {
+                    self.record(conn, OpCode::Error, xid, now.mono_ms - received_ms);
+                    self.reply(conn, xid, err, Response::Empty, out)
                 }
+                _ => {}
             }
         }
     }
@@ -713,7 +975,16 @@ impl Server {
         self.conns.get(&conn).map_or(&[], |c| c.ids.as_slice())
     }
 
-    fn read(&mut self, conn: ConnId, xid: i32, req: Request, out: &mut Vec<Output>) {
+    fn read(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        xid: i32,
+        req: Request,
+        received_ms: u64,
+        out: &mut Vec<Output>,
+    ) {
+        self.record(conn, req.op(), xid, now.mono_ms - received_ms);
         let (err, body) = match self.evaluate_read(conn, req, out) {
             Ok(body) => (ErrorCode::Ok, body),
             Err(e) => (e, Response::Empty),

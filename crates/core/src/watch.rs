@@ -246,6 +246,19 @@ impl WatchManager {
         self.child.remove_conn(conn);
     }
 
+    /// Data-table registrations as (path, connection), sorted (`wchc`/`wchp`/`wchs` report
+    /// data watches only, as ZooKeeper does).
+    pub fn data_watches(&self) -> Vec<(String, ConnId)> {
+        let mut v: Vec<(String, ConnId)> = self
+            .data
+            .by_path
+            .iter()
+            .flat_map(|(p, w)| w.keys().map(move |c| (p.clone(), *c)))
+            .collect();
+        v.sort();
+        v
+    }
+
     /// Number of (path, connection) registrations in both tables.
     pub fn count(&self) -> usize {
         self.data.count() + self.child.count()

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use menagerie_core::reaper::ReaperConfig;
 use thiserror::Error;
 
 /// A configuration problem.
@@ -57,6 +58,9 @@ pub struct ServerConfig {
     pub max_buffer: usize,
     /// `4lw.commands.whitelist`, lower case; `*` allows all.
     pub four_letter_whitelist: Vec<String>,
+    /// `znode.container.checkIntervalMs`, `znode.container.maxPerMinute`,
+    /// `znode.container.maxNeverUsedIntervalMs`.
+    pub reaper: ReaperConfig,
     /// Keys that were accepted but are not used.
     pub unused_keys: Vec<String>,
 }
@@ -75,6 +79,7 @@ impl Default for ServerConfig {
             extended_types: false,
             max_buffer: menagerie_proto::frame::DEFAULT_MAX_BUFFER,
             four_letter_whitelist: vec!["srvr".into()],
+            reaper: ReaperConfig::default(),
             unused_keys: Vec::new(),
         }
     }
@@ -123,9 +128,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "authProvider.1",
     "enforceQuota",
     "digest.enabled",
-    "znode.container.checkIntervalMs",
-    "znode.container.maxPerMinute",
-    "znode.container.maxNeverUsedIntervalMs",
     "jvm.pause.warn-threshold-ms",
 ];
 
@@ -292,6 +294,16 @@ impl ServerConfig {
                     if c.max_buffer < 1024 {
                         return Err(invalid(key, value, "must be at least 1024 bytes"));
                     }
+                }
+                "znode.container.checkIntervalMs" => {
+                    c.reaper.check_interval_ms = number(key, value)?;
+                    if c.reaper.check_interval_ms == 0 {
+                        return Err(invalid(key, value, "must be positive"));
+                    }
+                }
+                "znode.container.maxPerMinute" => c.reaper.max_per_minute = number(key, value)?,
+                "znode.container.maxNeverUsedIntervalMs" => {
+                    c.reaper.max_never_used_interval_ms = number(key, value)?
                 }
                 "4lw.commands.whitelist" | "zookeeper.4lw.commands.whitelist" => {
                     c.four_letter_whitelist = value

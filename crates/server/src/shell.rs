@@ -67,7 +67,6 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
     let clock = Clock {
         start: Instant::now(),
     };
-    // The session-id clock bits come from the wall clock so that ids differ across restarts.
     let boot = clock.now();
     let core_config = CoreConfig {
         server_id: 1,
@@ -76,14 +75,9 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
         max_session_timeout_ms: config.max_session_timeout_ms,
         extended_types: config.extended_types,
         hash_seed: boot.wall_ms as u64,
+        reaper: config.reaper,
     };
-    let mut server = Server::new(
-        core_config,
-        Now {
-            mono_ms: boot.wall_ms as u64,
-            wall_ms: boot.wall_ms,
-        },
-    );
+    let mut server = Server::new(core_config, boot);
     let (tx, mut rx) = mpsc::channel::<ToShell>(4096);
     let config = Arc::new(config);
     let counts: ConnCounts = Arc::default();
