@@ -45,7 +45,10 @@ fn main() {
     let nodes = (n + parents) as u64;
     println!("znodes:                {nodes}");
     println!("RSS growth:            {:.1} MiB", total as f64 / 1048576.0);
-    println!("path + data bytes:     {:.1} MiB", payload as f64 / 1048576.0);
+    println!(
+        "path + data bytes:     {:.1} MiB",
+        payload as f64 / 1048576.0
+    );
     println!(
         "overhead per znode:    {:.1} bytes (beyond path and data)",
         total.saturating_sub(payload) as f64 / nodes as f64

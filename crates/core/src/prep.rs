@@ -72,10 +72,10 @@ impl Pending {
             if *z > zxid {
                 break;
             }
-            if let Some((z, p)) = self.order.pop_front() {
-                if self.latest.get(&p).is_some_and(|(latest, _)| *latest == z) {
-                    self.latest.remove(&p);
-                }
+            if let Some((z, p)) = self.order.pop_front()
+                && self.latest.get(&p).is_some_and(|(latest, _)| *latest == z)
+            {
+                self.latest.remove(&p);
             }
         }
     }

@@ -58,10 +58,11 @@ pub fn candidates(tree: &DataTree, now_ms: i64, config: &ReaperConfig) -> Vec<St
         if node.num_children() != 0 {
             continue;
         }
-        if let EphemeralType::Ttl(ttl) = tree.ephemeral_type(node) {
-            if ttl != 0 && now_ms - node.mtime > ttl {
-                out.push(p.clone());
-            }
+        if let EphemeralType::Ttl(ttl) = tree.ephemeral_type(node)
+            && ttl != 0
+            && now_ms - node.mtime > ttl
+        {
+            out.push(p.clone());
         }
     }
     out.sort();

@@ -316,7 +316,7 @@ impl Server {
     }
 
     /// Records an answered request for the statistics.
-    fn record(&mut self, conn: ConnId, op: OpCode, xid: i32, latency_ms: u64) {
+    fn record(&mut self, now: Now, conn: ConnId, op: OpCode, xid: i32, latency_ms: u64) {
         self.stats.latency.add(latency_ms);
         let zxid = self.last_processed_zxid;
         if let Some(c) = self.conns.get_mut(&conn) {
@@ -324,6 +324,7 @@ impl Server {
             c.stats.last_op = Some(op);
             c.stats.last_cxid = xid;
             c.stats.last_zxid = zxid;
+            c.stats.last_response_ms = now.wall_ms;
         }
     }
 
@@ -467,11 +468,11 @@ impl Server {
             return;
         }
         // The session moves to this connection; any older connection of it is closed.
-        if let Some(old) = self.session_conn.get(&req.session_id).copied() {
-            if old != conn {
-                self.drop_conn(old);
-                out.push(Output::Close { conn: old });
-            }
+        if let Some(old) = self.session_conn.get(&req.session_id).copied()
+            && old != conn
+        {
+            self.drop_conn(old);
+            out.push(Output::Close { conn: old });
         }
         self.sessions
             .set_timeout(req.session_id, timeout, now.mono_ms);
@@ -510,10 +511,10 @@ impl Server {
     }
 
     fn drop_conn(&mut self, conn: ConnId) {
-        if let Some(c) = self.conns.remove(&conn) {
-            if self.session_conn.get(&c.session) == Some(&conn) {
-                self.session_conn.remove(&c.session);
-            }
+        if let Some(c) = self.conns.remove(&conn)
+            && self.session_conn.get(&c.session) == Some(&conn)
+        {
+            self.session_conn.remove(&c.session);
         }
         self.watches.remove_conn(conn);
     }
@@ -756,10 +757,10 @@ impl Server {
         };
         match id {
             Some(id) => {
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    if !c.ids.contains(&id) {
-                        c.ids.push(id);
-                    }
+                if let Some(c) = self.conns.get_mut(&conn)
+                    && !c.ids.contains(&id)
+                {
+                    c.ids.push(id);
                 }
                 out.push(Output::Reply {
                     conn,
@@ -859,7 +860,13 @@ impl Server {
                 } = origin
                 {
                     self.pop_write(conn, zxid);
-                    self.record(conn, OpCode::CloseSession, xid, now.mono_ms - received_ms);
+                    self.record(
+                        now,
+                        conn,
+                        OpCode::CloseSession,
+                        xid,
+                        now.mono_ms - received_ms,
+                    );
                     self.reply(conn, xid, ErrorCode::Ok, Response::Empty, out);
                 }
                 if let Some(conn) = self.session_conn.get(&session).copied() {
@@ -877,7 +884,7 @@ impl Server {
             ) => {
                 self.pop_write(conn, zxid);
                 let op = OpCode::from_code(body.txn_type()).unwrap_or(OpCode::Error);
-                self.record(conn, op, xid, now.mono_ms - received_ms);
+                self.record(now, conn, op, xid, now.mono_ms - received_ms);
                 let (err, resp) = write_response(outcome);
                 self.reply(conn, xid, err, resp, out);
                 self.drain(now, conn, out);
@@ -887,10 +894,10 @@ impl Server {
     }
 
     fn pop_write(&mut self, conn: ConnId, zxid: i64) {
-        if let Some(c) = self.conns.get_mut(&conn) {
-            if matches!(c.queue.front(), Some(Slot::Write(z)) if *z == zxid) {
-                c.queue.pop_front();
-            }
+        if let Some(c) = self.conns.get_mut(&conn)
+            && matches!(c.queue.front(), Some(Slot::Write(z)) if *z == zxid)
+        {
+            c.queue.pop_front();
         }
     }
 
@@ -915,7 +922,7 @@ impl Server {
                     err,
                     received_ms,
                 }) => {
-                    self.record(conn, OpCode::Error, xid, now.mono_ms - received_ms);
+                    self.record(now, conn, OpCode::Error, xid, now.mono_ms - received_ms);
                     self.reply(conn, xid, err, Response::Empty, out)
                 }
                 _ => {}
@@ -984,7 +991,7 @@ impl Server {
         received_ms: u64,
         out: &mut Vec<Output>,
     ) {
-        self.record(conn, req.op(), xid, now.mono_ms - received_ms);
+        self.record(now, conn, req.op(), xid, now.mono_ms - received_ms);
         let (err, body) = match self.evaluate_read(conn, req, out) {
             Ok(body) => (ErrorCode::Ok, body),
             Err(e) => (e, Response::Empty),

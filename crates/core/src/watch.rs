@@ -132,10 +132,10 @@ impl WatchTable {
         if let Some(paths) = self.by_conn.remove(&conn) {
             for p in paths {
                 if let Some(watchers) = self.by_path.get_mut(&p) {
-                    if let Some(m) = watchers.remove(&conn) {
-                        if m & RECURSIVE != 0 {
-                            self.recursive -= 1;
-                        }
+                    if let Some(m) = watchers.remove(&conn)
+                        && m & RECURSIVE != 0
+                    {
+                        self.recursive -= 1;
                     }
                     if watchers.is_empty() {
                         self.by_path.remove(&p);

@@ -77,12 +77,12 @@ fn admit(config: &ServerConfig, counts: &ConnCounts, peer: SocketAddr) -> bool {
 }
 
 fn release(counts: &ConnCounts, peer: SocketAddr) {
-    if let Ok(mut map) = counts.lock() {
-        if let Some(n) = map.get_mut(&peer.ip()) {
-            *n -= 1;
-            if *n == 0 {
-                map.remove(&peer.ip());
-            }
+    if let Ok(mut map) = counts.lock()
+        && let Some(n) = map.get_mut(&peer.ip())
+    {
+        *n -= 1;
+        if *n == 0 {
+            map.remove(&peer.ip());
         }
     }
 }
@@ -167,7 +167,11 @@ async fn serve(
         Ok(Ok(Ok(req))) => req,
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    if shell.send(ToShell::Register { conn, tx }).await.is_err() {
+    if shell
+        .send(ToShell::Register { conn, tx, peer })
+        .await
+        .is_err()
+    {
         return;
     }
     let mut writer = tokio::spawn(write_loop(write, rx));

@@ -1,6 +1,14 @@
-//! Four-letter words (`ruok`, `srvr`, ...), answered as plain text on a fresh connection.
+//! Four-letter words (`ruok`, `srvr`, `mntr`, ...), answered as plain text on a fresh
+//! connection in ZooKeeper's formats (tools such as zktop and mntr scrapers parse them).
 
-use menagerie_core::{Now, Server};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use menagerie_core::server::ConnInfo;
+use menagerie_core::{ConnId, Now, Server};
+use menagerie_proto::opcode::OpCode;
 
 use crate::config::ServerConfig;
 
@@ -11,36 +19,354 @@ pub const VERSION: &str = concat!(
     ", built on 1970-01-01 00:00 UTC"
 );
 
-/// Renders a whitelisted command.
-pub fn render(
-    word: &str,
-    server: &Server,
-    config: &ServerConfig,
-    _now: Now,
-    _started: Now,
-) -> String {
+/// What the shell knows that the core does not.
+pub struct ShellView<'a> {
+    /// Remote address of every connection.
+    pub peers: &'a HashMap<ConnId, SocketAddr>,
+    /// The configuration.
+    pub config: &'a ServerConfig,
+    /// Clock at startup.
+    pub started: Now,
+    /// Clock now.
+    pub now: Now,
+}
+
+/// Renders a whitelisted command; may reset counters (`crst`, `srst`).
+pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
     match word {
         "ruok" => "imok".into(),
         "isro" => "rw".into(),
-        "srvr" | "stat" => srvr(server, config, word == "stat"),
+        "srvr" => srvr(server, view, false),
+        "stat" => srvr(server, view, true),
+        "cons" => {
+            let mut s = String::new();
+            for c in server.connections() {
+                connection_line(&mut s, &c, view, false);
+            }
+            s.push('\n');
+            s
+        }
+        "crst" => {
+            server.reset_connection_stats();
+            "Connection stats reset.\n".into()
+        }
+        "srst" => {
+            server.reset_stats();
+            "Server stats reset.\n".into()
+        }
+        "conf" => conf(view.config),
+        "envi" => envi(),
+        "dirs" => format!(
+            "datadir_size: {}\nlogdir_size: {}\n",
+            dir_size(&view.config.data_dir),
+            dir_size(&view.config.data_log_dir)
+        ),
+        "dump" => dump(server, view),
+        "wchs" => wchs(server),
+        "wchc" => wchc(server),
+        "wchp" => wchp(server),
+        "mntr" => mntr(server, view),
+        "gtmk" => "0\n".into(),
+        // No digest log is kept yet, so there is nothing to list.
+        "hash" => String::new(),
         _ => format!("{word} is not executed because it is not in the whitelist.\n"),
     }
 }
 
-fn srvr(server: &Server, _config: &ServerConfig, with_clients: bool) -> String {
+fn srvr(server: &Server, view: &ShellView<'_>, with_clients: bool) -> String {
     let mut s = format!("Zookeeper version: {VERSION}\n");
     if with_clients {
-        s.push_str("Clients:\n\n");
+        s.push_str("Clients:\n");
+        for c in server.connections() {
+            connection_line(&mut s, &c, view, true);
+        }
+        s.push('\n');
     }
     let stats = server.stats();
-    s.push_str("Latency min/avg/max: 0/0.0/0\n");
-    s.push_str(&format!("Received: {}\n", stats.packets_received));
-    s.push_str(&format!("Sent: {}\n", stats.packets_sent));
-    s.push_str(&format!("Connections: {}\n", server.connection_count()));
-    s.push_str("Outstanding: 0\n");
-    s.push_str(&format!("Zxid: 0x{:x}\n", server.last_processed_zxid()));
+    let _ = writeln!(
+        s,
+        "Latency min/avg/max: {}/{:.4}/{}",
+        stats.latency.min,
+        stats.latency.avg(),
+        stats.latency.max
+    );
+    let _ = writeln!(s, "Received: {}", stats.packets_received);
+    let _ = writeln!(s, "Sent: {}", stats.packets_sent);
+    let _ = writeln!(s, "Connections: {}", server.connection_count());
+    let _ = writeln!(s, "Outstanding: {}", server.outstanding());
+    let _ = writeln!(s, "Zxid: 0x{:x}", server.last_processed_zxid());
     s.push_str("Mode: standalone\n");
     // ZooKeeper counts the root twice (under "/" and its alias "").
-    s.push_str(&format!("Node count: {}\n", server.tree().node_count() + 1));
+    let _ = writeln!(s, "Node count: {}", server.tree().node_count() + 1);
+    s
+}
+
+/// ZooKeeper's `lop` abbreviations.
+fn op_name(op: Option<OpCode>) -> &'static str {
+    use OpCode::*;
+    match op {
+        None => "NA",
+        Some(op) => match op {
+            CreateSession => "SESS",
+            Ping => "PING",
+            Create | Create2 | CreateContainer | CreateTtl => "CREA",
+            Delete | DeleteContainer => "DELE",
+            SetData => "SETD",
+            GetData => "GETD",
+            Exists => "EXIS",
+            GetChildren | GetChildren2 => "GETC",
+            GetAcl => "GETA",
+            SetAcl => "SETA",
+            Sync => "SYNC",
+            Check => "CHEC",
+            Multi => "MULT",
+            MultiRead => "MLTR",
+            Reconfig => "RECO",
+            SetWatches => "SETW",
+            SetWatches2 => "STW2",
+            AddWatch => "ADDW",
+            CheckWatches => "CHKW",
+            RemoveWatches => "REMW",
+            WhoAmI => "HOMI",
+            GetEphemerals => "GETE",
+            GetAllChildrenNumber => "GETACN",
+            CloseSession => "CLOS",
+            _ => "NA",
+        },
+    }
+}
+
+/// One connection as ZooKeeper's `ServerCnxn.dumpConnectionInfo` prints it.
+fn connection_line(s: &mut String, c: &ConnInfo, view: &ShellView<'_>, brief: bool) {
+    let peer = view
+        .peers
+        .get(&c.conn)
+        .map_or_else(|| "unknown".to_string(), SocketAddr::to_string);
+    let st = &c.stats;
+    let _ = write!(
+        s,
+        " /{peer}[1](queued={},recved={},sent={}",
+        c.queued, st.received, st.sent
+    );
+    if !brief && c.session != 0 {
+        let _ = write!(
+            s,
+            ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={:.0},maxlat={}",
+            c.session,
+            op_name(st.last_op),
+            st.established_ms,
+            c.timeout_ms,
+            st.last_cxid,
+            st.last_zxid,
+            st.last_response_ms,
+            st.latency.last,
+            st.latency.min,
+            st.latency.avg(),
+            st.latency.max
+        );
+    }
+    s.push_str(")\n");
+}
+
+fn conf(c: &ServerConfig) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "clientPort={}", c.client_addr.port());
+    let _ = writeln!(s, "secureClientPort=-1");
+    let _ = writeln!(s, "dataDir={}/version-2", c.data_dir.display());
+    let _ = writeln!(s, "dataDirSize={}", dir_size(&c.data_dir));
+    let _ = writeln!(s, "dataLogDir={}/version-2", c.data_log_dir.display());
+    let _ = writeln!(s, "dataLogSize={}", dir_size(&c.data_log_dir));
+    let _ = writeln!(s, "tickTime={}", c.tick_ms);
+    let _ = writeln!(s, "maxClientCnxns={}", c.max_client_cnxns);
+    let _ = writeln!(s, "minSessionTimeout={}", c.min_session_timeout_ms);
+    let _ = writeln!(s, "maxSessionTimeout={}", c.max_session_timeout_ms);
+    let _ = writeln!(s, "clientPortListenBacklog=-1");
+    let _ = writeln!(s, "serverId=0");
+    s
+}
+
+fn envi() -> String {
+    let mut s = String::from("Environment:\n");
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    for (k, v) in [
+        ("zookeeper.version", VERSION.to_string()),
+        ("host.name", host),
+        ("os.name", std::env::consts::OS.to_string()),
+        ("os.arch", std::env::consts::ARCH.to_string()),
+        ("user.name", env("USER")),
+        ("user.home", env("HOME")),
+        ("user.dir", cwd),
+        ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
+    ] {
+        let _ = writeln!(s, "{k}={v}");
+    }
+    s
+}
+
+/// Total size of the files under `dir` (non-recursive past `version-2`).
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    for d in [dir.to_path_buf(), dir.join("version-2")] {
+        if let Ok(entries) = std::fs::read_dir(&d) {
+            for e in entries.flatten() {
+                if let Ok(m) = e.metadata()
+                    && m.is_file()
+                {
+                    total += m.len();
+                }
+            }
+        }
+    }
+    total
+}
+
+fn dump(server: &Server, view: &ShellView<'_>) -> String {
+    let mut s = String::from("SessionTracker dump:\n");
+    let sessions = server.sessions();
+    let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+    for (id, _, at) in &sessions {
+        buckets.entry(*at).or_default().push(*id);
+    }
+    let _ = writeln!(s, "Session Sets ({})/({}):", buckets.len(), sessions.len());
+    for (at, ids) in &buckets {
+        // Expiry times are monotonic; show them as wall-clock ms like ZooKeeper's dates.
+        let wall = view.now.wall_ms + (*at as i64 - view.now.mono_ms as i64);
+        let _ = writeln!(s, "{} expire at {}:", ids.len(), wall);
+        for id in ids {
+            let _ = writeln!(s, "\t0x{id:x}");
+        }
+    }
+    s.push_str("ephemeral nodes dump:\n");
+    let tree = server.tree();
+    let owners: Vec<i64> = tree.sessions_with_ephemerals().collect();
+    let _ = writeln!(s, "Sessions with Ephemerals ({}):", owners.len());
+    for id in owners {
+        let _ = writeln!(s, "0x{id:x}:");
+        for p in tree.ephemerals(id) {
+            let _ = writeln!(s, "\t{p}");
+        }
+    }
+    s
+}
+
+fn session_of(server: &Server) -> HashMap<ConnId, i64> {
+    server
+        .connections()
+        .into_iter()
+        .map(|c| (c.conn, c.session))
+        .collect()
+}
+
+fn wchs(server: &Server) -> String {
+    let watches = server.data_watches();
+    let conns: BTreeSet<ConnId> = watches.iter().map(|(_, c)| *c).collect();
+    let paths: BTreeSet<&str> = watches.iter().map(|(p, _)| p.as_str()).collect();
+    format!(
+        "{} connections watching {} paths\nTotal watches:{}\n",
+        conns.len(),
+        paths.len(),
+        watches.len()
+    )
+}
+
+fn wchc(server: &Server) -> String {
+    let sessions = session_of(server);
+    let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (p, c) in server.data_watches() {
+        by_session
+            .entry(sessions.get(&c).copied().unwrap_or(0))
+            .or_default()
+            .push(p);
+    }
+    let mut s = String::new();
+    for (sid, paths) in by_session {
+        let _ = writeln!(s, "0x{sid:x}");
+        for p in paths {
+            let _ = writeln!(s, "\t{p}");
+        }
+    }
+    s
+}
+
+fn wchp(server: &Server) -> String {
+    let sessions = session_of(server);
+    let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    for (p, c) in server.data_watches() {
+        by_path
+            .entry(p)
+            .or_default()
+            .push(sessions.get(&c).copied().unwrap_or(0));
+    }
+    let mut s = String::new();
+    for (p, sids) in by_path {
+        let _ = writeln!(s, "{p}");
+        for sid in sids {
+            let _ = writeln!(s, "\t0x{sid:x}");
+        }
+    }
+    s
+}
+
+fn open_fds() -> (i64, i64) {
+    let open = std::fs::read_dir("/proc/self/fd").map_or(-1, |d| d.count() as i64);
+    let max = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1);
+    (open, max)
+}
+
+fn mntr(server: &Server, view: &ShellView<'_>) -> String {
+    let stats = server.stats();
+    let tree = server.tree();
+    let ephemerals: usize = tree
+        .sessions_with_ephemerals()
+        .map(|s| tree.ephemerals(s).count())
+        .sum();
+    let (open, max) = open_fds();
+    let uptime = view.now.mono_ms.saturating_sub(view.started.mono_ms);
+    let rows: Vec<(&str, String)> = vec![
+        ("version", VERSION.to_string()),
+        ("server_state", "standalone".into()),
+        ("ephemerals_count", ephemerals.to_string()),
+        (
+            "num_alive_connections",
+            server.connection_count().to_string(),
+        ),
+        ("outstanding_requests", server.outstanding().to_string()),
+        ("znode_count", (tree.node_count() + 1).to_string()),
+        ("global_sessions", server.session_count().to_string()),
+        ("local_sessions", "0".into()),
+        ("watch_count", server.watch_count().to_string()),
+        (
+            "approximate_data_size",
+            tree.approximate_data_size().to_string(),
+        ),
+        ("avg_latency", format!("{:.4}", stats.latency.avg())),
+        ("min_latency", stats.latency.min.to_string()),
+        ("max_latency", stats.latency.max.to_string()),
+        ("packets_sent", stats.packets_sent.to_string()),
+        ("packets_received", stats.packets_received.to_string()),
+        ("open_file_descriptor_count", open.to_string()),
+        ("max_file_descriptor_count", max.to_string()),
+        ("uptime", uptime.to_string()),
+        ("fsync_threshold_exceed_count", "0".into()),
+        ("auth_failed_count", "0".into()),
+    ];
+    let mut s = String::new();
+    for (k, v) in rows {
+        let _ = writeln!(s, "zk_{k}\t{v}");
+    }
     s
 }

@@ -6,7 +6,7 @@
 //! which is where group commit (one fsync per batch) will go.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -27,6 +27,8 @@ pub enum ToShell {
         conn: ConnId,
         /// Its outbox.
         tx: mpsc::UnboundedSender<Output>,
+        /// The client's address.
+        peer: SocketAddr,
     },
     /// An input for the core.
     Input(Input),
@@ -90,6 +92,7 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
     ));
     drop(tx);
     let mut outboxes: HashMap<ConnId, mpsc::UnboundedSender<Output>> = HashMap::new();
+    let mut peers: HashMap<ConnId, SocketAddr> = HashMap::new();
     let mut out = Vec::new();
     let started = clock.now();
     loop {
@@ -111,8 +114,9 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
         let mut persist_up_to = None;
         loop {
             match next.take() {
-                Some(ToShell::Register { conn, tx }) => {
+                Some(ToShell::Register { conn, tx, peer }) => {
                     outboxes.insert(conn, tx);
+                    peers.insert(conn, peer);
                 }
                 Some(ToShell::Input(input)) => {
                     let gone = match &input {
@@ -122,10 +126,17 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
                     server.handle(now, input, &mut out);
                     if let Some(c) = gone {
                         outboxes.remove(&c);
+                        peers.remove(&c);
                     }
                 }
                 Some(ToShell::FourLetter { word, reply }) => {
-                    let _ = reply.send(four_letter::render(&word, &server, &config, now, started));
+                    let view = four_letter::ShellView {
+                        peers: &peers,
+                        config: &config,
+                        started,
+                        now,
+                    };
+                    let _ = reply.send(four_letter::render(&word, &mut server, &view));
                 }
                 None => server.handle(now, Input::Tick, &mut out),
             }
