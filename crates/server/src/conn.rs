@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::ServerConfig;
+use crate::outbox::{OutboxRx, outbox};
 use crate::shell::{ConnCounts, ToShell};
 
 /// How long a connection may take to send its ConnectRequest
@@ -166,7 +167,7 @@ async fn serve(
         }
         Ok(Ok(Ok(req))) => req,
     };
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = outbox();
     if shell
         .send(ToShell::Register { conn, tx, peer })
         .await
@@ -257,34 +258,50 @@ async fn read_loop(
     }
 }
 
-/// Encodes outputs and writes them, coalescing whatever is queued into one write.
-async fn write_loop(mut w: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Output>) {
+/// Encodes outputs and writes them, coalescing whatever is queued into one write. Stops
+/// at once when the shell kills the connection (its queue overflowed).
+async fn write_loop(mut w: OwnedWriteHalf, mut rx: OutboxRx) {
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut body = Vec::with_capacity(1024);
-    while let Some(first) = rx.recv().await {
+    let kill = rx.kill_signal();
+    loop {
+        let first = tokio::select! {
+            biased;
+            _ = kill.killed() => return,
+            o = rx.recv() => match o {
+                Some(o) => o,
+                None => break,
+            },
+        };
         let mut close = false;
         let mut next = Some(first);
         while let Some(o) = next.take() {
             body.clear();
-            match o {
+            match &o {
                 Output::Connected { resp, .. } => resp.write(&mut body),
                 Output::Reply {
                     header, body: b, ..
-                } => encode_reply(&mut body, &header, &b),
-                Output::Notify { zxid, event, .. } => encode_notification(&mut body, zxid, &event),
+                } => encode_reply(&mut body, header, b),
+                Output::Notify { zxid, event, .. } => encode_notification(&mut body, *zxid, event),
                 Output::Close { .. } => close = true,
                 Output::Persist(_) => {}
             }
+            rx.written(&o);
             if !body.is_empty() {
                 put_frame(&mut buf, &body);
             }
             if close || buf.len() > 256 * 1024 {
                 break;
             }
-            next = rx.try_recv().ok();
+            next = rx.try_recv();
         }
         if !buf.is_empty() {
-            if w.write_all(&buf).await.is_err() {
+            let written = tokio::select! {
+                biased;
+                _ = kill.killed() => return,
+                r = w.write_all(&buf) => r,
+            };
+            if written.is_err() {
                 return;
             }
             buf.clear();

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod conn;
 pub mod four_letter;
+pub mod outbox;
 pub mod shell;
 
 use std::net::SocketAddr;

@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::config::ServerConfig;
 use crate::conn;
 use crate::four_letter;
+use crate::outbox::Outbox;
 
 /// Messages to the shell task.
 #[derive(Debug)]
@@ -26,7 +27,7 @@ pub enum ToShell {
         /// The connection.
         conn: ConnId,
         /// Its outbox.
-        tx: mpsc::UnboundedSender<Output>,
+        tx: Outbox,
         /// The client's address.
         peer: SocketAddr,
     },
@@ -91,8 +92,9 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
         shutdown.clone(),
     ));
     drop(tx);
-    let mut outboxes: HashMap<ConnId, mpsc::UnboundedSender<Output>> = HashMap::new();
+    let mut outboxes: HashMap<ConnId, Outbox> = HashMap::new();
     let mut peers: HashMap<ConnId, SocketAddr> = HashMap::new();
+    let mut overflowed = Vec::new();
     let mut out = Vec::new();
     let started = clock.now();
     loop {
@@ -140,7 +142,11 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
                 }
                 None => server.handle(now, Input::Tick, &mut out),
             }
-            dispatch(&mut out, &mut outboxes, &mut persist_up_to);
+            dispatch(&mut out, &mut outboxes, &mut overflowed, &mut persist_up_to);
+            for conn in overflowed.drain(..) {
+                peers.remove(&conn);
+                server.handle(now, Input::Disconnected { conn }, &mut out);
+            }
             batch += 1;
             if batch >= MAX_BATCH {
                 break;
@@ -154,7 +160,11 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
             // No durable log yet: the batch is "persisted" as soon as it is formed.
             server.handle(now, Input::Persisted { up_to }, &mut out);
             let mut again = None;
-            dispatch(&mut out, &mut outboxes, &mut again);
+            dispatch(&mut out, &mut outboxes, &mut overflowed, &mut again);
+            for conn in overflowed.drain(..) {
+                peers.remove(&conn);
+                server.handle(now, Input::Disconnected { conn }, &mut out);
+            }
             debug_assert!(again.is_none(), "applying txns proposed nothing new");
         }
     }
@@ -172,7 +182,8 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 
 fn dispatch(
     out: &mut Vec<Output>,
-    outboxes: &mut HashMap<ConnId, mpsc::UnboundedSender<Output>>,
+    outboxes: &mut HashMap<ConnId, Outbox>,
+    overflowed: &mut Vec<ConnId>,
     persist_up_to: &mut Option<i64>,
 ) {
     for o in out.drain(..) {
@@ -186,8 +197,18 @@ fn dispatch(
             Output::Connected { conn, .. }
             | Output::Reply { conn, .. }
             | Output::Notify { conn, .. } => {
-                if let Some(tx) = outboxes.get(&conn) {
-                    let _ = tx.send(o);
+                if let Some(tx) = outboxes.get(&conn)
+                    && tx.send(o).is_err()
+                {
+                    tracing::warn!(
+                        conn = conn.0,
+                        limit = crate::outbox::MAX_QUEUED_BYTES,
+                        "client is not reading its replies; closing the connection"
+                    );
+                    if let Some(tx) = outboxes.remove(&conn) {
+                        tx.kill();
+                    }
+                    overflowed.push(conn);
                 }
             }
         }
