@@ -65,6 +65,15 @@ impl AclCache {
         }
     }
 
+    /// Every list in use with its reference, in reference order.
+    pub fn lists(&self) -> Vec<(AclRef, &[Acl])> {
+        self.lists
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| l.as_ref().map(|(acl, _)| (i as AclRef, acl.as_slice())))
+            .collect()
+    }
+
     /// Number of distinct lists in use.
     pub fn len(&self) -> usize {
         self.index.len()

@@ -250,6 +250,42 @@ impl Server {
         }
     }
 
+    /// Recovery: the tree to load a snapshot into (before any client is served).
+    pub fn tree_mut(&mut self) -> &mut DataTree {
+        &mut self.tree
+    }
+
+    /// Recovery: re-tracks a session found in a snapshot; it expires `timeout_ms` from `now`
+    /// unless its client comes back, as in ZooKeeper after a restart.
+    pub fn restore_session(&mut self, now: Now, session: i64, timeout_ms: i32) {
+        self.sessions.add(session, timeout_ms, now.mono_ms);
+    }
+
+    /// Recovery: marks everything up to `zxid` as applied (the snapshot's zxid).
+    pub fn restore_zxid(&mut self, zxid: i64) {
+        self.last_processed_zxid = self.last_processed_zxid.max(zxid);
+        self.last_zxid = self.last_zxid.max(zxid);
+    }
+
+    /// Recovery: applies a txn read from the log, without replies or notifications. Txns at
+    /// or below the applied zxid are still applied (fuzzy snapshots depend on replay being
+    /// harmless); sessions are created and closed as the txns say.
+    pub fn replay(&mut self, now: Now, txn: &LoggedTxn) {
+        let mut changes = Vec::new();
+        apply(&mut self.tree, &txn.header, &txn.body, &mut changes);
+        match &txn.body {
+            TxnBody::CreateSession(t) => {
+                self.sessions
+                    .add(txn.header.client_id, t.timeout, now.mono_ms)
+            }
+            TxnBody::CloseSession(_) => {
+                self.sessions.remove(txn.header.client_id);
+            }
+            _ => {}
+        }
+        self.restore_zxid(txn.zxid());
+    }
+
     /// The data tree.
     pub fn tree(&self) -> &DataTree {
         &self.tree

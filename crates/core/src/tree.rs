@@ -429,7 +429,13 @@ impl DataTree {
             p.pzxid = n.zxid;
         }
         let id = self.insert(path, Some(parent), n);
-        match EphemeralType::of(n.ephemeral_owner, self.extended_types) {
+        self.index_owner(path, n.ephemeral_owner);
+        Ok(id)
+    }
+
+    /// Records a new node in the ephemeral, container or TTL index its owner puts it in.
+    fn index_owner(&mut self, path: &str, owner: i64) {
+        match EphemeralType::of(owner, self.extended_types) {
             EphemeralType::Void => {}
             EphemeralType::Normal(s) => {
                 self.ephemerals
@@ -444,7 +450,6 @@ impl DataTree {
                 self.ttls.insert(path.to_owned());
             }
         }
-        Ok(id)
     }
 
     /// Deletes a node (ZooKeeper: `DataTree.deleteNode`); the parent's pzxid rises to `zxid`.
@@ -540,6 +545,70 @@ impl DataTree {
         n.mtime = time;
         self.data_bytes = self.data_bytes - old + n.data_len() as u64;
         Ok(id)
+    }
+
+    /// Inserts a node read from a snapshot, with its stored stat as is. Parents come before
+    /// their children in a snapshot, so the parent must exist (else `NoNode`); the root and
+    /// the built-in `/zookeeper` nodes are updated in place.
+    pub fn restore_node(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: &[Acl],
+        stat: &StatPersisted,
+    ) -> Result<NodeId, ErrorCode> {
+        let id = match self.lookup(path) {
+            Some(id) => {
+                self.set_data(path, data, stat.version, stat.mzxid, stat.mtime)?;
+                self.set_acl(path, acl, stat.aversion)?;
+                id
+            }
+            None => {
+                let parent = self.lookup(path::parent(path)).ok_or(ErrorCode::NoNode)?;
+                let n = NewNode {
+                    data,
+                    acl,
+                    ephemeral_owner: stat.ephemeral_owner,
+                    parent_cversion: 0,
+                    zxid: stat.czxid,
+                    time: stat.ctime,
+                };
+                let id = self.insert(path, Some(parent), &n);
+                self.index_owner(path, stat.ephemeral_owner);
+                id
+            }
+        };
+        let n = &mut self.nodes[id as usize];
+        n.czxid = stat.czxid;
+        n.mzxid = stat.mzxid;
+        n.pzxid = stat.pzxid;
+        n.ctime = stat.ctime;
+        n.mtime = stat.mtime;
+        n.version = stat.version;
+        n.cversion = stat.cversion;
+        n.aversion = stat.aversion;
+        n.ephemeral_owner = stat.ephemeral_owner;
+        Ok(id)
+    }
+
+    /// Visits every node, parents before children (the order snapshots are written in).
+    pub fn for_each_preorder(&self, mut f: impl FnMut(&Node)) {
+        let Some(root) = self.lookup("/") else { return };
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            let n = &self.nodes[id as usize];
+            f(n);
+            let mut c = n.first_child;
+            while c != NIL {
+                stack.push(c);
+                c = self.nodes[c as usize].next_sibling;
+            }
+        }
+    }
+
+    /// The ACL lists in use, by reference.
+    pub fn acl_lists(&self) -> Vec<(AclRef, &[Acl])> {
+        self.acls.lists()
     }
 
     /// Sets the ACL; `version` is the new ACL version as carried by the txn.
