@@ -3,7 +3,7 @@
 //! Bodies are ZooKeeper's own txn records, so that the durability layer can write them in
 //! ZooKeeper's log format unchanged.
 
-use menagerie_proto::jute::{JuteWrite, Record};
+use menagerie_proto::jute::{DecodeError, JuteWrite, Reader, Record};
 use menagerie_proto::opcode::OpCode;
 use menagerie_proto::txn::*;
 
@@ -86,6 +86,51 @@ impl TxnBody {
         }
     }
 
+    /// Decodes a body of type `txn_type` (as logged by ZooKeeper or by us). Optional trailing
+    /// parts are detected by end of input as ZooKeeper does: a closeSession without body
+    /// (before 3.6) has an empty path list.
+    pub fn decode(txn_type: i32, r: &mut Reader<'_>) -> Result<TxnBody, DecodeError> {
+        let op = OpCode::from_code(txn_type).ok_or(DecodeError::InvalidValue {
+            what: "txn type",
+            value: txn_type.into(),
+        })?;
+        Ok(match op {
+            OpCode::Create | OpCode::Create2 => TxnBody::Create {
+                op,
+                txn: CreateTxn::read(r)?,
+            },
+            OpCode::CreateContainer => TxnBody::CreateContainer(Record::read(r)?),
+            OpCode::CreateTtl => TxnBody::CreateTtl(Record::read(r)?),
+            OpCode::Delete => TxnBody::Delete(Record::read(r)?),
+            OpCode::DeleteContainer => TxnBody::DeleteContainer(Record::read(r)?),
+            OpCode::SetData => TxnBody::SetData(Record::read(r)?),
+            OpCode::SetAcl => TxnBody::SetAcl(Record::read(r)?),
+            OpCode::Check => TxnBody::Check(Record::read(r)?),
+            OpCode::CreateSession => TxnBody::CreateSession(Record::read(r)?),
+            OpCode::CloseSession => TxnBody::CloseSession(if r.is_empty() {
+                CloseSessionTxn::default()
+            } else {
+                Record::read(r)?
+            }),
+            OpCode::Error => TxnBody::Error(Record::read(r)?),
+            OpCode::Multi => {
+                let multi = MultiTxn::read(r)?;
+                let mut subs = Vec::with_capacity(multi.txns.len());
+                for t in multi.txns {
+                    let data = t.data.unwrap_or_default();
+                    subs.push(TxnBody::decode(t.txn_type, &mut Reader::new(&data))?);
+                }
+                TxnBody::Multi(subs)
+            }
+            _ => {
+                return Err(DecodeError::InvalidValue {
+                    what: "txn type",
+                    value: txn_type.into(),
+                });
+            }
+        })
+    }
+
     /// The record's encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = Vec::new();
@@ -113,6 +158,23 @@ pub struct LoggedTxn {
 }
 
 impl LoggedTxn {
+    /// Encodes header and body as one log record body (ZooKeeper: `Util.marshallTxnEntry`,
+    /// without the optional digest).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = self.header.to_bytes();
+        self.body.write(&mut v);
+        v
+    }
+
+    /// Decodes a log record body: header, then the body its type announces; a trailing
+    /// TxnDigest, if any, is ignored.
+    pub fn from_bytes(bytes: &[u8]) -> Result<LoggedTxn, DecodeError> {
+        let mut r = Reader::new(bytes);
+        let header = TxnHeader::read(&mut r)?;
+        let body = TxnBody::decode(header.txn_type, &mut r)?;
+        Ok(LoggedTxn { header, body })
+    }
+
     /// The txn's zxid.
     pub fn zxid(&self) -> i64 {
         self.header.zxid
@@ -123,6 +185,42 @@ impl LoggedTxn {
 mod tests {
     use super::*;
     use menagerie_proto::jute::Reader;
+
+    #[test]
+    fn logged_txns_round_trip() {
+        let txn = LoggedTxn {
+            header: TxnHeader {
+                client_id: 5,
+                cxid: 1,
+                zxid: 2,
+                time: 3,
+                txn_type: 14,
+            },
+            body: TxnBody::Multi(vec![
+                TxnBody::Create {
+                    op: OpCode::Create2,
+                    txn: CreateTxn {
+                        path: "/a".into(),
+                        data: None,
+                        acl: vec![],
+                        ephemeral: true,
+                        parent_cversion: 4,
+                    },
+                },
+                TxnBody::SetData(SetDataTxn {
+                    path: "/a".into(),
+                    data: Some(b"x".to_vec()),
+                    version: 1,
+                }),
+            ]),
+        };
+        assert_eq!(LoggedTxn::from_bytes(&txn.to_bytes()).unwrap(), txn);
+        // A pre-3.6 closeSession has no body.
+        let mut header = txn.header.clone();
+        header.txn_type = -11;
+        let old = LoggedTxn::from_bytes(&header.to_bytes()).unwrap();
+        assert_eq!(old.body, TxnBody::CloseSession(CloseSessionTxn::default()));
+    }
 
     #[test]
     fn multi_encodes_as_multi_txn() {
