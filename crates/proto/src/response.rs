@@ -1,6 +1,6 @@
 //! Typed response bodies (what follows the `ReplyHeader` of a successful reply).
 
-use crate::jute::{JuteWrite, Record};
+use crate::jute::{DecodeError, JuteWrite, Reader, Record};
 use crate::opcode::OpCode;
 use crate::records::{Acl, ClientInfo, MultiHeader, ReplyHeader, Stat, WatcherEvent};
 
@@ -125,7 +125,80 @@ impl MultiResult {
     }
 }
 
+impl MultiResult {
+    fn read(r: &mut Reader<'_>) -> Result<Option<MultiResult>, DecodeError> {
+        let h = MultiHeader::read(r)?;
+        if h.done {
+            return Ok(None);
+        }
+        Ok(Some(match OpCode::from_code(h.op) {
+            Some(OpCode::Create) => MultiResult::Create(Record::read(r)?),
+            Some(OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl) => {
+                MultiResult::Create2(Record::read(r)?, Record::read(r)?)
+            }
+            Some(OpCode::Delete | OpCode::DeleteContainer) => MultiResult::Delete,
+            Some(OpCode::SetData) => MultiResult::SetData(Record::read(r)?),
+            Some(OpCode::Check) => MultiResult::Check,
+            Some(OpCode::GetData) => MultiResult::GetData(Record::read(r)?, Record::read(r)?),
+            Some(OpCode::GetChildren) => MultiResult::GetChildren(Record::read(r)?),
+            Some(OpCode::Error) => MultiResult::Error(r.read_i32()?),
+            _ => {
+                return Err(DecodeError::InvalidValue {
+                    what: "multi result type",
+                    value: h.op.into(),
+                });
+            }
+        }))
+    }
+}
+
 impl Response {
+    /// Decodes the body of a successful reply to a request of type `op`.
+    pub fn decode(op: OpCode, r: &mut Reader<'_>) -> Result<Response, DecodeError> {
+        use OpCode::*;
+        Ok(match op {
+            Create => Response::Create {
+                path: Record::read(r)?,
+            },
+            Create2 | CreateContainer | CreateTtl => Response::Create2 {
+                path: Record::read(r)?,
+                stat: Record::read(r)?,
+            },
+            Exists | SetData | SetAcl => Response::Stat(Record::read(r)?),
+            GetData | Reconfig => Response::GetData {
+                data: Record::read(r)?,
+                stat: Record::read(r)?,
+            },
+            GetAcl => Response::GetAcl {
+                acl: Record::read(r)?,
+                stat: Record::read(r)?,
+            },
+            GetChildren => Response::GetChildren {
+                children: Record::read(r)?,
+            },
+            GetChildren2 => Response::GetChildren2 {
+                children: Record::read(r)?,
+                stat: Record::read(r)?,
+            },
+            Sync => Response::Sync {
+                path: Record::read(r)?,
+            },
+            Multi | MultiRead => {
+                let mut results = Vec::new();
+                while let Some(m) = MultiResult::read(r)? {
+                    results.push(m);
+                }
+                Response::Multi(results)
+            }
+            GetAllChildrenNumber => Response::AllChildrenNumber(r.read_i32()?),
+            GetEphemerals => Response::Ephemerals(Record::read(r)?),
+            WhoAmI => Response::WhoAmI(Record::read(r)?),
+            AddWatch => Response::ErrorResponse(r.read_i32()?),
+            Sasl => Response::Sasl(Record::read(r)?),
+            _ => Response::Empty,
+        })
+    }
+
     /// Encodes the body.
     pub fn write_body(&self, w: &mut Vec<u8>) {
         match self {
@@ -212,6 +285,56 @@ mod tests {
         ]
         .concat();
         assert_eq!(w, expected);
+    }
+
+    #[test]
+    fn responses_round_trip() {
+        let stat = Stat {
+            czxid: 1,
+            num_children: 2,
+            ..Stat::default()
+        };
+        let cases = [
+            (OpCode::Create, Response::Create { path: "/a".into() }),
+            (
+                OpCode::Create2,
+                Response::Create2 {
+                    path: "/a".into(),
+                    stat: stat.clone(),
+                },
+            ),
+            (
+                OpCode::GetData,
+                Response::GetData {
+                    data: None,
+                    stat: stat.clone(),
+                },
+            ),
+            (
+                OpCode::GetChildren2,
+                Response::GetChildren2 {
+                    children: vec!["x".into()],
+                    stat: stat.clone(),
+                },
+            ),
+            (
+                OpCode::Multi,
+                Response::Multi(vec![
+                    MultiResult::Create("/a".into()),
+                    MultiResult::Create2("/b".into(), stat.clone()),
+                    MultiResult::Delete,
+                    MultiResult::SetData(stat.clone()),
+                    MultiResult::Check,
+                    MultiResult::Error(-101),
+                ]),
+            ),
+            (OpCode::GetAllChildrenNumber, Response::AllChildrenNumber(7)),
+        ];
+        for (op, resp) in cases {
+            let mut w = Vec::new();
+            resp.write_body(&mut w);
+            assert_eq!(Response::decode(op, &mut Reader::new(&w)).unwrap(), resp);
+        }
     }
 
     #[test]
