@@ -26,6 +26,31 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Drive load against a ZooKeeper-compatible server and report throughput and latency.
+    Bench {
+        /// Server address.
+        #[arg(long, default_value = "127.0.0.1:2181")]
+        target: String,
+        /// Concurrent sessions.
+        #[arg(long, default_value_t = 16)]
+        sessions: usize,
+        /// Requests in flight per session.
+        #[arg(long, default_value_t = 16)]
+        outstanding: usize,
+        /// Seconds per workload.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Comma-separated workloads: create, create1k, set, get, exists, children,
+        /// mixedNN (NN % reads), sessions, ephemeral, watchN (N watchers).
+        #[arg(
+            long,
+            default_value = "create,set,get,exists,children,mixed90,sessions,ephemeral,watch1000"
+        )]
+        workloads: String,
+        /// Print one JSON object per workload instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +64,22 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Server { config } => run_server(config),
+        Command::Bench {
+            target,
+            sessions,
+            outstanding,
+            duration,
+            workloads,
+            json,
+        } => {
+            let config = menagerie_tools::bench::BenchConfig {
+                target,
+                sessions,
+                outstanding,
+                duration: std::time::Duration::from_secs_f64(duration.max(0.1)),
+            };
+            run_bench(&config, &workloads, json)
+        }
     }
 }
 
@@ -65,6 +106,50 @@ fn run_server(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         wait_for_signal().await;
         tracing::info!("shutting down");
         server.stop().await;
+        anyhow::Ok(())
+    })
+}
+
+fn run_bench(
+    config: &menagerie_tools::bench::BenchConfig,
+    workloads: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    use menagerie_tools::bench::{Workload, run};
+    let list: Vec<Workload> = workloads
+        .split(',')
+        .map(|w| Workload::parse(w.trim()).ok_or_else(|| anyhow::anyhow!("unknown workload {w:?}")))
+        .collect::<anyhow::Result<_>>()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        if !json {
+            println!(
+                "{:<12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}",
+                "workload", "ops/s", "p50 us", "p99 us", "p99.9 us", "max us", "errors"
+            );
+        }
+        for w in list {
+            let r = run(config, w)
+                .await
+                .with_context(|| format!("workload {} against {}", w.name(), config.target))?;
+            if json {
+                println!("{}", r.to_json());
+            } else {
+                println!(
+                    "{:<12} {:>12.0} {:>10} {:>10} {:>10} {:>10} {:>8}",
+                    r.workload,
+                    r.ops_per_sec,
+                    r.latency_us[0],
+                    r.latency_us[1],
+                    r.latency_us[2],
+                    r.latency_us[3],
+                    r.errors
+                );
+            }
+        }
         anyhow::Ok(())
     })
 }

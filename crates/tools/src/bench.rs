@@ -1,0 +1,374 @@
+//! The load generator behind `menagerie bench`: closed-loop workloads against any
+//! ZooKeeper-compatible server, with HDR latency percentiles.
+//!
+//! Every workload runs `sessions` sessions with `outstanding` requests in flight each, for a
+//! fixed duration, under its own root node, which it removes afterwards.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use menagerie_proto::ErrorCode;
+use menagerie_proto::records::Acl;
+use tokio::sync::Mutex;
+
+use crate::client::{Client, ClientError};
+
+/// A workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// create of persistent sequential nodes with this many data bytes.
+    Create(usize),
+    /// setData of this many bytes on a node per session.
+    SetData(usize),
+    /// getData of a 100-byte node.
+    GetData,
+    /// exists of a node.
+    Exists,
+    /// getChildren of a node with 1,000 children.
+    GetChildren,
+    /// getData / setData mix with this percentage of reads.
+    Mixed(u8),
+    /// connect, create a session, close it.
+    Sessions,
+    /// create and delete an ephemeral node.
+    EphemeralChurn,
+    /// this many watchers on one node; one setData; time until the last notification.
+    WatchFanout(usize),
+}
+
+impl Workload {
+    /// Parses `create`, `create1k`, `set`, `get`, `exists`, `children`, `mixed90`,
+    /// `sessions`, `ephemeral`, `watch1000`.
+    pub fn parse(s: &str) -> Option<Workload> {
+        Some(match s {
+            "create" => Workload::Create(100),
+            "create1k" => Workload::Create(1024),
+            "set" => Workload::SetData(100),
+            "get" => Workload::GetData,
+            "exists" => Workload::Exists,
+            "children" => Workload::GetChildren,
+            "sessions" => Workload::Sessions,
+            "ephemeral" => Workload::EphemeralChurn,
+            _ => {
+                if let Some(p) = s.strip_prefix("mixed") {
+                    Workload::Mixed(p.parse().ok().filter(|p: &u8| *p <= 100)?)
+                } else if let Some(n) = s.strip_prefix("watch") {
+                    Workload::WatchFanout(n.parse().ok()?)
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// Short name for reports.
+    pub fn name(&self) -> String {
+        match self {
+            Workload::Create(100) => "create".into(),
+            Workload::Create(n) => format!("create{n}B"),
+            Workload::SetData(_) => "set".into(),
+            Workload::GetData => "get".into(),
+            Workload::Exists => "exists".into(),
+            Workload::GetChildren => "children".into(),
+            Workload::Mixed(p) => format!("mixed{p}"),
+            Workload::Sessions => "sessions".into(),
+            Workload::EphemeralChurn => "ephemeral".into(),
+            Workload::WatchFanout(n) => format!("watch{n}"),
+        }
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// `host:port`.
+    pub target: String,
+    /// Concurrent sessions.
+    pub sessions: usize,
+    /// Requests in flight per session.
+    pub outstanding: usize,
+    /// How long each workload runs.
+    pub duration: Duration,
+}
+
+/// One workload's figures.
+#[derive(Debug, Clone)]
+pub struct BenchResult {
+    /// The workload.
+    pub workload: String,
+    /// Completed operations.
+    pub ops: u64,
+    /// Failed operations.
+    pub errors: u64,
+    /// Operations per second.
+    pub ops_per_sec: f64,
+    /// Latency percentiles, microseconds: p50, p99, p99.9, max.
+    pub latency_us: [u64; 4],
+}
+
+impl BenchResult {
+    /// One JSON object.
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"workload\":\"{}\",\"ops\":{},\"errors\":{},\"ops_per_sec\":{:.1},\"p50_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{}}}",
+            self.workload,
+            self.ops,
+            self.errors,
+            self.ops_per_sec,
+            self.latency_us[0],
+            self.latency_us[1],
+            self.latency_us[2],
+            self.latency_us[3]
+        )
+    }
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 60 s, 3 significant digits; the bounds are constants, so this cannot fail.
+    Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+/// Runs one workload.
+pub async fn run(config: &BenchConfig, workload: Workload) -> Result<BenchResult, ClientError> {
+    let root = format!("/menagerie-bench-{}", std::process::id());
+    let setup = Client::connect(&config.target, Duration::from_secs(30)).await?;
+    ensure(&setup, &root).await?;
+    let result = match workload {
+        Workload::WatchFanout(n) => watch_fanout(config, &setup, &root, n).await,
+        _ => closed_loop(config, &setup, &root, workload).await,
+    };
+    cleanup(&setup, &root).await;
+    let _ = setup.close().await;
+    result
+}
+
+async fn ensure(c: &Client, path: &str) -> Result<(), ClientError> {
+    match c.create(path, b"", Acl::open_unsafe(), 0).await {
+        Ok(_) | Err(ClientError::Server(ErrorCode::NodeExists)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes `root` and everything below it.
+async fn cleanup(c: &Client, root: &str) {
+    let mut stack = vec![(root.to_string(), false)];
+    while let Some((p, visited)) = stack.pop() {
+        if visited {
+            let _ = c.delete(&p, -1).await;
+            continue;
+        }
+        stack.push((p.clone(), true));
+        if let Ok(children) = c.get_children(&p, false).await {
+            for ch in children {
+                stack.push((format!("{p}/{ch}"), false));
+            }
+        }
+    }
+}
+
+async fn prepare(
+    c: &Client,
+    root: &str,
+    workload: Workload,
+    sessions: usize,
+) -> Result<(), ClientError> {
+    match workload {
+        Workload::SetData(_) | Workload::GetData | Workload::Exists | Workload::Mixed(_) => {
+            for s in 0..sessions {
+                ensure_data(c, &format!("{root}/n{s}"), &[b'x'; 100]).await?;
+            }
+        }
+        Workload::GetChildren => {
+            ensure(c, &format!("{root}/wide")).await?;
+            for i in 0..1000 {
+                ensure(c, &format!("{root}/wide/c{i:04}")).await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn ensure_data(c: &Client, path: &str, data: &[u8]) -> Result<(), ClientError> {
+    match c.create(path, data, Acl::open_unsafe(), 0).await {
+        Ok(_) | Err(ClientError::Server(ErrorCode::NodeExists)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn one_op(
+    c: &Client,
+    target: &str,
+    root: &str,
+    session: usize,
+    workload: Workload,
+    n: u64,
+) -> Result<(), ClientError> {
+    let node = format!("{root}/n{session}");
+    match workload {
+        Workload::Create(size) => c
+            .create(
+                &format!("{root}/c-"),
+                &vec![b'x'; size],
+                Acl::open_unsafe(),
+                2,
+            )
+            .await
+            .map(|_| ()),
+        Workload::SetData(size) => c.set_data(&node, &vec![b'y'; size], -1).await.map(|_| ()),
+        Workload::GetData => c.get_data(&node, false).await.map(|_| ()),
+        Workload::Exists => c.exists(&node, false).await.map(|_| ()),
+        Workload::GetChildren => c
+            .get_children(&format!("{root}/wide"), false)
+            .await
+            .map(|_| ()),
+        Workload::Mixed(reads) => {
+            // A fixed interleaving keeps runs comparable: n mod 100 < reads is a read.
+            if (n % 100) < u64::from(reads) {
+                c.get_data(&node, false).await.map(|_| ())
+            } else {
+                c.set_data(&node, &[b'y'; 100], -1).await.map(|_| ())
+            }
+        }
+        Workload::Sessions => {
+            let s = Client::connect(target, Duration::from_secs(10)).await?;
+            s.close().await
+        }
+        Workload::EphemeralChurn => {
+            let p = c
+                .create(&format!("{root}/e-"), b"", Acl::open_unsafe(), 3)
+                .await?;
+            c.delete(&p, -1).await
+        }
+        Workload::WatchFanout(_) => Ok(()),
+    }
+}
+
+async fn closed_loop(
+    config: &BenchConfig,
+    setup: &Client,
+    root: &str,
+    workload: Workload,
+) -> Result<BenchResult, ClientError> {
+    prepare(setup, root, workload, config.sessions).await?;
+    let mut clients = Vec::new();
+    for _ in 0..config.sessions {
+        clients.push(Arc::new(
+            Client::connect(&config.target, Duration::from_secs(30)).await?,
+        ));
+    }
+    let hist = Arc::new(Mutex::new(histogram()));
+    let ops = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (s, client) in clients.iter().enumerate() {
+        for _ in 0..config.outstanding {
+            let (client, hist, ops, errors, stop) = (
+                Arc::clone(client),
+                Arc::clone(&hist),
+                Arc::clone(&ops),
+                Arc::clone(&errors),
+                Arc::clone(&stop),
+            );
+            let (target, root) = (config.target.clone(), root.to_string());
+            tasks.push(tokio::spawn(async move {
+                let mut local = histogram();
+                let mut n: u64 = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    match one_op(&client, &target, &root, s, workload, n).await {
+                        Ok(()) => {
+                            let _ = local.record(t.elapsed().as_micros().max(1) as u64);
+                            ops.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    n += 1;
+                }
+                let _ = hist.lock().await.add(&local);
+            }));
+        }
+    }
+    tokio::time::sleep(config.duration).await;
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    for c in &clients {
+        let _ = c.close().await;
+    }
+    let hist = hist.lock().await;
+    let ops = ops.load(Ordering::Relaxed);
+    Ok(BenchResult {
+        workload: workload.name(),
+        ops,
+        errors: errors.load(Ordering::Relaxed),
+        ops_per_sec: ops as f64 / elapsed,
+        latency_us: [
+            hist.value_at_quantile(0.5),
+            hist.value_at_quantile(0.99),
+            hist.value_at_quantile(0.999),
+            hist.max(),
+        ],
+    })
+}
+
+/// `n` sessions each watch one node; one setData; measures until every watcher is notified,
+/// repeated for the configured duration.
+async fn watch_fanout(
+    config: &BenchConfig,
+    setup: &Client,
+    root: &str,
+    n: usize,
+) -> Result<BenchResult, ClientError> {
+    let node = format!("{root}/watched");
+    ensure(setup, &node).await?;
+    let mut watchers = Vec::new();
+    for _ in 0..n {
+        let c = Client::connect(&config.target, Duration::from_secs(30)).await?;
+        let events = c
+            .take_events()
+            .ok_or_else(|| ClientError::Protocol("events taken".into()))?;
+        watchers.push((c, events));
+    }
+    let mut hist = histogram();
+    let mut rounds = 0;
+    let start = Instant::now();
+    while start.elapsed() < config.duration || rounds == 0 {
+        for (c, _) in &watchers {
+            c.exists(&node, true).await?;
+        }
+        let t = Instant::now();
+        setup.set_data(&node, b"x", -1).await?;
+        for (_, events) in &mut watchers {
+            tokio::time::timeout(Duration::from_secs(30), events.recv())
+                .await
+                .map_err(|_| ClientError::Protocol("notification timed out".into()))?;
+        }
+        let _ = hist.record(t.elapsed().as_micros().max(1) as u64);
+        rounds += 1;
+    }
+    for (c, _) in &watchers {
+        let _ = c.close().await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok(BenchResult {
+        workload: format!("watch{n}"),
+        ops: rounds,
+        errors: 0,
+        ops_per_sec: rounds as f64 / elapsed,
+        latency_us: [
+            hist.value_at_quantile(0.5),
+            hist.value_at_quantile(0.99),
+            hist.value_at_quantile(0.999),
+            hist.max(),
+        ],
+    })
+}

@@ -1,0 +1,7 @@
+//! Tools that talk to a ZooKeeper-compatible server over the wire: a small async client and
+//! the load generator behind `menagerie bench`.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bench;
+pub mod client;
