@@ -642,8 +642,17 @@ impl Server {
         let req = match req {
             Ok(Request::Check(_)) | Err(BadRequest::UnknownOp) => {
                 // Unknown opcodes, and standalone `check` (ZOOKEEPER-2623), are Unimplemented
-                // and the connection is closed.
-                self.reply(conn, xid, ErrorCode::Unimplemented, Response::Empty, out);
+                // and the connection is closed. ZooKeeper's UnimplementedRequestProcessor
+                // answers with the request's zxid, which is still -1: no zxid was assigned.
+                out.push(Output::Reply {
+                    conn,
+                    header: ReplyHeader {
+                        xid,
+                        zxid: -1,
+                        err: ErrorCode::Unimplemented.code(),
+                    },
+                    body: Response::Empty,
+                });
                 out.push(Output::Close { conn });
                 self.drop_conn(conn);
                 return;
@@ -903,7 +912,9 @@ impl Server {
                         xid,
                         now.mono_ms - received_ms,
                     );
-                    self.reply(conn, xid, ErrorCode::Ok, Response::Empty, out);
+                    if self.conns.contains_key(&conn) {
+                        self.reply(conn, xid, ErrorCode::Ok, Response::Empty, out);
+                    }
                 }
                 if let Some(conn) = self.session_conn.get(&session).copied() {
                     out.push(Output::Close { conn });
@@ -921,9 +932,13 @@ impl Server {
                 self.pop_write(conn, zxid);
                 let op = OpCode::from_code(body.txn_type()).unwrap_or(OpCode::Error);
                 self.record(now, conn, op, xid, now.mono_ms - received_ms);
-                let (err, resp) = write_response(outcome);
-                self.reply(conn, xid, err, resp, out);
-                self.drain(now, conn, out);
+                // The connection may be gone (closed, or the session moved): like ZooKeeper
+                // writing to a closed ServerCnxn, the reply is dropped.
+                if self.conns.contains_key(&conn) {
+                    let (err, resp) = write_response(outcome);
+                    self.reply(conn, xid, err, resp, out);
+                    self.drain(now, conn, out);
+                }
             }
             _ => {}
         }
@@ -1115,7 +1130,10 @@ impl Server {
             }
             Request::GetEphemerals(r) => {
                 let session = self.conns.get(&conn).map_or(0, |c| c.session);
-                let all = r.path.is_empty() || r.path == "/";
+                // Java: `prefix.trim().isEmpty() || "/".equals(prefix.trim())`; `trim` strips
+                // every char up to U+0020.
+                let trimmed = r.path.trim_matches(|c: char| c <= ' ');
+                let all = trimmed.is_empty() || trimmed == "/";
                 let mut list: Vec<String> = self
                     .tree
                     .ephemerals(session)
