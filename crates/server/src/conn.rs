@@ -162,7 +162,7 @@ async fn serve(
             return;
         }
         Ok(Ok(Err(word))) => {
-            four_letter(word, write, config, shell).await;
+            four_letter(word, peer, write, config, shell).await;
             return;
         }
         Ok(Ok(Ok(req))) => req,
@@ -316,6 +316,7 @@ async fn write_loop(mut w: OwnedWriteHalf, mut rx: OutboxRx) {
 
 async fn four_letter(
     word: [u8; 4],
+    peer: SocketAddr,
     mut w: OwnedWriteHalf,
     config: &ServerConfig,
     shell: &mpsc::Sender<ToShell>,
@@ -326,6 +327,7 @@ async fn four_letter(
         if shell
             .send(ToShell::FourLetter {
                 word: word.clone(),
+                peer,
                 reply,
             })
             .await

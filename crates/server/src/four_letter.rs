@@ -21,6 +21,8 @@ pub const VERSION: &str = concat!(
 
 /// What the shell knows that the core does not.
 pub struct ShellView<'a> {
+    /// The connection asking (ZooKeeper lists it among the connections, with interest ops 0).
+    pub requester: SocketAddr,
     /// Remote address of every connection.
     pub peers: &'a HashMap<ConnId, SocketAddr>,
     /// The configuration.
@@ -39,7 +41,7 @@ pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
         "srvr" => srvr(server, view, false),
         "stat" => srvr(server, view, true),
         "cons" => {
-            let mut s = String::new();
+            let mut s = requester_line(view);
             for c in server.connections() {
                 connection_line(&mut s, &c, view, false);
             }
@@ -66,7 +68,9 @@ pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
         "wchc" => wchc(server),
         "wchp" => wchp(server),
         "mntr" => mntr(server, view),
-        "gtmk" => "0\n".into(),
+        // ZooKeeper's default trace mask (ZooTrace: client ping, request, watch event
+        // and session masks).
+        "gtmk" => "306".into(),
         // No digest log is kept yet, so there is nothing to list.
         "hash" => String::new(),
         _ => format!("{word} is not executed because it is not in the whitelist.\n"),
@@ -77,6 +81,7 @@ fn srvr(server: &Server, view: &ShellView<'_>, with_clients: bool) -> String {
     let mut s = format!("Zookeeper version: {VERSION}\n");
     if with_clients {
         s.push_str("Clients:\n");
+        s.push_str(&requester_line(view));
         for c in server.connections() {
             connection_line(&mut s, &c, view, true);
         }
@@ -92,13 +97,18 @@ fn srvr(server: &Server, view: &ShellView<'_>, with_clients: bool) -> String {
     );
     let _ = writeln!(s, "Received: {}", stats.packets_received);
     let _ = writeln!(s, "Sent: {}", stats.packets_sent);
-    let _ = writeln!(s, "Connections: {}", server.connection_count());
+    let _ = writeln!(s, "Connections: {}", server.connection_count() + 1);
     let _ = writeln!(s, "Outstanding: {}", server.outstanding());
     let _ = writeln!(s, "Zxid: 0x{:x}", server.last_processed_zxid());
     s.push_str("Mode: standalone\n");
     // ZooKeeper counts the root twice (under "/" and its alias "").
     let _ = writeln!(s, "Node count: {}", server.tree().node_count() + 1);
     s
+}
+
+/// The line for the four-letter-word connection itself (no session, nothing queued).
+fn requester_line(view: &ShellView<'_>) -> String {
+    format!(" /{}[0](queued=0,recved=1,sent=0)\n", view.requester)
 }
 
 /// ZooKeeper's `lop` abbreviations.
@@ -199,6 +209,13 @@ fn envi() -> String {
         ("host.name", host),
         ("os.name", std::env::consts::OS.to_string()),
         ("os.arch", std::env::consts::ARCH.to_string()),
+        ("os.version", os_version()),
+        (
+            "os.memory.free",
+            format!("{}MB", mem_kb("MemAvailable") / 1024),
+        ),
+        ("os.memory.max", format!("{}MB", mem_kb("MemTotal") / 1024)),
+        ("os.memory.total", format!("{}MB", rss_kb() / 1024)),
         ("user.name", env("USER")),
         ("user.home", env("HOME")),
         ("user.dir", cwd),
@@ -207,6 +224,34 @@ fn envi() -> String {
         let _ = writeln!(s, "{k}={v}");
     }
     s
+}
+
+fn os_version() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn mem_kb(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|m| {
+            m.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4)
 }
 
 /// Total size of the files under `dir` (non-recursive past `version-2`).
@@ -291,6 +336,7 @@ fn wchc(server: &Server) -> String {
             let _ = writeln!(s, "\t{p}");
         }
     }
+    s.push('\n');
     s
 }
 
@@ -310,6 +356,7 @@ fn wchp(server: &Server) -> String {
             let _ = writeln!(s, "\t0x{sid:x}");
         }
     }
+    s.push('\n');
     s
 }
 
@@ -342,7 +389,7 @@ fn mntr(server: &Server, view: &ShellView<'_>) -> String {
         ("ephemerals_count", ephemerals.to_string()),
         (
             "num_alive_connections",
-            server.connection_count().to_string(),
+            (server.connection_count() + 1).to_string(),
         ),
         ("outstanding_requests", server.outstanding().to_string()),
         ("znode_count", (tree.node_count() + 1).to_string()),
@@ -362,7 +409,14 @@ fn mntr(server: &Server, view: &ShellView<'_>) -> String {
         ("max_file_descriptor_count", max.to_string()),
         ("uptime", uptime.to_string()),
         ("fsync_threshold_exceed_count", "0".into()),
+        ("last_client_response_size", "-1".into()),
+        ("min_client_response_size", "-1".into()),
+        ("max_client_response_size", "-1".into()),
+        ("connection_drop_probability", "0.0".into()),
         ("auth_failed_count", "0".into()),
+        ("non_mtls_remote_conn_count", "0".into()),
+        ("non_mtls_local_conn_count", "0".into()),
+        ("outstanding_tls_handshake", "0".into()),
     ];
     let mut s = String::new();
     for (k, v) in rows {

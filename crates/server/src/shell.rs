@@ -37,6 +37,8 @@ pub enum ToShell {
     FourLetter {
         /// The command.
         word: String,
+        /// Who asked (listed among the connections, as ZooKeeper does).
+        peer: SocketAddr,
         /// Where the text goes.
         reply: oneshot::Sender<String>,
     },
@@ -131,8 +133,9 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
                         peers.remove(&c);
                     }
                 }
-                Some(ToShell::FourLetter { word, reply }) => {
+                Some(ToShell::FourLetter { word, peer, reply }) => {
                     let view = four_letter::ShellView {
+                        requester: peer,
                         peers: &peers,
                         config: &config,
                         started,
