@@ -23,6 +23,44 @@ use menagerie_proto::records::{Acl, Stat, StatPersisted};
 use crate::acl::{AclCache, AclRef};
 use crate::path;
 
+/// Where quota nodes live.
+const QUOTA_ROOT: &str = "/zookeeper/quota";
+/// Name of the limits node of a quota.
+const QUOTA_LIMITS: &str = "zookeeper_limits";
+/// Name of the usage node of a quota.
+const QUOTA_STATS: &str = "zookeeper_stats";
+
+/// For `/zookeeper/quota<P>/zookeeper_limits` or `.../zookeeper_stats`: `(P, name)`.
+fn quota_node(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix(QUOTA_ROOT)?;
+    let name = path::name(rest);
+    if name != QUOTA_LIMITS && name != QUOTA_STATS {
+        return None;
+    }
+    let root = path::parent(rest);
+    (rest.starts_with('/') && root != "/").then_some((root, name))
+}
+
+/// Parses `count=<c>,bytes=<b>[...]` (ZooKeeper's `StatsTrack`); missing values read as 0.
+fn parse_quota_usage(data: &[u8]) -> (i64, i64) {
+    let text = String::from_utf8_lossy(data);
+    let (mut count, mut bytes) = (0, 0);
+    for piece in text.split([',', ';']) {
+        let mut kv = piece.splitn(2, '=');
+        let key = kv.next().unwrap_or_default();
+        let value = kv
+            .next()
+            .and_then(|v| v.trim_end_matches('=').parse().ok())
+            .unwrap_or(0);
+        match key {
+            "count" => count = value,
+            "bytes" => bytes = value,
+            _ => {}
+        }
+    }
+    (count, bytes)
+}
+
 /// Index of a node in the slab.
 pub type NodeId = u32;
 const NIL: NodeId = u32::MAX;
@@ -187,6 +225,8 @@ pub struct DataTree {
     extended_types: bool,
     data_bytes: u64,
     path_bytes: u64,
+    /// Paths with a quota (`/zookeeper/quota<path>/zookeeper_limits` exists).
+    quota_roots: BTreeSet<String>,
 }
 
 impl std::fmt::Debug for DataTree {
@@ -214,6 +254,7 @@ impl DataTree {
             extended_types,
             data_bytes: 0,
             path_bytes: 0,
+            quota_roots: BTreeSet::new(),
         };
         let open = Acl::open_unsafe();
         let zero = |acl| NewNode {
@@ -429,6 +470,7 @@ impl DataTree {
         }
         let id = self.insert(path, Some(parent), n);
         self.index_owner(path, n.ephemeral_owner);
+        self.quota_created(path, n.data.map_or(0, <[u8]>::len) as i64);
         Ok(id)
     }
 
@@ -505,6 +547,7 @@ impl DataTree {
         self.acls.release(node.acl);
         self.data_bytes -= node.data_len() as u64;
         self.path_bytes -= path.len() as u64;
+        self.quota_deleted(path, node.data_len() as i64);
         match EphemeralType::of(node.ephemeral_owner, self.extended_types) {
             EphemeralType::Void => {}
             EphemeralType::Normal(s) => {
@@ -542,8 +585,111 @@ impl DataTree {
         n.version = version;
         n.mzxid = zxid;
         n.mtime = time;
-        self.data_bytes = self.data_bytes - old + n.data_len() as u64;
+        let new = n.data_len() as u64;
+        self.data_bytes = self.data_bytes - old + new;
+        self.quota_update(path, 0, new as i64 - old as i64);
         Ok(id)
+    }
+
+    /// The quota root governing `path`: the longest quota path that is `path` or an ancestor
+    /// of it (ZooKeeper: `getMaxPrefixWithQuota`; `/` never counts).
+    fn quota_root_of(&self, path: &str) -> Option<String> {
+        let mut cur = path;
+        loop {
+            if cur != "/" && self.quota_roots.contains(cur) {
+                return Some(cur.to_owned());
+            }
+            if cur == "/" {
+                return None;
+            }
+            cur = path::parent(cur);
+        }
+    }
+
+    /// Adds `count` and `bytes` to the usage recorded for the quota governing `path`,
+    /// rewriting only the stats node's data (no zxid, version or watch: spec 07 §7.3).
+    fn quota_update(&mut self, path: &str, count: i64, bytes: i64) {
+        if path.starts_with(QUOTA_ROOT) {
+            return;
+        }
+        let Some(root) = self.quota_root_of(path) else {
+            return;
+        };
+        let stats_path = format!("{QUOTA_ROOT}{root}/{QUOTA_STATS}");
+        let Some(id) = self.lookup(&stats_path) else {
+            return;
+        };
+        let (c, b) = parse_quota_usage(self.nodes[id as usize].data().unwrap_or_default());
+        self.overwrite_data(
+            id,
+            format!("count={},bytes={}", c + count, b + bytes).as_bytes(),
+        );
+    }
+
+    fn quota_created(&mut self, path: &str, len: i64) {
+        match quota_node(path) {
+            Some((root, QUOTA_LIMITS)) => {
+                self.quota_roots.insert(root.to_owned());
+            }
+            Some((root, QUOTA_STATS)) => self.quota_recompute(root),
+            _ => self.quota_update(path, 1, len),
+        }
+    }
+
+    fn quota_deleted(&mut self, path: &str, len: i64) {
+        match quota_node(path) {
+            Some((root, QUOTA_LIMITS)) => {
+                self.quota_roots.remove(root);
+            }
+            Some(_) => {}
+            None => self.quota_update(path, -1, -len),
+        }
+    }
+
+    /// Recomputes the usage of the subtree at quota root `root` (the root included) into its
+    /// stats node (ZooKeeper: `updateQuotaForPath`).
+    fn quota_recompute(&mut self, root: &str) {
+        let (mut count, mut bytes) = (0i64, 0i64);
+        if let Some(start) = self.lookup(root) {
+            let mut stack = vec![start];
+            while let Some(id) = stack.pop() {
+                let n = &self.nodes[id as usize];
+                count += 1;
+                bytes += n.data_len() as i64;
+                let mut c = n.first_child;
+                while c != NIL {
+                    stack.push(c);
+                    c = self.nodes[c as usize].next_sibling;
+                }
+            }
+        }
+        if let Some(id) = self.lookup(&format!("{QUOTA_ROOT}{root}/{QUOTA_STATS}")) {
+            self.overwrite_data(id, format!("count={count},bytes={bytes}").as_bytes());
+        }
+    }
+
+    /// Rebuilds the quota roots and their usage from `/zookeeper/quota` (after a snapshot
+    /// load; ZooKeeper: `setupQuota`).
+    pub fn rebuild_quotas(&mut self) {
+        let mut roots = Vec::new();
+        self.for_each_preorder(|n| {
+            if let Some((root, QUOTA_LIMITS)) = quota_node(n.path()) {
+                roots.push(root.to_owned());
+            }
+        });
+        self.quota_roots = roots.iter().cloned().collect();
+        for r in roots {
+            self.quota_recompute(&r);
+        }
+    }
+
+    /// Replaces a node's data without touching its stat.
+    fn overwrite_data(&mut self, id: NodeId, data: &[u8]) {
+        let n = &mut self.nodes[id as usize];
+        let old = n.data_len() as u64;
+        let path_bytes = n.path_bytes().to_vec();
+        n.set_path_data(&path_bytes, Some(data));
+        self.data_bytes = self.data_bytes - old + data.len() as u64;
     }
 
     /// Inserts a node read from a snapshot, with its stored stat as is. Parents come before
@@ -696,6 +842,42 @@ mod tests {
         );
         t.set_data("/a", Some(b""), 2, 3, 6000).unwrap();
         assert_eq!(t.get("/a").unwrap().data(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn quota_usage_follows_writes_without_changing_stats() {
+        let mut t = DataTree::new(false, 0);
+        create(&mut t, "/app", 1).unwrap();
+        create(&mut t, "/app/a", 2).unwrap();
+        create(&mut t, "/zookeeper/quota/app", 3).unwrap();
+        create(&mut t, "/zookeeper/quota/app/zookeeper_limits", 4).unwrap();
+        create(&mut t, "/zookeeper/quota/app/zookeeper_stats", 5).unwrap();
+        let stats = |t: &DataTree| {
+            let n = t.get("/zookeeper/quota/app/zookeeper_stats").unwrap();
+            (
+                String::from_utf8(n.data().unwrap().to_vec()).unwrap(),
+                n.version,
+                n.mzxid,
+            )
+        };
+        // /app and /app/a, one byte of data each.
+        assert_eq!(stats(&t), ("count=2,bytes=2".into(), 0, 5));
+        create(&mut t, "/app/b", 6).unwrap();
+        t.set_data("/app/b", Some(b"hello"), 1, 7, 7).unwrap();
+        assert_eq!(stats(&t), ("count=3,bytes=7".into(), 0, 5));
+        t.delete("/app/a", 8).unwrap();
+        assert_eq!(stats(&t), ("count=2,bytes=6".into(), 0, 5));
+        // Outside the quota nothing changes.
+        create(&mut t, "/other", 9).unwrap();
+        assert_eq!(stats(&t).0, "count=2,bytes=6");
+        t.delete("/zookeeper/quota/app/zookeeper_limits", 10)
+            .unwrap();
+        create(&mut t, "/app/c", 11).unwrap();
+        assert_eq!(stats(&t).0, "count=2,bytes=6");
+        assert_eq!(
+            parse_quota_usage(b"count=5,bytes=7=;byteHardLimit=9"),
+            (5, 7)
+        );
     }
 
     #[test]
