@@ -61,6 +61,12 @@ pub struct ServerConfig {
     /// `znode.container.checkIntervalMs`, `znode.container.maxPerMinute`,
     /// `znode.container.maxNeverUsedIntervalMs`.
     pub reaper: ReaperConfig,
+    /// `snapCount`: txns between snapshots (randomised between half and all of it).
+    pub snap_count: u64,
+    /// `forceSync`: fsync the log before acknowledging (default yes).
+    pub force_sync: bool,
+    /// `preAllocSize`: log preallocation block in bytes (zoo.cfg gives KB).
+    pub pre_alloc_size: u64,
     /// Keys that were accepted but are not used.
     pub unused_keys: Vec<String>,
 }
@@ -80,6 +86,9 @@ impl Default for ServerConfig {
             max_buffer: menagerie_proto::frame::DEFAULT_MAX_BUFFER,
             four_letter_whitelist: vec!["srvr".into()],
             reaper: ReaperConfig::default(),
+            snap_count: 100_000,
+            force_sync: true,
+            pre_alloc_size: 64 << 20,
             unused_keys: Vec::new(),
         }
     }
@@ -104,9 +113,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "secureClientPort",
     "secureClientPortAddress",
     "clientPortListenBacklog",
-    "snapCount",
-    "preAllocSize",
-    "forceSync",
     "globalOutstandingLimit",
     "snapSizeLimitInKb",
     "txnLogSizeLimitInKb",
@@ -294,6 +300,16 @@ impl ServerConfig {
                     if c.max_buffer < 1024 {
                         return Err(invalid(key, value, "must be at least 1024 bytes"));
                     }
+                }
+                "snapCount" | "zookeeper.snapCount" => {
+                    c.snap_count = number(key, value)?;
+                    if c.snap_count < 2 {
+                        return Err(invalid(key, value, "must be at least 2"));
+                    }
+                }
+                "forceSync" | "zookeeper.forceSync" => c.force_sync = boolean(key, value)?,
+                "preAllocSize" | "zookeeper.preAllocSize" => {
+                    c.pre_alloc_size = number::<u64>(key, value)?.saturating_mul(1024)
                 }
                 "znode.container.checkIntervalMs" => {
                     c.reaper.check_interval_ms = number(key, value)?;

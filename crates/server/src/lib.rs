@@ -10,6 +10,7 @@ pub mod config;
 pub mod conn;
 pub mod four_letter;
 pub mod outbox;
+pub mod persistence;
 pub mod shell;
 
 use std::net::SocketAddr;
@@ -33,12 +34,32 @@ impl RunningServer {
     }
 }
 
-/// Binds the client port and starts serving in the background.
-pub async fn start(config: ServerConfig) -> std::io::Result<RunningServer> {
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be read or recovered.
+    #[error("cannot load the data directory: {0}")]
+    Data(#[from] persistence::PersistenceError),
+    /// The client port could not be bound.
+    #[error("cannot listen on the client port: {0}")]
+    Listen(#[from] std::io::Error),
+}
+
+/// Recovers the data directory, binds the client port and starts serving in the background.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let clock = shell::Clock::start();
+    let (server, recovered) = shell::recover(&config, &clock)?;
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(shell::run(config, listener, shutdown_rx));
+    let task = tokio::spawn(shell::run(
+        config,
+        clock,
+        server,
+        recovered,
+        listener,
+        shutdown_rx,
+    ));
     Ok(RunningServer {
         addr,
         shutdown,

@@ -1,15 +1,16 @@
 //! The shell task: owns the core [`Server`], turns socket events and time into inputs, and
 //! routes outputs to connections.
 //!
-//! Persistence is an in-memory no-op until the durability layer lands: every `Persist`
-//! output of one batch of inputs is acknowledged with a single `Persisted` after the batch,
-//! which is where group commit (one fsync per batch) will go.
+//! The txns proposed while handling one batch of inputs go to the storage thread together
+//! (group commit: one fsync for the batch); their replies leave when it reports them durable
+//! with [`ToShell::Persisted`]. Every `snapCount` txns the shell writes a snapshot.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use menagerie_core::txn::LoggedTxn;
 use menagerie_core::{ConnId, CoreConfig, Input, Now, Output, Server};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -18,6 +19,7 @@ use crate::config::ServerConfig;
 use crate::conn;
 use crate::four_letter;
 use crate::outbox::Outbox;
+use crate::persistence::{Recovered, StorageThread, ToStorage, snapshot_threshold, take_snapshot};
 
 /// Messages to the shell task.
 #[derive(Debug)]
@@ -42,6 +44,10 @@ pub enum ToShell {
         /// Where the text goes.
         reply: oneshot::Sender<String>,
     },
+    /// The storage thread made every txn up to this zxid durable.
+    Persisted(i64),
+    /// The storage thread failed; nothing more will be made durable.
+    StorageFailed(String),
 }
 
 /// How many inputs the shell takes before acknowledging persistence (bounds latency).
@@ -54,7 +60,15 @@ pub struct Clock {
 }
 
 impl Clock {
-    fn now(&self) -> Now {
+    /// A clock starting now.
+    pub fn start() -> Clock {
+        Clock {
+            start: Instant::now(),
+        }
+    }
+
+    /// The current readings.
+    pub fn now(&self) -> Now {
         Now {
             mono_ms: self.start.elapsed().as_millis() as u64,
             wall_ms: SystemTime::now()
@@ -67,11 +81,11 @@ impl Clock {
 /// Per-IP connection counts for `maxClientCnxns`.
 pub type ConnCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
-/// Runs the server until `shutdown` turns true.
-pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let clock = Clock {
-        start: Instant::now(),
-    };
+/// Builds the core from `config` and recovers its data from the data directories.
+pub fn recover(
+    config: &ServerConfig,
+    clock: &Clock,
+) -> Result<(Server, Recovered), crate::persistence::PersistenceError> {
     let boot = clock.now();
     let core_config = CoreConfig {
         server_id: 1,
@@ -83,6 +97,19 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
         reaper: config.reaper,
     };
     let mut server = Server::new(core_config, boot);
+    let recovered = crate::persistence::recover(config, &mut server, boot)?;
+    Ok((server, recovered))
+}
+
+/// Runs the server until `shutdown` turns true.
+pub async fn run(
+    config: ServerConfig,
+    clock: Clock,
+    mut server: Server,
+    recovered: Recovered,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let (tx, mut rx) = mpsc::channel::<ToShell>(4096);
     let config = Arc::new(config);
     let counts: ConnCounts = Arc::default();
@@ -93,11 +120,16 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
         counts,
         shutdown.clone(),
     ));
-    drop(tx);
+    let Recovered { dirs, log, .. } = recovered;
+    let storage = StorageThread::start(log, tx);
+    let mut storage_ok = true;
+    let snapshot_every = snapshot_threshold(config.snap_count, clock.now().wall_ms as u64);
+    let mut since_snapshot: u64 = 0;
     let mut outboxes: HashMap<ConnId, Outbox> = HashMap::new();
     let mut peers: HashMap<ConnId, SocketAddr> = HashMap::new();
     let mut overflowed = Vec::new();
     let mut out = Vec::new();
+    let mut to_persist = Vec::new();
     let started = clock.now();
     loop {
         let deadline = server.next_deadline().map(|d| {
@@ -115,7 +147,6 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
         let now = clock.now();
         let mut batch = 0;
         let mut next = first;
-        let mut persist_up_to = None;
         loop {
             match next.take() {
                 Some(ToShell::Register { conn, tx, peer }) => {
@@ -143,9 +174,16 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
                     };
                     let _ = reply.send(four_letter::render(&word, &mut server, &view));
                 }
+                Some(ToShell::Persisted(up_to)) => {
+                    server.handle(now, Input::Persisted { up_to }, &mut out)
+                }
+                Some(ToShell::StorageFailed(e)) => {
+                    tracing::error!(error = %e, "storage failed: writes are no longer acknowledged; reads are still served");
+                    storage_ok = false;
+                }
                 None => server.handle(now, Input::Tick, &mut out),
             }
-            dispatch(&mut out, &mut outboxes, &mut overflowed, &mut persist_up_to);
+            dispatch(&mut out, &mut outboxes, &mut overflowed, &mut to_persist);
             for conn in overflowed.drain(..) {
                 peers.remove(&conn);
                 server.handle(now, Input::Disconnected { conn }, &mut out);
@@ -159,16 +197,21 @@ pub async fn run(config: ServerConfig, listener: TcpListener, mut shutdown: watc
                 Err(_) => break,
             }
         }
-        if let Some(up_to) = persist_up_to {
-            // No durable log yet: the batch is "persisted" as soon as it is formed.
-            server.handle(now, Input::Persisted { up_to }, &mut out);
-            let mut again = None;
-            dispatch(&mut out, &mut outboxes, &mut overflowed, &mut again);
-            for conn in overflowed.drain(..) {
-                peers.remove(&conn);
-                server.handle(now, Input::Disconnected { conn }, &mut out);
+        if !to_persist.is_empty() {
+            since_snapshot += to_persist.len() as u64;
+            if storage_ok && !storage.send(ToStorage::Append(std::mem::take(&mut to_persist))) {
+                tracing::error!("the storage thread is gone; writes are no longer acknowledged");
+                storage_ok = false;
             }
-            debug_assert!(again.is_none(), "applying txns proposed nothing new");
+            to_persist.clear();
+        }
+        if storage_ok && since_snapshot >= snapshot_every {
+            since_snapshot = 0;
+            storage.send(ToStorage::Roll);
+            match take_snapshot(&dirs, &server) {
+                Ok(path) => tracing::info!(file = %path.display(), "snapshot written"),
+                Err(e) => tracing::error!(error = %e, "snapshot failed"),
+            }
         }
     }
     accept.abort();
@@ -187,11 +230,11 @@ fn dispatch(
     out: &mut Vec<Output>,
     outboxes: &mut HashMap<ConnId, Outbox>,
     overflowed: &mut Vec<ConnId>,
-    persist_up_to: &mut Option<i64>,
+    to_persist: &mut Vec<Arc<LoggedTxn>>,
 ) {
     for o in out.drain(..) {
         match o {
-            Output::Persist(txn) => *persist_up_to = Some(txn.zxid()),
+            Output::Persist(txn) => to_persist.push(txn),
             Output::Close { conn } => {
                 if let Some(tx) = outboxes.remove(&conn) {
                     let _ = tx.send(Output::Close { conn });

@@ -1,0 +1,302 @@
+//! Durability: recovery at startup, the storage thread that group-commits the transaction log,
+//! and snapshots, all in ZooKeeper's own on-disk formats (`menagerie-storage`).
+//!
+//! * **Recovery** ([`recover`]): the newest readable snapshot is loaded into a fresh tree,
+//!   then every logged txn after it is replayed through the core (replay is idempotent, which
+//!   fuzzy snapshots rely on). A torn tail is cut back to the last whole entry; a checksum
+//!   failure in the middle of a log stops startup with the file and offset.
+//! * **Group commit** ([`StorageThread`]): the shell hands over the txns of one batch; the
+//!   thread appends them all, fsyncs once and reports the highest durable zxid. Replies wait
+//!   for that report. If the disk fails, nothing more is acknowledged.
+//! * **Snapshots**: every `snapCount` txns (randomised between half and all of it, as
+//!   ZooKeeper does) the log is rolled and the tree is written to `snapshot.<zxid>`.
+
+use std::sync::Arc;
+
+use menagerie_core::tree::DataTree;
+use menagerie_core::txn::LoggedTxn;
+use menagerie_core::{Now, Server};
+use menagerie_proto::records::{Acl, StatPersisted};
+use menagerie_storage::{
+    DataDirs, SnapshotNode, SnapshotTrailer, StdFs, TxnLog, TxnLogOptions, write_snapshot,
+};
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use crate::config::ServerConfig;
+use crate::shell::ToShell;
+
+/// A problem with the data directory.
+#[derive(Debug, Error)]
+pub enum PersistenceError {
+    /// Reading or writing ZooKeeper's files failed.
+    #[error(transparent)]
+    Storage(#[from] menagerie_storage::Error),
+    /// A logged txn could not be decoded.
+    #[error("undecodable txn {zxid:#x} in {file} at offset {offset}: {reason}")]
+    BadTxn {
+        /// The txn's zxid.
+        zxid: i64,
+        /// The log file.
+        file: String,
+        /// Offset of the entry.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A snapshot node could not be placed in the tree.
+    #[error("snapshot node {path:?} has no parent")]
+    Orphan {
+        /// The node's path.
+        path: String,
+    },
+}
+
+/// The data directories and the open log, as recovery leaves them.
+pub struct Recovered {
+    /// The directories.
+    pub dirs: DataDirs,
+    /// The transaction log, positioned after its last entry.
+    pub log: TxnLog,
+    /// Txns replayed from the log.
+    pub replayed: u64,
+}
+
+fn log_options(config: &ServerConfig) -> TxnLogOptions {
+    TxnLogOptions {
+        force_sync: config.force_sync,
+        pre_alloc_size: config.pre_alloc_size,
+        max_entry_len: config.max_buffer + 1024,
+        ..TxnLogOptions::default()
+    }
+}
+
+/// Loads the newest snapshot and replays the log into `server`.
+pub fn recover(
+    config: &ServerConfig,
+    server: &mut Server,
+    now: Now,
+) -> Result<Recovered, PersistenceError> {
+    let dirs = DataDirs::new(
+        Arc::new(StdFs),
+        &config.data_dir,
+        Some(&config.data_log_dir),
+    );
+    dirs.create(true)?;
+    let log = dirs.open_txn_log(log_options(config))?;
+    let extended = config.extended_types;
+    let seed = now.wall_ms as u64;
+    let loaded = dirs.load_newest_snapshot(|r| {
+        let mut tree = DataTree::new(extended, seed);
+        let acls: std::collections::HashMap<i64, Vec<Acl>> = r.acls().iter().cloned().collect();
+        while let Some(n) = r.next_node()? {
+            let path = if n.path.is_empty() { "/" } else { &n.path };
+            let acl = match acls.get(&n.acl) {
+                Some(a) => a.clone(),
+                // -1 is OPEN_ACL_UNSAFE, which ZooKeeper never stores in the map.
+                None => Acl::open_unsafe(),
+            };
+            if tree
+                .restore_node(path, n.data.as_deref(), &acl, &n.stat)
+                .is_err()
+            {
+                return Err(menagerie_storage::Error::InvalidInput(format!(
+                    "snapshot node {path:?} has no parent"
+                )));
+            }
+        }
+        Ok((tree, r.sessions().to_vec()))
+    })?;
+    if let Some(snap) = loaded {
+        let (tree, sessions) = snap.value;
+        *server.tree_mut() = tree;
+        for (id, timeout) in sessions {
+            server.restore_session(now, id, timeout);
+        }
+        server.restore_zxid(snap.file.zxid);
+        tracing::info!(zxid = format_args!("{:#x}", snap.file.zxid), file = %snap.file.path.display(), "snapshot loaded");
+    }
+    let mut replayed = 0;
+    for entry in log.read_from(server.last_processed_zxid() + 1)? {
+        let entry = entry?;
+        let txn = LoggedTxn::from_bytes(&entry.body).map_err(|e| PersistenceError::BadTxn {
+            zxid: entry.zxid(),
+            file: entry.file.display().to_string(),
+            offset: entry.offset,
+            reason: e.to_string(),
+        })?;
+        server.replay(now, &txn);
+        replayed += 1;
+    }
+    server.tree_mut().rebuild_quotas();
+    tracing::info!(
+        zxid = format_args!("{:#x}", server.last_processed_zxid()),
+        replayed,
+        nodes = server.tree().node_count(),
+        "data loaded"
+    );
+    Ok(Recovered {
+        dirs,
+        log,
+        replayed,
+    })
+}
+
+/// Work for the storage thread.
+pub enum ToStorage {
+    /// Append these txns and make them durable.
+    Append(Vec<Arc<LoggedTxn>>),
+    /// Start a new log file (before a snapshot).
+    Roll,
+}
+
+/// The thread that owns the transaction log.
+pub struct StorageThread {
+    tx: std::sync::mpsc::Sender<ToStorage>,
+}
+
+impl StorageThread {
+    /// Starts the thread; it reports to `shell` with `ToShell::Persisted`.
+    pub fn start(mut log: TxnLog, shell: mpsc::Sender<ToShell>) -> StorageThread {
+        let (tx, rx) = std::sync::mpsc::channel::<ToStorage>();
+        std::thread::Builder::new()
+            .name("menagerie-storage".into())
+            .spawn(move || {
+                let mut failed = false;
+                while let Ok(first) = rx.recv() {
+                    // Take everything already queued: one fsync for all of it.
+                    let mut batch = vec![first];
+                    while let Ok(more) = rx.try_recv() {
+                        batch.push(more);
+                    }
+                    if failed {
+                        continue;
+                    }
+                    match write_batch(&mut log, batch) {
+                        Ok(Some(up_to)) => {
+                            if shell.blocking_send(ToShell::Persisted(up_to)).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => {
+                            // Never acknowledge what may not be durable: stop here. Reads go on.
+                            tracing::error!(error = %e, "transaction log write failed; no further writes will be acknowledged");
+                            failed = true;
+                            let _ = shell.blocking_send(ToShell::StorageFailed(e.to_string()));
+                        }
+                    }
+                }
+                let _ = log.close();
+            })
+            .map(|_| ())
+            .unwrap_or_else(|e| tracing::error!(error = %e, "cannot start the storage thread"));
+        StorageThread { tx }
+    }
+
+    /// Queues work; false if the thread is gone.
+    pub fn send(&self, work: ToStorage) -> bool {
+        self.tx.send(work).is_ok()
+    }
+}
+
+fn write_batch(
+    log: &mut TxnLog,
+    batch: Vec<ToStorage>,
+) -> Result<Option<i64>, menagerie_storage::Error> {
+    let mut up_to = None;
+    for work in batch {
+        match work {
+            ToStorage::Append(txns) => {
+                for t in txns {
+                    log.append(t.zxid(), &t.to_bytes())?;
+                    up_to = Some(t.zxid());
+                }
+            }
+            ToStorage::Roll => {
+                if up_to.is_some() {
+                    log.commit()?;
+                }
+                log.roll()?;
+            }
+        }
+    }
+    if up_to.is_some() {
+        let info = log.commit()?;
+        if info.slow {
+            tracing::warn!(
+                fsync_ms = info.fsync.map_or(0, |d| d.as_millis()),
+                "fsync took longer than fsync.warningthresholdms"
+            );
+        }
+    }
+    Ok(up_to)
+}
+
+/// Writes a snapshot of the server's tree and sessions as of its last applied zxid.
+pub fn take_snapshot(
+    dirs: &DataDirs,
+    server: &Server,
+) -> Result<std::path::PathBuf, menagerie_storage::Error> {
+    let tree = server.tree();
+    let zxid = server.last_processed_zxid();
+    let open = Acl::open_unsafe();
+    let lists = tree.acl_lists();
+    let acl_index = |r: u32| -> i64 {
+        if tree_acl_is(&lists, r, &open) {
+            -1
+        } else {
+            i64::from(r)
+        }
+    };
+    let sessions: Vec<(i64, i32)> = server
+        .sessions()
+        .into_iter()
+        .map(|(id, t, _)| (id, t))
+        .collect();
+    let acls: Vec<(i64, &[Acl])> = lists
+        .iter()
+        .filter(|(_, acl)| *acl != open.as_slice())
+        .map(|(r, acl)| (i64::from(*r), *acl))
+        .collect();
+    let mut nodes: Vec<(String, Option<Vec<u8>>, i64, StatPersisted)> =
+        Vec::with_capacity(tree.node_count());
+    tree.for_each_preorder(|n| {
+        let path = if n.path() == "/" {
+            String::new()
+        } else {
+            n.path().to_owned()
+        };
+        nodes.push((
+            path,
+            n.data().map(<[u8]>::to_vec),
+            acl_index(n.acl_ref()),
+            n.stat_persisted(),
+        ));
+    });
+    write_snapshot(
+        Arc::clone(dirs.fs()),
+        dirs.snap_dir(),
+        zxid,
+        sessions,
+        acls,
+        nodes.iter().map(|(p, d, a, s)| SnapshotNode {
+            path: p,
+            data: d.as_deref(),
+            acl: *a,
+            stat: s,
+        }),
+        &SnapshotTrailer::default(),
+    )
+}
+
+fn tree_acl_is(lists: &[(u32, &[Acl])], r: u32, acl: &[Acl]) -> bool {
+    lists.iter().any(|(i, l)| *i == r && *l == acl)
+}
+
+/// The snapshot threshold for this run: between half and all of `snapCount`, so that the
+/// servers of an ensemble do not all snapshot at once (ZooKeeper: `SyncRequestProcessor`).
+pub fn snapshot_threshold(snap_count: u64, seed: u64) -> u64 {
+    let half = (snap_count / 2).max(1);
+    half + seed % half
+}

@@ -1,0 +1,398 @@
+//! The data directories: layout, file naming and ordering, picking the snapshot and logs to
+//! recover from, and purging (ZooKeeper: `FileTxnSnapLog`, `Util`, `FileSnap`,
+//! `FileTxnLog.getLogFiles`, `PurgeTxnLog`; spec 10.1, 10.5, 10.7).
+//!
+//! ```text
+//! dataDir/version-2/     snapshot.<hex zxid>, acceptedEpoch, currentEpoch
+//! dataLogDir/version-2/  log.<hex zxid>
+//! dataLogDir/initialize  marker: trust an empty database once
+//! ```
+//!
+//! Names use `Long.toHexString` (lowercase, no padding) and are ordered by the parsed
+//! number, never lexically.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::epoch::{self, EpochFile};
+use crate::fs::Fs;
+use crate::snapshot::{SnapshotReader, SnapshotTrailer, looks_valid};
+use crate::txnlog::{TxnLog, TxnLogOptions};
+use crate::{Error, Result};
+
+/// The versioned subdirectory of both data directories.
+pub const VERSION_DIR: &str = "version-2";
+/// How many of the newest snapshots startup tries (ZooKeeper: `FileSnap.deserialize`).
+pub const SNAPSHOTS_TO_TRY: usize = 100;
+/// Smallest `autopurge.snapRetainCount` (ZooKeeper: `DatadirCleanupManager`).
+pub const MIN_SNAP_RETAIN_COUNT: usize = 3;
+
+/// `log.<hex zxid>` (ZooKeeper: `Util.makeLogName`).
+pub fn log_file_name(zxid: i64) -> String {
+    format!("log.{zxid:x}")
+}
+
+/// `snapshot.<hex zxid>` (ZooKeeper: `Util.makeSnapshotName`, uncompressed).
+pub fn snapshot_file_name(zxid: i64) -> String {
+    format!("snapshot.{zxid:x}")
+}
+
+/// A snapshot's compression, from its file extension (ZooKeeper: `SnapStream.StreamMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotCompression {
+    /// Plain (`snapshot.<zxid>`).
+    None,
+    /// `snapshot.<zxid>.gz`.
+    Gzip,
+    /// `snapshot.<zxid>.snappy`.
+    Snappy,
+}
+
+fn parse_hex(s: &str) -> Option<i64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    i64::from_str_radix(s, 16).ok()
+}
+
+/// The zxid of `log.<hex>`; `None` for any other name.
+pub fn parse_log_name(name: &str) -> Option<i64> {
+    parse_hex(name.strip_prefix("log.")?)
+}
+
+/// The zxid and compression of `snapshot.<hex>[.gz|.snappy]`; `None` for any other name,
+/// including the `.tmp` files of unfinished writes.
+pub fn parse_snapshot_name(name: &str) -> Option<(i64, SnapshotCompression)> {
+    let rest = name.strip_prefix("snapshot.")?;
+    let (hex, compression) = match rest.split_once('.') {
+        None => (rest, SnapshotCompression::None),
+        Some((hex, "gz")) => (hex, SnapshotCompression::Gzip),
+        Some((hex, "snappy")) => (hex, SnapshotCompression::Snappy),
+        Some(_) => return None,
+    };
+    Some((parse_hex(hex)?, compression))
+}
+
+/// ZooKeeper's own, looser parse (`Util.getZxidFromName`): `prefix.<hex>[.anything]`. Used
+/// by purge so that it deletes what ZooKeeper's purge deletes (e.g. stale `.tmp` files).
+fn loose_zxid(name: &str, prefix: &str) -> Option<i64> {
+    let mut parts = name.split('.');
+    if parts.next()? != prefix {
+        return None;
+    }
+    parse_hex(parts.next()?)
+}
+
+/// A transaction-log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFile {
+    /// zxid of its first txn (from the name).
+    pub zxid: i64,
+    /// Its path.
+    pub path: PathBuf,
+}
+
+/// A snapshot file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotFile {
+    /// zxid from the name: the last txn applied when it was started.
+    pub zxid: i64,
+    /// Its path.
+    pub path: PathBuf,
+    /// Compression, from the extension.
+    pub compression: SnapshotCompression,
+}
+
+fn list(fs: &dyn Fs, dir: &Path) -> Result<Vec<String>> {
+    fs.list_dir(dir).map_err(|e| Error::io("list", dir, e))
+}
+
+/// The log files of `dir`, oldest first.
+pub fn list_log_files(fs: &dyn Fs, dir: &Path) -> Result<Vec<LogFile>> {
+    let mut v: Vec<LogFile> = list(fs, dir)?
+        .into_iter()
+        .filter_map(|name| {
+            let zxid = parse_log_name(&name)?;
+            Some(LogFile {
+                zxid,
+                path: dir.join(name),
+            })
+        })
+        .collect();
+    v.sort_by_key(|l| l.zxid);
+    Ok(v)
+}
+
+/// The snapshot files of `dir`, newest first.
+pub fn list_snapshot_files(fs: &dyn Fs, dir: &Path) -> Result<Vec<SnapshotFile>> {
+    let mut v: Vec<SnapshotFile> = list(fs, dir)?
+        .into_iter()
+        .filter_map(|name| {
+            let (zxid, compression) = parse_snapshot_name(&name)?;
+            Some(SnapshotFile {
+                zxid,
+                path: dir.join(name),
+                compression,
+            })
+        })
+        .collect();
+    v.sort_by_key(|s| std::cmp::Reverse(s.zxid));
+    Ok(v)
+}
+
+/// The log files needed to replay after a snapshot at `snapshot_zxid`: the newest one
+/// starting at or before it, and all later ones (ZooKeeper: `FileTxnLog.getLogFiles`).
+/// `logs` must be oldest first.
+pub fn logs_needed_after(logs: &[LogFile], snapshot_zxid: i64) -> &[LogFile] {
+    let start = logs
+        .iter()
+        .filter(|l| l.zxid <= snapshot_zxid)
+        .map(|l| l.zxid)
+        .fold(0, i64::max);
+    let first = logs
+        .iter()
+        .position(|l| l.zxid >= start)
+        .unwrap_or(logs.len());
+    &logs[first..]
+}
+
+/// A snapshot loaded by [`DataDirs::load_newest_snapshot`].
+#[derive(Debug)]
+pub struct LoadedSnapshot<T> {
+    /// The file it came from; its zxid is where replay resumes.
+    pub file: SnapshotFile,
+    /// What the loader built from it.
+    pub value: T,
+    /// Its digest and lastProcessedZxid blocks.
+    pub trailer: SnapshotTrailer,
+}
+
+/// Files removed by [`DataDirs::purge`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Removed snapshot files.
+    pub snapshots: Vec<PathBuf>,
+    /// Removed log files.
+    pub logs: Vec<PathBuf>,
+}
+
+/// The snapshot and log directories of one server.
+#[derive(Debug, Clone)]
+pub struct DataDirs {
+    fs: Arc<dyn Fs>,
+    snap_dir: PathBuf,
+    log_dir: PathBuf,
+}
+
+impl DataDirs {
+    /// `dataDir/version-2` and `dataLogDir/version-2` (`dataLogDir` defaults to `dataDir`).
+    /// Nothing is touched on disk.
+    pub fn new(fs: Arc<dyn Fs>, data_dir: &Path, data_log_dir: Option<&Path>) -> DataDirs {
+        DataDirs {
+            fs,
+            snap_dir: data_dir.join(VERSION_DIR),
+            log_dir: data_log_dir.unwrap_or(data_dir).join(VERSION_DIR),
+        }
+    }
+
+    /// Creates both directories if missing; with `autocreate` false
+    /// (`zookeeper.datadir.autocreate`) a missing one is an error instead.
+    pub fn create(&self, autocreate: bool) -> Result<()> {
+        for dir in [&self.snap_dir, &self.log_dir] {
+            if self.fs.exists(dir) {
+                continue;
+            }
+            if !autocreate {
+                return Err(Error::MissingDir { dir: dir.clone() });
+            }
+            self.fs
+                .create_dir_all(dir)
+                .map_err(|e| Error::io("mkdir", dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// The file system.
+    pub fn fs(&self) -> &Arc<dyn Fs> {
+        &self.fs
+    }
+
+    /// `dataDir/version-2`: snapshots and epoch files.
+    pub fn snap_dir(&self) -> &Path {
+        &self.snap_dir
+    }
+
+    /// `dataLogDir/version-2`: transaction logs.
+    pub fn log_dir(&self) -> &Path {
+        &self.log_dir
+    }
+
+    /// Snapshot files, newest first.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotFile>> {
+        list_snapshot_files(self.fs.as_ref(), &self.snap_dir)
+    }
+
+    /// Log files, oldest first.
+    pub fn logs(&self) -> Result<Vec<LogFile>> {
+        list_log_files(self.fs.as_ref(), &self.log_dir)
+    }
+
+    /// The newest `n` snapshots that pass the cheap validity check, newest first (ZooKeeper:
+    /// `FileSnap.findNValidSnapshots`).
+    pub fn valid_snapshots(&self, n: usize) -> Result<Vec<SnapshotFile>> {
+        let mut v = Vec::new();
+        for s in self.snapshots()? {
+            if v.len() == n {
+                break;
+            }
+            match looks_valid(self.fs.as_ref(), &s.path) {
+                Ok(true) => v.push(s),
+                Ok(false) => tracing::info!(file = %s.path.display(), "invalid snapshot"),
+                Err(e) => tracing::info!(file = %s.path.display(), error = %e, "invalid snapshot"),
+            }
+        }
+        Ok(v)
+    }
+
+    /// Loads the newest readable snapshot: tries up to 100 valid-looking ones, newest
+    /// first, and falls back to the next on any error (ZooKeeper: `FileSnap.deserialize`).
+    /// `load` consumes the reader's sessions, ACLs and nodes and builds a value; the seals
+    /// are checked after it returns, and on failure its value is dropped. `Ok(None)` means
+    /// there is no snapshot at all; [`Error::NoValidSnapshot`] that none could be read.
+    pub fn load_newest_snapshot<T, F>(&self, mut load: F) -> Result<Option<LoadedSnapshot<T>>>
+    where
+        F: FnMut(&mut SnapshotReader) -> Result<T>,
+    {
+        let candidates = self.valid_snapshots(SNAPSHOTS_TO_TRY)?;
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        for file in candidates {
+            tracing::info!(file = %file.path.display(), "Reading snapshot");
+            let attempt = SnapshotReader::open(self.fs.as_ref(), &file.path).and_then(|mut r| {
+                let value = load(&mut r)?;
+                let trailer = r.finish()?;
+                Ok((value, trailer))
+            });
+            match attempt {
+                Ok((value, trailer)) => {
+                    return Ok(Some(LoadedSnapshot {
+                        file,
+                        value,
+                        trailer,
+                    }));
+                }
+                Err(e) => {
+                    tracing::warn!(file = %file.path.display(), error = %e, "problem reading snap file")
+                }
+            }
+        }
+        Err(Error::NoValidSnapshot {
+            dir: self.snap_dir.clone(),
+        })
+    }
+
+    /// The log files to replay after a snapshot at `snapshot_zxid`, oldest first.
+    pub fn logs_after_snapshot(&self, snapshot_zxid: i64) -> Result<Vec<LogFile>> {
+        Ok(logs_needed_after(&self.logs()?, snapshot_zxid).to_vec())
+    }
+
+    /// Opens the transaction log (repairing a torn tail; see [`TxnLog::open`]).
+    pub fn open_txn_log(&self, opts: TxnLogOptions) -> Result<TxnLog> {
+        TxnLog::open(self.fs.clone(), &self.log_dir, opts)
+    }
+
+    /// Whether `dataLogDir/initialize` exists; it is removed if so (ZooKeeper:
+    /// `FileTxnSnapLog.restore`, the `zkServer-initialize.sh` marker).
+    pub fn take_initialize_marker(&self) -> Result<bool> {
+        let Some(parent) = self.log_dir.parent() else {
+            return Ok(false);
+        };
+        let marker = parent.join("initialize");
+        if !self.fs.exists(&marker) {
+            return Ok(false);
+        }
+        self.fs
+            .remove_file(&marker)
+            .map_err(|e| Error::io("remove", &marker, e))?;
+        Ok(true)
+    }
+
+    /// Keeps the newest `retain` valid snapshots (at least 3) and the logs they need;
+    /// removes every older snapshot and log file (ZooKeeper: `PurgeTxnLog.purge`).
+    pub fn purge(&self, retain: usize) -> Result<PurgeReport> {
+        if retain < MIN_SNAP_RETAIN_COUNT {
+            tracing::warn!(retain, "snapRetainCount below the minimum, using 3");
+        }
+        let retain = retain.max(MIN_SNAP_RETAIN_COUNT);
+        let mut report = PurgeReport::default();
+        let snaps = self.valid_snapshots(retain)?;
+        let Some(oldest) = snaps.last() else {
+            return Ok(report);
+        };
+        let least = oldest.zxid;
+        // A log starting before `least` may hold txns after it: keep the newest such one.
+        let keep: Vec<PathBuf> = self
+            .logs_after_snapshot(least)?
+            .into_iter()
+            .map(|l| l.path)
+            .collect();
+        for name in list(self.fs.as_ref(), &self.log_dir)? {
+            let path = self.log_dir.join(&name);
+            if loose_zxid(&name, "log").is_some_and(|z| z < least) && !keep.contains(&path) {
+                self.remove(&path)?;
+                report.logs.push(path);
+            }
+        }
+        for name in list(self.fs.as_ref(), &self.snap_dir)? {
+            if loose_zxid(&name, "snapshot").is_some_and(|z| z < least) {
+                let path = self.snap_dir.join(&name);
+                self.remove(&path)?;
+                report.snapshots.push(path);
+            }
+        }
+        for dir in [&self.log_dir, &self.snap_dir] {
+            self.fs
+                .sync_dir(dir)
+                .map_err(|e| Error::io("fsync dir", dir, e))?;
+        }
+        Ok(report)
+    }
+
+    fn remove(&self, path: &Path) -> Result<()> {
+        tracing::info!(file = %path.display(), "Removing file");
+        self.fs
+            .remove_file(path)
+            .map_err(|e| Error::io("remove", path, e))
+    }
+
+    /// Reads `acceptedEpoch` or `currentEpoch`; `None` if missing.
+    pub fn read_epoch(&self, which: EpochFile) -> Result<Option<i64>> {
+        epoch::read_epoch(self.fs.as_ref(), &self.snap_dir.join(which.file_name()))
+    }
+
+    /// Writes `acceptedEpoch` or `currentEpoch` durably (tmp, fsync, rename, fsync dir).
+    pub fn write_epoch(&self, which: EpochFile, epoch: i64) -> Result<()> {
+        epoch::write_epoch(
+            self.fs.as_ref(),
+            &self.snap_dir.join(which.file_name()),
+            epoch,
+        )
+    }
+
+    /// Reads `currentEpoch.tmp`, left behind when a crash interrupted a currentEpoch update
+    /// (ZooKeeper: `QuorumPeer.loadDataBase` adopts it); `None` if missing.
+    pub fn read_current_epoch_tmp(&self) -> Result<Option<i64>> {
+        let path = crate::fs::tmp_path(&self.snap_dir.join(EpochFile::Current.file_name()));
+        epoch::read_epoch(self.fs.as_ref(), &path)
+    }
+
+    /// Removes `currentEpoch.tmp` (after adopting it).
+    pub fn remove_current_epoch_tmp(&self) -> Result<()> {
+        let path = crate::fs::tmp_path(&self.snap_dir.join(EpochFile::Current.file_name()));
+        self.remove(&path)
+    }
+}
+
+#[cfg(test)]
+mod tests;

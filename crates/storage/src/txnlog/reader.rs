@@ -1,0 +1,320 @@
+//! Reading transaction-log files (ZooKeeper: `FileTxnLog.FileTxnIterator`, `Util.readTxnBytes`).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use menagerie_proto::txn::TxnHeader;
+
+use super::{TXNLOG_MAGIC, TXNLOG_VERSION};
+use crate::datadir::list_log_files;
+use crate::fs::Fs;
+use crate::stream::{JuteIn, is_eof};
+use crate::txn::{DecodedTxn, decode_header, decode_txn};
+use crate::{Error, Result};
+
+/// One log entry as read from disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The decoded `TxnHeader` at the start of the body.
+    pub header: TxnHeader,
+    /// The whole checksummed body: `TxnHeader ‖ txn record ‖ [TxnDigest]` — the same bytes a
+    /// leader sends in PROPOSAL packets.
+    pub body: Vec<u8>,
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Offset of the entry (of its checksum field) in that file.
+    pub offset: u64,
+}
+
+impl LogEntry {
+    /// The entry's zxid.
+    pub fn zxid(&self) -> i64 {
+        self.header.zxid
+    }
+
+    /// Decodes the record and the optional digest.
+    pub fn decode(&self) -> Result<DecodedTxn> {
+        decode_txn(&self.body)
+    }
+
+    /// Offset just past the entry (its `'B'` marker included).
+    pub fn end_offset(&self) -> u64 {
+        self.offset + 8 + 4 + self.body.len() as u64 + 1
+    }
+}
+
+/// How a log file's entry sequence ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileEnd {
+    /// The file ended exactly after an entry.
+    Eof {
+        /// Offset of the end.
+        offset: u64,
+    },
+    /// A zero checksum and zero length: the preallocated, never-written area.
+    ZeroLength {
+        /// Offset of the zero length's entry.
+        offset: u64,
+    },
+    /// An entry cut short or without its `'B'` marker: a torn write at the tail
+    /// (ZooKeeper: "Last transaction was partial.").
+    Partial {
+        /// Offset where the incomplete entry starts (= end of the last complete one).
+        offset: u64,
+    },
+}
+
+impl FileEnd {
+    /// Offset just past the last complete entry.
+    pub fn offset(self) -> u64 {
+        match self {
+            FileEnd::Eof { offset }
+            | FileEnd::ZeroLength { offset }
+            | FileEnd::Partial { offset } => offset,
+        }
+    }
+}
+
+pub(crate) enum Step {
+    Entry(LogEntry),
+    End(FileEnd),
+}
+
+/// Sequential reader of one log file.
+pub(crate) struct LogFileReader {
+    inp: JuteIn,
+    max_entry_len: usize,
+}
+
+impl LogFileReader {
+    /// Opens `path` and checks its `FileHeader`. A file shorter than the header gives
+    /// [`Error::UnexpectedEof`].
+    pub(crate) fn open(fs: &dyn Fs, path: &Path, max_entry_len: usize) -> Result<LogFileReader> {
+        let len = fs.file_len(path).map_err(|e| Error::io("stat", path, e))?;
+        let r = fs.open_read(path).map_err(|e| Error::io("open", path, e))?;
+        let mut inp = JuteIn::new(r, path, len, false);
+        // ZooKeeper: FileHeader{int magic, int version, long dbid}; only the magic is checked.
+        let magic = inp.read_i32()?;
+        let version = inp.read_i32()?;
+        let _dbid = inp.read_i64()?;
+        if magic != TXNLOG_MAGIC {
+            return Err(Error::BadMagic {
+                file: path.to_path_buf(),
+                found: magic,
+                expected: TXNLOG_MAGIC,
+            });
+        }
+        if version != TXNLOG_VERSION {
+            tracing::warn!(file = %path.display(), version, "unexpected txn log version");
+        }
+        Ok(LogFileReader { inp, max_entry_len })
+    }
+
+    /// Reads the next entry, or how the file ends. Checksum mismatches and impossible
+    /// lengths are errors.
+    pub(crate) fn next(&mut self) -> Result<Step> {
+        let offset = self.inp.position();
+        if self.inp.remaining() == 0 {
+            return Ok(Step::End(FileEnd::Eof { offset }));
+        }
+        let partial = Step::End(FileEnd::Partial { offset });
+        // ZooKeeper: crc = readLong, bytes = readBuffer, then readByte == 'B'; an EOF
+        // anywhere ends the file.
+        let crc = match self.inp.read_i64() {
+            Ok(v) => v,
+            Err(e) if is_eof(&e) => return Ok(partial),
+            Err(e) => return Err(e),
+        };
+        let len = match self.inp.read_i32() {
+            Ok(v) => v,
+            Err(e) if is_eof(&e) => return Ok(partial),
+            Err(e) => return Err(e),
+        };
+        if len == 0 {
+            // Preallocated zeros. A non-zero checksum before a zero length is a torn entry.
+            return Ok(if crc == 0 {
+                Step::End(FileEnd::ZeroLength { offset })
+            } else {
+                partial
+            });
+        }
+        if len < 0 || len as usize > self.max_entry_len {
+            // A torn length is never larger than the real one (its low bytes read as zero),
+            // so an impossible length is damage, not a torn tail.
+            return Err(self
+                .inp
+                .corrupt(offset + 8, format!("Unreasonable length = {len}")));
+        }
+        if len as u64 + 1 > self.inp.remaining() {
+            return Ok(partial);
+        }
+        let mut body = vec![0u8; len as usize];
+        self.inp.read_exact(&mut body)?;
+        if self.inp.read_u8()? != b'B' {
+            tracing::warn!(file = %self.inp.file().display(), offset, "Last transaction was partial.");
+            return Ok(partial);
+        }
+        let computed = u64::from(adler2::adler32_slice(&body));
+        if crc as u64 != computed {
+            return Err(Error::CrcMismatch {
+                file: self.inp.file().to_path_buf(),
+                offset,
+                stored: crc as u64,
+                computed,
+            });
+        }
+        let header = decode_header(&body).map_err(|e| {
+            self.inp.corrupt(
+                offset + 12,
+                format!("entry body has no valid TxnHeader: {e}"),
+            )
+        })?;
+        Ok(Step::Entry(LogEntry {
+            header,
+            body,
+            file: self.inp.file().to_path_buf(),
+            offset,
+        }))
+    }
+}
+
+/// Summary of a full scan of one log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileScan {
+    /// How the entries ended.
+    pub end: FileEnd,
+    /// zxid of the first entry, if any.
+    pub first_zxid: Option<i64>,
+    /// zxid of the last complete entry, if any.
+    pub last_zxid: Option<i64>,
+    /// Number of complete entries.
+    pub entries: u64,
+}
+
+/// Reads every entry of one file, verifying checksums.
+pub fn scan_log_file(fs: &dyn Fs, path: &Path, max_entry_len: usize) -> Result<FileScan> {
+    let mut r = LogFileReader::open(fs, path, max_entry_len)?;
+    let mut scan = FileScan {
+        end: FileEnd::Eof { offset: 16 },
+        first_zxid: None,
+        last_zxid: None,
+        entries: 0,
+    };
+    loop {
+        match r.next()? {
+            Step::Entry(e) => {
+                scan.first_zxid.get_or_insert(e.zxid());
+                scan.last_zxid = Some(e.zxid());
+                scan.entries += 1;
+            }
+            Step::End(end) => {
+                scan.end = end;
+                return Ok(scan);
+            }
+        }
+    }
+}
+
+/// Iterates over the logged txns with zxid ≥ a starting zxid, across log files in zxid
+/// order (ZooKeeper: `FileTxnIterator` with fastForward). After the first error it yields
+/// nothing more.
+pub struct TxnIterator {
+    fs: Arc<dyn Fs>,
+    files: VecDeque<PathBuf>,
+    current: Option<LogFileReader>,
+    from: i64,
+    reached: bool,
+    max_entry_len: usize,
+    failed: bool,
+}
+
+impl std::fmt::Debug for TxnIterator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TxnIterator")
+            .field("files", &self.files)
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+impl TxnIterator {
+    /// Starts reading `log_dir` at the first txn with zxid ≥ `from`: opens every log file
+    /// whose start is ≥ `from` plus the newest one starting before it (ZooKeeper:
+    /// `FileTxnIterator.init`).
+    pub fn open(
+        fs: Arc<dyn Fs>,
+        log_dir: &Path,
+        from: i64,
+        max_entry_len: usize,
+    ) -> Result<TxnIterator> {
+        let logs = list_log_files(fs.as_ref(), log_dir)?;
+        let first = logs.iter().rposition(|l| l.zxid < from).unwrap_or(0);
+        Ok(TxnIterator {
+            fs,
+            files: logs[first..].iter().map(|l| l.path.clone()).collect(),
+            current: None,
+            from,
+            reached: false,
+            max_entry_len,
+            failed: false,
+        })
+    }
+
+    fn step(&mut self) -> Result<Option<LogEntry>> {
+        loop {
+            if self.current.is_none() {
+                let Some(path) = self.files.pop_front() else {
+                    return Ok(None);
+                };
+                match LogFileReader::open(self.fs.as_ref(), &path, self.max_entry_len) {
+                    Ok(r) => self.current = Some(r),
+                    // ZooKeeper: an empty last file is a crash before the header was written.
+                    Err(e) if is_eof(&e) && self.files.is_empty() => {
+                        tracing::warn!(file = %path.display(), "log file without a complete header at the tail, ignored");
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            let Some(reader) = self.current.as_mut() else {
+                continue;
+            };
+            match reader.next()? {
+                Step::Entry(e) => {
+                    if !self.reached && e.zxid() < self.from {
+                        continue;
+                    }
+                    self.reached = true;
+                    return Ok(Some(e));
+                }
+                Step::End(end) => {
+                    if let FileEnd::Partial { offset } = end
+                        && !self.files.is_empty()
+                    {
+                        tracing::warn!(file = %reader.inp.file().display(), offset,
+                            "partial entry in a log file that is not the last one");
+                    }
+                    self.current = None;
+                }
+            }
+        }
+    }
+}
+
+impl Iterator for TxnIterator {
+    type Item = Result<LogEntry>;
+
+    fn next(&mut self) -> Option<Result<LogEntry>> {
+        if self.failed {
+            return None;
+        }
+        match self.step() {
+            Ok(e) => e.map(Ok),
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
