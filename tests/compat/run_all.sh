@@ -98,6 +98,7 @@ if [ "$cand" = menagerie ]; then
 else
   run stress stress_test.py --servers java
 fi
+run crash crash_test.py --servers "$cand" --rounds 5
 
 echo
 echo "$pass passed, $fail failed"

@@ -592,6 +592,22 @@ public class Scenario {
         expectEvents(2, "watches still registered after the reconnect");
         exists("c1", "/js/new", null);
 
+        // resuming a session with a wrong password: the server answers with timeout 0, the
+        // client reports Expired; the real owner is not disturbed
+        final List<String> badStates = Collections.synchronizedList(new ArrayList<>());
+        CountDownLatch expired = new CountDownLatch(1);
+        ZooKeeper bad = new ZooKeeper(hostPort, 30000, e -> {
+            if (e.getType() == Watcher.Event.EventType.None) {
+                badStates.add(e.getState().name());
+                if (e.getState() == Watcher.Event.KeeperState.Expired) expired.countDown();
+            }
+        }, c1.getSessionId(), new byte[16]);
+        boolean gotExpired = expired.await(15, TimeUnit.SECONDS);
+        bad.close();
+        records.add("{\"i\":" + records.size() + ",\"op\":\"resume with wrong password\",\"result\":{\"expired\":"
+            + gotExpired + ",\"states\":" + strings(new ArrayList<>(badStates), false) + "}}");
+        exists("c1", "/j", null);
+
         // the session of c2 ends: its ephemeral goes, watchers of c1 see it
         exists("c1", "/j/c2eph", watcher("exists-c2eph"));
         getChildren2("c1", "/j", watcher("child-j"));
