@@ -99,6 +99,9 @@ else
   run stress stress_test.py --servers java
 fi
 run crash crash_test.py --servers "$cand" --rounds 5
+if [ "$cand" = menagerie ]; then
+  run interop interop_test.py
+fi
 
 echo
 echo "$pass passed, $fail failed"

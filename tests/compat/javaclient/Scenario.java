@@ -592,8 +592,13 @@ public class Scenario {
         expectEvents(2, "watches still registered after the reconnect");
         exists("c1", "/js/new", null);
 
-        // resuming a session with a wrong password: the server answers with timeout 0, the
-        // client reports Expired; the real owner is not disturbed
+        // resuming a session with a wrong password: the server answers with timeout 0 and the
+        // client reports Expired. ZooKeeper 3.8 closes the owner's connection before it checks
+        // the password (processConnectRequest), so the owner sees Disconnected and reconnects.
+        int stateMark;
+        synchronized (states) {
+            stateMark = states.size();
+        }
         final List<String> badStates = Collections.synchronizedList(new ArrayList<>());
         CountDownLatch expired = new CountDownLatch(1);
         ZooKeeper bad = new ZooKeeper(hostPort, 30000, e -> {
@@ -604,8 +609,13 @@ public class Scenario {
         }, c1.getSessionId(), new byte[16]);
         boolean gotExpired = expired.await(15, TimeUnit.SECONDS);
         bad.close();
+        // wake the owner's send thread so that a closed socket is noticed now, not at the next ping
+        c1.exists("/", false, (rc, path, ctx, stat) -> { }, null);
+        boolean ownerReconnected = awaitReconnect("c1", stateMark, 3000);
         records.add("{\"i\":" + records.size() + ",\"op\":\"resume with wrong password\",\"result\":{\"expired\":"
-            + gotExpired + ",\"states\":" + strings(new ArrayList<>(badStates), false) + "}}");
+            + gotExpired + ",\"states\":" + strings(new ArrayList<>(badStates), false)
+            + ",\"owner_was_disconnected\":" + ownerReconnected + "}}");
+        if (ownerReconnected) Thread.sleep(100);
         exists("c1", "/j", null);
 
         // the session of c2 ends: its ephemeral goes, watchers of c1 see it
