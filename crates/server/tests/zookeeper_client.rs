@@ -1,0 +1,167 @@
+//! The server on an ephemeral loopback port, driven by the independent `zookeeper-client`
+//! crate: data operations, multi, ephemerals across sessions, watches, and durability across
+//! a restart on the same data directory.
+
+use std::time::Duration;
+
+use menagerie_server::{RunningServer, ServerConfig};
+use zookeeper_client as zk;
+
+fn config(dir: &std::path::Path) -> ServerConfig {
+    ServerConfig {
+        client_addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        data_log_dir: dir.to_path_buf(),
+        tick_ms: 200,
+        min_session_timeout_ms: 400,
+        max_session_timeout_ms: 10_000,
+        extended_types: true,
+        // Small files keep the test's disk use down.
+        pre_alloc_size: 1 << 20,
+        ..ServerConfig::default()
+    }
+}
+
+async fn connect(server: &RunningServer) -> zk::Client {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        zk::Client::connector()
+            .with_session_timeout(Duration::from_secs(5))
+            .connect(&server.addr.to_string()),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect")
+}
+
+fn persistent() -> zk::CreateOptions<'static> {
+    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
+}
+
+#[tokio::test]
+async fn data_operations_match_zookeeper() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = menagerie_server::start(config(dir.path())).await.unwrap();
+    let client = connect(&server).await;
+
+    let (stat, seq) = client.create("/a", b"hello", &persistent()).await.unwrap();
+    assert_eq!(seq.into_i64(), -1);
+    assert_eq!(
+        (stat.version, stat.num_children, stat.data_length),
+        (0, 0, 5)
+    );
+    assert_eq!(stat.czxid, stat.pzxid);
+    let (data, got) = client.get_data("/a").await.unwrap();
+    assert_eq!((data.as_slice(), got), (&b"hello"[..], stat));
+
+    assert_eq!(
+        client.create("/a", b"", &persistent()).await.unwrap_err(),
+        zk::Error::NodeExists
+    );
+    assert_eq!(
+        client.create("/x/y", b"", &persistent()).await.unwrap_err(),
+        zk::Error::NoNode
+    );
+    assert_eq!(
+        client.set_data("/a", b"v", Some(7)).await.unwrap_err(),
+        zk::Error::BadVersion
+    );
+    let stat = client.set_data("/a", b"v", Some(0)).await.unwrap();
+    assert_eq!(stat.version, 1);
+
+    let seq_opts = zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
+    let (_, s0) = client.create("/a/s-", b"", &seq_opts).await.unwrap();
+    let (_, s1) = client.create("/a/s-", b"", &seq_opts).await.unwrap();
+    assert_eq!((s0.into_i64(), s1.into_i64()), (0, 1));
+    client.delete(&format!("/a/s-{s0}"), None).await.unwrap();
+    let (_, s2) = client.create("/a/s-", b"", &seq_opts).await.unwrap();
+    assert_eq!(
+        s2.into_i64(),
+        2,
+        "numbers follow the stored cversion: deletes do not free them"
+    );
+    let (_, stat) = client.get_children("/a").await.unwrap();
+    assert_eq!((stat.cversion, stat.num_children), (4, 2));
+    assert_eq!(
+        client.delete("/a", None).await.unwrap_err(),
+        zk::Error::NotEmpty
+    );
+
+    // Root and /zookeeper report ZooKeeper's derived cversions.
+    let root = client.check_stat("/zookeeper").await.unwrap().unwrap();
+    assert_eq!(root.cversion, -2);
+
+    // Multi: the failing op's index is reported and nothing is applied.
+    let mut writer = client.new_multi_writer();
+    writer.add_create("/m1", b"", &persistent()).unwrap();
+    writer.add_set_data("/missing", b"", None).unwrap();
+    assert_eq!(
+        writer.commit().await.unwrap_err(),
+        zk::MultiWriteError::OperationFailed {
+            index: 1,
+            source: zk::Error::NoNode
+        }
+    );
+    assert_eq!(client.check_stat("/m1").await.unwrap(), None);
+
+    // A container and a TTL node are created and report ephemeralOwner 0.
+    let container = zk::CreateMode::Container.with_acls(zk::Acls::anyone_all());
+    let (stat, _) = client.create("/c", b"", &container).await.unwrap();
+    assert_eq!(stat.ephemeral_owner, 0);
+    let ttl = zk::CreateMode::Persistent
+        .with_acls(zk::Acls::anyone_all())
+        .with_ttl(Duration::from_secs(60));
+    let (stat, _) = client.create("/t", b"", &ttl).await.unwrap();
+    assert_eq!(stat.ephemeral_owner, 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn ephemerals_and_watches_across_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = menagerie_server::start(config(dir.path())).await.unwrap();
+    let owner = connect(&server).await;
+    let observer = connect(&server).await;
+    let ephemeral = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+    owner.create("/e", b"", &ephemeral).await.unwrap();
+    assert_eq!(
+        owner.create("/e/child", b"", &ephemeral).await.unwrap_err(),
+        zk::Error::NoChildrenForEphemerals
+    );
+    let (_, _, watcher) = observer.get_and_watch_data("/e").await.unwrap();
+    assert_eq!(owner.list_ephemerals("/").await.unwrap(), vec!["/e"]);
+    drop(owner); // closes the session
+    let event = tokio::time::timeout(Duration::from_secs(10), watcher.changed())
+        .await
+        .expect("NodeDeleted in time");
+    assert_eq!(event.event_type, zk::EventType::NodeDeleted);
+    assert_eq!(event.path, "/e");
+    assert_eq!(observer.check_stat("/e").await.unwrap(), None);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn acknowledged_writes_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = menagerie_server::start(config(dir.path())).await.unwrap();
+    let client = connect(&server).await;
+    for i in 0..20 {
+        client
+            .create(&format!("/k{i}"), format!("v{i}").as_bytes(), &persistent())
+            .await
+            .unwrap();
+    }
+    client.delete("/k3", None).await.unwrap();
+    let before = client.check_stat("/k7").await.unwrap().unwrap();
+    drop(client);
+    server.stop().await;
+
+    let server = menagerie_server::start(config(dir.path())).await.unwrap();
+    let client = connect(&server).await;
+    let (data, stat) = client.get_data("/k7").await.unwrap();
+    assert_eq!((data.as_slice(), stat), (&b"v7"[..], before));
+    assert_eq!(client.check_stat("/k3").await.unwrap(), None);
+    let (_, root) = client.get_children("/").await.unwrap();
+    assert_eq!(root.num_children, 20, "19 keys and /zookeeper");
+    server.stop().await;
+}
