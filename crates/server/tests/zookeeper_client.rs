@@ -9,7 +9,7 @@ use zookeeper_client as zk;
 
 fn config(dir: &std::path::Path) -> ServerConfig {
     ServerConfig {
-        client_addr: "127.0.0.1:0".parse().unwrap(),
+        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
         data_dir: dir.to_path_buf(),
         data_log_dir: dir.to_path_buf(),
         tick_ms: 200,
