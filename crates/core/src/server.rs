@@ -486,6 +486,15 @@ impl Server {
             );
             return;
         }
+        // ZooKeeper closes any other connection of this session *before* it checks the
+        // password (ZooKeeperServer.processConnectRequest -> reopenSession), so even a
+        // failed resume disconnects the current owner, whose client then reconnects.
+        if let Some(old) = self.session_conn.get(&req.session_id).copied()
+            && old != conn
+        {
+            self.drop_conn(old);
+            out.push(Output::Close { conn: old });
+        }
         let valid = req.passwd.as_slice() == session_password(req.session_id).as_slice()
             && self.sessions.touch(req.session_id, now.mono_ms);
         if !valid {
@@ -502,13 +511,6 @@ impl Server {
             out.push(Output::Close { conn });
             self.conns.remove(&conn);
             return;
-        }
-        // The session moves to this connection; any older connection of it is closed.
-        if let Some(old) = self.session_conn.get(&req.session_id).copied()
-            && old != conn
-        {
-            self.drop_conn(old);
-            out.push(Output::Close { conn: old });
         }
         self.sessions
             .set_timeout(req.session_id, timeout, now.mono_ms);

@@ -612,7 +612,7 @@ fn connect_response_has_the_read_only_byte_iff_the_request_had_it() {
             out,
             vec![close(A), connected(B, 10_000, FIRST_SESSION, expected)]
         );
-        // ...and a refused one.
+        // ...and a refused one (which also drops the owner's connection, as in ZooKeeper).
         let out = h.connect_with(
             C,
             ConnectRequest {
@@ -621,7 +621,7 @@ fn connect_response_has_the_read_only_byte_iff_the_request_had_it() {
                 ..resume(FIRST_SESSION, 0)
             },
         );
-        assert_eq!(out, vec![refused(C, expected), close(C)]);
+        assert_eq!(out, vec![close(B), refused(C, expected), close(C)]);
     }
 }
 
@@ -662,13 +662,12 @@ fn resume_with_the_right_password_moves_the_session() {
 fn resume_with_a_wrong_password_or_an_unknown_session_is_refused() {
     let mut h = Harness::new();
     let s = h.connect(A);
-    let attempts = [
-        (B, s, vec![0u8; 16]),
-        (C, s, session_password(s + 1).to_vec()),
+    // An unknown session, and a missing password for another unknown one: refused, and
+    // nobody else is disturbed.
+    for (conn, session, passwd) in [
         (D, s + 1, session_password(s + 1).to_vec()),
-        (E, s, Vec::new()),
-    ];
-    for (conn, session, passwd) in attempts {
+        (E, s + 2, Vec::new()),
+    ] {
         let out = h.connect_with(
             conn,
             ConnectRequest {
@@ -680,9 +679,23 @@ fn resume_with_a_wrong_password_or_an_unknown_session_is_refused() {
         assert_eq!(out, vec![refused(conn, Some(false)), close(conn)]);
     }
     assert_eq!(h.server.connection_count(), 1);
+    // A wrong password for a live session: as in ZooKeeper (processConnectRequest closes the
+    // session's other connections before it checks the password, verified against 3.8.0),
+    // the owner's connection is dropped too; the session itself survives.
+    let out = h.connect_with(
+        B,
+        ConnectRequest {
+            passwd: vec![0u8; 16],
+            ..resume(s, 0)
+        },
+    );
+    assert_eq!(out, vec![close(A), refused(B, Some(false)), close(B)]);
+    assert_eq!(h.server.connection_count(), 0);
     assert_eq!(h.log.len(), 1);
-    // The session itself is untouched.
-    h.ok(A, create("/still-here", b"", 0));
+    // The owner comes back with the right password and finds its session intact.
+    let out = h.connect_with(C, resume(s, 0));
+    assert_eq!(out.len(), 1);
+    h.ok(C, create("/still-here", b"", 0));
 }
 
 #[test]

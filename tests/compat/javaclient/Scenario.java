@@ -533,6 +533,37 @@ public class Scenario {
             return out[0] + " " + out[1];
         }, STR);
 
+        // removing only the data watches of a path keeps its child watch
+        create("c1", "/jx", "", CreateMode.PERSISTENT);
+        getData("c1", "/jx", watcher("data-jx"));
+        getChildren2("c1", "/jx", watcher("child-jx"));
+        call("c1", "removeAllWatches", args("/jx", "Data"), () -> {
+            c1.removeAllWatches("/jx", Watcher.WatcherType.Data, false);
+            return null;
+        }, NONE);
+        expectEvents(1, "data watch removed");
+        setData("c2", "/jx", "x", -1); // no data watch any more
+        create("c2", "/jx/c", "", CreateMode.PERSISTENT);
+        expectEvents(1, "child watch still there");
+        call("c1", "removeAllWatches", args("/jx", "Children"), () -> {
+            c1.removeAllWatches("/jx", Watcher.WatcherType.Children, false);
+            return null;
+        }, NONE); // NoWatcher: the child watch fired already
+
+        // a persistent watch and a later one-shot watch on the same path by the same connection
+        // (3.6-3.8: the one-shot registration replaces the persistent one on the server; 3.9
+        // keeps both)
+        create("c1", "/jq", "", CreateMode.PERSISTENT);
+        call("c1", "addWatch", args("/jq", "PERSISTENT"), () -> {
+            c1.addWatch("/jq", watcher("persistent-jq"), AddWatchMode.PERSISTENT);
+            return null;
+        }, NONE);
+        getData("c1", "/jq", watcher("oneshot-jq"));
+        setData("c2", "/jq", "1", -1);
+        expectEvents(2, "first change of /jq");
+        setData("c2", "/jq", "2", -1);
+        expectEvents(1, "second change of /jq");
+
         // a watch event caused by a request precedes that request's reply on the same
         // connection; the Java client delivers both through one queue, in arrival order
         create("c1", "/jo", "", CreateMode.PERSISTENT);
