@@ -18,7 +18,8 @@ use menagerie_core::txn::LoggedTxn;
 use menagerie_core::{Now, Server};
 use menagerie_proto::records::{Acl, StatPersisted};
 use menagerie_storage::{
-    DataDirs, SnapshotNode, SnapshotTrailer, StdFs, TxnLog, TxnLogOptions, write_snapshot,
+    DataDirs, SnapshotNode, SnapshotTrailer, StdFs, TxnLog, TxnLogOptions, ZxidDigest,
+    write_snapshot,
 };
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -274,6 +275,21 @@ pub fn take_snapshot(
             n.stat_persisted(),
         ));
     });
+    // The tree is exactly at `zxid` here (written from the core's own task), so the digest
+    // Java 3.6+ expects in the trailer is exact.
+    let digest = menagerie_storage::tree_digest(
+        nodes
+            .iter()
+            .map(|(p, d, _, s)| (p.as_str(), d.as_deref(), s)),
+    );
+    let trailer = SnapshotTrailer {
+        digest: Some(ZxidDigest {
+            zxid,
+            version: menagerie_storage::digest::DIGEST_VERSION,
+            digest: digest as i64,
+        }),
+        last_processed_zxid: None,
+    };
     write_snapshot(
         Arc::clone(dirs.fs()),
         dirs.snap_dir(),
@@ -286,7 +302,7 @@ pub fn take_snapshot(
             acl: *a,
             stat: s,
         }),
-        &SnapshotTrailer::default(),
+        &trailer,
     )
 }
 
