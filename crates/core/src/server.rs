@@ -983,50 +983,59 @@ impl Server {
         }
     }
 
+    /// Emits the watch events of one applied txn, in change order (ZooKeeper:
+    /// `DataTree.createNode` / `deleteNode` / `setData` trigger calls).
     fn notify(&mut self, zxid: i64, changes: &[Change], out: &mut Vec<Output>) {
         let none = BTreeSet::new();
         for change in changes {
             match change {
                 Change::Created(p) => {
-                    let a = self
-                        .watches
-                        .trigger(Table::Data, p, EventType::Created, &none);
-                    push_events(out, zxid, EventType::Created, p, &a);
+                    self.fire(out, zxid, Table::Data, p, EventType::Created, &none);
                     let parent = path::parent(p);
-                    let b = self.watches.trigger(
+                    self.fire(
+                        out,
+                        zxid,
                         Table::Child,
                         parent,
                         EventType::ChildrenChanged,
                         &none,
                     );
-                    push_events(out, zxid, EventType::ChildrenChanged, parent, &b);
                 }
                 Change::Deleted(p) => {
-                    let a = self
-                        .watches
-                        .trigger(Table::Data, p, EventType::Deleted, &none);
-                    push_events(out, zxid, EventType::Deleted, p, &a);
-                    let b = self
-                        .watches
-                        .trigger(Table::Child, p, EventType::Deleted, &a);
-                    push_events(out, zxid, EventType::Deleted, p, &b);
+                    // A connection watching both data and children hears NodeDeleted once.
+                    let data = self.fire(out, zxid, Table::Data, p, EventType::Deleted, &none);
+                    self.fire(out, zxid, Table::Child, p, EventType::Deleted, &data);
                     let parent = path::parent(p);
-                    let c = self.watches.trigger(
+                    self.fire(
+                        out,
+                        zxid,
                         Table::Child,
                         parent,
                         EventType::ChildrenChanged,
                         &none,
                     );
-                    push_events(out, zxid, EventType::ChildrenChanged, parent, &c);
                 }
                 Change::DataChanged(p) => {
-                    let a = self
-                        .watches
-                        .trigger(Table::Data, p, EventType::DataChanged, &none);
-                    push_events(out, zxid, EventType::DataChanged, p, &a);
+                    self.fire(out, zxid, Table::Data, p, EventType::DataChanged, &none);
                 }
             }
         }
+    }
+
+    /// Triggers `event` on `path` in `table` (skipping `skip`), emits the notifications and
+    /// returns who was notified.
+    fn fire(
+        &mut self,
+        out: &mut Vec<Output>,
+        zxid: i64,
+        table: Table,
+        path: &str,
+        event: EventType,
+        skip: &BTreeSet<ConnId>,
+    ) -> BTreeSet<ConnId> {
+        let fired = self.watches.trigger(table, path, event, skip);
+        push_events(out, zxid, event, path, &fired);
+        fired
     }
 
     // ---- reads and local requests ---------------------------------------------------------
