@@ -32,8 +32,6 @@ use crate::watch::{EventType, Table, WatchManager, WatcherType};
 
 /// xid of pings.
 const PING_XID: i32 = -2;
-/// xid of auth packets.
-const AUTH_XID: i32 = -4;
 /// State value of every server-sent event: SyncConnected.
 const SYNC_CONNECTED: i32 = 3;
 
@@ -691,7 +689,7 @@ impl Server {
             Request::Ping => {
                 self.reply(conn, PING_XID, ErrorCode::Ok, Response::Empty, out);
             }
-            Request::Auth(a) => self.auth(conn, a, out),
+            Request::Auth(a) => self.auth(conn, xid, a, out),
             Request::Sasl(_) => {
                 // SASL is not offered: ZooKeeper answers AuthFailed and closes.
                 self.reply(conn, xid, ErrorCode::AuthFailed, Response::Empty, out);
@@ -781,9 +779,13 @@ impl Server {
         }
     }
 
+    /// Adds an identity to the connection. The reply echoes the request's xid, as ZooKeeper's
+    /// `processPacket` does: the Java client always sends -4, other clients (e.g. the Rust
+    /// `zookeeper-client`) use ordinary xids and wait for them.
     fn auth(
         &mut self,
         conn: ConnId,
+        xid: i32,
         a: menagerie_proto::records::AuthPacket,
         out: &mut Vec<Output>,
     ) {
@@ -812,7 +814,7 @@ impl Server {
                 out.push(Output::Reply {
                     conn,
                     header: ReplyHeader {
-                        xid: AUTH_XID,
+                        xid,
                         zxid: 0,
                         err: 0,
                     },
@@ -823,7 +825,7 @@ impl Server {
                 out.push(Output::Reply {
                     conn,
                     header: ReplyHeader {
-                        xid: AUTH_XID,
+                        xid,
                         zxid: 0,
                         err: ErrorCode::AuthFailed.code(),
                     },
