@@ -568,7 +568,8 @@ impl Server {
         }
         for session in self.sessions.expire(now.mono_ms) {
             tracing::info!(session = format_args!("{session:#x}"), "session expired");
-            self.propose_close_session(now, session, Origin::Internal, out);
+            let body = self.close_session_body(session);
+            self.propose(now, session, 0, body, Origin::Internal, out);
         }
     }
 
@@ -592,28 +593,39 @@ impl Server {
         }
     }
 
-    fn propose_close_session(
-        &mut self,
-        now: Now,
-        session: i64,
-        origin: Origin,
-        out: &mut Vec<Output>,
-    ) {
-        let zxid = self.last_zxid + 1;
-        let body = PrepContext {
+    /// The closeSession txn body for `session`, against the pending state.
+    fn close_session_body(&mut self, session: i64) -> TxnBody {
+        PrepContext {
             tree: &self.tree,
             pending: &mut self.pending,
-            zxid,
+            zxid: self.last_zxid + 1,
             session,
             ids: &[],
             extended_types: self.config.extended_types,
         }
-        .close_session();
-        let cxid = match origin {
-            Origin::Request { xid, .. } => xid,
-            _ => 0,
+        .close_session()
+    }
+
+    /// Proposes a client's write and reserves its place in the connection's reply order.
+    fn propose_request(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        session: i64,
+        xid: i32,
+        body: TxnBody,
+        out: &mut Vec<Output>,
+    ) {
+        let origin = Origin::Request {
+            conn,
+            xid,
+            received_ms: now.mono_ms,
         };
-        self.propose(now, session, cxid, body, origin, out);
+        self.propose(now, session, xid, body, origin, out);
+        let zxid = self.last_zxid;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.queue.push_back(Slot::Write(zxid));
+        }
     }
 
     // ---- requests -------------------------------------------------------------------------
@@ -663,21 +675,7 @@ impl Server {
                     let body = TxnBody::Error(ErrorTxn {
                         err: ErrorCode::MarshallingError.code(),
                     });
-                    self.propose(
-                        now,
-                        session,
-                        xid,
-                        body,
-                        Origin::Request {
-                            conn,
-                            xid,
-                            received_ms: now.mono_ms,
-                        },
-                        out,
-                    );
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        c.queue.push_back(Slot::Write(self.last_zxid));
-                    }
+                    self.propose_request(now, conn, session, xid, body, out);
                 } else {
                     self.in_order(now, conn, xid, None, out);
                 }
@@ -698,53 +696,24 @@ impl Server {
             }
             Request::CloseSession => {
                 if self.sessions.set_closing(session) {
-                    self.propose_close_session(
-                        now,
-                        session,
-                        Origin::Request {
-                            conn,
-                            xid,
-                            received_ms: now.mono_ms,
-                        },
-                        out,
-                    );
-                    if let Some(c) = self.conns.get_mut(&conn) {
-                        c.queue.push_back(Slot::Write(self.last_zxid));
-                    }
+                    let body = self.close_session_body(session);
+                    self.propose_request(now, conn, session, xid, body, out);
                 }
             }
             r if r.op().is_write() => {
-                let zxid = self.last_zxid + 1;
-                let ids = self
-                    .conns
-                    .get(&conn)
-                    .map(|c| c.ids.clone())
-                    .unwrap_or_default();
+                // Disjoint field borrows: no copy of the connection's identities per write.
+                let ids = self.conns.get(&conn).map_or(&[][..], |c| c.ids.as_slice());
                 let body = PrepContext {
                     tree: &self.tree,
                     pending: &mut self.pending,
-                    zxid,
+                    zxid: self.last_zxid + 1,
                     session,
-                    ids: &ids,
+                    ids,
                     extended_types: self.config.extended_types,
                 }
                 .prep(&r)
                 .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
-                self.propose(
-                    now,
-                    session,
-                    xid,
-                    body,
-                    Origin::Request {
-                        conn,
-                        xid,
-                        received_ms: now.mono_ms,
-                    },
-                    out,
-                );
-                if let Some(c) = self.conns.get_mut(&conn) {
-                    c.queue.push_back(Slot::Write(zxid));
-                }
+                self.propose_request(now, conn, session, xid, body, out);
             }
             r => self.in_order(now, conn, xid, Some(r), out),
         }
