@@ -16,10 +16,10 @@ use std::sync::Arc;
 use menagerie_core::tree::DataTree;
 use menagerie_core::txn::LoggedTxn;
 use menagerie_core::{Now, Server};
-use menagerie_proto::records::{Acl, StatPersisted};
+use menagerie_proto::records::Acl;
 use menagerie_storage::{
-    DataDirs, SnapshotNode, SnapshotTrailer, StdFs, TxnLog, TxnLogOptions, ZxidDigest,
-    write_snapshot,
+    DataDirs, SnapshotNode, SnapshotTrailer, SnapshotWriter, StdFs, TreeDigest, TxnLog,
+    TxnLogOptions, ZxidDigest,
 };
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -260,50 +260,42 @@ pub fn take_snapshot(
         .filter(|(_, acl)| *acl != open.as_slice())
         .map(|(r, acl)| (i64::from(*r), *acl))
         .collect();
-    let mut nodes: Vec<(String, Option<Vec<u8>>, i64, StatPersisted)> =
-        Vec::with_capacity(tree.node_count());
+    // Stream the nodes straight from the tree (no copy of it), computing the digest in the
+    // same pass. The tree is exactly at `zxid` here (written from the core's own task), so the
+    // digest Java 3.6+ expects in the trailer is exact.
+    let mut w = SnapshotWriter::create(Arc::clone(dirs.fs()), dirs.snap_dir(), zxid)?;
+    w.sessions(sessions)?;
+    w.acls(acls)?;
+    let mut digest = TreeDigest::new();
+    let mut failed = None;
     tree.for_each_preorder(|n| {
-        let path = if n.path() == "/" {
-            String::new()
-        } else {
-            n.path().to_owned()
-        };
-        nodes.push((
+        if failed.is_some() {
+            return;
+        }
+        let path = if n.path() == "/" { "" } else { n.path() };
+        let stat = n.stat_persisted();
+        digest.add(path, n.data(), &stat);
+        let node = SnapshotNode {
             path,
-            n.data().map(<[u8]>::to_vec),
-            acl_index(n.acl_ref()),
-            n.stat_persisted(),
-        ));
+            data: n.data(),
+            acl: acl_index(n.acl_ref()),
+            stat: &stat,
+        };
+        if let Err(e) = w.node(node) {
+            failed = Some(e);
+        }
     });
-    // The tree is exactly at `zxid` here (written from the core's own task), so the digest
-    // Java 3.6+ expects in the trailer is exact.
-    let digest = menagerie_storage::tree_digest(
-        nodes
-            .iter()
-            .map(|(p, d, _, s)| (p.as_str(), d.as_deref(), s)),
-    );
-    let trailer = SnapshotTrailer {
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    w.finish(&SnapshotTrailer {
         digest: Some(ZxidDigest {
             zxid,
             version: menagerie_storage::digest::DIGEST_VERSION,
-            digest: digest as i64,
+            digest: digest.value() as i64,
         }),
         last_processed_zxid: None,
-    };
-    write_snapshot(
-        Arc::clone(dirs.fs()),
-        dirs.snap_dir(),
-        zxid,
-        sessions,
-        acls,
-        nodes.iter().map(|(p, d, a, s)| SnapshotNode {
-            path: p,
-            data: d.as_deref(),
-            acl: *a,
-            stat: s,
-        }),
-        &trailer,
-    )
+    })
 }
 
 fn tree_acl_is(lists: &[(u32, &[Acl])], r: u32, acl: &[Acl]) -> bool {
