@@ -5,10 +5,11 @@
 
 use menagerie_proto::ErrorCode;
 use menagerie_proto::opcode::OpCode;
-use menagerie_proto::records::Stat;
+use menagerie_proto::records::{Acl, Stat, perms};
 use menagerie_proto::response::MultiResult;
 use menagerie_proto::txn::TxnHeader;
 
+use crate::auth::check_acl;
 use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, NewNode};
 use crate::txn::TxnBody;
 
@@ -16,11 +17,45 @@ use crate::txn::TxnBody;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// Node created.
-    Created(String),
+    Created {
+        /// The new node.
+        path: String,
+        /// Who may hear NodeCreated.
+        acl: ReadAcl,
+        /// Who may hear the parent's NodeChildrenChanged.
+        parent_acl: ReadAcl,
+    },
     /// Node deleted.
-    Deleted(String),
+    Deleted {
+        /// The deleted node.
+        path: String,
+        /// Who may hear NodeDeleted (the ACL the node had).
+        acl: ReadAcl,
+        /// Who may hear the parent's NodeChildrenChanged.
+        parent_acl: ReadAcl,
+    },
     /// Node data set.
-    DataChanged(String),
+    DataChanged {
+        /// The node.
+        path: String,
+        /// Who may hear NodeDataChanged.
+        acl: ReadAcl,
+    },
+}
+
+/// Who may receive a change's watch events (ZooKeeper 3.8.4+/3.9.2+ drop an event for a
+/// connection without READ on the node concerned, judged by the ACL at the time of the
+/// change): `None` when anyone may read (nothing to filter), else a copy of that ACL.
+pub type ReadAcl = Option<Vec<Acl>>;
+
+/// The [`ReadAcl`] of the node at `path` as it is now (`None` if there is no such node).
+fn read_acl(tree: &DataTree, path: &str) -> ReadAcl {
+    let acl = tree.acl(tree.get(path)?);
+    if check_acl(acl, perms::READ, &[]) {
+        None
+    } else {
+        Some(acl.to_vec())
+    }
 }
 
 /// What applying one txn produced (besides watch changes).
@@ -102,7 +137,11 @@ fn create(
 ) -> Outcome {
     match tree.create(path, &n) {
         Ok(id) => {
-            changes.push(Change::Created(path.to_owned()));
+            changes.push(Change::Created {
+                path: path.to_owned(),
+                acl: read_acl(tree, path),
+                parent_acl: read_acl(tree, crate::path::parent(path)),
+            });
             Outcome::Created {
                 op,
                 path: path.to_owned(),
@@ -167,7 +206,10 @@ fn apply_one(
         TxnBody::SetData(t) => {
             match tree.set_data(&t.path, t.data.as_deref(), t.version, zxid, time) {
                 Ok(id) => {
-                    changes.push(Change::DataChanged(t.path.clone()));
+                    changes.push(Change::DataChanged {
+                        path: t.path.clone(),
+                        acl: read_acl(tree, &t.path),
+                    });
                     Outcome::Stat(tree.client_stat(tree.node(id)))
                 }
                 Err(e) => Outcome::Failed(e),
@@ -203,9 +245,14 @@ fn apply_one(
 }
 
 fn delete(tree: &mut DataTree, path: &str, zxid: i64, changes: &mut Vec<Change>) -> Outcome {
+    let acl = read_acl(tree, path);
     match tree.delete(path, zxid) {
         Ok(()) => {
-            changes.push(Change::Deleted(path.to_owned()));
+            changes.push(Change::Deleted {
+                path: path.to_owned(),
+                acl,
+                parent_acl: read_acl(tree, crate::path::parent(path)),
+            });
             Outcome::Done
         }
         Err(e) => Outcome::Failed(e),

@@ -19,7 +19,7 @@ use menagerie_proto::response::{MultiResult, Response};
 use menagerie_proto::session::{PASSWORD_LEN, session_password};
 use menagerie_proto::txn::{CreateSessionTxn, ErrorTxn, TxnHeader};
 
-use crate::apply::{Change, Outcome, apply};
+use crate::apply::{Change, Outcome, ReadAcl, apply};
 use crate::auth::{check_acl, digest_id, user_name};
 use crate::io::{BadRequest, ConnId, Input, Now, Output};
 use crate::path;
@@ -235,9 +235,9 @@ impl Server {
         Server {
             tree: DataTree::new(config.extended_types, config.hash_seed),
             sessions: SessionTracker::new(first, config.tick_ms),
+            watches: WatchManager::new(config.hash_seed),
             config,
             pending: Pending::default(),
-            watches: WatchManager::default(),
             conns: BTreeMap::new(),
             session_conn: BTreeMap::new(),
             proposals: VecDeque::new(),
@@ -960,8 +960,12 @@ impl Server {
         let none = BTreeSet::new();
         for change in changes {
             match change {
-                Change::Created(p) => {
-                    self.fire(out, zxid, Table::Data, p, EventType::Created, &none);
+                Change::Created {
+                    path: p,
+                    acl,
+                    parent_acl,
+                } => {
+                    self.fire(out, zxid, Table::Data, p, EventType::Created, &none, acl);
                     let parent = path::parent(p);
                     self.fire(
                         out,
@@ -970,12 +974,17 @@ impl Server {
                         parent,
                         EventType::ChildrenChanged,
                         &none,
+                        parent_acl,
                     );
                 }
-                Change::Deleted(p) => {
+                Change::Deleted {
+                    path: p,
+                    acl,
+                    parent_acl,
+                } => {
                     // A connection watching both data and children hears NodeDeleted once.
-                    let data = self.fire(out, zxid, Table::Data, p, EventType::Deleted, &none);
-                    self.fire(out, zxid, Table::Child, p, EventType::Deleted, &data);
+                    let data = self.fire(out, zxid, Table::Data, p, EventType::Deleted, &none, acl);
+                    self.fire(out, zxid, Table::Child, p, EventType::Deleted, &data, acl);
                     let parent = path::parent(p);
                     self.fire(
                         out,
@@ -984,17 +993,28 @@ impl Server {
                         parent,
                         EventType::ChildrenChanged,
                         &none,
+                        parent_acl,
                     );
                 }
-                Change::DataChanged(p) => {
-                    self.fire(out, zxid, Table::Data, p, EventType::DataChanged, &none);
+                Change::DataChanged { path: p, acl } => {
+                    self.fire(
+                        out,
+                        zxid,
+                        Table::Data,
+                        p,
+                        EventType::DataChanged,
+                        &none,
+                        acl,
+                    );
                 }
             }
         }
     }
 
     /// Triggers `event` on `path` in `table` (skipping `skip`), emits the notifications and
-    /// returns who was notified.
+    /// returns who was triggered. A triggered connection without READ under `acl` loses its
+    /// one-shot watch but hears nothing (ZooKeeper 3.8.4+, CVE-2024-23944).
+    #[allow(clippy::too_many_arguments)]
     fn fire(
         &mut self,
         out: &mut Vec<Output>,
@@ -1003,8 +1023,12 @@ impl Server {
         path: &str,
         event: EventType,
         skip: &BTreeSet<ConnId>,
+        acl: &ReadAcl,
     ) -> BTreeSet<ConnId> {
-        let fired = self.watches.trigger(table, path, event, skip);
+        let mut fired = self.watches.trigger(table, path, event, skip);
+        if let Some(acl) = acl {
+            fired.retain(|&conn| check_acl(acl, perms::READ, self.ids(conn)));
+        }
         push_events(out, zxid, event, path, &fired);
         fired
     }
