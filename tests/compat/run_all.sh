@@ -93,6 +93,8 @@ run restart restart_test.py --candidate "$cand"
 run zkcli zkcli_test.py --servers "java,$cand"
 run cli_mt cli_mt_test.py --servers "java,$cand"
 run fourlw fourlw_test.py --servers "java,$cand"
+run zktop zktop_test.py --servers "java,$cand"
+run recipes recipes_test.py --servers "java,$cand"
 if [ "$cand" = menagerie ]; then
   run stress stress_test.py --servers java,menagerie
 else
