@@ -691,3 +691,130 @@ async fn a_watch_notification_precedes_the_reply_to_the_write_that_fired_it() {
     assert_eq!(reply_header(&event).1, zxid);
     f.server.stop().await;
 }
+
+/// Sends a four-letter word on a fresh connection and returns the answer.
+async fn four_letter(addr: SocketAddr, word: &str) -> String {
+    let mut s = dial(addr).await;
+    send(&mut s, word.as_bytes()).await;
+    let mut out = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
+        .await
+        .expect("4lw answer in time")
+        .expect("4lw answer");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The value of one `mntr` key.
+async fn mntr(addr: SocketAddr, key: &str) -> i64 {
+    let text = four_letter(addr, "mntr").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('\t')?.parse().ok())
+        .unwrap_or_else(|| panic!("{key} in {text}"))
+}
+
+/// exists() with watch=true (the body of `path_watch` with the flag set).
+fn exists_watch(path: &str) -> Vec<u8> {
+    let mut b = path_watch(path);
+    if let Some(flag) = b.last_mut() {
+        *flag = 1;
+    }
+    b
+}
+
+/// One client registering 100,000 watches: every one is answered, counted, and dropped with
+/// its connection; another client is served meanwhile.
+#[tokio::test]
+async fn a_flood_of_watches_is_served_and_dropped_with_the_connection() {
+    let f = start_with(|c| c.four_letter_whitelist = vec!["*".into()]).await;
+    let (mut s, _) = handshake(f.addr()).await;
+    const N: i32 = 100_000;
+    let (mut rd, mut wr) = s.split();
+    let writer = async {
+        let mut batch = Vec::new();
+        for i in 0..N {
+            batch.extend_from_slice(&request(
+                i + 1,
+                OP_EXISTS,
+                &exists_watch(&format!("/f/{i}")),
+            ));
+            if batch.len() > 64 << 10 {
+                wr.write_all(&batch).await.expect("write");
+                batch.clear();
+            }
+        }
+        wr.write_all(&batch).await.expect("write");
+    };
+    let reader = async {
+        let mut len = [0u8; 4];
+        for i in 0..N {
+            rd.read_exact(&mut len).await.expect("reply length");
+            let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+            rd.read_exact(&mut body).await.expect("reply");
+            let (xid, _, err) = reply_header(&body);
+            assert_eq!((xid, err), (i + 1, ERR_NO_NODE));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), async {
+        tokio::join!(writer, reader)
+    })
+    .await
+    .expect("100,000 exists answered in time");
+    still_serving(f.addr()).await;
+    assert_eq!(mntr(f.addr(), "zk_watch_count").await, i64::from(N));
+    drop(s);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while mntr(f.addr(), "zk_watch_count").await != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "watches outlived the connection"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A client that sends requests but never reads its socket: once 64 MiB of replies wait for
+/// it the server closes that connection (ZooKeeper's NIO server instead stops reading from
+/// it; either way memory stays bounded) and keeps serving everybody else.
+#[tokio::test]
+async fn a_client_that_never_reads_is_closed_at_the_output_limit() {
+    const DATA: usize = 1 << 20;
+    let f = start_with(|c| c.max_buffer = DATA + 4096).await;
+    let (mut w, _) = handshake(f.addr()).await;
+    send(
+        &mut w,
+        &request(1, OP_CREATE, &create_body("/big", &vec![b'x'; DATA])),
+    )
+    .await;
+    let created = read_frame(&mut w).await.expect("create reply");
+    assert_eq!(reply_header(&created).2, 0);
+    let (mut lazy, _) = handshake(f.addr()).await;
+    // 200 x 1 MiB of replies asked for, none read.
+    let mut reqs = Vec::new();
+    for i in 0..200 {
+        reqs.extend_from_slice(&request(i + 1, OP_GET_DATA, &path_watch("/big")));
+    }
+    send(&mut lazy, &reqs).await;
+    // Meanwhile everybody else is served.
+    answers(&mut w, 2).await;
+    still_serving(f.addr()).await;
+    // Now read what the server sent before it gave up: far fewer than 200 replies, then EOF.
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "connection never closed"
+        );
+        match tokio::time::timeout(WAIT, lazy.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => got += n,
+            Err(_) => panic!("the server neither sent more nor closed the connection"),
+        }
+    }
+    assert!(
+        got < 150 * DATA,
+        "{got} bytes arrived: the output was not bounded"
+    );
+    answers(&mut w, 3).await;
+}
