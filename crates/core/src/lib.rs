@@ -34,6 +34,7 @@ pub mod server;
 pub mod session;
 pub mod tree;
 pub mod txn;
+pub mod walk;
 pub mod watch;
 
 pub use io::{BadRequest, ConnId, Input, Now, Output};

@@ -4,6 +4,7 @@
 //! * [`shell`]: the task that owns the core, feeds it inputs and routes its outputs.
 //! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
 //! * [`four_letter`]: the four-letter-word commands.
+//! * [`snapshotter`]: fuzzy snapshots written in the background.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -12,6 +13,7 @@ pub mod four_letter;
 pub mod outbox;
 pub mod persistence;
 pub mod shell;
+pub mod snapshotter;
 
 use std::net::SocketAddr;
 

@@ -20,6 +20,7 @@ use crate::conn;
 use crate::four_letter;
 use crate::outbox::Outbox;
 use crate::persistence::{Recovered, StorageThread, ToStorage, snapshot_threshold, take_snapshot};
+use crate::snapshotter::{Progress, SnapshotOutcome, Snapshotter};
 
 /// Messages to the shell task.
 #[derive(Debug)]
@@ -48,7 +49,25 @@ pub enum ToShell {
     Persisted(i64),
     /// The storage thread failed; nothing more will be made durable.
     StorageFailed(String),
+    /// A background snapshot ended.
+    SnapshotDone {
+        /// Which one ([`Snapshotter::id`]).
+        id: u64,
+        /// How it ended.
+        outcome: SnapshotOutcome,
+    },
 }
+
+/// Why the shell woke up.
+enum Wake {
+    Message(ToShell),
+    Timer,
+    SnapshotRoom,
+}
+
+/// After this many fuzzy snapshots in a row are abandoned (ACL lists created while they
+/// were written), the next snapshot is written in one go.
+const MAX_ABANDONED_SNAPSHOTS: u32 = 3;
 
 /// How many inputs the shell takes before acknowledging persistence (bounds latency).
 const MAX_BATCH: usize = 256;
@@ -121,7 +140,11 @@ pub async fn run(
         shutdown.clone(),
     ));
     let Recovered { dirs, log, .. } = recovered;
+    let snapshot_done = tx.clone();
     let storage = StorageThread::start(log, tx);
+    let mut snapshot: Option<Snapshotter> = None;
+    let mut snapshots_started: u64 = 0;
+    let mut abandoned_in_row: u32 = 0;
     let mut storage_ok = true;
     let snapshot_every = snapshot_threshold(config.snap_count, clock.now().wall_ms as u64);
     let mut since_snapshot: u64 = 0;
@@ -135,18 +158,23 @@ pub async fn run(
         let deadline = server.next_deadline().map(|d| {
             tokio::time::Instant::from_std(clock.start) + std::time::Duration::from_millis(d)
         });
-        let first = tokio::select! {
+        let wake = tokio::select! {
             biased;
             _ = shutdown.changed() => break,
             msg = rx.recv() => match msg {
-                Some(m) => Some(m),
+                Some(m) => Wake::Message(m),
                 None => break,
             },
-            _ = sleep_until(deadline) => None,
+            _ = sleep_until(deadline) => Wake::Timer,
+            _ = snapshot_room(&snapshot) => Wake::SnapshotRoom,
         };
         let now = clock.now();
         let mut batch = 0;
-        let mut next = first;
+        let (mut next, mut tick) = match wake {
+            Wake::Message(m) => (Some(m), false),
+            Wake::Timer => (None, true),
+            Wake::SnapshotRoom => (None, false),
+        };
         loop {
             match next.take() {
                 Some(ToShell::Register { conn, tx, peer }) => {
@@ -181,7 +209,28 @@ pub async fn run(
                     tracing::error!(error = %e, "storage failed: writes are no longer acknowledged; reads are still served");
                     storage_ok = false;
                 }
-                None => server.handle(now, Input::Tick, &mut out),
+                Some(ToShell::SnapshotDone { id, outcome }) => {
+                    if snapshot.as_ref().is_some_and(|s| s.id() == id) {
+                        snapshot = None;
+                    }
+                    match outcome {
+                        SnapshotOutcome::Written(path) => {
+                            abandoned_in_row = 0;
+                            tracing::info!(file = %path.display(), "snapshot written");
+                        }
+                        SnapshotOutcome::Abandoned => {
+                            tracing::debug!(id, "abandoned snapshot cleaned up")
+                        }
+                        SnapshotOutcome::Failed(e) => {
+                            tracing::error!(error = %e, "snapshot failed")
+                        }
+                    }
+                }
+                None if tick => {
+                    tick = false;
+                    server.handle(now, Input::Tick, &mut out);
+                }
+                None => {}
             }
             dispatch(&mut out, &mut outboxes, &mut overflowed, &mut to_persist);
             for conn in overflowed.drain(..) {
@@ -207,16 +256,49 @@ pub async fn run(
         }
         if storage_ok && since_snapshot >= snapshot_every {
             since_snapshot = 0;
-            storage.send(ToStorage::Roll);
-            match take_snapshot(&dirs, &server) {
-                Ok(path) => tracing::info!(file = %path.display(), "snapshot written"),
-                Err(e) => tracing::error!(error = %e, "snapshot failed"),
+            if snapshot.is_some() {
+                tracing::warn!("too busy to snapshot: the previous one is still being written");
+            } else if abandoned_in_row >= MAX_ABANDONED_SNAPSHOTS {
+                // Fuzzy snapshots keep meeting new ACL lists: write one in one go.
+                abandoned_in_row = 0;
+                storage.send(ToStorage::Roll);
+                match take_snapshot(&dirs, &server) {
+                    Ok(path) => tracing::info!(file = %path.display(), "snapshot written"),
+                    Err(e) => tracing::error!(error = %e, "snapshot failed"),
+                }
+            } else {
+                storage.send(ToStorage::Roll);
+                snapshots_started += 1;
+                let s =
+                    Snapshotter::start(snapshots_started, &dirs, &server, snapshot_done.clone());
+                tracing::info!(zxid = format_args!("{:#x}", s.zxid()), "snapshot started");
+                snapshot = Some(s);
             }
+        }
+        if let Some(s) = snapshot.as_mut()
+            && s.has_room()
+            && s.step(&server) == Progress::Abandoned
+        {
+            tracing::warn!(
+                zxid = format_args!("{:#x}", s.zxid()),
+                "snapshot abandoned: an ACL list was created while it was written; retrying"
+            );
+            snapshot = None;
+            abandoned_in_row += 1;
+            since_snapshot = snapshot_every;
         }
     }
     accept.abort();
     // Dropping the outboxes ends every connection's writer, which closes its socket.
     drop(outboxes);
+}
+
+/// Resolves when the snapshot in progress can take another slice (never without one).
+async fn snapshot_room(snapshot: &Option<Snapshotter>) {
+    match snapshot {
+        Some(s) => s.room().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

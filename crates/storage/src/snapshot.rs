@@ -241,12 +241,17 @@ impl SnapshotWriter {
                 "the root is written as \"\"; \"/\" ends the node list".into(),
             ));
         }
-        self.put(|b| {
-            b.put_string(node.path);
-            b.put_buffer(node.data);
-            b.put_i64(node.acl);
-            node.stat.write(b);
-        })
+        self.put(|b| encode_node(b, node))
+    }
+
+    /// Appends nodes already encoded with [`encode_node`] (so that a producer elsewhere can
+    /// serialize while this writer does the I/O). The same ordering rules as
+    /// [`SnapshotWriter::node`] apply; the caller keeps them.
+    pub fn encoded_nodes(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.stage != Stage::Nodes {
+            return Err(Error::InvalidInput("nodes must follow the ACLs".into()));
+        }
+        self.put(|b| b.extend_from_slice(bytes))
     }
 
     /// Writes the terminator, the seals and the optional blocks, fsyncs, renames into place
@@ -303,6 +308,15 @@ impl SnapshotWriter {
             b.put_string("/");
         })
     }
+}
+
+/// Appends one node in the snapshot encoding (ZooKeeper: `DataTree.serializeNodeData`); the
+/// root's path is `""` and `"/"` is reserved for the end of the node list.
+pub fn encode_node(b: &mut Vec<u8>, node: SnapshotNode<'_>) {
+    b.put_string(node.path);
+    b.put_buffer(node.data);
+    b.put_i64(node.acl);
+    node.stat.write(b);
 }
 
 impl Drop for SnapshotWriter {

@@ -1,0 +1,210 @@
+//! A preorder walk of the tree that can be spread over many steps while the tree keeps
+//! changing in between: the node order of ZooKeeper's fuzzy snapshots.
+//!
+//! Each step visits up to a budget of nodes. When a node is visited its children's names are
+//! copied (as ZooKeeper copies a node's child set while serializing); a child deleted before
+//! it is reached is skipped. So every node that exists when the walk starts and is not
+//! deleted before it is reached is visited exactly once, parents before children; nodes
+//! created meanwhile may or may not be. A snapshot written this way, named after the zxid
+//! the tree was at when the walk started, becomes exact once the log from that zxid on is
+//! replayed over it (txns are idempotent on such a tree).
+
+use crate::tree::{DataTree, Node};
+
+/// One level of the walk: the children of one visited node still to visit.
+#[derive(Debug)]
+struct Frame {
+    /// The visited node's path followed by `/` (just `/` for the root).
+    prefix: String,
+    /// Its children's names when it was visited; `next` is the next one to visit.
+    names: Vec<String>,
+    next: usize,
+}
+
+/// A resumable, change-tolerant preorder walk; see the module documentation.
+#[derive(Debug, Default)]
+pub struct FuzzyWalk {
+    started: bool,
+    stack: Vec<Frame>,
+    visited: u64,
+}
+
+impl FuzzyWalk {
+    /// A walk that has not visited anything yet.
+    pub fn new() -> FuzzyWalk {
+        FuzzyWalk::default()
+    }
+
+    /// Nodes visited so far.
+    pub fn visited(&self) -> u64 {
+        self.visited
+    }
+
+    /// Visits up to `budget` more nodes; returns true once the walk is complete.
+    pub fn step(&mut self, tree: &DataTree, budget: usize, mut visit: impl FnMut(&Node)) -> bool {
+        let mut left = budget;
+        if !self.started {
+            self.started = true;
+            let Some(root) = tree.get("/") else {
+                return true;
+            };
+            self.enter(tree, root, "/".to_owned(), &mut visit);
+            left = left.saturating_sub(1);
+        }
+        while left > 0 {
+            let Some(top) = self.stack.last_mut() else {
+                return true;
+            };
+            let Some(name) = top.names.get(top.next) else {
+                self.stack.pop();
+                continue;
+            };
+            top.next += 1;
+            let path = format!("{}{}", top.prefix, name);
+            if let Some(node) = tree.get(&path) {
+                let mut prefix = path;
+                prefix.push('/');
+                self.enter(tree, node, prefix, &mut visit);
+                left -= 1;
+            }
+        }
+        self.stack.is_empty()
+    }
+
+    fn enter(
+        &mut self,
+        tree: &DataTree,
+        node: &Node,
+        prefix: String,
+        visit: &mut impl FnMut(&Node),
+    ) {
+        visit(node);
+        self.visited += 1;
+        if node.num_children() > 0 {
+            self.stack.push(Frame {
+                prefix,
+                names: tree.children(node),
+                next: 0,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use menagerie_proto::records::Acl;
+
+    use super::*;
+    use crate::path;
+    use crate::tree::NewNode;
+
+    fn create(tree: &mut DataTree, p: &str, zxid: i64) -> bool {
+        let acl = Acl::open_unsafe();
+        tree.create(
+            p,
+            &NewNode {
+                data: Some(b"d"),
+                acl: &acl,
+                ephemeral_owner: 0,
+                parent_cversion: -1,
+                zxid,
+                time: zxid,
+            },
+        )
+        .is_ok()
+    }
+
+    fn all_paths(tree: &DataTree) -> BTreeSet<String> {
+        let mut v = BTreeSet::new();
+        tree.for_each_preorder(|n| {
+            v.insert(n.path().to_owned());
+        });
+        v
+    }
+
+    /// Walks in small steps while a pseudo-random mix of creates and deletes runs between
+    /// the steps; checks the fuzzy-snapshot invariants.
+    #[test]
+    fn survives_changes_between_steps() {
+        for seed in 1..20u64 {
+            let mut tree = DataTree::new(false, seed);
+            let mut zxid = 1;
+            for a in 0..8 {
+                create(&mut tree, &format!("/a{a}"), zxid);
+                for b in 0..8 {
+                    create(&mut tree, &format!("/a{a}/b{b}"), zxid);
+                    for c in 0..3 {
+                        create(&mut tree, &format!("/a{a}/b{b}/c{c}"), zxid);
+                    }
+                }
+                zxid += 1;
+            }
+            let at_start = all_paths(&tree);
+            let mut deleted = BTreeSet::new();
+            let mut walk = FuzzyWalk::new();
+            let mut order: BTreeMap<String, usize> = BTreeMap::new();
+            let mut x = seed;
+            let mut steps = 0;
+            loop {
+                let done = walk.step(&tree, 3, |n| {
+                    let p = n.path().to_owned();
+                    let i = order.len();
+                    assert!(order.insert(p, i).is_none(), "visited twice");
+                });
+                if done {
+                    break;
+                }
+                steps += 1;
+                assert!(steps < 10_000, "the walk does not end");
+                for _ in 0..3 {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let (a, b, c) = ((x >> 33) % 9, (x >> 40) % 9, (x >> 50) % 4);
+                    let p = format!("/a{a}/b{b}/c{c}");
+                    zxid += 1;
+                    if x % 2 == 0 {
+                        if tree.delete(&p, zxid).is_ok() {
+                            deleted.insert(p);
+                        }
+                    } else {
+                        create(&mut tree, &p, zxid);
+                    }
+                }
+            }
+            assert_eq!(walk.visited() as usize, order.len());
+            for (p, i) in &order {
+                if p != "/" {
+                    let parent = order.get(path::parent(p));
+                    assert!(parent.is_some_and(|j| j < i), "{p} before its parent");
+                }
+            }
+            for p in at_start.difference(&deleted) {
+                assert!(
+                    order.contains_key(p),
+                    "seed {seed}: {p} existed throughout but was missed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn visits_everything_of_a_still_tree_in_one_or_many_steps() {
+        let mut tree = DataTree::new(false, 1);
+        for i in 0..50 {
+            create(&mut tree, &format!("/n{i}"), i + 1);
+            create(&mut tree, &format!("/n{i}/m"), i + 1);
+        }
+        let expected = all_paths(&tree);
+        for budget in [1, 7, 1000] {
+            let mut seen = BTreeSet::new();
+            let mut walk = FuzzyWalk::new();
+            while !walk.step(&tree, budget, |n| {
+                seen.insert(n.path().to_owned());
+            }) {}
+            assert_eq!(seen, expected, "budget {budget}");
+        }
+    }
+}
