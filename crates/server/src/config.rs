@@ -276,10 +276,19 @@ fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError
         .map_err(|_| invalid(key, value, "not a valid number"))
 }
 
+/// An IP address or a host name (resolved now, first address), as ZooKeeper accepts for its
+/// admin and metrics hosts.
 fn ip(key: &str, value: &str) -> Result<IpAddr, ConfigError> {
-    value
-        .parse()
-        .map_err(|_| invalid(key, value, "not an IP address"))
+    if let Ok(ip) = value.parse() {
+        return Ok(ip);
+    }
+    use std::net::ToSocketAddrs as _;
+    (value, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .map(|a| a.ip())
+        .ok_or_else(|| invalid(key, value, "not an IP address or a resolvable host name"))
 }
 
 fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
@@ -539,9 +548,14 @@ mod tests {
         );
         assert!(c.unused_keys.is_empty(), "{:?}", c.unused_keys);
         assert!(!ServerConfig::default().admin.enabled);
+        let c = ServerConfig::from_properties(&props(
+            "dataDir=d\nclientPort=1\nadmin.serverAddress=localhost\n",
+        ))
+        .unwrap();
+        assert!(c.admin.addr.ip().is_loopback(), "{}", c.admin.addr);
         for bad in [
             "admin.serverPort=x",
-            "admin.serverAddress=nowhere",
+            "admin.serverAddress=no such host",
             "admin.commandURL=cmds",
         ] {
             let text = format!("dataDir=d\nclientPort=1\n{bad}\n");
