@@ -36,8 +36,8 @@ def start(kind: str, tmp: str, port: int) -> subprocess.Popen:
     data = os.path.join(tmp, "data")
     cfg = os.path.join(tmp, f"zoo-{kind}.cfg")
     lines = [f"tickTime=2000", f"dataDir={data}", f"clientPort={port}", "clientPortAddress=127.0.0.1"]
+    lines.append("admin.enableServer=false")  # both default to an admin server on port 8080
     if kind == "java":
-        lines.append("admin.enableServer=false")
         with open(cfg, "w") as f:
             f.write("\n".join(lines) + "\n")
         cmd = zkserver._java_command(tmp, cfg, {"zookeeper.snapCount": 40})

@@ -60,6 +60,7 @@ missing=()
 [ -x /usr/share/zookeeper/bin/zkCli.sh ] || missing+=("zookeeper (apt)")
 [ -x /usr/lib/zookeeper/bin/cli_mt ] || missing+=("zookeeper-bin (apt)")
 "$PY" -c 'import kazoo' 2>/dev/null || missing+=("kazoo (pip)")
+"$PY" -c 'import prometheus_client' 2>/dev/null || missing+=("prometheus_client (pip)")
 command -v javac >/dev/null 2>&1 || missing+=("a JDK with javac (apt default-jdk-headless)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "compat suite: missing prerequisites: ${missing[*]}"
@@ -95,6 +96,7 @@ run cli_mt cli_mt_test.py --servers "java,$cand"
 run fourlw fourlw_test.py --servers "java,$cand"
 run zktop zktop_test.py --servers "java,$cand"
 run recipes recipes_test.py --servers "java,$cand"
+run admin admin_test.py --servers "java,$cand"
 if [ "$cand" = menagerie ]; then
   run stress stress_test.py --servers java,menagerie
 else

@@ -52,6 +52,7 @@ JAVA_JARS = [
     "/usr/share/java/slf4j-log4j12.jar",
     "/usr/share/java/log4j-1.2.jar",
 ]
+SERVLET_JAR = "/usr/share/java/servlet-api.jar"
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 CLI_MT = "/usr/lib/zookeeper/bin/cli_mt"
 
@@ -232,7 +233,8 @@ def install_signal_handlers() -> None:
             pass
 
 
-def _write_zoo_cfg(kind: str, tmpdir: str, port: int, tick: int, extra: dict | None = None) -> str:
+def _write_zoo_cfg(kind: str, tmpdir: str, port: int, tick: int, extra: dict | None = None,
+                   admin_port: int | None = None) -> str:
     data_dir = os.path.join(tmpdir, "data")
     os.makedirs(data_dir, exist_ok=True)
     lines = [
@@ -241,11 +243,11 @@ def _write_zoo_cfg(kind: str, tmpdir: str, port: int, tick: int, extra: dict | N
         f"clientPort={port}",
         f"clientPortAddress={HOST}",
     ]
-    if kind == "java":
-        lines += [
-            "admin.enableServer=false",  # no Jetty on 8080
-        ]
+    if admin_port:
+        lines += ["admin.enableServer=true", f"admin.serverAddress={HOST}", f"admin.serverPort={admin_port}"]
     else:
+        lines += ["admin.enableServer=false"]  # ZooKeeper's default would take port 8080
+    if kind != "java":
         # Same switches the Java server gets as -D system properties.
         lines += ["extendedTypesEnabled=true", "4lw.commands.whitelist=*"]
         lines += [f"{k}={v}" for k, v in (extra or {}).items()]
@@ -255,7 +257,7 @@ def _write_zoo_cfg(kind: str, tmpdir: str, port: int, tick: int, extra: dict | N
     return cfg
 
 
-def _java_command(tmpdir: str, cfg: str, extra: dict | None = None) -> list[str]:
+def _java_command(tmpdir: str, cfg: str, extra: dict | None = None, admin: bool = False) -> list[str]:
     log4j = os.path.join(tmpdir, "log4j.properties")
     with open(log4j, "w") as f:
         f.write(
@@ -265,7 +267,9 @@ def _java_command(tmpdir: str, cfg: str, extra: dict | None = None) -> list[str]
             "log4j.appender.F.layout=org.apache.log4j.PatternLayout\n"
             "log4j.appender.F.layout.ConversionPattern=%d{ISO8601} %-5p [%t] %c{1}: %m%n\n"
         )
-    cp = ":".join(j for j in JAVA_JARS if os.path.exists(j))
+    # The AdminServer (Jetty) also needs the servlet API, which zookeeper.jar's manifest omits.
+    jars = JAVA_JARS + ([SERVLET_JAR] if admin else [])
+    cp = ":".join(j for j in jars if os.path.exists(j))
     return [
         "java",
         "-Xms64m",
@@ -275,7 +279,7 @@ def _java_command(tmpdir: str, cfg: str, extra: dict | None = None) -> list[str]
         f"-Dlog4j.configuration=file:{log4j}",
         "-Dzookeeper.extendedTypesEnabled=true",
         "-Dzookeeper.4lw.commands.whitelist=*",
-        "-Dzookeeper.admin.enableServer=false",
+        f"-Dzookeeper.admin.enableServer={'true' if admin else 'false'}",
         "-Djava.net.preferIPv4Stack=true",
         # e.g. znode.container.checkIntervalMs: JVM properties, not zoo.cfg keys, for Java
         *[f"-D{k}={v}" for k, v in (extra or {}).items()],
@@ -286,11 +290,14 @@ def _java_command(tmpdir: str, cfg: str, extra: dict | None = None) -> list[str]
     ]
 
 
-def start_server(kind: str, tick: int = 2000, timeout: float = START_TIMEOUT, extra: dict | None = None) -> Server:
+def start_server(kind: str, tick: int = 2000, timeout: float = START_TIMEOUT, extra: dict | None = None,
+                 admin: bool = False) -> Server:
     """Start a fresh standalone server of the given kind and wait until it serves clients.
 
     `extra` settings go to Java as -D system properties and to Menagerie as zoo.cfg lines
     (e.g. {"znode.container.checkIntervalMs": 1000}, which ZooKeeper reads only as a JVM property).
+    With `admin` the AdminServer listens on 127.0.0.1 at a free port (``srv.admin_port``);
+    otherwise it is disabled on both kinds.
     """
     why = check_available(kind)
     if why:
@@ -299,9 +306,10 @@ def start_server(kind: str, tick: int = 2000, timeout: float = START_TIMEOUT, ex
     for _attempt in range(3):  # the free port may be taken between probe and bind
         port = free_port()
         tmpdir = tempfile.mkdtemp(prefix=f"compat-{kind}-")
-        cfg = _write_zoo_cfg(kind, tmpdir, port, tick, extra)
+        admin_port = free_port() if admin else None
+        cfg = _write_zoo_cfg(kind, tmpdir, port, tick, extra, admin_port)
         if kind == "java":
-            cmd = _java_command(tmpdir, cfg, extra)
+            cmd = _java_command(tmpdir, cfg, extra, admin)
             out_path = os.path.join(tmpdir, "stdout.log")
             log_path = os.path.join(tmpdir, "server.log")
         else:
@@ -322,6 +330,7 @@ def start_server(kind: str, tick: int = 2000, timeout: float = START_TIMEOUT, ex
             )
         srv = Server(kind, port, tmpdir, proc, log_path)
         srv.cmd, srv.out_path, srv.env = cmd, out_path, env
+        srv.admin_port = admin_port
         _started.append(srv)
         try:
             _wait_ready(srv, timeout)

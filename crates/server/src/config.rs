@@ -67,9 +67,55 @@ pub struct ServerConfig {
     pub force_sync: bool,
     /// `preAllocSize`: log preallocation block in bytes (zoo.cfg gives KB).
     pub pre_alloc_size: u64,
+    /// `admin.*` and `metricsProvider.*`: the admin HTTP server and Prometheus metrics.
+    pub admin: AdminConfig,
+    /// The text of the configuration file (the admin `initial_configuration` command).
+    pub initial_config: String,
     /// Keys that were accepted but are not used.
     pub unused_keys: Vec<String>,
 }
+
+/// The admin HTTP server (ZooKeeper's AdminServer) and the Prometheus metrics endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// `admin.enableServer`: ZooKeeper's default is on; the embedded default config keeps it
+    /// off so that a bare `menagerie server` (and tests) do not take port 8080.
+    pub enabled: bool,
+    /// `admin.serverAddress`:`admin.serverPort` (0.0.0.0:8080).
+    pub addr: SocketAddr,
+    /// `admin.commandURL` (`/commands`).
+    pub command_url: String,
+    /// `metricsProvider.httpHost`:`metricsProvider.httpPort` when `metricsProvider.className`
+    /// is ZooKeeper's PrometheusMetricsProvider (default 0.0.0.0:7000): a second listener that
+    /// serves only `/metrics`, as ZooKeeper's provider does.
+    pub prometheus_addr: Option<SocketAddr>,
+}
+
+impl AdminConfig {
+    /// ZooKeeper's defaults for a zoo.cfg that does not mention the admin server.
+    pub fn zookeeper_default() -> AdminConfig {
+        AdminConfig {
+            enabled: true,
+            addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            command_url: "/commands".into(),
+            prometheus_addr: None,
+        }
+    }
+}
+
+impl Default for AdminConfig {
+    /// Disabled (see [`AdminConfig::enabled`]); otherwise ZooKeeper's defaults.
+    fn default() -> Self {
+        AdminConfig {
+            enabled: false,
+            ..AdminConfig::zookeeper_default()
+        }
+    }
+}
+
+/// The class name that turns on the Prometheus endpoint.
+const PROMETHEUS_PROVIDER: &str =
+    "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider";
 
 impl Default for ServerConfig {
     /// The embedded default: standalone on 127.0.0.1:2181 with data under `./data`.
@@ -89,6 +135,8 @@ impl Default for ServerConfig {
             snap_count: 100_000,
             force_sync: true,
             pre_alloc_size: 64 << 20,
+            admin: AdminConfig::default(),
+            initial_config: String::new(),
             unused_keys: Vec::new(),
         }
     }
@@ -123,14 +171,7 @@ const KNOWN_UNUSED: &[&str] = &[
     "serverCnxnFactory",
     "skipACL",
     "quorum.auth.enableSasl",
-    "metricsProvider.className",
-    "metricsProvider.httpPort",
-    "metricsProvider.httpHost",
     "metricsProvider.exportJvmInfo",
-    "admin.enableServer",
-    "admin.serverAddress",
-    "admin.serverPort",
-    "admin.commandURL",
     "authProvider.1",
     "enforceQuota",
     "digest.enabled",
@@ -235,6 +276,21 @@ fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError
         .map_err(|_| invalid(key, value, "not a valid number"))
 }
 
+/// An IP address or a host name (resolved now, first address), as ZooKeeper accepts for its
+/// admin and metrics hosts.
+fn ip(key: &str, value: &str) -> Result<IpAddr, ConfigError> {
+    if let Ok(ip) = value.parse() {
+        return Ok(ip);
+    }
+    use std::net::ToSocketAddrs as _;
+    (value, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .map(|a| a.ip())
+        .ok_or_else(|| invalid(key, value, "not an IP address or a resolvable host name"))
+}
+
 fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
     // Java's Boolean.parseBoolean: "true" in any case is true, anything else false; we are
     // stricter and refuse values that are neither, since a typo there is surely a mistake.
@@ -253,7 +309,9 @@ impl ServerConfig {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_properties(&parse_properties(&text))
+        let mut config = Self::from_properties(&parse_properties(&text))?;
+        config.initial_config = text;
+        Ok(config)
     }
 
     /// Builds the config from parsed properties.
@@ -264,6 +322,9 @@ impl ServerConfig {
         let mut data_dir = None;
         let mut data_log_dir = None;
         let (mut min, mut max) = (None, None);
+        c.admin = AdminConfig::zookeeper_default();
+        let mut admin_ip = None;
+        let (mut prom_class, mut prom_host, mut prom_port) = (None, None, None);
         for (key, raw) in props {
             let value = raw.trim();
             match key.as_str() {
@@ -328,6 +389,27 @@ impl ServerConfig {
                         .filter(|w| !w.is_empty())
                         .collect()
                 }
+                "admin.enableServer" | "zookeeper.admin.enableServer" => {
+                    c.admin.enabled = boolean(key, value)?
+                }
+                "admin.serverAddress" | "zookeeper.admin.serverAddress" => {
+                    admin_ip = Some(ip(key, value)?)
+                }
+                "admin.serverPort" | "zookeeper.admin.serverPort" => {
+                    c.admin.addr.set_port(number(key, value)?)
+                }
+                "admin.commandURL" | "zookeeper.admin.commandURL" => {
+                    if !value.starts_with('/') {
+                        return Err(invalid(key, value, "must start with /"));
+                    }
+                    c.admin.command_url = value.trim_end_matches('/').to_owned();
+                    if c.admin.command_url.is_empty() {
+                        return Err(invalid(key, value, "must not be /"));
+                    }
+                }
+                "metricsProvider.className" => prom_class = Some(value.to_owned()),
+                "metricsProvider.httpHost" => prom_host = Some(ip(key, value)?),
+                "metricsProvider.httpPort" => prom_port = Some(number::<u16>(key, value)?),
                 k if KNOWN_UNUSED.contains(&k)
                     || k.starts_with("server.")
                     || k.starts_with("group.")
@@ -337,6 +419,19 @@ impl ServerConfig {
                 }
                 k => c.unused_keys.push(k.to_owned()),
             }
+        }
+        if let Some(ip) = admin_ip {
+            c.admin.addr.set_ip(ip);
+        }
+        match prom_class.as_deref() {
+            Some(PROMETHEUS_PROVIDER) => {
+                c.admin.prometheus_addr = Some(SocketAddr::new(
+                    prom_host.unwrap_or(IpAddr::from([0, 0, 0, 0])),
+                    prom_port.unwrap_or(7000),
+                ))
+            }
+            Some(_) => c.unused_keys.push("metricsProvider.className".into()),
+            None => {}
         }
         c.data_dir = data_dir.ok_or(ConfigError::Missing("dataDir"))?;
         c.data_log_dir = data_log_dir.unwrap_or_else(|| c.data_dir.clone());
@@ -428,6 +523,47 @@ mod tests {
             ServerConfig::from_properties(&props("clientPort=1\n")),
             Err(ConfigError::Missing("dataDir"))
         ));
+    }
+
+    #[test]
+    fn admin_keys() {
+        let c = ServerConfig::from_properties(&props("dataDir=d\nclientPort=1\n")).unwrap();
+        assert!(c.admin.enabled);
+        assert_eq!(c.admin.addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.admin.command_url, "/commands");
+        assert_eq!(c.admin.prometheus_addr, None);
+        let c = ServerConfig::from_properties(&props(
+            "dataDir=d\nclientPort=1\nadmin.enableServer=false\nadmin.serverAddress=127.0.0.1\n\
+             admin.serverPort=0\nadmin.commandURL=/cmds/\n\
+             metricsProvider.className=org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider\n\
+             metricsProvider.httpPort=7001\n",
+        ))
+        .unwrap();
+        assert!(!c.admin.enabled);
+        assert_eq!(c.admin.addr.to_string(), "127.0.0.1:0");
+        assert_eq!(c.admin.command_url, "/cmds");
+        assert_eq!(
+            c.admin.prometheus_addr.map(|a| a.to_string()).as_deref(),
+            Some("0.0.0.0:7001")
+        );
+        assert!(c.unused_keys.is_empty(), "{:?}", c.unused_keys);
+        assert!(!ServerConfig::default().admin.enabled);
+        let c = ServerConfig::from_properties(&props(
+            "dataDir=d\nclientPort=1\nadmin.serverAddress=localhost\n",
+        ))
+        .unwrap();
+        assert!(c.admin.addr.ip().is_loopback(), "{}", c.admin.addr);
+        for bad in [
+            "admin.serverPort=x",
+            "admin.serverAddress=no such host",
+            "admin.commandURL=cmds",
+        ] {
+            let text = format!("dataDir=d\nclientPort=1\n{bad}\n");
+            assert!(
+                ServerConfig::from_properties(&props(&text)).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

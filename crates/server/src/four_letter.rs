@@ -68,9 +68,8 @@ pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
         "wchc" => wchc(server),
         "wchp" => wchp(server),
         "mntr" => mntr(server, view),
-        // ZooKeeper's default trace mask (ZooTrace: client ping, request, watch event
-        // and session masks).
-        "gtmk" => "306".into(),
+        // The trace mask (ZooKeeper's default 306 unless the admin set_trace_mask changed it).
+        "gtmk" => crate::admin::commands::trace_mask().to_string(),
         // No digest log is kept yet, so there is nothing to list.
         "hash" => String::new(),
         _ => format!("{word} is not executed because it is not in the whitelist.\n"),
@@ -112,7 +111,7 @@ fn requester_line(view: &ShellView<'_>) -> String {
 }
 
 /// ZooKeeper's `lop` abbreviations.
-fn op_name(op: Option<OpCode>) -> &'static str {
+pub(crate) fn op_name(op: Option<OpCode>) -> &'static str {
     use OpCode::*;
     match op {
         None => "NA",
@@ -197,6 +196,14 @@ fn conf(c: &ServerConfig) -> String {
 
 fn envi() -> String {
     let mut s = String::from("Environment:\n");
+    for (k, v) in environment() {
+        let _ = writeln!(s, "{k}={v}");
+    }
+    s
+}
+
+/// The `envi` pairs (the Java-only keys a native server cannot have are left out).
+pub(crate) fn environment() -> Vec<(&'static str, String)> {
     let env = |k: &str| std::env::var(k).unwrap_or_default();
     let cwd = std::env::current_dir()
         .map(|p| p.display().to_string())
@@ -204,7 +211,7 @@ fn envi() -> String {
     let host = std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_default();
-    for (k, v) in [
+    vec![
         ("zookeeper.version", VERSION.to_string()),
         ("host.name", host),
         ("os.name", std::env::consts::OS.to_string()),
@@ -220,19 +227,16 @@ fn envi() -> String {
         ("user.home", env("HOME")),
         ("user.dir", cwd),
         ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
-    ] {
-        let _ = writeln!(s, "{k}={v}");
-    }
-    s
+    ]
 }
 
-fn os_version() -> String {
+pub(crate) fn os_version() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map(|v| v.trim().to_string())
         .unwrap_or_default()
 }
 
-fn mem_kb(key: &str) -> u64 {
+pub(crate) fn mem_kb(key: &str) -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
@@ -243,7 +247,7 @@ fn mem_kb(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-fn rss_kb() -> u64 {
+pub(crate) fn rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|m| {
@@ -255,7 +259,7 @@ fn rss_kb() -> u64 {
 }
 
 /// Total size of the files under `dir` (non-recursive past `version-2`).
-fn dir_size(dir: &Path) -> u64 {
+pub(crate) fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     for d in [dir.to_path_buf(), dir.join("version-2")] {
         if let Ok(entries) = std::fs::read_dir(&d) {
@@ -300,7 +304,7 @@ fn dump(server: &Server, view: &ShellView<'_>) -> String {
     s
 }
 
-fn session_of(server: &Server) -> HashMap<ConnId, i64> {
+pub(crate) fn session_of(server: &Server) -> HashMap<ConnId, i64> {
     server
         .connections()
         .into_iter()
@@ -360,67 +364,7 @@ fn wchp(server: &Server) -> String {
     s
 }
 
-fn open_fds() -> (i64, i64) {
-    let open = std::fs::read_dir("/proc/self/fd").map_or(-1, |d| d.count() as i64);
-    let max = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|l| {
-            l.lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
-        })
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(-1);
-    (open, max)
-}
-
 fn mntr(server: &Server, view: &ShellView<'_>) -> String {
-    let stats = server.stats();
-    let tree = server.tree();
-    let ephemerals: usize = tree
-        .sessions_with_ephemerals()
-        .map(|s| tree.ephemerals(s).count())
-        .sum();
-    let (open, max) = open_fds();
-    let uptime = view.now.mono_ms.saturating_sub(view.started.mono_ms);
-    let rows: Vec<(&str, String)> = vec![
-        ("version", VERSION.to_string()),
-        ("server_state", "standalone".into()),
-        ("ephemerals_count", ephemerals.to_string()),
-        (
-            "num_alive_connections",
-            (server.connection_count() + 1).to_string(),
-        ),
-        ("outstanding_requests", server.outstanding().to_string()),
-        ("znode_count", (tree.node_count() + 1).to_string()),
-        ("global_sessions", server.session_count().to_string()),
-        ("local_sessions", "0".into()),
-        ("watch_count", server.watch_count().to_string()),
-        (
-            "approximate_data_size",
-            tree.approximate_data_size().to_string(),
-        ),
-        ("avg_latency", format!("{:.4}", stats.latency.avg())),
-        ("min_latency", stats.latency.min.to_string()),
-        ("max_latency", stats.latency.max.to_string()),
-        ("packets_sent", stats.packets_sent.to_string()),
-        ("packets_received", stats.packets_received.to_string()),
-        ("open_file_descriptor_count", open.to_string()),
-        ("max_file_descriptor_count", max.to_string()),
-        ("uptime", uptime.to_string()),
-        ("fsync_threshold_exceed_count", "0".into()),
-        ("last_client_response_size", "-1".into()),
-        ("min_client_response_size", "-1".into()),
-        ("max_client_response_size", "-1".into()),
-        ("connection_drop_probability", "0.0".into()),
-        ("auth_failed_count", "0".into()),
-        ("non_mtls_remote_conn_count", "0".into()),
-        ("non_mtls_local_conn_count", "0".into()),
-        ("outstanding_tls_handshake", "0".into()),
-    ];
-    let mut s = String::new();
-    for (k, v) in rows {
-        let _ = writeln!(s, "zk_{k}\t{v}");
-    }
-    s
+    // The four-letter-word connection itself counts as alive, as in ZooKeeper.
+    crate::monitor::to_mntr(&crate::monitor::collect(server, view, 1))
 }

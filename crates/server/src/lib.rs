@@ -5,11 +5,15 @@
 //! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
 //! * [`four_letter`]: the four-letter-word commands.
 //! * [`snapshotter`]: fuzzy snapshots written in the background.
+//! * [`admin`]: the admin HTTP server (AdminServer commands, Prometheus metrics, probes).
+//! * [`monitor`]: the monitoring numbers shared by `mntr`, `monitor` and `/metrics`.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod config;
 pub mod conn;
 pub mod four_letter;
+pub mod monitor;
 pub mod outbox;
 pub mod persistence;
 pub mod shell;
@@ -24,6 +28,10 @@ use tokio::net::TcpListener;
 pub struct RunningServer {
     /// The bound client address.
     pub addr: SocketAddr,
+    /// The bound admin HTTP address (`None` when `admin.enableServer=false`).
+    pub admin_addr: Option<SocketAddr>,
+    /// The bound Prometheus-only address (`metricsProvider.httpPort`), if configured.
+    pub prometheus_addr: Option<SocketAddr>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -45,6 +53,9 @@ pub enum StartError {
     /// The client port could not be bound.
     #[error("cannot listen on the client port: {0}")]
     Listen(#[from] std::io::Error),
+    /// The admin or metrics port could not be bound (ZooKeeper exits then too).
+    #[error("unable to start the admin server: {0}")]
+    Admin(#[from] admin::BindError),
 }
 
 /// Recovers the data directory, binds the client port and starts serving in the background.
@@ -53,6 +64,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let (server, recovered) = shell::recover(&config, &clock)?;
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
+    let admin = admin::Listeners::bind(&config.admin).await?;
+    let (admin_addr, prometheus_addr) = admin.local_addrs();
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(shell::run(
         config,
@@ -60,10 +73,13 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         server,
         recovered,
         listener,
+        admin,
         shutdown_rx,
     ));
     Ok(RunningServer {
         addr,
+        admin_addr,
+        prometheus_addr,
         shutdown,
         task,
     })

@@ -54,13 +54,17 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // MENAGERIE_LOG_FORMAT=json: one JSON object per line (for log shippers).
+    if std::env::var("MENAGERIE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Server { config } => run_server(config),
@@ -101,8 +105,14 @@ fn run_server(config_path: Option<PathBuf>) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let server = menagerie_server::start(config.clone())
             .await
-            .with_context(|| format!("cannot listen on {}", config.client_addr))?;
+            .with_context(|| format!("cannot start the server on {}", config.client_addr))?;
         tracing::info!(addr = %server.addr, data_dir = %config.data_dir.display(), "menagerie serving clients");
+        if let Some(a) = server.admin_addr {
+            tracing::info!(addr = %a, command_url = %config.admin.command_url, "admin server (commands, /metrics, /ready, /health)");
+        }
+        if let Some(a) = server.prometheus_addr {
+            tracing::info!(addr = %a, "Prometheus metrics at /metrics");
+        }
         wait_for_signal().await;
         tracing::info!("shutting down");
         server.stop().await;

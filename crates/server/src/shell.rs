@@ -45,6 +45,13 @@ pub enum ToShell {
         /// Where the text goes.
         reply: oneshot::Sender<String>,
     },
+    /// An admin HTTP request (command, metrics or readiness) to answer.
+    Admin {
+        /// What is asked.
+        query: crate::admin::Query,
+        /// Where the answer goes.
+        reply: oneshot::Sender<crate::admin::Answer>,
+    },
     /// The storage thread made every txn up to this zxid durable.
     Persisted(i64),
     /// The storage thread failed; nothing more will be made durable.
@@ -127,6 +134,7 @@ pub async fn run(
     mut server: Server,
     recovered: Recovered,
     listener: TcpListener,
+    admin: crate::admin::Listeners,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (tx, mut rx) = mpsc::channel::<ToShell>(4096);
@@ -139,6 +147,7 @@ pub async fn run(
         counts,
         shutdown.clone(),
     ));
+    let admin = tokio::spawn(admin.serve(tx.clone(), shutdown.clone()));
     let Recovered { dirs, log, .. } = recovered;
     let snapshot_done = tx.clone();
     let storage = StorageThread::start(log, tx);
@@ -201,6 +210,16 @@ pub async fn run(
                         now,
                     };
                     let _ = reply.send(four_letter::render(&word, &mut server, &view));
+                }
+                Some(ToShell::Admin { query, reply }) => {
+                    let view = four_letter::ShellView {
+                        requester: SocketAddr::from(([0, 0, 0, 0], 0)),
+                        peers: &peers,
+                        config: &config,
+                        started,
+                        now,
+                    };
+                    let _ = reply.send(crate::admin::answer(query, &mut server, &view, storage_ok));
                 }
                 Some(ToShell::Persisted(up_to)) => {
                     server.handle(now, Input::Persisted { up_to }, &mut out)
@@ -289,6 +308,7 @@ pub async fn run(
         }
     }
     accept.abort();
+    admin.abort();
     // Dropping the outboxes ends every connection's writer, which closes its socket.
     drop(outboxes);
 }

@@ -1,0 +1,459 @@
+//! ZooKeeper 3.8's AdminServer commands (`Commands.java`): names, aliases and the JSON each
+//! answers, with the same keys and JSON types as a standalone ZooKeeper server.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use menagerie_core::server::ConnInfo;
+use menagerie_core::{ConnId, Server};
+use serde_json::{Map, Value, json};
+
+use crate::four_letter::{self, ShellView, VERSION};
+use crate::monitor;
+
+/// A JSON object in ZooKeeper's key order.
+pub type Object = Map<String, Value>;
+
+/// Every command of ZooKeeper 3.8: primary name and aliases (the primary name comes first).
+pub const COMMANDS: &[&[&str]] = &[
+    &["configuration", "conf", "config"],
+    &["connection_stat_reset", "crst"],
+    &["connections", "cons"],
+    &["dirs"],
+    &["dump"],
+    &["environment", "env", "envi"],
+    &["get_trace_mask", "gtmk"],
+    &["hash"],
+    &["initial_configuration", "icfg"],
+    &["is_read_only", "isro"],
+    &["last_snapshot", "lsnp"],
+    &["leader", "lead"],
+    &["monitor", "mntr"],
+    &["observer_connection_stat_reset", "orst"],
+    &["observers", "obsr"],
+    &["ruok"],
+    &["server_stats", "srvr"],
+    &["set_trace_mask", "stmk"],
+    &["stat_reset", "srst"],
+    &["stats", "stat"],
+    &["system_properties", "sysp"],
+    &["voting_view"],
+    &["watch_summary", "wchs"],
+    &["watches", "wchc"],
+    &["watches_by_path", "wchp"],
+    &["zabstate"],
+];
+
+/// ZooKeeper's default trace mask (client ping, request, watch event and session masks).
+const DEFAULT_TRACE_MASK: i64 = 306;
+
+/// The process-wide trace mask (`set_trace_mask` / `get_trace_mask`), as ZooKeeper's
+/// static `ZooTrace` level. Menagerie writes no trace log; the mask is only remembered.
+static TRACE_MASK: AtomicI64 = AtomicI64::new(DEFAULT_TRACE_MASK);
+
+/// The current trace mask.
+pub fn trace_mask() -> i64 {
+    TRACE_MASK.load(Ordering::Relaxed)
+}
+
+/// The primary name of a command or alias.
+pub fn primary_name(name: &str) -> Option<&'static str> {
+    COMMANDS
+        .iter()
+        .find(|names| names.contains(&name))
+        .map(|names| names[0])
+}
+
+/// The primary names, sorted (the `/commands` listing).
+pub fn primary_names() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = COMMANDS.iter().map(|n| n[0]).collect();
+    v.sort_unstable();
+    v
+}
+
+/// Runs a command and returns its JSON object, `command` and `error` included.
+/// `args` are the request's query parameters (first value of each).
+pub fn run(
+    name: &str,
+    args: &BTreeMap<String, String>,
+    server: &mut Server,
+    view: &ShellView<'_>,
+) -> Object {
+    let Some(primary) = primary_name(name) else {
+        return finish(
+            name,
+            Object::new(),
+            Some(format!("Unknown command: {name}")),
+        );
+    };
+    let mut o = Object::new();
+    let mut error = None;
+    match primary {
+        "configuration" => configuration(&mut o, view),
+        "connection_stat_reset" => server.reset_connection_stats(),
+        "connections" => {
+            o.put("connections", connections(server, view, false));
+            o.put("secure_connections", json!([]));
+        }
+        "dirs" => {
+            o.put(
+                "datadir_size",
+                four_letter::dir_size(&view.config.data_dir).into(),
+            );
+            o.put(
+                "logdir_size",
+                four_letter::dir_size(&view.config.data_log_dir).into(),
+            );
+        }
+        "dump" => dump(&mut o, server),
+        "environment" => {
+            for (k, v) in four_letter::environment() {
+                o.put(k, v.into());
+            }
+        }
+        "get_trace_mask" => {
+            o.put("tracemask", trace_mask().into());
+        }
+        // No digest log is kept, so there is nothing to list (as a fresh ZooKeeper).
+        "hash" => {
+            o.put("digests", json!([]));
+        }
+        "initial_configuration" => {
+            o.put(
+                "initial_configuration",
+                view.config.initial_config.clone().into(),
+            );
+        }
+        "is_read_only" => {
+            o.put("read_only", false.into());
+        }
+        "last_snapshot" => {
+            let (zxid, timestamp) = last_snapshot(&view.config.data_dir);
+            o.put("zxid", format!("{:x}", zxid).into());
+            o.put("timestamp", timestamp.into());
+        }
+        // Standalone: ZooKeeper's answer for a server that is not a quorum member.
+        "leader" => error = Some("server is not initialized".to_owned()),
+        "monitor" => o = monitor::to_json(&monitor::collect(server, view, 0)),
+        "observer_connection_stat_reset" | "ruok" => {}
+        "observers" => {
+            o.put("synced_observers", 0.into());
+            o.put("observers", json!([]));
+        }
+        "server_stats" => server_stats(&mut o, server, view),
+        "set_trace_mask" => match args.get("traceMask") {
+            None => error = Some("setTraceMask requires long traceMask argument".into()),
+            Some(v) => match v.parse::<i64>() {
+                Ok(mask) => {
+                    TRACE_MASK.store(mask, Ordering::Relaxed);
+                    o.put("tracemask", mask.into());
+                }
+                Err(_) => {
+                    error = Some(format!(
+                        "setTraceMask requires long traceMask argument, got {v}"
+                    ))
+                }
+            },
+        },
+        "stat_reset" => server.reset_stats(),
+        "stats" => {
+            server_stats(&mut o, server, view);
+            o.put("connections", connections(server, view, true));
+            o.put("secure_connections", json!([]));
+        }
+        "system_properties" => system_properties(&mut o, view),
+        "voting_view" => {
+            o.put("current_config", json!({}));
+        }
+        "watch_summary" => watch_summary(&mut o, server),
+        "watches" => {
+            let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+            let sessions = four_letter::session_of(server);
+            for (p, c) in server.data_watches() {
+                by_session.entry(session(&sessions, c)).or_default().push(p);
+            }
+            let m: Object = by_session
+                .into_iter()
+                .map(|(sid, paths)| (sid.to_string(), json!(paths)))
+                .collect();
+            o.put("session_id_to_watched_paths", m.into());
+        }
+        "watches_by_path" => {
+            let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+            let sessions = four_letter::session_of(server);
+            for (p, c) in server.data_watches() {
+                by_path.entry(p).or_default().push(session(&sessions, c));
+            }
+            let m: Object = by_path
+                .into_iter()
+                .map(|(p, sids)| (p, json!(sids)))
+                .collect();
+            o.put("path_to_session_ids", m.into());
+        }
+        "zabstate" => {
+            o.put("voting", false.into());
+            o.put("zabstate", "".into());
+        }
+        _ => error = Some(format!("Unknown command: {name}")),
+    }
+    finish(primary, o, error)
+}
+
+/// Appends `command` and `error` (ZooKeeper's `CommandResponse.toMap`).
+fn finish(command: &str, mut o: Object, error: Option<String>) -> Object {
+    o.put("command", command.into());
+    o.put("error", error.map_or(Value::Null, Value::String));
+    o
+}
+
+fn session(sessions: &HashMap<ConnId, i64>, c: ConnId) -> i64 {
+    sessions.get(&c).copied().unwrap_or(0)
+}
+
+/// `insert` with a borrowed key.
+trait Put {
+    fn put(&mut self, k: impl Into<String>, v: Value);
+}
+
+impl Put for Object {
+    fn put(&mut self, k: impl Into<String>, v: Value) {
+        self.insert(k.into(), v);
+    }
+}
+
+fn configuration(o: &mut Object, view: &ShellView<'_>) {
+    let c = view.config;
+    o.put("client_port", c.client_addr.port().into());
+    o.put(
+        "data_dir",
+        format!("{}/version-2", c.data_dir.display()).into(),
+    );
+    o.put(
+        "data_log_dir",
+        format!("{}/version-2", c.data_log_dir.display()).into(),
+    );
+    o.put("tick_time", c.tick_ms.into());
+    o.put("max_client_cnxns", c.max_client_cnxns.into());
+    o.put("min_session_timeout", c.min_session_timeout_ms.into());
+    o.put("max_session_timeout", c.max_session_timeout_ms.into());
+    o.put("server_id", 0.into());
+    o.put("client_port_listen_backlog", (-1).into());
+}
+
+/// One connection as ZooKeeper's `ServerCnxn.getConnectionInfo(brief)`.
+fn connection(c: &ConnInfo, view: &ShellView<'_>, brief: bool) -> Value {
+    let peer = view
+        .peers
+        .get(&c.conn)
+        .map_or_else(|| "unknown".to_string(), SocketAddr::to_string);
+    let st = &c.stats;
+    let mut o = Object::new();
+    o.put("remote_socket_address", peer.into());
+    o.put("interest_ops", 1.into());
+    o.put("outstanding_requests", c.queued.into());
+    o.put("packets_received", st.received.into());
+    o.put("packets_sent", st.sent.into());
+    if !brief {
+        o.put("session_id", c.session.into());
+        o.put("last_operation", four_letter::op_name(st.last_op).into());
+        o.put("established", st.established_ms.into());
+        o.put("session_timeout", c.timeout_ms.into());
+        o.put("last_cxid", st.last_cxid.into());
+        o.put("last_zxid", st.last_zxid.into());
+        o.put("last_response_time", st.last_response_ms.into());
+        o.put("last_latency", st.latency.last.into());
+        o.put("min_latency", st.latency.min.into());
+        // ZooKeeper's per-connection average is a long (integer division).
+        o.put(
+            "avg_latency",
+            st.latency
+                .total
+                .checked_div(st.latency.count)
+                .unwrap_or(0)
+                .into(),
+        );
+        o.put("max_latency", st.latency.max.into());
+    }
+    o.into()
+}
+
+fn connections(server: &Server, view: &ShellView<'_>, brief: bool) -> Value {
+    server
+        .connections()
+        .iter()
+        .map(|c| connection(c, view, brief))
+        .collect::<Vec<_>>()
+        .into()
+}
+
+fn dump(o: &mut Object, server: &Server) {
+    let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+    for (id, _, at) in server.sessions() {
+        buckets.entry(at).or_default().push(id);
+    }
+    let expiry: Object = buckets
+        .into_iter()
+        .map(|(at, ids)| (at.to_string(), json!(ids)))
+        .collect();
+    o.put("expiry_time_to_session_ids", expiry.into());
+    let tree = server.tree();
+    let ephemerals: Object = tree
+        .sessions_with_ephemerals()
+        .map(|id| {
+            let paths: Vec<String> = tree.ephemerals(id).map(|p| p.to_string()).collect();
+            (id.to_string(), json!(paths))
+        })
+        .collect();
+    o.put("session_id_to_ephemeral_paths", ephemerals.into());
+}
+
+fn server_stats(o: &mut Object, server: &Server, view: &ShellView<'_>) {
+    let stats = server.stats();
+    let buffers = json!({"last_buffer_size": -1, "min_buffer_size": -1, "max_buffer_size": -1});
+    let data_size = four_letter::dir_size(&view.config.data_dir);
+    let log_size = four_letter::dir_size(&view.config.data_log_dir);
+    let s = json!({
+        "packets_sent": stats.packets_sent,
+        "packets_received": stats.packets_received,
+        "fsync_threshold_exceed_count": 0,
+        "client_response_stats": buffers.clone(),
+        "data_dir_size": data_size,
+        "log_dir_size": log_size,
+        "provider_null": false,
+        "server_state": "standalone",
+        "last_processed_zxid": server.last_processed_zxid(),
+        "outstanding_requests": server.outstanding(),
+        "avg_latency": monitor::round4(stats.latency.avg()),
+        "max_latency": stats.latency.max,
+        "min_latency": stats.latency.min,
+        "num_alive_client_connections": server.connection_count(),
+        "auth_failed_count": 0,
+        "non_mtlsremote_conn_count": 0,
+        "non_mtlslocal_conn_count": 0,
+        "uptime": monitor::uptime_ms(view),
+    });
+    o.put("version", VERSION.into());
+    o.put("read_only", false.into());
+    o.put("server_stats", s);
+    o.put("client_response", buffers);
+    // ZooKeeper counts the root twice (under "/" and its alias "").
+    o.put("node_count", (server.tree().node_count() + 1).into());
+}
+
+fn watch_summary(o: &mut Object, server: &Server) {
+    let watches = server.data_watches();
+    let conns: BTreeSet<ConnId> = watches.iter().map(|(_, c)| *c).collect();
+    let paths: BTreeSet<&str> = watches.iter().map(|(p, _)| p.as_str()).collect();
+    o.put("num_connections", conns.len().into());
+    o.put("num_paths", paths.len().into());
+    o.put("num_total_watches", watches.len().into());
+}
+
+/// The newest snapshot file of the data directory: (zxid, modification time in seconds), or
+/// (-1, -1) when there is none (ZooKeeper's answer without snapshot information).
+fn last_snapshot(data_dir: &Path) -> (i64, i64) {
+    let mut best: Option<(i64, i64)> = None;
+    if let Ok(entries) = std::fs::read_dir(data_dir.join("version-2")) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some((zxid, _)) = name
+                .to_str()
+                .and_then(menagerie_storage::datadir::parse_snapshot_name)
+            else {
+                continue;
+            };
+            if best.is_some_and(|(z, _)| z >= zxid) {
+                continue;
+            }
+            let secs = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(-1, |d| d.as_secs() as i64);
+            best = Some((zxid, secs));
+        }
+    }
+    best.unwrap_or((-1, -1))
+}
+
+/// Java system properties have no native counterpart; this lists the process facts a JVM
+/// would report under the same names, plus `zookeeper.<key>` for each zoo.cfg key that
+/// ZooKeeper turns into a system property, sorted by name as ZooKeeper does.
+fn system_properties(o: &mut Object, view: &ShellView<'_>) {
+    let mut props: BTreeMap<String, String> = four_letter::environment()
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("os.memory") && *k != "host.name")
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    props.insert("file.separator".into(), "/".into());
+    props.insert("line.separator".into(), "\n".into());
+    props.insert("path.separator".into(), ":".into());
+    for (k, v) in crate::config::parse_properties(&view.config.initial_config) {
+        if !DIRECT_KEYS.contains(&k.as_str()) && !k.starts_with("server.") {
+            let key = if k.starts_with("zookeeper.") {
+                k
+            } else {
+                format!("zookeeper.{k}")
+            };
+            props.insert(key, v.trim().to_owned());
+        }
+    }
+    props.remove("zookeeper.version");
+    for (k, v) in props {
+        o.put(k, v.into());
+    }
+}
+
+/// zoo.cfg keys ZooKeeper's `QuorumPeerConfig` handles itself (not system properties).
+const DIRECT_KEYS: &[&str] = &[
+    "dataDir",
+    "dataLogDir",
+    "clientPort",
+    "clientPortAddress",
+    "secureClientPort",
+    "secureClientPortAddress",
+    "tickTime",
+    "maxClientCnxns",
+    "minSessionTimeout",
+    "maxSessionTimeout",
+    "initLimit",
+    "syncLimit",
+    "electionAlg",
+    "peerType",
+    "syncEnabled",
+    "dynamicConfigFile",
+    "autopurge.snapRetainCount",
+    "autopurge.purgeInterval",
+    "standaloneEnabled",
+    "reconfigEnabled",
+    "localSessionsEnabled",
+    "localSessionsUpgradingEnabled",
+    "clientPortListenBacklog",
+    "metricsProvider.className",
+    "metricsProvider.httpHost",
+    "metricsProvider.httpPort",
+    "metricsProvider.exportJvmInfo",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_resolve_to_primary_names() {
+        assert_eq!(primary_name("mntr"), Some("monitor"));
+        assert_eq!(primary_name("config"), Some("configuration"));
+        assert_eq!(primary_name("zabstate"), Some("zabstate"));
+        assert_eq!(primary_name("nosuch"), None);
+        assert_eq!(primary_names().len(), 26);
+        let all: BTreeSet<&str> = COMMANDS.iter().flat_map(|n| n.iter().copied()).collect();
+        assert_eq!(
+            all.len(),
+            COMMANDS.iter().map(|n| n.len()).sum::<usize>(),
+            "a name is used twice"
+        );
+    }
+}

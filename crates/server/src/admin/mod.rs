@@ -1,0 +1,140 @@
+//! The admin HTTP server: ZooKeeper's AdminServer commands as JSON under `admin.commandURL`,
+//! Prometheus metrics at `/metrics`, and `/ready` / `/health` probes for orchestrators.
+//!
+//! * [`commands`]: the commands and the JSON they answer (run inside the shell task).
+//! * [`http`]: a small HTTP/1.1 server (GET/HEAD only, one request per connection, with size,
+//!   time and concurrency limits).
+//!
+//! The HTTP tasks never touch the core: each request becomes a [`ToShell::Admin`] message and
+//! the shell answers it between client inputs, as it does for four-letter words.
+
+pub mod commands;
+pub mod http;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use menagerie_core::Server;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+use crate::config::AdminConfig;
+use crate::four_letter::ShellView;
+use crate::monitor::{self, Metric};
+use crate::shell::ToShell;
+
+/// A question for the shell.
+#[derive(Debug)]
+pub enum Query {
+    /// Run an AdminServer command.
+    Command {
+        /// The name or alias as requested.
+        name: String,
+        /// Query parameters (first value of each).
+        args: BTreeMap<String, String>,
+    },
+    /// The monitoring numbers (for `/metrics`).
+    Metrics,
+    /// Whether writes can be made durable (for `/ready`).
+    Ready,
+}
+
+/// The shell's answer to a [`Query`].
+#[derive(Debug)]
+pub enum Answer {
+    /// A command's JSON object.
+    Json(commands::Object),
+    /// The monitoring numbers.
+    Metrics(Vec<Metric>),
+    /// Whether the server is serving (storage works).
+    Ready(bool),
+}
+
+/// Answers `query` from the core; called by the shell task. `storage_ok` is false once the
+/// storage thread has failed.
+pub fn answer(query: Query, server: &mut Server, view: &ShellView<'_>, storage_ok: bool) -> Answer {
+    match query {
+        Query::Command { name, args } => Answer::Json(commands::run(&name, &args, server, view)),
+        Query::Metrics => Answer::Metrics(monitor::collect(server, view, 0)),
+        Query::Ready => Answer::Ready(storage_ok),
+    }
+}
+
+/// The bound admin listeners.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// The admin server (commands, metrics, probes).
+    pub admin: Option<TcpListener>,
+    /// ZooKeeper's separate Prometheus port (`metricsProvider.httpPort`): `/metrics` only.
+    pub prometheus: Option<TcpListener>,
+    /// `admin.commandURL`.
+    pub command_url: String,
+}
+
+impl Listeners {
+    /// Binds what `config` asks for. ZooKeeper exits when the admin port cannot be bound
+    /// ("Unable to start AdminServer"), so a bind failure is an error here too.
+    pub async fn bind(config: &AdminConfig) -> Result<Listeners, BindError> {
+        let mut l = Listeners {
+            command_url: config.command_url.clone(),
+            ..Listeners::default()
+        };
+        if config.enabled {
+            l.admin = Some(
+                TcpListener::bind(config.addr)
+                    .await
+                    .map_err(|source| BindError {
+                        what: "admin server (admin.serverAddress:admin.serverPort)",
+                        addr: config.addr,
+                        source,
+                    })?,
+            );
+        }
+        if let Some(addr) = config.prometheus_addr {
+            l.prometheus = Some(TcpListener::bind(addr).await.map_err(|source| BindError {
+                what: "Prometheus metrics (metricsProvider.httpHost:httpPort)",
+                addr,
+                source,
+            })?);
+        }
+        Ok(l)
+    }
+
+    /// The bound addresses: (admin, prometheus).
+    pub fn local_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        let addr = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
+        (addr(&self.admin), addr(&self.prometheus))
+    }
+
+    /// Serves until `shutdown` turns true.
+    pub async fn serve(self, shell: mpsc::Sender<ToShell>, shutdown: watch::Receiver<bool>) {
+        let admin = self.admin.map(|l| {
+            tokio::spawn(http::serve(
+                l,
+                http::Routes::Admin {
+                    command_url: self.command_url.clone(),
+                },
+                shell.clone(),
+                shutdown.clone(),
+            ))
+        });
+        let prometheus = self
+            .prometheus
+            .map(|l| tokio::spawn(http::serve(l, http::Routes::MetricsOnly, shell, shutdown)));
+        for task in [admin, prometheus].into_iter().flatten() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// An admin listener could not be bound.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr} for the {what}: {source}")]
+pub struct BindError {
+    /// Which listener.
+    pub what: &'static str,
+    /// The address.
+    pub addr: SocketAddr,
+    /// The error.
+    pub source: std::io::Error,
+}
