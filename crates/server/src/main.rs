@@ -41,7 +41,8 @@ enum Command {
         #[arg(long, default_value_t = 10.0)]
         duration: f64,
         /// Comma-separated workloads: create, create1k, set, get, exists, children,
-        /// mixedNN (NN % reads), sessions, ephemeral, watchN (N watchers).
+        /// mixedNN (NN % reads), sessions, ephemeral, watchN (N watchers), populateN (create
+        /// N nodes of 100 B and keep them).
         #[arg(
             long,
             default_value = "create,set,get,exists,children,mixed90,sessions,ephemeral,watch1000"
@@ -50,6 +51,10 @@ enum Command {
         /// Print one JSON object per workload instead of a table.
         #[arg(long)]
         json: bool,
+        /// Offered load, operations per second over all sessions (default: closed loop,
+        /// as fast as the server answers). Latencies then count from the scheduled start.
+        #[arg(long)]
+        rate: Option<f64>,
     },
 }
 
@@ -75,12 +80,16 @@ fn main() -> anyhow::Result<()> {
             duration,
             workloads,
             json,
+            rate,
         } => {
+            use std::io::IsTerminal;
             let config = menagerie_tools::bench::BenchConfig {
                 target,
                 sessions,
                 outstanding,
                 duration: std::time::Duration::from_secs_f64(duration.max(0.1)),
+                rate: rate.filter(|r| *r > 0.0),
+                progress: std::io::stderr().is_terminal(),
             };
             run_bench(&config, &workloads, json)
         }

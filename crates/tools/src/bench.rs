@@ -36,11 +36,14 @@ pub enum Workload {
     EphemeralChurn,
     /// this many watchers on one node; one setData; time until the last notification.
     WatchFanout(usize),
+    /// create this many 100-byte nodes under `/menagerie-populate` and keep them (for memory
+    /// and restart measurements); runs until done, not for the duration.
+    Populate(u64),
 }
 
 impl Workload {
     /// Parses `create`, `create1k`, `set`, `get`, `exists`, `children`, `mixed90`,
-    /// `sessions`, `ephemeral`, `watch1000`.
+    /// `sessions`, `ephemeral`, `watch1000`, `populate1000000`.
     pub fn parse(s: &str) -> Option<Workload> {
         Some(match s {
             "create" => Workload::Create(100),
@@ -52,7 +55,9 @@ impl Workload {
             "sessions" => Workload::Sessions,
             "ephemeral" => Workload::EphemeralChurn,
             _ => {
-                if let Some(p) = s.strip_prefix("mixed") {
+                if let Some(n) = s.strip_prefix("populate") {
+                    Workload::Populate(n.parse().ok().filter(|n| *n > 0)?)
+                } else if let Some(p) = s.strip_prefix("mixed") {
                     Workload::Mixed(p.parse().ok().filter(|p: &u8| *p <= 100)?)
                 } else if let Some(n) = s.strip_prefix("watch") {
                     Workload::WatchFanout(n.parse().ok()?)
@@ -76,6 +81,7 @@ impl Workload {
             Workload::Sessions => "sessions".into(),
             Workload::EphemeralChurn => "ephemeral".into(),
             Workload::WatchFanout(n) => format!("watch{n}"),
+            Workload::Populate(n) => format!("populate{n}"),
         }
     }
 }
@@ -91,6 +97,12 @@ pub struct BenchConfig {
     pub outstanding: usize,
     /// How long each workload runs.
     pub duration: Duration,
+    /// Offered load in operations per second over all sessions (`None`: closed loop, as fast
+    /// as replies come). Latency is then measured from each operation's scheduled start, so
+    /// a stalled server is charged for the requests it delayed (no coordinated omission).
+    pub rate: Option<f64>,
+    /// Print progress on stderr (once a second, on one line).
+    pub progress: bool,
 }
 
 /// One workload's figures.
@@ -132,6 +144,9 @@ fn histogram() -> Histogram<u64> {
 
 /// Runs one workload.
 pub async fn run(config: &BenchConfig, workload: Workload) -> Result<BenchResult, ClientError> {
+    if let Workload::Populate(n) = workload {
+        return populate(config, n).await;
+    }
     let root = format!("/menagerie-bench-{}", std::process::id());
     let setup = Client::connect(&config.target, Duration::from_secs(30)).await?;
     ensure(&setup, &root).await?;
@@ -242,7 +257,7 @@ async fn one_op(
                 .await?;
             c.delete(&p, -1).await
         }
-        Workload::WatchFanout(_) => Ok(()),
+        Workload::WatchFanout(_) | Workload::Populate(_) => Ok(()),
     }
 }
 
@@ -263,23 +278,36 @@ async fn closed_loop(
     let ops = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let scheduled = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (s, client) in clients.iter().enumerate() {
         for _ in 0..config.outstanding {
-            let (client, hist, ops, errors, stop) = (
+            let (client, hist, ops, errors, stop, scheduled) = (
                 Arc::clone(client),
                 Arc::clone(&hist),
                 Arc::clone(&ops),
                 Arc::clone(&errors),
                 Arc::clone(&stop),
+                Arc::clone(&scheduled),
             );
-            let (target, root) = (config.target.clone(), root.to_string());
+            let (target, root, rate) = (config.target.clone(), root.to_string(), config.rate);
             tasks.push(tokio::spawn(async move {
                 let mut local = histogram();
                 let mut n: u64 = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
+                    let t = match rate {
+                        Some(rate) => {
+                            let k = scheduled.fetch_add(1, Ordering::Relaxed);
+                            let due = start + Duration::from_secs_f64(k as f64 / rate);
+                            tokio::time::sleep_until(due.into()).await;
+                            if stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                            due
+                        }
+                        None => Instant::now(),
+                    };
                     match one_op(&client, &target, &root, s, workload, n).await {
                         Ok(()) => {
                             let _ = local.record(t.elapsed().as_micros().max(1) as u64);
@@ -295,7 +323,10 @@ async fn closed_loop(
             }));
         }
     }
-    tokio::time::sleep(config.duration).await;
+    report_progress(config, workload, &ops, start, || {
+        start.elapsed() >= config.duration
+    })
+    .await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         let _ = t.await;
@@ -364,6 +395,112 @@ async fn watch_fanout(
         ops: rounds,
         errors: 0,
         ops_per_sec: rounds as f64 / elapsed,
+        latency_us: [
+            hist.value_at_quantile(0.5),
+            hist.value_at_quantile(0.99),
+            hist.value_at_quantile(0.999),
+            hist.max(),
+        ],
+    })
+}
+
+/// Waits until `done()`, printing the running operation count once a second if asked to.
+async fn report_progress(
+    config: &BenchConfig,
+    workload: Workload,
+    ops: &AtomicU64,
+    start: Instant,
+    done: impl Fn() -> bool,
+) {
+    let mut last = 0;
+    while !done() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let secs = start.elapsed().as_secs();
+        if config.progress && secs != last {
+            last = secs;
+            let n = ops.load(Ordering::Relaxed);
+            eprint!(
+                "\r{:<12} {:>4}s {:>12} ops {:>10.0} ops/s",
+                workload.name(),
+                secs,
+                n,
+                n as f64 / start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    if config.progress {
+        eprint!("\r{:60}\r", "");
+    }
+}
+
+/// Creates `n` nodes of 100 bytes under `/menagerie-populate` (kept), as fast as the server
+/// takes them.
+async fn populate(config: &BenchConfig, n: u64) -> Result<BenchResult, ClientError> {
+    const ROOT: &str = "/menagerie-populate";
+    let setup = Client::connect(&config.target, Duration::from_secs(30)).await?;
+    ensure(&setup, ROOT).await?;
+    // 1,000 parents, so that no node has a million children.
+    let parents = n.div_ceil(1000).max(1);
+    for p in 0..parents {
+        ensure(&setup, &format!("{ROOT}/p{p:05}")).await?;
+    }
+    let next = Arc::new(AtomicU64::new(0));
+    let ops = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let hist = Arc::new(Mutex::new(histogram()));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..config.sessions {
+        let client = Arc::new(Client::connect(&config.target, Duration::from_secs(30)).await?);
+        for _ in 0..config.outstanding {
+            let (client, next, ops, errors, hist) = (
+                Arc::clone(&client),
+                Arc::clone(&next),
+                Arc::clone(&ops),
+                Arc::clone(&errors),
+                Arc::clone(&hist),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut local = histogram();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let path = format!("{ROOT}/p{:05}/n{i:08}", i / 1000);
+                    let t = Instant::now();
+                    match client
+                        .create(&path, &[b'x'; 100], Acl::open_unsafe(), 0)
+                        .await
+                    {
+                        Ok(_) | Err(ClientError::Server(ErrorCode::NodeExists)) => {
+                            let _ = local.record(t.elapsed().as_micros().max(1) as u64);
+                            ops.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                let _ = hist.lock().await.add(&local);
+                let _ = client.close().await;
+            }));
+        }
+    }
+    let finished = || ops.load(Ordering::Relaxed) + errors.load(Ordering::Relaxed) >= n;
+    report_progress(config, Workload::Populate(n), &ops, start, finished).await;
+    for t in tasks {
+        let _ = t.await;
+    }
+    let _ = setup.close().await;
+    let elapsed = start.elapsed().as_secs_f64();
+    let hist = hist.lock().await;
+    let done = ops.load(Ordering::Relaxed);
+    Ok(BenchResult {
+        workload: Workload::Populate(n).name(),
+        ops: done,
+        errors: errors.load(Ordering::Relaxed),
+        ops_per_sec: done as f64 / elapsed,
         latency_us: [
             hist.value_at_quantile(0.5),
             hist.value_at_quantile(0.99),
