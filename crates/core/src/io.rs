@@ -65,6 +65,9 @@ pub enum Input {
     },
     /// Time passed; run timers due at `now`.
     Tick,
+    /// Nothing more can be made durable (the log's disk is full or failing): from now on
+    /// the server only serves reads on existing sessions.
+    StorageFailed,
 }
 
 /// An action for the shell, carried out in order.

@@ -214,6 +214,8 @@ pub struct Server {
     pending: Pending,
     sessions: SessionTracker,
     watches: WatchManager,
+    /// Storage failed: reads only ([`Input::StorageFailed`]).
+    read_only: bool,
     conns: BTreeMap<ConnId, Conn>,
     /// Session -> its connection on this server.
     session_conn: BTreeMap<i64, ConnId>,
@@ -236,6 +238,7 @@ impl Server {
             tree: DataTree::new(config.extended_types, config.hash_seed),
             sessions: SessionTracker::new(first, config.tick_ms),
             watches: WatchManager::new(config.hash_seed),
+            read_only: false,
             config,
             pending: Pending::default(),
             conns: BTreeMap::new(),
@@ -338,6 +341,7 @@ impl Server {
             Input::Disconnected { conn } => self.disconnected(conn),
             Input::Persisted { up_to } => self.persisted(now, up_to, out),
             Input::Tick => self.tick(now, out),
+            Input::StorageFailed => self.storage_failed(out),
         }
         for o in &out[first_new..] {
             if let Output::Reply { conn, .. } | Output::Notify { conn, .. } = o {
@@ -431,6 +435,12 @@ impl Server {
         req: ConnectRequest,
         out: &mut Vec<Output>,
     ) {
+        // A new session needs a durable createSession txn: not while storage is failed.
+        if self.read_only && req.session_id == 0 {
+            tracing::warn!(conn = conn.0, "refusing a new session: storage has failed");
+            out.push(Output::Close { conn });
+            return;
+        }
         // "Client has seen a newer zxid than we have": it must try another server.
         if req.last_zxid_seen > self.last_processed_zxid {
             tracing::info!(
@@ -553,6 +563,32 @@ impl Server {
             self.session_conn.remove(&c.session);
         }
         self.watches.remove_conn(conn);
+    }
+
+    /// The log can no longer be made durable. Writes in flight will never be acknowledged,
+    /// so their connections are closed (the client sees ConnectionLoss: outcome unknown, as
+    /// when a ZooKeeper server dies); new writes get NotReadOnly and new sessions are refused,
+    /// as on a read-only ZooKeeper server; reads on existing sessions go on.
+    fn storage_failed(&mut self, out: &mut Vec<Output>) {
+        if self.read_only {
+            return;
+        }
+        self.read_only = true;
+        let stuck: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.established || c.queue.iter().any(|s| matches!(s, Slot::Write(_))))
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in stuck {
+            out.push(Output::Close { conn });
+            self.drop_conn(conn);
+        }
+    }
+
+    /// Whether the server only serves reads because its storage failed.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     fn disconnected(&mut self, conn: ConnId) {
@@ -683,6 +719,10 @@ impl Server {
             }
             Ok(r) => r,
         };
+        if self.read_only && (req.op().is_write() || matches!(req, Request::CloseSession)) {
+            self.in_order_error(now, conn, xid, ErrorCode::NotReadOnly, out);
+            return;
+        }
         match req {
             Request::Ping => {
                 self.reply(conn, PING_XID, ErrorCode::Ok, Response::Empty, out);
@@ -745,6 +785,29 @@ impl Server {
                 received_ms: now.mono_ms,
             }),
             None => self.reply(conn, xid, ErrorCode::MarshallingError, Response::Empty, out),
+        }
+    }
+
+    /// Answers `err` in order: now, or behind the connection's writes in flight.
+    fn in_order_error(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        xid: i32,
+        err: ErrorCode,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.queue.is_empty() {
+            self.reply(conn, xid, err, Response::Empty, out);
+        } else {
+            c.queue.push_back(Slot::Error {
+                xid,
+                err,
+                received_ms: now.mono_ms,
+            });
         }
     }
 

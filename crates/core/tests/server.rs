@@ -2704,3 +2704,34 @@ fn notifications_need_read_permission_on_the_node_concerned() {
     assert_eq!(out[..1], [notify(C, z, DELETED, "/p/secret")]);
     assert_eq!(out.len(), 2, "{out:?}");
 }
+
+/// After the storage fails: writes in flight are never acknowledged (their connections are
+/// closed), new writes get NotReadOnly, new sessions are refused, reads go on.
+#[test]
+fn a_failed_storage_leaves_a_read_only_server() {
+    let mut h = Harness::new();
+    h.connect(A);
+    h.connect(B);
+    h.ok(A, create("/kept", b"v", 0));
+    h.auto_persist = false;
+    // A's write is in flight when the disk fails.
+    assert_eq!(h.send(A, 1, create("/lost", b"", 0)), vec![]);
+    assert_eq!(h.run(Input::StorageFailed), vec![close(A)]);
+    assert!(h.server.is_read_only());
+    let z = h.zxid();
+    assert_eq!(
+        h.send(B, 2, set_data("/kept", b"w", -1)),
+        vec![reply(B, 2, z, ErrorCode::NotReadOnly, Response::Empty)]
+    );
+    let Response::GetData { data, .. } = h.ok(B, get_data("/kept", false)) else {
+        panic!("getData")
+    };
+    assert_eq!(data.as_deref(), Some(&b"v"[..]));
+    assert_eq!(h.connect_with(C, new_session()), vec![close(C)]);
+    // Nothing was proposed after the failure.
+    assert!(
+        h.unacked.iter().all(|&zxid| zxid <= z + 1),
+        "{:?}",
+        h.unacked
+    );
+}

@@ -37,7 +37,8 @@ pub struct ShellView<'a> {
 pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
     match word {
         "ruok" => "imok".into(),
-        "isro" => "rw".into(),
+        // "ro" once the storage has failed and only reads are served.
+        "isro" => if server.is_read_only() { "ro" } else { "rw" }.into(),
         "srvr" => srvr(server, view, false),
         "stat" => srvr(server, view, true),
         "cons" => {

@@ -60,8 +60,17 @@ pub enum StartError {
 
 /// Recovers the data directory, binds the client port and starts serving in the background.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    start_on(config, std::sync::Arc::new(menagerie_storage::StdFs)).await
+}
+
+/// [`start`] with the data directories on `fs` (tests inject disk faults through
+/// `menagerie_storage::MemFs`).
+pub async fn start_on(
+    config: ServerConfig,
+    fs: std::sync::Arc<dyn menagerie_storage::Fs>,
+) -> Result<RunningServer, StartError> {
     let clock = shell::Clock::start();
-    let (server, recovered) = shell::recover(&config, &clock)?;
+    let (server, recovered) = shell::recover(&config, fs, &clock)?;
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
     let admin = admin::Listeners::bind(&config.admin).await?;

@@ -18,8 +18,8 @@ use menagerie_core::txn::LoggedTxn;
 use menagerie_core::{Now, Server};
 use menagerie_proto::records::Acl;
 use menagerie_storage::{
-    DataDirs, SnapshotNode, SnapshotTrailer, SnapshotWriter, StdFs, TreeDigest, TxnLog,
-    TxnLogOptions, ZxidDigest,
+    DataDirs, Fs, SnapshotNode, SnapshotTrailer, SnapshotWriter, TreeDigest, TxnLog, TxnLogOptions,
+    ZxidDigest,
 };
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -75,14 +75,11 @@ fn log_options(config: &ServerConfig) -> TxnLogOptions {
 /// Loads the newest snapshot and replays the log into `server`.
 pub fn recover(
     config: &ServerConfig,
+    fs: Arc<dyn Fs>,
     server: &mut Server,
     now: Now,
 ) -> Result<Recovered, PersistenceError> {
-    let dirs = DataDirs::new(
-        Arc::new(StdFs),
-        &config.data_dir,
-        Some(&config.data_log_dir),
-    );
+    let dirs = DataDirs::new(fs, &config.data_dir, Some(&config.data_log_dir));
     dirs.create(true)?;
     let log = dirs.open_txn_log(log_options(config))?;
     let extended = config.extended_types;

@@ -110,6 +110,7 @@ pub type ConnCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 /// Builds the core from `config` and recovers its data from the data directories.
 pub fn recover(
     config: &ServerConfig,
+    fs: Arc<dyn menagerie_storage::Fs>,
     clock: &Clock,
 ) -> Result<(Server, Recovered), crate::persistence::PersistenceError> {
     let boot = clock.now();
@@ -123,7 +124,7 @@ pub fn recover(
         reaper: config.reaper,
     };
     let mut server = Server::new(core_config, boot);
-    let recovered = crate::persistence::recover(config, &mut server, boot)?;
+    let recovered = crate::persistence::recover(config, fs, &mut server, boot)?;
     Ok((server, recovered))
 }
 
@@ -227,6 +228,7 @@ pub async fn run(
                 Some(ToShell::StorageFailed(e)) => {
                     tracing::error!(error = %e, "storage failed: writes are no longer acknowledged; reads are still served");
                     storage_ok = false;
+                    server.handle(now, Input::StorageFailed, &mut out);
                 }
                 Some(ToShell::SnapshotDone { id, outcome }) => {
                     if snapshot.as_ref().is_some_and(|s| s.id() == id) {
@@ -270,6 +272,8 @@ pub async fn run(
             if storage_ok && !storage.send(ToStorage::Append(std::mem::take(&mut to_persist))) {
                 tracing::error!("the storage thread is gone; writes are no longer acknowledged");
                 storage_ok = false;
+                server.handle(now, Input::StorageFailed, &mut out);
+                dispatch(&mut out, &mut outboxes, &mut overflowed, &mut to_persist);
             }
             to_persist.clear();
         }

@@ -127,7 +127,7 @@ pub fn run(
             );
         }
         "is_read_only" => {
-            o.put("read_only", false.into());
+            o.put("read_only", server.is_read_only().into());
         }
         "last_snapshot" => {
             let (zxid, timestamp) = last_snapshot(&view.config.data_dir);
@@ -335,7 +335,7 @@ fn server_stats(o: &mut Object, server: &Server, view: &ShellView<'_>) {
         "uptime": monitor::uptime_ms(view),
     });
     o.put("version", VERSION.into());
-    o.put("read_only", false.into());
+    o.put("read_only", server.is_read_only().into());
     o.put("server_stats", s);
     o.put("client_response", buffers);
     // ZooKeeper counts the root twice (under "/" and its alias "").
