@@ -28,7 +28,7 @@ use crate::{Error, Result};
 
 mod reader;
 
-pub use reader::{FileEnd, FileScan, LogEntry, TxnIterator, scan_log_file};
+pub use reader::{FileEnd, FileScan, LogEntry, LogFileReader, Step, TxnIterator, scan_log_file};
 
 /// `"ZKLG"` (ZooKeeper: `FileTxnLog.TXNLOG_MAGIC`).
 pub const TXNLOG_MAGIC: i32 = i32::from_be_bytes(*b"ZKLG");
@@ -439,7 +439,7 @@ impl TxnLog {
             let mut r =
                 reader::LogFileReader::open(self.fs.as_ref(), path, self.opts.max_entry_len)?;
             let cut = loop {
-                match r.next()? {
+                match r.next_step()? {
                     reader::Step::Entry(e) if e.zxid() > zxid => break e.offset,
                     reader::Step::Entry(_) => {}
                     reader::Step::End(end) => break end.offset(),
