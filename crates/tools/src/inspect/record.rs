@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::format::{acl_json, acl_text, data_json, data_text};
 
-/// ZooKeeper's name of a txn type (`Request.op2String`).
+/// ZooKeeper's name of a txn type (`Request.op2String`, hence `createTtl`).
 pub fn op_name(txn_type: i32) -> String {
     match txn_type {
         1 => "create",
@@ -20,7 +20,7 @@ pub fn op_name(txn_type: i32) -> String {
         16 => "reconfig",
         19 => "createContainer",
         20 => "deleteContainer",
-        21 => "createTTL",
+        21 => "createTtl",
         -10 => "createSession",
         -11 => "closeSession",
         -1 => "error",

@@ -24,6 +24,7 @@ struct Summary {
     largest: Option<(String, usize)>,
     ephemerals: HashMap<i64, u64>,
     digest: TreeDigest,
+    max_zxid: Option<i64>,
 }
 
 /// Prints the snapshot at `path`.
@@ -96,12 +97,13 @@ pub(super) fn inspect(
     };
     progress.finish();
     report.items = sum.nodes;
-    let last = if zxid >= 0 {
-        Some(zxid)
-    } else {
-        trailer.and_then(|t| t.digest).map(|d| d.zxid)
-    };
-    report.zxid_range = last.map(|z| (z, z));
+    // SnapshotFormatter's "Last zxid": the name's zxid or the newest mzxid/pzxid of any
+    // node, whichever is larger (a fuzzy snapshot can hold effects of later txns).
+    let last = [(zxid >= 0).then_some(zxid), sum.max_zxid]
+        .into_iter()
+        .flatten()
+        .max();
+    report.zxid_range = (zxid >= 0).then_some(zxid).or(last).zip(last);
     if opts.json {
         if !opts.summary {
             for (id, timeout) in &sessions {
@@ -114,6 +116,7 @@ pub(super) fn inspect(
         let v = summary_json(
             path,
             zxid,
+            last,
             &sessions,
             acls.len(),
             &sum,
@@ -125,7 +128,7 @@ pub(super) fn inspect(
         return Ok(report);
     }
     if opts.summary {
-        summary_text(path, zxid, &sessions, acls.len(), &sum, trailer, out)?;
+        summary_text(path, zxid, last, &sessions, acls.len(), &sum, trailer, out)?;
         return Ok(report);
     }
     writeln!(out, "ZNode count: {}", sum.nodes)?;
@@ -164,6 +167,8 @@ fn node(
         *sum.ephemerals.entry(id).or_default() += 1;
     }
     sum.digest.add(&n.path, n.data.as_deref(), s);
+    let newest = s.mzxid.max(s.pzxid);
+    sum.max_zxid = Some(sum.max_zxid.map_or(newest, |m| m.max(newest)));
     if opts.summary {
         return Ok(());
     }
@@ -255,9 +260,11 @@ fn digest_lines(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn summary_text(
     path: &Path,
     zxid: i64,
+    last: Option<i64>,
     sessions: &[(i64, i32)],
     acl_entries: usize,
     sum: &Summary,
@@ -294,6 +301,9 @@ fn summary_text(
         writeln!(out, "  ... and {} more", sessions.len() - SESSIONS_LISTED)?;
     }
     writeln!(out, "ACL cache: {acl_entries} entries")?;
+    if let Some(z) = last {
+        writeln!(out, "Last zxid: {}", hex(z))?;
+    }
     match trailer {
         Some(t) => digest_lines(sum, t, out)?,
         None => writeln!(out, "Trailer: not reached (damage)")?,
@@ -305,6 +315,7 @@ fn summary_text(
 fn summary_json(
     path: &Path,
     zxid: i64,
+    last: Option<i64>,
     sessions: &[(i64, i32)],
     acl_entries: usize,
     sum: &Summary,
@@ -322,6 +333,7 @@ fn summary_json(
         "file": path.display().to_string(),
         "format": "snapshot",
         "zxid": (zxid >= 0).then_some(zxid),
+        "last_zxid": last,
         "nodes": sum.nodes,
         "owners": sum.by_owner,
         "data_bytes": sum.data_bytes,

@@ -134,7 +134,7 @@ fn txn_log_text_follows_txn_log_toolkit() {
         "{}",
         lines[3]
     );
-    assert!(lines[5].ends_with("createTTL /t null [digest:u:x:r] parentCVersion=2 ttl=5000"));
+    assert!(lines[5].ends_with("createTtl /t null [digest:u:x:r] parentCVersion=2 ttl=5000"));
     assert!(lines[6].contains(
         "multi [create /m \"m\" [world:anyone:cdrwa] ephemeral=false parentCVersion=1; delete /t]"
     ));
