@@ -4,6 +4,8 @@
 //! * [`shell`]: the task that owns the core, feeds it inputs and routes its outputs.
 //! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
 //! * [`four_letter`]: the four-letter-word commands.
+//! * [`persistence`]: recovery, the storage thread, snapshots, fsync statistics.
+//! * [`purge`]: autopurge of old snapshots and logs.
 #![forbid(unsafe_code)]
 
 pub mod config;
@@ -11,6 +13,7 @@ pub mod conn;
 pub mod four_letter;
 pub mod outbox;
 pub mod persistence;
+pub mod purge;
 pub mod shell;
 
 use std::net::SocketAddr;
@@ -24,6 +27,7 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    purge: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -31,6 +35,9 @@ impl RunningServer {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        if let Some(purge) = self.purge {
+            let _ = purge.await;
+        }
     }
 }
 
@@ -52,6 +59,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    let purge = purge::spawn(
+        recovered.dirs.clone(),
+        config.autopurge_snap_retain_count,
+        config.autopurge_interval,
+        shutdown_rx.clone(),
+    );
     let task = tokio::spawn(shell::run(
         config,
         clock,
@@ -64,5 +77,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         addr,
         shutdown,
         task,
+        purge,
     })
 }
