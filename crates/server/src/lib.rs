@@ -25,6 +25,8 @@ use tokio::net::TcpListener;
 pub struct RunningServer {
     /// The bound client address.
     pub addr: SocketAddr,
+    /// The transaction log's fsync counters (see [`persistence::FsyncStats`]).
+    pub fsync_stats: std::sync::Arc<persistence::FsyncStats>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     purge: Option<tokio::task::JoinHandle<()>>,
@@ -58,6 +60,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let (server, recovered) = shell::recover(&config, &clock)?;
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
+    let fsync_stats = std::sync::Arc::clone(&recovered.fsync_stats);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let purge = purge::spawn(
         recovered.dirs.clone(),
@@ -75,6 +78,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     ));
     Ok(RunningServer {
         addr,
+        fsync_stats,
         shutdown,
         task,
         purge,
