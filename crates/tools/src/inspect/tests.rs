@@ -511,3 +511,63 @@ fn directories_expand_in_zxid_order_and_unknown_files_are_named() {
     assert!(r.problems[0].contains("cannot read"));
     assert_eq!(json_lines(&text)[0]["kind"], "error");
 }
+
+#[test]
+fn zxid_gaps_are_summarised_but_a_new_epoch_is_not_a_gap() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut log = TxnLog::open(
+        Arc::new(StdFs),
+        tmp.path(),
+        TxnLogOptions {
+            pre_alloc_size: 0,
+            ..TxnLogOptions::default()
+        },
+    )
+    .expect("open log");
+    for zxid in [1, 2, 3, 7, 8, (1 << 32) | 1, (1 << 32) | 2, (3 << 32) | 5] {
+        let rec = create(&format!("/z{zxid}"), b"", false);
+        let h = TxnHeader {
+            client_id: SESSION,
+            cxid: 0,
+            zxid,
+            time: 0,
+            txn_type: rec.txn_type(),
+        };
+        log.append_txn(&h, &rec, None).expect("append");
+    }
+    log.commit().expect("commit");
+    log.close().expect("close");
+    let file = tmp.path().join("log.1");
+    let (text, r) = run(
+        &file,
+        &InspectOptions {
+            summary: true,
+            ..opts()
+        },
+    );
+    assert!(r.is_ok(), "gaps are not damage: {:?}", r.problems);
+    assert!(
+        text.contains("Zxid gaps: 2 (0x3 -> 0x7, 0x100000002 -> 0x300000005)"),
+        "{text}"
+    );
+    let (text, _) = run(
+        &file,
+        &InspectOptions {
+            summary: true,
+            json: true,
+            ..opts()
+        },
+    );
+    let v = json_lines(&text);
+    assert_eq!(v[1]["zxid_gaps"][0], serde_json::json!([3, 7]));
+    // The earlier, gap-free log has none.
+    let tmp2 = tempfile::tempdir().expect("tempdir");
+    let (text, _) = run(
+        &write_log(tmp2.path(), 0),
+        &InspectOptions {
+            summary: true,
+            ..opts()
+        },
+    );
+    assert!(!text.contains("Zxid gaps"), "{text}");
+}

@@ -27,6 +27,8 @@ struct Summary {
     closed: BTreeSet<i64>,
     seen: BTreeSet<i64>,
     with_digest: u64,
+    /// (previous zxid, next zxid) where the counter did not go up by one within an epoch.
+    gaps: Vec<(i64, i64)>,
     crc_errors: u64,
     undecodable: u64,
     end: Option<FileEnd>,
@@ -38,6 +40,11 @@ impl Summary {
         let h = &e.header;
         self.txns += 1;
         self.first_zxid.get_or_insert(h.zxid);
+        if let Some(prev) = self.last_zxid
+            && !follows(prev, h.zxid)
+        {
+            self.gaps.push((prev, h.zxid));
+        }
         self.last_zxid = Some(h.zxid);
         self.first_time = Some(self.first_time.map_or(h.time, |t| t.min(h.time)));
         self.last_time = Some(self.last_time.map_or(h.time, |t| t.max(h.time)));
@@ -59,6 +66,16 @@ impl Summary {
         }
     }
 }
+
+/// Whether `next` is the zxid after `prev`: the counter (low 32 bits) up by one in the same
+/// epoch, or counter 1 of a later epoch (a new leader).
+fn follows(prev: i64, next: i64) -> bool {
+    let (pe, ne) = (prev >> 32, next >> 32);
+    next == prev + 1 || (ne > pe && next & 0xffff_ffff == 1)
+}
+
+/// Gaps listed by name in a text summary.
+const GAPS_LISTED: usize = 5;
 
 /// Prints the log at `path`.
 pub(super) fn inspect(
@@ -285,6 +302,25 @@ fn summary_text(path: &Path, s: &Summary, out: &mut dyn Write) -> Result<(), Ins
         "Digests: {} of {} txns carry a TxnDigest",
         s.with_digest, s.txns
     )?;
+    if !s.gaps.is_empty() {
+        let shown: Vec<String> = s
+            .gaps
+            .iter()
+            .take(GAPS_LISTED)
+            .map(|(a, b)| format!("{} -> {}", hex(*a), hex(*b)))
+            .collect();
+        writeln!(
+            out,
+            "Zxid gaps: {} ({}{})",
+            s.gaps.len(),
+            shown.join(", "),
+            if s.gaps.len() > GAPS_LISTED {
+                ", ..."
+            } else {
+                ""
+            }
+        )?;
+    }
     if s.crc_errors > 0 || s.undecodable > 0 {
         writeln!(
             out,
@@ -320,6 +356,7 @@ fn summary_json(path: &Path, s: &Summary, report: &FileReport) -> Value {
         "txns_with_digest": s.with_digest,
         "crc_errors": s.crc_errors,
         "undecodable": s.undecodable,
+        "zxid_gaps": s.gaps.iter().map(|(a, b)| json!([a, b])).collect::<Vec<_>>(),
         "end": end,
         "file_len": s.file_len,
         "ok": report.is_ok(),
