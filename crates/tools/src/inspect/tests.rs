@@ -175,6 +175,9 @@ fn txn_log_json_and_summary() {
     let zxids: Vec<i64> = txns.iter().filter_map(|t| t["zxid"].as_i64()).collect();
     assert_eq!(zxids, (1..=8).collect::<Vec<_>>());
     assert_eq!(txns[1]["txn"]["path"], "/a");
+    assert_eq!(txns[1]["file"], file.display().to_string());
+    // createSession: checksum, length, 32-byte header + 4-byte timeout + 12-byte digest, B.
+    assert_eq!(txns[1]["offset"].as_u64(), Some(16 + 8 + 4 + 48 + 1));
     assert_eq!(txns[1]["txn"]["data"], "aGVsbG8=");
     assert_eq!(txns[1]["txn"]["data_utf8"], "hello");
     assert_eq!(txns[1]["digest"]["tree_digest"], "0x1002");

@@ -199,6 +199,7 @@ fn entry(
         }
         let mut v = json!({
             "kind": "txn",
+            "file": e.file.display().to_string(),
             "offset": e.offset,
             "zxid": h.zxid,
             "zxid_hex": hex(h.zxid),
