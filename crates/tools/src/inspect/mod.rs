@@ -264,8 +264,8 @@ fn emit_problems(
     Ok(())
 }
 
-/// A problem message for a storage error (its text already names the file and offset),
-/// or for one found here at `offset`.
+/// A problem found here (storage errors carry their own file and offset in their text):
+/// `<file>: offset <n>: <what>`.
 fn problem_at(path: &Path, offset: u64, what: &str) -> String {
     format!("{}: offset {offset}: {what}", path.display())
 }
