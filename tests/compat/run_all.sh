@@ -105,6 +105,7 @@ fi
 run crash crash_test.py --servers "$cand" --rounds 5
 if [ "$cand" = menagerie ]; then
   run interop interop_test.py
+  run inspect inspect_test.py
 fi
 
 echo

@@ -71,6 +71,15 @@ pub struct ServerConfig {
     pub admin: AdminConfig,
     /// The text of the configuration file (the admin `initial_configuration` command).
     pub initial_config: String,
+    /// `autopurge.snapRetainCount`: snapshots (and the logs they need) kept by autopurge;
+    /// at least 3, as ZooKeeper enforces.
+    pub autopurge_snap_retain_count: usize,
+    /// `autopurge.purgeInterval`: how often autopurge runs (zoo.cfg gives hours; `None` = 0 =
+    /// disabled, the default). The first purge runs at startup, as ZooKeeper 3.8's timer does.
+    pub autopurge_interval: Option<std::time::Duration>,
+    /// `fsync.warningthresholdms` / `zookeeper.fsync.warningthresholdms`: a txn-log fsync
+    /// slower than this is logged as a warning and counted.
+    pub fsync_warning_threshold_ms: u64,
     /// Keys that were accepted but are not used.
     pub unused_keys: Vec<String>,
 }
@@ -137,6 +146,9 @@ impl Default for ServerConfig {
             pre_alloc_size: 64 << 20,
             admin: AdminConfig::default(),
             initial_config: String::new(),
+            autopurge_snap_retain_count: 3,
+            autopurge_interval: None,
+            fsync_warning_threshold_ms: 1000,
             unused_keys: Vec::new(),
         }
     }
@@ -152,8 +164,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "peerType",
     "syncEnabled",
     "dynamicConfigFile",
-    "autopurge.snapRetainCount",
-    "autopurge.purgeInterval",
     "standaloneEnabled",
     "reconfigEnabled",
     "localSessionsEnabled",
@@ -167,7 +177,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "connectToLearnerMasterLimit",
     "observerMasterPort",
     "multiAddress.enabled",
-    "fsync.warningthresholdms",
     "serverCnxnFactory",
     "skipACL",
     "quorum.auth.enableSasl",
@@ -301,6 +310,26 @@ fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
     }
 }
 
+/// `autopurge.purgeInterval`: hours as an integer (ZooKeeper 3.8; 0 or negative disables),
+/// or a number with a unit suffix `ms`, `s`, `m`, `h` or `d` (ZooKeeper 3.10's syntax, which
+/// also lets tests purge every few milliseconds).
+fn purge_interval(key: &str, value: &str) -> Result<Option<std::time::Duration>, ConfigError> {
+    let split = value
+        .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+        .unwrap_or(value.len());
+    let (num, unit) = value.split_at(split);
+    let n: i64 = number(key, num)?;
+    let ms_per_unit: u64 = match unit.trim() {
+        "" | "h" => 3_600_000,
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "d" => 86_400_000,
+        _ => return Err(invalid(key, value, "unit must be ms, s, m, h or d")),
+    };
+    Ok((n > 0).then(|| std::time::Duration::from_millis((n as u64).saturating_mul(ms_per_unit))))
+}
+
 impl ServerConfig {
     /// Reads and validates a zoo.cfg file. Relative `dataDir`s are taken as given (relative to
     /// the working directory), as ZooKeeper does.
@@ -371,6 +400,15 @@ impl ServerConfig {
                 "forceSync" | "zookeeper.forceSync" => c.force_sync = boolean(key, value)?,
                 "preAllocSize" | "zookeeper.preAllocSize" => {
                     c.pre_alloc_size = number::<u64>(key, value)?.saturating_mul(1024)
+                }
+                "autopurge.snapRetainCount" => {
+                    // ZooKeeper (DatadirCleanupManager): below 3 warns and uses 3.
+                    c.autopurge_snap_retain_count = number::<usize>(key, value)?
+                        .max(menagerie_storage::datadir::MIN_SNAP_RETAIN_COUNT)
+                }
+                "autopurge.purgeInterval" => c.autopurge_interval = purge_interval(key, value)?,
+                "fsync.warningthresholdms" | "zookeeper.fsync.warningthresholdms" => {
+                    c.fsync_warning_threshold_ms = number(key, value)?
                 }
                 "znode.container.checkIntervalMs" => {
                     c.reaper.check_interval_ms = number(key, value)?;
@@ -563,6 +601,64 @@ mod tests {
                 ServerConfig::from_properties(&props(&text)).is_err(),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn autopurge_and_fsync_keys() {
+        use std::time::Duration;
+        let base = "dataDir=d\nclientPort=1\n";
+        let c = ServerConfig::from_properties(&props(base)).unwrap();
+        assert_eq!(
+            (c.autopurge_snap_retain_count, c.autopurge_interval),
+            (3, None)
+        );
+        assert_eq!(c.fsync_warning_threshold_ms, 1000);
+        let c = ServerConfig::from_properties(&props(&format!(
+            "{base}autopurge.snapRetainCount=5\nautopurge.purgeInterval=24\nfsync.warningthresholdms=50\n"
+        )))
+        .unwrap();
+        assert_eq!(c.autopurge_snap_retain_count, 5);
+        assert_eq!(c.autopurge_interval, Some(Duration::from_secs(24 * 3600)));
+        assert_eq!(c.fsync_warning_threshold_ms, 50);
+        assert!(c.unused_keys.is_empty(), "{:?}", c.unused_keys);
+        // Below the minimum: 3, as ZooKeeper does; 0 or negative hours: disabled.
+        for (cfg, retain, interval) in [
+            (
+                "autopurge.snapRetainCount=1\nautopurge.purgeInterval=0\n",
+                3,
+                None,
+            ),
+            ("autopurge.purgeInterval=-1\n", 3, None),
+            (
+                "autopurge.purgeInterval=250ms\n",
+                3,
+                Some(Duration::from_millis(250)),
+            ),
+            (
+                "autopurge.purgeInterval=2d\n",
+                3,
+                Some(Duration::from_secs(2 * 86400)),
+            ),
+            ("zookeeper.fsync.warningthresholdms=7\n", 3, None),
+        ] {
+            let c = ServerConfig::from_properties(&props(&format!("{base}{cfg}"))).unwrap();
+            assert_eq!(
+                (c.autopurge_snap_retain_count, c.autopurge_interval),
+                (retain, interval),
+                "{cfg}"
+            );
+        }
+        for bad in [
+            "autopurge.purgeInterval=1w",
+            "autopurge.purgeInterval=x",
+            "autopurge.snapRetainCount=-3",
+            "fsync.warningthresholdms=slow",
+        ] {
+            let e = ServerConfig::from_properties(&props(&format!("{base}{bad}\n")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(bad.split('=').next().unwrap()), "{e}");
         }
     }
 

@@ -7,6 +7,8 @@
 //! * [`snapshotter`]: fuzzy snapshots written in the background.
 //! * [`admin`]: the admin HTTP server (AdminServer commands, Prometheus metrics, probes).
 //! * [`monitor`]: the monitoring numbers shared by `mntr`, `monitor` and `/metrics`.
+//! * [`persistence`]: recovery, the storage thread, snapshots, fsync statistics.
+//! * [`purge`]: autopurge of old snapshots and logs.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -16,6 +18,7 @@ pub mod four_letter;
 pub mod monitor;
 pub mod outbox;
 pub mod persistence;
+pub mod purge;
 pub mod shell;
 pub mod snapshotter;
 
@@ -32,8 +35,11 @@ pub struct RunningServer {
     pub admin_addr: Option<SocketAddr>,
     /// The bound Prometheus-only address (`metricsProvider.httpPort`), if configured.
     pub prometheus_addr: Option<SocketAddr>,
+    /// The transaction log's fsync counters (see [`persistence::FsyncStats`]).
+    pub fsync_stats: std::sync::Arc<persistence::FsyncStats>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    purge: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -41,6 +47,9 @@ impl RunningServer {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        if let Some(purge) = self.purge {
+            let _ = purge.await;
+        }
     }
 }
 
@@ -75,7 +84,14 @@ pub async fn start_on(
     let addr = listener.local_addr()?;
     let admin = admin::Listeners::bind(&config.admin).await?;
     let (admin_addr, prometheus_addr) = admin.local_addrs();
+    let fsync_stats = std::sync::Arc::clone(&recovered.fsync_stats);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+    let purge = purge::spawn(
+        recovered.dirs.clone(),
+        config.autopurge_snap_retain_count,
+        config.autopurge_interval,
+        shutdown_rx.clone(),
+    );
     let task = tokio::spawn(shell::run(
         config,
         clock,
@@ -89,7 +105,9 @@ pub async fn start_on(
         addr,
         admin_addr,
         prometheus_addr,
+        fsync_stats,
         shutdown,
         task,
+        purge,
     })
 }

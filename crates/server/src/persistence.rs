@@ -10,6 +10,10 @@
 //!   for that report. If the disk fails, nothing more is acknowledged.
 //! * **Snapshots**: every `snapCount` txns (randomised between half and all of it, as
 //!   ZooKeeper does) the log is rolled and the tree is written to `snapshot.<zxid>`.
+//! * **Fsync statistics** ([`FsyncStats`], in [`Recovered::fsync_stats`]): the storage
+//!   thread times every commit's fsync; one slower than `fsync.warningthresholdms` is logged
+//!   as a warning naming the file and duration, and counted. Metrics and admin commands read
+//!   the counters with [`FsyncStats::snapshot`] from any thread.
 
 use std::sync::Arc;
 
@@ -26,6 +30,11 @@ use tokio::sync::mpsc;
 
 use crate::config::ServerConfig;
 use crate::shell::ToShell;
+
+/// The transaction log's fsync counters: number of fsyncs, slow ones (over
+/// `fsync.warningthresholdms`; ZooKeeper's `fsync_threshold_exceed_count`), total and maximum
+/// time, and a histogram over [`FSYNC_BUCKET_BOUNDS_MS`]. Shared as an `Arc`; lock-free.
+pub use menagerie_storage::txnlog::{FSYNC_BUCKET_BOUNDS_MS, FsyncStats, FsyncStatsSnapshot};
 
 /// A problem with the data directory.
 #[derive(Debug, Error)]
@@ -61,13 +70,20 @@ pub struct Recovered {
     pub log: TxnLog,
     /// Txns replayed from the log.
     pub replayed: u64,
+    /// The counters the log's commits record every fsync in (clone the `Arc` to read them
+    /// from elsewhere, e.g. `/metrics`).
+    pub fsync_stats: Arc<FsyncStats>,
 }
 
-fn log_options(config: &ServerConfig) -> TxnLogOptions {
+fn log_options(config: &ServerConfig, fsync_stats: &Arc<FsyncStats>) -> TxnLogOptions {
     TxnLogOptions {
         force_sync: config.force_sync,
         pre_alloc_size: config.pre_alloc_size,
         max_entry_len: config.max_buffer + 1024,
+        fsync_warning_threshold: std::time::Duration::from_millis(
+            config.fsync_warning_threshold_ms,
+        ),
+        fsync_stats: Some(Arc::clone(fsync_stats)),
         ..TxnLogOptions::default()
     }
 }
@@ -81,7 +97,8 @@ pub fn recover(
 ) -> Result<Recovered, PersistenceError> {
     let dirs = DataDirs::new(fs, &config.data_dir, Some(&config.data_log_dir));
     dirs.create(true)?;
-    let log = dirs.open_txn_log(log_options(config))?;
+    let fsync_stats = Arc::new(FsyncStats::new());
+    let log = dirs.open_txn_log(log_options(config, &fsync_stats))?;
     let extended = config.extended_types;
     let seed = now.wall_ms as u64;
     let loaded = dirs.load_newest_snapshot(|r| {
@@ -137,6 +154,7 @@ pub fn recover(
         dirs,
         log,
         replayed,
+        fsync_stats,
     })
 }
 
@@ -220,13 +238,8 @@ fn write_batch(
         }
     }
     if up_to.is_some() {
-        let info = log.commit()?;
-        if info.slow {
-            tracing::warn!(
-                fsync_ms = info.fsync.map_or(0, |d| d.as_millis()),
-                "fsync took longer than fsync.warningthresholdms"
-            );
-        }
+        // Timed, counted in the FsyncStats and, if slow, logged by the log itself.
+        log.commit()?;
     }
     Ok(up_to)
 }

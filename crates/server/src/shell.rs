@@ -277,11 +277,11 @@ pub async fn run(
             }
             to_persist.clear();
         }
-        if storage_ok && since_snapshot >= snapshot_every {
+        // While a snapshot is still being written the next one waits for it (the count keeps
+        // running), rather than being skipped as ZooKeeper does when "too busy to snap".
+        if storage_ok && since_snapshot >= snapshot_every && snapshot.is_none() {
             since_snapshot = 0;
-            if snapshot.is_some() {
-                tracing::warn!("too busy to snapshot: the previous one is still being written");
-            } else if abandoned_in_row >= MAX_ABANDONED_SNAPSHOTS {
+            if abandoned_in_row >= MAX_ABANDONED_SNAPSHOTS {
                 // Fuzzy snapshots keep meeting new ACL lists: write one in one go.
                 abandoned_in_row = 0;
                 storage.send(ToStorage::Roll);

@@ -69,4 +69,6 @@ pub use snapshot::{
 };
 pub use stream::DEFAULT_MAX_RECORD_LEN;
 pub use txn::{DecodedTxn, TxnRecord, decode_txn, encode_txn};
-pub use txnlog::{CommitInfo, LogEntry, TxnIterator, TxnLog, TxnLogOptions};
+pub use txnlog::{
+    CommitInfo, FsyncStats, FsyncStatsSnapshot, LogEntry, TxnIterator, TxnLog, TxnLogOptions,
+};

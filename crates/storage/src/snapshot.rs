@@ -464,6 +464,16 @@ impl SnapshotReader {
         self.inp.file()
     }
 
+    /// Offset of the next byte to be read (for progress reports).
+    pub fn position(&self) -> u64 {
+        self.inp.position()
+    }
+
+    /// Length of the file when it was opened.
+    pub fn file_len(&self) -> u64 {
+        self.inp.position() + self.inp.remaining()
+    }
+
     /// The session table: (session id, timeout ms), in file order.
     pub fn sessions(&self) -> &[(i64, i32)] {
         &self.sessions
@@ -505,32 +515,42 @@ impl SnapshotReader {
     /// lastProcessedZxid blocks (each sealed) and returns them (ZooKeeper:
     /// `FileSnap.deserialize`, `DataTree.deserializeZxidDigest`,
     /// `DataTree.deserializeLastProcessedZxid`).
-    pub fn finish(mut self) -> Result<SnapshotTrailer> {
+    pub fn finish(self) -> Result<SnapshotTrailer> {
+        self.finish_with_end().map(|(t, _)| t)
+    }
+
+    /// Like [`SnapshotReader::finish`], and also returns the offset just past the last
+    /// complete sealed block. Bytes beyond it (an optional block cut short, which readers
+    /// take as absent, as ZooKeeper does) mean the file was truncated; tools report that.
+    pub fn finish_with_end(mut self) -> Result<(SnapshotTrailer, u64)> {
         while self.next_node()?.is_some() {}
         self.check_seal()?;
         let mut trailer = SnapshotTrailer::default();
+        let mut end = self.inp.position();
         if self.inp.remaining() == 0 {
-            return Ok(trailer);
+            return Ok((trailer, end));
         }
         match self.read_zxid_digest() {
             Ok(d) => {
                 trailer.digest = Some(d);
                 self.check_seal()?;
+                end = self.inp.position();
             }
             // ZooKeeper: "Got EOF exception while reading the digest, likely due to the
             // reading an older snapshot."
-            Err(e) if is_eof(&e) => return Ok(trailer),
+            Err(e) if is_eof(&e) => return Ok((trailer, end)),
             Err(e) => return Err(e),
         }
         match self.inp.read_i64() {
             Ok(z) => {
                 trailer.last_processed_zxid = Some(z);
                 self.check_seal()?;
+                end = self.inp.position();
             }
             Err(e) if is_eof(&e) => {}
             Err(e) => return Err(e),
         }
-        Ok(trailer)
+        Ok((trailer, end))
     }
 
     fn read_zxid_digest(&mut self) -> Result<ZxidDigest> {

@@ -27,8 +27,10 @@ use crate::txn::{TxnRecord, encode_txn};
 use crate::{Error, Result};
 
 mod reader;
+mod stats;
 
-pub use reader::{FileEnd, FileScan, LogEntry, TxnIterator, scan_log_file};
+pub use reader::{FileEnd, FileScan, LogEntry, LogFileReader, Step, TxnIterator, scan_log_file};
+pub use stats::{FSYNC_BUCKET_BOUNDS_MS, FSYNC_BUCKETS, FsyncStats, FsyncStatsSnapshot};
 
 /// `"ZKLG"` (ZooKeeper: `FileTxnLog.TXNLOG_MAGIC`).
 pub const TXNLOG_MAGIC: i32 = i32::from_be_bytes(*b"ZKLG");
@@ -53,6 +55,8 @@ pub struct TxnLogOptions {
     pub force_sync: bool,
     /// An fsync slower than this is logged and reported (`zookeeper.fsync.warningthresholdms`).
     pub fsync_warning_threshold: Duration,
+    /// Where every commit's fsync time is counted (`None`: nowhere).
+    pub fsync_stats: Option<Arc<FsyncStats>>,
     /// Roll to a new file after a commit leaves the current one larger than this many bytes
     /// of entries (`zookeeper.txnLogSizeLimitInKb`; `None` = off).
     pub size_limit: Option<u64>,
@@ -68,6 +72,7 @@ impl Default for TxnLogOptions {
             pre_alloc_size: DEFAULT_PRE_ALLOC_SIZE,
             force_sync: true,
             fsync_warning_threshold: Duration::from_millis(1000),
+            fsync_stats: None,
             size_limit: None,
             max_entry_len: DEFAULT_MAX_RECORD_LEN,
             db_id: 0,
@@ -351,14 +356,14 @@ impl TxnLog {
         };
         if self.opts.force_sync {
             let start = Instant::now();
-            let mut synced = false;
+            let mut synced: Vec<&Path> = Vec::new();
             for log in self.rolled.iter_mut().chain(self.current.as_mut()) {
                 if log.dirty {
                     log.file
                         .sync_data()
                         .map_err(|e| Error::io("fsync", &log.path, e))?;
                     log.dirty = false;
-                    synced = true;
+                    synced.push(&log.path);
                 }
             }
             if self.dir_dirty {
@@ -366,16 +371,25 @@ impl TxnLog {
                     .sync_dir(&self.dir)
                     .map_err(|e| Error::io("fsync dir", &self.dir, e))?;
                 self.dir_dirty = false;
-                synced = true;
+                synced.push(&self.dir);
             }
-            if synced {
+            if !synced.is_empty() {
                 let took = start.elapsed();
                 info.fsync = Some(took);
-                if took > self.opts.fsync_warning_threshold {
-                    info.slow = true;
+                info.slow = took > self.opts.fsync_warning_threshold;
+                if let Some(stats) = &self.opts.fsync_stats {
+                    stats.record(took, info.slow);
+                }
+                if info.slow {
+                    let files: Vec<String> =
+                        synced.iter().map(|p| p.display().to_string()).collect();
+                    let size = self.current.as_ref().map_or(0, |c| c.size);
                     tracing::warn!(
+                        file = %files.join(", "),
                         took_ms = took.as_millis() as u64,
-                        "fsync-ing the write ahead log took longer than the warning threshold, which will adversely effect operation latency"
+                        threshold_ms = self.opts.fsync_warning_threshold.as_millis() as u64,
+                        file_size = size,
+                        "fsync-ing the write ahead log took longer than fsync.warningthresholdms, which will adversely effect operation latency; see the ZooKeeper troubleshooting guide"
                     );
                 }
             }
@@ -439,7 +453,7 @@ impl TxnLog {
             let mut r =
                 reader::LogFileReader::open(self.fs.as_ref(), path, self.opts.max_entry_len)?;
             let cut = loop {
-                match r.next()? {
+                match r.next_step()? {
                     reader::Step::Entry(e) if e.zxid() > zxid => break e.offset,
                     reader::Step::Entry(_) => {}
                     reader::Step::End(end) => break end.offset(),

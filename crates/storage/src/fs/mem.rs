@@ -159,6 +159,7 @@ struct State {
     faults: Vec<Fault>,
     data_syncs: u64,
     dir_syncs: u64,
+    sync_delay: std::time::Duration,
 }
 
 impl State {
@@ -276,6 +277,12 @@ impl MemFs {
             path_contains: path_contains.map(str::to_owned),
             remaining: times,
         });
+    }
+
+    /// Makes every later `sync_data` take at least `delay` (a slow disk), to exercise
+    /// `fsync.warningthresholdms`.
+    pub fn set_sync_delay(&self, delay: std::time::Duration) {
+        self.lock().sync_delay = delay;
     }
 
     /// Removes all injected faults.
@@ -404,6 +411,10 @@ impl FsFile for MemFile {
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
+        let delay = self.fs.lock().sync_delay;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         self.with(Some(FaultOp::Sync), |s, inode| {
             s.data_syncs += 1;
             inode.durable = inode.current.clone();

@@ -76,28 +76,44 @@ impl FileEnd {
     }
 }
 
-pub(crate) enum Step {
+/// One step of a [`LogFileReader`]: an entry, or how the file ends.
+#[derive(Debug)]
+pub enum Step {
+    /// A complete entry whose checksum matched.
     Entry(LogEntry),
+    /// The end of the entries.
     End(FileEnd),
 }
 
-/// Sequential reader of one log file.
-pub(crate) struct LogFileReader {
+/// Sequential reader of one log file, whatever its name (tools use it to inspect a single
+/// file; [`TxnIterator`] chains them across a directory).
+pub struct LogFileReader {
     inp: JuteIn,
     max_entry_len: usize,
+    version: i32,
+    db_id: i64,
+}
+
+impl std::fmt::Debug for LogFileReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogFileReader")
+            .field("file", &self.inp.file())
+            .field("offset", &self.inp.position())
+            .finish()
+    }
 }
 
 impl LogFileReader {
     /// Opens `path` and checks its `FileHeader`. A file shorter than the header gives
-    /// [`Error::UnexpectedEof`].
-    pub(crate) fn open(fs: &dyn Fs, path: &Path, max_entry_len: usize) -> Result<LogFileReader> {
+    /// [`Error::UnexpectedEof`]; entry bodies longer than `max_entry_len` are corruption.
+    pub fn open(fs: &dyn Fs, path: &Path, max_entry_len: usize) -> Result<LogFileReader> {
         let len = fs.file_len(path).map_err(|e| Error::io("stat", path, e))?;
         let r = fs.open_read(path).map_err(|e| Error::io("open", path, e))?;
         let mut inp = JuteIn::new(r, path, len, false);
         // ZooKeeper: FileHeader{int magic, int version, long dbid}; only the magic is checked.
         let magic = inp.read_i32()?;
         let version = inp.read_i32()?;
-        let _dbid = inp.read_i64()?;
+        let db_id = inp.read_i64()?;
         if magic != TXNLOG_MAGIC {
             return Err(Error::BadMagic {
                 file: path.to_path_buf(),
@@ -108,12 +124,38 @@ impl LogFileReader {
         if version != TXNLOG_VERSION {
             tracing::warn!(file = %path.display(), version, "unexpected txn log version");
         }
-        Ok(LogFileReader { inp, max_entry_len })
+        Ok(LogFileReader {
+            inp,
+            max_entry_len,
+            version,
+            db_id,
+        })
+    }
+
+    /// The format version in the file header (2).
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+
+    /// The `dbid` in the file header (always 0 in ZooKeeper).
+    pub fn db_id(&self) -> i64 {
+        self.db_id
+    }
+
+    /// Offset of the next byte to be read.
+    pub fn position(&self) -> u64 {
+        self.inp.position()
+    }
+
+    /// Length of the file when it was opened.
+    pub fn file_len(&self) -> u64 {
+        self.inp.position() + self.inp.remaining()
     }
 
     /// Reads the next entry, or how the file ends. Checksum mismatches and impossible
-    /// lengths are errors.
-    pub(crate) fn next(&mut self) -> Result<Step> {
+    /// lengths are errors. After a checksum mismatch ([`Error::CrcMismatch`]) the reader is
+    /// positioned after the damaged entry and may go on; after any other error it may not.
+    pub fn next_step(&mut self) -> Result<Step> {
         let offset = self.inp.position();
         if self.inp.remaining() == 0 {
             return Ok(Step::End(FileEnd::Eof { offset }));
@@ -202,7 +244,7 @@ pub fn scan_log_file(fs: &dyn Fs, path: &Path, max_entry_len: usize) -> Result<F
         entries: 0,
     };
     loop {
-        match r.next()? {
+        match r.next_step()? {
             Step::Entry(e) => {
                 scan.first_zxid.get_or_insert(e.zxid());
                 scan.last_zxid = Some(e.zxid());
@@ -280,7 +322,7 @@ impl TxnIterator {
             let Some(reader) = self.current.as_mut() else {
                 continue;
             };
-            match reader.next()? {
+            match reader.next_step()? {
                 Step::Entry(e) => {
                     if !self.reached && e.zxid() < self.from {
                         continue;

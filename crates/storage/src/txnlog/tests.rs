@@ -462,3 +462,95 @@ fn typed_appends_and_odd_zxids() {
 }
 
 type DecodedTxnPair = (i64, i32);
+
+/// A `tracing` writer that collects the formatted log lines.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[test]
+fn every_commit_fsync_is_counted_and_slow_ones_are_logged_with_the_file() {
+    let (mem, fs) = setup();
+    let stats = Arc::new(FsyncStats::new());
+    let opts = TxnLogOptions {
+        fsync_warning_threshold: Duration::from_millis(100),
+        fsync_stats: Some(Arc::clone(&stats)),
+        ..small()
+    };
+    let logs = Captured::default();
+    let sub = tracing_subscriber::fmt()
+        .with_writer({
+            let l = logs.clone();
+            move || l.clone()
+        })
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(sub, || {
+        let mut log = TxnLog::open(Arc::clone(&fs), &dir(), opts).unwrap();
+        // Fast disk: counted, not slow, nothing logged.
+        for z in 1..=3 {
+            log.append(z, &body(z)).unwrap();
+            let info = log.commit().unwrap();
+            assert!(!info.slow);
+            assert!(info.fsync.is_some());
+        }
+        // A commit with nothing new does not sync.
+        assert_eq!(log.commit().unwrap().fsync, None);
+        let s = stats.snapshot();
+        assert_eq!((s.count, s.slow), (3, 0));
+        assert!(!logs.text().contains("fsync-ing"), "{}", logs.text());
+        // Slow disk: 150 ms per fsync (the fast ones above stay far below 100 ms even on a
+        // loaded machine).
+        mem.set_sync_delay(Duration::from_millis(150));
+        log.append(4, &body(4)).unwrap();
+        let info = log.commit().unwrap();
+        assert!(info.slow);
+        assert!(info.fsync.unwrap() >= Duration::from_millis(150));
+        let s = stats.snapshot();
+        assert_eq!((s.count, s.slow), (4, 1));
+        assert!(s.max >= Duration::from_millis(150));
+        assert!(s.total >= Duration::from_millis(150));
+        // 150 ms lands in the (100, 200] bucket (or, on a very slow machine, a later one).
+        let b200 = FSYNC_BUCKET_BOUNDS_MS
+            .iter()
+            .position(|&b| b == 200)
+            .unwrap();
+        assert_eq!(s.buckets[b200..].iter().sum::<u64>(), 1);
+        assert_eq!(s.buckets.iter().sum::<u64>(), 4);
+        mem.set_sync_delay(Duration::ZERO);
+    });
+    let text = logs.text();
+    assert_eq!(
+        text.matches("fsync-ing the write ahead log").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("WARN"), "{text}");
+    assert!(text.contains("/data/version-2/log.1"), "{text}");
+    assert!(text.contains("threshold_ms=100"), "{text}");
+    // Without force_sync nothing is synced or counted.
+    let no_sync = TxnLogOptions {
+        force_sync: false,
+        fsync_stats: Some(Arc::clone(&stats)),
+        ..small()
+    };
+    let mut log = TxnLog::open(fs, &dir(), no_sync).unwrap();
+    log.append(5, &body(5)).unwrap();
+    assert_eq!(log.commit().unwrap().fsync, None);
+    assert_eq!(stats.snapshot().count, 4);
+}
