@@ -172,8 +172,14 @@ pub struct StorageThread {
 }
 
 impl StorageThread {
-    /// Starts the thread; it reports to `shell` with `ToShell::Persisted`.
-    pub fn start(mut log: TxnLog, shell: mpsc::Sender<ToShell>) -> StorageThread {
+    /// Starts the thread. It publishes the highest durable zxid on `durable` (a watch, so
+    /// the shell sees it ahead of queued client input and several reports coalesce) and
+    /// reports a failure to `shell`.
+    pub fn start(
+        mut log: TxnLog,
+        durable: tokio::sync::watch::Sender<i64>,
+        shell: mpsc::Sender<ToShell>,
+    ) -> StorageThread {
         let (tx, rx) = std::sync::mpsc::channel::<ToStorage>();
         std::thread::Builder::new()
             .name("menagerie-storage".into())
@@ -190,7 +196,7 @@ impl StorageThread {
                     }
                     match write_batch(&mut log, batch) {
                         Ok(Some(up_to)) => {
-                            if shell.blocking_send(ToShell::Persisted(up_to)).is_err() {
+                            if durable.send(up_to).is_err() {
                                 return;
                             }
                         }

@@ -3,7 +3,7 @@
 //!
 //! The txns proposed while handling one batch of inputs go to the storage thread together
 //! (group commit: one fsync for the batch); their replies leave when it reports them durable
-//! with [`ToShell::Persisted`]. Every `snapCount` txns the shell writes a snapshot.
+//! on its durable-zxid watch. Every `snapCount` txns the shell writes a snapshot.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -52,8 +52,6 @@ pub enum ToShell {
         /// Where the answer goes.
         reply: oneshot::Sender<crate::admin::Answer>,
     },
-    /// The storage thread made every txn up to this zxid durable.
-    Persisted(i64),
     /// The storage thread failed; nothing more will be made durable.
     StorageFailed(String),
     /// A background snapshot ended.
@@ -68,6 +66,7 @@ pub enum ToShell {
 /// Why the shell woke up.
 enum Wake {
     Message(ToShell),
+    Durable,
     Timer,
     SnapshotRoom,
 }
@@ -151,7 +150,9 @@ pub async fn run(
     let admin = tokio::spawn(admin.serve(tx.clone(), shutdown.clone()));
     let Recovered { dirs, log, .. } = recovered;
     let snapshot_done = tx.clone();
-    let storage = StorageThread::start(log, tx);
+    let (durable_tx, mut durable) = watch::channel(0i64);
+    let mut last_durable = 0i64;
+    let storage = StorageThread::start(log, durable_tx, tx);
     let mut snapshot: Option<Snapshotter> = None;
     let mut snapshots_started: u64 = 0;
     let mut abandoned_in_row: u32 = 0;
@@ -171,6 +172,8 @@ pub async fn run(
         let wake = tokio::select! {
             biased;
             _ = shutdown.changed() => break,
+            // Durability first: replies wait on it, and it must not queue behind client input.
+            Ok(()) = durable.changed() => Wake::Durable,
             msg = rx.recv() => match msg {
                 Some(m) => Wake::Message(m),
                 None => break,
@@ -182,10 +185,16 @@ pub async fn run(
         let mut batch = 0;
         let (mut next, mut tick) = match wake {
             Wake::Message(m) => (Some(m), false),
+            Wake::Durable => (None, false),
             Wake::Timer => (None, true),
             Wake::SnapshotRoom => (None, false),
         };
         loop {
+            let up_to = *durable.borrow();
+            if up_to > last_durable {
+                last_durable = up_to;
+                server.handle(now, Input::Persisted { up_to }, &mut out);
+            }
             match next.take() {
                 Some(ToShell::Register { conn, tx, peer }) => {
                     outboxes.insert(conn, tx);
@@ -221,9 +230,6 @@ pub async fn run(
                         now,
                     };
                     let _ = reply.send(crate::admin::answer(query, &mut server, &view, storage_ok));
-                }
-                Some(ToShell::Persisted(up_to)) => {
-                    server.handle(now, Input::Persisted { up_to }, &mut out)
                 }
                 Some(ToShell::StorageFailed(e)) => {
                     tracing::error!(error = %e, "storage failed: writes are no longer acknowledged; reads are still served");
