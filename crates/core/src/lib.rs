@@ -29,6 +29,7 @@ pub mod auth;
 pub mod io;
 pub mod path;
 pub mod prep;
+pub mod quota;
 pub mod reaper;
 pub mod server;
 pub mod session;

@@ -20,7 +20,7 @@ use menagerie_proto::session::{PASSWORD_LEN, session_password};
 use menagerie_proto::txn::{CreateSessionTxn, ErrorTxn, TxnHeader};
 
 use crate::apply::{Change, Outcome, apply};
-use crate::auth::{check_acl, digest_id, user_name};
+use crate::auth::{AuthConfig, check_acl, digest_auth, passes_enforcement, user_name};
 use crate::io::{BadRequest, ConnId, Input, Now, Output};
 use crate::path;
 use crate::prep::{Pending, PrepContext};
@@ -52,6 +52,10 @@ pub struct CoreConfig {
     pub hash_seed: u64,
     /// Container and TTL reaping.
     pub reaper: ReaperConfig,
+    /// Super digest, skipACL, enforce.auth.
+    pub auth: AuthConfig,
+    /// `zookeeper.enforceQuota`: hard quota limits refuse writes.
+    pub enforce_quota: bool,
 }
 
 impl Default for CoreConfig {
@@ -64,6 +68,8 @@ impl Default for CoreConfig {
             extended_types: false,
             hash_seed: 0,
             reaper: ReaperConfig::default(),
+            auth: AuthConfig::default(),
+            enforce_quota: false,
         }
     }
 }
@@ -586,6 +592,8 @@ impl Server {
                 session: 0,
                 ids: &[],
                 extended_types: self.config.extended_types,
+                skip_acl: self.config.auth.skip_acl,
+                enforce_quota: self.config.enforce_quota,
             }
             .prep(&req)
             .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
@@ -602,6 +610,8 @@ impl Server {
             session,
             ids: &[],
             extended_types: self.config.extended_types,
+            skip_acl: self.config.auth.skip_acl,
+            enforce_quota: self.config.enforce_quota,
         }
         .close_session()
     }
@@ -644,6 +654,29 @@ impl Server {
         };
         if !c.established {
             c.early.push_back((xid, op, req));
+            return;
+        }
+        // ZooKeeper's processPacket: auth and SASL packets are exempt; anything else from a
+        // connection without a required identity is refused and the connection closed.
+        if !matches!(req, Ok(Request::Auth(_) | Request::Sasl(_)))
+            && !passes_enforcement(&c.ids, &self.config.auth)
+        {
+            tracing::warn!(
+                conn = conn.0,
+                required = ?self.config.auth.enforce_auth_schemes,
+                "client not authenticated with a required scheme; closing"
+            );
+            out.push(Output::Reply {
+                conn,
+                header: ReplyHeader {
+                    xid,
+                    zxid: 0,
+                    err: ErrorCode::SessionClosedRequireSaslAuth.code(),
+                },
+                body: Response::Empty,
+            });
+            out.push(Output::Close { conn });
+            self.drop_conn(conn);
             return;
         }
         let session = c.session;
@@ -710,6 +743,8 @@ impl Server {
                     session,
                     ids,
                     extended_types: self.config.extended_types,
+                    skip_acl: self.config.auth.skip_acl,
+                    enforce_quota: self.config.enforce_quota,
                 }
                 .prep(&r)
                 .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
@@ -758,27 +793,26 @@ impl Server {
         a: menagerie_proto::records::AuthPacket,
         out: &mut Vec<Output>,
     ) {
-        let id = match a.scheme.as_str() {
+        let ids = match a.scheme.as_str() {
             "digest" => {
-                let text =
-                    String::from_utf8_lossy(a.auth.as_deref().unwrap_or_default()).into_owned();
-                Some(Id {
-                    scheme: "digest".into(),
-                    id: digest_id(&text),
-                })
+                let text = String::from_utf8_lossy(a.auth.as_deref().unwrap_or_default());
+                Some(digest_auth(&text, &self.config.auth))
             }
             "ip" => self
                 .conns
                 .get(&conn)
-                .and_then(|c| c.ids.iter().find(|i| i.scheme == "ip").cloned()),
+                .and_then(|c| c.ids.iter().find(|i| i.scheme == "ip").cloned())
+                .map(|id| vec![id]),
             _ => None,
         };
-        match id {
-            Some(id) => {
-                if let Some(c) = self.conns.get_mut(&conn)
-                    && !c.ids.contains(&id)
-                {
-                    c.ids.push(id);
+        match ids {
+            Some(ids) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    for id in ids {
+                        if !c.ids.contains(&id) {
+                            c.ids.push(id);
+                        }
+                    }
                 }
                 out.push(Output::Reply {
                     conn,
@@ -1038,7 +1072,12 @@ impl Server {
         path: &str,
     ) -> Result<menagerie_proto::records::Stat, ErrorCode> {
         let node = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
-        if !check_acl(self.tree.acl(node), perms::READ, self.ids(conn)) {
+        if !check_acl(
+            self.tree.acl(node),
+            perms::READ,
+            self.ids(conn),
+            self.config.auth.skip_acl,
+        ) {
             return Err(ErrorCode::NoAuth);
         }
         Ok(self.tree.client_stat(node))
@@ -1084,8 +1123,9 @@ impl Server {
                 let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
                 let acl = self.tree.acl(node);
                 let ids = self.ids(conn);
-                let admin = check_acl(acl, perms::ADMIN, ids);
-                if !admin && !check_acl(acl, perms::READ, ids) {
+                let skip = self.config.auth.skip_acl;
+                let admin = check_acl(acl, perms::ADMIN, ids, skip);
+                if !admin && !check_acl(acl, perms::READ, ids, skip) {
                     return Err(ErrorCode::NoAuth);
                 }
                 let mut acl = acl.to_vec();

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use menagerie_core::auth::AuthConfig;
 use menagerie_core::reaper::ReaperConfig;
 use thiserror::Error;
 
@@ -67,6 +68,10 @@ pub struct ServerConfig {
     pub force_sync: bool,
     /// `preAllocSize`: log preallocation block in bytes (zoo.cfg gives KB).
     pub pre_alloc_size: u64,
+    /// Super digest, `skipACL`, `enforce.auth.*` (see [`crate::security_config`]).
+    pub auth: AuthConfig,
+    /// `enforceQuota` / `zookeeper.enforceQuota`.
+    pub enforce_quota: bool,
     /// Keys that were accepted but are not used.
     pub unused_keys: Vec<String>,
 }
@@ -89,6 +94,8 @@ impl Default for ServerConfig {
             snap_count: 100_000,
             force_sync: true,
             pre_alloc_size: 64 << 20,
+            auth: AuthConfig::default(),
+            enforce_quota: false,
             unused_keys: Vec::new(),
         }
     }
@@ -121,7 +128,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "multiAddress.enabled",
     "fsync.warningthresholdms",
     "serverCnxnFactory",
-    "skipACL",
     "quorum.auth.enableSasl",
     "metricsProvider.className",
     "metricsProvider.httpPort",
@@ -132,7 +138,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "admin.serverPort",
     "admin.commandURL",
     "authProvider.1",
-    "enforceQuota",
     "digest.enabled",
     "jvm.pause.warn-threshold-ms",
 ];
@@ -221,7 +226,7 @@ fn unescape(c: char, rest: &mut std::iter::Peekable<std::str::Chars<'_>>) -> cha
     }
 }
 
-fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         value: value.into(),
@@ -253,7 +258,9 @@ impl ServerConfig {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_properties(&parse_properties(&text))
+        let mut props = crate::security_config::jvm_flag_properties();
+        props.extend(parse_properties(&text));
+        Self::from_properties(&props)
     }
 
     /// Builds the config from parsed properties.
@@ -264,8 +271,12 @@ impl ServerConfig {
         let mut data_dir = None;
         let mut data_log_dir = None;
         let (mut min, mut max) = (None, None);
+        let mut security = crate::security_config::SecurityKeys::default();
         for (key, raw) in props {
             let value = raw.trim();
+            if security.take(key, value) {
+                continue;
+            }
             match key.as_str() {
                 "tickTime" => {
                     c.tick_ms = number(key, value)?;
@@ -338,6 +349,7 @@ impl ServerConfig {
                 k => c.unused_keys.push(k.to_owned()),
             }
         }
+        security.finish(&mut c)?;
         c.data_dir = data_dir.ok_or(ConfigError::Missing("dataDir"))?;
         c.data_log_dir = data_log_dir.unwrap_or_else(|| c.data_dir.clone());
         let port = port.ok_or(ConfigError::Missing("clientPort"))?;

@@ -11,6 +11,7 @@ pub mod conn;
 pub mod four_letter;
 pub mod outbox;
 pub mod persistence;
+pub mod security_config;
 pub mod shell;
 
 use std::net::SocketAddr;

@@ -95,6 +95,8 @@ pub fn recover(
         extended_types: config.extended_types,
         hash_seed: boot.wall_ms as u64,
         reaper: config.reaper,
+        auth: config.auth.clone(),
+        enforce_quota: config.enforce_quota,
     };
     let mut server = Server::new(core_config, boot);
     let recovered = crate::persistence::recover(config, &mut server, boot)?;
