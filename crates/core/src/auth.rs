@@ -19,6 +19,9 @@ pub struct AuthConfig {
     /// of one of these schemes gets SessionClosedRequireSaslAuth (-124) and the connection is
     /// closed.
     pub enforce_auth_schemes: Vec<String>,
+    /// `zookeeper.X509AuthenticationProvider.superUser`: the x509 identity (certificate
+    /// subject) that is also `super`.
+    pub x509_super_user: Option<String>,
 }
 
 /// The identities `addauth digest <user:password>` adds, in the order ZooKeeper adds them:

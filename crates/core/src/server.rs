@@ -342,6 +342,7 @@ impl Server {
                 self.request(now, conn, xid, op, req, out)
             }
             Input::Disconnected { conn } => self.disconnected(conn),
+            Input::Identity { conn, id } => self.add_identity(conn, id),
             Input::Persisted { up_to } => self.persisted(now, up_to, out),
             Input::Tick => self.tick(now, out),
         }
@@ -549,6 +550,26 @@ impl Server {
         });
         for (xid, op, req) in early {
             self.request(now, conn, xid, op, req, out);
+        }
+    }
+
+    /// Adds a transport identity (x509) to a connection; the configured x509 super user
+    /// also becomes `super`, as ZooKeeper's `X509AuthenticationProvider` does.
+    fn add_identity(&mut self, conn: ConnId, id: Id) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let is_super = id.scheme == "x509"
+            && self.config.auth.x509_super_user.as_deref() == Some(id.id.as_str());
+        let subject = id.id.clone();
+        if !c.ids.contains(&id) {
+            c.ids.push(id);
+        }
+        if is_super {
+            c.ids.push(Id {
+                scheme: "super".into(),
+                id: subject,
+            });
         }
     }
 

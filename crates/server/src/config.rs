@@ -72,6 +72,8 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// `enforceQuota` / `zookeeper.enforceQuota`.
     pub enforce_quota: bool,
+    /// `secureClientPortAddress`:`secureClientPort`, with its TLS settings.
+    pub secure_client: Option<(SocketAddr, crate::tls::TlsSettings)>,
     /// Keys that were accepted but are not used.
     pub unused_keys: Vec<String>,
 }
@@ -96,6 +98,7 @@ impl Default for ServerConfig {
             pre_alloc_size: 64 << 20,
             auth: AuthConfig::default(),
             enforce_quota: false,
+            secure_client: None,
             unused_keys: Vec::new(),
         }
     }
@@ -117,8 +120,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "reconfigEnabled",
     "localSessionsEnabled",
     "localSessionsUpgradingEnabled",
-    "secureClientPort",
-    "secureClientPortAddress",
     "clientPortListenBacklog",
     "globalOutstandingLimit",
     "snapSizeLimitInKb",

@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod persistence;
 pub mod security_config;
 pub mod shell;
+pub mod tls;
 
 use std::net::SocketAddr;
 
@@ -23,6 +24,8 @@ use tokio::net::TcpListener;
 pub struct RunningServer {
     /// The bound client address.
     pub addr: SocketAddr,
+    /// The bound secure (TLS) client address, if `secureClientPort` is set.
+    pub secure_addr: Option<SocketAddr>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -44,6 +47,9 @@ pub enum StartError {
     /// The client port could not be bound.
     #[error("cannot listen on the client port: {0}")]
     Listen(#[from] std::io::Error),
+    /// The TLS settings of the secure client port are unusable.
+    #[error("cannot set up TLS for secureClientPort: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Recovers the data directory, binds the client port and starts serving in the background.
@@ -52,6 +58,17 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let (server, recovered) = shell::recover(&config, &clock)?;
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
+    let secure = match &config.secure_client {
+        Some((secure_addr, settings)) => {
+            let acceptor = tls::acceptor(settings)?;
+            Some((TcpListener::bind(secure_addr).await?, acceptor))
+        }
+        None => None,
+    };
+    let secure_addr = match &secure {
+        Some((l, _)) => Some(l.local_addr()?),
+        None => None,
+    };
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(shell::run(
         config,
@@ -59,10 +76,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         server,
         recovered,
         listener,
+        secure,
         shutdown_rx,
     ));
     Ok(RunningServer {
         addr,
+        secure_addr,
         shutdown,
         task,
     })

@@ -103,6 +103,9 @@ fn run_server(config_path: Option<PathBuf>) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.client_addr))?;
         tracing::info!(addr = %server.addr, data_dir = %config.data_dir.display(), "menagerie serving clients");
+        if let Some(secure) = server.secure_addr {
+            tracing::info!(addr = %secure, "menagerie serving TLS clients (secureClientPort)");
+        }
         wait_for_signal().await;
         tracing::info!("shutting down");
         server.stop().await;

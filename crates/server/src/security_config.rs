@@ -8,15 +8,18 @@
 //! JVM), with zoo.cfg winning over the environment, as in ZooKeeper.
 
 use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use crate::config::{ConfigError, ServerConfig, invalid};
+use crate::tls::{ClientAuth, TlsSettings};
 
 /// Environment variables whose `-Dzookeeper.*=...` words are read as settings.
 pub const JVM_FLAG_VARS: [&str; 2] = ["JVMFLAGS", "SERVER_JVMFLAGS"];
 
 /// Authentication schemes a connection can obtain an identity of (what `enforce.auth.schemes`
 /// may name; ZooKeeper refuses to start with a scheme that has no provider).
-pub const AVAILABLE_SCHEMES: [&str; 2] = ["digest", "ip"];
+pub const AVAILABLE_SCHEMES: [&str; 3] = ["digest", "ip", "x509"];
 
 /// `-Dzookeeper.<key>=<value>` settings from [`JVM_FLAG_VARS`], keyed by the full property
 /// name (later variables win).
@@ -56,6 +59,11 @@ pub struct SecurityKeys {
     enforce_auth: bool,
     enforce_schemes: Vec<String>,
     enforce_quota: bool,
+    secure_port: Option<u16>,
+    secure_addr: Option<IpAddr>,
+    /// Other `ssl.*` keys, by name without the `zookeeper.` prefix.
+    ssl: BTreeMap<String, String>,
+    x509_super_user: Option<String>,
 }
 
 impl SecurityKeys {
@@ -77,6 +85,20 @@ impl SecurityKeys {
                     .collect()
             }
             "enforceQuota" => self.enforce_quota = java_bool(value),
+            "secureClientPort" => self.secure_port = value.parse().ok().or(Some(0)),
+            "secureClientPortAddress" => {
+                self.secure_addr = value.parse().ok();
+                if self.secure_addr.is_none() {
+                    self.ssl
+                        .insert("!secureClientPortAddress".into(), value.into());
+                }
+            }
+            "X509AuthenticationProvider.superUser" => {
+                self.x509_super_user = (!value.is_empty()).then(|| value.to_owned())
+            }
+            k if k.starts_with("ssl.") && !k.starts_with("ssl.quorum.") => {
+                self.ssl.insert(k.to_owned(), value.to_owned());
+            }
             _ => return false,
         }
         true
@@ -107,7 +129,7 @@ impl SecurityKeys {
                     ),
                 ));
             }
-            c.auth.enforce_auth_schemes = self.enforce_schemes;
+            c.auth.enforce_auth_schemes = self.enforce_schemes.clone();
         }
         if let Some(d) = &self.super_digest
             && d.split(':').count() != 2
@@ -118,13 +140,109 @@ impl SecurityKeys {
                 "expected super:<base64 sha1 digest>",
             ));
         }
-        c.auth.super_digest = self.super_digest;
+        c.auth.super_digest = self.super_digest.clone();
         c.auth.skip_acl = self.skip_acl.unwrap_or(false);
         if c.auth.skip_acl {
             tracing::warn!("skipACL=yes: every ACL check is skipped");
         }
         c.enforce_quota = self.enforce_quota;
+        c.auth.x509_super_user = self.x509_super_user.clone();
+        if let Some(bad) = self.ssl.get("!secureClientPortAddress") {
+            return Err(invalid("secureClientPortAddress", bad, "not an IP address"));
+        }
+        if let Some(port) = self.secure_port {
+            if port == 0 {
+                return Err(invalid(
+                    "secureClientPort",
+                    &port.to_string(),
+                    "must be a port between 1 and 65535",
+                ));
+            }
+            let addr =
+                SocketAddr::new(self.secure_addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
+            c.secure_client = Some((addr, self.tls_settings()?));
+        }
         Ok(())
+    }
+
+    /// The TLS settings from the `ssl.*` keys (ZooKeeper's names, PEM stores only, or
+    /// Menagerie's `ssl.certFile` / `ssl.keyFile` / `ssl.caFile`).
+    fn tls_settings(&self) -> Result<TlsSettings, ConfigError> {
+        let get = |k: &str| {
+            self.ssl
+                .get(k)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        for (loc, ty) in [
+            ("ssl.keyStore.location", "ssl.keyStore.type"),
+            ("ssl.trustStore.location", "ssl.trustStore.type"),
+        ] {
+            if let Some(path) = get(loc) {
+                // ZooKeeper guesses the type from the extension when it is not given.
+                let kind = get(ty).map(str::to_ascii_uppercase).unwrap_or_else(|| {
+                    if path.ends_with(".pem") {
+                        "PEM".into()
+                    } else {
+                        "JKS".into()
+                    }
+                });
+                if kind != "PEM" {
+                    return Err(invalid(
+                        ty,
+                        &kind,
+                        format!("only PEM stores are supported ({loc}={path})"),
+                    ));
+                }
+            }
+        }
+        let key_store = get("ssl.keyStore.location");
+        let cert = get("ssl.certFile").or(key_store).ok_or_else(|| {
+            invalid(
+                "secureClientPort",
+                &self.secure_port.unwrap_or(0).to_string(),
+                "needs ssl.keyStore.location (PEM) or ssl.certFile and ssl.keyFile",
+            )
+        })?;
+        let key = get("ssl.keyFile").or(key_store).unwrap_or(cert);
+        let ca = get("ssl.caFile").or(get("ssl.trustStore.location"));
+        let client_auth = match get("ssl.clientAuth")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("need") => ClientAuth::Need,
+            Some("want") => ClientAuth::Want,
+            Some("none") => ClientAuth::None,
+            Some(other) => {
+                return Err(invalid(
+                    "ssl.clientAuth",
+                    other,
+                    "expected need, want or none",
+                ));
+            }
+        };
+        let list = |k: &str| -> Vec<String> {
+            get(k)
+                .map(|v| {
+                    v.split(',')
+                        .map(|p| p.trim().to_owned())
+                        .filter(|p| !p.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut protocols = list("ssl.enabledProtocols");
+        if protocols.is_empty() {
+            protocols = list("ssl.protocol");
+        }
+        Ok(TlsSettings {
+            cert_file: PathBuf::from(cert),
+            key_file: PathBuf::from(key),
+            ca_file: ca.map(PathBuf::from),
+            client_auth,
+            protocols,
+            ciphersuites: list("ssl.ciphersuites"),
+        })
     }
 }
 
@@ -171,6 +289,41 @@ mod tests {
                 .expect_err("unknown scheme");
         assert!(e.to_string().contains("kerberos"), "{e}");
         assert!(load("DigestAuthenticationProvider.superDigest=nocolon\n").is_err());
+    }
+
+    #[test]
+    fn secure_port_keys() {
+        let c = load(
+            "secureClientPort=2281\nssl.keyStore.location=/k/server.pem\nssl.keyStore.type=PEM\n\
+             zookeeper.ssl.trustStore.location=/k/ca.pem\nssl.clientAuth=want\n\
+             ssl.enabledProtocols=TLSv1.3\nssl.quorum.keyStore.location=/q.jks\n",
+        )
+        .expect("valid");
+        let (addr, tls) = c.secure_client.expect("secure port");
+        assert_eq!(addr.to_string(), "0.0.0.0:2281");
+        assert_eq!(tls.cert_file, PathBuf::from("/k/server.pem"));
+        assert_eq!(tls.key_file, PathBuf::from("/k/server.pem"));
+        assert_eq!(tls.ca_file, Some(PathBuf::from("/k/ca.pem")));
+        assert_eq!(tls.client_auth, ClientAuth::Want);
+        assert_eq!(tls.protocols, vec!["TLSv1.3"]);
+        let c = load(
+            "secureClientPort=2281\nsecureClientPortAddress=127.0.0.1\nssl.certFile=c.pem\n\
+             ssl.keyFile=k.pem\nssl.caFile=ca.pem\n",
+        )
+        .expect("valid");
+        let (addr, tls) = c.secure_client.expect("secure port");
+        assert_eq!(addr.to_string(), "127.0.0.1:2281");
+        assert_eq!(tls.key_file, PathBuf::from("k.pem"));
+        assert_eq!(tls.client_auth, ClientAuth::Need);
+        assert!(load("secureClientPort=2281\n").is_err(), "no certificate");
+        assert!(load("secureClientPort=2281\nssl.keyStore.location=k.jks\n").is_err());
+        assert!(load("secureClientPort=2281\nssl.certFile=c\nssl.clientAuth=maybe\n").is_err());
+        assert!(
+            load("ssl.keyStore.location=k.pem\n")
+                .expect("ok")
+                .secure_client
+                .is_none()
+        );
     }
 
     #[test]

@@ -110,11 +110,22 @@ pub async fn run(
     mut server: Server,
     recovered: Recovered,
     listener: TcpListener,
+    secure: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (tx, mut rx) = mpsc::channel::<ToShell>(4096);
     let config = Arc::new(config);
     let counts: ConnCounts = Arc::default();
+    let secure_accept = secure.map(|(l, acceptor)| {
+        tokio::spawn(conn::secure_accept_loop(
+            l,
+            acceptor,
+            Arc::clone(&config),
+            tx.clone(),
+            Arc::clone(&counts),
+            shutdown.clone(),
+        ))
+    });
     let accept = tokio::spawn(conn::accept_loop(
         listener,
         Arc::clone(&config),
@@ -217,6 +228,9 @@ pub async fn run(
         }
     }
     accept.abort();
+    if let Some(a) = secure_accept {
+        a.abort();
+    }
     // Dropping the outboxes ends every connection's writer, which closes its socket.
     drop(outboxes);
 }
