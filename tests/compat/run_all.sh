@@ -93,6 +93,7 @@ run restart restart_test.py --candidate "$cand"
 run zkcli zkcli_test.py --servers "java,$cand"
 run cli_mt cli_mt_test.py --servers "java,$cand"
 run acl acl_test.py --servers "java,$cand"
+run tls tls_test.py --servers "java,$cand"
 run fourlw fourlw_test.py --servers "java,$cand"
 if [ "$cand" = menagerie ]; then
   run stress stress_test.py --servers java,menagerie
