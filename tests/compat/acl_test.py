@@ -28,8 +28,10 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -154,6 +156,61 @@ def scenario_acl(hp: str) -> list[tuple[str, str]]:
     return rec
 
 
+def sasl_client(hp: str, user: str, pw: str) -> KazooClient:
+    zk = KazooClient(hosts=hp, timeout=6, connection_retry=None, command_retry=None,
+                     sasl_options={"mechanism": "DIGEST-MD5", "username": user, "password": pw})
+    zk.start(timeout=6)
+    return zk
+
+
+def sasl_read(hp: str, user: str, pw: str, path: str) -> str:
+    """Reads a node readable only by sasl:bob. A failed SASL exchange makes the server answer
+    AuthFailed and close; kazoo then either gives up or reconnects without SASL, depending on
+    timing, so both outcomes are recorded as 'no access'."""
+    zk = None
+    try:
+        zk = sasl_client(hp, user, pw)
+        r = attempt(lambda: zk.get(path))
+        return r if r.startswith("ok") else "no access"
+    except Exception:  # noqa: BLE001
+        return "no access"
+    finally:
+        if zk is not None:
+            stop(zk)
+
+
+def scenario_sasl(hp: str) -> list[tuple[str, str]]:
+    rec = []
+    bob = sasl_client(hp, "bob", "bobpw")
+    rec.append(("sasl bob create /s (sasl:bob)", attempt(lambda: bob.create("/s", b"sasl-data", acl=[acl(ALL, "sasl", "bob")]))))
+    rec.append(("sasl bob get /s", attempt(lambda: bob.get("/s"))))
+    rec.append(("sasl bob create /s2 (auth acl)", attempt(lambda: bob.create("/s2", b"", acl=[ACL(ALL, Id("auth", ""))]))))
+    rec.append(("sasl bob get_acls /s2", attempt(lambda: [f"{a.perms}:{a.id.scheme}:{a.id.id}" for a in bob.get_acls("/s2")[0]])))
+    stop(bob)
+    alice = sasl_client(hp, "alice", "alicepw")
+    rec.append(("sasl alice get /s", attempt(lambda: alice.get("/s"))))
+    stop(alice)
+    anon = client(hp, [("digest", "bob:bobpw")])
+    rec.append(("digest bob get /s", attempt(lambda: anon.get("/s"))))
+    stop(anon)
+    root = sasl_client(hp, "root", "rootpw")
+    rec.append(("sasl root (superUser) get /s", attempt(lambda: root.get("/s"))))
+    stop(root)
+    rec.append(("sasl wrong password get /s", sasl_read(hp, "bob", "wrong", "/s")))
+    rec.append(("sasl unknown user get /s", sasl_read(hp, "eve", "bobpw", "/s")))
+    rec.append(("sasl bob again get /s", sasl_read(hp, "bob", "bobpw", "/s")))
+    return rec
+
+
+JAAS = """Server {
+       org.apache.zookeeper.server.auth.DigestLoginModule required
+       user_bob="bobpw"
+       user_alice="alicepw"
+       user_root="rootpw";
+};
+"""
+
+
 def scenario_skipacl(hp: str) -> list[tuple[str, str]]:
     rec = []
     bob = client(hp, [("digest", "bob:secret")])
@@ -240,6 +297,10 @@ SCENARIOS = {
     "enforce": (scenario_enforce, {"zookeeper.enforce.auth.enabled": "true",
                                    "zookeeper.enforce.auth.schemes": "digest"}),
     "quota": (scenario_quota, {"zookeeper.enforceQuota": "true"}),
+    # The JAAS file path is filled in by main().
+    "sasl": (scenario_sasl, {"zookeeper.authProvider.1":
+                             "org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+                             "zookeeper.superUser": "root"}),
 }
 
 BOB = "bob:fyVmFCwVbTJYrznoSu1koqYEYF0="
@@ -294,6 +355,17 @@ EXPECT: dict[str, dict[str, str | None]] = {
         "anon create /sec/c": "ok /sec/c",
         "anon set /sec": "ok stat version=1 aversion=0 dataLength=1",
         "anon create invalid acl": "InvalidACLError",
+    },
+    "sasl": {
+        "sasl bob create /s (sasl:bob)": "ok /s",
+        "sasl bob get /s": "ok sasl-data",
+        "sasl bob get_acls /s2": "ok ['31:sasl:bob']",
+        "sasl alice get /s": "NoAuthError",
+        "digest bob get /s": "NoAuthError",
+        "sasl root (superUser) get /s": "ok sasl-data",
+        "sasl wrong password get /s": "no access",
+        "sasl unknown user get /s": "no access",
+        "sasl bob again get /s": "ok sasl-data",
     },
     "enforce": {
         "anon exists /": "SessionClosedRequireSaslError",
@@ -352,6 +424,11 @@ def main() -> int:
     zkserver.install_signal_handlers()
     kinds = [k for k in args.servers.split(",") if k]
     failed = False
+    jaas_dir = tempfile.mkdtemp(prefix="compat-jaas-")
+    jaas = os.path.join(jaas_dir, "jaas.conf")
+    with open(jaas, "w") as f:
+        f.write(JAAS)
+    SCENARIOS["sasl"][1]["java.security.auth.login.config"] = jaas
     for name in args.scenarios.split(","):
         fn, extra = SCENARIOS[name]
         results = {}

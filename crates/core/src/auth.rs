@@ -22,6 +22,13 @@ pub struct AuthConfig {
     /// `zookeeper.X509AuthenticationProvider.superUser`: the x509 identity (certificate
     /// subject) that is also `super`.
     pub x509_super_user: Option<String>,
+    /// SASL DIGEST-MD5 users (name -> password) from the JAAS `Server` section; empty means
+    /// SASL is not offered (requests get AuthFailed and the connection is closed).
+    pub sasl_users: std::collections::BTreeMap<String, String>,
+    /// `zookeeper.superUser`: SASL user names that are also `super`.
+    pub sasl_super_users: Vec<String>,
+    /// Secret mixed into DIGEST-MD5 nonces (random per server start).
+    pub nonce_secret: u64,
 }
 
 /// The identities `addauth digest <user:password>` adds, in the order ZooKeeper adds them:

@@ -31,6 +31,7 @@ pub mod path;
 pub mod prep;
 pub mod quota;
 pub mod reaper;
+pub mod sasl;
 pub mod server;
 pub mod session;
 pub mod tree;

@@ -99,6 +99,8 @@ struct Conn {
     session: i64,
     established: bool,
     ids: Vec<Id>,
+    /// DIGEST-MD5 exchange: None before, Some(nonce) after the challenge, Some("") done.
+    sasl: Option<String>,
     queue: VecDeque<Slot>,
     /// Requests received before the session was established.
     early: VecDeque<(i32, i32, Result<Request, BadRequest>)>,
@@ -229,6 +231,8 @@ pub struct Server {
     stats: Stats,
     /// Monotonic time of the next container/TTL check.
     next_reap_ms: u64,
+    /// Counter mixed into SASL nonces.
+    sasl_serial: u64,
 }
 
 impl Server {
@@ -251,6 +255,7 @@ impl Server {
             last_processed_zxid: 0,
             stats: Stats::default(),
             next_reap_ms,
+            sasl_serial: 0,
         }
     }
 
@@ -462,6 +467,7 @@ impl Server {
                     scheme: "ip".into(),
                     id: peer_ip,
                 }],
+                sasl: None,
                 queue: VecDeque::new(),
                 early: VecDeque::new(),
                 stats: ConnStats {
@@ -742,12 +748,7 @@ impl Server {
                 self.reply(conn, PING_XID, ErrorCode::Ok, Response::Empty, out);
             }
             Request::Auth(a) => self.auth(conn, xid, a, out),
-            Request::Sasl(_) => {
-                // SASL is not offered: ZooKeeper answers AuthFailed and closes.
-                self.reply(conn, xid, ErrorCode::AuthFailed, Response::Empty, out);
-                out.push(Output::Close { conn });
-                self.drop_conn(conn);
-            }
+            Request::Sasl(r) => self.sasl(conn, xid, r.token.unwrap_or_default(), out),
             Request::CloseSession => {
                 if self.sessions.set_closing(session) {
                     let body = self.close_session_body(session);
@@ -852,6 +853,85 @@ impl Server {
                         xid,
                         zxid: 0,
                         err: ErrorCode::AuthFailed.code(),
+                    },
+                    body: Response::Empty,
+                });
+                out.push(Output::Close { conn });
+                self.drop_conn(conn);
+            }
+        }
+    }
+
+    /// One step of a SASL DIGEST-MD5 exchange (ZooKeeper: `processSasl`): the first token
+    /// gets the challenge, the second is verified and answered with `rspauth`. A failure (or
+    /// SASL not configured) is AuthFailed, or SessionClosedRequireSaslAuth when enforce.auth
+    /// requires `sasl`, and the connection is closed.
+    fn sasl(&mut self, conn: ConnId, xid: i32, token: Vec<u8>, out: &mut Vec<Output>) {
+        self.sasl_serial += 1;
+        let serial = self.sasl_serial;
+        let auth = &self.config.auth;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let step = match c.sasl.take() {
+            _ if auth.sasl_users.is_empty() => Err("SASL is not configured (no JAAS users)"),
+            None => {
+                let nonce = crate::sasl::nonce(auth.nonce_secret, conn.0, serial);
+                let challenge = crate::sasl::challenge(&nonce);
+                c.sasl = Some(nonce);
+                Ok(challenge)
+            }
+            Some(nonce) if !nonce.is_empty() => {
+                match crate::sasl::verify(&token, &nonce, &auth.sasl_users) {
+                    Ok((user, rspauth)) => {
+                        tracing::info!(conn = conn.0, user = %user, "SASL DIGEST-MD5 authentication succeeded");
+                        let is_super = auth.sasl_super_users.contains(&user);
+                        c.ids.push(Id {
+                            scheme: "sasl".into(),
+                            id: user,
+                        });
+                        if is_super {
+                            c.ids.push(Id {
+                                scheme: "super".into(),
+                                id: String::new(),
+                            });
+                        }
+                        c.sasl = Some(String::new());
+                        Ok(rspauth)
+                    }
+                    Err(crate::sasl::SaslFailure::BadCredentials) => Err("bad credentials"),
+                    Err(crate::sasl::SaslFailure::Protocol(why)) => Err(why),
+                }
+            }
+            Some(_) => Err("SASL exchange already complete"),
+        };
+        match step {
+            Ok(token) => out.push(Output::Reply {
+                conn,
+                header: ReplyHeader {
+                    xid,
+                    zxid: 0,
+                    err: 0,
+                },
+                body: Response::Sasl(Some(token)),
+            }),
+            Err(why) => {
+                tracing::warn!(
+                    conn = conn.0,
+                    reason = why,
+                    "SASL authentication failed; closing"
+                );
+                let err = if auth.enforce_auth_schemes.iter().any(|s| s == "sasl") {
+                    ErrorCode::SessionClosedRequireSaslAuth
+                } else {
+                    ErrorCode::AuthFailed
+                };
+                out.push(Output::Reply {
+                    conn,
+                    header: ReplyHeader {
+                        xid,
+                        zxid: 0,
+                        err: err.code(),
                     },
                     body: Response::Empty,
                 });

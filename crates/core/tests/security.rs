@@ -741,3 +741,141 @@ fn hard_limit_wins_over_soft_limit() {
     let a = h.call(c, create("/q/c", b"", open));
     assert_eq!(a.err, ErrorCode::QuotaExceeded.code());
 }
+
+// ---- SASL DIGEST-MD5 ------------------------------------------------------------------------
+
+fn sasl(h: &mut H, conn: ConnId, token: &[u8]) -> Answer {
+    h.call(
+        conn,
+        Request::Sasl(menagerie_proto::records::GetSaslRequest {
+            token: Some(token.to_vec()),
+        }),
+    )
+}
+
+/// A DIGEST-MD5 client response (RFC 2831, as pure-sasl computes it).
+fn digest_md5_response(challenge: &[u8], user: &str, pw: &str) -> Vec<u8> {
+    use md5::{Digest, Md5};
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let text = String::from_utf8_lossy(challenge).into_owned();
+    let nonce = text
+        .split("nonce=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("nonce in challenge")
+        .to_owned();
+    let (realm, uri, cnonce) = ("zk-sasl-md5", "zookeeper/zk-sasl-md5", "c0ffee");
+    let key = Md5::digest(format!("{user}:{realm}:{pw}").as_bytes());
+    let mut a1 = key.to_vec();
+    a1.extend_from_slice(format!(":{nonce}:{cnonce}").as_bytes());
+    let ha1 = hex(&Md5::digest(&a1));
+    let ha2 = hex(&Md5::digest(format!("AUTHENTICATE:{uri}").as_bytes()));
+    let resp = hex(&Md5::digest(
+        format!("{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}").as_bytes(),
+    ));
+    format!(
+        "username=\"{user}\",realm=\"{realm}\",nonce=\"{nonce}\",cnonce=\"{cnonce}\",nc=00000001,\
+         qop=auth,digest-uri=\"{uri}\",maxbuf=65536,response={resp}"
+    )
+    .into_bytes()
+}
+
+fn sasl_server(f: impl FnOnce(&mut CoreConfig)) -> H {
+    H::new(|c| {
+        c.auth.sasl_users = [("bob", "bobpw"), ("root", "rootpw")]
+            .into_iter()
+            .map(|(u, p)| (u.to_owned(), p.to_owned()))
+            .collect();
+        c.auth.sasl_super_users = vec!["root".into()];
+        c.auth.nonce_secret = 42;
+        f(c)
+    })
+}
+
+#[test]
+fn sasl_digest_md5_exchange_gives_the_sasl_identity() {
+    let mut h = sasl_server(|_| {});
+    let c = h.connect();
+    let a = sasl(&mut h, c, b"");
+    assert_eq!((a.err, a.zxid, a.closed), (0, 0, false));
+    let Response::Sasl(Some(challenge)) = a.body else {
+        panic!("{a:?}");
+    };
+    assert!(String::from_utf8_lossy(&challenge).contains("realm=\"zk-sasl-md5\""));
+    let a = sasl(&mut h, c, &digest_md5_response(&challenge, "bob", "bobpw"));
+    assert_eq!((a.err, a.closed), (0, false));
+    let Response::Sasl(Some(rspauth)) = a.body else {
+        panic!("{a:?}");
+    };
+    assert!(rspauth.starts_with(b"rspauth="));
+    let Response::WhoAmI(who) = h.ok(c, Request::WhoAmI) else {
+        panic!("whoAmI");
+    };
+    assert_eq!(who[1].auth_scheme, "sasl");
+    assert_eq!(who[1].user, "bob");
+    // A sasl:bob ACL is usable by this connection only.
+    h.ok(c, create("/s", b"x", vec![acl(perms::ALL, "sasl", "bob")]));
+    let other = h.connect();
+    assert_eq!(
+        h.call(other, set_data("/s", b"y")).err,
+        ErrorCode::NoAuth.code()
+    );
+    // The configured super user gets super.
+    let r = h.connect();
+    let Response::Sasl(Some(ch)) = sasl(&mut h, r, b"").body else {
+        panic!("challenge");
+    };
+    assert_eq!(
+        sasl(&mut h, r, &digest_md5_response(&ch, "root", "rootpw")).err,
+        0
+    );
+    h.ok(r, set_data("/s", b"by root"));
+}
+
+#[test]
+fn sasl_failures_are_auth_failed_and_close() {
+    for (user, pw) in [("bob", "wrong"), ("eve", "bobpw")] {
+        let mut h = sasl_server(|_| {});
+        let c = h.connect();
+        let Response::Sasl(Some(ch)) = sasl(&mut h, c, b"").body else {
+            panic!("challenge");
+        };
+        let a = sasl(&mut h, c, &digest_md5_response(&ch, user, pw));
+        assert_eq!(
+            (a.err, a.zxid, a.closed),
+            (ErrorCode::AuthFailed.code(), 0, true),
+            "{user}"
+        );
+    }
+    // Not configured: AuthFailed at once.
+    let mut h = H::new(|_| {});
+    let c = h.connect();
+    let a = sasl(&mut h, c, b"");
+    assert_eq!((a.err, a.closed), (ErrorCode::AuthFailed.code(), true));
+    // With sasl required by enforce.auth the failure is SessionClosedRequireSaslAuth, and
+    // nothing but SASL is served before it succeeded.
+    let mut h = sasl_server(|c| c.auth.enforce_auth_schemes = vec!["sasl".into()]);
+    let c = h.connect();
+    let Response::Sasl(Some(ch)) = sasl(&mut h, c, b"").body else {
+        panic!("challenge");
+    };
+    let a = sasl(&mut h, c, &digest_md5_response(&ch, "bob", "nope"));
+    assert_eq!(
+        (a.err, a.closed),
+        (ErrorCode::SessionClosedRequireSaslAuth.code(), true)
+    );
+    let c = h.connect();
+    assert_eq!(
+        h.call(c, Request::WhoAmI).err,
+        ErrorCode::SessionClosedRequireSaslAuth.code()
+    );
+    let c = h.connect();
+    let Response::Sasl(Some(ch)) = sasl(&mut h, c, b"").body else {
+        panic!("challenge");
+    };
+    assert_eq!(
+        sasl(&mut h, c, &digest_md5_response(&ch, "bob", "bobpw")).err,
+        0
+    );
+    h.ok(c, Request::WhoAmI);
+}

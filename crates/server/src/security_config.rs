@@ -19,7 +19,68 @@ pub const JVM_FLAG_VARS: [&str; 2] = ["JVMFLAGS", "SERVER_JVMFLAGS"];
 
 /// Authentication schemes a connection can obtain an identity of (what `enforce.auth.schemes`
 /// may name; ZooKeeper refuses to start with a scheme that has no provider).
-pub const AVAILABLE_SCHEMES: [&str; 3] = ["digest", "ip", "x509"];
+pub const AVAILABLE_SCHEMES: [&str; 4] = ["digest", "ip", "sasl", "x509"];
+
+/// The JAAS login configuration property (`-Djava.security.auth.login.config=...` in
+/// ZooKeeper; also a zoo.cfg key or a `-D` word in the JVM flag variables for Menagerie).
+pub const JAAS_KEY: &str = "java.security.auth.login.config";
+
+/// A random number from the operating system (for SASL nonces).
+pub fn random_u64() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// The `user_<name>="<password>"` options of the JAAS section `section`
+/// (ZooKeeper: `DigestLoginModule` in the `Server` section).
+pub fn jaas_users(text: &str, section: &str) -> Option<BTreeMap<String, String>> {
+    // Strip comments, then find `section {` ... `};`.
+    let mut clean = String::new();
+    for line in text.lines() {
+        let line = line.split("//").next().unwrap_or_default();
+        clean.push_str(line);
+        clean.push('\n');
+    }
+    let mut rest = clean.as_str();
+    loop {
+        let start = rest.find(section)?;
+        let after = &rest[start + section.len()..];
+        let before_ok = start == 0
+            || !rest[..start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let body = after.trim_start();
+        if before_ok && body.starts_with('{') {
+            let end = body.find('}')?;
+            let body = &body[1..end];
+            let mut users = BTreeMap::new();
+            let mut s = body;
+            while let Some(i) = s.find("user_") {
+                s = &s[i + 5..];
+                let Some(eq) = s.find('=') else { break };
+                let name = s[..eq].trim().to_owned();
+                let v = s[eq + 1..].trim_start();
+                let (value, next) = match v.strip_prefix('"') {
+                    Some(q) => match q.find('"') {
+                        Some(e) => (q[..e].to_owned(), &q[e + 1..]),
+                        None => break,
+                    },
+                    None => {
+                        let e = v
+                            .find(|c: char| c.is_whitespace() || c == ';')
+                            .unwrap_or(v.len());
+                        (v[..e].to_owned(), &v[e..])
+                    }
+                };
+                users.insert(name, value);
+                s = next;
+            }
+            return Some(users);
+        }
+        rest = after;
+    }
+}
 
 /// `-Dzookeeper.<key>=<value>` settings from [`JVM_FLAG_VARS`], keyed by the full property
 /// name (later variables win).
@@ -38,7 +99,7 @@ pub fn parse_jvm_flags(flags: &str) -> BTreeMap<String, String> {
     flags
         .split_whitespace()
         .filter_map(|w| w.strip_prefix("-D"))
-        .filter(|w| w.starts_with("zookeeper."))
+        .filter(|w| w.starts_with("zookeeper.") || w.starts_with(JAAS_KEY))
         .map(|w| match w.split_once('=') {
             Some((k, v)) => (k.to_owned(), v.to_owned()),
             None => (w.to_owned(), String::new()),
@@ -64,6 +125,10 @@ pub struct SecurityKeys {
     /// Other `ssl.*` keys, by name without the `zookeeper.` prefix.
     ssl: BTreeMap<String, String>,
     x509_super_user: Option<String>,
+    jaas: Option<String>,
+    jaas_section: Option<String>,
+    sasl_super_users: Vec<String>,
+    require_sasl: bool,
 }
 
 impl SecurityKeys {
@@ -96,6 +161,12 @@ impl SecurityKeys {
             "X509AuthenticationProvider.superUser" => {
                 self.x509_super_user = (!value.is_empty()).then(|| value.to_owned())
             }
+            JAAS_KEY => self.jaas = (!value.is_empty()).then(|| value.to_owned()),
+            "sasl.serverconfig" => self.jaas_section = Some(value.to_owned()),
+            "sessionRequireClientSASLAuth" => self.require_sasl = java_bool(value),
+            k if k == "superUser" || k.starts_with("superUser.") => {
+                self.sasl_super_users.push(value.to_owned())
+            }
             k if k.starts_with("ssl.") && !k.starts_with("ssl.quorum.") => {
                 self.ssl.insert(k.to_owned(), value.to_owned());
             }
@@ -106,7 +177,24 @@ impl SecurityKeys {
 
     /// Validates the keys and stores them in `c` (ZooKeeper: `AuthenticationHelper`
     /// refuses to start when enforcement is on without a usable scheme).
-    pub fn finish(self, c: &mut ServerConfig) -> Result<(), ConfigError> {
+    pub fn finish(mut self, c: &mut ServerConfig) -> Result<(), ConfigError> {
+        // ZooKeeper: sessionRequireClientSASLAuth=true means enforcement with scheme sasl.
+        if self.require_sasl {
+            self.enforce_auth = true;
+            self.enforce_schemes = vec!["sasl".into()];
+        }
+        if let Some(path) = &self.jaas {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid(JAAS_KEY, path, format!("cannot read: {e}")))?;
+            let section = self.jaas_section.as_deref().unwrap_or("Server");
+            c.auth.sasl_users = jaas_users(&text, section).ok_or_else(|| {
+                invalid(JAAS_KEY, path, format!("no '{section} {{ ... }};' section"))
+            })?;
+            if c.auth.sasl_users.is_empty() {
+                tracing::warn!(file = %path, "JAAS section has no user_<name> entries: SASL will refuse everyone");
+            }
+        }
+        c.auth.sasl_super_users = self.sasl_super_users.clone();
         if self.enforce_auth {
             if self.enforce_schemes.is_empty() {
                 return Err(invalid(
@@ -327,11 +415,44 @@ mod tests {
     }
 
     #[test]
+    fn jaas_server_section() {
+        let text = r#"
+            // comment user_nobody="x"
+            Client { org.apache.zookeeper.server.auth.DigestLoginModule required
+                username="bob" password="pw"; };
+            Server {
+                org.apache.zookeeper.server.auth.DigestLoginModule required
+                user_super="adminsecret"
+                user_bob="bob pw;1";
+            };
+        "#;
+        let users = jaas_users(text, "Server").expect("section");
+        assert_eq!(users.len(), 2, "{users:?}");
+        assert_eq!(users["bob"], "bob pw;1");
+        assert_eq!(users["super"], "adminsecret");
+        assert!(jaas_users(text, "Nope").is_none());
+        assert!(jaas_users(text, "Client").expect("client").is_empty());
+        let dir = tempfile::tempdir().expect("dir");
+        let f = dir.path().join("jaas.conf");
+        std::fs::write(&f, text).expect("write");
+        let c = load(&format!("{JAAS_KEY}={}\nsuperUser=bob\n", f.display())).expect("ok");
+        assert_eq!(c.auth.sasl_users.len(), 2);
+        assert_eq!(c.auth.sasl_super_users, vec!["bob"]);
+        let c = load(&format!(
+            "{JAAS_KEY}={}\nsessionRequireClientSASLAuth=true\n",
+            f.display()
+        ))
+        .expect("ok");
+        assert_eq!(c.auth.enforce_auth_schemes, vec!["sasl"]);
+        assert!(load("java.security.auth.login.config=/nonexistent/jaas\n").is_err());
+    }
+
+    #[test]
     fn jvm_flags_give_zookeeper_properties() {
         let p = parse_jvm_flags(
-            "-Xmx1g -Dzookeeper.skipACL=yes -Dfoo=bar -Dzookeeper.DigestAuthenticationProvider.superDigest=super:a=",
+            "-Xmx1g -Dzookeeper.skipACL=yes -Dfoo=bar -Dzookeeper.DigestAuthenticationProvider.superDigest=super:a= -Djava.security.auth.login.config=/j",
         );
-        assert_eq!(p.len(), 2);
+        assert_eq!(p.len(), 3);
         assert_eq!(p["zookeeper.skipACL"], "yes");
         assert_eq!(
             p["zookeeper.DigestAuthenticationProvider.superDigest"],

@@ -95,7 +95,10 @@ pub fn recover(
         extended_types: config.extended_types,
         hash_seed: boot.wall_ms as u64,
         reaper: config.reaper,
-        auth: config.auth.clone(),
+        auth: menagerie_core::auth::AuthConfig {
+            nonce_secret: crate::security_config::random_u64(),
+            ..config.auth.clone()
+        },
         enforce_quota: config.enforce_quota,
     };
     let mut server = Server::new(core_config, boot);
