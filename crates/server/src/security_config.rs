@@ -319,6 +319,25 @@ impl SecurityKeys {
                 })
                 .unwrap_or_default()
         };
+        const USED: [&str; 12] = [
+            "ssl.keyStore.location",
+            "ssl.keyStore.type",
+            "ssl.keyStore.password",
+            "ssl.trustStore.location",
+            "ssl.trustStore.type",
+            "ssl.trustStore.password",
+            "ssl.certFile",
+            "ssl.keyFile",
+            "ssl.caFile",
+            "ssl.clientAuth",
+            "ssl.protocol",
+            "ssl.enabledProtocols",
+        ];
+        for k in self.ssl.keys() {
+            if !USED.contains(&k.as_str()) && k != "ssl.ciphersuites" && !k.starts_with('!') {
+                tracing::warn!(key = %k, "TLS setting accepted but not used by Menagerie");
+            }
+        }
         let mut protocols = list("ssl.enabledProtocols");
         if protocols.is_empty() {
             protocols = list("ssl.protocol");
