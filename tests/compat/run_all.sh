@@ -60,6 +60,8 @@ missing=()
 [ -x /usr/share/zookeeper/bin/zkCli.sh ] || missing+=("zookeeper (apt)")
 [ -x /usr/lib/zookeeper/bin/cli_mt ] || missing+=("zookeeper-bin (apt)")
 "$PY" -c 'import kazoo' 2>/dev/null || missing+=("kazoo (pip)")
+"$PY" -c 'import puresasl' 2>/dev/null || missing+=("pure-sasl (pip, acl_test.py)")
+"$PY" -c 'import cryptography' 2>/dev/null || missing+=("cryptography (pip, tls_test.py)")
 command -v javac >/dev/null 2>&1 || missing+=("a JDK with javac (apt default-jdk-headless)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "compat suite: missing prerequisites: ${missing[*]}"

@@ -173,6 +173,12 @@ async fn read_body<R: AsyncRead + Unpin>(
 }
 
 fn frame_len(prefix: [u8; 4], max: usize, first: bool) -> Result<FrameStart, ReadEnd> {
+    // A TLS ClientHello record starts 0x16 0x03: say so instead of a bare length error.
+    if first && prefix[0] == 0x16 && prefix[1] == 0x03 {
+        return Err(ReadEnd::Protocol(
+            "TLS handshake on the plaintext client port (use secureClientPort)".into(),
+        ));
+    }
     match frame_start(prefix, max, first) {
         FrameStart::TooLarge(len) => Err(ReadEnd::Protocol(format!(
             "Len error {len}: frame larger than jute.maxbuffer ({max}) or negative"
