@@ -18,6 +18,10 @@ Scenarios:
 * ``skipacl``: ``skipACL=yes`` opens everything.
 * ``enforce``: ``enforce.auth.enabled=true`` with ``enforce.auth.schemes=digest``.
 * ``quota``: ``enforceQuota=true`` with zkCli ``setquota``/``listquota``/``delquota``.
+* ``sasl``: kazoo's SASL DIGEST-MD5 (pure-sasl) with users from a JAAS ``Server`` section,
+  ``sasl`` ACLs, the ``auth`` scheme, the SASL super user, wrong passwords, unknown users.
+* ``skipacl-jvmflags`` (Menagerie only): ``skipACL`` given as ``-Dzookeeper.skipACL=yes`` in
+  ``SERVER_JVMFLAGS`` instead of zoo.cfg.
 
 Prints ``TESTRESULT PASS|FAIL acl-<scenario>[<server>]`` and
 ``TESTRESULT PASS|FAIL acl-<scenario>[java-vs-menagerie]``.
@@ -462,6 +466,19 @@ def main() -> int:
                 print(f"  differs: java {j} / menagerie {m}")
             print(f"TESTRESULT {'FAIL' if diffs else 'PASS'} acl-{name}[java-vs-menagerie]")
             failed |= bool(diffs)
+    if "menagerie" in kinds and zkserver.check_available("menagerie") is None:
+        # The -D form ZooKeeper's scripts use: SERVER_JVMFLAGS, no zoo.cfg key.
+        os.environ["SERVER_JVMFLAGS"] = "-Xmx64m -Dzookeeper.skipACL=yes"
+        try:
+            with zkserver.start_server("menagerie") as srv:
+                rec = scenario_skipacl(srv.hostport)
+        finally:
+            del os.environ["SERVER_JVMFLAGS"]
+        problems = check_expectations("skipacl", rec)
+        for p in problems:
+            print(f"  menagerie (SERVER_JVMFLAGS): {p}")
+        print(f"TESTRESULT {'FAIL' if problems else 'PASS'} acl-skipacl-jvmflags[menagerie]")
+        failed |= bool(problems)
     return 1 if failed else 0
 
 
