@@ -61,6 +61,8 @@ missing=()
 [ -x /usr/lib/zookeeper/bin/cli_mt ] || missing+=("zookeeper-bin (apt)")
 "$PY" -c 'import kazoo' 2>/dev/null || missing+=("kazoo (pip)")
 "$PY" -c 'import prometheus_client' 2>/dev/null || missing+=("prometheus_client (pip)")
+"$PY" -c 'import puresasl' 2>/dev/null || missing+=("pure-sasl (pip, acl_test.py)")
+"$PY" -c 'import cryptography' 2>/dev/null || missing+=("cryptography (pip, tls_test.py)")
 command -v javac >/dev/null 2>&1 || missing+=("a JDK with javac (apt default-jdk-headless)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "compat suite: missing prerequisites: ${missing[*]}"
@@ -93,6 +95,8 @@ run differential-reaper differential.py --scenario javaclient_reaper --candidate
 run restart restart_test.py --candidate "$cand"
 run zkcli zkcli_test.py --servers "java,$cand"
 run cli_mt cli_mt_test.py --servers "java,$cand"
+run acl acl_test.py --servers "java,$cand"
+run tls tls_test.py --servers "java,$cand"
 run fourlw fourlw_test.py --servers "java,$cand"
 run zktop zktop_test.py --servers "java,$cand"
 run recipes recipes_test.py --servers "java,$cand"

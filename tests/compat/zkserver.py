@@ -51,6 +51,8 @@ JAVA_JARS = [
     "/usr/share/java/slf4j-api.jar",
     "/usr/share/java/slf4j-log4j12.jar",
     "/usr/share/java/log4j-1.2.jar",
+    # Not in the manifest, but the Netty connection factory (TLS, tls_test.py) needs it.
+    "/usr/share/java/netty-codec.jar",
 ]
 SERVLET_JAR = "/usr/share/java/servlet-api.jar"
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
@@ -234,7 +236,7 @@ def install_signal_handlers() -> None:
 
 
 def _write_zoo_cfg(kind: str, tmpdir: str, port: int, tick: int, extra: dict | None = None,
-                   admin_port: int | None = None) -> str:
+                   admin_port: int | None = None, cfg_lines: dict | None = None) -> str:
     data_dir = os.path.join(tmpdir, "data")
     os.makedirs(data_dir, exist_ok=True)
     lines = [
@@ -251,6 +253,8 @@ def _write_zoo_cfg(kind: str, tmpdir: str, port: int, tick: int, extra: dict | N
         # Same switches the Java server gets as -D system properties.
         lines += ["extendedTypesEnabled=true", "4lw.commands.whitelist=*"]
         lines += [f"{k}={v}" for k, v in (extra or {}).items()]
+    # zoo.cfg keys for both kinds (e.g. secureClientPort, ssl.*).
+    lines += [f"{k}={v}" for k, v in (cfg_lines or {}).items()]
     cfg = os.path.join(tmpdir, "zoo.cfg")
     with open(cfg, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -291,13 +295,14 @@ def _java_command(tmpdir: str, cfg: str, extra: dict | None = None, admin: bool 
 
 
 def start_server(kind: str, tick: int = 2000, timeout: float = START_TIMEOUT, extra: dict | None = None,
-                 admin: bool = False) -> Server:
+                 admin: bool = False, cfg: dict | None = None) -> Server:
     """Start a fresh standalone server of the given kind and wait until it serves clients.
 
     `extra` settings go to Java as -D system properties and to Menagerie as zoo.cfg lines
     (e.g. {"znode.container.checkIntervalMs": 1000}, which ZooKeeper reads only as a JVM property).
     With `admin` the AdminServer listens on 127.0.0.1 at a free port (``srv.admin_port``);
     otherwise it is disabled on both kinds.
+    `cfg` settings are zoo.cfg lines for both kinds (e.g. {"secureClientPort": 2281}).
     """
     why = check_available(kind)
     if why:
@@ -307,13 +312,13 @@ def start_server(kind: str, tick: int = 2000, timeout: float = START_TIMEOUT, ex
         port = free_port()
         tmpdir = tempfile.mkdtemp(prefix=f"compat-{kind}-")
         admin_port = free_port() if admin else None
-        cfg = _write_zoo_cfg(kind, tmpdir, port, tick, extra, admin_port)
+        cfg_path = _write_zoo_cfg(kind, tmpdir, port, tick, extra, admin_port, cfg)
         if kind == "java":
-            cmd = _java_command(tmpdir, cfg, extra, admin)
+            cmd = _java_command(tmpdir, cfg_path, extra, admin)
             out_path = os.path.join(tmpdir, "stdout.log")
             log_path = os.path.join(tmpdir, "server.log")
         else:
-            cmd = [str(menagerie_bin()), "server", "--config", cfg]
+            cmd = [str(menagerie_bin()), "server", "--config", cfg_path]
             out_path = os.path.join(tmpdir, "server.log")
             log_path = out_path
         env = dict(os.environ)

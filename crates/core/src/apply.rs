@@ -51,7 +51,7 @@ pub type ReadAcl = Option<Vec<Acl>>;
 /// The [`ReadAcl`] of the node at `path` as it is now (`None` if there is no such node).
 fn read_acl(tree: &DataTree, path: &str) -> ReadAcl {
     let acl = tree.acl(tree.get(path)?);
-    if check_acl(acl, perms::READ, &[]) {
+    if check_acl(acl, perms::READ, &[], false) {
         None
     } else {
         Some(acl.to_vec())

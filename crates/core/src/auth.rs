@@ -5,6 +5,59 @@ use base64::Engine;
 use menagerie_proto::records::{Acl, Id};
 use sha1::{Digest, Sha1};
 
+/// Authentication switches of the server (ZooKeeper system properties, also accepted as
+/// zoo.cfg keys; spec 06 §6.7).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// `zookeeper.DigestAuthenticationProvider.superDigest`: a `super:<base64 sha1>` digest
+    /// id; a connection whose `addauth digest` produces exactly this id also becomes `super`.
+    pub super_digest: Option<String>,
+    /// `zookeeper.skipACL=yes`: no permission checks at all.
+    pub skip_acl: bool,
+    /// `zookeeper.enforce.auth.enabled` with `zookeeper.enforce.auth.schemes`: when not
+    /// empty, every request (other than auth and SASL) from a connection without an identity
+    /// of one of these schemes gets SessionClosedRequireSaslAuth (-124) and the connection is
+    /// closed.
+    pub enforce_auth_schemes: Vec<String>,
+    /// `zookeeper.X509AuthenticationProvider.superUser`: the x509 identity (certificate
+    /// subject) that is also `super`.
+    pub x509_super_user: Option<String>,
+    /// SASL DIGEST-MD5 users (name -> password) from the JAAS `Server` section; empty means
+    /// SASL is not offered (requests get AuthFailed and the connection is closed).
+    pub sasl_users: std::collections::BTreeMap<String, String>,
+    /// `zookeeper.superUser`: SASL user names that are also `super`.
+    pub sasl_super_users: Vec<String>,
+    /// Secret mixed into DIGEST-MD5 nonces (random per server start).
+    pub nonce_secret: u64,
+}
+
+/// The identities `addauth digest <user:password>` adds, in the order ZooKeeper adds them:
+/// `super:""` first when the digest equals the configured super digest, then the digest id.
+pub fn digest_auth(user_password: &str, config: &AuthConfig) -> Vec<Id> {
+    let id = digest_id(user_password);
+    let mut ids = Vec::with_capacity(2);
+    if config.super_digest.as_deref() == Some(id.as_str()) {
+        ids.push(Id {
+            scheme: "super".into(),
+            id: String::new(),
+        });
+    }
+    ids.push(Id {
+        scheme: "digest".into(),
+        id,
+    });
+    ids
+}
+
+/// Whether a connection with `ids` may send requests under `config`'s enforce.auth rule
+/// (ZooKeeper: `AuthenticationHelper.enforceAuthentication`).
+pub fn passes_enforcement(ids: &[Id], config: &AuthConfig) -> bool {
+    config.enforce_auth_schemes.is_empty()
+        || ids
+            .iter()
+            .any(|i| config.enforce_auth_schemes.contains(&i.scheme))
+}
+
 /// The stored identity for `addauth digest user:password`:
 /// `user:base64(sha1("user:password"))`.
 pub fn digest_id(user_password: &str) -> String {
@@ -30,10 +83,10 @@ pub fn user_name(id: &Id) -> &str {
     }
 }
 
-/// Whether `ids` grant `perm` on a node with `acl`. An empty ACL allows everything; `super`
-/// bypasses every check.
-pub fn check_acl(acl: &[Acl], perm: i32, ids: &[Id]) -> bool {
-    if acl.is_empty() || ids.iter().any(|i| i.scheme == "super") {
+/// Whether `ids` grant `perm` on a node with `acl` (ZooKeeper: `checkACL`). `skip` is
+/// `zookeeper.skipACL=yes`; an empty ACL allows everything; `super` bypasses every check.
+pub fn check_acl(acl: &[Acl], perm: i32, ids: &[Id], skip: bool) -> bool {
+    if skip || acl.is_empty() || ids.iter().any(|i| i.scheme == "super") {
         return true;
     }
     acl.iter().any(|entry| {
@@ -114,11 +167,21 @@ mod tests {
                 id: id("ip", "10.1.0.0/16"),
             },
         ];
-        assert!(check_acl(&acl, perms::READ, &[]));
-        assert!(!check_acl(&acl, perms::WRITE, &[id("ip", "10.2.0.1")]));
-        assert!(check_acl(&acl, perms::WRITE, &[id("ip", "10.1.200.1")]));
-        assert!(check_acl(&acl, perms::WRITE, &[id("super", "")]));
-        assert!(check_acl(&[], perms::ADMIN, &[]));
+        assert!(check_acl(&acl, perms::READ, &[], false));
+        assert!(!check_acl(
+            &acl,
+            perms::WRITE,
+            &[id("ip", "10.2.0.1")],
+            false
+        ));
+        assert!(check_acl(
+            &acl,
+            perms::WRITE,
+            &[id("ip", "10.1.200.1")],
+            false
+        ));
+        assert!(check_acl(&acl, perms::WRITE, &[id("super", "")], false));
+        assert!(check_acl(&[], perms::ADMIN, &[], false));
         assert!(!ip_matches("::1", "127.0.0.1"));
         assert!(ip_matches("127.0.0.1", "127.0.0.0/8"));
     }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use menagerie_proto::records::{ConnectRequest, ConnectResponse, ReplyHeader, WatcherEvent};
+use menagerie_proto::records::{ConnectRequest, ConnectResponse, Id, ReplyHeader, WatcherEvent};
 use menagerie_proto::request::Request;
 use menagerie_proto::response::Response;
 
@@ -57,6 +57,14 @@ pub enum Input {
     Disconnected {
         /// The connection.
         conn: ConnId,
+    },
+    /// The transport authenticated the connection (a TLS client certificate: scheme `x509`,
+    /// id = the certificate's subject). Sent right after `Connect`.
+    Identity {
+        /// The connection.
+        conn: ConnId,
+        /// The identity.
+        id: Id,
     },
     /// Every txn up to this zxid is durable.
     Persisted {

@@ -17,6 +17,7 @@ use menagerie_proto::txn::*;
 use crate::acl::fixup_acl;
 use crate::auth::{check_acl, is_authenticated_scheme};
 use crate::path::{self, has_slash_and_no_nul, is_undeletable, validate_path};
+use crate::quota;
 use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, MAX_TTL};
 use crate::txn::TxnBody;
 
@@ -35,6 +36,8 @@ pub struct NodeRecord {
     pub num_children: i32,
     /// ACL.
     pub acl: Vec<Acl>,
+    /// Length of the data (for the quota check of setData).
+    pub data_len: usize,
 }
 
 /// Changes proposed but not yet applied (ZooKeeper: `outstandingChanges`).
@@ -58,6 +61,7 @@ impl Pending {
             ephemeral_owner: node.ephemeral_owner,
             num_children: node.num_children() as i32,
             acl: tree.acl(node).to_vec(),
+            data_len: node.data_len(),
         })
     }
 
@@ -119,6 +123,10 @@ pub struct PrepContext<'a> {
     pub ids: &'a [Id],
     /// `zookeeper.extendedTypesEnabled`.
     pub extended_types: bool,
+    /// `zookeeper.skipACL=yes`.
+    pub skip_acl: bool,
+    /// `zookeeper.enforceQuota`.
+    pub enforce_quota: bool,
 }
 
 impl PrepContext<'_> {
@@ -129,10 +137,19 @@ impl PrepContext<'_> {
     }
 
     fn require(&self, rec: &NodeRecord, perm: i32) -> Result<(), ErrorCode> {
-        if check_acl(&rec.acl, perm, self.ids) {
+        if check_acl(&rec.acl, perm, self.ids, self.skip_acl) {
             Ok(())
         } else {
             Err(ErrorCode::NoAuth)
+        }
+    }
+
+    /// ZooKeeper's `checkQuota` (only when `enforceQuota` is on).
+    fn check_quota(&self, path: &str, count_diff: i64, bytes_diff: i64) -> Result<(), ErrorCode> {
+        if self.enforce_quota {
+            quota::check(self.tree, path, count_diff, bytes_diff)
+        } else {
+            Ok(())
         }
     }
 
@@ -221,6 +238,8 @@ impl PrepContext<'_> {
         ) {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
+        let data_len = r.data.as_ref().map_or(0, Vec::len);
+        self.check_quota(&path, 1, data_len as i64)?;
         let parent_cversion = parent.cversion.wrapping_add(1);
         parent.cversion = parent_cversion;
         parent.num_children += 1;
@@ -244,6 +263,7 @@ impl PrepContext<'_> {
                 ephemeral_owner: owner,
                 num_children: 0,
                 acl: acl.clone(),
+                data_len,
             }),
         );
         let data = r.data.clone();
@@ -328,10 +348,13 @@ impl PrepContext<'_> {
         validate_path(path).map_err(|_| ErrorCode::BadArguments)?;
         let mut node = self.node(path)?;
         self.require(&node, perms::WRITE)?;
+        let new_len = data.as_ref().map_or(0, Vec::len);
+        self.check_quota(path, 0, new_len as i64 - node.data_len as i64)?;
         if version != -1 && version != node.version {
             return Err(ErrorCode::BadVersion);
         }
         node.version = node.version.wrapping_add(1);
+        node.data_len = new_len;
         let new_version = node.version;
         self.pending.put(self.zxid, path, Some(node));
         Ok(TxnBody::SetData(SetDataTxn {

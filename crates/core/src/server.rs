@@ -20,7 +20,7 @@ use menagerie_proto::session::{PASSWORD_LEN, session_password};
 use menagerie_proto::txn::{CreateSessionTxn, ErrorTxn, TxnHeader};
 
 use crate::apply::{Change, Outcome, ReadAcl, apply};
-use crate::auth::{check_acl, digest_id, user_name};
+use crate::auth::{AuthConfig, check_acl, digest_auth, passes_enforcement, user_name};
 use crate::io::{BadRequest, ConnId, Input, Now, Output};
 use crate::path;
 use crate::prep::{Pending, PrepContext};
@@ -52,6 +52,10 @@ pub struct CoreConfig {
     pub hash_seed: u64,
     /// Container and TTL reaping.
     pub reaper: ReaperConfig,
+    /// Super digest, skipACL, enforce.auth.
+    pub auth: AuthConfig,
+    /// `zookeeper.enforceQuota`: hard quota limits refuse writes.
+    pub enforce_quota: bool,
 }
 
 impl Default for CoreConfig {
@@ -64,6 +68,8 @@ impl Default for CoreConfig {
             extended_types: false,
             hash_seed: 0,
             reaper: ReaperConfig::default(),
+            auth: AuthConfig::default(),
+            enforce_quota: false,
         }
     }
 }
@@ -93,6 +99,8 @@ struct Conn {
     session: i64,
     established: bool,
     ids: Vec<Id>,
+    /// DIGEST-MD5 exchange: None before, Some(nonce) after the challenge, Some("") done.
+    sasl: Option<String>,
     queue: VecDeque<Slot>,
     /// Requests received before the session was established.
     early: VecDeque<(i32, i32, Result<Request, BadRequest>)>,
@@ -225,6 +233,8 @@ pub struct Server {
     stats: Stats,
     /// Monotonic time of the next container/TTL check.
     next_reap_ms: u64,
+    /// Counter mixed into SASL nonces.
+    sasl_serial: u64,
 }
 
 impl Server {
@@ -248,6 +258,7 @@ impl Server {
             last_processed_zxid: 0,
             stats: Stats::default(),
             next_reap_ms,
+            sasl_serial: 0,
         }
     }
 
@@ -339,6 +350,7 @@ impl Server {
                 self.request(now, conn, xid, op, req, out)
             }
             Input::Disconnected { conn } => self.disconnected(conn),
+            Input::Identity { conn, id } => self.add_identity(conn, id),
             Input::Persisted { up_to } => self.persisted(now, up_to, out),
             Input::Tick => self.tick(now, out),
             Input::StorageFailed => self.storage_failed(out),
@@ -465,6 +477,7 @@ impl Server {
                     scheme: "ip".into(),
                     id: peer_ip,
                 }],
+                sasl: None,
                 queue: VecDeque::new(),
                 early: VecDeque::new(),
                 stats: ConnStats {
@@ -556,6 +569,26 @@ impl Server {
         }
     }
 
+    /// Adds a transport identity (x509) to a connection; the configured x509 super user
+    /// also becomes `super`, as ZooKeeper's `X509AuthenticationProvider` does.
+    fn add_identity(&mut self, conn: ConnId, id: Id) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let is_super = id.scheme == "x509"
+            && self.config.auth.x509_super_user.as_deref() == Some(id.id.as_str());
+        let subject = id.id.clone();
+        if !c.ids.contains(&id) {
+            c.ids.push(id);
+        }
+        if is_super {
+            c.ids.push(Id {
+                scheme: "super".into(),
+                id: subject,
+            });
+        }
+    }
+
     fn drop_conn(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.remove(&conn)
             && self.session_conn.get(&c.session) == Some(&conn)
@@ -622,6 +655,8 @@ impl Server {
                 session: 0,
                 ids: &[],
                 extended_types: self.config.extended_types,
+                skip_acl: self.config.auth.skip_acl,
+                enforce_quota: self.config.enforce_quota,
             }
             .prep(&req)
             .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
@@ -638,6 +673,8 @@ impl Server {
             session,
             ids: &[],
             extended_types: self.config.extended_types,
+            skip_acl: self.config.auth.skip_acl,
+            enforce_quota: self.config.enforce_quota,
         }
         .close_session()
     }
@@ -680,6 +717,29 @@ impl Server {
         };
         if !c.established {
             c.early.push_back((xid, op, req));
+            return;
+        }
+        // ZooKeeper's processPacket: auth and SASL packets are exempt; anything else from a
+        // connection without a required identity is refused and the connection closed.
+        if !matches!(req, Ok(Request::Auth(_) | Request::Sasl(_)))
+            && !passes_enforcement(&c.ids, &self.config.auth)
+        {
+            tracing::warn!(
+                conn = conn.0,
+                required = ?self.config.auth.enforce_auth_schemes,
+                "client not authenticated with a required scheme; closing"
+            );
+            out.push(Output::Reply {
+                conn,
+                header: ReplyHeader {
+                    xid,
+                    zxid: 0,
+                    err: ErrorCode::SessionClosedRequireSaslAuth.code(),
+                },
+                body: Response::Empty,
+            });
+            out.push(Output::Close { conn });
+            self.drop_conn(conn);
             return;
         }
         let session = c.session;
@@ -728,12 +788,7 @@ impl Server {
                 self.reply(conn, PING_XID, ErrorCode::Ok, Response::Empty, out);
             }
             Request::Auth(a) => self.auth(conn, xid, a, out),
-            Request::Sasl(_) => {
-                // SASL is not offered: ZooKeeper answers AuthFailed and closes.
-                self.reply(conn, xid, ErrorCode::AuthFailed, Response::Empty, out);
-                out.push(Output::Close { conn });
-                self.drop_conn(conn);
-            }
+            Request::Sasl(r) => self.sasl(conn, xid, r.token.unwrap_or_default(), out),
             Request::CloseSession => {
                 if self.sessions.set_closing(session) {
                     let body = self.close_session_body(session);
@@ -750,6 +805,8 @@ impl Server {
                     session,
                     ids,
                     extended_types: self.config.extended_types,
+                    skip_acl: self.config.auth.skip_acl,
+                    enforce_quota: self.config.enforce_quota,
                 }
                 .prep(&r)
                 .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
@@ -821,27 +878,26 @@ impl Server {
         a: menagerie_proto::records::AuthPacket,
         out: &mut Vec<Output>,
     ) {
-        let id = match a.scheme.as_str() {
+        let ids = match a.scheme.as_str() {
             "digest" => {
-                let text =
-                    String::from_utf8_lossy(a.auth.as_deref().unwrap_or_default()).into_owned();
-                Some(Id {
-                    scheme: "digest".into(),
-                    id: digest_id(&text),
-                })
+                let text = String::from_utf8_lossy(a.auth.as_deref().unwrap_or_default());
+                Some(digest_auth(&text, &self.config.auth))
             }
             "ip" => self
                 .conns
                 .get(&conn)
-                .and_then(|c| c.ids.iter().find(|i| i.scheme == "ip").cloned()),
+                .and_then(|c| c.ids.iter().find(|i| i.scheme == "ip").cloned())
+                .map(|id| vec![id]),
             _ => None,
         };
-        match id {
-            Some(id) => {
-                if let Some(c) = self.conns.get_mut(&conn)
-                    && !c.ids.contains(&id)
-                {
-                    c.ids.push(id);
+        match ids {
+            Some(ids) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    for id in ids {
+                        if !c.ids.contains(&id) {
+                            c.ids.push(id);
+                        }
+                    }
                 }
                 out.push(Output::Reply {
                     conn,
@@ -860,6 +916,85 @@ impl Server {
                         xid,
                         zxid: 0,
                         err: ErrorCode::AuthFailed.code(),
+                    },
+                    body: Response::Empty,
+                });
+                out.push(Output::Close { conn });
+                self.drop_conn(conn);
+            }
+        }
+    }
+
+    /// One step of a SASL DIGEST-MD5 exchange (ZooKeeper: `processSasl`): the first token
+    /// gets the challenge, the second is verified and answered with `rspauth`. A failure (or
+    /// SASL not configured) is AuthFailed, or SessionClosedRequireSaslAuth when enforce.auth
+    /// requires `sasl`, and the connection is closed.
+    fn sasl(&mut self, conn: ConnId, xid: i32, token: Vec<u8>, out: &mut Vec<Output>) {
+        self.sasl_serial += 1;
+        let serial = self.sasl_serial;
+        let auth = &self.config.auth;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        let step = match c.sasl.take() {
+            _ if auth.sasl_users.is_empty() => Err("SASL is not configured (no JAAS users)"),
+            None => {
+                let nonce = crate::sasl::nonce(auth.nonce_secret, conn.0, serial);
+                let challenge = crate::sasl::challenge(&nonce);
+                c.sasl = Some(nonce);
+                Ok(challenge)
+            }
+            Some(nonce) if !nonce.is_empty() => {
+                match crate::sasl::verify(&token, &nonce, &auth.sasl_users) {
+                    Ok((user, rspauth)) => {
+                        tracing::info!(conn = conn.0, user = %user, "SASL DIGEST-MD5 authentication succeeded");
+                        let is_super = auth.sasl_super_users.contains(&user);
+                        c.ids.push(Id {
+                            scheme: "sasl".into(),
+                            id: user,
+                        });
+                        if is_super {
+                            c.ids.push(Id {
+                                scheme: "super".into(),
+                                id: String::new(),
+                            });
+                        }
+                        c.sasl = Some(String::new());
+                        Ok(rspauth)
+                    }
+                    Err(crate::sasl::SaslFailure::BadCredentials) => Err("bad credentials"),
+                    Err(crate::sasl::SaslFailure::Protocol(why)) => Err(why),
+                }
+            }
+            Some(_) => Err("SASL exchange already complete"),
+        };
+        match step {
+            Ok(token) => out.push(Output::Reply {
+                conn,
+                header: ReplyHeader {
+                    xid,
+                    zxid: 0,
+                    err: 0,
+                },
+                body: Response::Sasl(Some(token)),
+            }),
+            Err(why) => {
+                tracing::warn!(
+                    conn = conn.0,
+                    reason = why,
+                    "SASL authentication failed; closing"
+                );
+                let err = if auth.enforce_auth_schemes.iter().any(|s| s == "sasl") {
+                    ErrorCode::SessionClosedRequireSaslAuth
+                } else {
+                    ErrorCode::AuthFailed
+                };
+                out.push(Output::Reply {
+                    conn,
+                    header: ReplyHeader {
+                        xid,
+                        zxid: 0,
+                        err: err.code(),
                     },
                     body: Response::Empty,
                 });
@@ -1090,7 +1225,8 @@ impl Server {
     ) -> BTreeSet<ConnId> {
         let mut fired = self.watches.trigger(table, path, event, skip);
         if let Some(acl) = acl {
-            fired.retain(|&conn| check_acl(acl, perms::READ, self.ids(conn)));
+            let skip = self.config.auth.skip_acl;
+            fired.retain(|&conn| check_acl(acl, perms::READ, self.ids(conn), skip));
         }
         push_events(out, zxid, event, path, &fired);
         fired
@@ -1125,7 +1261,12 @@ impl Server {
         path: &str,
     ) -> Result<menagerie_proto::records::Stat, ErrorCode> {
         let node = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
-        if !check_acl(self.tree.acl(node), perms::READ, self.ids(conn)) {
+        if !check_acl(
+            self.tree.acl(node),
+            perms::READ,
+            self.ids(conn),
+            self.config.auth.skip_acl,
+        ) {
             return Err(ErrorCode::NoAuth);
         }
         Ok(self.tree.client_stat(node))
@@ -1171,8 +1312,9 @@ impl Server {
                 let node = self.tree.get(&r.path).ok_or(ErrorCode::NoNode)?;
                 let acl = self.tree.acl(node);
                 let ids = self.ids(conn);
-                let admin = check_acl(acl, perms::ADMIN, ids);
-                if !admin && !check_acl(acl, perms::READ, ids) {
+                let skip = self.config.auth.skip_acl;
+                let admin = check_acl(acl, perms::ADMIN, ids, skip);
+                if !admin && !check_acl(acl, perms::READ, ids, skip) {
                     return Err(ErrorCode::NoAuth);
                 }
                 let mut acl = acl.to_vec();

@@ -591,9 +591,19 @@ impl DataTree {
         Ok(id)
     }
 
+    /// `/zookeeper/quota<root>/zookeeper_limits`.
+    pub fn quota_limits_path(root: &str) -> String {
+        format!("{QUOTA_ROOT}{root}/{QUOTA_LIMITS}")
+    }
+
+    /// `/zookeeper/quota<root>/zookeeper_stats`.
+    pub fn quota_stats_path(root: &str) -> String {
+        format!("{QUOTA_ROOT}{root}/{QUOTA_STATS}")
+    }
+
     /// The quota root governing `path`: the longest quota path that is `path` or an ancestor
     /// of it (ZooKeeper: `getMaxPrefixWithQuota`; `/` never counts).
-    fn quota_root_of(&self, path: &str) -> Option<String> {
+    pub fn quota_root_of(&self, path: &str) -> Option<String> {
         let mut cur = path;
         loop {
             if cur != "/" && self.quota_roots.contains(cur) {

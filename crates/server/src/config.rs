@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use menagerie_core::auth::AuthConfig;
 use menagerie_core::reaper::ReaperConfig;
 use thiserror::Error;
 
@@ -80,6 +81,12 @@ pub struct ServerConfig {
     /// `fsync.warningthresholdms` / `zookeeper.fsync.warningthresholdms`: a txn-log fsync
     /// slower than this is logged as a warning and counted.
     pub fsync_warning_threshold_ms: u64,
+    /// Super digest, `skipACL`, `enforce.auth.*` (see [`crate::security_config`]).
+    pub auth: AuthConfig,
+    /// `enforceQuota` / `zookeeper.enforceQuota`.
+    pub enforce_quota: bool,
+    /// `secureClientPortAddress`:`secureClientPort`, with its TLS settings.
+    pub secure_client: Option<(SocketAddr, crate::tls::TlsSettings)>,
     /// Keys that were accepted but are not used.
     pub unused_keys: Vec<String>,
 }
@@ -149,6 +156,9 @@ impl Default for ServerConfig {
             autopurge_snap_retain_count: 3,
             autopurge_interval: None,
             fsync_warning_threshold_ms: 1000,
+            auth: AuthConfig::default(),
+            enforce_quota: false,
+            secure_client: None,
             unused_keys: Vec::new(),
         }
     }
@@ -168,8 +178,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "reconfigEnabled",
     "localSessionsEnabled",
     "localSessionsUpgradingEnabled",
-    "secureClientPort",
-    "secureClientPortAddress",
     "clientPortListenBacklog",
     "globalOutstandingLimit",
     "snapSizeLimitInKb",
@@ -178,11 +186,9 @@ const KNOWN_UNUSED: &[&str] = &[
     "observerMasterPort",
     "multiAddress.enabled",
     "serverCnxnFactory",
-    "skipACL",
     "quorum.auth.enableSasl",
     "metricsProvider.exportJvmInfo",
     "authProvider.1",
-    "enforceQuota",
     "digest.enabled",
     "jvm.pause.warn-threshold-ms",
 ];
@@ -271,7 +277,7 @@ fn unescape(c: char, rest: &mut std::iter::Peekable<std::str::Chars<'_>>) -> cha
     }
 }
 
-fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
+pub(crate) fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.into(),
         value: value.into(),
@@ -338,7 +344,9 @@ impl ServerConfig {
             path: path.to_owned(),
             source,
         })?;
-        let mut config = Self::from_properties(&parse_properties(&text))?;
+        let mut props = crate::security_config::jvm_flag_properties();
+        props.extend(parse_properties(&text));
+        let mut config = Self::from_properties(&props)?;
         config.initial_config = text;
         Ok(config)
     }
@@ -354,8 +362,12 @@ impl ServerConfig {
         c.admin = AdminConfig::zookeeper_default();
         let mut admin_ip = None;
         let (mut prom_class, mut prom_host, mut prom_port) = (None, None, None);
+        let mut security = crate::security_config::SecurityKeys::default();
         for (key, raw) in props {
             let value = raw.trim();
+            if security.take(key, value) {
+                continue;
+            }
             match key.as_str() {
                 "tickTime" => {
                     c.tick_ms = number(key, value)?;
@@ -471,6 +483,7 @@ impl ServerConfig {
             Some(_) => c.unused_keys.push("metricsProvider.className".into()),
             None => {}
         }
+        security.finish(&mut c)?;
         c.data_dir = data_dir.ok_or(ConfigError::Missing("dataDir"))?;
         c.data_log_dir = data_log_dir.unwrap_or_else(|| c.data_dir.clone());
         let port = port.ok_or(ConfigError::Missing("clientPort"))?;

@@ -13,9 +13,8 @@ use menagerie_proto::opcode::OpCode;
 use menagerie_proto::records::{ConnectRequest, RequestHeader};
 use menagerie_proto::request::Request;
 use menagerie_proto::response::{encode_notification, encode_reply};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::ServerConfig;
@@ -59,7 +58,62 @@ pub async fn accept_loop(
         let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
         let (config, shell, counts) = (Arc::clone(&config), shell.clone(), Arc::clone(&counts));
         tokio::spawn(async move {
-            serve(conn, stream, peer, &config, &shell).await;
+            let (read, write) = stream.into_split();
+            serve(conn, read, write, peer, None, &config, &shell).await;
+            release(&counts, peer);
+        });
+    }
+}
+
+/// Accepts TLS connections on the secure client port until shutdown. A failed handshake
+/// (plaintext on this port, an untrusted, expired or missing client certificate) is logged
+/// and the connection closed.
+pub async fn secure_accept_loop(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    config: Arc<ServerConfig>,
+    shell: mpsc::Sender<ToShell>,
+    counts: ConnCounts,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed on the secure client port");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        if !admit(&config, &counts, peer) {
+            tracing::warn!(peer = %peer, limit = config.max_client_cnxns,
+                "too many connections from this address (maxClientCnxns); closing");
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+        let (config, shell, counts) = (Arc::clone(&config), shell.clone(), Arc::clone(&counts));
+        let acceptor = acceptor.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(SESSIONLESS_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let subject = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .and_then(|c| crate::tls::subject_dn(c));
+                    let (read, write) = tokio::io::split(tls);
+                    serve(conn, read, write, peer, subject, &config, &shell).await;
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(peer = %peer, error = %e, "TLS handshake failed; closing")
+                }
+                Err(_) => tracing::warn!(peer = %peer, "no TLS handshake in time; closing"),
+            }
             release(&counts, peer);
         });
     }
@@ -96,7 +150,7 @@ enum ReadEnd {
     Protocol(String),
 }
 
-async fn read_prefix(r: &mut BufReader<OwnedReadHalf>) -> Result<[u8; 4], ReadEnd> {
+async fn read_prefix<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Result<[u8; 4], ReadEnd> {
     let mut p = [0u8; 4];
     match r.read_exact(&mut p).await {
         Ok(_) => Ok(p),
@@ -105,8 +159,8 @@ async fn read_prefix(r: &mut BufReader<OwnedReadHalf>) -> Result<[u8; 4], ReadEn
     }
 }
 
-async fn read_body(
-    r: &mut BufReader<OwnedReadHalf>,
+async fn read_body<R: AsyncRead + Unpin>(
+    r: &mut BufReader<R>,
     len: usize,
     buf: &mut Vec<u8>,
 ) -> Result<(), ReadEnd> {
@@ -119,6 +173,12 @@ async fn read_body(
 }
 
 fn frame_len(prefix: [u8; 4], max: usize, first: bool) -> Result<FrameStart, ReadEnd> {
+    // A TLS ClientHello record starts 0x16 0x03: say so instead of a bare length error.
+    if first && prefix[0] == 0x16 && prefix[1] == 0x03 {
+        return Err(ReadEnd::Protocol(
+            "TLS handshake on the plaintext client port (use secureClientPort)".into(),
+        ));
+    }
     match frame_start(prefix, max, first) {
         FrameStart::TooLarge(len) => Err(ReadEnd::Protocol(format!(
             "Len error {len}: frame larger than jute.maxbuffer ({max}) or negative"
@@ -127,14 +187,19 @@ fn frame_len(prefix: [u8; 4], max: usize, first: bool) -> Result<FrameStart, Rea
     }
 }
 
-async fn serve(
+/// Serves one connection: `x509` is the subject of its verified client certificate.
+async fn serve<R, W>(
     conn: ConnId,
-    stream: TcpStream,
+    read: R,
+    write: W,
     peer: SocketAddr,
+    x509: Option<String>,
     config: &ServerConfig,
     shell: &mpsc::Sender<ToShell>,
-) {
-    let (read, write) = stream.into_split();
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let mut reader = BufReader::with_capacity(64 * 1024, read);
     let mut buf = Vec::new();
     // First packet: a four-letter word or the ConnectRequest, within the sessionless timeout.
@@ -181,7 +246,20 @@ async fn serve(
         peer_ip: peer.ip().to_string(),
         req: connect,
     };
-    if shell.send(ToShell::Input(input)).await.is_ok() {
+    let mut sent = shell.send(ToShell::Input(input)).await.is_ok();
+    if let Some(subject) = x509
+        && sent
+    {
+        let id = menagerie_proto::records::Id {
+            scheme: "x509".into(),
+            id: subject,
+        };
+        sent = shell
+            .send(ToShell::Input(Input::Identity { conn, id }))
+            .await
+            .is_ok();
+    }
+    if sent {
         // The writer ends when the server closes the connection (or the socket fails):
         // stop reading then too, so a client cannot keep a closed session's socket open.
         let end = tokio::select! {
@@ -210,9 +288,9 @@ fn log_end(conn: ConnId, peer: SocketAddr, end: &ReadEnd) {
     }
 }
 
-async fn read_loop(
+async fn read_loop<R: AsyncRead + Unpin>(
     conn: ConnId,
-    reader: &mut BufReader<OwnedReadHalf>,
+    reader: &mut BufReader<R>,
     max: usize,
     shell: &mpsc::Sender<ToShell>,
 ) -> ReadEnd {
@@ -260,7 +338,7 @@ async fn read_loop(
 
 /// Encodes outputs and writes them, coalescing whatever is queued into one write. Stops
 /// at once when the shell kills the connection (its queue overflowed).
-async fn write_loop(mut w: OwnedWriteHalf, mut rx: OutboxRx) {
+async fn write_loop<W: AsyncWrite + Unpin>(mut w: W, mut rx: OutboxRx) {
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut body = Vec::with_capacity(1024);
     let kill = rx.kill_signal();
@@ -314,10 +392,10 @@ async fn write_loop(mut w: OwnedWriteHalf, mut rx: OutboxRx) {
     let _ = w.shutdown().await;
 }
 
-async fn four_letter(
+async fn four_letter<W: AsyncWrite + Unpin>(
     word: [u8; 4],
     peer: SocketAddr,
-    mut w: OwnedWriteHalf,
+    mut w: W,
     config: &ServerConfig,
     shell: &mpsc::Sender<ToShell>,
 ) {

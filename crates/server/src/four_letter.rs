@@ -181,7 +181,11 @@ fn connection_line(s: &mut String, c: &ConnInfo, view: &ShellView<'_>, brief: bo
 fn conf(c: &ServerConfig) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "clientPort={}", c.client_addr.port());
-    let _ = writeln!(s, "secureClientPort=-1");
+    let secure = c
+        .secure_client
+        .as_ref()
+        .map_or(-1, |(a, _)| i32::from(a.port()));
+    let _ = writeln!(s, "secureClientPort={secure}");
     let _ = writeln!(s, "dataDir={}/version-2", c.data_dir.display());
     let _ = writeln!(s, "dataDirSize={}", dir_size(&c.data_dir));
     let _ = writeln!(s, "dataLogDir={}/version-2", c.data_log_dir.display());

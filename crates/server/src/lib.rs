@@ -19,8 +19,10 @@ pub mod monitor;
 pub mod outbox;
 pub mod persistence;
 pub mod purge;
+pub mod security_config;
 pub mod shell;
 pub mod snapshotter;
+pub mod tls;
 
 use std::net::SocketAddr;
 
@@ -37,6 +39,8 @@ pub struct RunningServer {
     pub prometheus_addr: Option<SocketAddr>,
     /// The transaction log's fsync counters (see [`persistence::FsyncStats`]).
     pub fsync_stats: std::sync::Arc<persistence::FsyncStats>,
+    /// The bound secure (TLS) client address, if `secureClientPort` is set.
+    pub secure_addr: Option<SocketAddr>,
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     purge: Option<tokio::task::JoinHandle<()>>,
@@ -65,6 +69,9 @@ pub enum StartError {
     /// The admin or metrics port could not be bound (ZooKeeper exits then too).
     #[error("unable to start the admin server: {0}")]
     Admin(#[from] admin::BindError),
+    /// The TLS settings of the secure client port are unusable.
+    #[error("cannot set up TLS for secureClientPort: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// Recovers the data directory, binds the client port and starts serving in the background.
@@ -85,6 +92,17 @@ pub async fn start_on(
     let admin = admin::Listeners::bind(&config.admin).await?;
     let (admin_addr, prometheus_addr) = admin.local_addrs();
     let fsync_stats = std::sync::Arc::clone(&recovered.fsync_stats);
+    let secure = match &config.secure_client {
+        Some((secure_addr, settings)) => {
+            let acceptor = tls::acceptor(settings)?;
+            Some((TcpListener::bind(secure_addr).await?, acceptor))
+        }
+        None => None,
+    };
+    let secure_addr = match &secure {
+        Some((l, _)) => Some(l.local_addr()?),
+        None => None,
+    };
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let purge = purge::spawn(
         recovered.dirs.clone(),
@@ -97,8 +115,11 @@ pub async fn start_on(
         clock,
         server,
         recovered,
-        listener,
-        admin,
+        shell::Listeners {
+            client: listener,
+            secure,
+            admin,
+        },
         shutdown_rx,
     ));
     Ok(RunningServer {
@@ -106,6 +127,7 @@ pub async fn start_on(
         admin_addr,
         prometheus_addr,
         fsync_stats,
+        secure_addr,
         shutdown,
         task,
         purge,

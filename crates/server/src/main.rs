@@ -195,6 +195,9 @@ fn run_server(config_path: Option<PathBuf>) -> anyhow::Result<()> {
         if let Some(a) = server.prometheus_addr {
             tracing::info!(addr = %a, "Prometheus metrics at /metrics");
         }
+        if let Some(secure) = server.secure_addr {
+            tracing::info!(addr = %secure, "menagerie serving TLS clients (secureClientPort)");
+        }
         wait_for_signal().await;
         tracing::info!("shutting down");
         server.stop().await;

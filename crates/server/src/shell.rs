@@ -121,10 +121,25 @@ pub fn recover(
         extended_types: config.extended_types,
         hash_seed: boot.wall_ms as u64,
         reaper: config.reaper,
+        auth: menagerie_core::auth::AuthConfig {
+            nonce_secret: crate::security_config::random_u64(),
+            ..config.auth.clone()
+        },
+        enforce_quota: config.enforce_quota,
     };
     let mut server = Server::new(core_config, boot);
     let recovered = crate::persistence::recover(config, fs, &mut server, boot)?;
     Ok((server, recovered))
+}
+
+/// Every socket the server listens on, bound before it starts.
+pub struct Listeners {
+    /// `clientPort`.
+    pub client: TcpListener,
+    /// `secureClientPort` with its TLS acceptor.
+    pub secure: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
+    /// The admin HTTP and Prometheus ports.
+    pub admin: crate::admin::Listeners,
 }
 
 /// Runs the server until `shutdown` turns true.
@@ -133,13 +148,27 @@ pub async fn run(
     clock: Clock,
     mut server: Server,
     recovered: Recovered,
-    listener: TcpListener,
-    admin: crate::admin::Listeners,
+    listeners: Listeners,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let Listeners {
+        client: listener,
+        secure,
+        admin,
+    } = listeners;
     let (tx, mut rx) = mpsc::channel::<ToShell>(4096);
     let config = Arc::new(config);
     let counts: ConnCounts = Arc::default();
+    let secure_accept = secure.map(|(l, acceptor)| {
+        tokio::spawn(conn::secure_accept_loop(
+            l,
+            acceptor,
+            Arc::clone(&config),
+            tx.clone(),
+            Arc::clone(&counts),
+            shutdown.clone(),
+        ))
+    });
     let accept = tokio::spawn(conn::accept_loop(
         listener,
         Arc::clone(&config),
@@ -319,6 +348,9 @@ pub async fn run(
     }
     accept.abort();
     admin.abort();
+    if let Some(a) = secure_accept {
+        a.abort();
+    }
     // Dropping the outboxes ends every connection's writer, which closes its socket.
     drop(outboxes);
 }

@@ -1,0 +1,481 @@
+//! The security keys of zoo.cfg and ZooKeeper's `-D` system-property form of them.
+//!
+//! ZooKeeper reads these settings as JVM system properties (`zookeeper.skipACL`, ...); a
+//! zoo.cfg key ZooKeeper does not know is turned into the system property `zookeeper.<key>`,
+//! so both `skipACL=yes` and `zookeeper.skipACL=yes` work in zoo.cfg. Menagerie accepts the
+//! same two spellings, and also takes `-Dzookeeper.<key>=<value>` words from the
+//! `SERVER_JVMFLAGS` and `JVMFLAGS` environment variables (what `zkServer.sh` passes to the
+//! JVM), with zoo.cfg winning over the environment, as in ZooKeeper.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::config::{ConfigError, ServerConfig, invalid};
+use crate::tls::{ClientAuth, TlsSettings};
+
+/// Environment variables whose `-Dzookeeper.*=...` words are read as settings.
+pub const JVM_FLAG_VARS: [&str; 2] = ["JVMFLAGS", "SERVER_JVMFLAGS"];
+
+/// Authentication schemes a connection can obtain an identity of (what `enforce.auth.schemes`
+/// may name; ZooKeeper refuses to start with a scheme that has no provider).
+pub const AVAILABLE_SCHEMES: [&str; 4] = ["digest", "ip", "sasl", "x509"];
+
+/// The JAAS login configuration property (`-Djava.security.auth.login.config=...` in
+/// ZooKeeper; also a zoo.cfg key or a `-D` word in the JVM flag variables for Menagerie).
+pub const JAAS_KEY: &str = "java.security.auth.login.config";
+
+/// A random number from the operating system (for SASL nonces).
+pub fn random_u64() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
+}
+
+/// The `user_<name>="<password>"` options of the JAAS section `section`
+/// (ZooKeeper: `DigestLoginModule` in the `Server` section).
+pub fn jaas_users(text: &str, section: &str) -> Option<BTreeMap<String, String>> {
+    // Strip comments, then find `section {` ... `};`.
+    let mut clean = String::new();
+    for line in text.lines() {
+        let line = line.split("//").next().unwrap_or_default();
+        clean.push_str(line);
+        clean.push('\n');
+    }
+    let mut rest = clean.as_str();
+    loop {
+        let start = rest.find(section)?;
+        let after = &rest[start + section.len()..];
+        let before_ok = start == 0
+            || !rest[..start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+        let body = after.trim_start();
+        if before_ok && body.starts_with('{') {
+            let end = body.find('}')?;
+            let body = &body[1..end];
+            let mut users = BTreeMap::new();
+            let mut s = body;
+            while let Some(i) = s.find("user_") {
+                s = &s[i + 5..];
+                let Some(eq) = s.find('=') else { break };
+                let name = s[..eq].trim().to_owned();
+                let v = s[eq + 1..].trim_start();
+                let (value, next) = match v.strip_prefix('"') {
+                    Some(q) => match q.find('"') {
+                        Some(e) => (q[..e].to_owned(), &q[e + 1..]),
+                        None => break,
+                    },
+                    None => {
+                        let e = v
+                            .find(|c: char| c.is_whitespace() || c == ';')
+                            .unwrap_or(v.len());
+                        (v[..e].to_owned(), &v[e..])
+                    }
+                };
+                users.insert(name, value);
+                s = next;
+            }
+            return Some(users);
+        }
+        rest = after;
+    }
+}
+
+/// `-Dzookeeper.<key>=<value>` settings from [`JVM_FLAG_VARS`], keyed by the full property
+/// name (later variables win).
+pub fn jvm_flag_properties() -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for var in JVM_FLAG_VARS {
+        if let Ok(flags) = std::env::var(var) {
+            out.extend(parse_jvm_flags(&flags));
+        }
+    }
+    out
+}
+
+/// The `-Dzookeeper.*` words of a JVM command line fragment.
+pub fn parse_jvm_flags(flags: &str) -> BTreeMap<String, String> {
+    flags
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("-D"))
+        .filter(|w| w.starts_with("zookeeper.") || w.starts_with(JAAS_KEY))
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (w.to_owned(), String::new()),
+        })
+        .collect()
+}
+
+/// Java's `Boolean.parseBoolean`: `true` in any case is true, anything else false.
+fn java_bool(value: &str) -> bool {
+    value.eq_ignore_ascii_case("true")
+}
+
+/// The security keys seen so far while reading a configuration.
+#[derive(Debug, Default)]
+pub struct SecurityKeys {
+    super_digest: Option<String>,
+    skip_acl: Option<bool>,
+    enforce_auth: bool,
+    enforce_schemes: Vec<String>,
+    enforce_quota: bool,
+    secure_port: Option<u16>,
+    secure_addr: Option<IpAddr>,
+    /// Other `ssl.*` keys, by name without the `zookeeper.` prefix.
+    ssl: BTreeMap<String, String>,
+    x509_super_user: Option<String>,
+    jaas: Option<String>,
+    jaas_section: Option<String>,
+    sasl_super_users: Vec<String>,
+    require_sasl: bool,
+}
+
+impl SecurityKeys {
+    /// Takes `key` if it is a security key (with or without the `zookeeper.` prefix).
+    pub fn take(&mut self, key: &str, value: &str) -> bool {
+        let short = key.strip_prefix("zookeeper.").unwrap_or(key);
+        match short {
+            "DigestAuthenticationProvider.superDigest" => {
+                self.super_digest = (!value.is_empty()).then(|| value.to_owned())
+            }
+            // ZooKeeper compares with "yes" exactly: "true" does NOT skip ACLs there.
+            "skipACL" => self.skip_acl = Some(value == "yes"),
+            "enforce.auth.enabled" => self.enforce_auth = java_bool(value),
+            "enforce.auth.schemes" => {
+                self.enforce_schemes = value
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            }
+            "enforceQuota" => self.enforce_quota = java_bool(value),
+            "secureClientPort" => self.secure_port = value.parse().ok().or(Some(0)),
+            "secureClientPortAddress" => {
+                self.secure_addr = value.parse().ok();
+                if self.secure_addr.is_none() {
+                    self.ssl
+                        .insert("!secureClientPortAddress".into(), value.into());
+                }
+            }
+            "X509AuthenticationProvider.superUser" => {
+                self.x509_super_user = (!value.is_empty()).then(|| value.to_owned())
+            }
+            JAAS_KEY => self.jaas = (!value.is_empty()).then(|| value.to_owned()),
+            "sasl.serverconfig" => self.jaas_section = Some(value.to_owned()),
+            "sessionRequireClientSASLAuth" => self.require_sasl = java_bool(value),
+            k if k == "superUser" || k.starts_with("superUser.") => {
+                self.sasl_super_users.push(value.to_owned())
+            }
+            k if k.starts_with("ssl.") && !k.starts_with("ssl.quorum.") => {
+                self.ssl.insert(k.to_owned(), value.to_owned());
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Validates the keys and stores them in `c` (ZooKeeper: `AuthenticationHelper`
+    /// refuses to start when enforcement is on without a usable scheme).
+    pub fn finish(mut self, c: &mut ServerConfig) -> Result<(), ConfigError> {
+        // ZooKeeper: sessionRequireClientSASLAuth=true means enforcement with scheme sasl.
+        if self.require_sasl {
+            self.enforce_auth = true;
+            self.enforce_schemes = vec!["sasl".into()];
+        }
+        if let Some(path) = &self.jaas {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| invalid(JAAS_KEY, path, format!("cannot read: {e}")))?;
+            let section = self.jaas_section.as_deref().unwrap_or("Server");
+            c.auth.sasl_users = jaas_users(&text, section).ok_or_else(|| {
+                invalid(JAAS_KEY, path, format!("no '{section} {{ ... }};' section"))
+            })?;
+            if c.auth.sasl_users.is_empty() {
+                tracing::warn!(file = %path, "JAAS section has no user_<name> entries: SASL will refuse everyone");
+            }
+        }
+        c.auth.sasl_super_users = self.sasl_super_users.clone();
+        if self.enforce_auth {
+            if self.enforce_schemes.is_empty() {
+                return Err(invalid(
+                    "enforce.auth.enabled",
+                    "true",
+                    "enforce.auth.schemes must be configured",
+                ));
+            }
+            if let Some(s) = self
+                .enforce_schemes
+                .iter()
+                .find(|s| !AVAILABLE_SCHEMES.contains(&s.as_str()))
+            {
+                return Err(invalid(
+                    "enforce.auth.schemes",
+                    s,
+                    format!(
+                        "authentication scheme is not available (available: {})",
+                        AVAILABLE_SCHEMES.join(", ")
+                    ),
+                ));
+            }
+            c.auth.enforce_auth_schemes = self.enforce_schemes.clone();
+        }
+        if let Some(d) = &self.super_digest
+            && d.split(':').count() != 2
+        {
+            return Err(invalid(
+                "DigestAuthenticationProvider.superDigest",
+                d,
+                "expected super:<base64 sha1 digest>",
+            ));
+        }
+        c.auth.super_digest = self.super_digest.clone();
+        c.auth.skip_acl = self.skip_acl.unwrap_or(false);
+        if c.auth.skip_acl {
+            tracing::warn!("skipACL=yes: every ACL check is skipped");
+        }
+        c.enforce_quota = self.enforce_quota;
+        c.auth.x509_super_user = self.x509_super_user.clone();
+        if let Some(bad) = self.ssl.get("!secureClientPortAddress") {
+            return Err(invalid("secureClientPortAddress", bad, "not an IP address"));
+        }
+        if let Some(port) = self.secure_port {
+            if port == 0 {
+                return Err(invalid(
+                    "secureClientPort",
+                    &port.to_string(),
+                    "must be a port between 1 and 65535",
+                ));
+            }
+            let addr =
+                SocketAddr::new(self.secure_addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
+            c.secure_client = Some((addr, self.tls_settings()?));
+        }
+        Ok(())
+    }
+
+    /// The TLS settings from the `ssl.*` keys (ZooKeeper's names, PEM stores only, or
+    /// Menagerie's `ssl.certFile` / `ssl.keyFile` / `ssl.caFile`).
+    fn tls_settings(&self) -> Result<TlsSettings, ConfigError> {
+        let get = |k: &str| {
+            self.ssl
+                .get(k)
+                .map(String::as_str)
+                .filter(|v| !v.is_empty())
+        };
+        for (loc, ty) in [
+            ("ssl.keyStore.location", "ssl.keyStore.type"),
+            ("ssl.trustStore.location", "ssl.trustStore.type"),
+        ] {
+            if let Some(path) = get(loc) {
+                // ZooKeeper guesses the type from the extension when it is not given.
+                let kind = get(ty).map(str::to_ascii_uppercase).unwrap_or_else(|| {
+                    if path.ends_with(".pem") {
+                        "PEM".into()
+                    } else {
+                        "JKS".into()
+                    }
+                });
+                if kind != "PEM" {
+                    return Err(invalid(
+                        ty,
+                        &kind,
+                        format!("only PEM stores are supported ({loc}={path})"),
+                    ));
+                }
+            }
+        }
+        let key_store = get("ssl.keyStore.location");
+        let cert = get("ssl.certFile").or(key_store).ok_or_else(|| {
+            invalid(
+                "secureClientPort",
+                &self.secure_port.unwrap_or(0).to_string(),
+                "needs ssl.keyStore.location (PEM) or ssl.certFile and ssl.keyFile",
+            )
+        })?;
+        let key = get("ssl.keyFile").or(key_store).unwrap_or(cert);
+        let ca = get("ssl.caFile").or(get("ssl.trustStore.location"));
+        let client_auth = match get("ssl.clientAuth")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("need") => ClientAuth::Need,
+            Some("want") => ClientAuth::Want,
+            Some("none") => ClientAuth::None,
+            Some(other) => {
+                return Err(invalid(
+                    "ssl.clientAuth",
+                    other,
+                    "expected need, want or none",
+                ));
+            }
+        };
+        let list = |k: &str| -> Vec<String> {
+            get(k)
+                .map(|v| {
+                    v.split(',')
+                        .map(|p| p.trim().to_owned())
+                        .filter(|p| !p.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        const USED: [&str; 12] = [
+            "ssl.keyStore.location",
+            "ssl.keyStore.type",
+            "ssl.keyStore.password",
+            "ssl.trustStore.location",
+            "ssl.trustStore.type",
+            "ssl.trustStore.password",
+            "ssl.certFile",
+            "ssl.keyFile",
+            "ssl.caFile",
+            "ssl.clientAuth",
+            "ssl.protocol",
+            "ssl.enabledProtocols",
+        ];
+        for k in self.ssl.keys() {
+            if !USED.contains(&k.as_str()) && k != "ssl.ciphersuites" && !k.starts_with('!') {
+                tracing::warn!(key = %k, "TLS setting accepted but not used by Menagerie");
+            }
+        }
+        let mut protocols = list("ssl.enabledProtocols");
+        if protocols.is_empty() {
+            protocols = list("ssl.protocol");
+        }
+        Ok(TlsSettings {
+            cert_file: PathBuf::from(cert),
+            key_file: PathBuf::from(key),
+            ca_file: ca.map(PathBuf::from),
+            client_auth,
+            protocols,
+            ciphersuites: list("ssl.ciphersuites"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_properties;
+
+    fn load(text: &str) -> Result<ServerConfig, ConfigError> {
+        ServerConfig::from_properties(&parse_properties(&format!(
+            "dataDir=d\nclientPort=1\n{text}"
+        )))
+    }
+
+    #[test]
+    fn both_spellings_are_accepted() {
+        let c = load(
+            "zookeeper.DigestAuthenticationProvider.superDigest=super:xQJmxLMiHGwaqBvst5y6rkB6HQs=\n\
+             skipACL=yes\nenforceQuota=true\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.auth.super_digest.as_deref(),
+            Some("super:xQJmxLMiHGwaqBvst5y6rkB6HQs=")
+        );
+        assert!(c.auth.skip_acl && c.enforce_quota);
+        assert!(c.unused_keys.is_empty(), "{:?}", c.unused_keys);
+        let c = load("zookeeper.skipACL=true\nzookeeper.enforceQuota=TRUE\n").expect("valid");
+        assert!(!c.auth.skip_acl, "only 'yes' skips ACLs, as in ZooKeeper");
+        assert!(c.enforce_quota);
+    }
+
+    #[test]
+    fn enforce_auth_needs_available_schemes() {
+        let c = load("enforce.auth.enabled=true\nenforce.auth.schemes=digest, ip\n").expect("ok");
+        assert_eq!(c.auth.enforce_auth_schemes, vec!["digest", "ip"]);
+        // Schemes without enabled=true change nothing.
+        let c = load("enforce.auth.schemes=digest\n").expect("ok");
+        assert!(c.auth.enforce_auth_schemes.is_empty());
+        let e = load("enforce.auth.enabled=true\n").expect_err("no schemes");
+        assert!(e.to_string().contains("enforce.auth.schemes"), "{e}");
+        let e =
+            load("zookeeper.enforce.auth.enabled=true\nzookeeper.enforce.auth.schemes=kerberos\n")
+                .expect_err("unknown scheme");
+        assert!(e.to_string().contains("kerberos"), "{e}");
+        assert!(load("DigestAuthenticationProvider.superDigest=nocolon\n").is_err());
+    }
+
+    #[test]
+    fn secure_port_keys() {
+        let c = load(
+            "secureClientPort=2281\nssl.keyStore.location=/k/server.pem\nssl.keyStore.type=PEM\n\
+             zookeeper.ssl.trustStore.location=/k/ca.pem\nssl.clientAuth=want\n\
+             ssl.enabledProtocols=TLSv1.3\nssl.quorum.keyStore.location=/q.jks\n",
+        )
+        .expect("valid");
+        let (addr, tls) = c.secure_client.expect("secure port");
+        assert_eq!(addr.to_string(), "0.0.0.0:2281");
+        assert_eq!(tls.cert_file, PathBuf::from("/k/server.pem"));
+        assert_eq!(tls.key_file, PathBuf::from("/k/server.pem"));
+        assert_eq!(tls.ca_file, Some(PathBuf::from("/k/ca.pem")));
+        assert_eq!(tls.client_auth, ClientAuth::Want);
+        assert_eq!(tls.protocols, vec!["TLSv1.3"]);
+        let c = load(
+            "secureClientPort=2281\nsecureClientPortAddress=127.0.0.1\nssl.certFile=c.pem\n\
+             ssl.keyFile=k.pem\nssl.caFile=ca.pem\n",
+        )
+        .expect("valid");
+        let (addr, tls) = c.secure_client.expect("secure port");
+        assert_eq!(addr.to_string(), "127.0.0.1:2281");
+        assert_eq!(tls.key_file, PathBuf::from("k.pem"));
+        assert_eq!(tls.client_auth, ClientAuth::Need);
+        assert!(load("secureClientPort=2281\n").is_err(), "no certificate");
+        assert!(load("secureClientPort=2281\nssl.keyStore.location=k.jks\n").is_err());
+        assert!(load("secureClientPort=2281\nssl.certFile=c\nssl.clientAuth=maybe\n").is_err());
+        assert!(
+            load("ssl.keyStore.location=k.pem\n")
+                .expect("ok")
+                .secure_client
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn jaas_server_section() {
+        let text = r#"
+            // comment user_nobody="x"
+            Client { org.apache.zookeeper.server.auth.DigestLoginModule required
+                username="bob" password="pw"; };
+            Server {
+                org.apache.zookeeper.server.auth.DigestLoginModule required
+                user_super="adminsecret"
+                user_bob="bob pw;1";
+            };
+        "#;
+        let users = jaas_users(text, "Server").expect("section");
+        assert_eq!(users.len(), 2, "{users:?}");
+        assert_eq!(users["bob"], "bob pw;1");
+        assert_eq!(users["super"], "adminsecret");
+        assert!(jaas_users(text, "Nope").is_none());
+        assert!(jaas_users(text, "Client").expect("client").is_empty());
+        let dir = tempfile::tempdir().expect("dir");
+        let f = dir.path().join("jaas.conf");
+        std::fs::write(&f, text).expect("write");
+        let c = load(&format!("{JAAS_KEY}={}\nsuperUser=bob\n", f.display())).expect("ok");
+        assert_eq!(c.auth.sasl_users.len(), 2);
+        assert_eq!(c.auth.sasl_super_users, vec!["bob"]);
+        let c = load(&format!(
+            "{JAAS_KEY}={}\nsessionRequireClientSASLAuth=true\n",
+            f.display()
+        ))
+        .expect("ok");
+        assert_eq!(c.auth.enforce_auth_schemes, vec!["sasl"]);
+        assert!(load("java.security.auth.login.config=/nonexistent/jaas\n").is_err());
+    }
+
+    #[test]
+    fn jvm_flags_give_zookeeper_properties() {
+        let p = parse_jvm_flags(
+            "-Xmx1g -Dzookeeper.skipACL=yes -Dfoo=bar -Dzookeeper.DigestAuthenticationProvider.superDigest=super:a= -Djava.security.auth.login.config=/j",
+        );
+        assert_eq!(p.len(), 3);
+        assert_eq!(p["zookeeper.skipACL"], "yes");
+        assert_eq!(
+            p["zookeeper.DigestAuthenticationProvider.superDigest"],
+            "super:a="
+        );
+    }
+}
