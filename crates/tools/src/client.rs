@@ -68,6 +68,16 @@ pub struct Client {
 impl Client {
     /// Connects and creates a new session with the requested timeout.
     pub async fn connect(addr: &str, timeout: Duration) -> Result<Client, ClientError> {
+        Self::connect_with(addr, timeout, false).await
+    }
+
+    /// Connects and creates a new session; `read_only` asks for a session a read-only
+    /// server may accept (`canBeReadOnly`).
+    pub async fn connect_with(
+        addr: &str,
+        timeout: Duration,
+        read_only: bool,
+    ) -> Result<Client, ClientError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (read, mut write) = stream.into_split();
@@ -78,7 +88,7 @@ impl Client {
             timeout: timeout.as_millis().min(i32::MAX as u128) as i32,
             session_id: 0,
             passwd: vec![0; 16],
-            read_only: Some(false),
+            read_only: Some(read_only),
         };
         let mut frame = Vec::new();
         put_frame(&mut frame, &req.to_bytes());

@@ -4,4 +4,5 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod cli;
 pub mod client;

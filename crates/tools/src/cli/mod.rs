@@ -1,0 +1,81 @@
+//! `menagerie cli`: a zkCli.sh-compatible command-line client. Same connection flags, same
+//! commands and flags, same output and error messages (so scripts port), plus `--json`
+//! output for read commands and the extras `tree`, `watch`, `export`, `import`.
+//!
+//! One-shot: `menagerie cli -server h:p get -s /a` runs one command and exits with status 1
+//! if it failed. Without a command: an interactive shell (prompt, history, completion) on a
+//! terminal, or commands read line by line from a piped stdin.
+
+pub mod args;
+pub mod commands;
+pub mod format;
+pub mod quota;
+pub mod session;
+pub mod shell;
+pub mod transfer;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use args::parse_main;
+use commands::{Cli, Flow};
+use session::{Io, Session};
+
+/// Runs `menagerie cli` with the arguments after `cli`; returns the process exit status.
+pub fn main(args: &[String]) -> i32 {
+    let opts = match parse_main(args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    if let Some(file) = &opts.client_configuration
+        && let Err(e) = std::fs::read_to_string(file)
+    {
+        eprintln!("Invalid client configuration file {file}: {e}");
+        return 2;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return 2;
+        }
+    };
+    let printer: session::Printer = Arc::new(|s: &str| {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(s.as_bytes());
+        let _ = out.flush();
+    });
+    let command = opts.command.clone();
+    let host = opts.server.clone();
+    let mut cli = Cli::new(Session::new(opts, printer));
+    let code = match command {
+        None => shell::run(cli, &runtime),
+        Some(words) => runtime.block_on(async {
+            if let Err(e) = cli.session.connect(&host).await {
+                eprintln!("{e}");
+                return 1;
+            }
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            let mut io = Io {
+                out: &mut out,
+                err: &mut err,
+            };
+            let flow = cli.run(&words, &mut io).await;
+            let _ = out.flush();
+            cli.session.close().await;
+            match flow {
+                Flow::Quit(c) => c,
+                Flow::Continue => cli.exit_code,
+            }
+        }),
+    };
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
+}

@@ -1,0 +1,244 @@
+//! The shell's connection: which server, the live client, its state for the prompt, and the
+//! task that prints watch notifications (or hands them to a running `watch` command).
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use menagerie_proto::records::WatcherEvent;
+use tokio::sync::mpsc;
+
+use super::args::MainArgs;
+use super::format::event_text;
+use crate::client::{Client, ClientError};
+
+/// Where command output goes: zkCli writes some things to stdout and some to stderr.
+pub struct Io<'a> {
+    /// Standard output.
+    pub out: &'a mut dyn Write,
+    /// Standard error.
+    pub err: &'a mut dyn Write,
+}
+
+/// Prints one watch notification block (the text has its own newlines).
+pub type Printer = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Connection states as zkCli shows them in its prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ConnState {
+    /// Never connected (or the last connect failed).
+    NotConnected = 0,
+    /// A live session.
+    Connected = 1,
+    /// Closed by `close`, or the connection was lost.
+    Closed = 2,
+}
+
+impl ConnState {
+    /// The name zkCli prints (`ZooKeeper.States`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ConnState::NotConnected => "NOT_CONNECTED",
+            ConnState::Connected => "CONNECTED",
+            ConnState::Closed => "CLOSED",
+        }
+    }
+
+    fn from_u8(v: u8) -> ConnState {
+        match v {
+            1 => ConnState::Connected,
+            2 => ConnState::Closed,
+            _ => ConnState::NotConnected,
+        }
+    }
+}
+
+/// State shared with the event task.
+pub struct Shared {
+    /// `printwatches on|off`.
+    pub print_watches: AtomicBool,
+    state: AtomicU8,
+    /// A running `watch` command takes the events instead of the printer.
+    pub subscriber: Mutex<Option<mpsc::UnboundedSender<WatcherEvent>>>,
+    printer: Mutex<Printer>,
+}
+
+impl Shared {
+    /// New shared state printing events with `printer`.
+    pub fn new(printer: Printer) -> Arc<Shared> {
+        Arc::new(Shared {
+            print_watches: AtomicBool::new(true),
+            state: AtomicU8::new(ConnState::NotConnected as u8),
+            subscriber: Mutex::new(None),
+            printer: Mutex::new(printer),
+        })
+    }
+
+    /// The current connection state.
+    pub fn state(&self) -> ConnState {
+        ConnState::from_u8(self.state.load(Ordering::SeqCst))
+    }
+
+    fn set_state(&self, s: ConnState) {
+        self.state.store(s as u8, Ordering::SeqCst);
+    }
+
+    /// Delivers one event: to a `watch` command if one runs, else printed (if enabled).
+    pub fn deliver(&self, e: WatcherEvent) {
+        if let Ok(sub) = self.subscriber.lock()
+            && let Some(tx) = sub.as_ref()
+            && tx.send(e.clone()).is_ok()
+        {
+            return;
+        }
+        if self.print_watches.load(Ordering::SeqCst)
+            && let Ok(p) = self.printer.lock()
+        {
+            p(&format!("\nWATCHER::\n\n{}\n", event_text(&e)));
+        }
+    }
+}
+
+/// One shell's connection to the ensemble.
+pub struct Session {
+    /// The flags the shell was started with.
+    pub opts: MainArgs,
+    /// The connect string in use (`host:port[,host:port]`).
+    pub host: String,
+    /// The live client, if any.
+    pub client: Option<Arc<Client>>,
+    /// State shared with the event task.
+    pub shared: Arc<Shared>,
+    /// Print the connection's own `SyncConnected` event (interactive shells do).
+    pub announce: bool,
+}
+
+/// A connection event (type None) with the given state.
+fn state_event(state: i32) -> WatcherEvent {
+    WatcherEvent {
+        event_type: -1,
+        state,
+        path: String::new(),
+    }
+}
+
+impl Session {
+    /// A session that is not connected yet.
+    pub fn new(opts: MainArgs, printer: Printer) -> Session {
+        Session {
+            host: opts.server.clone(),
+            opts,
+            client: None,
+            shared: Shared::new(printer),
+            announce: false,
+        }
+    }
+
+    /// The connection state.
+    pub fn state(&self) -> ConnState {
+        self.shared.state()
+    }
+
+    /// Prints watch notifications with `p` from now on.
+    pub fn shared_printer(&self, p: Printer) {
+        if let Ok(mut cur) = self.shared.printer.lock() {
+            *cur = p;
+        }
+    }
+
+    /// The live client, if connected.
+    pub fn live(&self) -> Option<Arc<Client>> {
+        match self.state() {
+            ConnState::Connected => self.client.clone(),
+            _ => None,
+        }
+    }
+
+    /// Closes the current session (if any) and connects to `host` (a connect string),
+    /// trying each address in turn until one accepts or the session timeout has passed.
+    pub async fn connect(&mut self, host: &str) -> Result<(), String> {
+        self.close().await;
+        self.host = host.to_string();
+        let timeout = Duration::from_millis(self.opts.timeout_ms.max(1));
+        let deadline = Instant::now() + timeout;
+        let addrs: Vec<&str> = host
+            .split(',')
+            .map(|a| a.trim())
+            .filter(|a| !a.is_empty())
+            .collect();
+        if addrs.is_empty() {
+            return Err(format!("no server address in {host:?}"));
+        }
+        let mut last;
+        let mut attempt = 0usize;
+        loop {
+            let addr = addrs[attempt % addrs.len()];
+            attempt += 1;
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(
+                left.max(Duration::from_millis(10)),
+                Client::connect_with(addr, timeout, self.opts.read_only),
+            )
+            .await
+            {
+                Ok(Ok(c)) => {
+                    self.attach(Arc::new(c));
+                    return Ok(());
+                }
+                Ok(Err(e)) => last = format!("{addr}: {e}"),
+                Err(_) => last = format!("{addr}: timed out"),
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("KeeperErrorCode = ConnectionLoss ({last})"));
+            }
+            if attempt % addrs.len() == 0 {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+
+    fn attach(&mut self, client: Arc<Client>) {
+        self.shared.set_state(ConnState::Connected);
+        if let Some(mut rx) = client.take_events() {
+            let shared = Arc::clone(&self.shared);
+            let weak = Arc::downgrade(&client);
+            if self.announce {
+                shared.deliver(state_event(3));
+            }
+            tokio::spawn(async move {
+                while let Some(e) = rx.recv().await {
+                    shared.deliver(e);
+                }
+                // The connection is gone. If this client is still the current one, say so.
+                if weak.upgrade().is_some() && shared.state() == ConnState::Connected {
+                    shared.set_state(ConnState::Closed);
+                    shared.deliver(state_event(0));
+                }
+            });
+        }
+        self.client = Some(client);
+    }
+
+    /// Closes the session (`close`): its ephemerals go, the prompt shows CLOSED.
+    pub async fn close(&mut self) {
+        if let Some(c) = self.client.take() {
+            let was_live = self.state() == ConnState::Connected;
+            self.shared.set_state(ConnState::Closed);
+            if was_live {
+                let _ = c.close().await;
+                if self.announce {
+                    self.shared.deliver(state_event(7));
+                }
+            }
+        }
+    }
+
+    /// Notes that a call failed with a lost connection.
+    pub fn note_error(&self, e: &ClientError) {
+        if matches!(e, ClientError::ConnectionLoss | ClientError::Io(_)) {
+            self.shared.set_state(ConnState::Closed);
+        }
+    }
+}
