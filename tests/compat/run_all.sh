@@ -61,6 +61,7 @@ missing=()
 [ -x /usr/lib/zookeeper/bin/cli_mt ] || missing+=("zookeeper-bin (apt)")
 "$PY" -c 'import kazoo' 2>/dev/null || missing+=("kazoo (pip)")
 command -v javac >/dev/null 2>&1 || missing+=("a JDK with javac (apt default-jdk-headless)")
+command -v tmux >/dev/null 2>&1 || missing+=("tmux (apt)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "compat suite: missing prerequisites: ${missing[*]}"
 fi
@@ -92,6 +93,9 @@ run differential-reaper differential.py --scenario javaclient_reaper --candidate
 run restart restart_test.py --candidate "$cand"
 run zkcli zkcli_test.py --servers "java,$cand"
 run cli_mt cli_mt_test.py --servers "java,$cand"
+if [ "$cand" = menagerie ]; then
+  run cli cli_test.py # menagerie cli vs zkCli.sh (needs tmux for the interactive part)
+fi
 run fourlw fourlw_test.py --servers "java,$cand"
 if [ "$cand" = menagerie ]; then
   run stress stress_test.py --servers java,menagerie

@@ -20,7 +20,7 @@ use super::format::{
     plain_keeper_error, stat_json, stat_text, validate_path,
 };
 use super::quota;
-use super::session::{Io, Session};
+use super::session::{Io, Session, WatchKind};
 use super::transfer;
 use crate::client::{Client, ClientError};
 
@@ -94,7 +94,14 @@ pub fn usage_text() -> String {
     for (n, u) in COMMANDS {
         s.push_str(&format!("\t{n} {u}\n"));
     }
+    s
+}
+
+/// `help` (not a zkCli command): the usage, then Menagerie's extras.
+pub fn help_text() -> String {
+    let mut s = usage_text();
     s.push_str("Menagerie extras (read commands also take --json):\n");
+    s.push_str("\thelp \n");
     for (n, u) in EXTRA_COMMANDS {
         s.push_str(&format!("\t{n} {u}\n"));
     }
@@ -106,6 +113,8 @@ pub fn usage_text() -> String {
 pub enum Flow {
     /// Keep reading commands.
     Continue,
+    /// Keep reading; the command already set the exit status.
+    Handled,
     /// `quit`: leave with this exit status.
     Quit(i32),
 }
@@ -160,6 +169,7 @@ impl Cli {
     /// Runs one command given as words, setting `exit_code`.
     pub async fn run(&mut self, words: &[String], io: &mut Io<'_>) -> Flow {
         match self.execute(words, io).await {
+            Ok(Flow::Handled) => Flow::Continue,
             Ok(flow) => {
                 if flow == Flow::Continue {
                     self.exit_code = 0;
@@ -206,6 +216,10 @@ impl Cli {
                 }
                 return Ok(Flow::Continue);
             }
+            "help" => {
+                let _ = write!(io.out, "{}", help_text());
+                return Ok(Flow::Continue);
+            }
             "connect" => {
                 let host = words
                     .get(1)
@@ -222,7 +236,9 @@ impl Cli {
             .any(|(n, _)| *n == cmd);
         if !known {
             let _ = write!(io.err, "{}", usage_text());
-            return Err(format!("Command not found: Command not found {cmd}"));
+            self.exit_code = 127;
+            let _ = writeln!(io.err, "Command not found: Command not found {cmd}");
+            return Ok(Flow::Handled);
         }
         if matches!(cmd, "history" | "redo" | "printwatches" | "connect") {
             return Ok(Flow::Continue);
@@ -343,6 +359,12 @@ fn parse_version(p: &Parsed) -> Result<i32, String> {
 }
 
 impl Ctx<'_, '_> {
+    fn watched(&self, kind: WatchKind, path: &str) {
+        if let Ok(mut w) = self.shared.watches.lock() {
+            w.add(kind, path);
+        }
+    }
+
     fn out(&mut self, s: &str) {
         let _ = self.io.out.write_all(s.as_bytes());
     }
@@ -450,6 +472,9 @@ impl Ctx<'_, '_> {
                     return Err("tree too large".into());
                 }
                 let mut kids = self.children(&node, watch).await?;
+                if watch {
+                    self.watched(WatchKind::Child, &node);
+                }
                 kids.sort();
                 for k in kids.iter().rev() {
                     stack.push(join(&node, k));
@@ -477,6 +502,9 @@ impl Ctx<'_, '_> {
         } else {
             (self.children(&path, watch).await?, None)
         };
+        if watch {
+            self.watched(WatchKind::Child, &path);
+        }
         children.sort();
         if json {
             let mut v = json!({"path": path, "children": children});
@@ -519,6 +547,9 @@ impl Ctx<'_, '_> {
             Response::GetData { data, stat } => (data, stat),
             r => return Err(unexpected(&r)),
         };
+        if p.has('w') {
+            self.watched(WatchKind::Data, &path);
+        }
         if self.json || p.json {
             let mut v = json!({"path": path, "data": data_json(data.as_deref())});
             if p.has('s') {
@@ -556,8 +587,16 @@ impl Ctx<'_, '_> {
         let stat = match self.client.call(r).await {
             Ok((_, Response::Stat(s))) => s,
             Ok((_, r)) => return Err(unexpected(&r)),
-            Err(e) => return Err(err_on(&path)(e)),
+            Err(e) => {
+                if p.has('w') && matches!(e, ClientError::Server(ErrorCode::NoNode)) {
+                    self.watched(WatchKind::Exist, &path);
+                }
+                return Err(err_on(&path)(e));
+            }
         };
+        if p.has('w') {
+            self.watched(WatchKind::Data, &path);
+        }
         if self.json || p.json {
             let mut v = stat_json(&stat);
             v["path"] = json!(path);
@@ -924,8 +963,14 @@ impl Ctx<'_, '_> {
             }),
             &path,
         )
-        .await
-        .map(|_| ())
+        .await?;
+        let kind = if mode == 0 {
+            WatchKind::Persistent
+        } else {
+            WatchKind::Recursive
+        };
+        self.watched(kind, &path);
+        Ok(())
     }
 
     async fn remove_watches(&mut self, words: &[String], usage: &str) -> CmdResult {
@@ -943,14 +988,26 @@ impl Ctx<'_, '_> {
             watcher_type,
         });
         match self.client.call(r).await {
-            Ok(_) => Ok(()),
-            Err(ClientError::Server(c)) => Err(plain_keeper_error(c, Some(&path))),
-            Err(e) if p.has('l') => {
-                let _ = e;
-                Ok(())
-            }
-            Err(e) => Err(err_on(&path)(e)),
+            Ok(_) => {}
+            Err(ClientError::Server(c)) => return Err(plain_keeper_error(c, Some(&path))),
+            Err(_) if p.has('l') => {}
+            Err(e) => return Err(err_on(&path)(e)),
         }
+        let removed = match self.shared.watches.lock() {
+            Ok(mut w) => w.remove(&path, watcher_type),
+            Err(_) => Vec::new(),
+        };
+        if removed.is_empty() {
+            return Err(plain_keeper_error(ErrorCode::NoWatcher, Some(&path)));
+        }
+        for t in removed {
+            self.shared.deliver(menagerie_proto::records::WatcherEvent {
+                event_type: t,
+                state: 3,
+                path: path.clone(),
+            });
+        }
+        Ok(())
     }
 
     async fn get_ephemerals(&mut self, words: &[String]) -> CmdResult {
@@ -1011,6 +1068,9 @@ impl Ctx<'_, '_> {
             Err(ClientError::Server(c)) => return Err(plain_keeper_error(c, Some(path))),
             Err(e) => return Err(err_on(path)(e)),
         };
+        if p.has('w') {
+            self.watched(WatchKind::Data, path);
+        }
         let text = data_text(data.as_deref());
         if self.json || p.json {
             let mut v = json!({"config": text});

@@ -72,7 +72,7 @@ pub fn main(args: &[String]) -> i32 {
             cli.session.close().await;
             match flow {
                 Flow::Quit(c) => c,
-                Flow::Continue => cli.exit_code,
+                Flow::Continue | Flow::Handled => cli.exit_code,
             }
         }),
     };

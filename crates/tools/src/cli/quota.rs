@@ -43,6 +43,14 @@ async fn children(client: &Client, path: &str) -> Result<Option<Vec<String>>, St
     }
 }
 
+async fn exists(client: &Client, path: &str) -> Result<bool, String> {
+    client
+        .exists(path, false)
+        .await
+        .map(|s| s.is_some())
+        .map_err(map_err(path))
+}
+
 async fn create_if_missing(
     client: &Client,
     path: &str,
@@ -90,9 +98,11 @@ pub async fn setquota(
         return Err(usage.to_string());
     };
     if !(p.has('n') || p.has('b') || p.has('N') || p.has('B')) {
-        return Err(format!(
-            "org.apache.commons.cli.MissingOptionException: Missing required option: [-n num soft quota, -b bytes soft quota, -N num hard quota, -B bytes hard quota]"
-        ));
+        return Err(
+            "org.apache.commons.cli.MissingOptionException: Missing required option: \
+             [-n num soft quota, -b bytes soft quota, -N num hard quota, -B bytes hard quota]"
+                .to_string(),
+        );
     }
     if path.starts_with(QUOTA_ROOT) {
         let _ = writeln!(io.err, "cannot set a quota under the path: {QUOTA_ROOT}");
@@ -140,13 +150,18 @@ pub async fn setquota(
     }
     check_child_quota(client, path).await?;
     check_parent_quota(client, path).await?;
-    create_if_missing(client, "/zookeeper", None).await?;
-    create_if_missing(client, QUOTA_ROOT, None).await?;
+    // (only what is missing: a failed create would still use a zxid)
+    if !exists(client, QUOTA_ROOT).await? {
+        create_if_missing(client, "/zookeeper", None).await?;
+        create_if_missing(client, QUOTA_ROOT, None).await?;
+    }
     let mut qp = QUOTA_ROOT.to_string();
     for part in path.split('/').filter(|s| !s.is_empty()) {
         qp.push('/');
         qp.push_str(part);
-        create_if_missing(client, &qp, None).await?;
+        if !exists(client, &qp).await? {
+            create_if_missing(client, &qp, None).await?;
+        }
     }
     let (lp, sp) = (limit_path(path), stat_path(path));
     let (limits, stats) = match read_node(client, &lp).await? {

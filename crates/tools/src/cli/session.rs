@@ -1,6 +1,7 @@
 //! The shell's connection: which server, the live client, its state for the prompt, and the
 //! task that prints watch notifications (or hands them to a running `watch` command).
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -55,8 +56,94 @@ impl ConnState {
     }
 }
 
+/// The watches this shell has set, as the Java client's watch manager tracks them: it is
+/// what `removewatches` reports as removed (`DataWatchRemoved`, ...).
+#[derive(Debug, Default)]
+pub struct Watches {
+    data: HashSet<String>,
+    exist: HashSet<String>,
+    child: HashSet<String>,
+    persistent: HashSet<String>,
+    recursive: HashSet<String>,
+}
+
+/// Kinds of watch a command sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatchKind {
+    /// getData (and exists on an existing node).
+    Data,
+    /// exists on a missing node.
+    Exist,
+    /// getChildren.
+    Child,
+    /// addWatch PERSISTENT.
+    Persistent,
+    /// addWatch PERSISTENT_RECURSIVE.
+    Recursive,
+}
+
+impl Watches {
+    /// Records a watch set on `path`.
+    pub fn add(&mut self, kind: WatchKind, path: &str) {
+        let set = match kind {
+            WatchKind::Data => &mut self.data,
+            WatchKind::Exist => &mut self.exist,
+            WatchKind::Child => &mut self.child,
+            WatchKind::Persistent => &mut self.persistent,
+            WatchKind::Recursive => &mut self.recursive,
+        };
+        set.insert(path.to_string());
+    }
+
+    /// Forgets the one-shot watches an event fired.
+    pub fn fired(&mut self, e: &WatcherEvent) {
+        match e.event_type {
+            1 | 3 => {
+                self.data.remove(&e.path);
+                self.exist.remove(&e.path);
+            }
+            4 => {
+                self.child.remove(&e.path);
+            }
+            2 => {
+                self.data.remove(&e.path);
+                self.exist.remove(&e.path);
+                self.child.remove(&e.path);
+            }
+            _ => {}
+        }
+    }
+
+    /// Removes the watches of `watcher_type` (1 children, 2 data, 3 any) on `path`;
+    /// returns the event types to report (5 DataWatchRemoved, 6 ChildWatchRemoved,
+    /// 7 PersistentWatchRemoved), empty if there was none.
+    pub fn remove(&mut self, path: &str, watcher_type: i32) -> Vec<i32> {
+        let mut events = Vec::new();
+        if matches!(watcher_type, 1 | 3) && self.child.remove(path) {
+            events.push(6);
+        }
+        if matches!(watcher_type, 2 | 3) {
+            let d = self.data.remove(path);
+            let x = self.exist.remove(path);
+            if d || x {
+                events.push(5);
+            }
+        }
+        if watcher_type == 3 {
+            let p = self.persistent.remove(path);
+            let r = self.recursive.remove(path);
+            if p || r {
+                events.push(7);
+            }
+        }
+        events
+    }
+}
+
 /// State shared with the event task.
 pub struct Shared {
+    /// The watches set through this shell.
+    pub watches: Mutex<Watches>,
     /// `printwatches on|off`.
     pub print_watches: AtomicBool,
     state: AtomicU8,
@@ -72,6 +159,7 @@ impl Shared {
             print_watches: AtomicBool::new(true),
             state: AtomicU8::new(ConnState::NotConnected as u8),
             subscriber: Mutex::new(None),
+            watches: Mutex::new(Watches::default()),
             printer: Mutex::new(printer),
         })
     }
@@ -87,6 +175,9 @@ impl Shared {
 
     /// Delivers one event: to a `watch` command if one runs, else printed (if enabled).
     pub fn deliver(&self, e: WatcherEvent) {
+        if let Ok(mut w) = self.watches.lock() {
+            w.fired(&e);
+        }
         if let Ok(sub) = self.subscriber.lock()
             && let Some(tx) = sub.as_ref()
             && tx.send(e.clone()).is_ok()
@@ -193,7 +284,7 @@ impl Session {
             if Instant::now() >= deadline {
                 return Err(format!("KeeperErrorCode = ConnectionLoss ({last})"));
             }
-            if attempt % addrs.len() == 0 {
+            if attempt.is_multiple_of(addrs.len()) {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }

@@ -13,7 +13,7 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::Hinter;
 use rustyline::history::{DefaultHistory, History};
 use rustyline::validate::Validator;
-use rustyline::{Context, Editor, ExternalPrinter, Helper};
+use rustyline::{Context, Editor, Helper};
 use tokio::runtime::Runtime;
 
 use super::commands::{COMMANDS, Cli, EXTRA_COMMANDS, Flow};
@@ -182,14 +182,14 @@ fn interactive(cli: &mut Cli, runtime: &Runtime, host: &str) -> i32 {
     if let Some(h) = &hist {
         let _ = rl.load_history(h);
     }
-    if let Ok(p) = rl.create_external_printer() {
-        let p = Mutex::new(p);
-        cli.session.shared_printer(Arc::new(move |s: &str| {
-            if let Ok(mut p) = p.lock() {
-                let _ = p.print(s.trim_start_matches('\n').to_string());
-            }
-        }));
-    }
+    // Notifications are printed as they come, as zkCli does; the terminal may be in raw
+    // mode while a line is edited, so every newline gets its carriage return.
+    // (rustyline's external printer delays the echo of typed characters.)
+    cli.session.shared_printer(Arc::new(|s: &str| {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(s.replace('\n', "\r\n").as_bytes());
+        let _ = out.flush();
+    }));
     cli.session.announce = true;
     connect_first(cli, runtime, host);
     loop {
