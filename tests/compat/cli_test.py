@@ -2,6 +2,7 @@
 
     python3 tests/compat/cli_test.py            # comparisons + extras + interactive (tmux)
     python3 tests/compat/cli_test.py --show     # also print both transcripts
+    python3 tests/compat/cli_test.py --kind java  # both clients against Java ZooKeeper
 
 Three parts, each its own TESTRESULT:
 
@@ -90,6 +91,9 @@ ONESHOT = [
     ["get"],
     ["stat", "/o"],
     ["stat", "/o/missing"],
+    ["stat", "/o", "1"],
+    ["get", "/o", "1"],
+    ["create", "-s", "/o/s-"],
     ["getAcl", "/o/acl"],
     ["getAcl", "-s", "/o/acl"],
     ["set", "/o/acl", "y"],
@@ -110,6 +114,8 @@ ONESHOT = [
     ["getEphemerals", "/o"],
     ["sync", "/o"],
     ["whoami"],
+    ["setquota", "/o"],
+    ["setquota", "-n", "abc", "/o"],
     ["setquota", "-n", "5", "/o"],
     ["listquota", "/o"],
     ["setquota", "-n", "0", "/o"],
@@ -123,6 +129,16 @@ ONESHOT = [
     ["removewatches", "/o"],
     ["addWatch", "-m", "BOGUS", "/o"],
     ["printwatches"],
+    ["history"],
+    ["redo", "0"],
+    ["addauth"],
+    ["addauth", "digest", "u:p"],
+    ["config"],
+    ["config", "-c"],
+    ["setAcl", "/o/b", "world:anyone:cdrwaq"],
+    ["setAcl", "-v", "0", "/o/b", "world:anyone:cdrwa"],
+    ["setAcl", "/o/b"],
+    ["getAcl", "/o/b"],
     ["nosuchcommand"],
     ["deleteall", "/o/missing"],
     ["deleteall", "/o", "-b", "2"],
@@ -354,6 +370,8 @@ def main(argv=None) -> int:
     zkserver.install_signal_handlers()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--show", action="store_true")
+    ap.add_argument("--kind", default="menagerie", choices=["menagerie", "java"],
+                    help="the server both clients talk to (default menagerie)")
     args = ap.parse_args(argv)
     why = zkserver.check_available("menagerie")
     if why or not os.path.exists(zkcli_test.ZKCLI):
@@ -369,8 +387,8 @@ def main(argv=None) -> int:
         # 1. zkcli_test's script, zkCli.sh vs menagerie cli
         name = "cli[zkcli-vs-menagerie-cli]"
         try:
-            ref = transcript_with(zkcli)
-            got = transcript_with(mcli)
+            ref = transcript_with(zkcli, args.kind)
+            got = transcript_with(mcli, args.kind)
             if args.show:
                 for label, recs in (("zkCli.sh", ref), ("menagerie cli", got)):
                     print(f"===== {label}")
@@ -385,7 +403,7 @@ def main(argv=None) -> int:
         print(f"TESTRESULT {'PASS' if bad == 0 else 'FAIL'} {name}")
         status |= 1 if bad else 0
 
-        with zkserver.start_server("menagerie") as srv:
+        with zkserver.start_server(args.kind) as srv:
             # 2. one-shot commands, both clients against the same server
             name = "cli[oneshot-same-server]"
             zk = oneshot_pass(zkcli, srv.hostport)

@@ -196,9 +196,12 @@ impl Cli {
                 return Ok(Flow::Quit(self.exit_code));
             }
             "history" => {
-                let n = self.history.len();
-                for i in n.saturating_sub(11)..n {
-                    let _ = writeln!(io.out, "{i} - {}", self.history[i]);
+                // zkCli prints the last ten and this one ("null" if it is not in the
+                // history, as in one-shot mode)
+                let n = self.history.len().saturating_sub(1);
+                for i in n.saturating_sub(10)..=n {
+                    let line = self.history.get(i).map(String::as_str).unwrap_or("null");
+                    let _ = writeln!(io.out, "{i} - {line}");
                 }
                 return Ok(Flow::Continue);
             }

@@ -262,6 +262,11 @@ impl Session {
         if addrs.is_empty() {
             return Err(format!("no server address in {host:?}"));
         }
+        if host.contains('/') {
+            return Err(format!(
+                "a chroot in the connect string ({host}) is not supported by menagerie cli"
+            ));
+        }
         let mut last;
         let mut attempt = 0usize;
         loop {
