@@ -18,7 +18,8 @@ Three parts, each its own TESTRESULT:
   exit statuses must match.
 * ``cli[extras]``: ``--json``, ``tree``, ``export``/``import`` round trip, ``watch -n``.
 * ``cli[interactive]``: the shell in tmux: prompt, a command, history (``history`` and the
-  up arrow, and the history file), tab completion of a command name and of a znode path.
+  up arrow, and the history file), tab completion of a command name and of a znode path, a
+  watch event printed while the shell waits, an error message.
   Needs ``tmux``; without it this part FAILs (CI installs it).
 """
 
@@ -344,6 +345,15 @@ def interactive(mbin: str, hostport: str, tmp: str) -> int:
         t("send-keys", "-t", "cli", "Up", "Up")
         t.wait_for(lambda s: s.rstrip().endswith("(CONNECTED) 4] get /interactive/alpha-node"), "up arrow")
         t("send-keys", "-t", "cli", "C-u", "")
+        # a watch event arrives while the shell waits for input and is printed as zkCli does
+        t("send-keys", "-t", "cli", "get -w /interactive/alpha-node", "Enter")
+        t.wait_for(lambda s: "(CONNECTED) 5]" in s, "prompt 5")
+        run_cli(mbin, hostport, "set", "/interactive/alpha-node", "B")
+        s = t.wait_for(lambda s: "type:NodeDataChanged" in s, "the watch event")
+        assert "WATCHER::\n\nWatchedEvent state:SyncConnected type:NodeDataChanged path:/interactive/alpha-node" in s, s
+        # a clear error, and the shell goes on
+        t("send-keys", "-t", "cli", "get /interactive/nope", "Enter")
+        t.wait_for(lambda s: "Node does not exist: /interactive/nope" in s and "(CONNECTED) 6]" in s, "error")
         t("send-keys", "-t", "cli", "quit", "Enter")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and "cli" in t("list-sessions"):

@@ -338,3 +338,36 @@ impl Session {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(event_type: i32, path: &str) -> WatcherEvent {
+        WatcherEvent {
+            event_type,
+            state: 3,
+            path: path.into(),
+        }
+    }
+
+    #[test]
+    fn watches_are_tracked_like_the_java_client() {
+        let mut w = Watches::default();
+        w.add(WatchKind::Data, "/a");
+        w.add(WatchKind::Child, "/a");
+        w.add(WatchKind::Persistent, "/p");
+        // a data change fires the data watch only
+        w.fired(&ev(3, "/a"));
+        assert_eq!(w.remove("/a", 2), Vec::<i32>::new());
+        assert_eq!(w.remove("/a", 3), vec![6]);
+        assert_eq!(w.remove("/a", 3), Vec::<i32>::new());
+        // persistent watches survive their events and are removed only with "any"
+        w.fired(&ev(2, "/p"));
+        assert_eq!(w.remove("/p", 1), Vec::<i32>::new());
+        assert_eq!(w.remove("/p", 3), vec![7]);
+        w.add(WatchKind::Exist, "/x");
+        assert_eq!(w.remove("/x", 2), vec![5]);
+        assert_eq!(ConnState::Connected.name(), "CONNECTED");
+    }
+}
