@@ -87,6 +87,19 @@ pub fn complete_word(
     kids
 }
 
+/// The word the cursor at byte `pos` ends: its start, its text, and whether it is the
+/// line's first word.
+pub fn word_at(line: &str, pos: usize) -> (usize, &str, bool) {
+    let before = line.get(..pos).unwrap_or(line);
+    let start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| c.is_whitespace())
+        .map(|(i, c)| i + c.len_utf8())
+        .unwrap_or(0);
+    (start, &before[start..], before[..start].trim().is_empty())
+}
+
 impl Completer for ZkHelper {
     type Candidate = Pair;
 
@@ -96,13 +109,7 @@ impl Completer for ZkHelper {
         pos: usize,
         _ctx: &Context<'_>,
     ) -> rustyline::Result<(usize, Vec<Pair>)> {
-        let before = &line[..pos];
-        let start = before
-            .rfind(char::is_whitespace)
-            .map(|i| i + 1)
-            .unwrap_or(0);
-        let first = before[..start].trim().is_empty();
-        let word = &before[start..];
+        let (start, word, first) = word_at(line, pos);
         let cands = complete_word(word, first, |p| self.children(p));
         Ok((
             start,
@@ -255,5 +262,9 @@ mod tests {
         assert_eq!(complete_word("/app/x", false, kids), vec!["/app/x1"]);
         assert_eq!(complete_word("/", false, kids).len(), 3);
         assert!(complete_word("abc", false, kids).is_empty());
+        assert_eq!(word_at("ls /a", 5), (3, "/a", false));
+        assert_eq!(word_at("  get", 5), (2, "get", true));
+        assert_eq!(word_at("ls\u{3000}/b", 7), (5, "/b", false));
+        assert_eq!(word_at("ls /a", 99), (3, "/a", false));
     }
 }
