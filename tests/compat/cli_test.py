@@ -376,6 +376,40 @@ def interactive(mbin: str, hostport: str, tmp: str) -> int:
         t("kill-server")
 
 
+def reconnect(mbin: str, srv, tmp: str) -> int:
+    """The shell keeps its session across a server restart: Disconnected, then
+    SyncConnected; its ephemeral node survives and its watch is set again."""
+    if shutil.which("tmux") is None:
+        print("tmux not found (apt install tmux)")
+        return 1
+    hostport = srv.hostport
+    t = Tmux(os.path.join(tmp, "tmux2.sock"))
+    env_cmd = f"env MENAGERIE_CLI_HISTORY={os.path.join(tmp, 'history2')} TERM=xterm {mbin} cli -timeout 20000 -server {hostport}"
+    try:
+        t("new-session", "-d", "-s", "cli", "-x", "200", "-y", "50", env_cmd)
+        t.wait_for(lambda s: "(CONNECTED) 0]" in s, "the first prompt")
+        t("send-keys", "-t", "cli", "create -e /reconnect-eph x", "Enter")
+        t.wait_for(lambda s: "(CONNECTED) 1]" in s, "prompt 1")
+        run_cli(mbin, hostport, "create", "/reconnect-w", "0")
+        t("send-keys", "-t", "cli", "get -w /reconnect-w", "Enter")
+        t.wait_for(lambda s: "(CONNECTED) 2]" in s, "prompt 2")
+        srv.restart()
+        t.wait_for(lambda s: "state:Disconnected type:None" in s, "Disconnected")
+        s = t.wait_for(lambda s: s.count("state:SyncConnected type:None") >= 2, "SyncConnected again", 30)
+        t("send-keys", "-t", "cli", "ls /", "Enter")
+        s = t.wait_for(lambda s: "(CONNECTED) 3]" in s, "prompt 3 after the restart")
+        assert "reconnect-eph" in s, "the session's ephemeral node is gone:\n" + s
+        run_cli(mbin, hostport, "set", "/reconnect-w", "1")
+        t.wait_for(lambda s: "type:NodeDataChanged path:/reconnect-w" in s, "the restored watch firing")
+        t("send-keys", "-t", "cli", "quit", "Enter")
+        return 0
+    except AssertionError as e:
+        print(f"RECONNECT FAIL: {e}")
+        return 1
+    finally:
+        t("kill-server")
+
+
 def main(argv=None) -> int:
     zkserver.install_signal_handlers()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -435,6 +469,11 @@ def main(argv=None) -> int:
             # 4. interactive shell through tmux
             bad = interactive(mbin, srv.hostport, tmp)
             print(f"TESTRESULT {'PASS' if bad == 0 else 'FAIL'} cli[interactive]")
+            status |= 1 if bad else 0
+
+            # 5. the shell resumes its session when the server restarts
+            bad = reconnect(mbin, srv, tmp)
+            print(f"TESTRESULT {'PASS' if bad == 0 else 'FAIL'} cli[reconnect]")
             status |= 1 if bad else 0
     return status
 

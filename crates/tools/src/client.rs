@@ -4,6 +4,7 @@
 //! It exists for Menagerie's own tools (benchmark, CLI); tests use independent clients.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,7 +63,20 @@ pub struct Client {
     calls: mpsc::Sender<Call>,
     session_id: i64,
     timeout_ms: i32,
+    passwd: Vec<u8>,
+    last_zxid: Arc<AtomicI64>,
     events: Mutex<Option<mpsc::UnboundedReceiver<WatcherEvent>>>,
+}
+
+/// What a client needs to resume a session on a new connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The session id.
+    pub session_id: i64,
+    /// The session password the server gave.
+    pub passwd: Vec<u8>,
+    /// The highest zxid this client has seen.
+    pub last_zxid: i64,
 }
 
 impl Client {
@@ -78,16 +92,27 @@ impl Client {
         timeout: Duration,
         read_only: bool,
     ) -> Result<Client, ClientError> {
+        Self::connect_session(addr, timeout, read_only, None).await
+    }
+
+    /// Connects and resumes the session `resume` (a new session if `None`). A session the
+    /// server no longer knows gives [`ClientError::SessionExpired`].
+    pub async fn connect_session(
+        addr: &str,
+        timeout: Duration,
+        read_only: bool,
+        resume: Option<&Resume>,
+    ) -> Result<Client, ClientError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (read, mut write) = stream.into_split();
         let mut reader = BufReader::with_capacity(64 * 1024, read);
         let req = ConnectRequest {
             protocol_version: 0,
-            last_zxid_seen: 0,
+            last_zxid_seen: resume.map_or(0, |r| r.last_zxid),
             timeout: timeout.as_millis().min(i32::MAX as u128) as i32,
-            session_id: 0,
-            passwd: vec![0; 16],
+            session_id: resume.map_or(0, |r| r.session_id),
+            passwd: resume.map_or_else(|| vec![0; 16], |r| r.passwd.clone()),
             read_only: Some(read_only),
         };
         let mut frame = Vec::new();
@@ -108,11 +133,19 @@ impl Client {
             Arc::clone(&pending),
             ping_every,
         ));
-        tokio::spawn(read_loop(reader, pending, events_tx));
+        let last_zxid = Arc::new(AtomicI64::new(resume.map_or(0, |r| r.last_zxid)));
+        tokio::spawn(read_loop(
+            reader,
+            pending,
+            events_tx,
+            Arc::clone(&last_zxid),
+        ));
         Ok(Client {
             calls,
             session_id: resp.session_id,
             timeout_ms: resp.timeout,
+            passwd: resp.passwd.clone(),
+            last_zxid,
             events: Mutex::new(Some(events_rx)),
         })
     }
@@ -120,6 +153,15 @@ impl Client {
     /// The session id.
     pub fn session_id(&self) -> i64 {
         self.session_id
+    }
+
+    /// What a new connection needs to resume this session.
+    pub fn resume_info(&self) -> Resume {
+        Resume {
+            session_id: self.session_id,
+            passwd: self.passwd.clone(),
+            last_zxid: self.last_zxid.load(Ordering::SeqCst),
+        }
     }
 
     /// The negotiated session timeout, ms.
@@ -308,6 +350,7 @@ async fn read_loop(
     mut r: BufReader<OwnedReadHalf>,
     pending: Arc<Mutex<VecDeque<Waiter>>>,
     events: mpsc::UnboundedSender<WatcherEvent>,
+    last_zxid: Arc<AtomicI64>,
 ) {
     let fail_all = |pending: &Arc<Mutex<VecDeque<Waiter>>>| {
         if let Ok(mut p) = pending.lock() {
@@ -326,6 +369,9 @@ async fn read_loop(
             fail_all(&pending);
             return;
         };
+        if h.zxid > 0 {
+            last_zxid.fetch_max(h.zxid, Ordering::SeqCst);
+        }
         match h.xid {
             -1 => {
                 if let Ok(e) = WatcherEvent::read(&mut rd) {

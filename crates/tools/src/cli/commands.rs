@@ -258,7 +258,7 @@ impl Cli {
             );
             return Ok(Flow::Continue);
         }
-        let Some(client) = self.session.live() else {
+        let Some(client) = self.session.live_wait().await else {
             let _ = writeln!(io.out, "Not connected");
             return Ok(Flow::Continue);
         };
@@ -276,11 +276,6 @@ impl Cli {
             "addauth" => ctx.addauth(words).await,
             _ => ctx.dispatch(cmd, words).await,
         };
-        if let Err(e) = &r
-            && e.contains("ConnectionLoss")
-        {
-            self.session.note_error(&ClientError::ConnectionLoss);
-        }
         r.map(|()| Flow::Continue)
     }
 

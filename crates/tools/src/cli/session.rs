@@ -3,16 +3,17 @@
 
 use std::collections::HashSet;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use menagerie_proto::records::WatcherEvent;
+use menagerie_proto::records::{SetWatches2, WatcherEvent};
+use menagerie_proto::request::Request;
 use tokio::sync::mpsc;
 
 use super::args::MainArgs;
 use super::format::event_text;
-use crate::client::{Client, ClientError};
+use crate::client::{Client, ClientError, Resume};
 
 /// Where command output goes: zkCli writes some things to stdout and some to stderr.
 pub struct Io<'a> {
@@ -33,8 +34,10 @@ pub enum ConnState {
     NotConnected = 0,
     /// A live session.
     Connected = 1,
-    /// Closed by `close`, or the connection was lost.
+    /// Closed by `close`, or the session expired.
     Closed = 2,
+    /// The connection was lost; resuming the session.
+    Connecting = 3,
 }
 
 impl ConnState {
@@ -44,6 +47,7 @@ impl ConnState {
             ConnState::NotConnected => "NOT_CONNECTED",
             ConnState::Connected => "CONNECTED",
             ConnState::Closed => "CLOSED",
+            ConnState::Connecting => "CONNECTING",
         }
     }
 
@@ -51,6 +55,7 @@ impl ConnState {
         match v {
             1 => ConnState::Connected,
             2 => ConnState::Closed,
+            3 => ConnState::Connecting,
             _ => ConnState::NotConnected,
         }
     }
@@ -112,6 +117,18 @@ impl Watches {
             }
             _ => {}
         }
+    }
+
+    /// The watched paths: data, exist, child, persistent, persistent recursive.
+    pub fn lists(&self) -> [Vec<String>; 5] {
+        let v = |s: &HashSet<String>| s.iter().cloned().collect::<Vec<_>>();
+        [
+            v(&self.data),
+            v(&self.exist),
+            v(&self.child),
+            v(&self.persistent),
+            v(&self.recursive),
+        ]
     }
 
     /// Removes the watches of `watcher_type` (1 children, 2 data, 3 any) on `path`;
@@ -198,8 +215,10 @@ pub struct Session {
     pub opts: MainArgs,
     /// The connect string in use (`host:port[,host:port]`).
     pub host: String,
-    /// The live client, if any.
-    pub client: Option<Arc<Client>>,
+    /// The current client (replaced when a lost connection is resumed).
+    slot: Arc<Mutex<Option<Arc<Client>>>>,
+    /// Bumped by every `connect` / `close`: a reconnecting task of an older session stops.
+    generation: Arc<AtomicU64>,
     /// State shared with the event task.
     pub shared: Arc<Shared>,
     /// Print the connection's own `SyncConnected` event (interactive shells do).
@@ -215,13 +234,135 @@ fn state_event(state: i32) -> WatcherEvent {
     }
 }
 
+/// The addresses of a connect string.
+fn addresses(host: &str) -> Vec<String> {
+    host.split(',')
+        .map(|a| a.trim().to_string())
+        .filter(|a| !a.is_empty())
+        .collect()
+}
+
+/// Tries the addresses in turn (pausing after each round) until one accepts or `deadline`.
+async fn dial(
+    addrs: &[String],
+    timeout: Duration,
+    deadline: Instant,
+    read_only: bool,
+    resume: Option<&Resume>,
+) -> Result<Client, String> {
+    let mut attempt = 0usize;
+    loop {
+        let addr = &addrs[attempt % addrs.len()];
+        attempt += 1;
+        let left = deadline.saturating_duration_since(Instant::now());
+        let last = match tokio::time::timeout(
+            left.max(Duration::from_millis(10)),
+            Client::connect_session(addr, timeout, read_only, resume),
+        )
+        .await
+        {
+            Ok(Ok(c)) => return Ok(c),
+            Ok(Err(ClientError::SessionExpired)) => return Err("expired".into()),
+            Ok(Err(e)) => format!("{addr}: {e}"),
+            Err(_) => format!("{addr}: timed out"),
+        };
+        if Instant::now() >= deadline {
+            return Err(last);
+        }
+        if attempt.is_multiple_of(addrs.len()) {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// What the event task needs to resume a lost connection.
+struct Pump {
+    shared: Arc<Shared>,
+    slot: Arc<Mutex<Option<Arc<Client>>>>,
+    generation: Arc<AtomicU64>,
+    mine: u64,
+    addrs: Vec<String>,
+    read_only: bool,
+}
+
+impl Pump {
+    fn current(&self) -> bool {
+        self.generation.load(Ordering::SeqCst) == self.mine
+    }
+
+    /// Delivers the client's events; when its connection drops, resumes the session on
+    /// any address (as the Java client does: Disconnected, then SyncConnected with the
+    /// watches set again, or Expired).
+    async fn run(self, mut client: Arc<Client>) {
+        loop {
+            let Some(mut rx) = client.take_events() else {
+                return;
+            };
+            while let Some(e) = rx.recv().await {
+                self.shared.deliver(e);
+            }
+            if !self.current() || self.shared.state() != ConnState::Connected {
+                return;
+            }
+            self.shared.set_state(ConnState::Connecting);
+            self.shared.deliver(state_event(0));
+            let resume = client.resume_info();
+            let timeout = Duration::from_millis(client.timeout_ms().max(1) as u64);
+            let deadline = Instant::now() + timeout;
+            let next = dial(
+                &self.addrs,
+                timeout,
+                deadline,
+                self.read_only,
+                Some(&resume),
+            )
+            .await;
+            if !self.current() {
+                return;
+            }
+            let Ok(next) = next else {
+                self.shared.set_state(ConnState::Closed);
+                if let Ok(mut s) = self.slot.lock() {
+                    *s = None;
+                }
+                self.shared.deliver(state_event(-112));
+                return;
+            };
+            let next = Arc::new(next);
+            let watches = match self.shared.watches.lock() {
+                Ok(w) => w.lists(),
+                Err(_) => Default::default(),
+            };
+            if watches.iter().any(|l| !l.is_empty()) {
+                let [data, exist, child, persistent, recursive] = watches;
+                let r = Request::SetWatches2(SetWatches2 {
+                    relative_zxid: resume.last_zxid,
+                    data_watches: data,
+                    exist_watches: exist,
+                    child_watches: child,
+                    persistent_watches: persistent,
+                    persistent_recursive_watches: recursive,
+                });
+                let _ = next.call(r).await;
+            }
+            if let Ok(mut s) = self.slot.lock() {
+                *s = Some(Arc::clone(&next));
+            }
+            self.shared.set_state(ConnState::Connected);
+            self.shared.deliver(state_event(3));
+            client = next;
+        }
+    }
+}
+
 impl Session {
     /// A session that is not connected yet.
     pub fn new(opts: MainArgs, printer: Printer) -> Session {
         Session {
             host: opts.server.clone(),
             opts,
-            client: None,
+            slot: Arc::default(),
+            generation: Arc::default(),
             shared: Shared::new(printer),
             announce: false,
         }
@@ -239,12 +380,26 @@ impl Session {
         }
     }
 
+    fn current(&self) -> Option<Arc<Client>> {
+        self.slot.lock().ok().and_then(|s| s.clone())
+    }
+
     /// The live client, if connected.
     pub fn live(&self) -> Option<Arc<Client>> {
         match self.state() {
-            ConnState::Connected => self.client.clone(),
+            ConnState::Connected => self.current(),
             _ => None,
         }
+    }
+
+    /// The live client; while a lost connection is being resumed, waits for the outcome
+    /// (at most the session timeout).
+    pub async fn live_wait(&self) -> Option<Arc<Client>> {
+        let deadline = Instant::now() + Duration::from_millis(self.opts.timeout_ms.max(1));
+        while self.state() == ConnState::Connecting && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.live()
     }
 
     /// Closes the current session (if any) and connects to `host` (a connect string),
@@ -252,13 +407,7 @@ impl Session {
     pub async fn connect(&mut self, host: &str) -> Result<(), String> {
         self.close().await;
         self.host = host.to_string();
-        let timeout = Duration::from_millis(self.opts.timeout_ms.max(1));
-        let deadline = Instant::now() + timeout;
-        let addrs: Vec<&str> = host
-            .split(',')
-            .map(|a| a.trim())
-            .filter(|a| !a.is_empty())
-            .collect();
+        let addrs = addresses(host);
         if addrs.is_empty() {
             return Err(format!("no server address in {host:?}"));
         }
@@ -267,74 +416,49 @@ impl Session {
                 "a chroot in the connect string ({host}) is not supported by menagerie cli"
             ));
         }
-        let mut last;
-        let mut attempt = 0usize;
-        loop {
-            let addr = addrs[attempt % addrs.len()];
-            attempt += 1;
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(
-                left.max(Duration::from_millis(10)),
-                Client::connect_with(addr, timeout, self.opts.read_only),
-            )
+        let timeout = Duration::from_millis(self.opts.timeout_ms.max(1));
+        let deadline = Instant::now() + timeout;
+        let client = dial(&addrs, timeout, deadline, self.opts.read_only, None)
             .await
-            {
-                Ok(Ok(c)) => {
-                    self.attach(Arc::new(c));
-                    return Ok(());
-                }
-                Ok(Err(e)) => last = format!("{addr}: {e}"),
-                Err(_) => last = format!("{addr}: timed out"),
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("KeeperErrorCode = ConnectionLoss ({last})"));
-            }
-            if attempt.is_multiple_of(addrs.len()) {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
+            .map_err(|last| format!("KeeperErrorCode = ConnectionLoss ({last})"))?;
+        let client = Arc::new(client);
+        if let Ok(mut w) = self.shared.watches.lock() {
+            *w = Watches::default();
         }
-    }
-
-    fn attach(&mut self, client: Arc<Client>) {
+        if let Ok(mut s) = self.slot.lock() {
+            *s = Some(Arc::clone(&client));
+        }
         self.shared.set_state(ConnState::Connected);
-        if let Some(mut rx) = client.take_events() {
-            let shared = Arc::clone(&self.shared);
-            let weak = Arc::downgrade(&client);
-            if self.announce {
-                shared.deliver(state_event(3));
-            }
-            tokio::spawn(async move {
-                while let Some(e) = rx.recv().await {
-                    shared.deliver(e);
-                }
-                // The connection is gone. If this client is still the current one, say so.
-                if weak.upgrade().is_some() && shared.state() == ConnState::Connected {
-                    shared.set_state(ConnState::Closed);
-                    shared.deliver(state_event(0));
-                }
-            });
+        if self.announce {
+            self.shared.deliver(state_event(3));
         }
-        self.client = Some(client);
+        let pump = Pump {
+            shared: Arc::clone(&self.shared),
+            slot: Arc::clone(&self.slot),
+            generation: Arc::clone(&self.generation),
+            mine: self.generation.load(Ordering::SeqCst),
+            addrs,
+            read_only: self.opts.read_only,
+        };
+        tokio::spawn(pump.run(client));
+        Ok(())
     }
 
     /// Closes the session (`close`): its ephemerals go, the prompt shows CLOSED.
     pub async fn close(&mut self) {
-        if let Some(c) = self.client.take() {
-            let was_live = self.state() == ConnState::Connected;
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let client = self.slot.lock().ok().and_then(|mut s| s.take());
+        let was_live = self.state() == ConnState::Connected;
+        if client.is_some() || self.state() == ConnState::Connecting {
             self.shared.set_state(ConnState::Closed);
-            if was_live {
-                let _ = c.close().await;
-                if self.announce {
-                    self.shared.deliver(state_event(7));
-                }
-            }
         }
-    }
-
-    /// Notes that a call failed with a lost connection.
-    pub fn note_error(&self, e: &ClientError) {
-        if matches!(e, ClientError::ConnectionLoss | ClientError::Io(_)) {
-            self.shared.set_state(ConnState::Closed);
+        if let Some(c) = client
+            && was_live
+        {
+            let _ = c.close().await;
+            if self.announce {
+                self.shared.deliver(state_event(7));
+            }
         }
     }
 }
