@@ -16,7 +16,8 @@ Three parts, each its own TESTRESULT:
   ACL and quota commands) run with zkCli.sh and then with ``menagerie cli`` against ONE
   server; the tree is reset between the two passes; outputs (zxids and times masked) and
   exit statuses must match.
-* ``cli[extras]``: ``--json``, ``tree``, ``export``/``import`` round trip, ``watch -n``.
+* ``cli[extras]``: ``--json``, ``tree``, ``export``/``import`` round trip, ``watch -n``, and a
+  chroot in the connect string (``-server host:port/x``) compared with zkCli.sh.
 * ``cli[interactive]``: the shell in tmux: prompt, a command, history (``history`` and the
   up arrow, and the history file), tab completion of a command name and of a znode path, a
   watch event printed while the shell waits, an error message.
@@ -41,6 +42,8 @@ sys.path.insert(0, str(HERE))
 
 import zkcli_test  # noqa: E402
 import zkserver  # noqa: E402
+
+zkcli_test.ZKCLI_JAVA = zkcli_test.ZKCLI  # the real zkCli.sh (ZKCLI is switched per run)
 
 TIMEOUT = 30
 
@@ -281,6 +284,17 @@ def extras(mbin: str, hostport: str, tmp: str) -> int:
             zk.close()
     except ImportError:
         check("kazoo installed", False)
+    # a chroot in the connect string: same output as zkCli.sh
+    for argv in (["ls", "/"], ["get", "-s", "/a"], ["create", "/b/new", "n"], ["ls", "-R", "/"],
+                 ["getEphemerals"], ["stat", "/missing"]):
+        zk_lines, zk_rc = oneshot(zkcli_test.ZKCLI_JAVA, hostport + "/x", argv)
+        if argv[0] == "create":
+            run_cli(mbin, hostport, "delete", "/x/b/new")
+        mc_lines, mc_rc = oneshot(menagerie_cli_wrapper(tmp), hostport + "/x", argv)
+        check(f"chroot {' '.join(argv)}", (zk_lines, zk_rc) == (mc_lines, mc_rc),
+              f"zkCli.sh {zk_rc} {zk_lines} vs menagerie cli {mc_rc} {mc_lines}")
+        if argv == ["ls", "/"]:
+            check("chroot ls / lists the chroot's children", mc_lines == ["[a, b, lock]"], repr(mc_lines))
     r = run_cli(mbin, hostport, "import", os.path.join(tmp, "nonexistent.json"))
     check("import missing file", r.returncode == 1 and "cannot read" in r.stderr, repr(r))
     return bad
@@ -422,7 +436,7 @@ def main(argv=None) -> int:
         print(f"cannot run: {why or zkcli_test.ZKCLI + ' missing (apt zookeeper)'}")
         print("TESTRESULT FAIL cli")
         return 2
-    zkcli = zkcli_test.ZKCLI
+    zkcli = zkcli_test.ZKCLI_JAVA
     mbin = str(zkserver.menagerie_bin())
     status = 0
     with tempfile.TemporaryDirectory(prefix="cli-test-") as tmp:

@@ -66,6 +66,7 @@ pub struct Client {
     passwd: Vec<u8>,
     last_zxid: Arc<AtomicI64>,
     events: Mutex<Option<mpsc::UnboundedReceiver<WatcherEvent>>>,
+    chroot: Option<String>,
 }
 
 /// What a client needs to resume a session on a new connection.
@@ -146,6 +147,7 @@ impl Client {
             timeout_ms: resp.timeout,
             passwd: resp.passwd.clone(),
             last_zxid,
+            chroot: None,
             events: Mutex::new(Some(events_rx)),
         })
     }
@@ -174,8 +176,33 @@ impl Client {
         self.events.lock().ok().and_then(|mut e| e.take())
     }
 
+    /// This client with paths relative to `root` (a chroot such as `/app`; `None`: none).
+    /// Watch notifications keep the server's paths (see [`crate::chroot::strip`]).
+    pub fn with_chroot(mut self, root: Option<String>) -> Client {
+        self.chroot = root;
+        self
+    }
+
+    /// The chroot, if any.
+    pub fn chroot(&self) -> Option<&str> {
+        self.chroot.as_deref()
+    }
+
     /// Sends a request and waits for its reply; returns the reply's zxid and body.
     pub async fn call(&self, req: Request) -> Result<(i64, Response), ClientError> {
+        match &self.chroot {
+            None => self.call_unrooted(req).await,
+            Some(root) => {
+                let (zxid, resp) = self
+                    .call_unrooted(crate::chroot::request(root, req))
+                    .await?;
+                Ok((zxid, crate::chroot::response(root, resp)))
+            }
+        }
+    }
+
+    /// [`Client::call`] with the request's paths taken as they are (no chroot).
+    pub async fn call_unrooted(&self, req: Request) -> Result<(i64, Response), ClientError> {
         let (tx, rx) = oneshot::channel();
         self.calls
             .send((req, tx))

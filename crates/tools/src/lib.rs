@@ -4,5 +4,6 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod chroot;
 pub mod cli;
 pub mod client;

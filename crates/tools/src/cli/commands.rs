@@ -1060,7 +1060,8 @@ impl Ctx<'_, '_> {
             path: path.into(),
             watch: p.has('w'),
         });
-        let (data, stat) = match self.client.call(r).await {
+        // the config node is outside any chroot, as in the Java client
+        let (data, stat) = match self.client.call_unrooted(r).await {
             Ok((_, Response::GetData { data, stat })) => (data, stat),
             Ok((_, r)) => return Err(unexpected(&r)),
             Err(ClientError::Server(c)) => return Err(plain_keeper_error(c, Some(path))),

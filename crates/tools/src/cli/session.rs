@@ -12,7 +12,7 @@ use menagerie_proto::request::Request;
 use tokio::sync::mpsc;
 
 use super::args::MainArgs;
-use super::format::event_text;
+use super::format::{event_text, validate_path};
 use crate::client::{Client, ClientError, Resume};
 
 /// Where command output goes: zkCli writes some things to stdout and some to stderr.
@@ -167,6 +167,8 @@ pub struct Shared {
     /// A running `watch` command takes the events instead of the printer.
     pub subscriber: Mutex<Option<mpsc::UnboundedSender<WatcherEvent>>>,
     printer: Mutex<Printer>,
+    /// The chroot of the connect string: taken off event paths.
+    chroot: Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -178,6 +180,7 @@ impl Shared {
             subscriber: Mutex::new(None),
             watches: Mutex::new(Watches::default()),
             printer: Mutex::new(printer),
+            chroot: Mutex::new(None),
         })
     }
 
@@ -191,7 +194,13 @@ impl Shared {
     }
 
     /// Delivers one event: to a `watch` command if one runs, else printed (if enabled).
-    pub fn deliver(&self, e: WatcherEvent) {
+    pub fn deliver(&self, mut e: WatcherEvent) {
+        if let Ok(c) = self.chroot.lock()
+            && let Some(root) = c.as_deref()
+            && e.event_type != -1
+        {
+            e.path = crate::chroot::strip(root, &e.path);
+        }
         if let Ok(mut w) = self.watches.lock() {
             w.fired(&e);
         }
@@ -283,6 +292,7 @@ struct Pump {
     mine: u64,
     addrs: Vec<String>,
     read_only: bool,
+    chroot: Option<String>,
 }
 
 impl Pump {
@@ -328,7 +338,7 @@ impl Pump {
                 self.shared.deliver(state_event(-112));
                 return;
             };
-            let next = Arc::new(next);
+            let next = Arc::new(next.with_chroot(self.chroot.clone()));
             let watches = match self.shared.watches.lock() {
                 Ok(w) => w.lists(),
                 Err(_) => Default::default(),
@@ -407,21 +417,24 @@ impl Session {
     pub async fn connect(&mut self, host: &str) -> Result<(), String> {
         self.close().await;
         self.host = host.to_string();
-        let addrs = addresses(host);
+        let (hosts, chroot) = crate::chroot::split_connect_string(host);
+        if let Some(root) = chroot {
+            validate_path(root).map_err(|e| format!("invalid chroot in {host}: {e}"))?;
+        }
+        let chroot = chroot.map(str::to_string);
+        let addrs = addresses(hosts);
         if addrs.is_empty() {
             return Err(format!("no server address in {host:?}"));
         }
-        if host.contains('/') {
-            return Err(format!(
-                "a chroot in the connect string ({host}) is not supported by menagerie cli"
-            ));
+        if let Ok(mut c) = self.shared.chroot.lock() {
+            c.clone_from(&chroot);
         }
         let timeout = Duration::from_millis(self.opts.timeout_ms.max(1));
         let deadline = Instant::now() + timeout;
         let client = dial(&addrs, timeout, deadline, self.opts.read_only, None)
             .await
             .map_err(|last| format!("KeeperErrorCode = ConnectionLoss ({last})"))?;
-        let client = Arc::new(client);
+        let client = Arc::new(client.with_chroot(chroot.clone()));
         if let Ok(mut w) = self.shared.watches.lock() {
             *w = Watches::default();
         }
@@ -439,6 +452,7 @@ impl Session {
             mine: self.generation.load(Ordering::SeqCst),
             addrs,
             read_only: self.opts.read_only,
+            chroot,
         };
         tokio::spawn(pump.run(client));
         Ok(())
