@@ -295,6 +295,22 @@ def extras(mbin: str, hostport: str, tmp: str) -> int:
               f"zkCli.sh {zk_rc} {zk_lines} vs menagerie cli {mc_rc} {mc_lines}")
         if argv == ["ls", "/"]:
             check("chroot ls / lists the chroot's children", mc_lines == ["[a, b, lock]"], repr(mc_lines))
+    # times in the local zone (TZ), as Java prints them
+    if os.path.exists("/usr/share/zoneinfo/America/New_York"):
+        old_tz = os.environ.get("TZ")
+        os.environ["TZ"] = "America/New_York"
+        try:
+            outs = []
+            for client in (zkcli_test.ZKCLI_JAVA, menagerie_cli_wrapper(tmp)):
+                zkcli_test.ZKCLI = client
+                outs.append(zkcli_test.run_oneshot(hostport, ["stat", "/x"]))
+            check("TZ=America/New_York stat", outs[0] == outs[1] and re.search(r" E[SD]T \d{4}", "\n".join(outs[1][0])),
+                  repr(outs))
+        finally:
+            if old_tz is None:
+                os.environ.pop("TZ", None)
+            else:
+                os.environ["TZ"] = old_tz
     r = run_cli(mbin, hostport, "import", os.path.join(tmp, "nonexistent.json"))
     check("import missing file", r.returncode == 1 and "cannot read" in r.stderr, repr(r))
     return bad

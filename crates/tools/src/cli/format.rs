@@ -4,16 +4,31 @@
 use menagerie_proto::ErrorCode;
 use menagerie_proto::records::{Acl, Id, Stat, WatcherEvent, perms};
 use serde_json::{Value, json};
+use std::sync::OnceLock;
 
-/// The Stat block `StatPrinter` prints (eleven `name = value` lines, each ending in `\n`).
+use super::tz::Zone;
+
+/// The local zone, read once.
+fn local_zone() -> &'static Zone {
+    static ZONE: OnceLock<Zone> = OnceLock::new();
+    ZONE.get_or_init(Zone::local)
+}
+
+/// The Stat block `StatPrinter` prints (eleven `name = value` lines, each ending in `\n`),
+/// times in the local zone.
 pub fn stat_text(s: &Stat) -> String {
+    stat_text_in(s, local_zone())
+}
+
+/// [`stat_text`] with times in `zone`.
+pub fn stat_text_in(s: &Stat, zone: &Zone) -> String {
     format!(
         "cZxid = 0x{:x}\nctime = {}\nmZxid = 0x{:x}\nmtime = {}\npZxid = 0x{:x}\ncversion = {}\n\
          dataVersion = {}\naclVersion = {}\nephemeralOwner = 0x{:x}\ndataLength = {}\nnumChildren = {}\n",
         s.czxid,
-        java_date(s.ctime),
+        java_date(s.ctime, zone),
         s.mzxid,
-        java_date(s.mtime),
+        java_date(s.mtime, zone),
         s.pzxid,
         s.cversion,
         s.version,
@@ -39,16 +54,17 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// Java's `new Date(ms).toString()` in UTC: `Sat Nov 21 20:11:39 UTC 2026`.
-pub fn java_date(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
+/// Java's `new Date(ms).toString()` in `zone`: `Sat Nov 21 20:11:39 UTC 2026`.
+pub fn java_date(ms: i64, zone: &Zone) -> String {
+    let (offset, abbr) = zone.at(ms.div_euclid(1000));
+    let secs = ms.div_euclid(1000) + offset;
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let wd = DAYS[days.rem_euclid(7) as usize];
     let mon = MONTHS[(m - 1) as usize];
     format!(
-        "{wd} {mon} {d:02} {:02}:{:02}:{:02} UTC {y}",
+        "{wd} {mon} {d:02} {:02}:{:02}:{:02} {abbr} {y}",
         sod / 3600,
         sod % 3600 / 60,
         sod % 60
@@ -444,10 +460,24 @@ mod tests {
 
     #[test]
     fn dates_match_java() {
-        assert_eq!(java_date(0), "Thu Jan 01 00:00:00 UTC 1970");
+        let utc = Zone::utc();
+        assert_eq!(java_date(0, &utc), "Thu Jan 01 00:00:00 UTC 1970");
         // 2026-11-21T20:11:39Z
-        assert_eq!(java_date(1_795_291_899_000), "Sat Nov 21 20:11:39 UTC 2026");
-        assert_eq!(java_date(951_782_400_000), "Tue Feb 29 00:00:00 UTC 2000");
+        assert_eq!(
+            java_date(1_795_291_899_000, &utc),
+            "Sat Nov 21 20:11:39 UTC 2026"
+        );
+        assert_eq!(
+            java_date(951_782_400_000, &utc),
+            "Tue Feb 29 00:00:00 UTC 2000"
+        );
+        if let Ok(b) = std::fs::read("/usr/share/zoneinfo/America/New_York") {
+            let ny = Zone::parse(&b).expect("a TZif file");
+            assert_eq!(
+                java_date(1_795_291_899_000, &ny),
+                "Sat Nov 21 15:11:39 EST 2026"
+            );
+        }
     }
 
     #[test]
@@ -465,7 +495,7 @@ mod tests {
             num_children: 6,
             pzxid: 0x12,
         };
-        let t = stat_text(&s);
+        let t = stat_text_in(&s, &Zone::utc());
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines.len(), 11);
         assert_eq!(lines[0], "cZxid = 0x10");

@@ -13,6 +13,7 @@ pub mod quota;
 pub mod session;
 pub mod shell;
 pub mod transfer;
+pub mod tz;
 
 use std::io::Write;
 use std::sync::Arc;
