@@ -317,6 +317,16 @@ fn parse_java_int(s: &str) -> Option<i32> {
     i32::try_from(if neg { -v } else { v }).ok()
 }
 
+/// What a subtree walk does with each node.
+enum Visit<'a> {
+    /// `ls -R`: print the path.
+    Print,
+    /// `ls -R --json`: collect the paths.
+    Collect(&'a mut Vec<String>),
+    /// `setAcl -R`: set this ACL (with this version).
+    SetAcl(&'a [Acl], i32),
+}
+
 /// One command's context: the live client and the output.
 struct Ctx<'a, 'b> {
     client: Arc<Client>,
@@ -462,29 +472,14 @@ impl Ctx<'_, '_> {
         let watch = p.has('w');
         if p.has('R') {
             let mut all = Vec::new();
-            let mut stack = vec![path.clone()];
-            let mut steps = 0usize;
-            while let Some(node) = stack.pop() {
-                steps += 1;
-                if steps > 10_000_000 {
-                    return Err("tree too large".into());
-                }
-                let mut kids = self.children(&node, watch).await?;
-                if watch {
-                    self.watched(WatchKind::Child, &node);
-                }
-                kids.sort();
-                for k in kids.iter().rev() {
-                    stack.push(join(&node, k));
-                }
-                all.push(node);
-            }
+            let action = if json {
+                Visit::Collect(&mut all)
+            } else {
+                Visit::Print
+            };
+            self.visit(&path, watch, action).await?;
             if json {
                 self.json_out(&json!(all));
-            } else {
-                for a in all {
-                    self.outln(&a);
-                }
             }
             return Ok(());
         }
@@ -517,6 +512,71 @@ impl Ctx<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// `ZKUtil.visitSubTreeDFS`: reads the root (a data watch with `watch`), visits it, then
+    /// for each node lists its children (sorted; a child watch with `watch`), visits them
+    /// all, then descends into each. Nodes deleted meanwhile are skipped.
+    async fn visit(&mut self, root: &str, watch: bool, mut action: Visit<'_>) -> CmdResult {
+        let r = Request::GetData(GetDataRequest {
+            path: root.to_string(),
+            watch,
+        });
+        self.call(r, root).await?;
+        if watch {
+            self.watched(WatchKind::Data, root);
+        }
+        self.visit_one(root, &mut action).await;
+        let mut stack = vec![root.to_string()];
+        let mut steps = 0usize;
+        while let Some(node) = stack.pop() {
+            steps += 1;
+            if steps > 10_000_000 {
+                return Err("subtree too large".into());
+            }
+            let r = Request::GetChildren(PathWatchRequest {
+                path: node.clone(),
+                watch,
+            });
+            let mut kids = match self.client.call(r).await {
+                Ok((_, Response::GetChildren { children })) => children,
+                Ok((_, r)) => return Err(unexpected(&r)),
+                Err(ClientError::Server(ErrorCode::NoNode)) => continue,
+                Err(e) => return Err(err_on(&node)(e)),
+            };
+            if watch {
+                self.watched(WatchKind::Child, &node);
+            }
+            kids.sort();
+            let paths: Vec<String> = kids.iter().map(|k| join(&node, k)).collect();
+            for k in &paths {
+                self.visit_one(k, &mut action).await;
+            }
+            stack.extend(paths.into_iter().rev());
+        }
+        Ok(())
+    }
+
+    async fn visit_one(&mut self, path: &str, action: &mut Visit<'_>) {
+        match action {
+            Visit::Print => self.outln(path),
+            Visit::Collect(all) => all.push(path.to_string()),
+            Visit::SetAcl(acl, version) => {
+                let r = Request::SetAcl(SetAclRequest {
+                    path: path.to_string(),
+                    acl: acl.to_vec(),
+                    version: *version,
+                });
+                if let Err(e) = self.client.call(r).await {
+                    // zkCli prints the message without a newline here
+                    let msg = match e {
+                        ClientError::Server(c) => plain_keeper_error(c, Some(path)),
+                        e => e.to_string(),
+                    };
+                    self.out(&msg);
+                }
+            }
+        }
     }
 
     async fn children(&self, path: &str, watch: bool) -> Result<Vec<String>, String> {
@@ -843,31 +903,7 @@ impl Ctx<'_, '_> {
         }
         let version = parse_version(&p)?;
         if p.has('R') {
-            let mut stack = vec![path.clone()];
-            let mut steps = 0usize;
-            while let Some(node) = stack.pop() {
-                steps += 1;
-                if steps > 10_000_000 {
-                    return Err("subtree too large".into());
-                }
-                let kids = self.children(&node, false).await?;
-                let r = Request::SetAcl(SetAclRequest {
-                    path: node.clone(),
-                    acl: acl.clone(),
-                    version,
-                });
-                if let Err(e) = self.client.call(r).await {
-                    let msg = match e {
-                        ClientError::Server(c) => plain_keeper_error(c, Some(&node)),
-                        e => e.to_string(),
-                    };
-                    self.out(&msg);
-                }
-                for k in kids.iter().rev() {
-                    stack.push(join(&node, k));
-                }
-            }
-            return Ok(());
+            return self.visit(&path, false, Visit::SetAcl(&acl, version)).await;
         }
         let r = Request::SetAcl(SetAclRequest {
             path: path.clone(),

@@ -6,6 +6,22 @@
 //! if it failed. Without a command: an interactive shell (prompt, history, completion) on a
 //! terminal, or commands read line by line from a piped stdin.
 
+/// `println!` that ignores a closed stdout (no panic on a broken pipe).
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
+/// `eprintln!` that ignores a closed stderr.
+macro_rules! say_err {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($t)*);
+    }};
+}
+
 pub mod args;
 pub mod commands;
 pub mod format;
@@ -27,14 +43,14 @@ pub fn main(args: &[String]) -> i32 {
     let opts = match parse_main(args) {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("{e}");
+            say_err!("{e}");
             return 2;
         }
     };
     if let Some(file) = &opts.client_configuration
         && let Err(e) = std::fs::read_to_string(file)
     {
-        eprintln!("Invalid client configuration file {file}: {e}");
+        say_err!("Invalid client configuration file {file}: {e}");
         return 2;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -44,7 +60,7 @@ pub fn main(args: &[String]) -> i32 {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
+            say_err!("cannot start the async runtime: {e}");
             return 2;
         }
     };
@@ -60,7 +76,7 @@ pub fn main(args: &[String]) -> i32 {
         None => shell::run(cli, &runtime),
         Some(words) => runtime.block_on(async {
             if let Err(e) = cli.session.connect(&host).await {
-                eprintln!("{e}");
+                say_err!("{e}");
                 return 1;
             }
             let (mut out, mut err) = (std::io::stdout(), std::io::stderr());

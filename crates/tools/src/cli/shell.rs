@@ -134,7 +134,7 @@ impl Helper for ZkHelper {}
 /// Runs the shell until `quit` or end of input; returns the exit status.
 pub fn run(mut cli: Cli, runtime: &Runtime) -> i32 {
     let host = cli.session.opts.server.clone();
-    println!("Connecting to {host}");
+    say!("Connecting to {host}");
     if std::io::stdin().is_terminal() {
         interactive(&mut cli, runtime, &host)
     } else {
@@ -144,13 +144,13 @@ pub fn run(mut cli: Cli, runtime: &Runtime) -> i32 {
 
 fn connect_first(cli: &mut Cli, runtime: &Runtime, host: &str) {
     if let Err(e) = runtime.block_on(cli.session.connect(host)) {
-        eprintln!("{e}");
+        say_err!("{e}");
         cli.exit_code = 1;
     }
 }
 
 fn piped(cli: &mut Cli, runtime: &Runtime, host: &str) -> i32 {
-    println!("Welcome to ZooKeeper!");
+    say!("Welcome to ZooKeeper!");
     cli.session.announce = true;
     connect_first(cli, runtime, host);
     let stdin = std::io::stdin();
@@ -175,11 +175,11 @@ fn interactive(cli: &mut Cli, runtime: &Runtime, host: &str) -> i32 {
     let mut rl: Editor<ZkHelper, DefaultHistory> = match Editor::new() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("cannot start the line editor ({e}); reading commands without it");
+            say_err!("cannot start the line editor ({e}); reading commands without it");
             return piped(cli, runtime, host);
         }
     };
-    println!("Welcome to ZooKeeper!");
+    say!("Welcome to ZooKeeper!");
     let live: LiveClient = Arc::default();
     rl.set_helper(Some(ZkHelper::new(
         Arc::clone(&live),
@@ -227,7 +227,7 @@ fn interactive(cli: &mut Cli, runtime: &Runtime, host: &str) -> i32 {
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => break,
             Err(e) => {
-                eprintln!("{e}");
+                say_err!("{e}");
                 break;
             }
         }
