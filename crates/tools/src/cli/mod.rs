@@ -47,11 +47,20 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
-    if let Some(file) = &opts.client_configuration
-        && let Err(e) = std::fs::read_to_string(file)
-    {
-        say_err!("Invalid client configuration file {file}: {e}");
-        return 2;
+    if let Some(file) = &opts.client_configuration {
+        match std::fs::read_to_string(file) {
+            Err(e) => {
+                say_err!("Invalid client configuration file {file}: {e}");
+                return 2;
+            }
+            Ok(text) if args::property(&text, "zookeeper.client.secure") == Some("true") => {
+                say_err!(
+                    "{file}: zookeeper.client.secure=true (TLS) is not supported by menagerie cli"
+                );
+                return 2;
+            }
+            Ok(_) => {}
+        }
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
