@@ -22,6 +22,7 @@ macro_rules! say_err {
     }};
 }
 
+pub mod admin;
 pub mod args;
 pub mod commands;
 pub mod format;
@@ -30,6 +31,7 @@ pub mod session;
 pub mod shell;
 pub mod transfer;
 pub mod tz;
+pub mod znode;
 
 use std::io::Write;
 use std::sync::Arc;

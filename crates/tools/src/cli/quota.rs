@@ -7,9 +7,9 @@ use menagerie_proto::request::Request;
 use serde_json::json;
 
 use super::args::Parsed;
-use super::commands::read_node;
 use super::format::{keeper_error, parse_stats_track, stats_track_text, validate_path};
 use super::session::Io;
+use super::znode::read_node;
 use crate::client::{Client, ClientError};
 
 const QUOTA_ROOT: &str = "/zookeeper/quota";

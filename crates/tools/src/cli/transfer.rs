@@ -12,12 +12,12 @@ use menagerie_proto::response::Response;
 use serde_json::{Value, json};
 
 use super::args::Parsed;
-use super::commands::{join, read_node};
 use super::format::{
     acl_from_json, acl_json, data_from_json, data_json, event_json, event_text, keeper_error,
     validate_path,
 };
 use super::session::{Io, Shared};
+use super::znode::{join, read_node};
 use crate::client::{Client, ClientError};
 
 /// Most nodes `tree` / `export` visit (a bound, not a target).
