@@ -249,6 +249,16 @@ def extras(mbin: str, hostport: str, tmp: str) -> int:
         check("json getAcl", json.loads(r.stdout)["acl"] == [{"scheme": "world", "id": "anyone", "perms": "r"}], r.stdout)
     except (ValueError, KeyError) as e:
         check("json getAcl parses", False, f"{e}: {r.stdout!r}")
+    r = run_cli(mbin, hostport, "whoami", "--json")
+    try:
+        check("json whoami", {"scheme": "ip", "user": "127.0.0.1"} in json.loads(r.stdout), r.stdout)
+    except ValueError as e:
+        check("json whoami parses", False, f"{e}: {r.stdout!r}")
+    r = run_cli(mbin, hostport, "--json", "ls", "-R", "/x")
+    try:
+        check("json ls -R", json.loads(r.stdout) == ["/x", "/x/a", "/x/b", "/x/lock", "/x/a/deep"], r.stdout)
+    except ValueError as e:
+        check("json ls -R parses", False, f"{e}: {r.stdout!r}")
     r = run_cli(mbin, hostport, "--json", "stat", "/x/missing")
     check("json error exit", r.returncode == 1 and "Node does not exist: /x/missing" in r.stderr, repr(r))
     r = run_cli(mbin, hostport, "tree", "/x")

@@ -41,10 +41,11 @@ impl Ctx<'_, '_> {
         }
     }
 
-    pub(super) async fn whoami(&mut self) -> CmdResult {
+    pub(super) async fn whoami(&mut self, words: &[String]) -> CmdResult {
+        let json = self.json || parse_opts(words, "")?.json;
         match self.call(Request::WhoAmI, "null").await? {
             Response::WhoAmI(infos) => {
-                if self.json {
+                if json {
                     let v: Vec<Value> = infos
                         .iter()
                         .map(|i| json!({"scheme": i.auth_scheme, "user": i.user}))

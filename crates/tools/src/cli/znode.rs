@@ -119,7 +119,7 @@ impl Ctx<'_, '_> {
             "deleteall" => self.deleteall(words, &usage).await,
             "getAcl" => self.get_acl(words, &usage).await,
             "setAcl" => self.set_acl(words, &usage).await,
-            "whoami" => self.whoami().await,
+            "whoami" => self.whoami(words).await,
             "sync" => self.sync(words, &usage).await,
             "addWatch" => self.add_watch(words, &usage).await,
             "removewatches" => self.remove_watches(words, &usage).await,
