@@ -64,6 +64,7 @@ missing=()
 "$PY" -c 'import puresasl' 2>/dev/null || missing+=("pure-sasl (pip, acl_test.py)")
 "$PY" -c 'import cryptography' 2>/dev/null || missing+=("cryptography (pip, tls_test.py)")
 command -v javac >/dev/null 2>&1 || missing+=("a JDK with javac (apt default-jdk-headless)")
+command -v tmux >/dev/null 2>&1 || missing+=("tmux (apt)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "compat suite: missing prerequisites: ${missing[*]}"
 fi
@@ -97,6 +98,9 @@ run zkcli zkcli_test.py --servers "java,$cand"
 run cli_mt cli_mt_test.py --servers "java,$cand"
 run acl acl_test.py --servers "java,$cand"
 run tls tls_test.py --servers "java,$cand"
+if [ "$cand" = menagerie ]; then
+  run cli cli_test.py # menagerie cli vs zkCli.sh (needs tmux for the interactive part)
+fi
 run fourlw fourlw_test.py --servers "java,$cand"
 run zktop zktop_test.py --servers "java,$cand"
 run recipes recipes_test.py --servers "java,$cand"

@@ -76,6 +76,14 @@ enum Command {
         #[arg(long, short)]
         verbose: bool,
     },
+    /// A zkCli.sh-compatible client: `menagerie cli -server host:port [cmd args]`. Same
+    /// flags (-server, -timeout, -r, -waitforconnection, -client-configuration) and commands;
+    /// without a command, an interactive shell. Extras: --json, tree, watch, export, import.
+    Cli {
+        /// zkCli.sh arguments: connection flags, then optionally one command.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,6 +100,7 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse();
     match cli.command {
+        Command::Cli { args } => std::process::exit(menagerie_tools::cli::main(&args)),
         Command::Server { config } => run_server(config),
         Command::Bench {
             target,

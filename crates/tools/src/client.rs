@@ -4,6 +4,7 @@
 //! It exists for Menagerie's own tools (benchmark, CLI); tests use independent clients.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,23 +63,58 @@ pub struct Client {
     calls: mpsc::Sender<Call>,
     session_id: i64,
     timeout_ms: i32,
+    passwd: Vec<u8>,
+    last_zxid: Arc<AtomicI64>,
     events: Mutex<Option<mpsc::UnboundedReceiver<WatcherEvent>>>,
+    chroot: Option<String>,
+}
+
+/// What a client needs to resume a session on a new connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The session id.
+    pub session_id: i64,
+    /// The session password the server gave.
+    pub passwd: Vec<u8>,
+    /// The highest zxid this client has seen.
+    pub last_zxid: i64,
 }
 
 impl Client {
     /// Connects and creates a new session with the requested timeout.
     pub async fn connect(addr: &str, timeout: Duration) -> Result<Client, ClientError> {
+        Self::connect_with(addr, timeout, false).await
+    }
+
+    /// Connects and creates a new session; `read_only` asks for a session a read-only
+    /// server may accept (`canBeReadOnly`).
+    pub async fn connect_with(
+        addr: &str,
+        timeout: Duration,
+        read_only: bool,
+    ) -> Result<Client, ClientError> {
+        Self::connect_session(addr, timeout, read_only, None).await
+    }
+
+    /// Connects and resumes the session `resume` (a new session if `None`). A session the
+    /// server no longer knows gives [`ClientError::SessionExpired`].
+    pub async fn connect_session(
+        addr: &str,
+        timeout: Duration,
+        read_only: bool,
+        resume: Option<&Resume>,
+    ) -> Result<Client, ClientError> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (read, mut write) = stream.into_split();
         let mut reader = BufReader::with_capacity(64 * 1024, read);
         let req = ConnectRequest {
             protocol_version: 0,
-            last_zxid_seen: 0,
+            last_zxid_seen: resume.map_or(0, |r| r.last_zxid),
             timeout: timeout.as_millis().min(i32::MAX as u128) as i32,
-            session_id: 0,
-            passwd: vec![0; 16],
-            read_only: Some(false),
+            session_id: resume.map_or(0, |r| r.session_id),
+            passwd: resume.map_or_else(|| vec![0; 16], |r| r.passwd.clone()),
+            read_only: Some(read_only),
         };
         let mut frame = Vec::new();
         put_frame(&mut frame, &req.to_bytes());
@@ -98,11 +134,20 @@ impl Client {
             Arc::clone(&pending),
             ping_every,
         ));
-        tokio::spawn(read_loop(reader, pending, events_tx));
+        let last_zxid = Arc::new(AtomicI64::new(resume.map_or(0, |r| r.last_zxid)));
+        tokio::spawn(read_loop(
+            reader,
+            pending,
+            events_tx,
+            Arc::clone(&last_zxid),
+        ));
         Ok(Client {
             calls,
             session_id: resp.session_id,
             timeout_ms: resp.timeout,
+            passwd: resp.passwd.clone(),
+            last_zxid,
+            chroot: None,
             events: Mutex::new(Some(events_rx)),
         })
     }
@@ -110,6 +155,15 @@ impl Client {
     /// The session id.
     pub fn session_id(&self) -> i64 {
         self.session_id
+    }
+
+    /// What a new connection needs to resume this session.
+    pub fn resume_info(&self) -> Resume {
+        Resume {
+            session_id: self.session_id,
+            passwd: self.passwd.clone(),
+            last_zxid: self.last_zxid.load(Ordering::SeqCst),
+        }
     }
 
     /// The negotiated session timeout, ms.
@@ -122,8 +176,33 @@ impl Client {
         self.events.lock().ok().and_then(|mut e| e.take())
     }
 
+    /// This client with paths relative to `root` (a chroot such as `/app`; `None`: none).
+    /// Watch notifications keep the server's paths (see [`crate::chroot::strip`]).
+    pub fn with_chroot(mut self, root: Option<String>) -> Client {
+        self.chroot = root;
+        self
+    }
+
+    /// The chroot, if any.
+    pub fn chroot(&self) -> Option<&str> {
+        self.chroot.as_deref()
+    }
+
     /// Sends a request and waits for its reply; returns the reply's zxid and body.
     pub async fn call(&self, req: Request) -> Result<(i64, Response), ClientError> {
+        match &self.chroot {
+            None => self.call_unrooted(req).await,
+            Some(root) => {
+                let (zxid, resp) = self
+                    .call_unrooted(crate::chroot::request(root, req))
+                    .await?;
+                Ok((zxid, crate::chroot::response(root, resp)))
+            }
+        }
+    }
+
+    /// [`Client::call`] with the request's paths taken as they are (no chroot).
+    pub async fn call_unrooted(&self, req: Request) -> Result<(i64, Response), ClientError> {
         let (tx, rx) = oneshot::channel();
         self.calls
             .send((req, tx))
@@ -298,6 +377,7 @@ async fn read_loop(
     mut r: BufReader<OwnedReadHalf>,
     pending: Arc<Mutex<VecDeque<Waiter>>>,
     events: mpsc::UnboundedSender<WatcherEvent>,
+    last_zxid: Arc<AtomicI64>,
 ) {
     let fail_all = |pending: &Arc<Mutex<VecDeque<Waiter>>>| {
         if let Ok(mut p) = pending.lock() {
@@ -316,6 +396,9 @@ async fn read_loop(
             fail_all(&pending);
             return;
         };
+        if h.zxid > 0 {
+            last_zxid.fetch_max(h.zxid, Ordering::SeqCst);
+        }
         match h.xid {
             -1 => {
                 if let Ok(e) = WatcherEvent::read(&mut rd) {

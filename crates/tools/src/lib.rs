@@ -5,5 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod chroot;
+pub mod cli;
 pub mod client;
 pub mod inspect;
