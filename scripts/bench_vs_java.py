@@ -12,7 +12,8 @@ snapCount default, maxClientCnxns=0, data on the same file system under --workdi
 as Debian's zkServer.sh runs it (default JVM heap and GC); `--java-heap 1000m` adds -Xmx.
 The load generator is `menagerie bench` for both targets. Every workload is run `--repeat`
 times against each server, alternating which goes first, after an uncounted warm-up; the
-medians are reported with the ratio Menagerie/Java.
+server not being measured is paused (SIGSTOP) so that its background threads do not share the
+CPU; the medians are reported with the ratio Menagerie/Java.
 
 Measured:
 * closed-loop throughput and latency (16 sessions x 16 outstanding by default) for setData
@@ -130,6 +131,12 @@ class Server:
             time.sleep(0.02)
         raise RuntimeError(f"{self.kind} did not serve within {timeout} s")
 
+    def pause(self, paused: bool) -> None:
+        """SIGSTOP/SIGCONT: the server not being measured must not use the CPU meanwhile
+        (a JVM's collector and compiler threads keep working after a run)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGSTOP if paused else signal.SIGCONT)
+
     def rss_mb(self) -> float:
         assert self.proc is not None
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -163,6 +170,18 @@ def bench(menagerie: Path, target: str, workload: str, duration: float, sessions
     if out.returncode != 0:
         raise RuntimeError(f"bench {workload} on {target} failed: {out.stderr.strip()}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_alone(servers: dict, kind: str, *args, **kwargs) -> dict:
+    """`bench` against one server while every other server is paused."""
+    others = [s for k, s in servers.items() if k != kind]
+    for s in others:
+        s.pause(True)
+    try:
+        return bench(*args, **kwargs)
+    finally:
+        for s in others:
+            s.pause(False)
 
 
 def median_result(runs: list[dict]) -> dict:
@@ -208,13 +227,14 @@ def main() -> int:
         print(f"warming up ({len(workloads)} workloads x 2 servers, 2 s each)", file=sys.stderr)
         for w in workloads:
             for k in kinds:
-                bench(menagerie, servers[k].target, w, 2.0, args.sessions, args.outstanding)
+                bench_alone(servers, k, menagerie, servers[k].target, w, 2.0, args.sessions,
+                            args.outstanding)
         runs: dict = {k: {w: [] for w in workloads} for k in kinds}
         for r in range(args.repeat):
             for w in workloads:
                 for k in (kinds if r % 2 == 0 else kinds[::-1]):
-                    res = bench(menagerie, servers[k].target, w, args.duration, args.sessions,
-                                args.outstanding)
+                    res = bench_alone(servers, k, menagerie, servers[k].target, w, args.duration,
+                                      args.sessions, args.outstanding)
                     runs[k][w].append(res)
                     print(f"  run {r + 1}/{args.repeat} {w:<10} {k:<9} "
                           f"{res['ops_per_sec']:>10.0f} ops/s  p99 {res['p99_us']} us",
@@ -227,8 +247,9 @@ def main() -> int:
             same: dict = {k: [] for k in kinds}
             for r in range(args.repeat):
                 for k in (kinds if r % 2 == 0 else kinds[::-1]):
-                    same[k].append(bench(menagerie, servers[k].target, "set", args.duration,
-                                         args.sessions, args.outstanding, rate))
+                    same[k].append(bench_alone(servers, k, menagerie, servers[k].target, "set",
+                                               args.duration, args.sessions, args.outstanding,
+                                               rate))
             report["same_load"] = {"workload": "set", "rate": rate,
                                    **{k: median_result(same[k]) for k in kinds}}
     finally:

@@ -280,6 +280,16 @@ impl DataTree {
         self.hasher.hash_one(path)
     }
 
+    /// Makes room for `additional` more nodes (a loader that knows roughly how many are
+    /// coming saves the index's repeated growth).
+    pub fn reserve(&mut self, additional: usize) {
+        self.nodes.reserve(additional);
+        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        self.index.reserve(additional, |&id| {
+            hasher.hash_one(nodes[id as usize].path_bytes())
+        });
+    }
+
     /// The node at `path`.
     pub fn lookup(&self, path: &str) -> Option<NodeId> {
         let nodes = &self.nodes;
@@ -712,6 +722,20 @@ impl DataTree {
         acl: &[Acl],
         stat: &StatPersisted,
     ) -> Result<NodeId, ErrorCode> {
+        self.restore_node_under(None, path, data, acl, stat)
+    }
+
+    /// [`DataTree::restore_node`] with the parent's id when the caller knows it (snapshots
+    /// list parents before children, so a loader can track them without hashing the parent
+    /// path for every node). A wrong hint is ignored: the parent is looked up by path.
+    pub fn restore_node_under(
+        &mut self,
+        parent_hint: Option<NodeId>,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: &[Acl],
+        stat: &StatPersisted,
+    ) -> Result<NodeId, ErrorCode> {
         let id = match self.lookup(path) {
             Some(id) => {
                 self.set_data(path, data, stat.version, stat.mzxid, stat.mtime)?;
@@ -719,7 +743,18 @@ impl DataTree {
                 id
             }
             None => {
-                let parent = self.lookup(path::parent(path)).ok_or(ErrorCode::NoNode)?;
+                let parent_path = path::parent(path);
+                let parent = match parent_hint {
+                    Some(h)
+                        if self
+                            .nodes
+                            .get(h as usize)
+                            .is_some_and(|n| n.path_bytes() == parent_path.as_bytes()) =>
+                    {
+                        h
+                    }
+                    _ => self.lookup(parent_path).ok_or(ErrorCode::NoNode)?,
+                };
                 let n = NewNode {
                     data,
                     acl,

@@ -14,7 +14,7 @@ use menagerie_proto::records::{ConnectRequest, RequestHeader};
 use menagerie_proto::request::Request;
 use menagerie_proto::response::{encode_notification, encode_reply};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::ServerConfig;
@@ -35,25 +35,9 @@ pub async fn accept_loop(
     counts: ConnCounts,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.changed() => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // e.g. EMFILE: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        if !admit(&config, &counts, peer) {
-            tracing::warn!(peer = %peer, limit = config.max_client_cnxns,
-                "too many connections from this address (maxClientCnxns); closing");
-            drop(stream);
-            continue;
-        }
+    while let Some((stream, peer)) =
+        next_admitted(&listener, &config, &counts, &mut shutdown, "client").await
+    {
         let _ = stream.set_nodelay(true);
         let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
         let (config, shell, counts) = (Arc::clone(&config), shell.clone(), Arc::clone(&counts));
@@ -76,23 +60,9 @@ pub async fn secure_accept_loop(
     counts: ConnCounts,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.changed() => return,
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed on the secure client port");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        if !admit(&config, &counts, peer) {
-            tracing::warn!(peer = %peer, limit = config.max_client_cnxns,
-                "too many connections from this address (maxClientCnxns); closing");
-            continue;
-        }
+    while let Some((stream, peer)) =
+        next_admitted(&listener, &config, &counts, &mut shutdown, "secure client").await
+    {
         let _ = stream.set_nodelay(true);
         let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
         let (config, shell, counts) = (Arc::clone(&config), shell.clone(), Arc::clone(&counts));
@@ -116,6 +86,35 @@ pub async fn secure_accept_loop(
             }
             release(&counts, peer);
         });
+    }
+}
+
+/// The next connection `maxClientCnxns` admits (others are closed and logged); `None` at
+/// shutdown. An accept error (e.g. EMFILE) backs off briefly instead of spinning.
+async fn next_admitted(
+    listener: &TcpListener,
+    config: &ServerConfig,
+    counts: &ConnCounts,
+    shutdown: &mut watch::Receiver<bool>,
+    port: &str,
+) -> Option<(TcpStream, SocketAddr)> {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.changed() => return None,
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, port, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        if admit(config, counts, peer) {
+            return Some((stream, peer));
+        }
+        tracing::warn!(peer = %peer, port, limit = config.max_client_cnxns,
+            "too many connections from this address (maxClientCnxns); closing");
     }
 }
 

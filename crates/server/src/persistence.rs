@@ -104,20 +104,31 @@ pub fn recover(
     let loaded = dirs.load_newest_snapshot(|r| {
         let mut tree = DataTree::new(extended, seed);
         let acls: std::collections::HashMap<i64, Vec<Acl>> = r.acls().iter().cloned().collect();
+        // -1 is OPEN_ACL_UNSAFE, which ZooKeeper never stores in the map.
+        let open = Acl::open_unsafe();
+        // About 100 bytes per node in a typical snapshot: size the tree's index once.
+        tree.reserve((r.file_len() / 100).min(1 << 26) as usize);
+        // The most recently restored ancestors (snapshots are in preorder): the parent of
+        // the next node is found among them without hashing its path.
+        let mut ancestors: Vec<u32> = Vec::new();
         while let Some(n) = r.next_node()? {
             let path = if n.path.is_empty() { "/" } else { &n.path };
-            let acl = match acls.get(&n.acl) {
-                Some(a) => a.clone(),
-                // -1 is OPEN_ACL_UNSAFE, which ZooKeeper never stores in the map.
-                None => Acl::open_unsafe(),
-            };
-            if tree
-                .restore_node(path, n.data.as_deref(), &acl, &n.stat)
-                .is_err()
+            let acl = acls.get(&n.acl).map_or(open.as_slice(), Vec::as_slice);
+            let parent = menagerie_core::path::parent(path);
+            while ancestors
+                .last()
+                .is_some_and(|&id| tree.node(id).path() != parent)
             {
-                return Err(menagerie_storage::Error::InvalidInput(format!(
-                    "snapshot node {path:?} has no parent"
-                )));
+                ancestors.pop();
+            }
+            let hint = ancestors.last().copied();
+            match tree.restore_node_under(hint, path, n.data.as_deref(), acl, &n.stat) {
+                Ok(id) => ancestors.push(id),
+                Err(_) => {
+                    return Err(menagerie_storage::Error::InvalidInput(format!(
+                        "snapshot node {path:?} has no parent"
+                    )));
+                }
             }
         }
         Ok((tree, r.sessions().to_vec()))

@@ -4,6 +4,8 @@
 //! numbers as `mntr`, `/ready` and `/health` answer, and bad requests get 4xx, never a crash.
 //! The state is made with the independent `zookeeper-client` crate.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -15,13 +17,6 @@ use zookeeper_client as zk;
 
 fn config(dir: &std::path::Path) -> ServerConfig {
     ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_path_buf(),
-        data_log_dir: dir.to_path_buf(),
-        tick_ms: 200,
-        min_session_timeout_ms: 400,
-        max_session_timeout_ms: 10_000,
-        pre_alloc_size: 1 << 20,
         four_letter_whitelist: vec!["*".into()],
         admin: AdminConfig {
             enabled: true,
@@ -29,7 +24,7 @@ fn config(dir: &std::path::Path) -> ServerConfig {
             ..AdminConfig::zookeeper_default()
         },
         initial_config: "tickTime=200\nadmin.serverPort=0\nsnapCount=1000\n".into(),
-        ..ServerConfig::default()
+        ..common::config(dir)
     }
 }
 

@@ -3,6 +3,8 @@
 //! logs needed after them survive, everything older goes, and the purged directory still
 //! recovers every node. Without autopurge nothing is removed.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,17 +17,11 @@ const NODES: usize = 60;
 
 fn config(dir: &Path, purge: Option<Duration>) -> ServerConfig {
     ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_path_buf(),
-        data_log_dir: dir.to_path_buf(),
-        tick_ms: 200,
-        min_session_timeout_ms: 400,
-        max_session_timeout_ms: 10_000,
         pre_alloc_size: 64 << 10,
         snap_count: 4,
         autopurge_snap_retain_count: 3,
         autopurge_interval: purge,
-        ..ServerConfig::default()
+        ..common::config(dir)
     }
 }
 
@@ -48,15 +44,7 @@ fn listing(dir: &Path) -> (BTreeSet<i64>, BTreeSet<i64>) {
 }
 
 async fn connect(addr: &str) -> zk::Client {
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        zk::Client::connector()
-            .with_session_timeout(Duration::from_secs(5))
-            .connect(addr),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect")
+    common::connect(addr).await
 }
 
 /// Writes NODES nodes, sampling the directory after each write; returns every snapshot and

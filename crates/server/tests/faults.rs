@@ -2,40 +2,25 @@
 //! system: a full disk under the transaction log must never lead to an acknowledged write
 //! that is not durable; the server turns read-only and says so.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use menagerie_server::ServerConfig;
 use menagerie_storage::MemFs;
 use menagerie_storage::fs::{FaultKind, FaultOp};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zookeeper_client as zk;
 
 const WAIT: Duration = Duration::from_secs(10);
 
 fn config() -> ServerConfig {
     ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: "/data".into(),
-        data_log_dir: "/datalog".into(),
-        tick_ms: 200,
-        min_session_timeout_ms: 400,
-        max_session_timeout_ms: 10_000,
         four_letter_whitelist: vec!["*".into()],
-        pre_alloc_size: 1 << 20,
-        ..ServerConfig::default()
+        // The log on its own "disk", so that faults can target it alone.
+        data_log_dir: "/datalog".into(),
+        ..common::config(std::path::Path::new("/data"))
     }
-}
-
-async fn four_letter(addr: std::net::SocketAddr, word: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    s.write_all(word.as_bytes()).await.expect("send");
-    let mut out = String::new();
-    tokio::time::timeout(WAIT, s.read_to_string(&mut out))
-        .await
-        .expect("answer in time")
-        .expect("answer");
-    out
 }
 
 #[tokio::test]
@@ -55,7 +40,7 @@ async fn a_full_log_disk_turns_the_server_read_only() {
     .expect("connect");
     let open = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     client.create("/before", b"v", &open).await.expect("create");
-    assert_eq!(four_letter(server.addr, "isro").await, "rw");
+    assert_eq!(common::four_letter(server.addr, "isro").await, "rw");
 
     fs.inject(FaultOp::Write, FaultKind::NoSpace, Some("datalog"), None);
     fs.inject(FaultOp::Sync, FaultKind::NoSpace, Some("datalog"), None);
@@ -67,7 +52,7 @@ async fn a_full_log_disk_turns_the_server_read_only() {
         lost.is_err(),
         "a write on a full disk was acknowledged: {lost:?}"
     );
-    assert_eq!(four_letter(server.addr, "isro").await, "ro");
+    assert_eq!(common::four_letter(server.addr, "isro").await, "ro");
 
     // Reads go on (the client resumes its session); writes get NotReadOnly.
     let deadline = tokio::time::Instant::now() + WAIT;

@@ -1,6 +1,8 @@
 //! The server counts every transaction-log fsync (`RunningServer::fsync_stats`) and the ones
 //! slower than `fsync.warningthresholdms`, driven by the independent `zookeeper-client` crate.
 
+mod common;
+
 use std::time::Duration;
 
 use menagerie_server::ServerConfig;
@@ -8,15 +10,9 @@ use zookeeper_client as zk;
 
 fn config(dir: &std::path::Path, threshold_ms: u64) -> ServerConfig {
     ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_path_buf(),
-        data_log_dir: dir.to_path_buf(),
-        tick_ms: 200,
-        min_session_timeout_ms: 400,
-        max_session_timeout_ms: 10_000,
         pre_alloc_size: 64 << 10,
         fsync_warning_threshold_ms: threshold_ms,
-        ..ServerConfig::default()
+        ..common::config(dir)
     }
 }
 

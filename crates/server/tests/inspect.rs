@@ -3,6 +3,8 @@
 //! zxid order, and the snapshots' stored digests match their nodes (Menagerie writes exact
 //! digests). A damaged copy makes the binary exit 1 and name the file and offset.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -14,15 +16,8 @@ use zookeeper_client as zk;
 
 fn config(dir: &Path) -> ServerConfig {
     ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_path_buf(),
-        data_log_dir: dir.to_path_buf(),
-        tick_ms: 200,
-        min_session_timeout_ms: 400,
-        max_session_timeout_ms: 10_000,
-        pre_alloc_size: 1 << 20,
         snap_count: 10,
-        ..ServerConfig::default()
+        ..common::config(dir)
     }
 }
 

@@ -3,38 +3,24 @@
 //! shows exactly the tree the clients last saw. Driven by the independent `zookeeper-client`
 //! crate.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use menagerie_server::{RunningServer, ServerConfig};
 use zookeeper_client as zk;
 
 fn config(dir: &std::path::Path) -> ServerConfig {
     ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_path_buf(),
-        data_log_dir: dir.to_path_buf(),
-        tick_ms: 200,
-        min_session_timeout_ms: 400,
-        max_session_timeout_ms: 10_000,
         // A snapshot every 500-1000 txns: several during the test, each spanning several
         // slices of the tree.
         snap_count: 1000,
-        pre_alloc_size: 1 << 20,
-        ..ServerConfig::default()
+        ..common::config(dir)
     }
 }
 
 async fn connect(server: &RunningServer) -> zk::Client {
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        zk::Client::connector()
-            .with_session_timeout(Duration::from_secs(5))
-            .connect(&server.addr.to_string()),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect")
+    common::connect(&server.addr.to_string()).await
 }
 
 type Dump = BTreeMap<String, (Vec<u8>, zk::Stat, Vec<(String, String, String)>)>;

@@ -2,6 +2,8 @@
 //! crate: data operations, multi, ephemerals across sessions, watches, and durability across
 //! a restart on the same data directory.
 
+mod common;
+
 use std::time::Duration;
 
 use menagerie_server::{RunningServer, ServerConfig};
@@ -9,29 +11,13 @@ use zookeeper_client as zk;
 
 fn config(dir: &std::path::Path) -> ServerConfig {
     ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_path_buf(),
-        data_log_dir: dir.to_path_buf(),
-        tick_ms: 200,
-        min_session_timeout_ms: 400,
-        max_session_timeout_ms: 10_000,
         extended_types: true,
-        // Small files keep the test's disk use down.
-        pre_alloc_size: 1 << 20,
-        ..ServerConfig::default()
+        ..common::config(dir)
     }
 }
 
 async fn connect(server: &RunningServer) -> zk::Client {
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        zk::Client::connector()
-            .with_session_timeout(Duration::from_secs(5))
-            .connect(&server.addr.to_string()),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect")
+    common::connect(&server.addr.to_string()).await
 }
 
 fn persistent() -> zk::CreateOptions<'static> {

@@ -342,7 +342,11 @@ fn java_zookeeper_files_round_trip() {
     assert_eq!(stored.version, 2);
     // Java's snapshot is fuzzy: the digest it records belongs to the last zxid its digest
     // log had reached, which may (rarely, on a loaded machine) trail the snapshot's own.
-    assert!(stored.zxid <= last, "digest zxid {:#x} > {last:#x}", stored.zxid);
+    assert!(
+        stored.zxid <= last,
+        "digest zxid {:#x} > {last:#x}",
+        stored.zxid
+    );
     if stored.zxid == last {
         assert_eq!(digest_of(newest), stored.digest as u64);
         assert_eq!(Some(stored.digest), last_digest);

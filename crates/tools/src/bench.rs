@@ -4,6 +4,8 @@
 //! Every workload runs `sessions` sessions with `outstanding` requests in flight each, for a
 //! fixed duration, under its own root node, which it removes afterwards.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -148,13 +150,13 @@ pub async fn run(config: &BenchConfig, workload: Workload) -> Result<BenchResult
         return populate(config, n).await;
     }
     let root = format!("/menagerie-bench-{}", std::process::id());
-    let setup = Client::connect(&config.target, Duration::from_secs(30)).await?;
+    let setup = Arc::new(Client::connect(&config.target, Duration::from_secs(30)).await?);
     ensure(&setup, &root).await?;
     let result = match workload {
         Workload::WatchFanout(n) => watch_fanout(config, &setup, &root, n).await,
         _ => closed_loop(config, &setup, &root, workload).await,
     };
-    cleanup(&setup, &root).await;
+    cleanup(Arc::clone(&setup), root).await;
     let _ = setup.close().await;
     result
 }
@@ -166,21 +168,31 @@ async fn ensure(c: &Client, path: &str) -> Result<(), ClientError> {
     }
 }
 
-/// Deletes `root` and everything below it.
-async fn cleanup(c: &Client, root: &str) {
-    let mut stack = vec![(root.to_string(), false)];
-    while let Some((p, visited)) = stack.pop() {
-        if visited {
-            let _ = c.delete(&p, -1).await;
-            continue;
+/// Deletes `root` and everything below it: a node that still has children has them deleted
+/// first, 64 at a time in parallel (a workload may leave hundreds of thousands behind).
+fn cleanup(c: Arc<Client>, path: String) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move {
+        if !matches!(
+            c.delete(&path, -1).await,
+            Err(ClientError::Server(ErrorCode::NotEmpty))
+        ) {
+            return;
         }
-        stack.push((p.clone(), true));
-        if let Ok(children) = c.get_children(&p, false).await {
-            for ch in children {
-                stack.push((format!("{p}/{ch}"), false));
+        if let Ok(children) = c.get_children(&path, false).await {
+            let mut tasks = tokio::task::JoinSet::new();
+            let per_task = children.len().div_ceil(64).max(1);
+            for chunk in children.chunks(per_task) {
+                let (c, base, chunk) = (Arc::clone(&c), path.clone(), chunk.to_vec());
+                tasks.spawn(async move {
+                    for child in chunk {
+                        cleanup(Arc::clone(&c), format!("{base}/{child}")).await;
+                    }
+                });
             }
+            while tasks.join_next().await.is_some() {}
         }
-    }
+        let _ = c.delete(&path, -1).await;
+    })
 }
 
 async fn prepare(
