@@ -74,6 +74,8 @@ pub struct Snapshotter {
     acls: HashMap<u32, Vec<Acl>>,
     open: Vec<Acl>,
     tx: Option<mpsc::Sender<Cmd>>,
+    /// Every slice and the finish command were handed over.
+    finishing: bool,
 }
 
 impl Snapshotter {
@@ -127,6 +129,7 @@ impl Snapshotter {
             acls,
             open,
             tx,
+            finishing: false,
         }
     }
 
@@ -142,7 +145,11 @@ impl Snapshotter {
 
     /// Whether a step could do something now (the writer has room for a slice).
     pub fn has_room(&self) -> bool {
-        self.tx.as_ref().is_some_and(|tx| tx.capacity() > 0)
+        match &self.tx {
+            Some(tx) => tx.capacity() > 0,
+            // A writer that never started: the next step reports the snapshot abandoned.
+            None => !self.finishing,
+        }
     }
 
     /// Waits until the writer has room for a slice (never, once every slice is handed over).
@@ -155,14 +162,20 @@ impl Snapshotter {
                     std::future::pending::<()>().await;
                 }
             }
-            None => std::future::pending().await,
+            None if self.finishing => std::future::pending().await,
+            None => {}
         }
     }
 
     /// Serializes the next slice of the tree and hands it to the writer, if it has room.
     pub fn step(&mut self, server: &Server) -> Progress {
         let Some(tx) = &self.tx else {
-            return Progress::Finishing;
+            // No writer: either everything was handed over, or the thread never started.
+            return if self.finishing {
+                Progress::Finishing
+            } else {
+                Progress::Abandoned
+            };
         };
         let permit = match tx.try_reserve() {
             Ok(p) => p,
@@ -212,6 +225,7 @@ impl Snapshotter {
             self.tx = Some(tx);
             return Progress::Waiting;
         }
+        self.finishing = true;
         Progress::Finishing
     }
 
