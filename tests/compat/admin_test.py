@@ -21,7 +21,8 @@ Known, deliberate differences (checked, not ignored):
 Menagerie's ``/metrics`` (admin port and ``metricsProvider.httpPort``) is parsed with
 ``prometheus_client.parser.text_string_to_metric_families``; every family must be a gauge
 named like a key of Java's ``monitor`` answer (ZooKeeper's Prometheus names), with the value
-the ``monitor`` command gives for the tree-derived keys. Java's Debian package has no
+the ``monitor`` command gives for the tree-derived keys, or a summary ZooKeeper has (its
+``monitor`` shows ``cnt_<name>``), or a ``menagerie_`` family of Menagerie's own. Java's Debian package has no
 Prometheus provider, so the names are checked against Java's monitor keys.
 
 One ``TESTRESULT`` line per check.
@@ -246,6 +247,13 @@ def check_prometheus(m: dict, java_monitor: dict) -> list[tuple[str, list[str]]]
             problems.append(f"prometheus_client cannot parse it: {e}")
         names = {f.name for f in families}
         for f in families:
+            if f.name.startswith("menagerie_"):
+                continue  # Menagerie's own additions (e.g. the fsync histogram)
+            if f.type == "summary":
+                # ZooKeeper's summaries show in `monitor` as cnt_/sum_/avg_<name>.
+                if f"cnt_{f.name}" not in java_monitor:
+                    problems.append(f"{f.name}: not a ZooKeeper summary")
+                continue
             if f.type != "gauge":
                 problems.append(f"{f.name}: type {f.type}")
             if f.name not in java_monitor:

@@ -31,6 +31,8 @@ pub struct ShellView<'a> {
     pub started: Now,
     /// Clock now.
     pub now: Now,
+    /// The transaction log's fsync counters.
+    pub fsync: &'a crate::persistence::FsyncStats,
 }
 
 /// Renders a whitelisted command; may reset counters (`crst`, `srst`).

@@ -169,6 +169,53 @@ pub fn to_prometheus(metrics: &[Metric]) -> String {
     s
 }
 
+/// The transaction log's fsyncs in Prometheus text (not part of `mntr`, whose key set is
+/// ZooKeeper's): `fsynctime` as ZooKeeper's summary is named (milliseconds; count and sum, no
+/// quantiles), the slow ones (over `fsync.warningthresholdms`) as
+/// `menagerie_fsync_threshold_exceed_count` (ZooKeeper 3.8 exports no such metric), and the
+/// full duration histogram as `menagerie_fsync_seconds`.
+pub fn fsync_prometheus(f: &crate::persistence::FsyncStatsSnapshot) -> String {
+    let mut s = String::new();
+    let total_ms = f.total.as_secs_f64() * 1000.0;
+    let _ = writeln!(s, "# HELP fsynctime fsync time of the transaction log, ms");
+    let _ = writeln!(s, "# TYPE fsynctime summary");
+    let _ = writeln!(s, "fsynctime_count {}", f.count);
+    let _ = writeln!(s, "fsynctime_sum {}", java_double(total_ms));
+    let _ = writeln!(
+        s,
+        "# HELP menagerie_fsync_threshold_exceed_count fsyncs slower than fsync.warningthresholdms"
+    );
+    let _ = writeln!(s, "# TYPE menagerie_fsync_threshold_exceed_count counter");
+    let _ = writeln!(s, "menagerie_fsync_threshold_exceed_count_total {}", f.slow);
+    let _ = writeln!(
+        s,
+        "# HELP menagerie_fsync_seconds fsync time of the transaction log"
+    );
+    let _ = writeln!(s, "# TYPE menagerie_fsync_seconds histogram");
+    let mut cumulative = 0u64;
+    for (bound_ms, n) in crate::persistence::FSYNC_BUCKET_BOUNDS_MS
+        .iter()
+        .zip(f.buckets)
+    {
+        cumulative += n;
+        let le = java_double(*bound_ms as f64 / 1000.0);
+        let _ = writeln!(
+            s,
+            "menagerie_fsync_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+        );
+    }
+    // The overflow bucket too (the counters are read one by one, so use the buckets' own sum).
+    let all: u64 = f.buckets.iter().sum();
+    let _ = writeln!(s, "menagerie_fsync_seconds_bucket{{le=\"+Inf\"}} {all}");
+    let _ = writeln!(
+        s,
+        "menagerie_fsync_seconds_sum {}",
+        java_double(total_ms / 1000.0)
+    );
+    let _ = writeln!(s, "menagerie_fsync_seconds_count {all}");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,7 +177,12 @@ pub async fn run(
         shutdown.clone(),
     ));
     let admin = tokio::spawn(admin.serve(tx.clone(), shutdown.clone()));
-    let Recovered { dirs, log, .. } = recovered;
+    let Recovered {
+        dirs,
+        log,
+        fsync_stats,
+        ..
+    } = recovered;
     let snapshot_done = tx.clone();
     let (durable_tx, mut durable) = watch::channel(0i64);
     let mut last_durable = 0i64;
@@ -247,6 +252,7 @@ pub async fn run(
                         config: &config,
                         started,
                         now,
+                        fsync: &fsync_stats,
                     };
                     let _ = reply.send(four_letter::render(&word, &mut server, &view));
                 }
@@ -257,6 +263,7 @@ pub async fn run(
                         config: &config,
                         started,
                         now,
+                        fsync: &fsync_stats,
                     };
                     let _ = reply.send(crate::admin::answer(query, &mut server, &view, storage_ok));
                 }

@@ -453,6 +453,18 @@ async fn monitor_mntr_and_prometheus_share_one_source() {
         head.contains("Content-Type: text/plain; version=0.0.4"),
         "{head}"
     );
+    // The log's fsyncs (the writes above were made durable, so some were counted).
+    let fsyncs: u64 = body
+        .lines()
+        .find_map(|l| l.strip_prefix("fsynctime_count ")?.parse().ok())
+        .unwrap_or_else(|| panic!("fsynctime_count in {body}"));
+    assert!(fsyncs > 0, "{body}");
+    assert!(
+        body.contains(&format!(
+            "menagerie_fsync_seconds_bucket{{le=\"+Inf\"}} {fsyncs}"
+        )),
+        "{body}"
+    );
     for name in [
         "znode_count",
         "watch_count",
@@ -479,6 +491,8 @@ async fn monitor_mntr_and_prometheus_share_one_source() {
     assert!(!body.contains("version"), "strings are not exported");
     for line in body.lines().filter(|l| !l.starts_with('#')) {
         let (name, value) = line.split_once(' ').expect("name value");
+        // Histogram buckets carry an `le` label.
+        let name = name.split('{').next().unwrap_or(name);
         assert!(
             name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
             "{line}"

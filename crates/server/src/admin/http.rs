@@ -302,10 +302,10 @@ fn listing(command_url: &str) -> Response {
 
 async fn metrics(shell: &mpsc::Sender<ToShell>) -> Response {
     match ask(shell, Query::Metrics).await {
-        Some(Answer::Metrics(m)) => Response::new(
+        Some(Answer::Metrics(m, fsync)) => Response::new(
             200,
             "text/plain; version=0.0.4; charset=utf-8",
-            monitor::to_prometheus(&m),
+            monitor::to_prometheus(&m) + &monitor::fsync_prometheus(&fsync),
         ),
         _ => Response::text(503, "not serving: the server does not answer\n"),
     }
