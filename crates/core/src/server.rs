@@ -212,6 +212,39 @@ pub struct Stats {
     pub packets_sent: u64,
     /// Request latency.
     pub latency: Latency,
+    /// Latency of reads (and other requests answered without a txn), by bucket.
+    pub read_latency: LatencyHistogram,
+    /// Latency of writes (from receipt to the reply after apply), by bucket.
+    pub update_latency: LatencyHistogram,
+}
+
+/// Upper bounds (ms, inclusive) of the [`LatencyHistogram`] buckets; one more bucket holds
+/// everything slower.
+pub const LATENCY_BUCKET_BOUNDS_MS: [u64; 12] =
+    [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000];
+
+/// Request latencies counted by bucket (for Prometheus histograms).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LatencyHistogram {
+    /// `buckets[i]`: requests that took at most `LATENCY_BUCKET_BOUNDS_MS[i]` ms and more than
+    /// the previous bound; the last one, those slower than every bound. Not cumulative.
+    pub buckets: [u64; LATENCY_BUCKET_BOUNDS_MS.len() + 1],
+    /// Requests counted.
+    pub count: u64,
+    /// Their total latency, ms.
+    pub sum_ms: u64,
+}
+
+impl LatencyHistogram {
+    fn add(&mut self, ms: u64) {
+        let i = LATENCY_BUCKET_BOUNDS_MS
+            .iter()
+            .position(|&b| ms <= b)
+            .unwrap_or(LATENCY_BUCKET_BOUNDS_MS.len());
+        self.buckets[i] += 1;
+        self.count += 1;
+        self.sum_ms += ms;
+    }
 }
 
 /// The standalone server core.
@@ -366,8 +399,21 @@ impl Server {
     }
 
     /// Records an answered request for the statistics.
-    fn record(&mut self, now: Now, conn: ConnId, op: OpCode, xid: i32, latency_ms: u64) {
+    fn record(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        op: OpCode,
+        xid: i32,
+        latency_ms: u64,
+        write: bool,
+    ) {
         self.stats.latency.add(latency_ms);
+        if write {
+            self.stats.update_latency.add(latency_ms);
+        } else {
+            self.stats.read_latency.add(latency_ms);
+        }
         let zxid = self.last_processed_zxid;
         if let Some(c) = self.conns.get_mut(&conn) {
             c.stats.latency.add(latency_ms);
@@ -1082,6 +1128,7 @@ impl Server {
                         OpCode::CloseSession,
                         xid,
                         now.mono_ms - received_ms,
+                        true,
                     );
                     if self.conns.contains_key(&conn) {
                         self.reply(conn, xid, ErrorCode::Ok, Response::Empty, out);
@@ -1102,7 +1149,7 @@ impl Server {
             ) => {
                 self.pop_write(conn, zxid);
                 let op = OpCode::from_code(body.txn_type()).unwrap_or(OpCode::Error);
-                self.record(now, conn, op, xid, now.mono_ms - received_ms);
+                self.record(now, conn, op, xid, now.mono_ms - received_ms, true);
                 // The connection may be gone (closed, or the session moved): like ZooKeeper
                 // writing to a closed ServerCnxn, the reply is dropped.
                 if self.conns.contains_key(&conn) {
@@ -1144,7 +1191,14 @@ impl Server {
                     err,
                     received_ms,
                 }) => {
-                    self.record(now, conn, OpCode::Error, xid, now.mono_ms - received_ms);
+                    self.record(
+                        now,
+                        conn,
+                        OpCode::Error,
+                        xid,
+                        now.mono_ms - received_ms,
+                        false,
+                    );
                     self.reply(conn, xid, err, Response::Empty, out)
                 }
                 _ => {}
@@ -1247,7 +1301,7 @@ impl Server {
         received_ms: u64,
         out: &mut Vec<Output>,
     ) {
-        self.record(now, conn, req.op(), xid, now.mono_ms - received_ms);
+        self.record(now, conn, req.op(), xid, now.mono_ms - received_ms, false);
         let (err, body) = match self.evaluate_read(conn, req, out) {
             Ok(body) => (ErrorCode::Ok, body),
             Err(e) => (e, Response::Empty),

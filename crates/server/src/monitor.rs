@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use menagerie_core::Server;
+use menagerie_core::server::Stats;
 
 use crate::four_letter::{ShellView, VERSION};
 
@@ -169,51 +170,112 @@ pub fn to_prometheus(metrics: &[Metric]) -> String {
     s
 }
 
-/// The transaction log's fsyncs in Prometheus text (not part of `mntr`, whose key set is
-/// ZooKeeper's): `fsynctime` as ZooKeeper's summary is named (milliseconds; count and sum, no
-/// quantiles), the slow ones (over `fsync.warningthresholdms`) as
-/// `menagerie_fsync_threshold_exceed_count` (ZooKeeper 3.8 exports no such metric), and the
-/// full duration histogram as `menagerie_fsync_seconds`.
-pub fn fsync_prometheus(f: &crate::persistence::FsyncStatsSnapshot) -> String {
+/// Prometheus families beyond the `mntr` gauges (whose key set is ZooKeeper's): ZooKeeper's
+/// summaries `fsynctime`, `readlatency` and `updatelatency` (milliseconds; count and sum, no
+/// quantiles), and Menagerie's own `menagerie_fsync_threshold_exceed_count` (fsyncs over
+/// `fsync.warningthresholdms`; ZooKeeper 3.8 exports no such metric) and the histograms
+/// `menagerie_fsync_seconds`, `menagerie_read_latency_seconds` and
+/// `menagerie_update_latency_seconds`.
+pub fn extra_prometheus(fsync: &crate::persistence::FsyncStatsSnapshot, stats: &Stats) -> String {
+    use crate::persistence::FSYNC_BUCKET_BOUNDS_MS;
+    use menagerie_core::server::LATENCY_BUCKET_BOUNDS_MS;
     let mut s = String::new();
-    let total_ms = f.total.as_secs_f64() * 1000.0;
-    let _ = writeln!(s, "# HELP fsynctime fsync time of the transaction log, ms");
-    let _ = writeln!(s, "# TYPE fsynctime summary");
-    let _ = writeln!(s, "fsynctime_count {}", f.count);
-    let _ = writeln!(s, "fsynctime_sum {}", java_double(total_ms));
+    let fsync_ms = fsync.total.as_secs_f64() * 1000.0;
+    summary(
+        &mut s,
+        "fsynctime",
+        "fsync time of the transaction log, ms",
+        fsync.count,
+        fsync_ms,
+    );
     let _ = writeln!(
         s,
         "# HELP menagerie_fsync_threshold_exceed_count fsyncs slower than fsync.warningthresholdms"
     );
     let _ = writeln!(s, "# TYPE menagerie_fsync_threshold_exceed_count counter");
-    let _ = writeln!(s, "menagerie_fsync_threshold_exceed_count_total {}", f.slow);
     let _ = writeln!(
         s,
-        "# HELP menagerie_fsync_seconds fsync time of the transaction log"
+        "menagerie_fsync_threshold_exceed_count_total {}",
+        fsync.slow
     );
-    let _ = writeln!(s, "# TYPE menagerie_fsync_seconds histogram");
-    let mut cumulative = 0u64;
-    for (bound_ms, n) in crate::persistence::FSYNC_BUCKET_BOUNDS_MS
-        .iter()
-        .zip(f.buckets)
-    {
-        cumulative += n;
-        let le = java_double(*bound_ms as f64 / 1000.0);
-        let _ = writeln!(
-            s,
-            "menagerie_fsync_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+    histogram(
+        &mut s,
+        "menagerie_fsync_seconds",
+        "fsync time of the transaction log",
+        &FSYNC_BUCKET_BOUNDS_MS,
+        &fsync.buckets,
+        fsync_ms,
+    );
+    for (name, help, h) in [
+        (
+            "readlatency",
+            "read request latency, ms",
+            &stats.read_latency,
+        ),
+        (
+            "updatelatency",
+            "write request latency, ms",
+            &stats.update_latency,
+        ),
+    ] {
+        summary(&mut s, name, help, h.count, h.sum_ms as f64);
+    }
+    for (name, help, h) in [
+        (
+            "menagerie_read_latency_seconds",
+            "read request latency",
+            &stats.read_latency,
+        ),
+        (
+            "menagerie_update_latency_seconds",
+            "write request latency, from receipt to the reply after apply",
+            &stats.update_latency,
+        ),
+    ] {
+        histogram(
+            &mut s,
+            name,
+            help,
+            &LATENCY_BUCKET_BOUNDS_MS,
+            &h.buckets,
+            h.sum_ms as f64,
         );
     }
-    // The overflow bucket too (the counters are read one by one, so use the buckets' own sum).
-    let all: u64 = f.buckets.iter().sum();
-    let _ = writeln!(s, "menagerie_fsync_seconds_bucket{{le=\"+Inf\"}} {all}");
+    s
+}
+
+/// A summary with only a count and a sum (milliseconds), as ZooKeeper names its summaries.
+fn summary(s: &mut String, name: &str, help: &str, count: u64, sum_ms: f64) {
+    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} summary");
     let _ = writeln!(
         s,
-        "menagerie_fsync_seconds_sum {}",
-        java_double(total_ms / 1000.0)
+        "{name}_count {count}\n{name}_sum {}",
+        java_double(sum_ms)
     );
-    let _ = writeln!(s, "menagerie_fsync_seconds_count {all}");
-    s
+}
+
+/// A histogram in seconds from non-cumulative buckets with upper bounds in milliseconds (one
+/// more bucket than bounds: the overflow). The count is the buckets' own sum, so the text is
+/// consistent even when the counters were read while they moved.
+fn histogram(
+    s: &mut String,
+    name: &str,
+    help: &str,
+    bounds_ms: &[u64],
+    buckets: &[u64],
+    sum_ms: f64,
+) {
+    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} histogram");
+    let mut cumulative = 0u64;
+    for (bound, n) in bounds_ms.iter().zip(buckets) {
+        cumulative += n;
+        let le = java_double(*bound as f64 / 1000.0);
+        let _ = writeln!(s, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    let all: u64 = buckets.iter().sum();
+    let _ = writeln!(s, "{name}_bucket{{le=\"+Inf\"}} {all}");
+    let _ = writeln!(s, "{name}_sum {}", java_double(sum_ms / 1000.0));
+    let _ = writeln!(s, "{name}_count {all}");
 }
 
 #[cfg(test)]

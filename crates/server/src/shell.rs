@@ -181,7 +181,7 @@ pub async fn run(
         dirs,
         log,
         fsync_stats,
-        ..
+        replayed,
     } = recovered;
     let snapshot_done = tx.clone();
     let (durable_tx, mut durable) = watch::channel(0i64);
@@ -192,7 +192,11 @@ pub async fn run(
     let mut abandoned_in_row: u32 = 0;
     let mut storage_ok = true;
     let snapshot_every = snapshot_threshold(config.snap_count, clock.now().wall_ms as u64);
-    let mut since_snapshot: u64 = 0;
+    // Txns replayed at startup are snapshotted at once (in the background), as ZooKeeper
+    // snapshots after loading its data, so that the next start need not replay them again.
+    let mut since_snapshot: u64 = if replayed > 0 { snapshot_every } else { 0 };
+    // One pass through the loop at once, so that such a snapshot starts before any client.
+    let mut kick = since_snapshot > 0;
     let mut outboxes: HashMap<ConnId, Outbox> = HashMap::new();
     let mut peers: HashMap<ConnId, SocketAddr> = HashMap::new();
     let mut overflowed = Vec::new();
@@ -213,8 +217,10 @@ pub async fn run(
                 None => break,
             },
             _ = sleep_until(deadline) => Wake::Timer,
+            _ = std::future::ready(()), if kick => Wake::Timer,
             _ = snapshot_room(&snapshot) => Wake::SnapshotRoom,
         };
+        kick = false;
         let now = clock.now();
         let mut batch = 0;
         let (mut next, mut tick) = match wake {

@@ -465,6 +465,23 @@ async fn monitor_mntr_and_prometheus_share_one_source() {
         )),
         "{body}"
     );
+    // Request latencies: reads and writes were made above.
+    for summary in ["readlatency", "updatelatency"] {
+        let n: u64 = body
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{summary}_count "))?.parse().ok())
+            .unwrap_or_else(|| panic!("{summary}_count in {body}"));
+        assert!(n > 0, "{summary}: {body}");
+        let hist = if summary == "readlatency" {
+            "menagerie_read_latency_seconds"
+        } else {
+            "menagerie_update_latency_seconds"
+        };
+        assert!(
+            body.contains(&format!("{hist}_bucket{{le=\"+Inf\"}} {n}\n")),
+            "{hist}: {body}"
+        );
+    }
     for name in [
         "znode_count",
         "watch_count",

@@ -149,5 +149,27 @@ async fn acknowledged_writes_survive_a_restart() {
     assert_eq!(client.check_stat("/k3").await.unwrap(), None);
     let (_, root) = client.get_children("/").await.unwrap();
     assert_eq!(root.num_children, 20, "19 keys and /zookeeper");
+    // The replayed txns are snapshotted right after the start (no snapshot existed before:
+    // snapCount was never reached).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let snapshots = std::fs::read_dir(dir.path().join("version-2"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n.starts_with("snapshot.") && !n.ends_with(".tmp")
+            })
+            .count();
+        if snapshots > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no snapshot after replaying the log at startup"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.stop().await;
 }

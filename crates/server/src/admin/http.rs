@@ -302,10 +302,10 @@ fn listing(command_url: &str) -> Response {
 
 async fn metrics(shell: &mpsc::Sender<ToShell>) -> Response {
     match ask(shell, Query::Metrics).await {
-        Some(Answer::Metrics(m, fsync)) => Response::new(
+        Some(Answer::Metrics(m, extra)) => Response::new(
             200,
             "text/plain; version=0.0.4; charset=utf-8",
-            monitor::to_prometheus(&m) + &monitor::fsync_prometheus(&fsync),
+            monitor::to_prometheus(&m) + &extra,
         ),
         _ => Response::text(503, "not serving: the server does not answer\n"),
     }

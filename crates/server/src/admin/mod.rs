@@ -44,8 +44,9 @@ pub enum Query {
 pub enum Answer {
     /// A command's JSON object.
     Json(commands::Object),
-    /// The monitoring numbers, and the log's fsync counters (Prometheus only).
-    Metrics(Vec<Metric>, crate::persistence::FsyncStatsSnapshot),
+    /// The monitoring numbers, and the Prometheus-only families
+    /// ([`monitor::extra_prometheus`]).
+    Metrics(Vec<Metric>, String),
     /// Whether the server is serving (storage works).
     Ready(bool),
 }
@@ -55,7 +56,10 @@ pub enum Answer {
 pub fn answer(query: Query, server: &mut Server, view: &ShellView<'_>, storage_ok: bool) -> Answer {
     match query {
         Query::Command { name, args } => Answer::Json(commands::run(&name, &args, server, view)),
-        Query::Metrics => Answer::Metrics(monitor::collect(server, view, 0), view.fsync.snapshot()),
+        Query::Metrics => Answer::Metrics(
+            monitor::collect(server, view, 0),
+            monitor::extra_prometheus(&view.fsync.snapshot(), server.stats()),
+        ),
         Query::Ready => Answer::Ready(storage_ok),
     }
 }
