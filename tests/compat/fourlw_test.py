@@ -8,7 +8,9 @@ Both servers whitelist every word (zkserver.py). The words are sent with kazoo's
 ``KazooClient.command`` (a fresh TCP connection each). Outputs are normalised before comparison:
 version strings, latencies, ports, temp directories, sizes on disk, session ids and timestamps are
 masked; counts that follow from the workload (node count, zxid, connections, watches, ephemerals,
-approximate data size, last op, timeouts) are compared exactly. For ``mntr`` the values of the
+approximate data size, last op, timeouts) are compared exactly. ``hash`` is asked after 300 more
+creates: the zxids of its lines (every 128th) must match and each digest must be a number (the
+values differ, since they cover creation times). For ``mntr`` the values of the
 keys derived from the data tree are compared and every key of the classic (non-metrics) set must
 be present; ``envi`` compares only the keys a non-JVM server can have.
 
@@ -31,7 +33,7 @@ from kazoo.client import KazooClient  # noqa: E402
 import zkserver  # noqa: E402
 
 WORDS = ["ruok", "isro", "srvr", "stat", "cons", "wchs", "wchc", "wchp", "mntr", "conf", "envi",
-         "dirs", "gtmk", "dump", "crst", "srst", "xxxx"]
+         "dirs", "gtmk", "dump", "crst", "srst", "xxxx", "hash"]
 
 MNTR_TREE_KEYS = ["zk_server_state", "zk_ephemerals_count", "zk_num_alive_connections",
                   "zk_outstanding_requests", "zk_znode_count", "zk_global_sessions", "zk_local_sessions",
@@ -65,6 +67,10 @@ def collect(hostport: str) -> dict[str, str]:
         workload(c)
         out = {}
         for w in WORDS:
+            if w == "hash":
+                # The digest log keeps every 128th zxid: go past 0x100.
+                for r in [c.create_async(f"/bulk{i}", b"b") for i in range(300)]:
+                    r.get(timeout=30)
             try:
                 out[w] = c.command(w.encode())
             except Exception as e:  # noqa: BLE001
@@ -121,6 +127,8 @@ def normalise(word: str, text: str, tmpdir: str) -> str:
         return "\n".join(sorted(norm_conn_line(x) for x in text.splitlines() if x.strip()))
     if word in ("wchc", "wchp"):
         return mask_sid(text)
+    if word == "hash":
+        return "\n".join(re.sub(r"^([0-9a-f]+): -?\d+$", r"\1: <digest>", ln) for ln in text.splitlines())
     if word == "mntr":
         d = dict(kv(text, "\t"))
         out = [f"{k}\t{d.get(k, '<missing>')}" for k in MNTR_TREE_KEYS]

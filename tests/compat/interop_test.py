@@ -6,9 +6,14 @@
    it writes more, then stops.
 3. Java ZooKeeper starts on the result and must show Menagerie's writes, identical again.
 
+Both servers check the tree digests in what they load (ZooKeeper 3.6+ logs one after every
+txn and stores one in every snapshot): each must report ``zk_digest_mismatches_count`` 0 after
+loading the other's files, and Java must have read the digest block of Menagerie's snapshot.
+
     python3 tests/compat/interop_test.py
 
-Prints "TESTRESULT PASS|FAIL interop[java->menagerie]" and "...[menagerie->java]".
+Prints "TESTRESULT PASS|FAIL interop[java->menagerie]" and "...[menagerie->java]", and
+"digest[java->menagerie]" / "digest[menagerie->java]".
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ def start(kind: str, tmp: str, port: int) -> subprocess.Popen:
             f.write("\n".join(lines) + "\n")
         cmd = zkserver._java_command(tmp, cfg, {"zookeeper.snapCount": 40})
     else:
-        lines.append("snapCount=40")
+        lines += ["snapCount=40", "4lw.commands.whitelist=*"]
         with open(cfg, "w") as f:
             f.write("\n".join(lines) + "\n")
         cmd = [str(zkserver.menagerie_bin()), "server", "--config", cfg]
@@ -124,6 +129,33 @@ def compare(name: str, want: dict, got: dict) -> bool:
     return not diffs
 
 
+def mismatches(port: int) -> int | None:
+    """The server's zk_digest_mismatches_count (None if it does not report one)."""
+    for line in zkserver.four_letter(port, "mntr").splitlines():
+        key, _, value = line.partition("\t")
+        if key == "zk_digest_mismatches_count":
+            return int(value)
+    return None
+
+
+def check_digests(name: str, port: int, log: str, need_log_line: str | None) -> bool:
+    """No digest mismatch reported by the server that just loaded the other's files."""
+    count = mismatches(port)
+    problems = []
+    if count != 0:
+        problems.append(f"zk_digest_mismatches_count={count}")
+    with open(log, errors="replace") as f:
+        text = f.read()
+    if "Digests are not matching" in text or "digest mismatch" in text:
+        problems.append("the log reports a digest mismatch")
+    if need_log_line and need_log_line not in text:
+        problems.append(f"the log lacks {need_log_line!r}")
+    for p in problems:
+        print(f"  digest[{name}]: {p}")
+    print(f"TESTRESULT {'FAIL' if problems else 'PASS'} digest[{name}]")
+    return not problems
+
+
 def main() -> int:
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)
     for kind in ("java", "menagerie"):
@@ -147,13 +179,19 @@ def main() -> int:
         m = start("menagerie", tmp, port)
         try:
             ok &= compare("java->menagerie", before, dump(hp))
+            ok &= check_digests("java->menagerie", port, os.path.join(tmp, "menagerie.log"), None)
             write(hp, "m", keep_open=False)
             after = dump(hp)
         finally:
             stop(m)
+        # Java logs the next start in server.log; keep the first run's lines apart.
+        java_log = os.path.join(tmp, "server.log")
+        if os.path.exists(java_log):
+            os.replace(java_log, java_log + ".first")
         java = start("java", tmp, port)
         try:
             ok &= compare("menagerie->java", after, dump(hp))
+            ok &= check_digests("menagerie->java", port, java_log, "The digest in the snapshot has digest version of 2")
         finally:
             stop(java)
     finally:

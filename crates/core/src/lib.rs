@@ -26,6 +26,7 @@
 pub mod acl;
 pub mod apply;
 pub mod auth;
+pub mod digest_log;
 pub mod io;
 pub mod path;
 pub mod prep;

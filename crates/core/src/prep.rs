@@ -9,8 +9,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use menagerie_proto::ErrorCode;
+use menagerie_proto::digest;
 use menagerie_proto::opcode::OpCode;
-use menagerie_proto::records::{Acl, CreateRequest, Id, perms};
+use menagerie_proto::records::{Acl, CreateRequest, Id, StatPersisted, perms};
 use menagerie_proto::request::Request;
 use menagerie_proto::txn::*;
 
@@ -18,7 +19,7 @@ use crate::acl::fixup_acl;
 use crate::auth::{check_acl, is_authenticated_scheme};
 use crate::path::{self, has_slash_and_no_nul, is_undeletable, validate_path};
 use crate::quota;
-use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, MAX_TTL};
+use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, MAX_TTL, Node};
 use crate::txn::TxnBody;
 
 /// The state of a node as prep sees it.
@@ -38,6 +39,37 @@ pub struct NodeRecord {
     pub acl: Vec<Acl>,
     /// Length of the data (for the quota check of setData).
     pub data_len: usize,
+    /// zxid of the create.
+    pub czxid: i64,
+    /// zxid of the last setData.
+    pub mzxid: i64,
+    /// zxid of the last child create or delete.
+    pub pzxid: i64,
+    /// Create time.
+    pub ctime: i64,
+    /// Last setData time.
+    pub mtime: i64,
+    /// CRC-32 of path and data, from which the node's digest is computed.
+    pub crc: u32,
+}
+
+impl NodeRecord {
+    /// The node's digest once this record is applied (ZooKeeper: the `precalculatedDigest`
+    /// of a `ChangeRecord`).
+    pub fn digest(&self, path: &str) -> u64 {
+        let stat = StatPersisted {
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion,
+            aversion: self.aversion,
+            ephemeral_owner: self.ephemeral_owner,
+            pzxid: self.pzxid,
+        };
+        digest::node_digest_with(path, self.crc, &stat)
+    }
 }
 
 /// Changes proposed but not yet applied (ZooKeeper: `outstandingChanges`).
@@ -45,6 +77,9 @@ pub struct NodeRecord {
 pub struct Pending {
     latest: HashMap<String, (i64, Option<NodeRecord>)>,
     order: VecDeque<(i64, String)>,
+    /// The tree digest predicted for when every pending change is applied (meaningful
+    /// while `order` is not empty).
+    digest: u64,
 }
 
 impl Pending {
@@ -62,10 +97,41 @@ impl Pending {
             num_children: node.num_children() as i32,
             acl: tree.acl(node).to_vec(),
             data_len: node.data_len(),
+            czxid: node.czxid,
+            mzxid: node.mzxid,
+            pzxid: node.pzxid,
+            ctime: node.ctime,
+            mtime: node.mtime,
+            crc: node.crc(),
         })
     }
 
-    fn put(&mut self, zxid: i64, path: &str, rec: Option<NodeRecord>) {
+    /// The tree digest once every pending change is applied: the digest of the tree when
+    /// nothing is pending (ZooKeeper: `PrepRequestProcessor.getCurrentTreeDigest`). A txn's
+    /// TxnDigest is this value right after its prep.
+    pub fn tree_digest(&self, tree: &DataTree) -> u64 {
+        if self.order.is_empty() {
+            tree.digest()
+        } else {
+            self.digest
+        }
+    }
+
+    /// The digest of the node at `path` as of the latest pending change (0 if absent).
+    fn node_digest(&self, tree: &DataTree, path: &str) -> u64 {
+        match self.latest.get(path) {
+            Some((_, rec)) => rec.as_ref().map_or(0, |r| r.digest(path)),
+            None => tree.get(path).map_or(0, Node::digest),
+        }
+    }
+
+    fn put(&mut self, tree: &DataTree, zxid: i64, path: &str, rec: Option<NodeRecord>) {
+        let before = self.node_digest(tree, path);
+        let after = rec.as_ref().map_or(0, |r| r.digest(path));
+        self.digest = self
+            .tree_digest(tree)
+            .wrapping_sub(before)
+            .wrapping_add(after);
         self.latest.insert(path.to_owned(), (zxid, rec));
         self.order.push_back((zxid, path.to_owned()));
     }
@@ -117,6 +183,8 @@ pub struct PrepContext<'a> {
     pub pending: &'a mut Pending,
     /// zxid being assigned.
     pub zxid: i64,
+    /// The txn's time (`TxnHeader.time`), for the stats the digest covers.
+    pub time: i64,
     /// Requesting session.
     pub session: i64,
     /// The connection's identities.
@@ -242,6 +310,7 @@ impl PrepContext<'_> {
         self.check_quota(&path, 1, data_len as i64)?;
         let parent_cversion = parent.cversion.wrapping_add(1);
         parent.cversion = parent_cversion;
+        parent.pzxid = self.zxid;
         parent.num_children += 1;
         let owner = if ephemeral {
             self.session
@@ -252,8 +321,10 @@ impl PrepContext<'_> {
         } else {
             0
         };
-        self.pending.put(self.zxid, parent_path, Some(parent));
+        self.pending
+            .put(self.tree, self.zxid, parent_path, Some(parent));
         self.pending.put(
+            self.tree,
             self.zxid,
             &path,
             Some(NodeRecord {
@@ -264,6 +335,12 @@ impl PrepContext<'_> {
                 num_children: 0,
                 acl: acl.clone(),
                 data_len,
+                czxid: self.zxid,
+                mzxid: self.zxid,
+                pzxid: self.zxid,
+                ctime: self.time,
+                mtime: self.time,
+                crc: digest::path_data_crc(&path, r.data.as_deref()),
             }),
         );
         let data = r.data.clone();
@@ -298,8 +375,10 @@ impl PrepContext<'_> {
         let parent_path = path::parent(path);
         let mut parent = self.node(parent_path)?;
         parent.num_children -= 1;
-        self.pending.put(self.zxid, parent_path, Some(parent));
-        self.pending.put(self.zxid, path, None);
+        parent.pzxid = parent.pzxid.max(self.zxid);
+        self.pending
+            .put(self.tree, self.zxid, parent_path, Some(parent));
+        self.pending.put(self.tree, self.zxid, path, None);
         Ok(())
     }
 
@@ -355,8 +434,11 @@ impl PrepContext<'_> {
         }
         node.version = node.version.wrapping_add(1);
         node.data_len = new_len;
+        node.mzxid = self.zxid;
+        node.mtime = self.time;
+        node.crc = digest::path_data_crc(path, data.as_deref());
         let new_version = node.version;
-        self.pending.put(self.zxid, path, Some(node));
+        self.pending.put(self.tree, self.zxid, path, Some(node));
         Ok(TxnBody::SetData(SetDataTxn {
             path: path.into(),
             data,
@@ -375,7 +457,7 @@ impl PrepContext<'_> {
         node.aversion = node.aversion.wrapping_add(1);
         node.acl = acl.clone();
         let new_version = node.aversion;
-        self.pending.put(self.zxid, path, Some(node));
+        self.pending.put(self.tree, self.zxid, path, Some(node));
         Ok(TxnBody::SetAcl(SetAclTxn {
             path: path.into(),
             acl,

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use menagerie_proto::ErrorCode;
+use menagerie_proto::digest::DIGEST_VERSION;
 use menagerie_proto::opcode::OpCode;
 use menagerie_proto::records::{
     ClientInfo, ConnectRequest, ConnectResponse, Id, ReplyHeader, WatcherEvent, perms,
@@ -17,10 +18,11 @@ use menagerie_proto::records::{
 use menagerie_proto::request::Request;
 use menagerie_proto::response::{MultiResult, Response};
 use menagerie_proto::session::{PASSWORD_LEN, session_password};
-use menagerie_proto::txn::{CreateSessionTxn, ErrorTxn, TxnHeader};
+use menagerie_proto::txn::{CreateSessionTxn, ErrorTxn, TxnDigest, TxnHeader};
 
 use crate::apply::{Change, Outcome, ReadAcl, apply};
 use crate::auth::{AuthConfig, check_acl, digest_auth, passes_enforcement, user_name};
+use crate::digest_log::{DigestLog, ZxidDigest};
 use crate::io::{BadRequest, ConnId, Input, Now, Output};
 use crate::path;
 use crate::prep::{Pending, PrepContext};
@@ -56,6 +58,8 @@ pub struct CoreConfig {
     pub auth: AuthConfig,
     /// `zookeeper.enforceQuota`: hard quota limits refuse writes.
     pub enforce_quota: bool,
+    /// `zookeeper.digest.enabled`: log the tree digest with every txn and check it.
+    pub digest_enabled: bool,
 }
 
 impl Default for CoreConfig {
@@ -70,6 +74,7 @@ impl Default for CoreConfig {
             reaper: ReaperConfig::default(),
             auth: AuthConfig::default(),
             enforce_quota: false,
+            digest_enabled: true,
         }
     }
 }
@@ -264,6 +269,8 @@ pub struct Server {
     last_zxid: i64,
     last_processed_zxid: i64,
     stats: Stats,
+    /// Tree digest checks and history.
+    digests: DigestLog,
     /// Monotonic time of the next container/TTL check.
     next_reap_ms: u64,
     /// Counter mixed into SASL nonces.
@@ -282,6 +289,7 @@ impl Server {
             sessions: SessionTracker::new(first, config.tick_ms),
             watches: WatchManager::new(config.hash_seed),
             read_only: false,
+            digests: DigestLog::new(config.digest_enabled),
             config,
             pending: Pending::default(),
             conns: BTreeMap::new(),
@@ -312,12 +320,32 @@ impl Server {
         self.last_zxid = self.last_zxid.max(zxid);
     }
 
+    /// Recovery: a snapshot named `snapshot_zxid` carrying `digest` was loaded into the tree
+    /// (call after [`restore_zxid`](Self::restore_zxid), before replaying the log).
+    pub fn snapshot_digest(&mut self, snapshot_zxid: i64, digest: Option<ZxidDigest>) {
+        self.digests
+            .snapshot_loaded(snapshot_zxid, digest, self.tree.digest());
+    }
+
+    /// Recovery: the log has been replayed.
+    pub fn recovery_done(&mut self) {
+        self.digests.recovery_done(self.last_processed_zxid);
+    }
+
+    /// Tree digest checks and history (the `hash` command, `digest_mismatches_count`, the
+    /// digest a snapshot stores).
+    pub fn digest_log(&self) -> &DigestLog {
+        &self.digests
+    }
+
     /// Recovery: applies a txn read from the log, without replies or notifications. Txns at
     /// or below the applied zxid are still applied (fuzzy snapshots depend on replay being
     /// harmless); sessions are created and closed as the txns say.
     pub fn replay(&mut self, now: Now, txn: &LoggedTxn) {
         let mut changes = Vec::new();
         apply(&mut self.tree, &txn.header, &txn.body, &mut changes);
+        self.digests
+            .applied(txn.zxid(), txn.digest.as_ref(), self.tree.digest());
         match &txn.body {
             TxnBody::CreateSession(t) => {
                 self.sessions
@@ -683,7 +711,7 @@ impl Server {
         }
         for session in self.sessions.expire(now.mono_ms) {
             tracing::info!(session = format_args!("{session:#x}"), "session expired");
-            let body = self.close_session_body(session);
+            let body = self.close_session_body(now, session);
             self.propose(now, session, 0, body, Origin::Internal, out);
         }
     }
@@ -698,6 +726,7 @@ impl Server {
                 tree: &self.tree,
                 pending: &mut self.pending,
                 zxid,
+                time: now.wall_ms,
                 session: 0,
                 ids: &[],
                 extended_types: self.config.extended_types,
@@ -711,11 +740,12 @@ impl Server {
     }
 
     /// The closeSession txn body for `session`, against the pending state.
-    fn close_session_body(&mut self, session: i64) -> TxnBody {
+    fn close_session_body(&mut self, now: Now, session: i64) -> TxnBody {
         PrepContext {
             tree: &self.tree,
             pending: &mut self.pending,
             zxid: self.last_zxid + 1,
+            time: now.wall_ms,
             session,
             ids: &[],
             extended_types: self.config.extended_types,
@@ -837,7 +867,7 @@ impl Server {
             Request::Sasl(r) => self.sasl(conn, xid, r.token.unwrap_or_default(), out),
             Request::CloseSession => {
                 if self.sessions.set_closing(session) {
-                    let body = self.close_session_body(session);
+                    let body = self.close_session_body(now, session);
                     self.propose_request(now, conn, session, xid, body, out);
                 }
             }
@@ -848,6 +878,7 @@ impl Server {
                     tree: &self.tree,
                     pending: &mut self.pending,
                     zxid: self.last_zxid + 1,
+                    time: now.wall_ms,
                     session,
                     ids,
                     extended_types: self.config.extended_types,
@@ -1060,6 +1091,13 @@ impl Server {
         out: &mut Vec<Output>,
     ) {
         self.last_zxid += 1;
+        // The tree digest once this txn is applied, as prep predicted it; failed writes
+        // carry none (ZooKeeper: PrepRequestProcessor.setTxnDigest).
+        let digest =
+            (self.digests.enabled() && !matches!(body, TxnBody::Error(_))).then(|| TxnDigest {
+                version: DIGEST_VERSION,
+                tree_digest: self.pending.tree_digest(&self.tree) as i64,
+            });
         let txn = Arc::new(LoggedTxn {
             header: TxnHeader {
                 client_id: session,
@@ -1069,6 +1107,7 @@ impl Server {
                 txn_type: body.txn_type(),
             },
             body,
+            digest,
         });
         out.push(Output::Persist(Arc::clone(&txn)));
         self.proposals.push_back(Proposal { txn, origin });
@@ -1098,6 +1137,8 @@ impl Server {
         );
         let mut changes = Vec::new();
         let outcome = apply(&mut self.tree, &txn.header, &txn.body, &mut changes);
+        self.digests
+            .applied(zxid, txn.digest.as_ref(), self.tree.digest());
         self.last_processed_zxid = zxid;
         self.pending.applied(zxid);
         self.notify(zxid, &changes, out);

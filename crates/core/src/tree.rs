@@ -18,6 +18,7 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use menagerie_proto::ErrorCode;
+use menagerie_proto::digest;
 use menagerie_proto::records::{Acl, Stat, StatPersisted};
 
 use crate::acl::{AclCache, AclRef};
@@ -64,7 +65,8 @@ fn parse_quota_usage(data: &[u8]) -> (i64, i64) {
 /// Index of a node in the slab.
 pub type NodeId = u32;
 const NIL: NodeId = u32::MAX;
-const DATA_NULL: u8 = 1;
+/// Bit of `Node::path_len` that marks null data (the low 31 bits are the path length).
+const DATA_NULL: u32 = 1 << 31;
 
 /// `ephemeralOwner` of a container node (ZooKeeper: `EphemeralType.CONTAINER_EPHEMERAL_OWNER`).
 pub const CONTAINER_OWNER: i64 = i64::MIN;
@@ -108,8 +110,10 @@ impl EphemeralType {
 #[derive(Debug)]
 pub struct Node {
     path_data: Box<[u8]>,
+    /// Path length, plus [`DATA_NULL`] for null data.
     path_len: u32,
-    flags: u8,
+    /// CRC-32 of path and data: the start of the node's digest (spec 10 §10.9).
+    crc: u32,
     acl: AclRef,
     num_children: u32,
     first_child: NodeId,
@@ -136,8 +140,12 @@ pub struct Node {
 }
 
 impl Node {
+    fn path_len(&self) -> usize {
+        (self.path_len & !DATA_NULL) as usize
+    }
+
     fn path_bytes(&self) -> &[u8] {
-        &self.path_data[..self.path_len as usize]
+        &self.path_data[..self.path_len()]
     }
 
     /// The node's full path.
@@ -148,16 +156,16 @@ impl Node {
 
     /// The node's data; `None` if it was set to null.
     pub fn data(&self) -> Option<&[u8]> {
-        if self.flags & DATA_NULL != 0 {
+        if self.path_len & DATA_NULL != 0 {
             None
         } else {
-            Some(&self.path_data[self.path_len as usize..])
+            Some(&self.path_data[self.path_len()..])
         }
     }
 
     /// Length of the data (0 for null).
     pub fn data_len(&self) -> usize {
-        self.path_data.len() - self.path_len as usize
+        self.path_data.len() - self.path_len()
     }
 
     /// Number of direct children.
@@ -175,8 +183,20 @@ impl Node {
         buf.extend_from_slice(path);
         buf.extend_from_slice(data.unwrap_or_default());
         self.path_data = buf.into_boxed_slice();
-        self.path_len = path.len() as u32;
-        self.flags = if data.is_none() { DATA_NULL } else { 0 };
+        // Paths are bounded by the packet size, far below 2^31.
+        self.path_len = path.len() as u32 | if data.is_none() { DATA_NULL } else { 0 };
+        self.crc = digest::path_data_crc(self.path(), data);
+    }
+
+    /// CRC-32 of the node's path and data (see [`digest::path_data_crc`]).
+    pub fn crc(&self) -> u32 {
+        self.crc
+    }
+
+    /// The node's digest (ZooKeeper: `DigestCalculator.calculateDigest`; 0 below
+    /// `/zookeeper/`).
+    pub fn digest(&self) -> u64 {
+        digest::node_digest_with(self.path(), self.crc, &self.stat_persisted())
     }
 
     /// The stored stat (as snapshots hold it).
@@ -227,6 +247,8 @@ pub struct DataTree {
     path_bytes: u64,
     /// Paths with a quota (`/zookeeper/quota<path>/zookeeper_limits` exists).
     quota_roots: BTreeSet<String>,
+    /// The tree digest: the wrapping sum of every node's digest (spec 10 §10.9).
+    digest: u64,
 }
 
 impl std::fmt::Debug for DataTree {
@@ -255,6 +277,7 @@ impl DataTree {
             data_bytes: 0,
             path_bytes: 0,
             quota_roots: BTreeSet::new(),
+            digest: 0,
         };
         let open = Acl::open_unsafe();
         let zero = |acl| NewNode {
@@ -272,12 +295,29 @@ impl DataTree {
         }
         let parent = t.lookup("/zookeeper");
         let config = t.insert("/zookeeper/config", parent, &zero(&Acl::read_unsafe()));
+        // Below /zookeeper/, so outside the digest.
         t.nodes[config as usize].aversion = -1;
         t
     }
 
     fn hash(&self, path: &[u8]) -> u64 {
         self.hasher.hash_one(path)
+    }
+
+    /// The tree digest ZooKeeper 3.6+ logs after every txn and stores in snapshots: the
+    /// wrapping sum of the node digests, kept up to date by every change.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// Takes node `id` out of the tree digest (before it changes).
+    fn unhash(&mut self, id: NodeId) {
+        self.digest = self.digest.wrapping_sub(self.nodes[id as usize].digest());
+    }
+
+    /// Adds node `id` to the tree digest (after it changed).
+    fn rehash(&mut self, id: NodeId) {
+        self.digest = self.digest.wrapping_add(self.nodes[id as usize].digest());
     }
 
     /// Makes room for `additional` more nodes (a loader that knows roughly how many are
@@ -413,7 +453,7 @@ impl DataTree {
         let mut node = Node {
             path_data: Box::default(),
             path_len: 0,
-            flags: 0,
+            crc: 0,
             acl,
             num_children: 0,
             first_child: NIL,
@@ -442,6 +482,7 @@ impl DataTree {
                 (self.nodes.len() - 1) as NodeId
             }
         };
+        self.rehash(id);
         let hash = self.hash(path.as_bytes());
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hash, id, |&i| {
@@ -468,15 +509,18 @@ impl DataTree {
         if path == "/" || self.lookup(path).is_some() {
             return Err(ErrorCode::NodeExists);
         }
-        let p = &mut self.nodes[parent as usize];
+        let p = &self.nodes[parent as usize];
         let cversion = if n.parent_cversion == -1 {
             p.cversion.wrapping_add(1)
         } else {
             n.parent_cversion
         };
         if cversion > p.cversion {
+            self.unhash(parent);
+            let p = &mut self.nodes[parent as usize];
             p.cversion = cversion;
             p.pzxid = n.zxid;
+            self.rehash(parent);
         }
         let id = self.insert(path, Some(parent), n);
         self.index_owner(path, n.ephemeral_owner);
@@ -522,11 +566,14 @@ impl DataTree {
         if next != NIL {
             self.nodes[next as usize].prev_sibling = prev;
         }
+        self.unhash(id);
+        self.unhash(parent);
         let p = &mut self.nodes[parent as usize];
         p.num_children -= 1;
         if zxid > p.pzxid {
             p.pzxid = zxid;
         }
+        self.rehash(parent);
         let hash = self.hash(path.as_bytes());
         if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
             entry.remove();
@@ -536,7 +583,7 @@ impl DataTree {
             Node {
                 path_data: Box::default(),
                 path_len: 0,
-                flags: 0,
+                crc: 0,
                 acl: 0,
                 num_children: 0,
                 first_child: NIL,
@@ -588,6 +635,7 @@ impl DataTree {
         time: i64,
     ) -> Result<NodeId, ErrorCode> {
         let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
+        self.unhash(id);
         let n = &mut self.nodes[id as usize];
         let old = n.data_len() as u64;
         let path_bytes = n.path_bytes().to_vec();
@@ -596,6 +644,7 @@ impl DataTree {
         n.mzxid = zxid;
         n.mtime = time;
         let new = n.data_len() as u64;
+        self.rehash(id);
         self.data_bytes = self.data_bytes - old + new;
         self.quota_update(path, 0, new as i64 - old as i64);
         Ok(id)
@@ -705,11 +754,13 @@ impl DataTree {
 
     /// Replaces a node's data without touching its stat.
     fn overwrite_data(&mut self, id: NodeId, data: &[u8]) {
+        self.unhash(id);
         let n = &mut self.nodes[id as usize];
         let old = n.data_len() as u64;
         let path_bytes = n.path_bytes().to_vec();
         n.set_path_data(&path_bytes, Some(data));
         self.data_bytes = self.data_bytes - old + data.len() as u64;
+        self.rehash(id);
     }
 
     /// Inserts a node read from a snapshot, with its stored stat as is. Parents come before
@@ -768,6 +819,7 @@ impl DataTree {
                 id
             }
         };
+        self.unhash(id);
         let n = &mut self.nodes[id as usize];
         n.czxid = stat.czxid;
         n.mzxid = stat.mzxid;
@@ -778,6 +830,7 @@ impl DataTree {
         n.cversion = stat.cversion;
         n.aversion = stat.aversion;
         n.ephemeral_owner = stat.ephemeral_owner;
+        self.rehash(id);
         Ok(id)
     }
 
@@ -805,9 +858,11 @@ impl DataTree {
     pub fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> Result<NodeId, ErrorCode> {
         let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
         let new = self.acls.acquire(acl);
+        self.unhash(id);
         let n = &mut self.nodes[id as usize];
         let old = std::mem::replace(&mut n.acl, new);
         n.aversion = version;
+        self.rehash(id);
         self.acls.release(old);
         Ok(id)
     }
@@ -848,6 +903,59 @@ mod tests {
         // ZooKeeper reports 44 for a fresh standalone server: the paths "/", "/zookeeper",
         // "/zookeeper/quota" and "/zookeeper/config" (the alias "" adds nothing).
         assert_eq!(t.approximate_data_size(), 44);
+    }
+
+    /// The digest from scratch: every node's digest summed.
+    fn scratch_digest(t: &DataTree) -> u64 {
+        let mut sum = 0u64;
+        t.for_each_preorder(|n| {
+            sum = sum.wrapping_add(digest::node_digest(n.path(), n.data(), &n.stat_persisted()));
+        });
+        sum
+    }
+
+    #[test]
+    fn digest_matches_zookeepers_logged_values_and_follows_every_change() {
+        // Spec 10.9: a fresh 3.8.0 server's tree digest, and the TxnDigest it logged after
+        // `create /a "hello"` at zxid 2.
+        let mut t = DataTree::new(false, 0);
+        assert_eq!(t.digest(), 0x51c6d660);
+        t.create(
+            "/a",
+            &NewNode {
+                data: Some(b"hello"),
+                acl: &Acl::open_unsafe(),
+                ephemeral_owner: 0,
+                parent_cversion: 1,
+                zxid: 2,
+                time: 1795274139084,
+            },
+        )
+        .unwrap();
+        assert_eq!(t.digest(), 0x14ff8ef00);
+        create(&mut t, "/a/b", 3).unwrap();
+        create(&mut t, "/zookeeper/quota/a", 4).unwrap();
+        create(&mut t, "/zookeeper/quota/a/zookeeper_limits", 5).unwrap();
+        create(&mut t, "/zookeeper/quota/a/zookeeper_stats", 6).unwrap();
+        t.set_data("/a/b", None, 1, 7, 7).unwrap();
+        t.set_acl("/a", &Acl::read_unsafe(), 1).unwrap();
+        assert_eq!(t.digest(), scratch_digest(&t));
+        t.delete("/a/b", 8).unwrap();
+        assert_eq!(t.digest(), scratch_digest(&t));
+        // Restoring nodes over existing ones (fuzzy snapshot replay) keeps it exact too.
+        let stat = t.get("/a").unwrap().stat_persisted();
+        t.restore_node("/a", Some(b"again"), &Acl::open_unsafe(), &stat)
+            .unwrap();
+        t.restore_node("/a/z", None, &Acl::open_unsafe(), &stat)
+            .unwrap();
+        assert_eq!(t.digest(), scratch_digest(&t));
+        t.delete("/a/z", 9).unwrap();
+        t.delete("/zookeeper/quota/a/zookeeper_stats", 10).unwrap();
+        t.delete("/zookeeper/quota/a/zookeeper_limits", 10).unwrap();
+        t.delete("/zookeeper/quota/a", 10).unwrap();
+        t.delete("/a", 11).unwrap();
+        // Back to the built-in nodes, with the root's and /zookeeper's moved pzxid/cversion.
+        assert_eq!(t.digest(), scratch_digest(&t));
     }
 
     #[test]

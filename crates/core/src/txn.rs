@@ -107,11 +107,15 @@ impl TxnBody {
             OpCode::SetAcl => TxnBody::SetAcl(Record::read(r)?),
             OpCode::Check => TxnBody::Check(Record::read(r)?),
             OpCode::CreateSession => TxnBody::CreateSession(Record::read(r)?),
-            OpCode::CloseSession => TxnBody::CloseSession(if r.is_empty() {
-                CloseSessionTxn::default()
-            } else {
-                Record::read(r)?
-            }),
+            OpCode::CloseSession => {
+                let start = r.clone();
+                // Before 3.6 (or with closeSessionTxn disabled) there is no body, but a
+                // TxnDigest may follow: whatever does not read as a body is left for it.
+                TxnBody::CloseSession(CloseSessionTxn::read(r).unwrap_or_else(|_| {
+                    *r = start;
+                    CloseSessionTxn::default()
+                }))
+            }
             OpCode::Error => TxnBody::Error(Record::read(r)?),
             OpCode::Multi => {
                 let multi = MultiTxn::read(r)?;
@@ -155,24 +159,40 @@ pub struct LoggedTxn {
     pub header: TxnHeader,
     /// The body.
     pub body: TxnBody,
+    /// The tree digest expected once this txn is applied (ZooKeeper 3.6+ logs it after
+    /// every txn but a failed one; spec 10 §10.2).
+    pub digest: Option<TxnDigest>,
 }
 
 impl LoggedTxn {
-    /// Encodes header and body as one log record body (ZooKeeper: `Util.marshallTxnEntry`,
-    /// without the optional digest).
+    /// Encodes header, body and digest as one log record body (ZooKeeper:
+    /// `Util.marshallTxnEntry`).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut v = self.header.to_bytes();
         self.body.write(&mut v);
+        if let Some(d) = &self.digest {
+            d.write(&mut v);
+        }
         v
     }
 
-    /// Decodes a log record body: header, then the body its type announces; a trailing
-    /// TxnDigest, if any, is ignored.
+    /// Decodes a log record body: header, then the body its type announces, then the
+    /// TxnDigest if there is one (a missing or unreadable digest reads as none, as in
+    /// ZooKeeper).
     pub fn from_bytes(bytes: &[u8]) -> Result<LoggedTxn, DecodeError> {
         let mut r = Reader::new(bytes);
         let header = TxnHeader::read(&mut r)?;
         let body = TxnBody::decode(header.txn_type, &mut r)?;
-        Ok(LoggedTxn { header, body })
+        let digest = if r.is_empty() {
+            None
+        } else {
+            TxnDigest::read(&mut r).ok()
+        };
+        Ok(LoggedTxn {
+            header,
+            body,
+            digest,
+        })
     }
 
     /// The txn's zxid.
@@ -213,13 +233,35 @@ mod tests {
                     version: 1,
                 }),
             ]),
+            digest: None,
         };
         assert_eq!(LoggedTxn::from_bytes(&txn.to_bytes()).unwrap(), txn);
-        // A pre-3.6 closeSession has no body.
+        let with_digest = LoggedTxn {
+            digest: Some(TxnDigest {
+                version: 2,
+                tree_digest: 0x14ff8ef00,
+            }),
+            ..txn.clone()
+        };
+        assert_eq!(
+            LoggedTxn::from_bytes(&with_digest.to_bytes()).unwrap(),
+            with_digest
+        );
+        // A pre-3.6 closeSession has no body; with closeSessionTxn disabled it may still
+        // carry a digest.
         let mut header = txn.header.clone();
         header.txn_type = -11;
         let old = LoggedTxn::from_bytes(&header.to_bytes()).unwrap();
         assert_eq!(old.body, TxnBody::CloseSession(CloseSessionTxn::default()));
+        let mut bare = header.to_bytes();
+        TxnDigest {
+            version: 2,
+            tree_digest: 0x51c6d660,
+        }
+        .write(&mut bare);
+        let bare = LoggedTxn::from_bytes(&bare).unwrap();
+        assert_eq!(bare.body, TxnBody::CloseSession(CloseSessionTxn::default()));
+        assert_eq!(bare.digest.map(|d| d.tree_digest), Some(0x51c6d660));
     }
 
     #[test]

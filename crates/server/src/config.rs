@@ -55,6 +55,9 @@ pub struct ServerConfig {
     pub max_session_timeout_ms: i32,
     /// `extendedTypesEnabled` / `zookeeper.extendedTypesEnabled`.
     pub extended_types: bool,
+    /// `digest.enabled` / `zookeeper.digest.enabled`: write the tree digest with every txn
+    /// and in snapshots, and check it (default true, as in ZooKeeper 3.6+).
+    pub digest_enabled: bool,
     /// `jute.maxbuffer`: largest accepted frame.
     pub max_buffer: usize,
     /// `4lw.commands.whitelist`, lower case; `*` allows all.
@@ -145,6 +148,7 @@ impl Default for ServerConfig {
             min_session_timeout_ms: 6000,
             max_session_timeout_ms: 60000,
             extended_types: false,
+            digest_enabled: true,
             max_buffer: menagerie_proto::frame::DEFAULT_MAX_BUFFER,
             four_letter_whitelist: vec!["srvr".into()],
             reaper: ReaperConfig::default(),
@@ -396,6 +400,9 @@ impl ServerConfig {
                 "maxSessionTimeout" => max = Some(number::<i32>(key, value)?),
                 "extendedTypesEnabled" | "zookeeper.extendedTypesEnabled" => {
                     c.extended_types = boolean(key, value)?
+                }
+                "digest.enabled" | "zookeeper.digest.enabled" => {
+                    c.digest_enabled = boolean(key, value)?
                 }
                 "jute.maxbuffer" | "zookeeper.jute.maxbuffer" => {
                     c.max_buffer = number(key, value)?;

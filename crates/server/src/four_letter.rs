@@ -73,8 +73,12 @@ pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
         "mntr" => mntr(server, view),
         // The trace mask (ZooKeeper's default 306 unless the admin set_trace_mask changed it).
         "gtmk" => crate::admin::commands::trace_mask().to_string(),
-        // No digest log is kept yet, so there is nothing to list.
-        "hash" => String::new(),
+        // The tree digest every 128th zxid, oldest first: `<hex zxid>: <digest>`.
+        "hash" => server
+            .digest_log()
+            .history()
+            .map(|d| format!("{:x}: {}\n", d.zxid, d.digest))
+            .collect(),
         _ => format!("{word} is not executed because it is not in the whitelist.\n"),
     }
 }

@@ -89,7 +89,7 @@ pub fn uptime_ms(view: &ShellView<'_>) -> i64 {
 }
 
 /// The monitoring set of a standalone ZooKeeper 3.8 server's basic gauges, in ZooKeeper's
-/// order. `extra_connections` counts a connection the core does not know about (the
+/// order, and the counters of its metrics that Menagerie measures. `extra_connections` counts a connection the core does not know about (the
 /// four-letter-word connection itself, which ZooKeeper counts as alive).
 pub fn collect(server: &Server, view: &ShellView<'_>, extra_connections: usize) -> Vec<Metric> {
     use Value::{Float, Int, Text};
@@ -133,6 +133,11 @@ pub fn collect(server: &Server, view: &ShellView<'_>, extra_connections: usize) 
         m("non_mtls_remote_conn_count", Int(0)),
         m("non_mtls_local_conn_count", Int(0)),
         m("outstanding_tls_handshake", Int(0)),
+        // A ZooKeeper counter (3.6+): txns or snapshots whose digest differed from the tree's.
+        m(
+            "digest_mismatches_count",
+            u(server.digest_log().mismatches()),
+        ),
     ]
 }
 

@@ -22,8 +22,7 @@ use menagerie_core::txn::LoggedTxn;
 use menagerie_core::{Now, Server};
 use menagerie_proto::records::Acl;
 use menagerie_storage::{
-    DataDirs, Fs, SnapshotNode, SnapshotTrailer, SnapshotWriter, TreeDigest, TxnLog, TxnLogOptions,
-    ZxidDigest,
+    DataDirs, Fs, SnapshotNode, SnapshotTrailer, SnapshotWriter, TxnLog, TxnLogOptions, ZxidDigest,
 };
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -140,6 +139,7 @@ pub fn recover(
             server.restore_session(now, id, timeout);
         }
         server.restore_zxid(snap.file.zxid);
+        server.snapshot_digest(snap.file.zxid, snap.trailer.digest.map(core_digest));
         tracing::info!(zxid = format_args!("{:#x}", snap.file.zxid), file = %snap.file.path.display(), "snapshot loaded");
     }
     let mut replayed = 0;
@@ -154,11 +154,13 @@ pub fn recover(
         server.replay(now, &txn);
         replayed += 1;
     }
+    server.recovery_done();
     server.tree_mut().rebuild_quotas();
     tracing::info!(
         zxid = format_args!("{:#x}", server.last_processed_zxid()),
         replayed,
         nodes = server.tree().node_count(),
+        digest_mismatches = server.digest_log().mismatches(),
         "data loaded"
     );
     Ok(Recovered {
@@ -166,6 +168,27 @@ pub fn recover(
         log,
         replayed,
         fsync_stats,
+    })
+}
+
+/// A snapshot's digest block as the core checks it.
+fn core_digest(d: ZxidDigest) -> menagerie_core::digest_log::ZxidDigest {
+    menagerie_core::digest_log::ZxidDigest {
+        zxid: d.zxid,
+        version: d.version,
+        digest: d.digest,
+    }
+}
+
+/// The digest block a snapshot finished now stores: the tree's digest and the zxid it is at
+/// (ZooKeeper: `DataTree.serializeZxidDigest`). For a fuzzy snapshot that zxid is later than
+/// the one the file is named after; recovery compares the digest when replay gets there.
+/// `None` with `digest.enabled=false`.
+pub fn snapshot_digest(server: &Server) -> Option<ZxidDigest> {
+    server.digest_log().enabled().then(|| ZxidDigest {
+        zxid: server.last_processed_zxid(),
+        version: menagerie_storage::digest::DIGEST_VERSION,
+        digest: server.tree().digest() as i64,
     })
 }
 
@@ -287,13 +310,11 @@ pub fn take_snapshot(
         .filter(|(_, acl)| *acl != open.as_slice())
         .map(|(r, acl)| (i64::from(*r), *acl))
         .collect();
-    // Stream the nodes straight from the tree (no copy of it), computing the digest in the
-    // same pass. The tree is exactly at `zxid` here (written from the core's own task), so the
-    // digest Java 3.6+ expects in the trailer is exact.
+    // Stream the nodes straight from the tree (no copy of it). The tree is exactly at `zxid`
+    // here (written from the core's own task), so the snapshot is not fuzzy.
     let mut w = SnapshotWriter::create(Arc::clone(dirs.fs()), dirs.snap_dir(), zxid)?;
     w.sessions(sessions)?;
     w.acls(acls)?;
-    let mut digest = TreeDigest::new();
     let mut failed = None;
     tree.for_each_preorder(|n| {
         if failed.is_some() {
@@ -301,7 +322,6 @@ pub fn take_snapshot(
         }
         let path = if n.path() == "/" { "" } else { n.path() };
         let stat = n.stat_persisted();
-        digest.add(path, n.data(), &stat);
         let node = SnapshotNode {
             path,
             data: n.data(),
@@ -316,11 +336,7 @@ pub fn take_snapshot(
         return Err(e);
     }
     w.finish(&SnapshotTrailer {
-        digest: Some(ZxidDigest {
-            zxid,
-            version: menagerie_storage::digest::DIGEST_VERSION,
-            digest: digest.value() as i64,
-        }),
+        digest: snapshot_digest(server),
         last_processed_zxid: None,
     })
 }

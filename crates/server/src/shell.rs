@@ -126,6 +126,7 @@ pub fn recover(
             ..config.auth.clone()
         },
         enforce_quota: config.enforce_quota,
+        digest_enabled: config.digest_enabled,
     };
     let mut server = Server::new(core_config, boot);
     let recovered = crate::persistence::recover(config, fs, &mut server, boot)?;

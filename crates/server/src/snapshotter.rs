@@ -11,8 +11,9 @@
 //! The ACL table is written first, so a node whose ACL list did not exist (under the same
 //! reference) when the snapshot started cannot be written correctly; the snapshot is then
 //! abandoned ([`Progress::Abandoned`]) and the shell tries again or, after repeated
-//! failures, writes a consistent snapshot in one go. Fuzzy snapshots carry no digest block
-//! (the tree's digest is not maintained incrementally yet); ZooKeeper accepts that.
+//! failures, writes a consistent snapshot in one go. The digest block holds the tree's
+//! digest when the walk ended, with the zxid it was at (later than the file's name, as in
+//! ZooKeeper); recovery checks it when replay reaches that zxid.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use menagerie_core::Server;
 use menagerie_core::walk::FuzzyWalk;
 use menagerie_proto::records::Acl;
 use menagerie_storage::snapshot::encode_node;
-use menagerie_storage::{DataDirs, Fs, SnapshotNode, SnapshotTrailer, SnapshotWriter};
+use menagerie_storage::{DataDirs, Fs, SnapshotNode, SnapshotTrailer, SnapshotWriter, ZxidDigest};
 use tokio::sync::mpsc;
 
 use crate::shell::ToShell;
@@ -36,8 +37,8 @@ const QUEUED_SLICES: usize = 8;
 enum Cmd {
     /// Encoded nodes to append.
     Nodes(Vec<u8>),
-    /// Every node was sent: seal, fsync and rename.
-    Finish,
+    /// Every node was sent: write this digest block, seal, fsync and rename.
+    Finish(Option<ZxidDigest>),
 }
 
 /// How a snapshot ended, reported to the shell as [`ToShell::SnapshotDone`].
@@ -219,7 +220,7 @@ impl Snapshotter {
         }
         // The finish command waits in the queue behind the last slice.
         if let Some(tx) = self.tx.take()
-            && let Err(e) = tx.try_send(Cmd::Finish)
+            && let Err(e) = tx.try_send(Cmd::Finish(crate::persistence::snapshot_digest(server)))
         {
             tracing::warn!(error = %e, "snapshot finish not queued; retrying later");
             self.tx = Some(tx);
@@ -251,10 +252,10 @@ fn write(
         while let Some(cmd) = rx.blocking_recv() {
             match cmd {
                 Cmd::Nodes(bytes) => w.encoded_nodes(&bytes)?,
-                Cmd::Finish => {
+                Cmd::Finish(digest) => {
                     return w
                         .finish(&SnapshotTrailer {
-                            digest: None,
+                            digest,
                             last_processed_zxid: None,
                         })
                         .map(Some);

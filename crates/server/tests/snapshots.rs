@@ -15,6 +15,7 @@ fn config(dir: &std::path::Path) -> ServerConfig {
         // A snapshot every 500-1000 txns: several during the test, each spanning several
         // slices of the tree.
         snap_count: 1000,
+        four_letter_whitelist: vec!["mntr".into()],
         ..common::config(dir)
     }
 }
@@ -54,6 +55,30 @@ async fn dump(client: &zk::Client) -> Dump {
             } else {
                 format!("{p}/{c}")
             });
+        }
+    }
+    out
+}
+
+/// `zk_digest_mismatches_count` from `mntr`.
+async fn digest_mismatches(server: &RunningServer) -> String {
+    let mntr = common::four_letter(server.addr, "mntr").await;
+    mntr.lines()
+        .find_map(|l| l.strip_prefix("zk_digest_mismatches_count\t"))
+        .unwrap_or("<missing>")
+        .to_owned()
+}
+
+/// Every snapshot's digest block (zxid of the file, zxid of the digest).
+fn snapshot_digests(dir: &std::path::Path) -> Vec<(i64, Option<i64>)> {
+    let fs = menagerie_storage::StdFs;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir.join("version-2")).expect("version-2") {
+        let path = e.expect("entry").path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.is_some_and(|n| n.starts_with("snapshot.") && !n.ends_with(".tmp")) {
+            let snap = menagerie_storage::snapshot::read_snapshot(&fs, &path).expect("snapshot");
+            out.push((snap.zxid, snap.trailer.digest.map(|d| d.zxid)));
         }
     }
     out
@@ -143,9 +168,18 @@ async fn fuzzy_snapshots_under_concurrent_writes_recover_exactly() {
     }
     let before = dump(&clients[0]).await;
     drop(clients);
+    // Every txn's digest matched the tree after it was applied.
+    assert_eq!(digest_mismatches(&server).await, "0");
     server.stop().await;
     let snapshots = snapshot_files(dir.path());
     assert!(snapshots >= 3, "only {snapshots} snapshots were written");
+    // Each snapshot carries the digest of the tree when its walk ended, at or after the zxid
+    // it is named after (ZooKeeper's fuzzy snapshots do the same).
+    let digests = snapshot_digests(dir.path());
+    eprintln!("snapshot zxid -> digest zxid: {digests:x?}");
+    for (zxid, digest_zxid) in &digests {
+        assert!(digest_zxid.is_some_and(|d| d >= *zxid), "{digests:x?}");
+    }
 
     let server = menagerie_server::start(config(dir.path()))
         .await
@@ -156,5 +190,8 @@ async fn fuzzy_snapshots_under_concurrent_writes_recover_exactly() {
     for (path, want) in &before {
         assert_eq!(after.get(path), Some(want), "{path}");
     }
+    // Recovery compared the newest snapshot's digest when replay reached its zxid, and
+    // every replayed txn's digest.
+    assert_eq!(digest_mismatches(&server).await, "0");
     server.stop().await;
 }

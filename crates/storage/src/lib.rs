@@ -49,7 +49,8 @@
 #![deny(missing_docs)]
 
 pub mod datadir;
-pub mod digest;
+/// ZooKeeper's tree digest (defined in `menagerie-proto`, shared with the core).
+pub use menagerie_proto::digest;
 pub mod epoch;
 mod error;
 pub mod fs;

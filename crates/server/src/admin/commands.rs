@@ -116,9 +116,14 @@ pub fn run(
         "get_trace_mask" => {
             o.put("tracemask", trace_mask().into());
         }
-        // No digest log is kept, so there is nothing to list (as a fresh ZooKeeper).
+        // The tree digest every 128th zxid, oldest first (ZooKeeper's digest log).
         "hash" => {
-            o.put("digests", json!([]));
+            let digests: Vec<_> = server
+                .digest_log()
+                .history()
+                .map(|d| json!({"zxid": d.zxid, "digest": d.digest, "digest_version": d.version}))
+                .collect();
+            o.put("digests", digests.into());
         }
         "initial_configuration" => {
             o.put(

@@ -7,19 +7,39 @@
 //! itself and the root (path `""`, alias `"/"`) count. The tree digest is the wrapping 64-bit
 //! sum of node digests (ZooKeeper: `AdHash`).
 
-use menagerie_proto::records::StatPersisted;
+use crate::records::StatPersisted;
 
 /// The digest version this module computes (ZooKeeper: `DigestCalculator.DIGEST_VERSION`).
 pub const DIGEST_VERSION: i32 = 2;
 
-/// Digest of one node; 0 for nodes below `/zookeeper/`.
-pub fn node_digest(path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> u64 {
-    // ZooKeeper: quota nodes are updated locally, so everything under /zookeeper/ is skipped.
-    if path.starts_with("/zookeeper/") {
+/// The path as the digest hashes it: the root is `""` (ZooKeeper hashes `""` and `"/"` alike).
+fn digest_path(path: &str) -> &str {
+    if path == "/" { "" } else { path }
+}
+
+/// Whether a node is left out of the digest: everything below `/zookeeper/` (quota nodes are
+/// rewritten locally on every server, so they cannot be compared).
+pub fn excluded(path: &str) -> bool {
+    path.starts_with("/zookeeper/")
+}
+
+/// CRC-32 of the path and data part of a node digest. A node's digest is this value
+/// continued over the 60-byte stat block ([`node_digest_with`]), so a node whose data did not
+/// change can be rehashed without reading its data again.
+pub fn path_data_crc(path: &str, data: Option<&[u8]>) -> u32 {
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(digest_path(path).as_bytes());
+    if let Some(d) = data {
+        crc.update(d);
+    }
+    crc.finalize()
+}
+
+/// Digest of one node from its [`path_data_crc`] and stat; 0 for nodes below `/zookeeper/`.
+pub fn node_digest_with(path: &str, path_data_crc: u32, stat: &StatPersisted) -> u64 {
+    if excluded(path) {
         return 0;
     }
-    // ZooKeeper: "" and "/" are aliases of the root; always hash "".
-    let path = if path == "/" { "" } else { path };
     let mut b = [0u8; 60];
     b[0..8].copy_from_slice(&stat.czxid.to_be_bytes());
     b[8..16].copy_from_slice(&stat.mzxid.to_be_bytes());
@@ -30,13 +50,17 @@ pub fn node_digest(path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> u64
     b[44..48].copy_from_slice(&stat.cversion.to_be_bytes());
     b[48..52].copy_from_slice(&stat.aversion.to_be_bytes());
     b[52..60].copy_from_slice(&stat.ephemeral_owner.to_be_bytes());
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(path.as_bytes());
-    if let Some(d) = data {
-        crc.update(d);
-    }
+    let mut crc = crc32fast::Hasher::new_with_initial(path_data_crc);
     crc.update(&b);
     u64::from(crc.finalize())
+}
+
+/// Digest of one node; 0 for nodes below `/zookeeper/`.
+pub fn node_digest(path: &str, data: Option<&[u8]>, stat: &StatPersisted) -> u64 {
+    if excluded(path) {
+        return 0;
+    }
+    node_digest_with(path, path_data_crc(path, data), stat)
 }
 
 /// An incrementally maintained tree digest (ZooKeeper: `AdHash`).
