@@ -90,9 +90,14 @@ def run(kind: str, rounds: int, rng: random.Random) -> bool:
             zk.delete(nxt)
             zk.stop()
             zk.close()
+            # The recovered tree's digest agreed with every replayed txn's (and the snapshot's).
+            mntr = dict(ln.split("\t", 1) for ln in zkserver.four_letter(srv.port, "mntr").splitlines()
+                        if "\t" in ln)
+            mismatches = mntr.get("zk_digest_mismatches_count", "<missing>")
             print(f"crash[{kind}] round {r}: {len(acked)} acknowledged, {len(present)} present, "
-                  f"{len(missing)} missing, {len(wrong)} wrong data, next seq {nxt[-10:]}")
-            if missing or wrong or int(nxt[-10:]) <= top:
+                  f"{len(missing)} missing, {len(wrong)} wrong data, next seq {nxt[-10:]}, "
+                  f"digest mismatches {mismatches}")
+            if missing or wrong or int(nxt[-10:]) <= top or mismatches != "0":
                 print(f"  missing: {missing[:5]} wrong: {wrong[:3]} top acked seq: {top}")
                 ok = False
                 break
