@@ -288,15 +288,17 @@ impl DataTree {
             zxid: 0,
             time: 0,
         };
-        t.insert("/", None, &zero(&open));
+        let root = t.insert("/", None, &zero(&open));
+        t.rehash(root);
         for p in ["/zookeeper", "/zookeeper/quota"] {
             let parent = t.lookup(path::parent(p));
-            t.insert(p, parent, &zero(&open));
+            let id = t.insert(p, parent, &zero(&open));
+            t.rehash(id);
         }
         let parent = t.lookup("/zookeeper");
         let config = t.insert("/zookeeper/config", parent, &zero(&Acl::read_unsafe()));
-        // Below /zookeeper/, so outside the digest.
         t.nodes[config as usize].aversion = -1;
+        t.rehash(config);
         t
     }
 
@@ -448,6 +450,8 @@ impl DataTree {
         self.data_bytes + self.path_bytes
     }
 
+    /// Adds a node to the slab, the index and its parent's children; the caller adds it to
+    /// the tree digest once its stat is final.
     fn insert(&mut self, path: &str, parent: Option<NodeId>, n: &NewNode<'_>) -> NodeId {
         let acl = self.acls.acquire(n.acl);
         let mut node = Node {
@@ -482,7 +486,6 @@ impl DataTree {
                 (self.nodes.len() - 1) as NodeId
             }
         };
-        self.rehash(id);
         let hash = self.hash(path.as_bytes());
         let (nodes, hasher) = (&self.nodes, &self.hasher);
         self.index.insert_unique(hash, id, |&i| {
@@ -523,6 +526,7 @@ impl DataTree {
             self.rehash(parent);
         }
         let id = self.insert(path, Some(parent), n);
+        self.rehash(id);
         self.index_owner(path, n.ephemeral_owner);
         self.quota_created(path, n.data.map_or(0, <[u8]>::len) as i64);
         Ok(id)
@@ -791,6 +795,8 @@ impl DataTree {
             Some(id) => {
                 self.set_data(path, data, stat.version, stat.mzxid, stat.mtime)?;
                 self.set_acl(path, acl, stat.aversion)?;
+                // Rehashed below with its restored stat.
+                self.unhash(id);
                 id
             }
             None => {
@@ -814,12 +820,12 @@ impl DataTree {
                     zxid: stat.czxid,
                     time: stat.ctime,
                 };
+                // Not in the digest yet: added below with its restored stat.
                 let id = self.insert(path, Some(parent), &n);
                 self.index_owner(path, stat.ephemeral_owner);
                 id
             }
         };
-        self.unhash(id);
         let n = &mut self.nodes[id as usize];
         n.czxid = stat.czxid;
         n.mzxid = stat.mzxid;
