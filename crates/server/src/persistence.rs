@@ -105,8 +105,10 @@ pub fn recover(
         let acls: std::collections::HashMap<i64, Vec<Acl>> = r.acls().iter().cloned().collect();
         // -1 is OPEN_ACL_UNSAFE, which ZooKeeper never stores in the map.
         let open = Acl::open_unsafe();
-        // About 100 bytes per node in a typical snapshot: size the tree's index once.
-        tree.reserve((r.file_len() / 100).min(1 << 26) as usize);
+        // About 100 bytes per node in a typical snapshot: size the tree's index once. Capped
+        // at 2M nodes (~200 MB of slots), so that a snapshot of a few huge znodes does not
+        // reserve memory for millions of nodes it does not have; beyond it the tree grows.
+        tree.reserve((r.file_len() / 100).min(1 << 21) as usize);
         // The most recently restored ancestors (snapshots are in preorder): the parent of
         // the next node is found among them without hashing its path.
         let mut ancestors: Vec<u32> = Vec::new();
