@@ -12,12 +12,13 @@ multi with and without an error, ephemerals, closeSession), stop it, then run on
 and compare: per log the txn count, the zxid sequence, the txn types and the paths; per
 snapshot the node paths, the sessions (id, timeout, ephemeral count) and the last zxid.
 Finally a truncated and a bit-flipped copy of a log must make ``menagerie inspect`` exit 1 and
-name the file and offset.
+name the file and offset. Across the two servers, the txn types that carry a TxnDigest must be
+the same (ZooKeeper 3.6+ writes one after every txn but a failed one).
 
     python3 tests/compat/inspect_test.py
 
 Prints "TESTRESULT PASS|FAIL inspect[java-files]", "inspect[menagerie-files]",
-"inspect[damaged]".
+"inspect[damaged]", "inspect[digest-placement]".
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from kazoo.client import KazooClient  # noqa: E402
+from kazoo.exceptions import NodeExistsError  # noqa: E402
 from kazoo.security import make_digest_acl  # noqa: E402
 
 import zkserver  # noqa: E402
@@ -72,6 +74,10 @@ def workload(srv) -> None:
     zk = KazooClient(hosts=srv.hostport)
     zk.start(timeout=15)
     zk.create("/a", b"hello")
+    try:
+        zk.create("/a", b"again")  # fails: logged as an error txn, without a digest
+    except NodeExistsError:
+        pass
     for i in range(25):
         zk.create(f"/a/n{i:02d}", f"v{i}".encode())
     zk.set("/a/n01", b"changed")
@@ -217,6 +223,17 @@ def check_damaged(vdir: Path, tmp: str) -> bool:
     return not problems
 
 
+def digest_placement(vdir: Path) -> dict[str, list[bool]]:
+    """For each txn type in the logs of `vdir`: whether its txns carry a TxnDigest."""
+    seen: dict[str, set[bool]] = {}
+    for log in sorted(vdir.glob("log.*")):
+        for line in run_inspect("--json", str(log)).stdout.decode().splitlines():
+            o = json.loads(line)
+            if o["kind"] == "txn":
+                seen.setdefault(o["type"], set()).add(o.get("digest") is not None)
+    return {k: sorted(v) for k, v in sorted(seen.items())}
+
+
 def main() -> int:
     logging.getLogger("kazoo").setLevel(logging.CRITICAL)
     zkserver.install_signal_handlers()
@@ -228,6 +245,7 @@ def main() -> int:
     ok = True
     tmp = tempfile.mkdtemp(prefix="compat-inspect-")
     keep = []
+    placement = {}
     try:
         for kind in ("java", "menagerie"):
             srv = zkserver.start_server(kind, extra={"zookeeper.snapCount": 20})
@@ -236,6 +254,7 @@ def main() -> int:
             finally:
                 srv.stop(keep_tmp=True)
             vdir = Path(srv.tmpdir, "data", "version-2")
+            placement[kind] = digest_placement(vdir)
             good = compare_dir(f"{kind}-files", vdir)
             if kind == "java":
                 good &= check_damaged(vdir, tmp)
@@ -244,6 +263,12 @@ def main() -> int:
             else:
                 keep.append(srv.tmpdir)
             ok &= good
+        same = placement["java"] == placement["menagerie"] and placement["java"].get("error") == [False]
+        if not same:
+            print(f"  digests by txn type: java {placement['java']} menagerie {placement['menagerie']}")
+        print(f"TESTRESULT {'PASS' if same else 'FAIL'} inspect[digest-placement] "
+              f"({len(placement['java'])} txn types)")
+        ok &= same
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if keep:
