@@ -234,7 +234,14 @@ async fn session(
     let mut drain_deadline: Option<Instant> = None;
     let now = Instant::now();
     for _ in 0..outstanding {
-        send(&requests, &mut n, &mut next_xid, &mut out, &mut in_flight, now);
+        send(
+            &requests,
+            &mut n,
+            &mut next_xid,
+            &mut out,
+            &mut in_flight,
+            now,
+        );
     }
     stream.write_all(&out).await?;
     out.clear();
@@ -299,7 +306,14 @@ async fn session(
                 result.errors += 1;
             }
             if !stopping {
-                send(&requests, &mut n, &mut next_xid, &mut out, &mut in_flight, now);
+                send(
+                    &requests,
+                    &mut n,
+                    &mut next_xid,
+                    &mut out,
+                    &mut in_flight,
+                    now,
+                );
             }
         }
         input.copy_within(at..filled, 0);
@@ -332,7 +346,11 @@ fn send(
     if let Some(req) = requests.get(*n % requests.len()) {
         req.put(out, *next_xid);
         in_flight.push_back((*next_xid, now));
-        *next_xid = if *next_xid == i32::MAX { 1 } else { *next_xid + 1 };
+        *next_xid = if *next_xid == i32::MAX {
+            1
+        } else {
+            *next_xid + 1
+        };
         *n += 1;
     }
 }
