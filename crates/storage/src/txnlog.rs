@@ -110,12 +110,15 @@ fn zero_ahead(cur: &mut OpenLog, upcoming: u64, pre_alloc: u64) -> Result<()> {
     if end + ZERO_AHEAD / 2 <= cur.zeroed || cur.zeroed >= cur.size {
         return Ok(());
     }
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
     let to = (cur.zeroed + ZERO_AHEAD).min(cur.size);
-    let zeros = vec![0u8; (to - cur.zeroed) as usize];
-    cur.file
-        .write_at(cur.zeroed, &zeros)
-        .map_err(|e| Error::io("preallocate", &cur.path, e))?;
-    cur.zeroed = to;
+    while cur.zeroed < to {
+        let n = (to - cur.zeroed).min(ZEROS.len() as u64);
+        cur.file
+            .write_at(cur.zeroed, &ZEROS[..n as usize])
+            .map_err(|e| Error::io("preallocate", &cur.path, e))?;
+        cur.zeroed += n;
+    }
     Ok(())
 }
 
