@@ -336,14 +336,37 @@ async fn pipelined(
     scripts: Vec<Script>,
 ) -> Result<BenchResult, ClientError> {
     let ops = Arc::new(AtomicU64::new(0));
-    let driver = DriverConfig {
+    let driver = driver_config(config);
+    let run = crate::pipeline::drive(&driver, scripts, Arc::clone(&ops));
+    driven(config, workload, run, &ops).await
+}
+
+/// Session create+close loops (`sessions` x `outstanding` of them) on the driver's thread.
+async fn churned(config: &BenchConfig) -> Result<BenchResult, ClientError> {
+    let ops = Arc::new(AtomicU64::new(0));
+    let loops = config.sessions * config.outstanding;
+    let driver = driver_config(config);
+    let run = crate::pipeline::churn(&driver, loops, Arc::clone(&ops));
+    driven(config, Workload::Sessions, run, &ops).await
+}
+
+fn driver_config(config: &BenchConfig) -> DriverConfig {
+    DriverConfig {
         target: config.target.clone(),
         outstanding: config.outstanding,
         duration: config.duration,
-    };
+    }
+}
+
+/// Waits for a driver run, reporting progress meanwhile.
+async fn driven(
+    config: &BenchConfig,
+    workload: Workload,
+    run: impl Future<Output = Result<crate::pipeline::DriverResult, ClientError>>,
+    ops: &AtomicU64,
+) -> Result<BenchResult, ClientError> {
     let start = Instant::now();
-    let run = crate::pipeline::drive(&driver, scripts, Arc::clone(&ops));
-    let progress = report_progress(config, workload, &ops, start, || {
+    let progress = report_progress(config, workload, ops, start, || {
         start.elapsed() >= config.duration
     });
     let (r, ()) = tokio::join!(run, progress);
@@ -376,6 +399,9 @@ async fn closed_loop(
         && let Some(scripts) = scripts(root, workload, config.sessions)
     {
         return pipelined(config, workload, scripts).await;
+    }
+    if config.rate.is_none() && workload == Workload::Sessions {
+        return churned(config).await;
     }
     let mut clients = Vec::new();
     for _ in 0..config.sessions {

@@ -164,6 +164,108 @@ async fn drive_all(
     Ok(total)
 }
 
+/// Session churn: `loops` loops, each creating a session on a new connection and closing
+/// it, for `config.duration`, all on one new thread.
+pub async fn churn(
+    config: &DriverConfig,
+    loops: usize,
+    ops: Arc<AtomicU64>,
+) -> Result<DriverResult, ClientError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let config = config.clone();
+    std::thread::Builder::new()
+        .name("bench-driver".into())
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(ClientError::Io)
+                .and_then(|rt| rt.block_on(churn_all(&config, loops, ops)));
+            let _ = tx.send(result);
+        })
+        .map_err(ClientError::Io)?;
+    rx.await.map_err(|_| ClientError::ConnectionLoss)?
+}
+
+async fn churn_all(
+    config: &DriverConfig,
+    loops: usize,
+    ops: Arc<AtomicU64>,
+) -> Result<DriverResult, ClientError> {
+    let start = Instant::now();
+    let deadline = start + config.duration;
+    let local = tokio::task::LocalSet::new();
+    let results = local
+        .run_until(async {
+            let mut tasks = Vec::new();
+            for _ in 0..loops {
+                let (ops, target) = (Arc::clone(&ops), config.target.clone());
+                tasks.push(tokio::task::spawn_local(async move {
+                    let mut r = SessionResult {
+                        ops: 0,
+                        errors: 0,
+                        histogram: histogram(),
+                    };
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        match create_and_close(&target).await {
+                            Ok(()) => {
+                                let _ = r.histogram.record(t.elapsed().as_micros().max(1) as u64);
+                                r.ops += 1;
+                                ops.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(_) => r.errors += 1,
+                        }
+                    }
+                    r
+                }));
+            }
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.map_err(|_| ClientError::ConnectionLoss));
+            }
+            results
+        })
+        .await;
+    let mut total = DriverResult {
+        ops: 0,
+        errors: 0,
+        elapsed: start.elapsed().as_secs_f64(),
+        histogram: histogram(),
+    };
+    for r in results {
+        let s = r?;
+        total.ops += s.ops;
+        total.errors += s.errors;
+        let _ = total.histogram.add(&s.histogram);
+    }
+    Ok(total)
+}
+
+/// Creates a session on a new connection and closes it (waits for the close's reply).
+async fn create_and_close(target: &str) -> Result<(), ClientError> {
+    let mut stream = connect(target).await?;
+    let mut frame = Vec::new();
+    Encoded::new(&Request::CloseSession).put(&mut frame, 1);
+    stream.write_all(&frame).await?;
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        let mut len = [0u8; 4];
+        tokio::time::timeout_at(deadline.into(), stream.read_exact(&mut len))
+            .await
+            .map_err(|_| ClientError::Protocol("no reply to closeSession".into()))??;
+        let mut body = vec![0u8; frame_len(len)?];
+        stream.read_exact(&mut body).await?;
+        let header = ReplyHeader::read(&mut Reader::new(&body))?;
+        if header.xid == 1 {
+            return match header.err {
+                0 => Ok(()),
+                e => Err(ClientError::Protocol(format!("closeSession failed: {e}"))),
+            };
+        }
+    }
+}
+
 /// Connects and creates a session; returns the socket ready for requests.
 async fn connect(target: &str) -> Result<TcpStream, ClientError> {
     let mut stream = TcpStream::connect(target).await?;
