@@ -7,6 +7,9 @@
 //! padding    : zeros (sparse preallocation, preAllocSize at a time)
 //! ```
 //!
+//! The 1 MiB ahead of the last entry is filled with written zeros (not a hole), so that an
+//! fsync after an append flushes data only, without allocating blocks or writing the inode.
+//!
 //! Appends are buffered; [`TxnLog::commit`] writes them and fsyncs every file that has
 //! unsynced data (group commit). A new file is started on the first append after
 //! [`TxnLog::roll`], named after that append's zxid. Any I/O error poisons the log: later
@@ -96,10 +99,11 @@ pub struct CommitInfo {
 const ZERO_AHEAD: u64 = 1 << 20;
 
 /// Writes real zeros into the preallocated (sparse) region after the next `upcoming` bytes
-/// (buffered entries and the one being appended), [`ZERO_AHEAD`] at a time. Appends then overwrite blocks that already exist, so
-/// an fsync flushes only data; appends into a hole make the file system allocate blocks
-/// and write the inode on every fsync (on ext4 about 0.1 ms more per fsync). Zeros are
-/// what the padding reads as anyway, so the file's contents are the same either way.
+/// (buffered entries and the one being appended), [`ZERO_AHEAD`] at a time. Appends then
+/// overwrite blocks that already exist, so an fsync flushes only data; appends into a hole
+/// make the file system allocate blocks and write the inode on every fsync (on ext4 about
+/// 0.1 ms more per fsync). Zeros are what the padding reads as anyway, so the file's
+/// contents are the same either way.
 fn zero_ahead(cur: &mut OpenLog, upcoming: u64, pre_alloc: u64) -> Result<()> {
     if pre_alloc == 0 {
         return Ok(());
