@@ -156,6 +156,9 @@ pub async fn run(config: &BenchConfig, workload: Workload) -> Result<BenchResult
     let setup = Arc::new(Client::connect(&config.target, Duration::from_secs(30)).await?);
     ensure(&setup, &root).await?;
     let result = match workload {
+        Workload::WatchFanout(n) if config.rate.is_none() => {
+            fanned_out(config, &setup, &root, n).await
+        }
         Workload::WatchFanout(n) => watch_fanout(config, &setup, &root, n).await,
         _ => closed_loop(config, &setup, &root, workload).await,
     };
@@ -356,6 +359,22 @@ fn driver_config(config: &BenchConfig) -> DriverConfig {
         outstanding: config.outstanding,
         duration: config.duration,
     }
+}
+
+/// Watch fan-out on the driver's thread (plain sockets; one read per notification).
+async fn fanned_out(
+    config: &BenchConfig,
+    setup: &Client,
+    root: &str,
+    n: usize,
+) -> Result<BenchResult, ClientError> {
+    let node = format!("{root}/watched");
+    ensure(setup, &node).await?;
+    let ops = AtomicU64::new(0);
+    let driver = driver_config(config);
+    let run = crate::pipeline::fanout(&driver, n, node);
+    // One operation is one round: the set, then every watcher notified.
+    driven(config, Workload::WatchFanout(n), run, &ops).await
 }
 
 /// Waits for a driver run, reporting progress meanwhile.

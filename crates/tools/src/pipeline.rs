@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use menagerie_proto::frame::put_frame;
 use menagerie_proto::jute::{Reader, Record};
-use menagerie_proto::records::{ConnectRequest, ConnectResponse, ReplyHeader};
+use menagerie_proto::records::{
+    ConnectRequest, ConnectResponse, PathWatchRequest, ReplyHeader, SetDataRequest,
+};
 use menagerie_proto::request::{Request, encode_request};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -240,6 +242,110 @@ async fn churn_all(
         let _ = total.histogram.add(&s.histogram);
     }
     Ok(total)
+}
+
+/// Watch fan-out: `watchers` sessions each set a data watch on `path` (exists), one more
+/// session sets its data, and the time until every watcher has read its notification is
+/// one operation; repeated for `config.duration` (at least once), all on one new thread.
+pub async fn fanout(
+    config: &DriverConfig,
+    watchers: usize,
+    path: String,
+) -> Result<DriverResult, ClientError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let config = config.clone();
+    std::thread::Builder::new()
+        .name("bench-driver".into())
+        .spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(ClientError::Io)
+                .and_then(|rt| rt.block_on(fanout_rounds(&config, watchers, &path)));
+            let _ = tx.send(result);
+        })
+        .map_err(ClientError::Io)?;
+    rx.await.map_err(|_| ClientError::ConnectionLoss)?
+}
+
+async fn fanout_rounds(
+    config: &DriverConfig,
+    watchers: usize,
+    path: &str,
+) -> Result<DriverResult, ClientError> {
+    let mut conns = Vec::with_capacity(watchers);
+    for _ in 0..watchers {
+        conns.push(connect(&config.target).await?);
+    }
+    let mut setter = connect(&config.target).await?;
+    let arm = Encoded::new(&Request::Exists(PathWatchRequest {
+        path: path.into(),
+        watch: true,
+    }));
+    let set = Encoded::new(&Request::SetData(SetDataRequest {
+        path: path.into(),
+        data: Some(b"x".to_vec()),
+        version: -1,
+    }));
+    let mut result = DriverResult {
+        ops: 0,
+        errors: 0,
+        elapsed: 0.0,
+        histogram: histogram(),
+    };
+    let mut frame = Vec::new();
+    let start = Instant::now();
+    let mut xid: i32 = 0;
+    while start.elapsed() < config.duration || result.ops == 0 {
+        xid += 1;
+        frame.clear();
+        arm.put(&mut frame, xid);
+        for c in &mut conns {
+            c.write_all(&frame).await?;
+        }
+        for c in &mut conns {
+            expect_frame(c, xid).await?;
+        }
+        frame.clear();
+        set.put(&mut frame, xid);
+        let t = Instant::now();
+        setter.write_all(&frame).await?;
+        for c in &mut conns {
+            expect_frame(c, NOTIFICATION_XID).await?;
+        }
+        let _ = result
+            .histogram
+            .record(t.elapsed().as_micros().max(1) as u64);
+        result.ops += 1;
+        expect_frame(&mut setter, xid).await?;
+    }
+    result.elapsed = start.elapsed().as_secs_f64();
+    frame.clear();
+    Encoded::new(&Request::CloseSession).put(&mut frame, xid + 1);
+    for c in conns.iter_mut().chain(std::iter::once(&mut setter)) {
+        c.write_all(&frame).await?;
+    }
+    Ok(result)
+}
+
+/// Reads frames until one with `xid` (pings skipped); a reply carrying an error fails.
+async fn expect_frame(stream: &mut TcpStream, xid: i32) -> Result<(), ClientError> {
+    let deadline = Instant::now() + DRAIN_TIMEOUT;
+    loop {
+        let mut len = [0u8; 4];
+        tokio::time::timeout_at(deadline.into(), stream.read_exact(&mut len))
+            .await
+            .map_err(|_| ClientError::Protocol(format!("nothing with xid {xid} in time")))??;
+        let mut body = vec![0u8; frame_len(len)?];
+        stream.read_exact(&mut body).await?;
+        let header = ReplyHeader::read(&mut Reader::new(&body))?;
+        if header.xid == xid {
+            return match header.err {
+                0 => Ok(()),
+                e => Err(ClientError::Protocol(format!("request {xid} failed: {e}"))),
+            };
+        }
+    }
 }
 
 /// Creates a session on a new connection and closes it (waits for the close's reply).
