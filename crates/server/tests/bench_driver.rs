@@ -59,5 +59,19 @@ async fn the_driver_counts_only_operations_the_server_did() {
         assert_eq!(r.errors, 0, "{name}: {r:?}");
         assert!(r.ops > 0, "{name}: {r:?}");
     }
+    // Paced: about rate x duration operations, never far more.
+    let paced = BenchConfig {
+        rate: Some(2_000.0),
+        duration: Duration::from_millis(500),
+        ..bench.clone()
+    };
+    let before = zxid(server.addr).await;
+    let r = run(&paced, Workload::SetData(100))
+        .await
+        .expect("paced run");
+    let after = zxid(server.addr).await;
+    assert_eq!(r.errors, 0, "{r:?}");
+    assert!((500..=1_100).contains(&r.ops), "{r:?}");
+    assert!(after - before >= r.ops as i64);
     server.stop().await;
 }

@@ -358,6 +358,7 @@ fn driver_config(config: &BenchConfig) -> DriverConfig {
         target: config.target.clone(),
         outstanding: config.outstanding,
         duration: config.duration,
+        rate: config.rate,
     }
 }
 
@@ -412,11 +413,9 @@ async fn closed_loop(
     workload: Workload,
 ) -> Result<BenchResult, ClientError> {
     prepare(setup, root, workload, config.sessions).await?;
-    // Closed-loop throughput runs go through the cheap pipelined driver; a paced run (rate)
-    // and multi-step workloads use one task per outstanding request.
-    if config.rate.is_none()
-        && let Some(scripts) = scripts(root, workload, config.sessions)
-    {
+    // Single-request workloads (closed loop or paced) and session churn go through the cheap
+    // pipelined driver; multi-step workloads use one task per outstanding request.
+    if let Some(scripts) = scripts(root, workload, config.sessions) {
         return pipelined(config, workload, scripts).await;
     }
     if config.rate.is_none() && workload == Workload::Sessions {

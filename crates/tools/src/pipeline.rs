@@ -53,6 +53,26 @@ pub struct DriverConfig {
     pub outstanding: usize,
     /// How long to keep issuing requests.
     pub duration: Duration,
+    /// Offered load in operations per second over all sessions (`None`: closed loop, each
+    /// reply answered with the next request). Paced requests are due at fixed times and
+    /// their latency counts from when they were due, so a server that stalls is charged for
+    /// the requests it delayed (no coordinated omission); at most `outstanding` per session
+    /// are in flight.
+    pub rate: Option<f64>,
+}
+
+/// When a paced session's requests are due.
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    first: Instant,
+    interval: Duration,
+}
+
+impl Pace {
+    /// When request `k` (from 0) is due.
+    fn due(&self, k: usize) -> Instant {
+        self.first + self.interval.mul_f64(k as f64)
+    }
 }
 
 /// What the sessions did.
@@ -134,11 +154,20 @@ async fn drive_all(
     let results = local
         .run_until(async {
             let mut tasks = Vec::new();
-            for (stream, script) in conns {
+            let sessions = conns.len().max(1);
+            for (i, (stream, script)) in conns.into_iter().enumerate() {
                 let (ops, stop) = (Arc::clone(&ops), Arc::clone(&stop));
                 let outstanding = config.outstanding;
+                // Each session offers rate / sessions, the sessions staggered evenly.
+                let pace = config.rate.filter(|r| *r > 0.0).map(|rate| {
+                    let interval = Duration::from_secs_f64(sessions as f64 / rate);
+                    Pace {
+                        first: start + interval.mul_f64(i as f64 / sessions as f64),
+                        interval,
+                    }
+                });
                 tasks.push(tokio::task::spawn_local(async move {
-                    session(stream, &script, outstanding, &ops, &stop).await
+                    session(stream, &script, outstanding, pace, &ops, &stop).await
                 }));
             }
             tokio::time::sleep(config.duration).await;
@@ -419,6 +448,7 @@ async fn session(
     mut stream: TcpStream,
     script: &Script,
     outstanding: usize,
+    pace: Option<Pace>,
     ops: &AtomicU64,
     stop: &AtomicBool,
 ) -> Result<SessionResult, ClientError> {
@@ -440,28 +470,70 @@ async fn session(
     let mut filled = 0;
     let mut closing = false;
     let mut drain_deadline: Option<Instant> = None;
-    let now = Instant::now();
-    for _ in 0..outstanding {
-        send(
-            &requests,
-            &mut n,
-            &mut next_xid,
-            &mut out,
-            &mut in_flight,
-            now,
-        );
+    if pace.is_none() {
+        let now = Instant::now();
+        for _ in 0..outstanding {
+            send(
+                &requests,
+                &mut n,
+                &mut next_xid,
+                &mut out,
+                &mut in_flight,
+                now,
+            );
+        }
     }
-    stream.write_all(&out).await?;
-    out.clear();
     loop {
+        let now = Instant::now();
+        let stopping = stop.load(Ordering::Relaxed);
+        if let Some(p) = &pace
+            && !stopping
+        {
+            while in_flight.len() < outstanding && p.due(n) <= now {
+                let due = p.due(n);
+                send(
+                    &requests,
+                    &mut n,
+                    &mut next_xid,
+                    &mut out,
+                    &mut in_flight,
+                    due,
+                );
+            }
+        }
+        if stopping && in_flight.is_empty() && !closing {
+            closing = true;
+            close.put(&mut out, next_xid);
+            in_flight.push_back((next_xid, now));
+        }
+        if stopping && drain_deadline.is_none() {
+            drain_deadline = Some(now + DRAIN_TIMEOUT);
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            out.clear();
+        }
         if filled == input.len() {
             input.resize(input.len() * 2, 0);
         }
-        let read = match drain_deadline {
+        // A paced session with room also wakes when its next request is due.
+        let next_due = pace
+            .filter(|_| !stopping && in_flight.len() < outstanding)
+            .map(|p| p.due(n));
+        let wait_until = drain_deadline.or(next_due);
+        let read = match wait_until {
             None => stream.read(&mut input[filled..]).await?,
-            Some(d) => tokio::time::timeout_at(d.into(), stream.read(&mut input[filled..]))
-                .await
-                .map_err(|_| ClientError::Protocol("replies did not come back in time".into()))??,
+            Some(d) => {
+                match tokio::time::timeout_at(d.into(), stream.read(&mut input[filled..])).await {
+                    Ok(r) => r?,
+                    Err(_) if drain_deadline.is_some() => {
+                        return Err(ClientError::Protocol(
+                            "replies did not come back in time".into(),
+                        ));
+                    }
+                    Err(_) => continue,
+                }
+            }
         };
         if read == 0 {
             return if closing {
@@ -513,7 +585,7 @@ async fn session(
             } else {
                 result.errors += 1;
             }
-            if !stopping {
+            if !stopping && pace.is_none() {
                 send(
                     &requests,
                     &mut n,
@@ -527,18 +599,6 @@ async fn session(
         input.copy_within(at..filled, 0);
         filled -= at;
         ops.fetch_add(done_here, Ordering::Relaxed);
-        if stopping && in_flight.is_empty() && !closing {
-            closing = true;
-            close.put(&mut out, next_xid);
-            in_flight.push_back((next_xid, now));
-        }
-        if stopping && drain_deadline.is_none() {
-            drain_deadline = Some(now + DRAIN_TIMEOUT);
-        }
-        if !out.is_empty() {
-            stream.write_all(&out).await?;
-            out.clear();
-        }
     }
 }
 
