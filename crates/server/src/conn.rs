@@ -6,19 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use menagerie_core::{BadRequest, ConnId, Input, Output};
-use menagerie_proto::frame::{FrameStart, frame_start, put_frame};
+use menagerie_core::{BadRequest, ConnId, Input};
+use menagerie_proto::frame::{FrameStart, frame_start};
 use menagerie_proto::jute::{Reader, Record};
 use menagerie_proto::opcode::OpCode;
 use menagerie_proto::records::{ConnectRequest, RequestHeader};
 use menagerie_proto::request::Request;
-use menagerie_proto::response::{encode_notification, encode_reply};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::ServerConfig;
-use crate::outbox::{OutboxRx, outbox};
+use crate::outbox::{Chunk, OutboxRx, WriteSide, outbox};
 use crate::shell::{ConnCounts, ToShell};
 
 /// How long a connection may take to send its ConnectRequest
@@ -43,6 +42,7 @@ pub async fn accept_loop(
         let (config, shell, counts) = (Arc::clone(&config), shell.clone(), Arc::clone(&counts));
         tokio::spawn(async move {
             let (read, write) = stream.into_split();
+            let write = WriteSide::Tcp(Arc::new(write));
             serve(conn, read, write, peer, None, &config, &shell).await;
             release(&counts, peer);
         });
@@ -77,6 +77,7 @@ pub async fn secure_accept_loop(
                         .and_then(|c| c.first())
                         .and_then(|c| crate::tls::subject_dn(c));
                     let (read, write) = tokio::io::split(tls);
+                    let write = WriteSide::Stream(Box::new(write));
                     serve(conn, read, write, peer, subject, &config, &shell).await;
                 }
                 Ok(Err(e)) => {
@@ -187,17 +188,16 @@ fn frame_len(prefix: [u8; 4], max: usize, first: bool) -> Result<FrameStart, Rea
 }
 
 /// Serves one connection: `x509` is the subject of its verified client certificate.
-async fn serve<R, W>(
+async fn serve<R>(
     conn: ConnId,
     read: R,
-    write: W,
+    write: WriteSide,
     peer: SocketAddr,
     x509: Option<String>,
     config: &ServerConfig,
     shell: &mpsc::Sender<ToShell>,
 ) where
     R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin + Send + 'static,
 {
     let mut reader = BufReader::with_capacity(64 * 1024, read);
     let mut buf = Vec::new();
@@ -231,7 +231,7 @@ async fn serve<R, W>(
         }
         Ok(Ok(Ok(req))) => req,
     };
-    let (tx, rx) = outbox();
+    let (tx, rx) = outbox(&write);
     if shell
         .send(ToShell::Register { conn, tx, peer })
         .await
@@ -294,23 +294,62 @@ async fn read_loop<R: AsyncRead + Unpin>(
     shell: &mpsc::Sender<ToShell>,
 ) -> ReadEnd {
     let mut buf = Vec::new();
+    let mut batch = Vec::new();
     loop {
-        let prefix = match read_prefix(reader).await {
-            Ok(p) => p,
-            Err(e) => return e,
+        // Every request already in the read buffer goes to the shell in one message.
+        let end = loop {
+            if let Err(e) = read_request(conn, reader, max, &mut buf, &mut batch).await {
+                break Some(e);
+            }
+            if !whole_frame_buffered(reader.buffer()) {
+                break None;
+            }
         };
-        let len = match frame_len(prefix, max, false) {
-            Ok(FrameStart::Length(l)) => l,
-            Ok(_) => return ReadEnd::Protocol("unexpected frame".into()),
-            Err(e) => return e,
+        let msg = if batch.len() == 1 {
+            batch.pop().map(ToShell::Input)
+        } else if batch.is_empty() {
+            None
+        } else {
+            Some(ToShell::Inputs(std::mem::take(&mut batch)))
         };
-        if let Err(e) = read_body(reader, len, &mut buf).await {
+        if let Some(msg) = msg
+            && shell.send(msg).await.is_err()
+        {
+            return ReadEnd::Eof;
+        }
+        if let Some(e) = end {
             return e;
         }
-        let mut r = Reader::new(&buf);
+    }
+}
+
+/// Whether `buffered` starts with a whole frame (reading it will not wait).
+fn whole_frame_buffered(buffered: &[u8]) -> bool {
+    match buffered.get(..4).and_then(|p| <[u8; 4]>::try_from(p).ok()) {
+        Some(p) => usize::try_from(i32::from_be_bytes(p)).is_ok_and(|l| buffered.len() >= 4 + l),
+        None => false,
+    }
+}
+
+/// Reads one request frame and decodes it onto `batch`.
+async fn read_request<R: AsyncRead + Unpin>(
+    conn: ConnId,
+    reader: &mut BufReader<R>,
+    max: usize,
+    buf: &mut Vec<u8>,
+    batch: &mut Vec<Input>,
+) -> Result<(), ReadEnd> {
+    {
+        let prefix = read_prefix(reader).await?;
+        let len = match frame_len(prefix, max, false)? {
+            FrameStart::Length(l) => l,
+            _ => return Err(ReadEnd::Protocol("unexpected frame".into())),
+        };
+        read_body(reader, len, buf).await?;
+        let mut r = Reader::new(buf);
         let header = match RequestHeader::read(&mut r) {
             Ok(h) => h,
-            Err(e) => return ReadEnd::Protocol(format!("bad request header: {e}")),
+            Err(e) => return Err(ReadEnd::Protocol(format!("bad request header: {e}"))),
         };
         let req = match OpCode::from_code(header.op) {
             None => Err(BadRequest::UnknownOp),
@@ -323,78 +362,50 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
             },
         };
-        let input = Input::Request {
+        batch.push(Input::Request {
             conn,
             xid: header.xid,
             op: header.op,
             req,
-        };
-        if shell.send(ToShell::Input(input)).await.is_err() {
-            return ReadEnd::Eof;
-        }
+        });
+        Ok(())
     }
 }
 
-/// Encodes outputs and writes them, coalescing whatever is queued into one write. Stops
-/// at once when the shell kills the connection (its queue overflowed).
-async fn write_loop<W: AsyncWrite + Unpin>(mut w: W, mut rx: OutboxRx) {
-    let mut buf = Vec::with_capacity(64 * 1024);
-    let mut body = Vec::with_capacity(1024);
-    let kill = rx.kill_signal();
+/// Writes what the shell could not write directly (see [`crate::outbox`]). Stops at once
+/// when the shell kills the connection (its output overflowed).
+async fn write_loop(mut w: WriteSide, rx: OutboxRx) {
+    let mut chunk = Vec::with_capacity(64 * 1024);
     loop {
-        let first = tokio::select! {
-            biased;
-            _ = kill.killed() => return,
-            o = rx.recv() => match o {
-                Some(o) => o,
-                None => break,
-            },
-        };
-        let mut close = false;
-        let mut next = Some(first);
-        while let Some(o) = next.take() {
-            body.clear();
-            match &o {
-                Output::Connected { resp, .. } => resp.write(&mut body),
-                Output::Reply {
-                    header, body: b, ..
-                } => encode_reply(&mut body, header, b),
-                Output::Notify { zxid, event, .. } => encode_notification(&mut body, *zxid, event),
-                Output::Close { .. } => close = true,
-                Output::Persist(_) => {}
-            }
-            rx.written(&o);
-            if !body.is_empty() {
-                put_frame(&mut buf, &body);
-            }
-            if close || buf.len() > 256 * 1024 {
-                break;
-            }
-            next = rx.try_recv();
-        }
-        if !buf.is_empty() {
-            let written = tokio::select! {
-                biased;
-                _ = kill.killed() => return,
-                r = w.write_all(&buf) => r,
-            };
-            if written.is_err() {
+        match rx.next(&mut chunk).await {
+            Chunk::Killed => return,
+            Chunk::Close => {
+                w.shutdown().await;
                 return;
             }
-            buf.clear();
-        }
-        if close {
-            let _ = w.shutdown().await;
-            return;
+            Chunk::Data => {
+                let written = tokio::select! {
+                    biased;
+                    _ = rx.killed() => return,
+                    r = w.write_all(&chunk) => r,
+                };
+                if written.is_err() {
+                    return;
+                }
+                chunk.clear();
+                if chunk.capacity() > 1 << 20 {
+                    // Do not keep a burst's buffer for the connection's lifetime.
+                    chunk = Vec::with_capacity(64 * 1024);
+                }
+            }
         }
     }
-    let _ = w.shutdown().await;
 }
 
-async fn four_letter<W: AsyncWrite + Unpin>(
+async fn four_letter(
     word: [u8; 4],
     peer: SocketAddr,
-    mut w: W,
+    mut w: WriteSide,
     config: &ServerConfig,
     shell: &mpsc::Sender<ToShell>,
 ) {
@@ -417,5 +428,5 @@ async fn four_letter<W: AsyncWrite + Unpin>(
         format!("{word} is not executed because it is not in the whitelist.\n")
     };
     let _ = w.write_all(text.as_bytes()).await;
-    let _ = w.shutdown().await;
+    w.shutdown().await;
 }

@@ -1,135 +1,294 @@
-//! A connection's queue of outputs, bounded in bytes.
+//! A connection's output: replies and notifications, encoded by the shell into one byte
+//! buffer per connection, bounded in bytes.
+//!
+//! The shell encodes every output of a batch into the connection's buffer ([`Outbox::push`])
+//! and at the end of the batch writes it straight to the socket when the socket takes it
+//! ([`Outbox::flush`], plain TCP only). Whatever the socket does not take at once (and all
+//! output of a TLS connection) is written by the connection's writer task, which the flush
+//! then wakes; while the writer holds bytes the shell only appends, so output leaves in
+//! order. One batch thus costs one `write` per connection and no task wake-up in the common
+//! case.
 //!
 //! A client that stops reading its socket must not make the server buffer without bound:
 //! once more than [`MAX_QUEUED_BYTES`] of replies and notifications wait for one connection,
 //! the connection is closed (its session lives on and can resume elsewhere), as ZooKeeper
 //! closes connections it cannot write to.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use menagerie_core::Output;
-use menagerie_proto::response::{MultiResult, Response};
-use tokio::sync::{Notify, mpsc};
+use menagerie_proto::jute::Record;
+use menagerie_proto::response::{encode_notification, encode_reply};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::sync::Notify;
 
 /// Largest amount of unsent output one connection may accumulate: 64 MiB.
 pub const MAX_QUEUED_BYTES: usize = 64 << 20;
 
+/// The writing side of a connection's socket.
+pub enum WriteSide {
+    /// A plain TCP socket: the shell may write to it directly.
+    Tcp(Arc<OwnedWriteHalf>),
+    /// Any other stream (TLS): written by the writer task only.
+    Stream(Box<dyn AsyncWrite + Unpin + Send>),
+}
+
+impl WriteSide {
+    /// Writes all of `buf`.
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            WriteSide::Tcp(w) => {
+                let mut at = 0;
+                while let Some(rest) = buf.get(at..).filter(|r| !r.is_empty()) {
+                    w.writable().await?;
+                    match w.try_write(rest) {
+                        Ok(n) => at += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
+            WriteSide::Stream(s) => s.write_all(buf).await,
+        }
+    }
+
+    /// Ends the output (a plain socket is shut down for writing when its last handle goes).
+    pub async fn shutdown(&mut self) {
+        if let WriteSide::Stream(s) = self {
+            let _ = s.shutdown().await;
+        }
+    }
+}
+
+impl std::fmt::Debug for WriteSide {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WriteSide::Tcp(_) => "WriteSide::Tcp",
+            WriteSide::Stream(_) => "WriteSide::Stream",
+        })
+    }
+}
+
 /// The shell's end.
 #[derive(Debug)]
 pub struct Outbox {
-    tx: mpsc::UnboundedSender<Output>,
     shared: Arc<Shared>,
+    direct: Option<Arc<OwnedWriteHalf>>,
 }
 
 /// The writer's end.
 #[derive(Debug)]
 pub struct OutboxRx {
-    rx: mpsc::UnboundedReceiver<Output>,
     shared: Arc<Shared>,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
-    queued: AtomicUsize,
+    state: Mutex<State>,
+    /// Wakes the writer: there are bytes for it, or it must close.
+    wake: Notify,
+    /// Makes the writer stop at once.
     kill: Notify,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Encoded frames not yet handed to the socket or the writer.
+    buf: Vec<u8>,
+    /// Bytes the writer has taken and is writing.
+    writing: usize,
+    /// The writer owns the output now: the shell only appends.
+    writer_busy: bool,
+    /// No more output: the writer ends once the buffer is written.
+    closing: bool,
+    /// The writer must stop at once (overflow), or is gone.
+    killed: bool,
 }
 
 /// The connection's queue is over its limit (or its writer is gone).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Overflow;
 
-/// A new queue.
-pub fn outbox() -> (Outbox, OutboxRx) {
-    let (tx, rx) = mpsc::unbounded_channel();
+/// What the writer is to do next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Chunk {
+    /// Write the bytes just taken.
+    Data,
+    /// Everything is written: end the connection's output.
+    Close,
+    /// Stop now without writing more.
+    Killed,
+}
+
+/// A new queue for a connection whose socket is `side`. The shell writes to a plain TCP
+/// socket directly; `side` itself goes to the writer task.
+pub fn outbox(side: &WriteSide) -> (Outbox, OutboxRx) {
     let shared = Arc::new(Shared::default());
+    let direct = match side {
+        WriteSide::Tcp(w) => Some(Arc::clone(w)),
+        WriteSide::Stream(_) => None,
+    };
     (
         Outbox {
-            tx,
             shared: Arc::clone(&shared),
+            direct,
         },
-        OutboxRx { rx, shared },
+        OutboxRx { shared },
     )
 }
 
-/// Roughly how many bytes an output takes on the wire.
-pub fn approx_size(o: &Output) -> usize {
-    const BASE: usize = 96;
-    match o {
-        Output::Reply { body, .. } => BASE + response_size(body),
-        Output::Notify { event, .. } => BASE + event.path.len(),
-        _ => BASE,
+impl Shared {
+    /// Wakes the writer wherever it waits (for work, or for the socket).
+    fn kill_writer(&self) {
+        self.kill.notify_one();
+        self.wake.notify_one();
     }
 }
 
-fn response_size(r: &Response) -> usize {
-    match r {
-        Response::GetData { data, .. } => data.as_ref().map_or(0, Vec::len),
-        Response::GetChildren { children }
-        | Response::GetChildren2 { children, .. }
-        | Response::Ephemerals(children) => children.iter().map(|c| c.len() + 4).sum(),
-        Response::Multi(results) => results
-            .iter()
-            .map(|m| match m {
-                MultiResult::GetData(d, _) => d.as_ref().map_or(0, Vec::len) + 80,
-                MultiResult::GetChildren(c) => c.iter().map(|c| c.len() + 4).sum(),
-                _ => 80,
-            })
-            .sum(),
-        Response::GetAcl { acl, .. } => acl.len() * 64,
-        _ => 0,
+fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+    // The state stays consistent even if a holder panicked: every update is one assignment.
+    shared
+        .state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Appends `o` to `buf` as one length-prefixed frame (nothing for outputs that are not sent).
+fn encode(buf: &mut Vec<u8>, o: &Output) {
+    let at = buf.len();
+    buf.extend_from_slice(&[0; 4]);
+    match o {
+        Output::Connected { resp, .. } => resp.write(buf),
+        Output::Reply { header, body, .. } => encode_reply(buf, header, body),
+        Output::Notify { zxid, event, .. } => encode_notification(buf, *zxid, event),
+        Output::Close { .. } | Output::Persist(_) => {
+            buf.truncate(at);
+            return;
+        }
+    }
+    let len = (buf.len() - at - 4) as i32;
+    if let Some(prefix) = buf.get_mut(at..at + 4) {
+        prefix.copy_from_slice(&len.to_be_bytes());
     }
 }
 
 impl Outbox {
-    /// Queues an output; `Err` means the connection must be closed now.
-    pub fn send(&self, o: Output) -> Result<(), Overflow> {
-        let n = approx_size(&o);
-        let queued = self.shared.queued.fetch_add(n, Ordering::Relaxed) + n;
-        if queued > MAX_QUEUED_BYTES {
-            self.shared.kill.notify_one();
+    /// Encodes an output into the connection's buffer (sent at the next [`Outbox::flush`];
+    /// `Output::Close` ends the connection once everything before it is written). `Err`
+    /// means the connection must be closed now.
+    pub fn push(&self, o: &Output) -> Result<(), Overflow> {
+        let mut s = lock(&self.shared);
+        if s.killed {
             return Err(Overflow);
         }
-        self.tx.send(o).map_err(|_| Overflow)
+        if s.closing {
+            return Ok(());
+        }
+        if let Output::Close { .. } = o {
+            s.closing = true;
+            return Ok(());
+        }
+        encode(&mut s.buf, o);
+        if s.buf.len() + s.writing > MAX_QUEUED_BYTES {
+            s.killed = true;
+            s.buf = Vec::new();
+            drop(s);
+            self.shared.kill_writer();
+            return Err(Overflow);
+        }
+        Ok(())
+    }
+
+    /// Sends what is buffered: straight to the socket if the writer is idle and the socket
+    /// takes it, otherwise by waking the writer.
+    pub fn flush(&self) {
+        let mut s = lock(&self.shared);
+        if s.killed || s.writer_busy || (s.buf.is_empty() && !s.closing) {
+            return;
+        }
+        if !s.closing
+            && let Some(w) = &self.direct
+        {
+            let mut at = 0;
+            while let Some(rest) = s.buf.get(at..).filter(|r| !r.is_empty()) {
+                match w.try_write(rest) {
+                    Ok(n) => at += n,
+                    // Would block, or failed: the writer waits for room or meets the error.
+                    Err(_) => break,
+                }
+            }
+            if at == s.buf.len() {
+                s.buf.clear();
+                return;
+            }
+            s.buf.drain(..at);
+        }
+        s.writer_busy = true;
+        drop(s);
+        self.shared.wake.notify_one();
     }
 
     /// Makes the writer stop at once, dropping whatever is queued.
     pub fn kill(&self) {
-        self.shared.kill.notify_one();
+        let mut s = lock(&self.shared);
+        s.killed = true;
+        s.buf = Vec::new();
+        drop(s);
+        self.shared.kill_writer();
+    }
+}
+
+impl Drop for Outbox {
+    /// The shell forgot the connection: the writer writes what is left, then ends.
+    fn drop(&mut self) {
+        let mut s = lock(&self.shared);
+        s.closing = true;
+        s.writer_busy = true;
+        drop(s);
+        self.shared.wake.notify_one();
     }
 }
 
 impl OutboxRx {
-    /// The next output; `None` when the shell dropped the connection.
-    pub async fn recv(&mut self) -> Option<Output> {
-        self.rx.recv().await
+    /// Waits for the next thing to do; on [`Chunk::Data`], `chunk` (cleared by the caller
+    /// after writing) holds the bytes to write.
+    pub async fn next(&self, chunk: &mut Vec<u8>) -> Chunk {
+        loop {
+            {
+                let mut s = lock(&self.shared);
+                s.writing = 0;
+                if s.killed {
+                    return Chunk::Killed;
+                }
+                if !s.buf.is_empty() {
+                    std::mem::swap(&mut s.buf, chunk);
+                    s.writing = chunk.len();
+                    return Chunk::Data;
+                }
+                if s.closing {
+                    return Chunk::Close;
+                }
+                // Idle: the shell may write directly again.
+                s.writer_busy = false;
+            }
+            self.shared.wake.notified().await;
+        }
     }
 
-    /// The next output if one is queued.
-    pub fn try_recv(&mut self) -> Option<Output> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Reports that `o` has been written (or dropped).
-    pub fn written(&self, o: &Output) {
-        self.shared
-            .queued
-            .fetch_sub(approx_size(o), Ordering::Relaxed);
-    }
-
-    /// A handle that resolves when the shell asks the writer to stop.
-    pub fn kill_signal(&self) -> KillSignal {
-        KillSignal(Arc::clone(&self.shared))
+    /// Resolves when the shell asks the writer to stop.
+    pub async fn killed(&self) {
+        self.shared.kill.notified().await
     }
 }
 
-/// Resolves when the connection's queue overflowed and the writer must stop.
-#[derive(Debug)]
-pub struct KillSignal(Arc<Shared>);
-
-impl KillSignal {
-    /// Waits for the kill.
-    pub async fn killed(&self) {
-        self.0.kill.notified().await
+impl Drop for OutboxRx {
+    /// The writer is gone (socket error or end): later output is refused.
+    fn drop(&mut self) {
+        let mut s = lock(&self.shared);
+        s.killed = true;
+        s.buf = Vec::new();
     }
 }

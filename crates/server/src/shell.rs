@@ -36,6 +36,8 @@ pub enum ToShell {
     },
     /// An input for the core.
     Input(Input),
+    /// Inputs for the core, in order (the requests one read of a connection delivered).
+    Inputs(Vec<Input>),
     /// A four-letter word to render.
     FourLetter {
         /// The command.
@@ -203,6 +205,7 @@ pub async fn run(
     let mut overflowed = Vec::new();
     let mut out = Vec::new();
     let mut to_persist = Vec::new();
+    let mut unflushed = Vec::new();
     let started = clock.now();
     loop {
         let deadline = server.next_deadline().map(|d| {
@@ -242,14 +245,19 @@ pub async fn run(
                     peers.insert(conn, peer);
                 }
                 Some(ToShell::Input(input)) => {
-                    let gone = match &input {
-                        Input::Disconnected { conn } => Some(*conn),
-                        _ => None,
-                    };
-                    server.handle(now, input, &mut out);
-                    if let Some(c) = gone {
-                        outboxes.remove(&c);
-                        peers.remove(&c);
+                    handle_input(&mut server, now, input, &mut out, &mut outboxes, &mut peers);
+                }
+                Some(ToShell::Inputs(inputs)) => {
+                    for input in inputs {
+                        handle_input(&mut server, now, input, &mut out, &mut outboxes, &mut peers);
+                        // Outputs go out in order, per input, as for single inputs.
+                        dispatch(
+                            &mut out,
+                            &mut outboxes,
+                            &mut overflowed,
+                            &mut to_persist,
+                            &mut unflushed,
+                        );
                     }
                 }
                 Some(ToShell::FourLetter { word, peer, reply }) => {
@@ -302,7 +310,13 @@ pub async fn run(
                 }
                 None => {}
             }
-            dispatch(&mut out, &mut outboxes, &mut overflowed, &mut to_persist);
+            dispatch(
+                &mut out,
+                &mut outboxes,
+                &mut overflowed,
+                &mut to_persist,
+                &mut unflushed,
+            );
             for conn in overflowed.drain(..) {
                 peers.remove(&conn);
                 server.handle(now, Input::Disconnected { conn }, &mut out);
@@ -322,9 +336,22 @@ pub async fn run(
                 tracing::error!("the storage thread is gone; writes are no longer acknowledged");
                 storage_ok = false;
                 server.handle(now, Input::StorageFailed, &mut out);
-                dispatch(&mut out, &mut outboxes, &mut overflowed, &mut to_persist);
+                dispatch(
+                    &mut out,
+                    &mut outboxes,
+                    &mut overflowed,
+                    &mut to_persist,
+                    &mut unflushed,
+                );
             }
             to_persist.clear();
+        }
+        // The batch's output, one write per connection (after the txns went to the disk, so
+        // that the fsync starts first).
+        for conn in unflushed.drain(..) {
+            if let Some(tx) = outboxes.get(&conn) {
+                tx.flush();
+            }
         }
         // While a snapshot is still being written the next one waits for it (the count keeps
         // running), rather than being skipped as ZooKeeper does when "too busy to snap".
@@ -384,35 +411,63 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
+/// Hands one input to the core; forgets a connection that is gone.
+fn handle_input(
+    server: &mut Server,
+    now: Now,
+    input: Input,
+    out: &mut Vec<Output>,
+    outboxes: &mut HashMap<ConnId, Outbox>,
+    peers: &mut HashMap<ConnId, SocketAddr>,
+) {
+    let gone = match &input {
+        Input::Disconnected { conn } => Some(*conn),
+        _ => None,
+    };
+    server.handle(now, input, out);
+    if let Some(c) = gone {
+        outboxes.remove(&c);
+        peers.remove(&c);
+    }
+}
+
+/// Routes outputs: txns to `to_persist`, replies and notifications into their connection's
+/// outbox (`unflushed` lists the connections to flush at the end of the batch).
 fn dispatch(
     out: &mut Vec<Output>,
     outboxes: &mut HashMap<ConnId, Outbox>,
     overflowed: &mut Vec<ConnId>,
     to_persist: &mut Vec<Arc<LoggedTxn>>,
+    unflushed: &mut Vec<ConnId>,
 ) {
     for o in out.drain(..) {
         match o {
             Output::Persist(txn) => to_persist.push(txn),
             Output::Close { conn } => {
+                // Dropping the outbox ends the connection once its output is written.
                 if let Some(tx) = outboxes.remove(&conn) {
-                    let _ = tx.send(Output::Close { conn });
+                    let _ = tx.push(&o);
                 }
             }
             Output::Connected { conn, .. }
             | Output::Reply { conn, .. }
             | Output::Notify { conn, .. } => {
-                if let Some(tx) = outboxes.get(&conn)
-                    && tx.send(o).is_err()
-                {
-                    tracing::warn!(
-                        conn = conn.0,
-                        limit = crate::outbox::MAX_QUEUED_BYTES,
-                        "client is not reading its replies; closing the connection"
-                    );
-                    if let Some(tx) = outboxes.remove(&conn) {
-                        tx.kill();
+                if let Some(tx) = outboxes.get(&conn) {
+                    if tx.push(&o).is_ok() {
+                        if unflushed.last() != Some(&conn) {
+                            unflushed.push(conn);
+                        }
+                    } else {
+                        tracing::warn!(
+                            conn = conn.0,
+                            limit = crate::outbox::MAX_QUEUED_BYTES,
+                            "client is not reading its replies; closing the connection"
+                        );
+                        if let Some(tx) = outboxes.remove(&conn) {
+                            tx.kill();
+                        }
+                        overflowed.push(conn);
                     }
-                    overflowed.push(conn);
                 }
             }
         }

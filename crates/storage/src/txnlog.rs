@@ -7,6 +7,9 @@
 //! padding    : zeros (sparse preallocation, preAllocSize at a time)
 //! ```
 //!
+//! The 1 MiB ahead of the last entry is filled with written zeros (not a hole), so that an
+//! fsync after an append flushes data only, without allocating blocks or writing the inode.
+//!
 //! Appends are buffered; [`TxnLog::commit`] writes them and fsyncs every file that has
 //! unsynced data (group commit). A new file is started on the first append after
 //! [`TxnLog::roll`], named after that append's zxid. Any I/O error poisons the log: later
@@ -92,6 +95,37 @@ pub struct CommitInfo {
     pub last_zxid: i64,
 }
 
+/// How far ahead of the entries [`zero_ahead`] writes zeros.
+const ZERO_AHEAD: u64 = 1 << 20;
+
+/// Writes real zeros into the preallocated (sparse) region after the next `upcoming` bytes
+/// (buffered entries and the one being appended), [`ZERO_AHEAD`] at a time. Appends then
+/// overwrite blocks that already exist, so an fsync flushes only data; appends into a hole
+/// make the file system allocate blocks and write the inode on every fsync (on ext4 about
+/// 0.1 ms more per fsync). Zeros are what the padding reads as anyway, so the file's
+/// contents are the same either way.
+fn zero_ahead(cur: &mut OpenLog, upcoming: u64, pre_alloc: u64) -> Result<()> {
+    if pre_alloc == 0 {
+        return Ok(());
+    }
+    // Never write zeros over bytes that are written, buffered or about to be.
+    let end = cur.written + upcoming;
+    cur.zeroed = cur.zeroed.max(end);
+    if end + ZERO_AHEAD / 2 <= cur.zeroed || cur.zeroed >= cur.size {
+        return Ok(());
+    }
+    static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+    let to = (cur.zeroed + ZERO_AHEAD).min(cur.size);
+    while cur.zeroed < to {
+        let n = (to - cur.zeroed).min(ZEROS.len() as u64);
+        cur.file
+            .write_at(cur.zeroed, &ZEROS[..n as usize])
+            .map_err(|e| Error::io("preallocate", &cur.path, e))?;
+        cur.zeroed += n;
+    }
+    Ok(())
+}
+
 /// ZooKeeper: `FilePadding.calculateFileSizeWithPadding`.
 pub fn padded_size(position: u64, file_size: u64, pre_alloc_size: u64) -> u64 {
     if pre_alloc_size > 0 && position + 4096 >= file_size {
@@ -112,6 +146,8 @@ struct OpenLog {
     written: u64,
     /// Size the file was extended to by preallocation.
     size: u64,
+    /// End of the region holding written bytes (entries, or zeros written ahead of them).
+    zeroed: u64,
     /// Whether it has data not yet fsynced.
     dirty: bool,
 }
@@ -288,6 +324,7 @@ impl TxnLog {
                 file,
                 written: FILE_HEADER_LEN,
                 size: FILE_HEADER_LEN,
+                zeroed: FILE_HEADER_LEN,
                 dirty: true,
             });
             self.dir_dirty = true;
@@ -305,6 +342,7 @@ impl TxnLog {
                 .map_err(|e| Error::io("preallocate", &cur.path, e))?;
             cur.size = new_size;
         }
+        zero_ahead(cur, buffered + body.len() as u64 + 13, pre_alloc)?;
         let crc = u64::from(adler2::adler32_slice(body)) as i64;
         crc.write(&mut self.buf);
         (body.len() as i32).write(&mut self.buf);

@@ -16,6 +16,9 @@ use menagerie_proto::records::Acl;
 use tokio::sync::Mutex;
 
 use crate::client::{Client, ClientError};
+use crate::pipeline::{DriverConfig, Script};
+use menagerie_proto::records::{CreateRequest, GetDataRequest, PathWatchRequest, SetDataRequest};
+use menagerie_proto::request::Request;
 
 /// A workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +156,9 @@ pub async fn run(config: &BenchConfig, workload: Workload) -> Result<BenchResult
     let setup = Arc::new(Client::connect(&config.target, Duration::from_secs(30)).await?);
     ensure(&setup, &root).await?;
     let result = match workload {
+        Workload::WatchFanout(n) if config.rate.is_none() => {
+            fanned_out(config, &setup, &root, n).await
+        }
         Workload::WatchFanout(n) => watch_fanout(config, &setup, &root, n).await,
         _ => closed_loop(config, &setup, &root, workload).await,
     };
@@ -273,6 +279,133 @@ async fn one_op(
     }
 }
 
+/// What each session of a single-request workload sends, for the pipelined driver;
+/// `None` for workloads that need a reply before the next request (sessions, ephemeral).
+fn scripts(root: &str, workload: Workload, sessions: usize) -> Option<Vec<Script>> {
+    let set = |node: &str, size: usize| {
+        Request::SetData(SetDataRequest {
+            path: node.into(),
+            data: Some(vec![b'y'; size]),
+            version: -1,
+        })
+    };
+    let get = |node: &str| {
+        Request::GetData(GetDataRequest {
+            path: node.into(),
+            watch: false,
+        })
+    };
+    let script = |s: usize| -> Option<Vec<Request>> {
+        let node = format!("{root}/n{s}");
+        Some(match workload {
+            Workload::Create(size) => vec![Request::Create(CreateRequest {
+                path: format!("{root}/c-"),
+                data: Some(vec![b'x'; size]),
+                acl: Acl::open_unsafe(),
+                flags: 2,
+            })],
+            Workload::SetData(size) => vec![set(&node, size)],
+            Workload::GetData => vec![get(&node)],
+            Workload::Exists => vec![Request::Exists(PathWatchRequest {
+                path: node,
+                watch: false,
+            })],
+            Workload::GetChildren => vec![Request::GetChildren(PathWatchRequest {
+                path: format!("{root}/wide"),
+                watch: false,
+            })],
+            // A fixed interleaving keeps runs comparable: n mod 100 < reads is a read.
+            Workload::Mixed(reads) => (0..100)
+                .map(|i| {
+                    if i < usize::from(reads) {
+                        get(&node)
+                    } else {
+                        set(&node, 100)
+                    }
+                })
+                .collect(),
+            _ => return None,
+        })
+    };
+    (0..sessions)
+        .map(|s| script(s).map(|requests| Script { requests }))
+        .collect()
+}
+
+/// A closed-loop run of a single-request workload on the pipelined driver.
+async fn pipelined(
+    config: &BenchConfig,
+    workload: Workload,
+    scripts: Vec<Script>,
+) -> Result<BenchResult, ClientError> {
+    let ops = Arc::new(AtomicU64::new(0));
+    let driver = driver_config(config);
+    let run = crate::pipeline::drive(&driver, scripts, Arc::clone(&ops));
+    driven(config, workload, run, &ops).await
+}
+
+/// Session create+close loops (`sessions` x `outstanding` of them) on the driver's thread.
+async fn churned(config: &BenchConfig) -> Result<BenchResult, ClientError> {
+    let ops = Arc::new(AtomicU64::new(0));
+    let loops = config.sessions * config.outstanding;
+    let driver = driver_config(config);
+    let run = crate::pipeline::churn(&driver, loops, Arc::clone(&ops));
+    driven(config, Workload::Sessions, run, &ops).await
+}
+
+fn driver_config(config: &BenchConfig) -> DriverConfig {
+    DriverConfig {
+        target: config.target.clone(),
+        outstanding: config.outstanding,
+        duration: config.duration,
+        rate: config.rate,
+    }
+}
+
+/// Watch fan-out on the driver's thread (plain sockets; one read per notification).
+async fn fanned_out(
+    config: &BenchConfig,
+    setup: &Client,
+    root: &str,
+    n: usize,
+) -> Result<BenchResult, ClientError> {
+    let node = format!("{root}/watched");
+    ensure(setup, &node).await?;
+    let ops = AtomicU64::new(0);
+    let driver = driver_config(config);
+    let run = crate::pipeline::fanout(&driver, n, node);
+    // One operation is one round: the set, then every watcher notified.
+    driven(config, Workload::WatchFanout(n), run, &ops).await
+}
+
+/// Waits for a driver run, reporting progress meanwhile.
+async fn driven(
+    config: &BenchConfig,
+    workload: Workload,
+    run: impl Future<Output = Result<crate::pipeline::DriverResult, ClientError>>,
+    ops: &AtomicU64,
+) -> Result<BenchResult, ClientError> {
+    let start = Instant::now();
+    let progress = report_progress(config, workload, ops, start, || {
+        start.elapsed() >= config.duration
+    });
+    let (r, ()) = tokio::join!(run, progress);
+    let r = r?;
+    let hist = &r.histogram;
+    Ok(BenchResult {
+        workload: workload.name(),
+        ops: r.ops,
+        errors: r.errors,
+        ops_per_sec: r.ops as f64 / r.elapsed,
+        latency_us: [
+            hist.value_at_quantile(0.5),
+            hist.value_at_quantile(0.99),
+            hist.value_at_quantile(0.999),
+            hist.max(),
+        ],
+    })
+}
+
 async fn closed_loop(
     config: &BenchConfig,
     setup: &Client,
@@ -280,6 +413,14 @@ async fn closed_loop(
     workload: Workload,
 ) -> Result<BenchResult, ClientError> {
     prepare(setup, root, workload, config.sessions).await?;
+    // Single-request workloads (closed loop or paced) and session churn go through the cheap
+    // pipelined driver; multi-step workloads use one task per outstanding request.
+    if let Some(scripts) = scripts(root, workload, config.sessions) {
+        return pipelined(config, workload, scripts).await;
+    }
+    if config.rate.is_none() && workload == Workload::Sessions {
+        return churned(config).await;
+    }
     let mut clients = Vec::new();
     for _ in 0..config.sessions {
         clients.push(Arc::new(

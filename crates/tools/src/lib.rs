@@ -9,3 +9,4 @@ pub mod chroot;
 pub mod cli;
 pub mod client;
 pub mod inspect;
+pub mod pipeline;

@@ -554,3 +554,40 @@ fn every_commit_fsync_is_counted_and_slow_ones_are_logged_with_the_file() {
     assert_eq!(log.commit().unwrap().fsync, None);
     assert_eq!(stats.snapshot().count, 4);
 }
+
+/// On a real file system the region ahead of the entries holds written zeros (allocated
+/// blocks, not a hole), and writing them never touches an entry: every entry reads back.
+#[test]
+fn zeros_are_written_ahead_of_entries_without_touching_them() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let fs: Arc<dyn Fs> = Arc::new(crate::fs::StdFs);
+    let mut log = TxnLog::open(fs, tmp.path(), TxnLogOptions::default()).expect("open");
+    // About 2.5 MiB of entries, committed in uneven groups, across several zero chunks.
+    let n = 30_000;
+    for z in 1..=n {
+        log.append(z, &body(z)).expect("append");
+        if z % 97 == 0 {
+            log.commit().expect("commit");
+            let meta = std::fs::metadata(tmp.path().join("log.1")).expect("stat");
+            assert!(
+                meta.blocks() * 512 >= log.current_size() + ZERO_AHEAD / 2,
+                "{} bytes allocated for {} written",
+                meta.blocks() * 512,
+                log.current_size()
+            );
+        }
+    }
+    log.commit().expect("commit");
+    let meta = std::fs::metadata(tmp.path().join("log.1")).expect("stat");
+    assert_eq!(
+        meta.len(),
+        16 + DEFAULT_PRE_ALLOC_SIZE,
+        "preallocated as ZooKeeper does"
+    );
+    assert!(
+        meta.blocks() * 512 < DEFAULT_PRE_ALLOC_SIZE / 4,
+        "still sparse beyond the zeros"
+    );
+    assert_eq!(zxids(&log, 0), (1..=n).collect::<Vec<_>>());
+}
