@@ -401,6 +401,24 @@ impl DataTree {
         names
     }
 
+    /// Slots of the direct children, in creation order (see [`DataTree::live_node`]).
+    pub fn child_ids(&self, node: &Node) -> Vec<NodeId> {
+        let mut ids = Vec::with_capacity(node.num_children as usize);
+        let mut c = node.first_child;
+        while c != NIL {
+            ids.push(c);
+            c = self.nodes[c as usize].next_sibling;
+        }
+        ids.reverse();
+        ids
+    }
+
+    /// The node in slot `id`, if the slot holds one. A slot freed by a delete may be reused
+    /// by a later create, so a caller holding an old id must check the node's path.
+    pub fn live_node(&self, id: NodeId) -> Option<&Node> {
+        self.nodes.get(id as usize).filter(|n| n.path_len() > 0)
+    }
+
     /// Number of descendants at all depths (the node itself excluded).
     pub fn count_descendants(&self, id: NodeId) -> u64 {
         let mut count = 0;

@@ -1,24 +1,36 @@
 //! A preorder walk of the tree that can be spread over many steps while the tree keeps
 //! changing in between: the node order of ZooKeeper's fuzzy snapshots.
 //!
-//! Each step visits up to a budget of nodes. When a node is visited its children's names are
-//! copied (as ZooKeeper copies a node's child set while serializing); a child deleted before
-//! it is reached is skipped. So every node that exists when the walk starts and is not
+//! Each step visits up to a budget of nodes. When a node is visited its children are copied
+//! (as ZooKeeper copies a node's child set while serializing), by slot id: no names are
+//! copied and nothing is hashed. A child is visited only if its slot still holds a child of
+//! that node when it is reached: one deleted meanwhile is skipped, and a slot reused by an
+//! unrelated node is not mistaken for it. So every node that exists when the walk starts and is not
 //! deleted before it is reached is visited exactly once, parents before children; nodes
 //! created meanwhile may or may not be. A snapshot written this way, named after the zxid
 //! the tree was at when the walk started, becomes exact once the log from that zxid on is
 //! replayed over it (txns are idempotent on such a tree).
 
-use crate::tree::{DataTree, Node};
+use crate::tree::{DataTree, Node, NodeId};
 
 /// One level of the walk: the children of one visited node still to visit.
 #[derive(Debug)]
 struct Frame {
     /// The visited node's path followed by `/` (just `/` for the root).
     prefix: String,
-    /// Its children's names when it was visited; `next` is the next one to visit.
-    names: Vec<String>,
+    /// Its children's slots when it was visited; `next` is the next one to visit.
+    children: Vec<NodeId>,
     next: usize,
+}
+
+impl Frame {
+    /// Whether `node` is a child of the node this frame belongs to (its path is the prefix
+    /// and one more name).
+    fn is_child(&self, node: &Node) -> bool {
+        node.path()
+            .strip_prefix(self.prefix.as_str())
+            .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+    }
 }
 
 /// A resumable, change-tolerant preorder walk; see the module documentation.
@@ -55,14 +67,15 @@ impl FuzzyWalk {
             let Some(top) = self.stack.last_mut() else {
                 return true;
             };
-            let Some(name) = top.names.get(top.next) else {
+            let Some(&id) = top.children.get(top.next) else {
                 self.stack.pop();
                 continue;
             };
             top.next += 1;
-            let path = format!("{}{}", top.prefix, name);
-            if let Some(node) = tree.get(&path) {
-                let mut prefix = path;
+            if let Some(node) = tree.live_node(id)
+                && top.is_child(node)
+            {
+                let mut prefix = node.path().to_owned();
                 prefix.push('/');
                 self.enter(tree, node, prefix, &mut visit);
                 left -= 1;
@@ -83,7 +96,7 @@ impl FuzzyWalk {
         if node.num_children() > 0 {
             self.stack.push(Frame {
                 prefix,
-                names: tree.children(node),
+                children: tree.child_ids(node),
                 next: 0,
             });
         }
@@ -188,6 +201,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A child deleted after its parent was visited frees its slot; a node created elsewhere
+    /// in that slot must not be taken for the child (it would come before its own parent).
+    #[test]
+    fn a_reused_slot_is_not_taken_for_the_deleted_child() {
+        let mut tree = DataTree::new(false, 1);
+        create(&mut tree, "/x", 1);
+        create(&mut tree, "/x/c", 2);
+        create(&mut tree, "/y", 3);
+        let mut walk = FuzzyWalk::new();
+        let mut order = Vec::new();
+        while !order.iter().any(|p| p == "/x") {
+            assert!(!walk.step(&tree, 1, |n| order.push(n.path().to_owned())));
+        }
+        let slot = tree.lookup("/x/c");
+        tree.delete("/x/c", 4).unwrap();
+        create(&mut tree, "/y/z", 5);
+        assert_eq!(tree.lookup("/y/z"), slot, "the test needs the slot reused");
+        while !walk.step(&tree, 1, |n| order.push(n.path().to_owned())) {}
+        let at = |p: &str| order.iter().position(|q| q == p);
+        assert_eq!(
+            order.iter().filter(|p| *p == "/y/z").count(),
+            1,
+            "{order:?}"
+        );
+        assert!(at("/y") < at("/y/z"), "{order:?}");
+        assert_eq!(at("/x/c"), None);
     }
 
     #[test]
