@@ -5,6 +5,7 @@
 //! The permission model itself (which identities may do what) lives in [`crate::auth`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use menagerie_proto::ErrorCode;
 use menagerie_proto::records::{Acl, Id};
@@ -15,8 +16,8 @@ pub type AclRef = u32;
 /// Reference-counted, de-duplicated ACL lists.
 #[derive(Debug, Default)]
 pub struct AclCache {
-    lists: Vec<Option<(Vec<Acl>, u64)>>,
-    index: HashMap<Vec<Acl>, AclRef>,
+    lists: Vec<Option<(Arc<[Acl]>, u64)>>,
+    index: HashMap<Arc<[Acl]>, AclRef>,
     free: Vec<AclRef>,
 }
 
@@ -29,7 +30,8 @@ impl AclCache {
             }
             return r;
         }
-        let entry = Some((acl.to_vec(), 1));
+        let shared: Arc<[Acl]> = Arc::from(acl);
+        let entry = Some((Arc::clone(&shared), 1));
         let r = match self.free.pop() {
             Some(r) => {
                 self.lists[r as usize] = entry;
@@ -40,7 +42,7 @@ impl AclCache {
                 (self.lists.len() - 1) as AclRef
             }
         };
-        self.index.insert(acl.to_vec(), r);
+        self.index.insert(shared, r);
         r
     }
 
@@ -65,12 +67,20 @@ impl AclCache {
         }
     }
 
+    /// The list behind `r`, shared (a copy costs no allocation).
+    pub fn get_shared(&self, r: AclRef) -> Arc<[Acl]> {
+        match self.lists.get(r as usize) {
+            Some(Some((acl, _))) => Arc::clone(acl),
+            _ => Arc::from([]),
+        }
+    }
+
     /// Every list in use with its reference, in reference order.
     pub fn lists(&self) -> Vec<(AclRef, &[Acl])> {
         self.lists
             .iter()
             .enumerate()
-            .filter_map(|(i, l)| l.as_ref().map(|(acl, _)| (i as AclRef, acl.as_slice())))
+            .filter_map(|(i, l)| l.as_ref().map(|(acl, _)| (i as AclRef, &acl[..])))
             .collect()
     }
 

@@ -7,6 +7,9 @@
 //! follows ZooKeeper exactly.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use foldhash::fast::FixedState;
 
 use menagerie_proto::ErrorCode;
 use menagerie_proto::digest;
@@ -35,8 +38,8 @@ pub struct NodeRecord {
     pub ephemeral_owner: i64,
     /// Direct children.
     pub num_children: i32,
-    /// ACL.
-    pub acl: Vec<Acl>,
+    /// ACL (shared with the tree's ACL cache when it comes from there).
+    pub acl: Arc<[Acl]>,
     /// Length of the data (for the quota check of setData).
     pub data_len: usize,
     /// zxid of the create.
@@ -75,8 +78,8 @@ impl NodeRecord {
 /// Changes proposed but not yet applied (ZooKeeper: `outstandingChanges`).
 #[derive(Debug, Clone, Default)]
 pub struct Pending {
-    latest: HashMap<String, (i64, Option<NodeRecord>)>,
-    order: VecDeque<(i64, String)>,
+    latest: HashMap<Arc<str>, (i64, Option<NodeRecord>), FixedState>,
+    order: VecDeque<(i64, Arc<str>)>,
     /// The tree digest predicted for when every pending change is applied (meaningful
     /// while `order` is not empty).
     digest: u64,
@@ -95,7 +98,7 @@ impl Pending {
             aversion: node.aversion,
             ephemeral_owner: node.ephemeral_owner,
             num_children: node.num_children() as i32,
-            acl: tree.acl(node).to_vec(),
+            acl: tree.acl_shared(node),
             data_len: node.data_len(),
             czxid: node.czxid,
             mzxid: node.mzxid,
@@ -132,8 +135,9 @@ impl Pending {
             .tree_digest(tree)
             .wrapping_sub(before)
             .wrapping_add(after);
-        self.latest.insert(path.to_owned(), (zxid, rec));
-        self.order.push_back((zxid, path.to_owned()));
+        let path: Arc<str> = Arc::from(path);
+        self.latest.insert(Arc::clone(&path), (zxid, rec));
+        self.order.push_back((zxid, path));
     }
 
     /// Forgets changes of txns up to `zxid`, now applied to the tree.
@@ -156,8 +160,8 @@ impl Pending {
         let mut deleted = Vec::new();
         for (p, (_, rec)) in &self.latest {
             match rec {
-                Some(r) if r.ephemeral_owner == session => created.push(p.clone()),
-                None => deleted.push(p.clone()),
+                Some(r) if r.ephemeral_owner == session => created.push(p.to_string()),
+                None => deleted.push(p.to_string()),
                 _ => {}
             }
         }
@@ -333,7 +337,7 @@ impl PrepContext<'_> {
                 aversion: 0,
                 ephemeral_owner: owner,
                 num_children: 0,
-                acl: acl.clone(),
+                acl: Arc::from(acl.as_slice()),
                 data_len,
                 czxid: self.zxid,
                 mzxid: self.zxid,
@@ -455,7 +459,7 @@ impl PrepContext<'_> {
             return Err(ErrorCode::BadVersion);
         }
         node.aversion = node.aversion.wrapping_add(1);
-        node.acl = acl.clone();
+        node.acl = Arc::from(acl.as_slice());
         let new_version = node.aversion;
         self.pending.put(self.tree, self.zxid, path, Some(node));
         Ok(TxnBody::SetAcl(SetAclTxn {

@@ -357,6 +357,11 @@ impl DataTree {
         self.acls.get(node.acl)
     }
 
+    /// The ACL list of a node, shared with the tree's ACL cache (no copy).
+    pub fn acl_shared(&self, node: &Node) -> std::sync::Arc<[Acl]> {
+        self.acls.get_shared(node.acl)
+    }
+
     /// The Stat clients see: `cversion` is derived as `2 * stored - numChildren` (creations
     /// plus deletions) and container/TTL owners read as 0 (ZooKeeper: `DataNode.copyStat`).
     pub fn client_stat(&self, node: &Node) -> Stat {
