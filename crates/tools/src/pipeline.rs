@@ -116,15 +116,14 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
 }
 
-/// Runs one session per script, all on one new thread, for `config.duration`. `ops` counts
-/// completed operations as they happen (for progress reports).
-pub async fn drive(
-    config: &DriverConfig,
-    scripts: Vec<Script>,
-    ops: Arc<AtomicU64>,
-) -> Result<DriverResult, ClientError> {
+/// Runs `work` on a new thread with a current-thread runtime of its own, so that the tool
+/// needs at most one core, and waits for its result.
+async fn on_driver_thread<F, Fut>(work: F) -> Result<DriverResult, ClientError>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<DriverResult, ClientError>>,
+{
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let config = config.clone();
     std::thread::Builder::new()
         .name("bench-driver".into())
         .spawn(move || {
@@ -132,11 +131,22 @@ pub async fn drive(
                 .enable_all()
                 .build()
                 .map_err(ClientError::Io)
-                .and_then(|rt| rt.block_on(drive_all(&config, scripts, ops)));
+                .and_then(|rt| rt.block_on(work()));
             let _ = tx.send(result);
         })
         .map_err(ClientError::Io)?;
     rx.await.map_err(|_| ClientError::ConnectionLoss)?
+}
+
+/// Runs one session per script, all on one new thread, for `config.duration`. `ops` counts
+/// completed operations as they happen (for progress reports).
+pub async fn drive(
+    config: &DriverConfig,
+    scripts: Vec<Script>,
+    ops: Arc<AtomicU64>,
+) -> Result<DriverResult, ClientError> {
+    let config = config.clone();
+    on_driver_thread(move || async move { drive_all(&config, scripts, ops).await }).await
 }
 
 async fn drive_all(
@@ -202,20 +212,8 @@ pub async fn churn(
     loops: usize,
     ops: Arc<AtomicU64>,
 ) -> Result<DriverResult, ClientError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
     let config = config.clone();
-    std::thread::Builder::new()
-        .name("bench-driver".into())
-        .spawn(move || {
-            let result = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(ClientError::Io)
-                .and_then(|rt| rt.block_on(churn_all(&config, loops, ops)));
-            let _ = tx.send(result);
-        })
-        .map_err(ClientError::Io)?;
-    rx.await.map_err(|_| ClientError::ConnectionLoss)?
+    on_driver_thread(move || async move { churn_all(&config, loops, ops).await }).await
 }
 
 async fn churn_all(
@@ -281,20 +279,8 @@ pub async fn fanout(
     watchers: usize,
     path: String,
 ) -> Result<DriverResult, ClientError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
     let config = config.clone();
-    std::thread::Builder::new()
-        .name("bench-driver".into())
-        .spawn(move || {
-            let result = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(ClientError::Io)
-                .and_then(|rt| rt.block_on(fanout_rounds(&config, watchers, &path)));
-            let _ = tx.send(result);
-        })
-        .map_err(ClientError::Io)?;
-    rx.await.map_err(|_| ClientError::ConnectionLoss)?
+    on_driver_thread(move || async move { fanout_rounds(&config, watchers, &path).await }).await
 }
 
 async fn fanout_rounds(
