@@ -3,6 +3,7 @@
 //! zxid order, and the snapshots' stored digests match their nodes (Menagerie writes exact
 //! digests). A damaged copy makes the binary exit 1 and name the file and offset.
 
+#[path = "../../server/tests/common/mod.rs"]
 mod common;
 
 use std::collections::BTreeSet;

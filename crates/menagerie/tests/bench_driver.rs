@@ -2,6 +2,7 @@
 //! is real (the server's zxid moves at least as far as the writes it counted), replies are
 //! matched in order (a mismatch is an error), and nothing fails.
 
+#[path = "../../server/tests/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
