@@ -62,7 +62,7 @@ impl RunningServer {
 pub enum StartError {
     /// The data directory could not be read or recovered.
     #[error("cannot load the data directory: {0}")]
-    Data(#[from] persistence::PersistenceError),
+    Data(#[from] menagerie_host::RecoveryError),
     /// The client port could not be bound.
     #[error("cannot listen on the client port: {0}")]
     Listen(#[from] std::io::Error),

@@ -12,6 +12,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use menagerie_core::txn::LoggedTxn;
 use menagerie_core::{ConnId, CoreConfig, Input, Now, Output, Server};
+use menagerie_host::snapshot::take_snapshot;
+use menagerie_host::{LogWork, SnapshotKind, SnapshotPolicy};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -19,7 +21,7 @@ use crate::config::ServerConfig;
 use crate::conn;
 use crate::four_letter;
 use crate::outbox::Outbox;
-use crate::persistence::{Recovered, StorageThread, ToStorage, snapshot_threshold, take_snapshot};
+use crate::persistence::{Recovered, StorageThread};
 use crate::snapshotter::{Progress, SnapshotOutcome, Snapshotter};
 
 /// Messages to the shell task.
@@ -73,10 +75,6 @@ enum Wake {
     SnapshotRoom,
 }
 
-/// After this many fuzzy snapshots in a row are abandoned (ACL lists created while they
-/// were written), the next snapshot is written in one go.
-const MAX_ABANDONED_SNAPSHOTS: u32 = 3;
-
 /// How many inputs the shell takes before acknowledging persistence (bounds latency).
 const MAX_BATCH: usize = 256;
 
@@ -113,7 +111,7 @@ pub fn recover(
     config: &ServerConfig,
     fs: Arc<dyn menagerie_storage::Fs>,
     clock: &Clock,
-) -> Result<(Server, Recovered), crate::persistence::PersistenceError> {
+) -> Result<(Server, Recovered), menagerie_host::RecoveryError> {
     let boot = clock.now();
     let core_config = CoreConfig {
         server_id: 1,
@@ -192,14 +190,11 @@ pub async fn run(
     let storage = StorageThread::start(log, durable_tx, tx);
     let mut snapshot: Option<Snapshotter> = None;
     let mut snapshots_started: u64 = 0;
-    let mut abandoned_in_row: u32 = 0;
     let mut storage_ok = true;
-    let snapshot_every = snapshot_threshold(config.snap_count, clock.now().wall_ms as u64);
-    // Txns replayed at startup are snapshotted at once (in the background), as ZooKeeper
-    // snapshots after loading its data, so that the next start need not replay them again.
-    let mut since_snapshot: u64 = if replayed > 0 { snapshot_every } else { 0 };
-    // One pass through the loop at once, so that such a snapshot starts before any client.
-    let mut kick = since_snapshot > 0;
+    let mut policy = SnapshotPolicy::new(config.snap_count, clock.now().wall_ms as u64, replayed);
+    // One pass through the loop at once, so that a snapshot of replayed txns starts before
+    // any client.
+    let mut kick = policy.due();
     let mut outboxes: HashMap<ConnId, Outbox> = HashMap::new();
     let mut peers: HashMap<ConnId, SocketAddr> = HashMap::new();
     let mut overflowed = Vec::new();
@@ -293,7 +288,7 @@ pub async fn run(
                     }
                     match outcome {
                         SnapshotOutcome::Written(path) => {
-                            abandoned_in_row = 0;
+                            policy.written();
                             tracing::info!(file = %path.display(), "snapshot written");
                         }
                         SnapshotOutcome::Abandoned => {
@@ -331,8 +326,8 @@ pub async fn run(
             }
         }
         if !to_persist.is_empty() {
-            since_snapshot += to_persist.len() as u64;
-            if storage_ok && !storage.send(ToStorage::Append(std::mem::take(&mut to_persist))) {
+            policy.logged(to_persist.len() as u64);
+            if storage_ok && !storage.send(LogWork::Append(std::mem::take(&mut to_persist))) {
                 tracing::error!("the storage thread is gone; writes are no longer acknowledged");
                 storage_ok = false;
                 server.handle(now, Input::StorageFailed, &mut out);
@@ -353,25 +348,27 @@ pub async fn run(
                 tx.flush();
             }
         }
-        // While a snapshot is still being written the next one waits for it (the count keeps
-        // running), rather than being skipped as ZooKeeper does when "too busy to snap".
-        if storage_ok && since_snapshot >= snapshot_every && snapshot.is_none() {
-            since_snapshot = 0;
-            if abandoned_in_row >= MAX_ABANDONED_SNAPSHOTS {
-                // Fuzzy snapshots keep meeting new ACL lists: write one in one go.
-                abandoned_in_row = 0;
-                storage.send(ToStorage::Roll);
-                match take_snapshot(&dirs, &server) {
+        if storage_ok
+            && snapshot.is_none()
+            && let Some(kind) = policy.start()
+        {
+            storage.send(LogWork::Roll);
+            match kind {
+                SnapshotKind::OneGo => match take_snapshot(&dirs, &server) {
                     Ok(path) => tracing::info!(file = %path.display(), "snapshot written"),
                     Err(e) => tracing::error!(error = %e, "snapshot failed"),
+                },
+                SnapshotKind::Fuzzy => {
+                    snapshots_started += 1;
+                    let s = Snapshotter::start(
+                        snapshots_started,
+                        &dirs,
+                        &server,
+                        snapshot_done.clone(),
+                    );
+                    tracing::info!(zxid = format_args!("{:#x}", s.zxid()), "snapshot started");
+                    snapshot = Some(s);
                 }
-            } else {
-                storage.send(ToStorage::Roll);
-                snapshots_started += 1;
-                let s =
-                    Snapshotter::start(snapshots_started, &dirs, &server, snapshot_done.clone());
-                tracing::info!(zxid = format_args!("{:#x}", s.zxid()), "snapshot started");
-                snapshot = Some(s);
             }
         }
         if let Some(s) = snapshot.as_mut()
@@ -383,8 +380,7 @@ pub async fn run(
                 "snapshot abandoned: an ACL list was created while it was written; retrying"
             );
             snapshot = None;
-            abandoned_in_row += 1;
-            since_snapshot = snapshot_every;
+            policy.abandoned();
         }
     }
     accept.abort();
