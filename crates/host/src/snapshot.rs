@@ -262,18 +262,19 @@ pub fn write_sliced(
     snap_dir: &Path,
     header: SnapshotHeader,
     mut next: impl FnMut() -> Option<SnapshotPart>,
-) -> Result<Option<PathBuf>, menagerie_storage::Error> {
-    let mut w = begin(fs, snap_dir, &header)?;
+) -> Result<Option<PathBuf>, SnapshotError> {
+    let zxid = header.zxid;
+    let fail = |source| SnapshotError { zxid, source };
+    let mut w = begin(fs, snap_dir, &header).map_err(fail)?;
     while let Some(part) = next() {
         match part {
-            SnapshotPart::Nodes(bytes) => w.encoded_nodes(&bytes)?,
+            SnapshotPart::Nodes(bytes) => w.encoded_nodes(&bytes).map_err(fail)?,
             SnapshotPart::Finish(digest) => {
-                return w
-                    .finish(&SnapshotTrailer {
-                        digest,
-                        last_processed_zxid: None,
-                    })
-                    .map(Some);
+                let trailer = SnapshotTrailer {
+                    digest,
+                    last_processed_zxid: None,
+                };
+                return w.finish(&trailer).map(Some).map_err(fail);
             }
         }
     }

@@ -17,8 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::ServerConfig;
+use crate::inbox::{ConnCounts, ToShell};
 use crate::outbox::{Chunk, OutboxRx, WriteSide, outbox};
-use crate::shell::{ConnCounts, ToShell};
 
 /// How long a connection may take to send its ConnectRequest
 /// (ZooKeeper: `zookeeper.nio.sessionlessCnxnTimeout`).

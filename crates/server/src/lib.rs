@@ -2,6 +2,7 @@
 //!
 //! * [`config`]: zoo.cfg parsing and validation.
 //! * [`shell`]: the task that owns the core, feeds it inputs and routes its outputs.
+//! * [`inbox`]: the messages the shell receives (a leaf module).
 //! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
 //! * [`four_letter`]: the four-letter-word commands.
 //! * [`snapshotter`]: fuzzy snapshots written in the background.
@@ -15,6 +16,7 @@ pub mod admin;
 pub mod config;
 pub mod conn;
 pub mod four_letter;
+pub mod inbox;
 pub mod monitor;
 pub mod outbox;
 pub mod persistence;

@@ -23,7 +23,7 @@ use menagerie_storage::{DataDirs, Fs, TxnLog, TxnLogOptions};
 use tokio::sync::mpsc;
 
 use crate::config::ServerConfig;
-use crate::shell::ToShell;
+use crate::inbox::ToShell;
 
 /// The transaction log's fsync counters: number of fsyncs, slow ones (over
 /// `fsync.warningthresholdms`; ZooKeeper's `fsync_threshold_exceed_count`), total and maximum
@@ -130,7 +130,7 @@ fn run(
             Err(e) => {
                 // Never acknowledge what may not be durable: stop here. Reads go on.
                 tracing::error!(error = %e, "transaction log write failed; no further writes will be acknowledged");
-                let _ = shell.blocking_send(ToShell::StorageFailed(e.to_string()));
+                let _ = shell.blocking_send(ToShell::StorageFailed(e));
             }
         }
     }

@@ -6,8 +6,8 @@
 //! on its durable-zxid watch. Every `snapCount` txns the shell writes a snapshot.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use menagerie_core::txn::LoggedTxn;
@@ -15,57 +15,15 @@ use menagerie_core::{ConnId, CoreConfig, Input, Now, Output, Server};
 use menagerie_host::snapshot::take_snapshot;
 use menagerie_host::{LogWork, SnapshotKind, SnapshotPolicy};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::config::ServerConfig;
 use crate::conn;
 use crate::four_letter;
+use crate::inbox::{ConnCounts, SnapshotOutcome, ToShell};
 use crate::outbox::Outbox;
 use crate::persistence::{Recovered, StorageThread};
-use crate::snapshotter::{Progress, SnapshotOutcome, Snapshotter};
-
-/// Messages to the shell task.
-#[derive(Debug)]
-pub enum ToShell {
-    /// A new connection and where to send its outputs.
-    Register {
-        /// The connection.
-        conn: ConnId,
-        /// Its outbox.
-        tx: Outbox,
-        /// The client's address.
-        peer: SocketAddr,
-    },
-    /// An input for the core.
-    Input(Input),
-    /// Inputs for the core, in order (the requests one read of a connection delivered).
-    Inputs(Vec<Input>),
-    /// A four-letter word to render.
-    FourLetter {
-        /// The command.
-        word: String,
-        /// Who asked (listed among the connections, as ZooKeeper does).
-        peer: SocketAddr,
-        /// Where the text goes.
-        reply: oneshot::Sender<String>,
-    },
-    /// An admin HTTP request (command, metrics or readiness) to answer.
-    Admin {
-        /// What is asked.
-        query: crate::admin::Query,
-        /// Where the answer goes.
-        reply: oneshot::Sender<crate::admin::Answer>,
-    },
-    /// The storage thread failed; nothing more will be made durable.
-    StorageFailed(String),
-    /// A background snapshot ended.
-    SnapshotDone {
-        /// Which one ([`Snapshotter::id`]).
-        id: u64,
-        /// How it ended.
-        outcome: SnapshotOutcome,
-    },
-}
+use crate::snapshotter::{Progress, Snapshotter};
 
 /// Why the shell woke up.
 enum Wake {
@@ -102,9 +60,6 @@ impl Clock {
         }
     }
 }
-
-/// Per-IP connection counts for `maxClientCnxns`.
-pub type ConnCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
 /// Builds the core from `config` and recovers its data from the data directories.
 pub fn recover(

@@ -19,21 +19,10 @@ use menagerie_host::snapshot::{
 use menagerie_storage::{DataDirs, Fs, ZxidDigest};
 use tokio::sync::mpsc;
 
-use crate::shell::ToShell;
+use crate::inbox::{SnapshotOutcome, ToShell};
 
 /// Slices the writer may have queued before the shell pauses serialization.
 const QUEUED_SLICES: usize = 8;
-
-/// How a snapshot ended, reported to the shell as [`ToShell::SnapshotDone`].
-#[derive(Debug)]
-pub enum SnapshotOutcome {
-    /// Written, synced and renamed into place.
-    Written(PathBuf),
-    /// Given up before completion (the temporary file is removed).
-    Abandoned,
-    /// The file system failed.
-    Failed(String),
-}
 
 /// What one [`Snapshotter::step`] achieved.
 #[derive(Debug, PartialEq, Eq)]
@@ -178,11 +167,6 @@ impl Snapshotter {
         self.finishing = true;
         Progress::Finishing
     }
-
-    /// Nodes serialized so far.
-    pub fn nodes_written(&self) -> u64 {
-        self.snapshot.nodes_written()
-    }
 }
 
 /// The writer thread: all of the snapshot's file I/O.
@@ -195,6 +179,6 @@ fn write(
     match write_sliced(fs, &snap_dir, header, || rx.blocking_recv()) {
         Ok(Some(path)) => SnapshotOutcome::Written(path),
         Ok(None) => SnapshotOutcome::Abandoned,
-        Err(e) => SnapshotOutcome::Failed(e.to_string()),
+        Err(e) => SnapshotOutcome::Failed(e),
     }
 }

@@ -11,9 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
-use super::{Answer, Query, commands};
+use super::commands;
+use crate::inbox::{Answer, Query, ToShell};
 use crate::monitor;
-use crate::shell::ToShell;
 
 /// Largest accepted request head (request line and headers).
 pub const MAX_HEAD: usize = 16 * 1024;

@@ -11,7 +11,6 @@
 pub mod commands;
 pub mod http;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use menagerie_core::Server;
@@ -20,36 +19,8 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::AdminConfig;
 use crate::four_letter::ShellView;
-use crate::monitor::{self, Metric};
-use crate::shell::ToShell;
-
-/// A question for the shell.
-#[derive(Debug)]
-pub enum Query {
-    /// Run an AdminServer command.
-    Command {
-        /// The name or alias as requested.
-        name: String,
-        /// Query parameters (first value of each).
-        args: BTreeMap<String, String>,
-    },
-    /// The monitoring numbers (for `/metrics`).
-    Metrics,
-    /// Whether writes can be made durable (for `/ready`).
-    Ready,
-}
-
-/// The shell's answer to a [`Query`].
-#[derive(Debug)]
-pub enum Answer {
-    /// A command's JSON object.
-    Json(commands::Object),
-    /// The monitoring numbers, and the Prometheus-only families
-    /// ([`monitor::extra_prometheus`]).
-    Metrics(Vec<Metric>, String),
-    /// Whether the server is serving (storage works).
-    Ready(bool),
-}
+use crate::inbox::{Answer, Query, ToShell};
+use crate::monitor;
 
 /// Answers `query` from the core; called by the shell task. `storage_ok` is false once the
 /// storage thread has failed.
