@@ -15,7 +15,7 @@ use menagerie_core::{ConnId, Input};
 use menagerie_host::{LogError, SnapshotError};
 use tokio::sync::oneshot;
 
-use crate::monitor::Metric;
+use crate::ops::metric::Metric;
 use crate::outbox::Outbox;
 
 /// Messages to the shell task.

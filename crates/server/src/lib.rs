@@ -4,10 +4,9 @@
 //! * [`shell`]: the task that owns the core, feeds it inputs and routes its outputs.
 //! * [`inbox`]: the messages the shell receives (a leaf module).
 //! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
-//! * [`four_letter`]: the four-letter-word commands.
 //! * [`snapshotter`]: fuzzy snapshots written in the background.
 //! * [`admin`]: the admin HTTP server (AdminServer commands, Prometheus metrics, probes).
-//! * [`monitor`]: the monitoring numbers shared by `mntr`, `monitor` and `/metrics`.
+//! * [`ops`]: the operations surface: four-letter words, admin commands, monitoring numbers.
 //! * [`persistence`]: recovery, the storage thread, snapshots, fsync statistics.
 //! * [`purge`]: autopurge of old snapshots and logs.
 #![forbid(unsafe_code)]
@@ -15,9 +14,8 @@
 pub mod admin;
 pub mod config;
 pub mod conn;
-pub mod four_letter;
 pub mod inbox;
-pub mod monitor;
+pub mod ops;
 pub mod outbox;
 pub mod persistence;
 pub mod purge;

@@ -19,8 +19,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::ServerConfig;
 use crate::conn;
-use crate::four_letter;
 use crate::inbox::{ConnCounts, SnapshotOutcome, ToShell};
+use crate::ops;
+use crate::ops::view::ShellView;
 use crate::outbox::Outbox;
 use crate::persistence::{Recovered, StorageThread};
 use crate::snapshotter::{Progress, Snapshotter};
@@ -211,7 +212,7 @@ pub async fn run(
                     }
                 }
                 Some(ToShell::FourLetter { word, peer, reply }) => {
-                    let view = four_letter::ShellView {
+                    let view = ShellView {
                         requester: peer,
                         peers: &peers,
                         config: &config,
@@ -219,10 +220,10 @@ pub async fn run(
                         now,
                         fsync: &fsync_stats,
                     };
-                    let _ = reply.send(four_letter::render(&word, &mut server, &view));
+                    let _ = reply.send(ops::four_letter::render(&word, &mut server, &view));
                 }
                 Some(ToShell::Admin { query, reply }) => {
-                    let view = four_letter::ShellView {
+                    let view = ShellView {
                         requester: SocketAddr::from(([0, 0, 0, 0], 0)),
                         peers: &peers,
                         config: &config,
@@ -230,7 +231,7 @@ pub async fn run(
                         now,
                         fsync: &fsync_stats,
                     };
-                    let _ = reply.send(crate::admin::answer(query, &mut server, &view, storage_ok));
+                    let _ = reply.send(ops::answer(query, &mut server, &view, storage_ok));
                 }
                 Some(ToShell::StorageFailed(e)) => {
                     tracing::error!(error = %e, "storage failed: writes are no longer acknowledged; reads are still served");

@@ -6,35 +6,15 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+pub mod error;
+pub mod properties;
+
 use menagerie_core::auth::AuthConfig;
 use menagerie_core::reaper::ReaperConfig;
-use thiserror::Error;
 
-/// A configuration problem.
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// A key has a value that is not acceptable.
-    #[error("invalid value {value:?} for {key}: {reason}")]
-    Invalid {
-        /// The key.
-        key: String,
-        /// The value.
-        value: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A required key is missing.
-    #[error("{0} is not set")]
-    Missing(&'static str),
-}
+pub use error::ConfigError;
+use error::invalid;
+pub use properties::parse_properties;
 
 /// The server's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,98 +176,6 @@ const KNOWN_UNUSED: &[&str] = &[
     "digest.enabled",
     "jvm.pause.warn-threshold-ms",
 ];
-
-/// Parses a Java properties text (the subset of `java.util.Properties.load` that matters
-/// for zoo.cfg: comments, `=`/`:`/space separators, line continuations, escapes).
-pub fn parse_properties(text: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut logical = String::new();
-    for raw in text.lines() {
-        let line = raw.trim_start();
-        if logical.is_empty() && (line.is_empty() || line.starts_with('#') || line.starts_with('!'))
-        {
-            continue;
-        }
-        let trailing = line.chars().rev().take_while(|&c| c == '\\').count();
-        if trailing % 2 == 1 {
-            logical.push_str(&line[..line.len() - 1]);
-            continue;
-        }
-        logical.push_str(line);
-        let (k, v) = split_property(&logical);
-        out.insert(k, v);
-        logical.clear();
-    }
-    if !logical.is_empty() {
-        let (k, v) = split_property(&logical);
-        out.insert(k, v);
-    }
-    out
-}
-
-fn split_property(line: &str) -> (String, String) {
-    let mut key = String::new();
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    key.push(unescape(n, &mut chars));
-                }
-            }
-            '=' | ':' => break,
-            c if c.is_whitespace() => {
-                while chars.peek().is_some_and(|c| c.is_whitespace()) {
-                    chars.next();
-                }
-                if matches!(chars.peek(), Some('=') | Some(':')) {
-                    chars.next();
-                }
-                break;
-            }
-            c => key.push(c),
-        }
-    }
-    while chars.peek().is_some_and(|c| c.is_whitespace()) {
-        chars.next();
-    }
-    let mut value = String::new();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(n) = chars.next() {
-                value.push(unescape(n, &mut chars));
-            }
-        } else {
-            value.push(c);
-        }
-    }
-    (key, value)
-}
-
-fn unescape(c: char, rest: &mut std::iter::Peekable<std::str::Chars<'_>>) -> char {
-    match c {
-        't' => '\t',
-        'n' => '\n',
-        'r' => '\r',
-        'f' => '\u{c}',
-        'u' => {
-            let hex: String = (0..4).filter_map(|_| rest.next()).collect();
-            u32::from_str_radix(&hex, 16)
-                .ok()
-                .and_then(char::from_u32)
-                .unwrap_or('\u{fffd}')
-        }
-        c => c,
-    }
-}
-
-pub(crate) fn invalid(key: &str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.into(),
-        value: value.into(),
-        reason: reason.into(),
-    }
-}
 
 fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
     value
@@ -490,7 +378,10 @@ impl ServerConfig {
             Some(_) => c.unused_keys.push("metricsProvider.className".into()),
             None => {}
         }
-        security.finish(&mut c)?;
+        let security = security.finish()?;
+        c.auth = security.auth;
+        c.enforce_quota = security.enforce_quota;
+        c.secure_client = security.secure_client;
         c.data_dir = data_dir.ok_or(ConfigError::Missing("dataDir"))?;
         c.data_log_dir = data_log_dir.unwrap_or_else(|| c.data_dir.clone());
         let port = port.ok_or(ConfigError::Missing("clientPort"))?;
@@ -532,18 +423,6 @@ mod tests {
 
     fn props(s: &str) -> BTreeMap<String, String> {
         parse_properties(s)
-    }
-
-    #[test]
-    fn parses_java_properties() {
-        let p = props(
-            "# comment\n! also\n  tickTime = 2000\nclientPort:2181\ndataDir /tmp/zk\nkey=a\\\n   b\nesc=\\u0041\\tz\n",
-        );
-        assert_eq!(p["tickTime"], "2000");
-        assert_eq!(p["clientPort"], "2181");
-        assert_eq!(p["dataDir"], "/tmp/zk");
-        assert_eq!(p["key"], "ab");
-        assert_eq!(p["esc"], "A\tz");
     }
 
     #[test]
