@@ -80,9 +80,20 @@ pub fn run(
         );
     };
     let mut o = Object::new();
-    let mut error = None;
+    let error = answer(primary, args, server, view, &mut o).err();
+    finish(primary, o, error)
+}
+
+/// Fills `o` with the answer of the command named `primary`; `Err` is the command's error.
+fn answer(
+    primary: &str,
+    args: &BTreeMap<String, String>,
+    server: &mut Server,
+    view: &ShellView<'_>,
+    o: &mut Object,
+) -> Result<(), String> {
     match primary {
-        "configuration" => configuration(&mut o, view),
+        "configuration" => configuration(o, view),
         "connection_stat_reset" => server.reset_connection_stats(),
         "connections" => {
             o.put("connections", connections(server, view, false));
@@ -92,103 +103,103 @@ pub fn run(
             o.put("datadir_size", dir_size(&view.config.data_dir).into());
             o.put("logdir_size", dir_size(&view.config.data_log_dir).into());
         }
-        "dump" => dump(&mut o, server),
+        "dump" => dump(o, server),
         "environment" => {
             for (k, v) in environment() {
                 o.put(k, v.into());
             }
         }
-        "get_trace_mask" => {
-            o.put("tracemask", trace_mask().into());
-        }
-        // The tree digest every 128th zxid, oldest first (ZooKeeper's digest log).
-        "hash" => {
-            let digests: Vec<_> = server
-                .digest_log()
-                .history()
-                .map(|d| json!({"zxid": d.zxid, "digest": d.digest, "digest_version": d.version}))
-                .collect();
-            o.put("digests", digests.into());
-        }
-        "initial_configuration" => {
-            o.put(
-                "initial_configuration",
-                view.config.initial_config.clone().into(),
-            );
-        }
-        "is_read_only" => {
-            o.put("read_only", server.is_read_only().into());
-        }
+        "get_trace_mask" => o.put("tracemask", trace_mask().into()),
+        "hash" => hash(o, server),
+        "initial_configuration" => o.put(
+            "initial_configuration",
+            view.config.initial_config.clone().into(),
+        ),
+        "is_read_only" => o.put("read_only", server.is_read_only().into()),
         "last_snapshot" => {
             let (zxid, timestamp) = last_snapshot(&view.config.data_dir);
             o.put("zxid", format!("{:x}", zxid).into());
             o.put("timestamp", timestamp.into());
         }
         // Standalone: ZooKeeper's answer for a server that is not a quorum member.
-        "leader" => error = Some("server is not initialized".to_owned()),
-        "monitor" => o = to_json(&collect(server, view, 0)),
+        "leader" => return Err("server is not initialized".to_owned()),
+        "monitor" => *o = to_json(&collect(server, view, 0)),
         "observer_connection_stat_reset" | "ruok" => {}
         "observers" => {
             o.put("synced_observers", 0.into());
             o.put("observers", json!([]));
         }
-        "server_stats" => server_stats(&mut o, server, view),
-        "set_trace_mask" => match args.get("traceMask") {
-            None => error = Some("setTraceMask requires long traceMask argument".into()),
-            Some(v) => match v.parse::<i64>() {
-                Ok(mask) => {
-                    set_trace_mask(mask);
-                    o.put("tracemask", mask.into());
-                }
-                Err(_) => {
-                    error = Some(format!(
-                        "setTraceMask requires long traceMask argument, got {v}"
-                    ))
-                }
-            },
-        },
+        "server_stats" => server_stats(o, server, view),
+        "set_trace_mask" => return set_trace_mask_command(o, args),
         "stat_reset" => server.reset_stats(),
         "stats" => {
-            server_stats(&mut o, server, view);
+            server_stats(o, server, view);
             o.put("connections", connections(server, view, true));
             o.put("secure_connections", json!([]));
         }
-        "system_properties" => system_properties(&mut o, view),
-        "voting_view" => {
-            o.put("current_config", json!({}));
-        }
-        "watch_summary" => watch_summary(&mut o, server),
-        "watches" => {
-            let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-            let sessions = session_of(server);
-            for (p, c) in server.data_watches() {
-                by_session.entry(session(&sessions, c)).or_default().push(p);
-            }
-            let m: Object = by_session
-                .into_iter()
-                .map(|(sid, paths)| (sid.to_string(), json!(paths)))
-                .collect();
-            o.put("session_id_to_watched_paths", m.into());
-        }
-        "watches_by_path" => {
-            let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-            let sessions = session_of(server);
-            for (p, c) in server.data_watches() {
-                by_path.entry(p).or_default().push(session(&sessions, c));
-            }
-            let m: Object = by_path
-                .into_iter()
-                .map(|(p, sids)| (p, json!(sids)))
-                .collect();
-            o.put("path_to_session_ids", m.into());
-        }
+        "system_properties" => system_properties(o, view),
+        "voting_view" => o.put("current_config", json!({})),
+        "watch_summary" => watch_summary(o, server),
+        "watches" => watches(o, server),
+        "watches_by_path" => watches_by_path(o, server),
         "zabstate" => {
             o.put("voting", false.into());
             o.put("zabstate", "".into());
         }
-        _ => error = Some(format!("Unknown command: {name}")),
+        _ => return Err(format!("Unknown command: {primary}")),
     }
-    finish(primary, o, error)
+    Ok(())
+}
+
+/// The tree digest every 128th zxid, oldest first (ZooKeeper's digest log).
+fn hash(o: &mut Object, server: &Server) {
+    let digests: Vec<_> = server
+        .digest_log()
+        .history()
+        .map(|d| json!({"zxid": d.zxid, "digest": d.digest, "digest_version": d.version}))
+        .collect();
+    o.put("digests", digests.into());
+}
+
+/// `set_trace_mask?traceMask=N`.
+fn set_trace_mask_command(o: &mut Object, args: &BTreeMap<String, String>) -> Result<(), String> {
+    let Some(v) = args.get("traceMask") else {
+        return Err("setTraceMask requires long traceMask argument".into());
+    };
+    let mask = v
+        .parse::<i64>()
+        .map_err(|_| format!("setTraceMask requires long traceMask argument, got {v}"))?;
+    set_trace_mask(mask);
+    o.put("tracemask", mask.into());
+    Ok(())
+}
+
+/// Watched paths by session.
+fn watches(o: &mut Object, server: &Server) {
+    let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let sessions = session_of(server);
+    for (p, c) in server.data_watches() {
+        by_session.entry(session(&sessions, c)).or_default().push(p);
+    }
+    let m: Object = by_session
+        .into_iter()
+        .map(|(sid, paths)| (sid.to_string(), json!(paths)))
+        .collect();
+    o.put("session_id_to_watched_paths", m.into());
+}
+
+/// Watching sessions by path.
+fn watches_by_path(o: &mut Object, server: &Server) {
+    let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let sessions = session_of(server);
+    for (p, c) in server.data_watches() {
+        by_path.entry(p).or_default().push(session(&sessions, c));
+    }
+    let m: Object = by_path
+        .into_iter()
+        .map(|(p, sids)| (p, json!(sids)))
+        .collect();
+    o.put("path_to_session_ids", m.into());
 }
 
 /// Appends `command` and `error` (ZooKeeper's `CommandResponse.toMap`).
