@@ -6,7 +6,7 @@
 //! deterministic simulator can run several nodes in one thread on
 //! [`MemFs`](menagerie_storage::MemFs) with the very same code.
 //!
-//! * [`recover`]: the newest valid snapshot plus log replay -> a core `Server`.
+//! * [`mod@recover`]: the newest valid snapshot plus log replay -> a core `Server`.
 //! * [`snapshot`]: core tree -> snapshot file, in one go ([`snapshot::take_snapshot`]) or as a
 //!   fuzzy walk sliced between request batches ([`snapshot::FuzzySnapshot`]) whose encoded
 //!   slices are written by [`snapshot::write_sliced`].

@@ -1,13 +1,16 @@
 //! Menagerie's I/O shell: the tokio runtime around the deterministic core.
 //!
-//! * [`config`]: zoo.cfg parsing and validation.
+//! * [`config`]: zoo.cfg parsing and validation ([`security_config`]: the security keys,
+//!   [`tls`]: the TLS acceptor of the secure client port).
 //! * [`shell`]: the task that owns the core, feeds it inputs and routes its outputs.
 //! * [`inbox`]: the messages the shell receives (a leaf module).
-//! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
-//! * [`snapshotter`]: fuzzy snapshots written in the background.
-//! * [`admin`]: the admin HTTP server (AdminServer commands, Prometheus metrics, probes).
+//! * [`conn`]: one task pair per client connection (framing, decoding; [`outbox`]: the
+//!   encoded output waiting for the socket).
+//! * [`persistence`]: recovery and the storage thread (over `menagerie-host`), fsync
+//!   statistics.
+//! * [`snapshotter`]: fuzzy snapshots written in the background (over `menagerie-host`).
 //! * [`ops`]: the operations surface: four-letter words, admin commands, monitoring numbers.
-//! * [`persistence`]: recovery, the storage thread, snapshots, fsync statistics.
+//! * [`admin`]: the admin HTTP transport (AdminServer commands, Prometheus metrics, probes).
 //! * [`purge`]: autopurge of old snapshots and logs.
 #![forbid(unsafe_code)]
 

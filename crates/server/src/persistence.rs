@@ -2,7 +2,7 @@
 //! group-commits the transaction log, both thin wrappers over `menagerie-host` (which holds
 //! the logic, shared with a simulator) in ZooKeeper's own on-disk formats.
 //!
-//! * **Recovery** ([`recover`]): [`menagerie_host::recover`] with the log options of the
+//! * **Recovery** ([`recover`]): [`menagerie_host::recover()`] with the log options of the
 //!   configuration: the newest readable snapshot, then log replay. A torn tail is cut back to
 //!   the last whole entry; a checksum failure in the middle of a log stops startup with the
 //!   file and offset.
@@ -57,7 +57,7 @@ fn log_options(config: &ServerConfig, fsync_stats: &Arc<FsyncStats>) -> TxnLogOp
 }
 
 /// Loads the newest snapshot and replays the log into `server` (see
-/// [`menagerie_host::recover`]).
+/// [`menagerie_host::recover()`]).
 pub fn recover(
     config: &ServerConfig,
     fs: Arc<dyn Fs>,

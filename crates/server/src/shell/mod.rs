@@ -10,7 +10,7 @@
 //! serializes a slice of the one in progress.
 //!
 //! The shell uses the core in three places only: [`boot`] builds and recovers it,
-//! [`Shell::feed`] hands it every input, and [`conns::Connections::route`] carries out its
+//! `Shell::feed` hands it every input, and `Connections::route` (`shell/conns.rs`) carries out its
 //! outputs; the operations surface (`crate::ops`) reads it through its view accessors.
 
 pub mod boot;
