@@ -7,11 +7,10 @@ use menagerie_proto::ErrorCode;
 use menagerie_proto::opcode::OpCode;
 use menagerie_proto::records::{Acl, Stat, perms};
 use menagerie_proto::response::MultiResult;
-use menagerie_proto::txn::TxnHeader;
+use menagerie_proto::txn::{CreateTxn, SetDataTxn, TxnBody, TxnHeader};
 
 use crate::auth::check_acl;
 use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, NewNode};
-use crate::txn::TxnBody;
 
 /// A change that may fire watches, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,83 +157,28 @@ fn apply_one(
     body: &TxnBody,
     changes: &mut Vec<Change>,
 ) -> Outcome {
-    let (zxid, time) = (header.zxid, header.time);
+    let zxid = header.zxid.0;
     match body {
-        TxnBody::Create { op, txn } => create(
-            tree,
-            *op,
-            &txn.path,
-            NewNode {
-                data: txn.data.as_deref(),
-                acl: &txn.acl,
-                ephemeral_owner: if txn.ephemeral { header.client_id } else { 0 },
-                parent_cversion: txn.parent_cversion,
-                zxid,
-                time,
-            },
-            changes,
-        ),
-        TxnBody::CreateContainer(txn) => create(
-            tree,
-            OpCode::CreateContainer,
-            &txn.path,
-            NewNode {
-                data: txn.data.as_deref(),
-                acl: &txn.acl,
-                ephemeral_owner: CONTAINER_OWNER,
-                parent_cversion: txn.parent_cversion,
-                zxid,
-                time,
-            },
-            changes,
-        ),
-        TxnBody::CreateTtl(txn) => create(
-            tree,
-            OpCode::CreateTtl,
-            &txn.path,
-            NewNode {
-                data: txn.data.as_deref(),
-                acl: &txn.acl,
-                ephemeral_owner: EphemeralType::ttl_owner(txn.ttl),
-                parent_cversion: txn.parent_cversion,
-                zxid,
-                time,
-            },
-            changes,
-        ),
-        TxnBody::Delete(t) | TxnBody::DeleteContainer(t) => delete(tree, &t.path, zxid, changes),
-        TxnBody::SetData(t) => {
-            match tree.set_data(&t.path, t.data.as_deref(), t.version, zxid, time) {
-                Ok(id) => {
-                    changes.push(Change::DataChanged {
-                        path: t.path.clone(),
-                        acl: read_acl(tree, &t.path),
-                    });
-                    Outcome::Stat(tree.client_stat(tree.node(id)))
-                }
-                Err(e) => Outcome::Failed(e),
-            }
+        TxnBody::Create(txn) => create_node(tree, header, OpCode::Create, txn, changes),
+        TxnBody::Create2(txn) => create_node(tree, header, OpCode::Create2, txn, changes),
+        TxnBody::CreateContainer(t) => {
+            let n = new_node(header, t.data.as_deref(), &t.acl, CONTAINER_OWNER, t.parent_cversion);
+            create(tree, OpCode::CreateContainer, &t.path, n, changes)
         }
+        TxnBody::CreateTtl(t) => {
+            let owner = EphemeralType::ttl_owner(t.ttl);
+            let n = new_node(header, t.data.as_deref(), &t.acl, owner, t.parent_cversion);
+            create(tree, OpCode::CreateTtl, &t.path, n, changes)
+        }
+        TxnBody::Delete(t) | TxnBody::DeleteContainer(t) => delete(tree, &t.path, zxid, changes),
+        // ZooKeeper applies a reconfig as a setData of /zookeeper/config.
+        TxnBody::SetData(t) | TxnBody::Reconfig(t) => set_data(tree, header, t, changes),
         TxnBody::SetAcl(t) => match tree.set_acl(&t.path, &t.acl, t.version) {
             Ok(id) => Outcome::Stat(tree.client_stat(tree.node(id))),
             Err(e) => Outcome::Failed(e),
         },
         TxnBody::CloseSession(t) => {
-            for p in &t.paths_to_delete {
-                // Already gone (replay, or removed by an earlier op): ignore, as ZooKeeper does.
-                delete(tree, p, zxid, changes);
-            }
-            // Any ephemeral the list missed still goes with its session.
-            let leftovers: Vec<String> = tree
-                .ephemerals(header.client_id)
-                .map(str::to_owned)
-                .collect();
-            for p in leftovers {
-                tracing::warn!(path = %p, session = format_args!("{:#x}", header.client_id),
-                    "ephemeral not listed in closeSession txn; deleting it too");
-                delete(tree, &p, zxid, changes);
-            }
-            Outcome::Done
+            close_session(tree, header, t.as_ref().map(|t| &t.paths_to_delete[..]), changes)
         }
         TxnBody::Check(_) | TxnBody::CreateSession(_) => Outcome::Done,
         TxnBody::Error(e) => {
@@ -242,6 +186,82 @@ fn apply_one(
         }
         TxnBody::Multi(subs) => apply_multi(tree, header, subs, changes),
     }
+}
+
+/// The node a create txn describes.
+fn new_node<'a>(
+    header: &TxnHeader,
+    data: Option<&'a [u8]>,
+    acl: &'a [Acl],
+    ephemeral_owner: i64,
+    parent_cversion: i32,
+) -> NewNode<'a> {
+    NewNode {
+        data,
+        acl,
+        ephemeral_owner,
+        parent_cversion,
+        zxid: header.zxid.0,
+        time: header.time,
+    }
+}
+
+fn set_data(
+    tree: &mut DataTree,
+    header: &TxnHeader,
+    t: &SetDataTxn,
+    changes: &mut Vec<Change>,
+) -> Outcome {
+    match tree.set_data(&t.path, t.data.as_deref(), t.version, header.zxid.0, header.time) {
+        Ok(id) => {
+            changes.push(Change::DataChanged {
+                path: t.path.clone(),
+                acl: read_acl(tree, &t.path),
+            });
+            Outcome::Stat(tree.client_stat(tree.node(id)))
+        }
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+/// create / create2 of a plain or ephemeral node.
+fn create_node(
+    tree: &mut DataTree,
+    header: &TxnHeader,
+    op: OpCode,
+    txn: &CreateTxn,
+    changes: &mut Vec<Change>,
+) -> Outcome {
+    let owner = if txn.ephemeral { header.client_id.0 } else { 0 };
+    let n = new_node(header, txn.data.as_deref(), &txn.acl, owner, txn.parent_cversion);
+    create(tree, op, &txn.path, n, changes)
+}
+
+/// closeSession: the listed ephemerals, then any the list missed or that a body-less
+/// (pre-3.6) txn did not list (ZooKeeper: `DataTree.killSession`).
+fn close_session(
+    tree: &mut DataTree,
+    header: &TxnHeader,
+    listed: Option<&[String]>,
+    changes: &mut Vec<Change>,
+) -> Outcome {
+    let zxid = header.zxid.0;
+    for p in listed.unwrap_or_default() {
+        // Already gone (replay, or removed by an earlier op): ignore, as ZooKeeper does.
+        delete(tree, p, zxid, changes);
+    }
+    let leftovers: Vec<String> = tree
+        .ephemerals(header.client_id.0)
+        .map(str::to_owned)
+        .collect();
+    for p in leftovers {
+        if listed.is_some() {
+            tracing::warn!(path = %p, session = %header.client_id,
+                "ephemeral not listed in closeSession txn; deleting it too");
+        }
+        delete(tree, &p, zxid, changes);
+    }
+    Outcome::Done
 }
 
 fn delete(tree: &mut DataTree, path: &str, zxid: i64, changes: &mut Vec<Change>) -> Outcome {

@@ -312,6 +312,16 @@ impl DataTree {
         self.digest
     }
 
+    /// The tree digest computed from scratch (every node's digest summed): what
+    /// [`digest`](Self::digest) must always equal. O(nodes); for checks and tests.
+    pub fn recompute_digest(&self) -> u64 {
+        let mut sum = 0u64;
+        self.for_each_preorder(|n| {
+            sum = sum.wrapping_add(digest::node_digest(n.path(), n.data(), &n.stat_persisted()));
+        });
+        sum
+    }
+
     /// Takes node `id` out of the tree digest (before it changes).
     fn unhash(&mut self, id: NodeId) {
         self.digest = self.digest.wrapping_sub(self.nodes[id as usize].digest());
@@ -934,13 +944,8 @@ mod tests {
         assert_eq!(t.approximate_data_size(), 44);
     }
 
-    /// The digest from scratch: every node's digest summed.
     fn scratch_digest(t: &DataTree) -> u64 {
-        let mut sum = 0u64;
-        t.for_each_preorder(|n| {
-            sum = sum.wrapping_add(digest::node_digest(n.path(), n.data(), &n.stat_persisted()));
-        });
-        sum
+        t.recompute_digest()
     }
 
     #[test]

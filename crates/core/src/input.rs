@@ -1,12 +1,8 @@
-//! The boundary of the core: what the shell feeds in and what it must carry out.
+//! What the shell feeds into the core: [`Input`], with the clocks in [`Now`].
 
-use std::sync::Arc;
-
-use menagerie_proto::records::{ConnectRequest, ConnectResponse, Id, ReplyHeader, WatcherEvent};
+use menagerie_proto::Zxid;
+use menagerie_proto::records::{ConnectRequest, Id};
 use menagerie_proto::request::Request;
-use menagerie_proto::response::Response;
-
-use crate::txn::LoggedTxn;
 
 /// A client connection, numbered by the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -15,7 +11,7 @@ pub struct ConnId(pub u64);
 /// The clocks, read by the shell and passed with every input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Now {
-    /// Monotonic milliseconds (session expiry).
+    /// Monotonic milliseconds (session expiry, timers).
     pub mono_ms: u64,
     /// Wall-clock milliseconds since the Unix epoch (ctime/mtime of new txns).
     pub wall_ms: i64,
@@ -28,6 +24,19 @@ pub enum BadRequest {
     UnknownOp,
     /// The body did not decode.
     Malformed,
+}
+
+/// How a snapshot the core asked for ([`Output::TakeSnapshot`](crate::Output::TakeSnapshot))
+/// ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotEnd {
+    /// Written and durable.
+    Written,
+    /// Given up because the tree changed in a way a fuzzy snapshot cannot follow (an ACL list
+    /// created during the walk); the core asks again soon.
+    Abandoned,
+    /// An I/O error; the core asks again after the next `snapCount` txns.
+    Failed,
 }
 
 /// An event for the core.
@@ -69,48 +78,13 @@ pub enum Input {
     /// Every txn up to this zxid is durable.
     Persisted {
         /// Highest durable zxid.
-        up_to: i64,
+        up_to: Zxid,
     },
+    /// A snapshot asked for with `Output::TakeSnapshot` ended.
+    SnapshotEnded(SnapshotEnd),
     /// Time passed; run timers due at `now`.
     Tick,
     /// Nothing more can be made durable (the log's disk is full or failing): from now on
     /// the server only serves reads on existing sessions.
     StorageFailed,
-}
-
-/// An action for the shell, carried out in order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output {
-    /// Send the handshake reply.
-    Connected {
-        /// The connection.
-        conn: ConnId,
-        /// The reply (timeout 0 means "session invalid"; a `Close` follows).
-        resp: ConnectResponse,
-    },
-    /// Send a reply.
-    Reply {
-        /// The connection.
-        conn: ConnId,
-        /// Header.
-        header: ReplyHeader,
-        /// Body (not sent when `header.err != 0`).
-        body: Response,
-    },
-    /// Send a watch notification.
-    Notify {
-        /// The connection.
-        conn: ConnId,
-        /// zxid of the txn that fired it (-1 for catch-up events).
-        zxid: i64,
-        /// The event.
-        event: WatcherEvent,
-    },
-    /// Flush what was queued for the connection, then close it.
-    Close {
-        /// The connection.
-        conn: ConnId,
-    },
-    /// Make this txn durable, then report `Input::Persisted`. Replies for it wait until then.
-    Persist(Arc<LoggedTxn>),
 }
