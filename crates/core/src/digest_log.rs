@@ -13,8 +13,8 @@
 use std::collections::VecDeque;
 
 use menagerie_proto::Zxid;
-pub use menagerie_proto::digest::ZxidDigest;
 use menagerie_proto::digest::DIGEST_VERSION;
+pub use menagerie_proto::digest::ZxidDigest;
 use menagerie_proto::txn::TxnDigest;
 
 /// A digest is recorded in the history every this many zxids (ZooKeeper:

@@ -165,4 +165,3 @@ impl Pending {
         self.latest.is_empty()
     }
 }
-

@@ -17,8 +17,8 @@ use menagerie_proto::{ErrorCode, SessionId, Zxid, digest};
 use crate::acl::fixup_acl;
 use crate::auth::{check_acl, is_authenticated_scheme};
 use crate::path::{self, has_slash_and_no_nul, is_undeletable, validate_path};
-use crate::quota;
 use crate::pending::{NodeRecord, Pending};
+use crate::quota;
 use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, MAX_TTL};
 
 /// Everything prep needs besides the request.
@@ -418,6 +418,236 @@ impl CreateKind {
             EphemeralType::ttl_owner(ttl)
         } else {
             0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use menagerie_proto::records::{DeleteRequest, SetDataRequest};
+
+    use super::*;
+    use crate::apply::apply;
+
+    const S: SessionId = SessionId(0x77);
+
+    /// A tree, the pending state and a zxid counter: preps requests as a proposer would and
+    /// applies them on demand.
+    struct Bench {
+        tree: DataTree,
+        pending: Pending,
+        txns: Vec<(Zxid, TxnBody)>,
+    }
+
+    impl Bench {
+        fn new() -> Bench {
+            Bench {
+                tree: DataTree::new(true, 0),
+                pending: Pending::default(),
+                txns: Vec::new(),
+            }
+        }
+
+        fn prep_as(&mut self, session: SessionId, req: &Request) -> Result<TxnBody, ErrorCode> {
+            let zxid = Zxid(self.txns.len() as i64 + 1);
+            let r = PrepContext {
+                tree: &self.tree,
+                pending: &mut self.pending,
+                zxid,
+                time: 1000 + zxid.0,
+                session,
+                ids: &[],
+                extended_types: true,
+                skip_acl: false,
+                enforce_quota: false,
+            }
+            .prep(req);
+            let body = r
+                .clone()
+                .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
+            self.txns.push((zxid, body));
+            r
+        }
+
+        fn prep(&mut self, req: &Request) -> Result<TxnBody, ErrorCode> {
+            self.prep_as(S, req)
+        }
+
+        /// Applies every txn prepped so far, in order, and forgets their pending changes.
+        fn apply_all(&mut self) {
+            for (zxid, body) in self.txns.drain(..) {
+                let header = TxnHeader {
+                    client_id: S,
+                    cxid: 0,
+                    zxid,
+                    time: 1000 + zxid.0,
+                    txn_type: body.txn_type(),
+                };
+                apply(&mut self.tree, &header, &body, &mut Vec::new());
+                self.pending.applied(zxid);
+            }
+        }
+    }
+
+    fn create(path: &str, flags: i32) -> Request {
+        Request::Create(CreateRequest {
+            path: path.into(),
+            data: Some(b"d".to_vec()),
+            acl: Acl::open_unsafe(),
+            flags,
+        })
+    }
+
+    fn delete(path: &str, version: i32) -> Request {
+        Request::Delete(DeleteRequest {
+            path: path.into(),
+            version,
+        })
+    }
+
+    #[test]
+    fn creates_see_pending_creates_and_number_sequentials_from_the_pending_parent() {
+        let mut b = Bench::new();
+        assert!(b.prep(&create("/a", 0)).is_ok());
+        // Not applied yet: a second create of /a sees the pending one.
+        assert_eq!(b.prep(&create("/a", 0)), Err(ErrorCode::NodeExists));
+        assert!(b.prep(&create("/a/b", 0)).is_ok());
+        let Ok(TxnBody::Create(t)) = b.prep(&create("/a/s-", 2)) else {
+            panic!("sequential create")
+        };
+        // /a's pending cversion is 1 after /a/b: the suffix and the new parentCVersion.
+        assert_eq!((t.path.as_str(), t.parent_cversion), ("/a/s-0000000001", 2));
+        let parent = b.pending.record(&b.tree, "/a").expect("pending /a");
+        assert_eq!((parent.num_children, parent.pzxid), (2, 4));
+    }
+
+    #[test]
+    fn create_flags_and_kinds_are_checked_in_zookeepers_order() {
+        let mut b = Bench::new();
+        assert_eq!(b.prep(&create("/x", 7)), Err(ErrorCode::BadArguments));
+        // A container only through createContainer.
+        assert_eq!(b.prep(&create("/x", 4)), Err(ErrorCode::BadArguments));
+        assert_eq!(b.prep(&create("no-slash", 0)), Err(ErrorCode::BadArguments));
+        assert_eq!(b.prep(&create("/missing/x", 0)), Err(ErrorCode::NoNode));
+        assert!(b.prep(&create("/e", 1)).is_ok());
+        assert_eq!(
+            b.prep(&create("/e/child", 0)),
+            Err(ErrorCode::NoChildrenForEphemerals)
+        );
+        let Ok(TxnBody::Create(e)) = b.prep(&create("/e2", 1)) else {
+            panic!("ephemeral create")
+        };
+        assert!(e.ephemeral);
+    }
+
+    #[test]
+    fn deletes_check_versions_and_pending_children() {
+        let mut b = Bench::new();
+        b.prep(&create("/a", 0)).expect("create /a");
+        b.prep(&create("/a/b", 0)).expect("create /a/b");
+        assert_eq!(b.prep(&delete("/a", -1)), Err(ErrorCode::NotEmpty));
+        assert_eq!(b.prep(&delete("/a/b", 3)), Err(ErrorCode::BadVersion));
+        assert!(b.prep(&delete("/a/b", 0)).is_ok());
+        // /a/b's delete is pending: /a is empty now.
+        assert!(b.prep(&delete("/a", -1)).is_ok());
+        assert_eq!(b.prep(&delete("/a", -1)), Err(ErrorCode::NoNode));
+        assert_eq!(
+            b.prep(&delete("/zookeeper", -1)),
+            Err(ErrorCode::BadArguments)
+        );
+    }
+
+    #[test]
+    fn a_failed_multi_rolls_the_pending_state_back() {
+        let mut b = Bench::new();
+        let multi = Request::Multi(vec![create("/m", 0), delete("/nope", -1), create("/n", 0)]);
+        let Ok(TxnBody::Multi(subs)) = b.prep(&multi) else {
+            panic!("multi")
+        };
+        assert_eq!(
+            subs,
+            vec![
+                TxnBody::Create(CreateTxn {
+                    path: "/m".into(),
+                    data: Some(b"d".to_vec()),
+                    acl: Acl::open_unsafe(),
+                    ephemeral: false,
+                    parent_cversion: 1,
+                }),
+                TxnBody::Error(ErrorTxn {
+                    err: ErrorCode::NoNode.code()
+                }),
+                TxnBody::Error(ErrorTxn {
+                    err: ErrorCode::RuntimeInconsistency.code()
+                }),
+            ]
+        );
+        assert!(
+            b.pending.is_empty(),
+            "nothing of the failed multi stays pending"
+        );
+        assert!(b.prep(&create("/m", 0)).is_ok());
+    }
+
+    #[test]
+    fn close_session_lists_pending_ephemerals_and_skips_pending_deletes() {
+        let mut b = Bench::new();
+        b.prep(&create("/e1", 1)).expect("e1");
+        b.prep(&create("/e2", 1)).expect("e2");
+        b.apply_all();
+        b.prep(&create("/e3", 1)).expect("pending e3");
+        b.prep(&delete("/e1", -1)).expect("pending delete of e1");
+        let body = PrepContext {
+            tree: &b.tree,
+            pending: &mut b.pending,
+            zxid: Zxid(10),
+            time: 0,
+            session: S,
+            ids: &[],
+            extended_types: true,
+            skip_acl: false,
+            enforce_quota: false,
+        }
+        .close_session();
+        assert_eq!(
+            body,
+            TxnBody::CloseSession(Some(CloseSessionTxn {
+                paths_to_delete: vec!["/e2".into(), "/e3".into()],
+            }))
+        );
+    }
+
+    #[test]
+    fn the_predicted_digest_is_the_digest_after_apply() {
+        let mut b = Bench::new();
+        let reqs = [
+            create("/a", 0),
+            create("/a/b", 0),
+            Request::SetData(SetDataRequest {
+                path: "/a".into(),
+                data: Some(b"new".to_vec()),
+                version: -1,
+            }),
+            delete("/a/b", -1),
+            create("/a/s-", 2),
+        ];
+        let mut predicted = Vec::new();
+        for r in &reqs {
+            b.prep(r).expect("prep");
+            predicted.push(b.pending.tree_digest(&b.tree));
+        }
+        // Applied one at a time, the tree passes through every predicted digest.
+        let txns: Vec<_> = b.txns.drain(..).collect();
+        for ((zxid, body), want) in txns.into_iter().zip(predicted) {
+            let header = TxnHeader {
+                client_id: S,
+                cxid: 0,
+                zxid,
+                time: 1000 + zxid.0,
+                txn_type: body.txn_type(),
+            };
+            apply(&mut b.tree, &header, &body, &mut Vec::new());
+            assert_eq!(b.tree.digest(), want, "after {zxid}");
         }
     }
 }

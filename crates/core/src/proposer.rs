@@ -216,10 +216,11 @@ impl Proposer {
         self.last_zxid = self.last_zxid.next();
         // The tree digest once this txn is applied, as prep predicted it; failed writes
         // carry none (ZooKeeper: PrepRequestProcessor.setTxnDigest).
-        let digest = (self.digest_enabled && !matches!(body, TxnBody::Error(_))).then(|| TxnDigest {
-            version: DIGEST_VERSION,
-            tree_digest: self.pending.tree_digest(tree) as i64,
-        });
+        let digest =
+            (self.digest_enabled && !matches!(body, TxnBody::Error(_))).then(|| TxnDigest {
+                version: DIGEST_VERSION,
+                tree_digest: self.pending.tree_digest(tree) as i64,
+            });
         LoggedTxn::new(
             who.session,
             who.cxid,

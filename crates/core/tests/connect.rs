@@ -127,10 +127,7 @@ fn resume_with_the_right_password_moves_the_session() {
     // The session and its ephemeral live on, served on the new connection.
     assert_eq!(h.stat(B, "/eph").ephemeral_owner, s);
     // Expiry now follows the renegotiated timeout.
-    assert_eq!(
-        h.node.next_deadline(),
-        Some(bucket(h.now.mono_ms + 40_000))
-    );
+    assert_eq!(h.node.next_deadline(), Some(bucket(h.now.mono_ms + 40_000)));
 }
 
 #[test]

@@ -115,7 +115,10 @@ fn failed_multi_reports_per_op_and_applies_nothing() {
     );
     // Logged as a multi of the earlier txns, the error and RuntimeInconsistency.
     let txn = h.last_txn();
-    assert_eq!((txn.header.txn_type, txn.header.client_id), (14, SessionId(s)));
+    assert_eq!(
+        (txn.header.txn_type, txn.header.client_id),
+        (14, SessionId(s))
+    );
     let TxnBody::Multi(subs) = &txn.body else {
         panic!("{:?}", txn.body);
     };

@@ -9,7 +9,6 @@ use common::*;
 /// `super:admin` (spec 06 §6.4).
 const SUPER_DIGEST: &str = "super:xQJmxLMiHGwaqBvst5y6rkB6HQs=";
 
-
 fn create_with(path: &str, data: &[u8], acl: Vec<Acl>) -> Request {
     Request::Create(CreateRequest {
         path: path.into(),
@@ -99,7 +98,12 @@ fn operations() -> Vec<(&'static str, i32, On, Request)> {
                 version: -1,
             }),
         ),
-        ("setData", perms::WRITE, On::Node, set_data_any("/t/n", b"x")),
+        (
+            "setData",
+            perms::WRITE,
+            On::Node,
+            set_data_any("/t/n", b"x"),
+        ),
         (
             "setACL",
             perms::ADMIN,
@@ -426,7 +430,10 @@ fn super_digest_only_with_the_right_secret() {
     let a = h.answer(c, set_data_any("/locked", b"x"));
     assert_eq!(a.err, ErrorCode::NoAuth.code());
     // super never appears in ACLs, and an auth ACL does not expand to it.
-    let a = h.answer(c, create_with("/s", b"", vec![acl(perms::ALL, "super", "")]));
+    let a = h.answer(
+        c,
+        create_with("/s", b"", vec![acl(perms::ALL, "super", "")]),
+    );
     assert_eq!(a.err, ErrorCode::InvalidAcl.code());
 }
 
@@ -473,7 +480,8 @@ fn enforce_auth_refuses_unauthenticated_requests_and_closes() {
     assert_eq!((a.err, a.closed), (0, false));
     h.answer_ok(c, create_with("/x", b"", Acl::open_unsafe()));
     // The ip identity every connection has does not count unless ip is a required scheme.
-    let mut h = Harness::configured(|c| c.auth.enforce_auth_schemes = vec!["sasl".into(), "ip".into()]);
+    let mut h =
+        Harness::configured(|c| c.auth.enforce_auth_schemes = vec!["sasl".into(), "ip".into()]);
     let c = h.open();
     h.answer_ok(c, Request::WhoAmI);
 }
@@ -671,7 +679,10 @@ fn sasl_digest_md5_exchange_gives_the_sasl_identity() {
     assert_eq!(who[1].auth_scheme, "sasl");
     assert_eq!(who[1].user, "bob");
     // A sasl:bob ACL is usable by this connection only.
-    h.answer_ok(c, create_with("/s", b"x", vec![acl(perms::ALL, "sasl", "bob")]));
+    h.answer_ok(
+        c,
+        create_with("/s", b"x", vec![acl(perms::ALL, "sasl", "bob")]),
+    );
     let other = h.open();
     assert_eq!(
         h.answer(other, set_data_any("/s", b"y")).err,

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use menagerie_core::server::ConnInfo;
-use menagerie_core::{ConnId, Now, Server};
+use menagerie_core::ConnInfo;
+use menagerie_core::{ConnId, Node as Server, Now};
 use menagerie_proto::opcode::OpCode;
 
 use crate::config::ServerConfig;
@@ -164,7 +164,7 @@ fn connection_line(s: &mut String, c: &ConnInfo, view: &ShellView<'_>, brief: bo
         " /{peer}[1](queued={},recved={},sent={}",
         c.queued, st.received, st.sent
     );
-    if !brief && c.session != 0 {
+    if !brief && c.session != menagerie_proto::SessionId::NONE {
         let _ = write!(
             s,
             ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={:.0},maxlat={}",
@@ -290,8 +290,8 @@ fn dump(server: &Server, view: &ShellView<'_>) -> String {
     let mut s = String::from("SessionTracker dump:\n");
     let sessions = server.sessions();
     let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
-    for (id, _, at) in &sessions {
-        buckets.entry(*at).or_default().push(*id);
+    for si in &sessions {
+        buckets.entry(si.expires_at_ms).or_default().push(si.id.0);
     }
     let _ = writeln!(s, "Session Sets ({})/({}):", buckets.len(), sessions.len());
     for (at, ids) in &buckets {
@@ -319,7 +319,7 @@ pub(crate) fn session_of(server: &Server) -> HashMap<ConnId, i64> {
     server
         .connections()
         .into_iter()
-        .map(|c| (c.conn, c.session))
+        .map(|c| (c.conn, c.session.0))
         .collect()
 }
 

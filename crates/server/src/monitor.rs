@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use menagerie_core::Server;
-use menagerie_core::server::Stats;
+use menagerie_core::Node as Server;
+use menagerie_core::Stats;
 
 use crate::four_letter::{ShellView, VERSION};
 
@@ -183,7 +183,7 @@ pub fn to_prometheus(metrics: &[Metric]) -> String {
 /// `menagerie_update_latency_seconds`.
 pub fn extra_prometheus(fsync: &crate::persistence::FsyncStatsSnapshot, stats: &Stats) -> String {
     use crate::persistence::FSYNC_BUCKET_BOUNDS_MS;
-    use menagerie_core::server::LATENCY_BUCKET_BOUNDS_MS;
+    use menagerie_core::front::stats::LATENCY_BUCKET_BOUNDS_MS;
     let mut s = String::new();
     let fsync_ms = fsync.total.as_secs_f64() * 1000.0;
     summary(

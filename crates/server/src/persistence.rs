@@ -15,12 +15,13 @@
 //!   as a warning naming the file and duration, and counted. Metrics and admin commands read
 //!   the counters with [`FsyncStats::snapshot`] from any thread.
 
+use menagerie_proto::{SessionId, Zxid};
 use std::sync::Arc;
 
 use menagerie_core::tree::DataTree;
-use menagerie_core::txn::LoggedTxn;
-use menagerie_core::{Now, Server};
+use menagerie_core::{Node as Server, Now};
 use menagerie_proto::records::Acl;
+use menagerie_proto::txn::LoggedTxn;
 use menagerie_storage::{
     DataDirs, Fs, SnapshotNode, SnapshotTrailer, SnapshotWriter, TxnLog, TxnLogOptions, ZxidDigest,
 };
@@ -138,14 +139,14 @@ pub fn recover(
         let (tree, sessions) = snap.value;
         *server.tree_mut() = tree;
         for (id, timeout) in sessions {
-            server.restore_session(now, id, timeout);
+            server.restore_session(SessionId(id), timeout);
         }
-        server.restore_zxid(snap.file.zxid);
-        server.snapshot_digest(snap.file.zxid, snap.trailer.digest.map(core_digest));
+        server.restore_zxid(Zxid(snap.file.zxid));
+        server.snapshot_loaded(Zxid(snap.file.zxid), snap.trailer.digest);
         tracing::info!(zxid = format_args!("{:#x}", snap.file.zxid), file = %snap.file.path.display(), "snapshot loaded");
     }
     let mut replayed = 0;
-    for entry in log.read_from(server.last_processed_zxid() + 1)? {
+    for entry in log.read_from(server.last_processed_zxid().0 + 1)? {
         let entry = entry?;
         let txn = LoggedTxn::from_bytes(&entry.body).map_err(|e| PersistenceError::BadTxn {
             zxid: entry.zxid(),
@@ -153,10 +154,10 @@ pub fn recover(
             offset: entry.offset,
             reason: e.to_string(),
         })?;
-        server.replay(now, &txn);
+        server.replay(&txn);
         replayed += 1;
     }
-    server.recovery_done();
+    server.recovery_done(now, replayed);
     server.tree_mut().rebuild_quotas();
     tracing::info!(
         zxid = format_args!("{:#x}", server.last_processed_zxid()),
@@ -173,25 +174,22 @@ pub fn recover(
     })
 }
 
-/// A snapshot's digest block as the core checks it.
-fn core_digest(d: ZxidDigest) -> menagerie_core::digest_log::ZxidDigest {
-    menagerie_core::digest_log::ZxidDigest {
-        zxid: d.zxid,
-        version: d.version,
-        digest: d.digest,
-    }
-}
-
 /// The digest block a snapshot finished now stores: the tree's digest and the zxid it is at
 /// (ZooKeeper: `DataTree.serializeZxidDigest`). For a fuzzy snapshot that zxid is later than
 /// the one the file is named after; recovery compares the digest when replay gets there.
 /// `None` with `digest.enabled=false`.
 pub fn snapshot_digest(server: &Server) -> Option<ZxidDigest> {
-    server.digest_log().enabled().then(|| ZxidDigest {
-        zxid: server.last_processed_zxid(),
-        version: menagerie_storage::digest::DIGEST_VERSION,
-        digest: server.tree().digest() as i64,
-    })
+    server.snapshot_digest()
+}
+
+/// The sessions a snapshot stores: the committed global sessions and their timeouts.
+pub fn snapshot_sessions(server: &Server) -> Vec<(i64, i32)> {
+    server
+        .replica()
+        .sessions()
+        .iter()
+        .map(|(id, t)| (id.0, *t))
+        .collect()
 }
 
 /// Work for the storage thread.
@@ -267,8 +265,8 @@ fn write_batch(
         match work {
             ToStorage::Append(txns) => {
                 for t in txns {
-                    log.append(t.zxid(), &t.to_bytes())?;
-                    up_to = Some(t.zxid());
+                    log.append(t.zxid().0, &t.to_bytes())?;
+                    up_to = Some(t.zxid().0);
                 }
             }
             ToStorage::Roll => {
@@ -292,7 +290,7 @@ pub fn take_snapshot(
     server: &Server,
 ) -> Result<std::path::PathBuf, menagerie_storage::Error> {
     let tree = server.tree();
-    let zxid = server.last_processed_zxid();
+    let zxid = server.last_processed_zxid().0;
     let open = Acl::open_unsafe();
     let lists = tree.acl_lists();
     let acl_index = |r: u32| -> i64 {
@@ -302,11 +300,7 @@ pub fn take_snapshot(
             i64::from(r)
         }
     };
-    let sessions: Vec<(i64, i32)> = server
-        .sessions()
-        .into_iter()
-        .map(|(id, t, _)| (id, t))
-        .collect();
+    let sessions = snapshot_sessions(server);
     let acls: Vec<(i64, &[Acl])> = lists
         .iter()
         .filter(|(_, acl)| *acl != open.as_slice())

@@ -10,8 +10,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use menagerie_core::txn::LoggedTxn;
-use menagerie_core::{ConnId, CoreConfig, Input, Now, Output, Server};
+use menagerie_core::{
+    ConnId, CoreConfig, Input, Node as Server, Now, Output, SnapshotEnd, SnapshotMode,
+};
+use menagerie_proto::txn::LoggedTxn;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -19,7 +21,7 @@ use crate::config::ServerConfig;
 use crate::conn;
 use crate::four_letter;
 use crate::outbox::Outbox;
-use crate::persistence::{Recovered, StorageThread, ToStorage, snapshot_threshold, take_snapshot};
+use crate::persistence::{Recovered, StorageThread, ToStorage, take_snapshot};
 use crate::snapshotter::{Progress, SnapshotOutcome, Snapshotter};
 
 /// Messages to the shell task.
@@ -73,10 +75,6 @@ enum Wake {
     SnapshotRoom,
 }
 
-/// After this many fuzzy snapshots in a row are abandoned (ACL lists created while they
-/// were written), the next snapshot is written in one go.
-const MAX_ABANDONED_SNAPSHOTS: u32 = 3;
-
 /// How many inputs the shell takes before acknowledging persistence (bounds latency).
 const MAX_BATCH: usize = 256;
 
@@ -116,12 +114,13 @@ pub fn recover(
 ) -> Result<(Server, Recovered), crate::persistence::PersistenceError> {
     let boot = clock.now();
     let core_config = CoreConfig {
-        server_id: 1,
+        server_id: menagerie_proto::ServerId(1),
         tick_ms: config.tick_ms,
         min_session_timeout_ms: config.min_session_timeout_ms,
         max_session_timeout_ms: config.max_session_timeout_ms,
         extended_types: config.extended_types,
-        hash_seed: boot.wall_ms as u64,
+        seed: boot.wall_ms as u64,
+        snap_count: config.snap_count,
         reaper: config.reaper,
         auth: menagerie_core::auth::AuthConfig {
             nonce_secret: crate::security_config::random_u64(),
@@ -192,14 +191,13 @@ pub async fn run(
     let storage = StorageThread::start(log, durable_tx, tx);
     let mut snapshot: Option<Snapshotter> = None;
     let mut snapshots_started: u64 = 0;
-    let mut abandoned_in_row: u32 = 0;
+    let mut snapshot_asked: Option<SnapshotMode> = None;
     let mut storage_ok = true;
-    let snapshot_every = snapshot_threshold(config.snap_count, clock.now().wall_ms as u64);
-    // Txns replayed at startup are snapshotted at once (in the background), as ZooKeeper
-    // snapshots after loading its data, so that the next start need not replay them again.
-    let mut since_snapshot: u64 = if replayed > 0 { snapshot_every } else { 0 };
-    // One pass through the loop at once, so that such a snapshot starts before any client.
-    let mut kick = since_snapshot > 0;
+    let _ = replayed;
+    // The core asks for a snapshot at once when txns were replayed at startup (as ZooKeeper
+    // snapshots after loading its data): one pass through the loop now, so that it starts
+    // before any client.
+    let mut kick = server.snapshot_due();
     let mut outboxes: HashMap<ConnId, Outbox> = HashMap::new();
     let mut peers: HashMap<ConnId, SocketAddr> = HashMap::new();
     let mut overflowed = Vec::new();
@@ -237,7 +235,13 @@ pub async fn run(
             let up_to = *durable.borrow();
             if up_to > last_durable {
                 last_durable = up_to;
-                server.handle(now, Input::Persisted { up_to }, &mut out);
+                server.handle(
+                    now,
+                    Input::Persisted {
+                        up_to: menagerie_proto::Zxid(up_to),
+                    },
+                    &mut out,
+                );
             }
             match next.take() {
                 Some(ToShell::Register { conn, tx, peer }) => {
@@ -257,6 +261,7 @@ pub async fn run(
                             &mut overflowed,
                             &mut to_persist,
                             &mut unflushed,
+                            &mut snapshot_asked,
                         );
                     }
                 }
@@ -288,20 +293,27 @@ pub async fn run(
                     server.handle(now, Input::StorageFailed, &mut out);
                 }
                 Some(ToShell::SnapshotDone { id, outcome }) => {
-                    if snapshot.as_ref().is_some_and(|s| s.id() == id) {
+                    let current = snapshot.as_ref().is_some_and(|s| s.id() == id);
+                    if current {
                         snapshot = None;
                     }
-                    match outcome {
+                    let end = match outcome {
                         SnapshotOutcome::Written(path) => {
-                            abandoned_in_row = 0;
                             tracing::info!(file = %path.display(), "snapshot written");
+                            Some(SnapshotEnd::Written)
                         }
+                        // Already reported when the walk gave up.
                         SnapshotOutcome::Abandoned => {
-                            tracing::debug!(id, "abandoned snapshot cleaned up")
+                            tracing::debug!(id, "abandoned snapshot cleaned up");
+                            None
                         }
                         SnapshotOutcome::Failed(e) => {
-                            tracing::error!(error = %e, "snapshot failed")
+                            tracing::error!(error = %e, "snapshot failed");
+                            Some(SnapshotEnd::Failed)
                         }
+                    };
+                    if let Some(end) = end.filter(|_| current) {
+                        server.handle(now, Input::SnapshotEnded(end), &mut out);
                     }
                 }
                 None if tick => {
@@ -316,6 +328,7 @@ pub async fn run(
                 &mut overflowed,
                 &mut to_persist,
                 &mut unflushed,
+                &mut snapshot_asked,
             );
             for conn in overflowed.drain(..) {
                 peers.remove(&conn);
@@ -331,7 +344,6 @@ pub async fn run(
             }
         }
         if !to_persist.is_empty() {
-            since_snapshot += to_persist.len() as u64;
             if storage_ok && !storage.send(ToStorage::Append(std::mem::take(&mut to_persist))) {
                 tracing::error!("the storage thread is gone; writes are no longer acknowledged");
                 storage_ok = false;
@@ -342,6 +354,7 @@ pub async fn run(
                     &mut overflowed,
                     &mut to_persist,
                     &mut unflushed,
+                    &mut snapshot_asked,
                 );
             }
             to_persist.clear();
@@ -353,26 +366,44 @@ pub async fn run(
                 tx.flush();
             }
         }
-        // While a snapshot is still being written the next one waits for it (the count keeps
-        // running), rather than being skipped as ZooKeeper does when "too busy to snap".
-        if storage_ok && since_snapshot >= snapshot_every && snapshot.is_none() {
-            since_snapshot = 0;
-            if abandoned_in_row >= MAX_ABANDONED_SNAPSHOTS {
-                // Fuzzy snapshots keep meeting new ACL lists: write one in one go.
-                abandoned_in_row = 0;
-                storage.send(ToStorage::Roll);
-                match take_snapshot(&dirs, &server) {
-                    Ok(path) => tracing::info!(file = %path.display(), "snapshot written"),
-                    Err(e) => tracing::error!(error = %e, "snapshot failed"),
+        // The snapshot the core asked for (after the batch's txns went to the disk): the log
+        // is rolled first, so that the snapshot's log starts with the next txn.
+        if let Some(mode) = snapshot_asked.take() {
+            storage.send(ToStorage::Roll);
+            match mode {
+                SnapshotMode::Whole => {
+                    let end = match take_snapshot(&dirs, &server) {
+                        Ok(path) => {
+                            tracing::info!(file = %path.display(), "snapshot written");
+                            SnapshotEnd::Written
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "snapshot failed");
+                            SnapshotEnd::Failed
+                        }
+                    };
+                    server.handle(clock.now(), Input::SnapshotEnded(end), &mut out);
                 }
-            } else {
-                storage.send(ToStorage::Roll);
-                snapshots_started += 1;
-                let s =
-                    Snapshotter::start(snapshots_started, &dirs, &server, snapshot_done.clone());
-                tracing::info!(zxid = format_args!("{:#x}", s.zxid()), "snapshot started");
-                snapshot = Some(s);
+                SnapshotMode::Fuzzy => {
+                    snapshots_started += 1;
+                    let s = Snapshotter::start(
+                        snapshots_started,
+                        &dirs,
+                        &server,
+                        snapshot_done.clone(),
+                    );
+                    tracing::info!(zxid = format_args!("{:#x}", s.zxid()), "snapshot started");
+                    snapshot = Some(s);
+                }
             }
+            dispatch(
+                &mut out,
+                &mut outboxes,
+                &mut overflowed,
+                &mut to_persist,
+                &mut unflushed,
+                &mut snapshot_asked,
+            );
         }
         if let Some(s) = snapshot.as_mut()
             && s.has_room()
@@ -383,8 +414,20 @@ pub async fn run(
                 "snapshot abandoned: an ACL list was created while it was written; retrying"
             );
             snapshot = None;
-            abandoned_in_row += 1;
-            since_snapshot = snapshot_every;
+            server.handle(
+                clock.now(),
+                Input::SnapshotEnded(SnapshotEnd::Abandoned),
+                &mut out,
+            );
+            dispatch(
+                &mut out,
+                &mut outboxes,
+                &mut overflowed,
+                &mut to_persist,
+                &mut unflushed,
+                &mut snapshot_asked,
+            );
+            kick = snapshot_asked.is_some();
         }
     }
     accept.abort();
@@ -439,10 +482,12 @@ fn dispatch(
     overflowed: &mut Vec<ConnId>,
     to_persist: &mut Vec<Arc<LoggedTxn>>,
     unflushed: &mut Vec<ConnId>,
+    snapshot_asked: &mut Option<SnapshotMode>,
 ) {
     for o in out.drain(..) {
         match o {
             Output::Persist(txn) => to_persist.push(txn),
+            Output::TakeSnapshot(mode) => *snapshot_asked = Some(mode),
             Output::Close { conn } => {
                 // Dropping the outbox ends the connection once its output is written.
                 if let Some(tx) = outboxes.remove(&conn) {

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use menagerie_core::Server;
+use menagerie_core::Node as Server;
 use menagerie_core::walk::FuzzyWalk;
 use menagerie_proto::records::Acl;
 use menagerie_storage::snapshot::encode_node;
@@ -88,7 +88,7 @@ impl Snapshotter {
         server: &Server,
         done: mpsc::Sender<ToShell>,
     ) -> Snapshotter {
-        let zxid = server.last_processed_zxid();
+        let zxid = server.last_processed_zxid().0;
         let open = Acl::open_unsafe();
         let acls: HashMap<u32, Vec<Acl>> = server
             .tree()
@@ -97,11 +97,7 @@ impl Snapshotter {
             .filter(|(_, l)| *l != open.as_slice())
             .map(|(r, l)| (r, l.to_vec()))
             .collect();
-        let sessions: Vec<(i64, i32)> = server
-            .sessions()
-            .into_iter()
-            .map(|(id, timeout, _)| (id, timeout))
-            .collect();
+        let sessions = crate::persistence::snapshot_sessions(server);
         let mut table: Vec<(i64, Vec<Acl>)> = acls
             .iter()
             .map(|(r, l)| (i64::from(*r), l.clone()))

@@ -37,7 +37,14 @@ impl Front {
             _ => None,
         };
         let Some(ids) = ids else {
-            self.reply(conn, xid, Zxid::ZERO, ErrorCode::AuthFailed, Response::Empty, out);
+            self.reply(
+                conn,
+                xid,
+                Zxid::ZERO,
+                ErrorCode::AuthFailed,
+                Response::Empty,
+                out,
+            );
             self.close(conn, out);
             return;
         };
@@ -124,27 +131,28 @@ impl Front {
                 c.sasl = Some(nonce);
                 Ok(challenge)
             }
-            Some(nonce) if !nonce.is_empty() => match sasl::verify(token, &nonce, &config.sasl_users)
-            {
-                Ok((user, rspauth)) => {
-                    tracing::info!(conn = conn.0, user = %user, "SASL DIGEST-MD5 authentication succeeded");
-                    let is_super = config.sasl_super_users.contains(&user);
-                    c.ids.push(Id {
-                        scheme: "sasl".into(),
-                        id: user,
-                    });
-                    if is_super {
+            Some(nonce) if !nonce.is_empty() => {
+                match sasl::verify(token, &nonce, &config.sasl_users) {
+                    Ok((user, rspauth)) => {
+                        tracing::info!(conn = conn.0, user = %user, "SASL DIGEST-MD5 authentication succeeded");
+                        let is_super = config.sasl_super_users.contains(&user);
                         c.ids.push(Id {
-                            scheme: "super".into(),
-                            id: String::new(),
+                            scheme: "sasl".into(),
+                            id: user,
                         });
+                        if is_super {
+                            c.ids.push(Id {
+                                scheme: "super".into(),
+                                id: String::new(),
+                            });
+                        }
+                        c.sasl = Some(String::new());
+                        Ok(rspauth)
                     }
-                    c.sasl = Some(String::new());
-                    Ok(rspauth)
+                    Err(SaslFailure::BadCredentials) => Err("bad credentials"),
+                    Err(SaslFailure::Protocol(why)) => Err(why),
                 }
-                Err(SaslFailure::BadCredentials) => Err("bad credentials"),
-                Err(SaslFailure::Protocol(why)) => Err(why),
-            },
+            }
             Some(_) => Err("SASL exchange already complete"),
         })
     }

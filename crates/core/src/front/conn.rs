@@ -36,7 +36,10 @@ pub(crate) enum Slot {
 pub(crate) enum SessionState {
     /// The handshake reply waits: for a new session's createSession to commit (or, on a
     /// learner, for the leader to revalidate a resumed one). Requests wait in `early`.
-    Pending { timeout: i32, read_only: Option<bool> },
+    Pending {
+        timeout: i32,
+        read_only: Option<bool>,
+    },
     /// The handshake was answered; requests are served.
     Established,
 }
@@ -59,7 +62,13 @@ pub(crate) struct Conn {
 impl Conn {
     /// A connection from `peer_ip` (its implicit `ip` identity) for `session`, whose
     /// handshake is not answered yet.
-    pub fn new(peer_ip: String, session: SessionId, timeout: i32, read_only: Option<bool>, wall_ms: i64) -> Conn {
+    pub fn new(
+        peer_ip: String,
+        session: SessionId,
+        timeout: i32,
+        read_only: Option<bool>,
+        wall_ms: i64,
+    ) -> Conn {
         Conn {
             session,
             state: SessionState::Pending { timeout, read_only },

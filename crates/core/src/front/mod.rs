@@ -182,7 +182,14 @@ impl Front {
                 required = ?auth.enforce_auth_schemes,
                 "client not authenticated with a required scheme; closing"
             );
-            self.reply(conn, xid, Zxid::ZERO, ErrorCode::SessionClosedRequireSaslAuth, Response::Empty, out);
+            self.reply(
+                conn,
+                xid,
+                Zxid::ZERO,
+                ErrorCode::SessionClosedRequireSaslAuth,
+                Response::Empty,
+                out,
+            );
             self.close(conn, out);
             return Admitted::Done;
         }

@@ -162,7 +162,7 @@ impl ReadContext<'_> {
         self.readable(&r.path)?;
         let id = self.tree.lookup(&r.path).ok_or(ErrorCode::NoNode)?;
         Ok(Response::AllChildrenNumber(
-            self.tree.count_descendants(id) as i32,
+            self.tree.count_descendants(id) as i32
         ))
     }
 

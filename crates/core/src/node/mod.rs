@@ -198,17 +198,35 @@ impl Node {
     fn session_closed(&mut self, now: Now, txn: &LoggedTxn, out: &mut Vec<Output>) {
         let session = txn.session();
         if let Some((conn, received_ms)) = self.front.take_write(session, txn.header.cxid) {
-            self.answered(now, conn, txn.header.cxid, received_ms, OpCode::CloseSession);
+            self.answered(
+                now,
+                conn,
+                txn.header.cxid,
+                received_ms,
+                OpCode::CloseSession,
+            );
             let zxid = self.replica.last_processed_zxid();
-            self.front
-                .reply(conn, txn.header.cxid, zxid, ErrorCode::Ok, Response::Empty, out);
+            self.front.reply(
+                conn,
+                txn.header.cxid,
+                zxid,
+                ErrorCode::Ok,
+                Response::Empty,
+                out,
+            );
         }
         if let Some(conn) = self.front.conn_of(session) {
             self.close(conn, out);
         }
     }
 
-    fn write_committed(&mut self, now: Now, txn: &LoggedTxn, outcome: Outcome, out: &mut Vec<Output>) {
+    fn write_committed(
+        &mut self,
+        now: Now,
+        txn: &LoggedTxn,
+        outcome: Outcome,
+        out: &mut Vec<Output>,
+    ) {
         // The connection may be gone (closed, or the session moved): like ZooKeeper writing
         // to a closed ServerCnxn, the reply is dropped.
         let Some((conn, received_ms)) = self.front.take_write(txn.session(), txn.header.cxid)
@@ -218,7 +236,8 @@ impl Node {
         self.answered(now, conn, txn.header.cxid, received_ms, txn.body.op());
         let (err, body) = requests::write_response(outcome);
         let zxid = self.replica.last_processed_zxid();
-        self.front.reply(conn, txn.header.cxid, zxid, err, body, out);
+        self.front
+            .reply(conn, txn.header.cxid, zxid, err, body, out);
         self.drain(now, conn, out);
     }
 

@@ -216,9 +216,13 @@ impl Node {
             ids: self.front.ids(conn),
         };
         let tree = self.replica.tree();
-        let txn = self
-            .proposer
-            .propose_request(tree, &self.config, now, who, req.as_ref().map_err(|e| *e));
+        let txn = self.proposer.propose_request(
+            tree,
+            &self.config,
+            now,
+            who,
+            req.as_ref().map_err(|e| *e),
+        );
         self.log(txn, out);
     }
 
@@ -280,8 +284,7 @@ impl Node {
                         zxid,
                     };
                     self.front.record(now, conn, answered);
-                    self.front
-                        .reply(conn, xid, zxid, err, Response::Empty, out);
+                    self.front.reply(conn, xid, zxid, err, Response::Empty, out);
                 }
                 Slot::Write { .. } => return,
             }

@@ -157,7 +157,8 @@ impl Harness {
                     }
                     Output::TakeSnapshot(mode) => {
                         self.snapshots.push(mode);
-                        inputs.push_back(Input::SnapshotEnded(menagerie_core::SnapshotEnd::Written));
+                        inputs
+                            .push_back(Input::SnapshotEnded(menagerie_core::SnapshotEnd::Written));
                     }
                     o => visible.push(o),
                 }

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use menagerie_core::server::ConnInfo;
-use menagerie_core::{ConnId, Server};
+use menagerie_core::ConnInfo;
+use menagerie_core::{ConnId, Node as Server};
 use serde_json::{Map, Value, json};
 
 use crate::four_letter::{self, ShellView, VERSION};
@@ -121,7 +121,7 @@ pub fn run(
             let digests: Vec<_> = server
                 .digest_log()
                 .history()
-                .map(|d| json!({"zxid": d.zxid, "digest": d.digest, "digest_version": d.version}))
+                .map(|d| json!({"zxid": d.zxid.0, "digest": d.digest, "digest_version": d.version}))
                 .collect();
             o.put("digests", digests.into());
         }
@@ -261,12 +261,12 @@ fn connection(c: &ConnInfo, view: &ShellView<'_>, brief: bool) -> Value {
     o.put("packets_received", st.received.into());
     o.put("packets_sent", st.sent.into());
     if !brief {
-        o.put("session_id", c.session.into());
+        o.put("session_id", c.session.0.into());
         o.put("last_operation", four_letter::op_name(st.last_op).into());
         o.put("established", st.established_ms.into());
         o.put("session_timeout", c.timeout_ms.into());
         o.put("last_cxid", st.last_cxid.into());
-        o.put("last_zxid", st.last_zxid.into());
+        o.put("last_zxid", st.last_zxid.0.into());
         o.put("last_response_time", st.last_response_ms.into());
         o.put("last_latency", st.latency.last.into());
         o.put("min_latency", st.latency.min.into());
@@ -295,8 +295,8 @@ fn connections(server: &Server, view: &ShellView<'_>, brief: bool) -> Value {
 
 fn dump(o: &mut Object, server: &Server) {
     let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
-    for (id, _, at) in server.sessions() {
-        buckets.entry(at).or_default().push(id);
+    for si in server.sessions() {
+        buckets.entry(si.expires_at_ms).or_default().push(si.id.0);
     }
     let expiry: Object = buckets
         .into_iter()
@@ -328,7 +328,7 @@ fn server_stats(o: &mut Object, server: &Server, view: &ShellView<'_>) {
         "log_dir_size": log_size,
         "provider_null": false,
         "server_state": "standalone",
-        "last_processed_zxid": server.last_processed_zxid(),
+        "last_processed_zxid": server.last_processed_zxid().0,
         "outstanding_requests": server.outstanding(),
         "avg_latency": monitor::round4(stats.latency.avg()),
         "max_latency": stats.latency.max,

@@ -14,7 +14,7 @@ pub mod http;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use menagerie_core::Server;
+use menagerie_core::Node as Server;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
