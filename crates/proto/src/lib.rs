@@ -18,6 +18,7 @@ pub mod frame;
 pub mod ids;
 pub mod jute;
 pub mod opcode;
+pub mod quorum;
 pub mod records;
 pub mod request;
 pub mod response;
