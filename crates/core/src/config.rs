@@ -35,6 +35,8 @@ pub struct CoreConfig {
     /// drawn anew for each snapshot, so that the members of an ensemble do not snapshot at
     /// the same time).
     pub snap_count: u64,
+    /// The ensemble this server is a member of; `None` for a standalone server.
+    pub ensemble: Option<crate::ensemble::EnsembleConfig>,
 }
 
 impl Default for CoreConfig {
@@ -51,6 +53,7 @@ impl Default for CoreConfig {
             enforce_quota: false,
             digest_enabled: true,
             snap_count: 100_000,
+            ensemble: None,
         }
     }
 }

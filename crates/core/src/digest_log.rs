@@ -31,6 +31,8 @@ pub struct DigestLog {
     from_snapshot: Option<ZxidDigest>,
     history: VecDeque<ZxidDigest>,
     mismatches: u64,
+    /// Txns up to here re-apply effects the tree already has (see [`Self::fuzzy_until`]).
+    fuzzy_until: Zxid,
 }
 
 impl DigestLog {
@@ -42,6 +44,7 @@ impl DigestLog {
             from_snapshot: None,
             history: VecDeque::new(),
             mismatches: 0,
+            fuzzy_until: Zxid::ZERO,
         }
     }
 
@@ -77,10 +80,20 @@ impl DigestLog {
         }
     }
 
+    /// The tree holds effects of txns up to `zxid` that will be applied again (a fuzzy
+    /// snapshot stream from a leader, which carries no digest): until then nothing is
+    /// compared.
+    pub fn fuzzy_until(&mut self, zxid: Zxid) {
+        self.fuzzy_until = zxid;
+    }
+
     /// Txn `zxid` was applied and the tree's digest is now `tree`; `logged` is the digest the
     /// txn carries. Returns false on a mismatch.
     pub fn applied(&mut self, zxid: Zxid, logged: Option<&TxnDigest>, tree: u64) -> bool {
         if !self.enabled {
+            return true;
+        }
+        if zxid <= self.fuzzy_until {
             return true;
         }
         if let Some(d) = self.from_snapshot {

@@ -1,8 +1,9 @@
 //! What the shell feeds into the core: [`Input`], with the clocks in [`Now`].
 
-use menagerie_proto::Zxid;
+use menagerie_proto::quorum::{Notification, QuorumPacket};
 use menagerie_proto::records::{ConnectRequest, Id};
 use menagerie_proto::request::Request;
+use menagerie_proto::{ServerId, Zxid};
 
 /// A client connection, numbered by the shell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,7 +41,7 @@ pub enum SnapshotEnd {
 }
 
 /// An event for the core.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Input {
     /// A connection sent its ConnectRequest.
     Connect {
@@ -87,4 +88,44 @@ pub enum Input {
     /// Nothing more can be made durable (the log's disk is full or failing): from now on
     /// the server only serves reads on existing sessions.
     StorageFailed,
+
+    // ---- the ensemble -----------------------------------------------------------------
+    /// A Fast Leader Election notification from `from` (election port).
+    Vote {
+        /// The sender.
+        from: ServerId,
+        /// What it says.
+        notification: Notification,
+    },
+    /// A quorum-port link to `peer` is up: on a learner, its connection to the leader it was
+    /// told to dial ([`Output::ConnectToLeader`](crate::Output::ConnectToLeader)); on a
+    /// leader, a learner's connection whose first packet (FOLLOWERINFO or OBSERVERINFO,
+    /// delivered next) named it.
+    PeerUp {
+        /// The other end.
+        peer: ServerId,
+    },
+    /// The quorum-port link to `peer` is gone (or the dial failed).
+    PeerDown {
+        /// The other end.
+        peer: ServerId,
+    },
+    /// A packet from `from` on the quorum port.
+    Peer {
+        /// The sender.
+        from: ServerId,
+        /// The packet.
+        packet: QuorumPacket,
+    },
+    /// The snapshot stream that followed a SNAP packet from the leader was read whole into
+    /// `replica` (its tree, sessions and zxid as the packet announced).
+    SnapReceived {
+        /// The leader.
+        from: ServerId,
+        /// The state it describes.
+        replica: Box<crate::replica::Replica>,
+    },
+    /// After [`Output::Truncate`](crate::Output::Truncate) with `reload`: the state
+    /// recovered from disk up to the truncation point.
+    Reloaded(Box<crate::replica::Replica>),
 }

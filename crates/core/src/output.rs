@@ -2,10 +2,11 @@
 
 use std::sync::Arc;
 
-use menagerie_proto::Zxid;
+use menagerie_proto::quorum::{Notification, QuorumPacket};
 use menagerie_proto::records::{ConnectResponse, ReplyHeader, WatcherEvent};
 use menagerie_proto::response::Response;
 use menagerie_proto::txn::LoggedTxn;
+use menagerie_proto::{ServerId, Zxid};
 
 use crate::input::ConnId;
 
@@ -59,4 +60,57 @@ pub enum Output {
     /// starts with the next txn), then report `Input::SnapshotEnded`. The core asks for at
     /// most one at a time.
     TakeSnapshot(SnapshotMode),
+
+    // ---- the ensemble -----------------------------------------------------------------
+    /// Send a notification on the election port (dialling `to` if no connection is up).
+    SendVote {
+        /// The receiver.
+        to: ServerId,
+        /// What to say.
+        notification: Notification,
+    },
+    /// Send a packet on the quorum link to `to`.
+    Send {
+        /// The receiver.
+        to: ServerId,
+        /// The packet.
+        packet: QuorumPacket,
+    },
+    /// Send `SNAP(zxid)` to the learner `to`, then the snapshot stream of the tree as it is
+    /// from now on (fuzzy: txns after `zxid` are sent again after it); packets sent to `to`
+    /// later follow the stream.
+    SendSnapshot {
+        /// The learner.
+        to: ServerId,
+        /// The zxid the SNAP packet carries (the leader's last applied zxid now).
+        zxid: Zxid,
+    },
+    /// Dial the leader's quorum port; `Input::PeerUp` or `Input::PeerDown` answers.
+    ConnectToLeader {
+        /// The leader.
+        leader: ServerId,
+    },
+    /// Close the quorum link to `peer` (after what was queued for it).
+    DropPeer {
+        /// The other end.
+        peer: ServerId,
+    },
+    /// Listen on the quorum port (a leader, from the moment it decides to lead) or stop.
+    ListenQuorum(bool),
+    /// Write the epoch files (`acceptedEpoch`, `currentEpoch`) durably before any later
+    /// output is carried out.
+    PersistEpoch {
+        /// A new acceptedEpoch.
+        accepted: Option<u32>,
+        /// A new currentEpoch.
+        current: Option<u32>,
+    },
+    /// Truncate the txn log after `to` (TRUNC); with `reload`, recover the state up to `to`
+    /// from disk and report it with `Input::Reloaded`. Later appends follow the truncation.
+    Truncate {
+        /// The last zxid kept.
+        to: Zxid,
+        /// Whether the in-memory state went past `to` and must be rebuilt.
+        reload: bool,
+    },
 }

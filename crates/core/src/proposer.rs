@@ -102,6 +102,18 @@ impl Proposer {
         self.seal(tree, now, who, body)
     }
 
+    /// An error txn for a write refused before prep (an expired or moved session): it still
+    /// consumes a zxid and carries the request's session and xid.
+    pub fn propose_error(
+        &mut self,
+        tree: &DataTree,
+        now: Now,
+        who: Requester<'_>,
+        err: ErrorCode,
+    ) -> LoggedTxn {
+        self.seal(tree, now, who, error_body(err))
+    }
+
     /// The txn for a new session (tracked from now on, as ZooKeeper's leader tracks it at
     /// prep time).
     pub fn propose_create_session(

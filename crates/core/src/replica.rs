@@ -128,6 +128,12 @@ impl Replica {
             .snapshot_loaded(snapshot_zxid, digest, self.tree.digest());
     }
 
+    /// The tree came from a fuzzy stream that may already hold the effects of txns up to
+    /// `zxid`: their digests are not compared when they are applied again.
+    pub fn fuzzy_until(&mut self, zxid: Zxid) {
+        self.digests.fuzzy_until(zxid);
+    }
+
     /// Recovery: the log has been replayed.
     pub fn recovery_done(&mut self) {
         self.digests.recovery_done(self.last_processed);

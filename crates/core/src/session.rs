@@ -13,6 +13,9 @@ pub struct Session {
     pub expires_at: u64,
     /// Set once expiry or close has begun: the session accepts nothing more.
     pub closing: bool,
+    /// On a leader: the member whose client holds the session (ZooKeeper: the session's
+    /// owner); `None` until one is recorded.
+    pub owner: Option<ServerId>,
 }
 
 /// The live sessions and their expiry buckets (on a standalone server or a leader, the
@@ -78,6 +81,7 @@ impl SessionTracker {
                 timeout_ms,
                 expires_at,
                 closing: false,
+                owner: None,
             },
         );
     }
@@ -129,6 +133,36 @@ impl SessionTracker {
     /// The session, if tracked.
     pub fn get(&self, id: SessionId) -> Option<&Session> {
         self.sessions.get(&id)
+    }
+
+    /// Checks that `owner` may write for `session` (ZooKeeper:
+    /// `SessionTrackerImpl.checkSession`): an unknown or closing session is expired; the
+    /// first writer becomes the owner; another owner's write is SessionMoved.
+    pub fn check_owner(
+        &mut self,
+        session: SessionId,
+        owner: ServerId,
+    ) -> Result<(), menagerie_proto::ErrorCode> {
+        use menagerie_proto::ErrorCode;
+        match self.sessions.get_mut(&session) {
+            None => Err(ErrorCode::SessionExpired),
+            Some(s) if s.closing => Err(ErrorCode::SessionExpired),
+            Some(s) => match s.owner {
+                None => {
+                    s.owner = Some(owner);
+                    Ok(())
+                }
+                Some(o) if o == owner => Ok(()),
+                Some(_) => Err(ErrorCode::SessionMoved),
+            },
+        }
+    }
+
+    /// Records who holds the session now (a reconnect, a revalidation).
+    pub fn set_owner(&mut self, session: SessionId, owner: ServerId) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.owner = Some(owner);
+        }
     }
 
     /// Marks a session closing; false if unknown or already closing.

@@ -29,6 +29,13 @@ pub(crate) enum Slot {
         err: ErrorCode,
         received_ms: u64,
     },
+    /// A `sync` waiting for the leader (released when its answer comes).
+    Sync {
+        xid: i32,
+        path: String,
+        received_ms: u64,
+        released: bool,
+    },
 }
 
 /// Where a connection's session stands.
@@ -49,6 +56,8 @@ pub(crate) enum SessionState {
 pub(crate) struct Conn {
     /// Its session (0 until one is assigned).
     pub session: SessionId,
+    /// The session's negotiated timeout (learners report it with their touches).
+    pub timeout: i32,
     pub state: SessionState,
     pub ids: Vec<Id>,
     /// DIGEST-MD5 exchange: None before, Some(nonce) after the challenge, Some("") done.
@@ -71,6 +80,7 @@ impl Conn {
     ) -> Conn {
         Conn {
             session,
+            timeout,
             state: SessionState::Pending { timeout, read_only },
             ids: vec![Id {
                 scheme: "ip".into(),

@@ -11,7 +11,7 @@ pub(crate) mod conn;
 pub mod reads;
 pub mod stats;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use menagerie_proto::records::{ConnectResponse, Id, ReplyHeader};
 use menagerie_proto::request::Request;
@@ -47,6 +47,10 @@ pub struct Front {
     stats: Stats,
     /// Counter mixed into SASL nonces.
     sasl_serial: u64,
+    /// Syncs forwarded to the leader, oldest first (its SYNC answers release them in order).
+    forwarded_syncs: VecDeque<ConnId>,
+    /// Syncs of a leader's own clients: released once this zxid has committed.
+    local_syncs: Vec<(Zxid, ConnId)>,
 }
 
 impl Front {
@@ -58,6 +62,8 @@ impl Front {
             session_ids,
             stats: Stats::default(),
             sasl_serial: 0,
+            forwarded_syncs: VecDeque::new(),
+            local_syncs: Vec::new(),
         }
     }
 
@@ -296,13 +302,88 @@ impl Front {
         }
     }
 
-    /// The next queued read or error of `conn` if nothing is in flight before it.
+    /// The next queued read, error or released sync of `conn` if nothing is in flight
+    /// before it.
     pub(crate) fn next_ready(&mut self, conn: ConnId) -> Option<Slot> {
         let c = self.conns.get_mut(&conn)?;
         match c.queue.front() {
             Some(Slot::Read { .. } | Slot::Error { .. }) => c.queue.pop_front(),
+            Some(Slot::Sync { released: true, .. }) => c.queue.pop_front(),
             _ => None,
         }
+    }
+
+    /// Queues a `sync` that waits for the leader: `until` a zxid commits (a leader's own
+    /// client) or, with `None`, the leader's SYNC answer (a learner's client).
+    pub(crate) fn push_sync(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        xid: i32,
+        path: String,
+        until: Option<Zxid>,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.queue.push_back(Slot::Sync {
+            xid,
+            path,
+            received_ms: now.mono_ms,
+            released: false,
+        });
+        match until {
+            Some(z) => self.local_syncs.push((z, conn)),
+            None => self.forwarded_syncs.push_back(conn),
+        }
+    }
+
+    /// The leader answered the oldest forwarded sync; returns its connection.
+    pub(crate) fn release_forwarded_sync(&mut self) -> Option<ConnId> {
+        let conn = self.forwarded_syncs.pop_front()?;
+        self.release_sync(conn);
+        Some(conn)
+    }
+
+    /// Releases the local syncs waiting for `zxid` or less; returns their connections.
+    pub(crate) fn release_local_syncs(&mut self, zxid: Zxid) -> Vec<ConnId> {
+        let (done, waiting): (Vec<_>, Vec<_>) =
+            self.local_syncs.drain(..).partition(|(z, _)| *z <= zxid);
+        self.local_syncs = waiting;
+        let conns: Vec<ConnId> = done.into_iter().map(|(_, c)| c).collect();
+        for c in &conns {
+            self.release_sync(*c);
+        }
+        conns
+    }
+
+    fn release_sync(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        for slot in c.queue.iter_mut() {
+            if let Slot::Sync { released, .. } = slot
+                && !*released
+            {
+                *released = true;
+                return;
+            }
+        }
+    }
+
+    /// The session's timeout as negotiated on its connection here.
+    pub fn timeout_of(&self, conn: ConnId) -> i32 {
+        self.conns.get(&conn).map_or(0, |c| c.timeout)
+    }
+
+    /// Every connection (to close them all when the server stops serving).
+    pub fn conn_ids(&self) -> Vec<ConnId> {
+        self.conns.keys().copied().collect()
+    }
+
+    /// The connection's handshake is waiting (for createSession or a revalidation).
+    pub fn is_pending(&self, conn: ConnId) -> bool {
+        self.pending_handshake(conn).is_some()
     }
 
     /// The session's handshake is pending: (timeout, read-only flag).

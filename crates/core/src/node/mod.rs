@@ -12,7 +12,9 @@
 //! (apply) -> notifier -> front (the reply, matched by session and cxid). Replicated roles
 //! put Zab between persist and apply; the front and the replica stay the same.
 
+pub mod ensemble;
 mod requests;
+mod roles;
 pub mod views;
 
 use std::collections::VecDeque;
@@ -47,6 +49,12 @@ pub struct Node {
     snapshots: SnapshotPolicy,
     /// Storage failed: reads only ([`Input::StorageFailed`]).
     read_only: bool,
+    /// The role this node plays.
+    role: ensemble::Role,
+    /// The ensemble state that outlives roles (`None` for a standalone server).
+    zab: Option<ensemble::ZabState>,
+    /// A learner synced by SNAP asked for the snapshot now being written.
+    learner_snapshot: bool,
 }
 
 impl Node {
@@ -55,7 +63,19 @@ impl Node {
     /// successive runs apart).
     pub fn new(config: CoreConfig, now: Now) -> Node {
         let session_ids = SessionIds::new(config.server_id, now.wall_ms as u64);
+        let zab = config
+            .ensemble
+            .clone()
+            .map(|e| ensemble::ZabState::new(config.server_id, e));
+        let role = if zab.is_some() {
+            ensemble::Role::Looking
+        } else {
+            ensemble::Role::Standalone
+        };
         Node {
+            role,
+            zab,
+            learner_snapshot: false,
             front: Front::new(session_ids),
             replica: Replica::new(config.extended_types, config.seed, config.digest_enabled),
             watches: WatchManager::new(config.seed),
@@ -72,7 +92,16 @@ impl Node {
         if !self.read_only && self.snapshots.is_due() {
             return Some(0);
         }
-        Some(self.proposer.next_deadline())
+        let role = self.zab_deadline();
+        let proposer = match self.role {
+            ensemble::Role::Standalone => Some(self.proposer.next_deadline()),
+            ensemble::Role::Leading(ref l) if l.is_serving() => Some(self.proposer.next_deadline()),
+            _ => None,
+        };
+        match (role, proposer) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Processes one input, appending the resulting actions to `out`.
@@ -84,9 +113,15 @@ impl Node {
             Input::Disconnected { conn } => self.drop_conn(conn),
             Input::Identity { conn, id } => self.front.add_identity(conn, id, &self.config.auth),
             Input::Persisted { up_to } => self.persisted(now, up_to, out),
-            Input::SnapshotEnded(end) => self.snapshot_ended(end, out),
+            Input::SnapshotEnded(end) => self.snapshot_ended(now, end, out),
             Input::Tick => self.tick(now, out),
             Input::StorageFailed => self.storage_failed(out),
+            Input::Vote { from, notification } => self.vote(now, from, notification, out),
+            Input::PeerUp { peer } => self.peer_up(now, peer, out),
+            Input::PeerDown { peer } => self.peer_down(now, peer, out),
+            Input::Peer { from, packet } => self.peer_packet(now, from, packet, out),
+            Input::SnapReceived { from, replica } => self.snap_received(now, from, *replica, out),
+            Input::Reloaded(replica) => self.reloaded(now, *replica, out),
         }
         self.front.count_sent(&out[first_new..]);
     }
@@ -105,11 +140,22 @@ impl Node {
     }
 
     fn tick(&mut self, now: Now, out: &mut Vec<Output>) {
-        let tree = self.replica.tree();
-        let mut txns = self.proposer.reap(tree, &self.config, now);
-        txns.extend(self.proposer.expire(tree, &self.config, now));
-        for txn in txns {
-            self.log(txn, out);
+        if self.zab.is_some() {
+            self.zab_tick(now, out);
+        }
+        // Only the server that orders writes expires sessions and reaps containers.
+        let orders = match &self.role {
+            ensemble::Role::Standalone => true,
+            ensemble::Role::Leading(l) => l.is_serving(),
+            _ => false,
+        };
+        if orders {
+            let tree = self.replica.tree();
+            let mut txns = self.proposer.reap(tree, &self.config, now);
+            txns.extend(self.proposer.expire(tree, &self.config, now));
+            for txn in txns {
+                self.propose(now, txn, out);
+            }
         }
         self.snapshot_if_due(out);
     }
@@ -142,7 +188,21 @@ impl Node {
         }
     }
 
-    fn snapshot_ended(&mut self, end: SnapshotEnd, out: &mut Vec<Output>) {
+    fn snapshot_ended(&mut self, now: Now, end: SnapshotEnd, out: &mut Vec<Output>) {
+        if std::mem::take(&mut self.learner_snapshot) {
+            // The snapshot a learner synced by SNAP needs before it acknowledges NEWLEADER.
+            let mut acts = crate::zab::action::Actions::new();
+            if let ensemble::Role::Learning(l) = &mut self.role {
+                match end {
+                    SnapshotEnd::Written => l.snapshot_written(&mut acts),
+                    _ => acts.push(crate::zab::action::Action::StepDown(
+                        "the snapshot after a SNAP sync failed",
+                    )),
+                }
+            }
+            self.exec(now, acts, out);
+            return;
+        }
         match end {
             SnapshotEnd::Written => self.snapshots.written(),
             SnapshotEnd::Abandoned => self.snapshots.abandoned(),
@@ -151,8 +211,21 @@ impl Node {
         self.snapshot_if_due(out);
     }
 
-    /// Commits every txn in flight up to `up_to`, in zxid order.
+    /// Txns up to `up_to` are durable: a standalone server commits them; a leader counts
+    /// its own acks; a follower acknowledges them.
     fn persisted(&mut self, now: Now, up_to: Zxid, out: &mut Vec<Output>) {
+        let mut acts = crate::zab::action::Actions::new();
+        match (&mut self.role, &self.zab) {
+            (ensemble::Role::Leading(l), Some(zab)) => l.persisted(up_to, &zab.config, &mut acts),
+            (ensemble::Role::Learning(l), _) => l.persisted(up_to, &mut acts),
+            (ensemble::Role::Standalone, _) => return self.commit_in_flight(now, up_to, out),
+            _ => {}
+        }
+        self.exec(now, acts, out);
+    }
+
+    /// A standalone server commits every txn in flight up to `up_to`, in zxid order.
+    fn commit_in_flight(&mut self, now: Now, up_to: Zxid, out: &mut Vec<Output>) {
         while self.in_flight.front().is_some_and(|t| t.zxid() <= up_to) {
             if let Some(txn) = self.in_flight.pop_front() {
                 self.commit(now, &txn, out);

@@ -14,10 +14,18 @@ use crate::front::reads::ReadContext;
 use crate::front::{Admitted, Answered};
 use crate::input::{BadRequest, ConnId, Now};
 use crate::output::Output;
-use crate::proposer::Requester;
 
 /// xid of pings.
 const PING_XID: i32 = -2;
+
+/// A client request's envelope: who sent it, with which xid and opcode.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Call {
+    pub conn: ConnId,
+    pub session: SessionId,
+    pub xid: i32,
+    pub op: i32,
+}
 
 impl Node {
     pub(super) fn connect(
@@ -28,6 +36,13 @@ impl Node {
         req: ConnectRequest,
         out: &mut Vec<Output>,
     ) {
+        // A member that is not serving (electing, syncing) refuses clients, as ZooKeeper's
+        // "ZooKeeperServer not running" does; they try another member.
+        if !self.is_serving() {
+            tracing::debug!(conn = conn.0, "refusing a client: not serving");
+            out.push(Output::Close { conn });
+            return;
+        }
         // A new session needs a durable createSession txn: not while storage is failed.
         if self.read_only && req.session_id == 0 {
             tracing::warn!(conn = conn.0, "refusing a new session: storage has failed");
@@ -54,11 +69,7 @@ impl Node {
             let session = self.front.new_session_id();
             self.front
                 .open(now, conn, peer_ip, session, timeout, req.read_only);
-            let tree = self.replica.tree();
-            let txn = self
-                .proposer
-                .propose_create_session(tree, now, session, timeout);
-            self.log(txn, out);
+            self.create_session(now, conn, session, timeout, out);
         } else {
             self.resume(now, conn, peer_ip, req, timeout, out);
         }
@@ -85,16 +96,19 @@ impl Node {
         }
         self.front
             .open(now, conn, peer_ip, session, timeout, req.read_only);
-        let sessions = self.proposer.sessions_mut();
-        let valid = req.passwd.as_slice() == session_password(session.0).as_slice()
-            && sessions.touch(session, now.mono_ms);
-        if !valid {
+        if req.passwd.as_slice() != session_password(session.0).as_slice() {
             self.front.refuse(conn, out);
             return;
         }
-        sessions.set_timeout(session, timeout, now.mono_ms);
-        for (xid, op, req) in self.front.establish(conn, out) {
-            self.request(now, conn, xid, op, req, out);
+        match self.revalidate(now, session, timeout, out) {
+            Some(true) => {
+                for (xid, op, req) in self.front.establish(conn, out) {
+                    self.request(now, conn, xid, op, req, out);
+                }
+            }
+            Some(false) => self.front.refuse(conn, out),
+            // A learner asked the leader; the answer completes the handshake.
+            None => {}
         }
     }
 
@@ -116,7 +130,7 @@ impl Node {
             return;
         };
         // A request on a closing (expiring) session is dropped, as ZooKeeper's touch fails.
-        if !self.proposer.sessions_mut().touch(session, now.mono_ms) {
+        if !self.touch(now, conn, session) {
             return;
         }
         let zxid = self.replica.last_processed_zxid();
@@ -132,26 +146,35 @@ impl Node {
             }
             Err(BadRequest::Malformed) => {
                 if OpCode::from_code(op).is_some_and(OpCode::is_write) {
-                    self.submit_write(now, conn, session, xid, Err(BadRequest::Malformed), out);
+                    let call = Call {
+                        conn,
+                        session,
+                        xid,
+                        op,
+                    };
+                    self.submit_write(now, call, Err(BadRequest::Malformed), out);
                 } else {
                     let err = ErrorCode::MarshallingError;
                     self.front.error_in_order(now, conn, xid, zxid, err, out);
                 }
             }
-            Ok(r) => self.dispatch(now, conn, session, xid, r, out),
+            Ok(r) => {
+                let call = Call {
+                    conn,
+                    session,
+                    xid,
+                    op,
+                };
+                self.dispatch(now, call, r, out)
+            }
         }
     }
 
     /// Routes a decoded request of an established session.
-    fn dispatch(
-        &mut self,
-        now: Now,
-        conn: ConnId,
-        session: SessionId,
-        xid: i32,
-        req: Request,
-        out: &mut Vec<Output>,
-    ) {
+    fn dispatch(&mut self, now: Now, call: Call, req: Request, out: &mut Vec<Output>) {
+        let Call {
+            conn, session, xid, ..
+        } = call;
         let zxid = self.replica.last_processed_zxid();
         let write = req.op().is_write() || matches!(req, Request::CloseSession);
         if self.read_only && write {
@@ -173,22 +196,24 @@ impl Node {
                 self.front.sasl(conn, xid, token, &self.config.auth, out);
                 self.forget_if_closed(conn);
             }
-            Request::CloseSession => {
-                if self.proposer.sessions_mut().set_closing(session) {
-                    self.front.push_write(now, conn, xid);
-                    let tree = self.replica.tree();
-                    let txn =
-                        self.proposer
-                            .propose_close_session(tree, &self.config, now, session, xid);
-                    self.log(txn, out);
-                }
-            }
-            r if write => self.submit_write(now, conn, session, xid, Ok(r), out),
-            r => {
-                if let Some(r) = self.front.read_in_order(now, conn, xid, r) {
-                    self.read(now, conn, xid, r, now.mono_ms, out);
-                }
-            }
+            Request::CloseSession => self.close_session(now, conn, session, xid, out),
+            r if write => self.submit_write(now, call, Ok(r), out),
+            r @ Request::Sync(_) => self.sync(now, conn, xid, r, out),
+            r => self.read_now_or_queued(now, conn, xid, r, out),
+        }
+    }
+
+    /// Answers a read now, or queues it behind the connection's writes in flight.
+    pub(super) fn read_now_or_queued(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        xid: i32,
+        req: Request,
+        out: &mut Vec<Output>,
+    ) {
+        if let Some(r) = self.front.read_in_order(now, conn, xid, req) {
+            self.read(now, conn, xid, r, now.mono_ms, out);
         }
     }
 
@@ -197,33 +222,6 @@ impl Node {
         if self.front.session_of(conn) == SessionId::NONE {
             self.watches.remove_conn(conn);
         }
-    }
-
-    /// Preps a client's write and reserves its reply's place in the connection's order.
-    fn submit_write(
-        &mut self,
-        now: Now,
-        conn: ConnId,
-        session: SessionId,
-        xid: i32,
-        req: Result<Request, BadRequest>,
-        out: &mut Vec<Output>,
-    ) {
-        self.front.push_write(now, conn, xid);
-        let who = Requester {
-            session,
-            cxid: xid,
-            ids: self.front.ids(conn),
-        };
-        let tree = self.replica.tree();
-        let txn = self.proposer.propose_request(
-            tree,
-            &self.config,
-            now,
-            who,
-            req.as_ref().map_err(|e| *e),
-        );
-        self.log(txn, out);
     }
 
     /// Answers a read from the tree.
@@ -285,6 +283,24 @@ impl Node {
                     };
                     self.front.record(now, conn, answered);
                     self.front.reply(conn, xid, zxid, err, Response::Empty, out);
+                }
+                Slot::Sync {
+                    xid,
+                    path,
+                    received_ms,
+                    ..
+                } => {
+                    let zxid = self.replica.last_processed_zxid();
+                    let answered = Answered {
+                        op: OpCode::Sync,
+                        xid,
+                        latency_ms: now.mono_ms.saturating_sub(received_ms),
+                        write: false,
+                        zxid,
+                    };
+                    self.front.record(now, conn, answered);
+                    let body = Response::Sync { path };
+                    self.front.reply(conn, xid, zxid, ErrorCode::Ok, body, out);
                 }
                 Slot::Write { .. } => return,
             }

@@ -145,6 +145,20 @@ impl Node {
     pub fn replay(&mut self, txn: &LoggedTxn) {
         self.replica.replay(txn);
         self.proposer.restore_zxid(txn.zxid());
+        if let Some(zab) = self.zab.as_mut() {
+            zab.last_logged = zab.last_logged.max(txn.zxid());
+            if txn.zxid() > zab.committed_tail() {
+                zab.committed.push(std::sync::Arc::new(txn.clone()));
+            }
+        }
+    }
+
+    /// Recovery: the epoch files (`acceptedEpoch`, `currentEpoch`) of an ensemble member.
+    pub fn restore_epochs(&mut self, accepted: u32, current: u32) {
+        if let Some(zab) = self.zab.as_mut() {
+            zab.accepted_epoch = accepted;
+            zab.current_epoch = current;
+        }
     }
 
     /// Recovery is complete: every session restored expires a timeout from `now` unless its
@@ -153,6 +167,10 @@ impl Node {
     /// the next start need not replay them again.
     pub fn recovery_done(&mut self, now: Now, replayed: u64) {
         self.replica.recovery_done();
+        let last = self.replica.last_processed_zxid();
+        if let Some(zab) = self.zab.as_mut() {
+            zab.last_logged = zab.last_logged.max(last);
+        }
         let sessions = self.proposer.sessions_mut();
         for (&session, &timeout) in self.replica.sessions() {
             sessions.add(session, timeout, now.mono_ms);
