@@ -140,3 +140,123 @@ fn writes_fail_cleanly_without_a_quorum_and_resume_after() {
     let _ = ErrorCode::Ok;
     let _ = ServerId(0);
 }
+
+fn ephemeral(path: &str) -> Request {
+    Request::Create(menagerie_proto::records::CreateRequest {
+        path: path.into(),
+        data: Some(vec![]),
+        acl: menagerie_proto::records::Acl::open_unsafe(),
+        flags: 1,
+    })
+}
+
+#[test]
+fn a_session_moves_between_followers_with_its_ephemerals() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let a = c.connect(sid(1), 1);
+    let session = c.session_of(sid(1), a).expect("session");
+    assert_eq!(c.request(sid(1), a, 1, ephemeral("/lock"))[0].0.err, 0);
+    // The client moves to member 2: the leader revalidates the session there.
+    let b = c.resume(sid(2), 2, session);
+    assert!(c.connected(sid(2), b), "resumed through REVALIDATE");
+    assert_eq!(c.request(sid(2), b, 2, exists("/lock"))[0].0.err, 0);
+    // The old connection on member 1 writes: the leader says SessionMoved and member 1
+    // closes it.
+    let r = c.request(sid(1), a, 3, create("/stale", b""));
+    assert_eq!(r[0].0.err, ErrorCode::SessionMoved.code());
+    assert!(c.closed(sid(1), a));
+    // The new owner writes fine.
+    assert_eq!(c.request(sid(2), b, 4, create("/fresh", b""))[0].0.err, 0);
+}
+
+#[test]
+fn sessions_on_followers_live_by_touches_and_expire_on_the_leader() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let a = c.connect(sid(1), 1);
+    assert_eq!(c.request(sid(1), a, 1, ephemeral("/e"))[0].0.err, 0);
+    // Reads only, well past the 4 s timeout: the follower's touches keep it alive.
+    for i in 0..20 {
+        c.run(500);
+        let r = c.request(sid(1), a, 10 + i, exists("/e"));
+        assert_eq!(r[0].0.err, 0, "read {i}");
+    }
+    // Silence: the leader expires it, the ephemeral goes everywhere, the connection closes.
+    c.run(10_000);
+    assert!(
+        c.closed(sid(1), a),
+        "expired session closed on its follower"
+    );
+    let b = c.connect(sid(2), 2);
+    let r = c.request(sid(2), b, 1, exists("/e"));
+    assert_eq!(r[0].0.err, ErrorCode::NoNode.code());
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+#[test]
+fn sync_on_a_follower_and_watches_fire_on_every_member() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let w = c.connect(sid(2), 1);
+    let r = c.request(
+        sid(2),
+        w,
+        1,
+        Request::Exists(PathWatchRequest {
+            path: "/x".into(),
+            watch: true,
+        }),
+    );
+    assert_eq!(r[0].0.err, ErrorCode::NoNode.code());
+    let a = c.connect(sid(1), 2);
+    assert_eq!(c.request(sid(1), a, 1, create("/x", b""))[0].0.err, 0);
+    assert_eq!(c.events(sid(2), w), vec![(1, "/x".to_string())]);
+    let r = c.request(
+        sid(2),
+        w,
+        2,
+        Request::Sync(menagerie_proto::records::PathRequest { path: "/x".into() }),
+    );
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].1, Response::Sync { path: "/x".into() });
+}
+
+#[test]
+fn a_divergent_member_is_truncated_when_it_returns() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let a = c.connect(leader, 1);
+    assert_eq!(c.request(leader, a, 1, create("/kept", b""))[0].0.err, 0);
+    c.run(300);
+    // The leader is cut off: its next proposal reaches only its own log.
+    for s in [1, 2, 3] {
+        if sid(s) != leader {
+            c.partition(leader, sid(s), true);
+        }
+    }
+    c.send(leader, a, 2, create("/lost", b""));
+    c.settle();
+    assert!(c.replies(leader, a, 2).is_empty(), "never acknowledged");
+    c.crash(leader);
+    for s in [1, 2, 3] {
+        c.partition(leader, sid(s), false);
+    }
+    c.run(3_000);
+    let new_leader = c.leader().expect("a new leader");
+    c.restart(leader);
+    c.run(3_000);
+    assert_eq!(
+        c.members[&leader].node.peer_state(),
+        Some(PeerState::Following)
+    );
+    assert!(all_equal(&c), "{:?}", c.digests());
+    let b = c.connect(leader, 2);
+    assert_eq!(
+        c.request(leader, b, 1, exists("/lost"))[0].0.err,
+        ErrorCode::NoNode.code()
+    );
+    assert_eq!(c.request(leader, b, 2, exists("/kept"))[0].0.err, 0);
+    let _ = new_leader;
+}

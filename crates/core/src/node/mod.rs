@@ -311,6 +311,11 @@ impl Node {
         let zxid = self.replica.last_processed_zxid();
         self.front
             .reply(conn, txn.header.cxid, zxid, err, body, out);
+        if err == ErrorCode::SessionMoved {
+            // ZooKeeper's learner closes a client whose session moved to another member.
+            self.close(conn, out);
+            return;
+        }
         self.drain(now, conn, out);
     }
 

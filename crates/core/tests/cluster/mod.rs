@@ -186,7 +186,7 @@ impl Cluster {
                     self.deliver(to, Input::Vote { from, notification });
                 }
             }
-            Output::Send { to, packet } => self.send(from, to, packet),
+            Output::Send { to, packet } => self.send_packet(from, to, packet),
             Output::SendSnapshot { to, zxid } => self.send_snapshot(from, to, zxid),
             Output::ConnectToLeader { leader } => {
                 let give_up = self.now.mono_ms + 500;
@@ -247,7 +247,7 @@ impl Cluster {
         self.links.contains(&(a, b)) || self.links.contains(&(b, a))
     }
 
-    fn send(&mut self, from: ServerId, to: ServerId, packet: QuorumPacket) {
+    fn send_packet(&mut self, from: ServerId, to: ServerId, packet: QuorumPacket) {
         if self.linked(from, to) && self.reachable(from, to) {
             self.deliver(to, Input::Peer { from, packet });
         }
@@ -483,4 +483,92 @@ pub fn create(path: &str, data: &[u8]) -> Request {
         acl: menagerie_proto::records::Acl::open_unsafe(),
         flags: 0,
     })
+}
+
+impl Cluster {
+    /// Resumes session `session` on `member` over a new connection.
+    pub fn resume(&mut self, member: ServerId, conn: u64, session: i64) -> ConnId {
+        let conn = ConnId(conn);
+        let req = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout: 4000,
+            session_id: session,
+            passwd: menagerie_proto::session::session_password(session).to_vec(),
+            read_only: None,
+        };
+        self.deliver(
+            member,
+            Input::Connect {
+                conn,
+                peer_ip: "127.0.0.1".into(),
+                req,
+            },
+        );
+        self.settle();
+        conn
+    }
+
+    /// The session id the handshake of `conn` on `member` gave.
+    pub fn session_of(&self, member: ServerId, conn: ConnId) -> Option<i64> {
+        self.members
+            .get(&member)?
+            .client_out
+            .get(&conn)?
+            .iter()
+            .find_map(|o| match o {
+                Output::Connected { resp, .. } if resp.timeout > 0 => Some(resp.session_id),
+                _ => None,
+            })
+    }
+
+    /// Whether `conn` on `member` was closed by the server.
+    pub fn closed(&self, member: ServerId, conn: ConnId) -> bool {
+        self.members
+            .get(&member)
+            .and_then(|m| m.client_out.get(&conn))
+            .is_some_and(|v| v.iter().any(|o| matches!(o, Output::Close { .. })))
+    }
+
+    /// Sends without waiting for anything.
+    pub fn send(&mut self, member: ServerId, conn: ConnId, xid: i32, req: Request) {
+        let op = req.op().code();
+        self.deliver(
+            member,
+            Input::Request {
+                conn,
+                xid,
+                op,
+                req: Ok(req),
+            },
+        );
+    }
+
+    /// Cuts (or heals) the network between `a` and `b`.
+    pub fn partition(&mut self, a: ServerId, b: ServerId, cut: bool) {
+        let key = (a.min(b), a.max(b));
+        if cut {
+            self.cut.insert(key);
+        } else {
+            self.cut.remove(&key);
+        }
+    }
+
+    /// Watch events `conn` on `member` received, as (type, path).
+    pub fn events(&self, member: ServerId, conn: ConnId) -> Vec<(i32, String)> {
+        self.members
+            .get(&member)
+            .and_then(|m| m.client_out.get(&conn))
+            .map(|v| {
+                v.iter()
+                    .filter_map(|o| match o {
+                        Output::Notify { event, .. } => {
+                            Some((event.event_type, event.path.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
