@@ -367,6 +367,11 @@ impl Node {
         let zxid = replica.last_processed_zxid();
         tracing::info!(zxid = %zxid, nodes = replica.tree().node_count(), "snapshot from the leader loaded");
         self.replica = replica;
+        if let Some(zab) = &self.zab {
+            // As a Java learner does with reconfig disabled (ZOOKEEPER-2819).
+            self.replica
+                .set_config_node(&zab.config.config_text, now.wall_ms);
+        }
         let mut acts = Actions::new();
         l.state_replaced(zxid, &mut acts);
         if let Some(zab) = self.zab() {

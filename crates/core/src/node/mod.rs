@@ -72,12 +72,16 @@ impl Node {
         } else {
             ensemble::Role::Standalone
         };
+        let mut replica = Replica::new(config.extended_types, config.seed, config.digest_enabled);
+        if let Some(e) = &config.ensemble {
+            replica.set_config_node(&e.config_text, now.wall_ms);
+        }
         Node {
             role,
             zab,
             learner_snapshot: false,
             front: Front::new(session_ids),
-            replica: Replica::new(config.extended_types, config.seed, config.digest_enabled),
+            replica,
             watches: WatchManager::new(config.seed),
             proposer: Proposer::new(&config, now, Zxid::ZERO),
             in_flight: VecDeque::new(),
