@@ -74,7 +74,7 @@ fn snapshot_digests(dir: &std::path::Path) -> Vec<(i64, Option<i64>)> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         if name.is_some_and(|n| n.starts_with("snapshot.") && !n.ends_with(".tmp")) {
             let snap = menagerie_storage::snapshot::read_snapshot(&fs, &path).expect("snapshot");
-            out.push((snap.zxid, snap.trailer.digest.map(|d| d.zxid)));
+            out.push((snap.zxid, snap.trailer.digest.map(|d| d.zxid.0)));
         }
     }
     out

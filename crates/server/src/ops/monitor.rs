@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use menagerie_core::Server;
-use menagerie_core::server::Stats;
+use menagerie_core::Node;
+use menagerie_core::Stats;
 use menagerie_storage::FsyncStatsSnapshot;
 use menagerie_storage::txnlog::FSYNC_BUCKET_BOUNDS_MS;
 
@@ -32,7 +32,7 @@ pub fn open_fds() -> (i64, i64) {
 /// The monitoring set of a standalone ZooKeeper 3.8 server's basic gauges, in ZooKeeper's
 /// order, and the counters of its metrics that Menagerie measures. `extra_connections` counts a connection the core does not know about (the
 /// four-letter-word connection itself, which ZooKeeper counts as alive).
-pub fn collect(server: &Server, view: &ShellView<'_>, extra_connections: usize) -> Vec<Metric> {
+pub fn collect(server: &Node, view: &ShellView<'_>, extra_connections: usize) -> Vec<Metric> {
     use Value::{Float, Int, Text};
     let stats = server.stats();
     let tree = server.tree();
@@ -89,7 +89,7 @@ pub fn collect(server: &Server, view: &ShellView<'_>, extra_connections: usize) 
 /// `menagerie_fsync_seconds`, `menagerie_read_latency_seconds` and
 /// `menagerie_update_latency_seconds`.
 pub fn extra_prometheus(fsync: &FsyncStatsSnapshot, stats: &Stats) -> String {
-    use menagerie_core::server::LATENCY_BUCKET_BOUNDS_MS;
+    use menagerie_core::front::stats::LATENCY_BUCKET_BOUNDS_MS;
     let mut s = String::new();
     let fsync_ms = fsync.total.as_secs_f64() * 1000.0;
     summary(

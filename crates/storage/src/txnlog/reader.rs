@@ -10,8 +10,9 @@ use super::{TXNLOG_MAGIC, TXNLOG_VERSION};
 use crate::datadir::list_log_files;
 use crate::fs::Fs;
 use crate::stream::{JuteIn, is_eof};
-use crate::txn::{DecodedTxn, decode_header, decode_txn};
 use crate::{Error, Result};
+use menagerie_proto::jute::Record;
+use menagerie_proto::txn::LoggedTxn;
 
 /// One log entry as read from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +31,12 @@ pub struct LogEntry {
 impl LogEntry {
     /// The entry's zxid.
     pub fn zxid(&self) -> i64 {
-        self.header.zxid
+        self.header.zxid.0
     }
 
     /// Decodes the record and the optional digest.
-    pub fn decode(&self) -> Result<DecodedTxn> {
-        decode_txn(&self.body)
+    pub fn decode(&self) -> Result<LoggedTxn> {
+        Ok(LoggedTxn::from_bytes(&self.body)?)
     }
 
     /// Offset just past the entry (its `'B'` marker included).
@@ -206,7 +207,7 @@ impl LogFileReader {
                 computed,
             });
         }
-        let header = decode_header(&body).map_err(|e| {
+        let header = TxnHeader::from_bytes(&body).map_err(|e| {
             self.inp.corrupt(
                 offset + 12,
                 format!("entry body has no valid TxnHeader: {e}"),

@@ -228,7 +228,7 @@ fn display_path(p: &str) -> &str {
 /// snapshot of an empty database).
 fn digest_matches(sum: &Summary, t: SnapshotTrailer) -> Option<bool> {
     let d = t.digest?;
-    (d.version == DIGEST_VERSION && d.zxid != 0).then(|| d.digest == sum.digest.as_i64())
+    (d.version == DIGEST_VERSION && d.zxid.0 != 0).then(|| d.digest == sum.digest.as_i64())
 }
 
 fn digest_lines(
@@ -243,14 +243,14 @@ fn digest_lines(
                 "differs from the nodes' {} (normal for a fuzzy snapshot taken while the tree changed)",
                 hex(sum.digest.as_i64())
             ),
-            None if d.zxid == 0 => "none recorded".to_owned(),
+            None if d.zxid.0 == 0 => "none recorded".to_owned(),
             None => "not checked (old digest version)".to_owned(),
         };
         writeln!(
             out,
             "Digest: {} at zxid {} (version {}): {verdict}",
             hex(d.digest),
-            hex(d.zxid),
+            hex(d.zxid.0),
             d.version
         )?;
     }
@@ -324,7 +324,7 @@ fn summary_json(
     file_len: u64,
 ) -> Value {
     let digest = trailer.and_then(|t| t.digest).map(|d| {
-        json!({"zxid": d.zxid, "version": d.version, "digest": hex(d.digest),
+        json!({"zxid": d.zxid.0, "version": d.version, "digest": hex(d.digest),
             "computed": hex(sum.digest.as_i64()),
             "matches": trailer.and_then(|t| digest_matches(sum, t))})
     });

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use menagerie_storage::txnlog::{FileEnd, LogEntry, LogFileReader, Step};
-use menagerie_storage::{Error, Fs, TxnRecord};
+use menagerie_storage::{Error, Fs, TxnBody};
 use serde_json::{Value, json};
 
 use super::format::{hex, utc};
@@ -36,28 +36,28 @@ struct Summary {
 }
 
 impl Summary {
-    fn add(&mut self, e: &LogEntry, record: Option<&TxnRecord>, digest: bool) {
+    fn add(&mut self, e: &LogEntry, record: Option<&TxnBody>, digest: bool) {
         let h = &e.header;
         self.txns += 1;
-        self.first_zxid.get_or_insert(h.zxid);
+        self.first_zxid.get_or_insert(h.zxid.0);
         if let Some(prev) = self.last_zxid
-            && !follows(prev, h.zxid)
+            && !follows(prev, h.zxid.0)
         {
-            self.gaps.push((prev, h.zxid));
+            self.gaps.push((prev, h.zxid.0));
         }
-        self.last_zxid = Some(h.zxid);
+        self.last_zxid = Some(h.zxid.0);
         self.first_time = Some(self.first_time.map_or(h.time, |t| t.min(h.time)));
         self.last_time = Some(self.last_time.map_or(h.time, |t| t.max(h.time)));
         *self.by_type.entry(op_name(h.txn_type)).or_default() += 1;
-        if h.client_id != 0 {
-            self.seen.insert(h.client_id);
+        if h.client_id.0 != 0 {
+            self.seen.insert(h.client_id.0);
         }
         match record {
-            Some(TxnRecord::CreateSession(_)) => {
-                self.created.insert(h.client_id);
+            Some(TxnBody::CreateSession(_)) => {
+                self.created.insert(h.client_id.0);
             }
-            Some(TxnRecord::CloseSession(_)) => {
-                self.closed.insert(h.client_id);
+            Some(TxnBody::CloseSession(_)) => {
+                self.closed.insert(h.client_id.0);
             }
             _ => {}
         }
@@ -178,13 +178,13 @@ fn entry(
     let h = &e.header;
     let decoded = e.decode();
     let (record, digest) = match &decoded {
-        Ok(t) => (Some(&t.record), t.digest.as_ref()),
+        Ok(t) => (Some(&t.body), t.digest.as_ref()),
         Err(err) => {
             sum.undecodable += 1;
             report.problems.push(super::problem_at(
                 &e.file,
                 e.offset,
-                &format!("zxid {}: undecodable txn: {err}", hex(h.zxid)),
+                &format!("zxid {}: undecodable txn: {err}", hex(h.zxid.0)),
             ));
             (None, None)
         }
@@ -201,9 +201,9 @@ fn entry(
             "kind": "txn",
             "file": e.file.display().to_string(),
             "offset": e.offset,
-            "zxid": h.zxid,
-            "zxid_hex": hex(h.zxid),
-            "session": hex(h.client_id),
+            "zxid": h.zxid.0,
+            "zxid_hex": hex(h.zxid.0),
+            "session": hex(h.client_id.0),
             "cxid": h.cxid,
             "time": h.time,
             "time_utc": utc(h.time),
@@ -228,9 +228,9 @@ fn entry(
         out,
         "{} session {} cxid {} zxid {} {}",
         utc(h.time),
-        hex(h.client_id),
+        hex(h.client_id.0),
         hex(i64::from(h.cxid as u32)),
-        hex(h.zxid),
+        hex(h.zxid.0),
         op_name(h.txn_type)
     )?;
     if !body.is_empty() {
