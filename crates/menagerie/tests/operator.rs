@@ -360,3 +360,68 @@ fn unit_file_runs_the_server_with_readiness() {
     let help = text(&menagerie(&["server", "--help"]).stdout);
     assert!(help.contains("--config"), "{help}");
 }
+
+#[test]
+fn inspect_of_a_missing_file_says_so_and_not_damaged() {
+    let out = menagerie(&["inspect", "/nonexistent/log.1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot read /nonexistent/log.1"), "{err}");
+    assert!(!err.contains("damaged"), "{err}");
+}
+
+fn snapshots(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("version-2"))
+        .expect("version-2")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("snapshot."))
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn purge_keeps_the_newest_snapshots() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let cfg = zoo_cfg(dir.path(), port, "snapCount=2\n");
+    let cfg = cfg.to_str().expect("utf-8 path");
+    let _guard = PidFileGuard(dir.path().join("data/zookeeper_server.pid"));
+    assert!(
+        menagerie(&["server", "start", "--config", cfg])
+            .status
+            .success()
+    );
+    for i in 0..40 {
+        create_node(port, &format!("/n{i}")).await;
+    }
+    assert!(
+        menagerie(&["server", "stop", "--config", cfg])
+            .status
+            .success()
+    );
+    let data = dir.path().join("data");
+    let before = snapshots(&data);
+    assert!(before > 3, "{before} snapshots");
+    let out = menagerie(&["purge", "--config", cfg, "-n", "2"]);
+    assert!(!out.status.success(), "fewer than 3 refused: {out:?}");
+    let out = menagerie(&["purge", "--config", cfg]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(snapshots(&data), 3, "{out:?}");
+    assert!(
+        text(&out.stdout).contains(&format!("removed {} snapshots", before - 3)),
+        "{out:?}"
+    );
+    // The server starts on what is left, with every node.
+    assert!(
+        menagerie(&["server", "start", "--config", cfg])
+            .status
+            .success()
+    );
+    assert!(node_exists(port, "/n39").await);
+    assert!(
+        menagerie(&["server", "stop", "--config", cfg])
+            .status
+            .success()
+    );
+}
