@@ -126,7 +126,7 @@ impl Plan {
     /// run within it.
     fn fit(&self, config: &BenchConfig, w: Workload, step: &str) -> Option<BenchConfig> {
         let limit = self.limit;
-        let change = "set maxClientCnxns=0 in the server's zoo.cfg (and pass --max-client-cnxns 0 if the server does not answer `conf`)";
+        let change = "set maxClientCnxns=0 in the server's zoo.cfg, and pass --max-client-cnxns 0 if the server does not answer `conf`";
         match w {
             Workload::WatchFanout(n) if !limit.allows(n + 2) => {
                 eprintln!(
@@ -140,17 +140,14 @@ impl Plan {
             // next, so each loop may hold two.
             Workload::Sessions if !limit.allows(2 * config.sessions * config.outstanding + 1) => {
                 let loops = (limit.per_address.saturating_sub(1) / 2).max(1);
-                let sessions = config.sessions.min(loops);
-                let outstanding = (loops / sessions).max(1);
                 eprintln!(
-                    "{step}: {} session loops would pass maxClientCnxns={}; running {} ({change} for all of them)",
+                    "{step}: {} concurrent session loops would pass maxClientCnxns={}, running {loops}; for all of them {change}",
                     config.sessions * config.outstanding,
                     limit.per_address,
-                    sessions * outstanding
                 );
                 Some(BenchConfig {
-                    sessions,
-                    outstanding,
+                    sessions: loops,
+                    outstanding: 1,
                     ..config.clone()
                 })
             }
