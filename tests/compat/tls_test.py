@@ -222,7 +222,7 @@ def menagerie_cli(host: str, secure: int, files: dict[str, str], who: str, cmds:
         return "timed out"
     out = p.stdout + p.stderr
     keep = [ln.strip() for ln in out.splitlines()
-            if ln.strip() and not ln.startswith(("WATCHER", "WatchedEvent", "Connecting"))]
+            if ln.strip() and not ln.startswith(("WATCHER", "WatchedEvent", "Connecting", "Welcome"))]
     return " | ".join(keep)
 
 
