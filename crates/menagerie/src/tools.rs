@@ -185,9 +185,7 @@ pub fn purge(
     let report = dirs
         .purge(count)
         .with_context(|| format!("cannot purge {}", data_dir.display()))?;
-    for p in report.snapshots.iter().chain(&report.logs) {
-        println!("removed {}", p.display());
-    }
+    // Each removed file is logged (stderr) by DataDirs::purge.
     println!(
         "kept the newest {count} snapshots; removed {} snapshots and {} logs",
         report.snapshots.len(),
