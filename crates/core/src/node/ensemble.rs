@@ -8,7 +8,7 @@ use menagerie_proto::quorum::{Notification, PeerState, QuorumPacket};
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_proto::{ServerId, Zxid};
 
-use super::Node;
+use super::{Node, SnapshotFor};
 use crate::ensemble::{EnsembleConfig, MemberRole};
 use crate::input::Now;
 use crate::output::{Output, SnapshotMode};
@@ -166,6 +166,10 @@ impl Node {
     /// A quorum link came up.
     pub(super) fn peer_up(&mut self, now: Now, peer: ServerId, out: &mut Vec<Output>) {
         let mut acts = Actions::new();
+        if let Role::Leading(l) = &mut self.role {
+            // A learner that connects again registers again; its old link is gone.
+            l.peer_down(peer);
+        }
         if let (Role::Learning(l), Some(zab)) = (&mut self.role, &self.zab)
             && l.leader() == peer
         {
@@ -250,8 +254,7 @@ impl Node {
                 out.push(Output::Truncate { to, reload });
             }
             Action::Snapshot => {
-                self.learner_snapshot = true;
-                out.push(Output::TakeSnapshot(SnapshotMode::Whole));
+                self.ask_snapshot(SnapshotFor::Learner, SnapshotMode::Whole, out);
             }
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),
@@ -274,7 +277,7 @@ impl Node {
         if !self.read_only
             && let Some(mode) = self.snapshots.logged(1)
         {
-            out.push(Output::TakeSnapshot(mode));
+            self.ask_snapshot(SnapshotFor::Policy, mode, out);
         }
     }
 

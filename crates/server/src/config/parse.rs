@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::{ConfigError, invalid};
-use super::{AdminConfig, ServerConfig};
 use super::quorum::QuorumKeys;
+use super::{AdminConfig, ServerConfig};
 use crate::security_config::SecurityKeys;
 
 /// The class name that turns on the Prometheus endpoint.
@@ -48,9 +48,16 @@ impl ServerConfig {
         c.auth = security.auth;
         c.enforce_quota = security.enforce_quota;
         c.secure_client = security.secure_client;
-        let data_dir = basics.data_dir.clone().ok_or(ConfigError::Missing("dataDir"))?;
+        let data_dir = basics
+            .data_dir
+            .clone()
+            .ok_or(ConfigError::Missing("dataDir"))?;
         c.quorum = quorum.finish(&data_dir)?;
-        let line_client = c.quorum.as_ref().and_then(|q| q.me()).and_then(|m| m.client);
+        let line_client = c
+            .quorum
+            .as_ref()
+            .and_then(|q| q.me())
+            .and_then(|m| m.client);
         basics.finish(&mut c, line_client)?;
         Ok(c)
     }
@@ -152,7 +159,11 @@ impl Basics {
     /// ticks unless given, as in ZooKeeper).
     /// An ensemble member may take its client address from its `server.N` line instead of
     /// `clientPort` (`line_client`).
-    fn finish(self, c: &mut ServerConfig, line_client: Option<SocketAddr>) -> Result<(), ConfigError> {
+    fn finish(
+        self,
+        c: &mut ServerConfig,
+        line_client: Option<SocketAddr>,
+    ) -> Result<(), ConfigError> {
         c.data_dir = self.data_dir.ok_or(ConfigError::Missing("dataDir"))?;
         c.data_log_dir = self.data_log_dir.unwrap_or_else(|| c.data_dir.clone());
         c.client_addr = match (self.port, line_client) {
@@ -467,6 +478,9 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(c.unused_keys, vec!["something.new".to_string()]);
-        assert_eq!(c.quorum, None, "one server line with standaloneEnabled: standalone");
+        assert_eq!(
+            c.quorum, None,
+            "one server line with standaloneEnabled: standalone"
+        );
     }
 }

@@ -113,9 +113,9 @@ impl QuorumKeys {
     /// Takes an ensemble key; false for keys of other areas.
     pub(super) fn take(&mut self, key: &str, value: &str) -> Result<bool, ConfigError> {
         if let Some(sid) = key.strip_prefix("server.") {
-            let sid: i64 = sid
-                .parse()
-                .map_err(|_| invalid(key, value, "the server id after `server.` is not a number"))?;
+            let sid: i64 = sid.parse().map_err(|_| {
+                invalid(key, value, "the server id after `server.` is not a number")
+            })?;
             self.servers.insert(sid, (key.to_owned(), value.to_owned()));
             return Ok(true);
         }
@@ -243,7 +243,11 @@ impl QuorumKeys {
             if key.starts_with("server.") {
                 self.take(&key, value.trim())?;
             } else if key != "version" {
-                return Err(invalid(&key, &value, "not allowed in a dynamic configuration file"));
+                return Err(invalid(
+                    &key,
+                    &value,
+                    "not allowed in a dynamic configuration file",
+                ));
             }
         }
         Ok(())
@@ -267,9 +271,13 @@ fn read_myid(data_dir: &Path) -> Result<ServerId, ConfigError> {
         source,
     })?;
     let line = text.lines().next().unwrap_or_default();
-    let id: i64 = line
-        .parse()
-        .map_err(|_| invalid("myid", line, format!("{} must hold a server id", path.display())))?;
+    let id: i64 = line.parse().map_err(|_| {
+        invalid(
+            "myid",
+            line,
+            format!("{} must hold a server id", path.display()),
+        )
+    })?;
     Ok(ServerId(id))
 }
 
@@ -338,16 +346,25 @@ fn parse_member(key: &str, value: &str, multi_address: bool) -> Result<Member, C
 fn parse_address(s: &str) -> Result<(String, u16, u16, MemberRole), String> {
     let (host, rest) = if let Some(after) = s.strip_prefix('[') {
         let (h, rest) = after.split_once(']').ok_or("unclosed `[`")?;
-        (format!("[{h}]"), rest.strip_prefix(':').ok_or("expected `:` after `]`")?)
+        (
+            format!("[{h}]"),
+            rest.strip_prefix(':').ok_or("expected `:` after `]`")?,
+        )
     } else {
-        let (h, rest) = s.split_once(':').ok_or("expected host:quorumPort:electionPort")?;
+        let (h, rest) = s
+            .split_once(':')
+            .ok_or("expected host:quorumPort:electionPort")?;
         (h.to_owned(), rest)
     };
     let fields: Vec<&str> = rest.split(':').collect();
     if !(2..=3).contains(&fields.len()) || host.is_empty() {
         return Err("expected host:quorumPort:electionPort[:participant|observer]".into());
     }
-    let port = |f: &str| f.trim().parse::<u16>().map_err(|_| format!("bad port {f:?}"));
+    let port = |f: &str| {
+        f.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("bad port {f:?}"))
+    };
     let (q, e) = (port(fields[0])?, port(fields[1])?);
     if q == e {
         return Err("the quorum and election ports must differ".into());
@@ -463,7 +480,9 @@ mod tests {
         ];
         let e = keys(&lines).finish(d.path()).expect_err("7 is not listed");
         assert!(e.to_string().contains("myid"), "{e}");
-        let e = keys(&lines[..3]).finish(d.path()).expect_err("no syncLimit");
+        let e = keys(&lines[..3])
+            .finish(d.path())
+            .expect_err("no syncLimit");
         assert!(e.to_string().contains("syncLimit"), "{e}");
         let bad = dir_with_myid(" 1");
         let e = keys(&lines).finish(bad.path()).expect_err("untrimmed");
