@@ -13,6 +13,7 @@
 //! put Zab between persist and apply; the front and the replica stay the same.
 
 pub mod ensemble;
+pub mod ensemble_view;
 mod requests;
 mod roles;
 pub mod views;
