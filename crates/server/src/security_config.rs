@@ -521,7 +521,7 @@ mod tests {
             // comment user_nobody="x"
             Client { org.apache.zookeeper.server.auth.DigestLoginModule required
                 username="bob" password="pw"; };
-            Node {
+            Server {
                 org.apache.zookeeper.server.auth.DigestLoginModule required
                 user_super="adminsecret"
                 user_bob="bob pw;1";
