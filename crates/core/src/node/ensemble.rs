@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use menagerie_proto::quorum::{Notification, PeerState, QuorumPacket};
+use menagerie_proto::quorum::{Notification, PacketType, PeerState, QuorumPacket};
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_proto::{ServerId, Zxid};
 
@@ -51,6 +51,9 @@ pub struct ZabState {
     pub committed: CommittedLog,
     /// The last role change, for the operations surface: (state, monotonic ms).
     pub since: (PeerState, u64),
+    /// Learners this member synced as leader: (by DIFF or TRUNC, by SNAP); ZooKeeper's
+    /// `diff_count` and `snap_count`.
+    pub syncs_sent: (u64, u64),
 }
 
 impl ZabState {
@@ -70,6 +73,7 @@ impl ZabState {
             last_logged: Zxid::ZERO,
             committed,
             since: (PeerState::Looking, 0),
+            syncs_sent: (0, 0),
         }
     }
 }
@@ -234,8 +238,20 @@ impl Node {
 
     fn exec_one(&mut self, now: Now, a: Action, out: &mut Vec<Output>) {
         match a {
-            Action::Send(to, packet) => out.push(Output::Send { to, packet }),
-            Action::SendSnapshot(to, zxid) => out.push(Output::SendSnapshot { to, zxid }),
+            Action::Send(to, packet) => {
+                if matches!(packet.kind(), Some(PacketType::Diff | PacketType::Trunc))
+                    && let Some(zab) = self.zab()
+                {
+                    zab.syncs_sent.0 += 1;
+                }
+                out.push(Output::Send { to, packet });
+            }
+            Action::SendSnapshot(to, zxid) => {
+                if let Some(zab) = self.zab() {
+                    zab.syncs_sent.1 += 1;
+                }
+                out.push(Output::SendSnapshot { to, zxid });
+            }
             Action::DropPeer(peer) => out.push(Output::DropPeer { peer }),
             Action::ConnectToLeader(leader) => out.push(Output::ConnectToLeader { leader }),
             Action::Persist(txn) => self.persist(txn, out),

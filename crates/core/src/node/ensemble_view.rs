@@ -72,6 +72,8 @@ pub struct EnsembleView {
     pub pending_syncs: usize,
     /// A leader's proposal sizes.
     pub proposal_sizes: Option<ProposalSizes>,
+    /// Learners synced as leader since the start: (by DIFF or TRUNC, by SNAP).
+    pub syncs_sent: (u64, u64),
 }
 
 impl Node {
@@ -92,6 +94,7 @@ impl Node {
             learners: Vec::new(),
             pending_syncs: 0,
             proposal_sizes: None,
+            syncs_sent: zab.syncs_sent,
         };
         match &self.role {
             Role::Leading(l) => {

@@ -131,15 +131,21 @@ impl QuorumKeys {
             "electionPortBindRetry" | "zookeeper.electionPortBindRetry" => {
                 self.election_bind_retries = Some(number(key, value)?)
             }
-            "zookeeper.cnxTimeout" => self.cnx_timeout_ms = Some(number(key, value)?),
-            "zookeeper.fastleader.minNotificationInterval" => {
+            "cnxTimeout" | "zookeeper.cnxTimeout" => {
+                self.cnx_timeout_ms = Some(number(key, value)?)
+            }
+            "fastleader.minNotificationInterval"
+            | "zookeeper.fastleader.minNotificationInterval" => {
                 self.min_notification_ms = Some(positive(key, value)?)
             }
-            "zookeeper.fastleader.maxNotificationInterval" => {
+            "fastleader.maxNotificationInterval"
+            | "zookeeper.fastleader.maxNotificationInterval" => {
                 self.max_notification_ms = Some(positive(key, value)?)
             }
-            "zookeeper.commitLogCount" => self.commit_log_count = Some(number(key, value)?),
-            "syncEnabled" | "zookeeper.observer.syncEnabled" => {
+            "commitLogCount" | "zookeeper.commitLogCount" => {
+                self.commit_log_count = Some(number(key, value)?)
+            }
+            "syncEnabled" | "observer.syncEnabled" | "zookeeper.observer.syncEnabled" => {
                 self.sync_enabled = Some(boolean(key, value)?)
             }
             "dynamicConfigFile" => self.dynamic_file = Some(PathBuf::from(value)),

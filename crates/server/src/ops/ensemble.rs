@@ -90,15 +90,21 @@ pub fn conf_lines(q: &QuorumConfig, s: &mut String) {
     s.push_str(&q.config_text());
 }
 
-/// The gauges an ensemble member adds to `mntr`: `quorum_size` everywhere, the leader's
-/// learner counts, pending syncs, uptime and proposal sizes.
+/// The numbers an ensemble member adds to `mntr`: `quorum_size` and the sync counters
+/// (`diff_count`, `snap_count`) everywhere, the leader's learner counts, pending syncs,
+/// uptime and proposal sizes.
 pub fn metrics(server: &Node, view: &ShellView<'_>) -> Vec<Metric> {
     use MetricValue::Int;
     let Some(e) = server.ensemble_view() else {
         return Vec::new();
     };
     let n = |v: usize| Int(v as i64);
-    let mut out = vec![m("quorum_size", n(e.voters))];
+    let count = |v: u64| Int(i64::try_from(v).unwrap_or(i64::MAX));
+    let mut out = vec![
+        m("quorum_size", n(e.voters)),
+        m("diff_count", count(e.syncs_sent.0)),
+        m("snap_count", count(e.syncs_sent.1)),
+    ];
     if let Some(sizes) = e.proposal_sizes {
         let synced = |observer: bool| {
             e.learners
