@@ -28,7 +28,7 @@ struct Member {
     server: Option<RunningServer>,
 }
 
-/// An ensemble of three members in a temporary directory.
+/// An ensemble of members in a temporary directory.
 struct Ensemble {
     _dir: tempfile::TempDir,
     members: Vec<Member>,
@@ -37,8 +37,13 @@ struct Ensemble {
 impl Ensemble {
     /// Writes the configuration of three members with `extra` zoo.cfg lines.
     fn new(extra: &str) -> Ensemble {
+        Ensemble::of(3, extra)
+    }
+
+    /// Writes the configuration of `n` members with `extra` zoo.cfg lines.
+    fn of(n: usize, extra: &str) -> Ensemble {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let ports: Vec<(u16, u16, u16)> = (0..3)
+        let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
             .collect();
         let servers: String = ports
@@ -285,5 +290,24 @@ async fn a_member_far_behind_syncs_by_snapshot_and_one_slightly_behind_by_diff()
         }
         patience.wait().await;
     }
+    e.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hierarchical_quorums_serve_with_two_of_three_groups() {
+    // Four members in three groups: {3, 4} is a quorum (two of the three groups), which a
+    // majority of four would not be (the same test without the group lines fails).
+    let mut e = Ensemble::of(4, "group.1=1:2\ngroup.2=3\ngroup.3=4\n");
+    e.start_all().await;
+    e.formed().await;
+    e.stop(0).await;
+    e.stop(1).await;
+    e.formed().await;
+    let c = client(e.addr(2)).await;
+    create(&c, "/two-groups", b"q").await;
+    assert_eq!(
+        read_synced(e.addr(3), "/two-groups").await,
+        Some(b"q".to_vec())
+    );
     e.stop_all().await;
 }
