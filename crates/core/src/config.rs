@@ -37,6 +37,9 @@ pub struct CoreConfig {
     pub snap_count: u64,
     /// The ensemble this server is a member of; `None` for a standalone server.
     pub ensemble: Option<crate::ensemble::EnsembleConfig>,
+    /// `readonlymode.enabled`: an ensemble member cut off from its quorum serves reads to
+    /// clients that ask for read-only sessions.
+    pub read_only_mode: bool,
 }
 
 impl Default for CoreConfig {
@@ -52,6 +55,7 @@ impl Default for CoreConfig {
             auth: AuthConfig::default(),
             enforce_quota: false,
             digest_enabled: true,
+            read_only_mode: false,
             snap_count: 100_000,
             ensemble: None,
         }

@@ -96,12 +96,17 @@ pub fn jvm_flag_properties() -> BTreeMap<String, String> {
     out
 }
 
-/// The `-Dzookeeper.*` words of a JVM command line fragment.
+/// The `-Dzookeeper.*` words of a JVM command line fragment (and `-Dreadonlymode.enabled`,
+/// which ZooKeeper reads without the prefix).
 pub fn parse_jvm_flags(flags: &str) -> BTreeMap<String, String> {
     flags
         .split_whitespace()
         .filter_map(|w| w.strip_prefix("-D"))
-        .filter(|w| w.starts_with("zookeeper.") || w.starts_with(JAAS_KEY))
+        .filter(|w| {
+            w.starts_with("zookeeper.")
+                || w.starts_with(JAAS_KEY)
+                || w.starts_with("readonlymode.enabled")
+        })
         .map(|w| match w.split_once('=') {
             Some((k, v)) => (k.to_owned(), v.to_owned()),
             None => (w.to_owned(), String::new()),

@@ -311,3 +311,40 @@ async fn hierarchical_quorums_serve_with_two_of_three_groups() {
     );
     e.stop_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_member_serves_read_only_sessions_when_enabled() {
+    let mut e = Ensemble::new("readonlymode.enabled=true\n");
+    e.start_all().await;
+    let leader = e.formed().await;
+    let c = client(e.addr(leader)).await;
+    create(&c, "/ro", b"before").await;
+    drop(c);
+    let lone = (leader + 1) % 3;
+    // Make sure the lone member has the write before the others go.
+    assert_eq!(
+        read_synced(e.addr(lone), "/ro").await,
+        Some(b"before".to_vec())
+    );
+    for i in 0..3 {
+        if i != lone {
+            e.stop(i).await;
+        }
+    }
+    let addr = e.addr(lone);
+    let patience = Patience::new("the lone member serves read-only");
+    while mode(addr).await != "read-only" {
+        patience.wait().await;
+    }
+    assert_eq!(four_letter(addr, "isro").await, "ro");
+    let connector = zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(5))
+        .with_readonly(true);
+    let ro = common::connect_with(&addr.to_string(), connector).await;
+    let (data, _) = within(ro.get_data("/ro")).await.expect("a read");
+    assert_eq!(data, b"before");
+    let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let err = within(ro.create("/no", b"", &opts)).await.unwrap_err();
+    assert!(matches!(err, zk::Error::NotReadOnly), "{err:?}");
+    e.stop_all().await;
+}

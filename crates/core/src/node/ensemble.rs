@@ -86,6 +86,10 @@ impl Node {
 
     /// Becomes LOOKING and starts a round.
     pub(super) fn start_election(&mut self, now: Now, out: &mut Vec<Output>) {
+        if self.zab.is_none() {
+            return;
+        }
+        self.ro_looking(now);
         let Some(zab) = self.zab.as_mut() else {
             return;
         };
@@ -126,6 +130,7 @@ impl Node {
         let me = self.config.server_id;
         let tick_ms = self.config.tick_ms;
         let last_committed = self.replica.last_processed_zxid();
+        self.ro_end(out);
         let Some(zab) = self.zab.as_mut() else {
             return;
         };

@@ -36,6 +36,15 @@ impl Node {
         req: ConnectRequest,
         out: &mut Vec<Output>,
     ) {
+        if self.serves_read_only() && Zxid(req.last_zxid_seen) <= self.replica.last_processed_zxid()
+        {
+            let timeout = req.timeout.clamp(
+                self.config.min_session_timeout_ms,
+                self.config.max_session_timeout_ms,
+            );
+            self.ro_connect(now, conn, peer_ip, req, timeout, out);
+            return;
+        }
         // A member that is not serving (electing, syncing) refuses clients, as ZooKeeper's
         // "ZooKeeperServer not running" does; they try another member.
         if !self.is_serving() {
@@ -177,6 +186,11 @@ impl Node {
         } = call;
         let zxid = self.replica.last_processed_zxid();
         let write = req.op().is_write() || matches!(req, Request::CloseSession);
+        if self.serves_read_only() && (write || matches!(req, Request::Sync(_))) {
+            let close = matches!(req, Request::CloseSession);
+            self.ro_refuse(now, conn, session, xid, close, out);
+            return;
+        }
         if self.read_only && write {
             let err = ErrorCode::NotReadOnly;
             self.front.error_in_order(now, conn, xid, zxid, err, out);

@@ -93,6 +93,10 @@ impl Node {
 
     /// Records activity of a session; false if its requests must be dropped (closing).
     pub(super) fn touch(&mut self, now: Now, conn: ConnId, session: SessionId) -> bool {
+        if self.serves_read_only() {
+            // Nothing expires here while read-only: local sessions end with their connection.
+            return true;
+        }
         match &mut self.role {
             Role::Learning(l) => {
                 l.touch(session, self.front.timeout_of(conn));

@@ -38,6 +38,9 @@ pub struct ServerConfig {
     /// `digest.enabled` / `zookeeper.digest.enabled`: write the tree digest with every txn
     /// and in snapshots, and check it (default true, as in ZooKeeper 3.6+).
     pub digest_enabled: bool,
+    /// `readonlymode.enabled` (ZooKeeper: the `-Dreadonlymode.enabled` system property; a
+    /// zoo.cfg key too for Menagerie): read-only service while cut off from the quorum.
+    pub read_only_mode: bool,
     /// `jute.maxbuffer`: largest accepted frame.
     pub max_buffer: usize,
     /// `4lw.commands.whitelist`, lower case; `*` allows all.
@@ -128,6 +131,7 @@ impl Default for ServerConfig {
             max_session_timeout_ms: 60000,
             extended_types: false,
             digest_enabled: true,
+            read_only_mode: false,
             max_buffer: menagerie_proto::frame::DEFAULT_MAX_BUFFER,
             four_letter_whitelist: vec!["srvr".into()],
             reaper: ReaperConfig::default(),

@@ -219,6 +219,9 @@ fn limits(c: &mut ServerConfig, key: &str, value: &str) -> Result<bool, ConfigEr
             c.extended_types = boolean(key, value)?
         }
         "digest.enabled" | "zookeeper.digest.enabled" => c.digest_enabled = boolean(key, value)?,
+        "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
+            c.read_only_mode = boolean(key, value)?
+        }
         _ => return Ok(false),
     }
     Ok(true)

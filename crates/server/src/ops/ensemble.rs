@@ -28,7 +28,8 @@ const NEED_SERVING: [&str; 14] = [
 
 /// The answer to `word` from a member that does not serve yet, if it has one.
 pub fn not_serving_answer(word: &str, server: &Node) -> Option<String> {
-    let not_serving = server.ensemble_view().is_some() && !server.is_serving();
+    let not_serving =
+        server.ensemble_view().is_some() && !server.is_serving() && !server.serves_read_only();
     if !not_serving || !NEED_SERVING.contains(&word) {
         return None;
     }
@@ -41,6 +42,9 @@ pub fn not_serving_answer(word: &str, server: &Node) -> Option<String> {
 
 /// The server state as ZooKeeper names it (`Mode:` of `srvr`, `zk_server_state`).
 pub fn server_state(server: &Node) -> &'static str {
+    if server.serves_read_only() {
+        return "read-only";
+    }
     match server.peer_state() {
         None if server.is_read_only() => "read-only",
         None => "standalone",

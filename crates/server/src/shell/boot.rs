@@ -65,6 +65,7 @@ pub fn core_config(config: &ServerConfig, boot: Now) -> CoreConfig {
         },
         enforce_quota: config.enforce_quota,
         digest_enabled: config.digest_enabled,
+        read_only_mode: config.read_only_mode,
     }
 }
 
