@@ -40,6 +40,11 @@ pub struct CoreConfig {
     /// `readonlymode.enabled`: an ensemble member cut off from its quorum serves reads to
     /// clients that ask for read-only sessions.
     pub read_only_mode: bool,
+    /// `localSessionsEnabled`: new sessions on an ensemble member are local to it.
+    pub local_sessions: bool,
+    /// `localSessionsUpgradingEnabled`: a local session's first ephemeral create makes it
+    /// global (otherwise that create fails with `EphemeralOnLocalSession`).
+    pub local_sessions_upgrading: bool,
 }
 
 impl Default for CoreConfig {
@@ -56,6 +61,8 @@ impl Default for CoreConfig {
             enforce_quota: false,
             digest_enabled: true,
             read_only_mode: false,
+            local_sessions: false,
+            local_sessions_upgrading: false,
             snap_count: 100_000,
             ensemble: None,
         }

@@ -271,7 +271,7 @@ fn isolate(c: &mut Cluster, member: ServerId, cut: bool) {
 
 #[test]
 fn a_member_cut_off_serves_read_only_clients_until_it_rejoins() {
-    let mut c = Cluster::with_read_only_mode(&[1, 2, 3], &[], true);
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| c.read_only_mode = true);
     c.run(3_000);
     let leader = c.leader().expect("leader");
     let a = c.connect(leader, 1);
@@ -338,4 +338,88 @@ fn read_only_mode_is_off_by_default() {
     assert!(!c.members[&lone].node.serves_read_only());
     let ro = c.connect_with(lone, 10, 0, Some(true));
     assert!(c.closed(lone, ro));
+}
+
+fn ephemeral_under(path: &str) -> Request {
+    ephemeral(path)
+}
+
+/// The last zxid every member applied (they agree once settled).
+fn zxid_of(c: &Cluster, member: ServerId) -> menagerie_proto::Zxid {
+    c.members[&member].node.last_processed_zxid()
+}
+
+#[test]
+fn local_sessions_cost_no_txn_and_upgrade_on_their_first_ephemeral() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| {
+        c.local_sessions = true;
+        c.local_sessions_upgrading = true;
+    });
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let follower = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("follower");
+    let before = zxid_of(&c, leader);
+    let a = c.connect(follower, 1);
+    assert!(c.connected(follower, a));
+    assert_eq!(c.members[&follower].node.local_session_count(), 1);
+    assert_eq!(c.request(follower, a, 1, exists("/zookeeper"))[0].0.err, 0);
+    assert_eq!(
+        zxid_of(&c, leader),
+        before,
+        "opening a local session is no txn"
+    );
+    // A persistent create keeps it local; an ephemeral one makes it global first.
+    assert_eq!(c.request(follower, a, 2, create("/p", b""))[0].0.err, 0);
+    assert_eq!(c.members[&follower].node.local_session_count(), 1);
+    assert_eq!(c.request(follower, a, 3, ephemeral_under("/e"))[0].0.err, 0);
+    assert_eq!(
+        c.members[&follower].node.local_session_count(),
+        0,
+        "upgraded"
+    );
+    let session = c.session_of(follower, a).expect("session");
+    assert!(
+        c.members[&leader]
+            .node
+            .replica()
+            .sessions()
+            .contains_key(&menagerie_proto::SessionId(session))
+    );
+    // A second local session closes without a txn.
+    let b = c.connect(follower, 2);
+    let at = zxid_of(&c, leader);
+    assert_eq!(c.request(follower, b, 1, Request::CloseSession)[0].0.err, 0);
+    assert!(c.closed(follower, b));
+    assert_eq!(zxid_of(&c, leader), at, "closing a local session is no txn");
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+#[test]
+fn without_upgrading_a_local_session_cannot_own_ephemerals_or_move() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| c.local_sessions = true);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let others: Vec<ServerId> = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .filter(|s| *s != leader)
+        .collect();
+    let a = c.connect(others[0], 1);
+    let err = c.request(others[0], a, 1, ephemeral_under("/e"))[0].0.err;
+    assert_eq!(err, ErrorCode::EphemeralOnLocalSession.code());
+    // The session is unknown on another member.
+    let session = c.session_of(others[0], a).expect("session");
+    let moved = c.connect_with(others[1], 2, session, None);
+    assert!(
+        !c.connected(others[1], moved),
+        "a local session does not move"
+    );
+    // It expires on its member without pings.
+    c.run(3_000);
+    assert!(c.closed(others[0], a), "expired");
+    assert_eq!(c.members[&others[0]].node.local_session_count(), 0);
 }

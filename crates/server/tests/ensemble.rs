@@ -348,3 +348,32 @@ async fn a_lone_member_serves_read_only_sessions_when_enabled() {
     assert!(matches!(err, zk::Error::NotReadOnly), "{err:?}");
     e.stop_all().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_sessions_are_counted_and_upgrade_for_ephemerals() {
+    let mut e = Ensemble::new("localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n");
+    e.start_all().await;
+    let leader = e.formed().await;
+    let follower = (leader + 1) % 3;
+    let addr = e.addr(follower);
+    let c = client(addr).await;
+    assert_eq!(common::mntr(addr, "local_sessions").await, "1");
+    let zxid = zxid_of_leader(&e, leader).await;
+    within(c.get_data("/zookeeper")).await.expect("a read");
+    assert_eq!(
+        zxid_of_leader(&e, leader).await,
+        zxid,
+        "a local session is no txn"
+    );
+    let opts = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+    within(c.create("/mine", b"", &opts))
+        .await
+        .expect("an ephemeral upgrades the session");
+    assert_eq!(common::mntr(addr, "local_sessions").await, "0");
+    assert!(read_synced(e.addr(leader), "/mine").await.is_some());
+    e.stop_all().await;
+}
+
+async fn zxid_of_leader(e: &Ensemble, leader: usize) -> i64 {
+    zxid(e.addr(leader)).await
+}

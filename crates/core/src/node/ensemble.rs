@@ -371,6 +371,8 @@ impl Node {
         for conn in self.front.conn_ids() {
             self.close(conn, out);
         }
+        // Local sessions die with the role (their clients find them expired elsewhere).
+        self.local = super::local_sessions::LocalSessions::default();
         self.start_election(now, out);
     }
 

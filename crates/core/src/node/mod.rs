@@ -14,6 +14,7 @@
 
 pub mod ensemble;
 pub mod ensemble_view;
+pub mod local_sessions;
 pub mod read_only;
 mod requests;
 mod roles;
@@ -59,6 +60,8 @@ pub struct Node {
     snapshots_asked: VecDeque<SnapshotFor>,
     /// Read-only mode (`readonlymode.enabled`).
     ro: read_only::ReadOnly,
+    /// Sessions local to this member (`localSessionsEnabled`).
+    local: local_sessions::LocalSessions,
 }
 
 /// Who asked for a snapshot ([`Output::TakeSnapshot`]).
@@ -94,6 +97,7 @@ impl Node {
             zab,
             snapshots_asked: VecDeque::new(),
             ro: read_only::ReadOnly::default(),
+            local: local_sessions::LocalSessions::default(),
             front: Front::new(session_ids),
             replica,
             watches: WatchManager::new(config.seed),
@@ -110,10 +114,14 @@ impl Node {
         if !self.read_only && self.snapshots.is_due() {
             return Some(0);
         }
-        let role = match (self.zab_deadline(), self.ro_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let role = [
+            self.zab_deadline(),
+            self.ro_deadline(),
+            self.local_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let proposer = match self.role {
             ensemble::Role::Standalone => Some(self.proposer.next_deadline()),
             ensemble::Role::Leading(ref l) if l.is_serving() => Some(self.proposer.next_deadline()),
@@ -166,6 +174,7 @@ impl Node {
         if self.zab.is_some() {
             self.zab_tick(now, out);
             self.ro_tick(now);
+            self.expire_local_sessions(now, out);
         }
         // Only the server that orders writes expires sessions and reaps containers.
         let orders = match &self.role {

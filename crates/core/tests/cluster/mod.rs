@@ -53,35 +53,41 @@ pub struct Cluster {
     /// shell does, a dial is retried for a while (Java tries 5 times, 100 ms apart).
     dials: Vec<(ServerId, ServerId, u64)>,
     tick_ms: u64,
-    /// `readonlymode.enabled` on every member.
-    read_only_mode: bool,
+    /// Changes every member's core configuration (e.g. `readonlymode.enabled`).
+    adjust: fn(&mut CoreConfig),
 }
 
 pub fn sid(n: i64) -> ServerId {
     ServerId(n)
 }
 
-fn core_config(me: ServerId, config: &EnsembleConfig, tick_ms: u64, ro: bool) -> CoreConfig {
-    CoreConfig {
+fn core_config(
+    me: ServerId,
+    config: &EnsembleConfig,
+    tick_ms: u64,
+    adjust: fn(&mut CoreConfig),
+) -> CoreConfig {
+    let mut c = CoreConfig {
         server_id: me,
         tick_ms,
-        read_only_mode: ro,
         min_session_timeout_ms: 2 * tick_ms as i32,
         max_session_timeout_ms: 20 * tick_ms as i32,
         seed: me.0 as u64,
         ensemble: Some(config.clone()),
         ..CoreConfig::default()
-    }
+    };
+    adjust(&mut c);
+    c
 }
 
 impl Cluster {
     /// `voters` participants and `observers` observers, all started.
     pub fn new(voters: &[i64], observers: &[i64]) -> Cluster {
-        Cluster::with_read_only_mode(voters, observers, false)
+        Cluster::with_config(voters, observers, |_| {})
     }
 
-    /// [`Cluster::new`] with `readonlymode.enabled` set as given on every member.
-    pub fn with_read_only_mode(voters: &[i64], observers: &[i64], ro: bool) -> Cluster {
+    /// [`Cluster::new`] with every member's core configuration changed by `adjust`.
+    pub fn with_config(voters: &[i64], observers: &[i64], adjust: fn(&mut CoreConfig)) -> Cluster {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
@@ -123,7 +129,7 @@ impl Cluster {
             cut: BTreeSet::new(),
             dials: Vec::new(),
             tick_ms: 100,
-            read_only_mode: ro,
+            adjust,
         };
         let sids: Vec<ServerId> = c.config.members.keys().copied().collect();
         for s in sids {
@@ -143,7 +149,7 @@ impl Cluster {
     }
 
     fn fresh_node(&self, s: ServerId) -> Node {
-        let config = core_config(s, &self.config, self.tick_ms, self.read_only_mode);
+        let config = core_config(s, &self.config, self.tick_ms, self.adjust);
         let mut node = Node::new(config, self.now);
         node.recovery_done(self.now, 0);
         node
@@ -366,7 +372,7 @@ impl Cluster {
 
     /// Restarts a crashed member from its log and epoch files.
     pub fn restart(&mut self, s: ServerId) {
-        let config = core_config(s, &self.config, self.tick_ms, self.read_only_mode);
+        let config = core_config(s, &self.config, self.tick_ms, self.adjust);
         let mut node = Node::new(config, self.now);
         let Some(m) = self.members.get_mut(&s) else {
             return;

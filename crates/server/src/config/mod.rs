@@ -41,6 +41,10 @@ pub struct ServerConfig {
     /// `readonlymode.enabled` (ZooKeeper: the `-Dreadonlymode.enabled` system property; a
     /// zoo.cfg key too for Menagerie): read-only service while cut off from the quorum.
     pub read_only_mode: bool,
+    /// `localSessionsEnabled` (ensemble members).
+    pub local_sessions: bool,
+    /// `localSessionsUpgradingEnabled` (ensemble members).
+    pub local_sessions_upgrading: bool,
     /// `jute.maxbuffer`: largest accepted frame.
     pub max_buffer: usize,
     /// `4lw.commands.whitelist`, lower case; `*` allows all.
@@ -132,6 +136,8 @@ impl Default for ServerConfig {
             extended_types: false,
             digest_enabled: true,
             read_only_mode: false,
+            local_sessions: false,
+            local_sessions_upgrading: false,
             max_buffer: menagerie_proto::frame::DEFAULT_MAX_BUFFER,
             four_letter_whitelist: vec!["srvr".into()],
             reaper: ReaperConfig::default(),

@@ -222,6 +222,8 @@ fn limits(c: &mut ServerConfig, key: &str, value: &str) -> Result<bool, ConfigEr
         "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
             c.read_only_mode = boolean(key, value)?
         }
+        "localSessionsEnabled" => c.local_sessions = boolean(key, value)?,
+        "localSessionsUpgradingEnabled" => c.local_sessions_upgrading = boolean(key, value)?,
         _ => return Ok(false),
     }
     Ok(true)

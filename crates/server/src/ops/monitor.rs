@@ -56,7 +56,7 @@ pub fn collect(server: &Node, view: &ShellView<'_>, extra_connections: usize) ->
         // ZooKeeper counts the root twice (under "/" and its alias "").
         m("znode_count", n(tree.node_count() + 1)),
         m("global_sessions", n(server.session_count())),
-        m("local_sessions", Int(0)),
+        m("local_sessions", n(server.local_session_count())),
         m("watch_count", n(server.watch_count())),
         m("approximate_data_size", u(tree.approximate_data_size())),
         m("avg_latency", Float(round4(stats.latency.avg()))),

@@ -66,6 +66,8 @@ pub fn core_config(config: &ServerConfig, boot: Now) -> CoreConfig {
         enforce_quota: config.enforce_quota,
         digest_enabled: config.digest_enabled,
         read_only_mode: config.read_only_mode,
+        local_sessions: config.local_sessions,
+        local_sessions_upgrading: config.local_sessions_upgrading,
     }
 }
 
