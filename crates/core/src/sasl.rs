@@ -374,7 +374,10 @@ mod tests {
             verify_for(QUORUM, &wrong, "n7", &users),
             Err(SaslFailure::BadCredentials)
         );
-        assert_eq!(check_rspauth(&ex2, &token), Err(SaslFailure::BadCredentials));
+        assert_eq!(
+            check_rspauth(&ex2, &token),
+            Err(SaslFailure::BadCredentials)
+        );
         assert!(respond(QUORUM, b"realm=\"x\"", ("a", "b"), "c").is_err());
         assert!(respond(QUORUM, b"nonce=\"x\",qop=\"auth-conf\"", ("a", "b"), "c").is_err());
     }
@@ -384,8 +387,13 @@ mod tests {
         // md5-sess per RFC 2831 computed with Python's hashlib for user "learner", password
         // "secret", realm zk-quorum-sasl-md5, nonce "n7", cnonce "c1",
         // digest-uri zookeeper-quorum/zk-quorum-sasl-md5.
-        let (resp, _) =
-            respond(QUORUM, &challenge_for(QUORUM, "n7"), ("learner", "secret"), "c1").expect("ok");
+        let (resp, _) = respond(
+            QUORUM,
+            &challenge_for(QUORUM, "n7"),
+            ("learner", "secret"),
+            "c1",
+        )
+        .expect("ok");
         let text = String::from_utf8(resp).expect("utf8");
         assert!(
             text.contains("response=8027254d01e28eab0b06ac85bb132880"),

@@ -88,6 +88,9 @@ pub enum StartError {
     /// The TLS settings of the secure client port are unusable.
     #[error("cannot set up TLS for secureClientPort: {0}")]
     Tls(#[from] tls::TlsError),
+    /// The quorum TLS settings are unusable.
+    #[error("cannot set up quorum TLS: {0}")]
+    QuorumTls(#[from] quorum::tls::QuorumTlsError),
 }
 
 /// Recovers the data directory, binds the client port and starts serving in the background.
@@ -119,9 +122,12 @@ pub async fn start_on(
         Some((l, _)) => Some(l.local_addr()?),
         None => None,
     };
-    let election = match &config.quorum {
-        Some(q) => bind_election(q).await?,
-        None => Vec::new(),
+    let (election, quorum_transport) = match &config.quorum {
+        Some(q) => (
+            bind_election(q).await?,
+            quorum::transport::Transport::new(&q.security)?,
+        ),
+        None => (Vec::new(), quorum::transport::Transport::default()),
     };
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let purge = purge::spawn(
@@ -140,6 +146,7 @@ pub async fn start_on(
             secure,
             admin,
             election,
+            quorum_transport,
         },
         shutdown_rx,
     ));

@@ -137,7 +137,10 @@ mod tests {
         b.put_i32(1);
         b.put_buffer(None);
         let (p, used) = AuthPacket::parse(&b).expect("valid").expect("whole");
-        assert_eq!((p.status, p.token.len(), used), (AuthStatus::Success, 0, 16));
+        assert_eq!(
+            (p.status, p.token.len(), used),
+            (AuthStatus::Success, 0, 16)
+        );
         // A FOLLOWERINFO packet is not an auth packet.
         let mut q = Vec::new();
         q.put_i32(11);
