@@ -215,10 +215,31 @@ impl Ensemble {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "ensemble not formed: {modes:?}"
+                "ensemble not formed: {modes:?}\n{}",
+                self.java_log_tail()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The end of each Java member's log (for a failure message).
+    fn java_log_tail(&self) -> String {
+        let mut out = String::new();
+        for i in (0..self.members.len()).filter(|i| self.members[*i].java) {
+            let log = self.dir.path().join(format!("java{}/server.log", i + 1));
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.contains("Processing srvr"))
+                .collect();
+            let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+            out.push_str(&format!(
+                "--- Java member {} ({}):\n{tail}\n",
+                i + 1,
+                log.display()
+            ));
+        }
+        out
     }
 
     async fn stop_all(&mut self) {
@@ -438,5 +459,29 @@ async fn a_java_member_with_quorum_tls_and_sasl_follows_and_leads() {
         read_synced(e.addr(0), "/mixed1").await.as_deref(),
         Some(&b"mixed"[..])
     );
+    e.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_unification_lets_tls_and_plaintext_members_form_one_ensemble() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pki = Pki::new(dir.path(), "ca");
+    // The middle of a rolling enablement: members 1 and 2 dial with TLS, member 3 still
+    // dials in plaintext; every member accepts both.
+    let lines: Vec<String> = (0..3)
+        .map(|i| {
+            let tls = pki.tls_lines(&format!("m{}", i + 1));
+            let tls = if i == 2 {
+                tls.replace("sslQuorum=true", "sslQuorum=false")
+            } else {
+                tls
+            };
+            format!("portUnification=true\n{tls}")
+        })
+        .collect();
+    let mut e = Ensemble::new(dir, 3, |_| false, |i| lines[i].clone());
+    e.start_all().await;
+    e.formed().await;
+    replicates(&e, "unified").await;
     e.stop_all().await;
 }

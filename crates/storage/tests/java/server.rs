@@ -13,6 +13,13 @@ const JARS: &[&str] = &[
     "/usr/share/java/slf4j-api.jar",
     "/usr/share/java/slf4j-log4j12.jar",
     "/usr/share/java/log4j-1.2.jar",
+    // Netty: a quorum TLS member's accept side (UnifiedServerSocket) needs it.
+    "/usr/share/java/netty-common.jar",
+    "/usr/share/java/netty-buffer.jar",
+    "/usr/share/java/netty-codec.jar",
+    "/usr/share/java/netty-handler.jar",
+    "/usr/share/java/netty-transport.jar",
+    "/usr/share/java/netty-resolver.jar",
 ];
 
 /// How long a Java server may take to open its client port.
