@@ -90,6 +90,15 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
 }
 
+impl From<shell::boot::BootError> for StartError {
+    fn from(e: shell::boot::BootError) -> StartError {
+        match e {
+            shell::boot::BootError::Data(e) => StartError::Data(e),
+            shell::boot::BootError::Epoch(e) => StartError::Epoch(e),
+        }
+    }
+}
+
 /// Recovers the data directory, binds the client port and starts serving in the background.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     start_on(config, std::sync::Arc::new(menagerie_storage::StdFs)).await

@@ -9,6 +9,7 @@ pub mod error;
 mod parse;
 pub mod properties;
 pub mod quorum;
+pub mod values;
 
 use menagerie_core::auth::AuthConfig;
 use menagerie_core::reaper::ReaperConfig;

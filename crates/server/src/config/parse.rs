@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::error::{ConfigError, invalid};
 use super::quorum::QuorumKeys;
+use super::values::{boolean, number};
 use super::{AdminConfig, ServerConfig};
 use crate::security_config::SecurityKeys;
 
@@ -63,12 +64,6 @@ impl ServerConfig {
     }
 }
 
-pub(super) fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
-    value
-        .parse()
-        .map_err(|_| invalid(key, value, "not a valid number"))
-}
-
 /// An IP address or a host name (resolved now, first address), as ZooKeeper accepts for its
 /// admin and metrics hosts.
 fn ip(key: &str, value: &str) -> Result<IpAddr, ConfigError> {
@@ -82,16 +77,6 @@ fn ip(key: &str, value: &str) -> Result<IpAddr, ConfigError> {
         .and_then(|mut addrs| addrs.next())
         .map(|a| a.ip())
         .ok_or_else(|| invalid(key, value, "not an IP address or a resolvable host name"))
-}
-
-pub(super) fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
-    // Java's Boolean.parseBoolean: "true" in any case is true, anything else false; we are
-    // stricter and refuse values that are neither, since a typo there is surely a mistake.
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "yes" => Ok(true),
-        "false" | "no" => Ok(false),
-        _ => Err(invalid(key, value, "expected true or false")),
-    }
 }
 
 /// `autopurge.purgeInterval`: hours as an integer (ZooKeeper 3.8; 0 or negative disables),
