@@ -100,7 +100,9 @@ pub struct AdminConfig {
     /// `admin.enableServer`: ZooKeeper's default is on; the embedded default config keeps it
     /// off so that a bare `menagerie server` (and tests) do not take port 8080.
     pub enabled: bool,
-    /// `admin.serverAddress`:`admin.serverPort` (0.0.0.0:8080).
+    /// `admin.serverAddress`:`admin.serverPort`. ZooKeeper's default address is 0.0.0.0;
+    /// Menagerie's is 127.0.0.1 (the admin port also serves the console and the REST
+    /// gateway), so only a configured `admin.serverAddress` exposes it to the network.
     pub addr: SocketAddr,
     /// `admin.commandURL` (`/commands`).
     pub command_url: String,
@@ -108,6 +110,22 @@ pub struct AdminConfig {
     /// is ZooKeeper's PrometheusMetricsProvider (default 0.0.0.0:7000): a second listener that
     /// serves only `/metrics`, as ZooKeeper's provider does.
     pub prometheus_addr: Option<SocketAddr>,
+    /// TLS on the admin port (`admin.portUnification` or `admin.forceHttps`, with the
+    /// `ssl.quorum.*` stores as ZooKeeper 3.9's AdminServer reads them).
+    pub tls: Option<AdminTls>,
+    /// `admin.rateLimiterIntervalInMS`: at most one `snapshot` command per interval (ZooKeeper's
+    /// default: 5 minutes).
+    pub rate_limit: std::time::Duration,
+}
+
+/// TLS settings of the admin server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTls {
+    /// Certificates, keys, trust store, client authentication.
+    pub settings: crate::tls::TlsSettings,
+    /// `admin.portUnification`: TLS and plaintext HTTP on the same port (`false` with
+    /// `admin.forceHttps`: TLS only).
+    pub port_unification: bool,
 }
 
 impl AdminConfig {
@@ -115,9 +133,11 @@ impl AdminConfig {
     pub fn zookeeper_default() -> AdminConfig {
         AdminConfig {
             enabled: true,
-            addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             command_url: "/commands".into(),
             prometheus_addr: None,
+            tls: None,
+            rate_limit: std::time::Duration::from_millis(300_000),
         }
     }
 }
@@ -464,6 +484,9 @@ impl ServerConfig {
                         return Err(invalid(key, value, "must not be /"));
                     }
                 }
+                "admin.rateLimiterIntervalInMS" | "zookeeper.admin.rateLimiterIntervalInMS" => {
+                    c.admin.rate_limit = std::time::Duration::from_millis(number(key, value)?)
+                }
                 "metricsProvider.className" => prom_class = Some(value.to_owned()),
                 "metricsProvider.httpHost" => prom_host = Some(ip(key, value)?),
                 "metricsProvider.httpPort" => prom_port = Some(number::<u16>(key, value)?),
@@ -587,7 +610,7 @@ mod tests {
     fn admin_keys() {
         let c = ServerConfig::from_properties(&props("dataDir=d\nclientPort=1\n")).unwrap();
         assert!(c.admin.enabled);
-        assert_eq!(c.admin.addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.admin.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.admin.command_url, "/commands");
         assert_eq!(c.admin.prometheus_addr, None);
         let c = ServerConfig::from_properties(&props(

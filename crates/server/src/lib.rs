@@ -5,7 +5,9 @@
 //! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
 //! * [`four_letter`]: the four-letter-word commands.
 //! * [`snapshotter`]: fuzzy snapshots written in the background.
-//! * [`admin`]: the admin HTTP server (AdminServer commands, Prometheus metrics, probes).
+//! * [`admin`]: ZooKeeper's AdminServer commands (answered by the shell task).
+//! * [`http`]: the admin port's HTTP server: commands, metrics, probes, the REST gateway and
+//!   the web console, with TLS and authentication.
 //! * [`monitor`]: the monitoring numbers shared by `mntr`, `monitor` and `/metrics`.
 //! * [`persistence`]: recovery, the storage thread, snapshots, fsync statistics.
 //! * [`purge`]: autopurge of old snapshots and logs.
@@ -15,6 +17,7 @@ pub mod admin;
 pub mod config;
 pub mod conn;
 pub mod four_letter;
+pub mod http;
 pub mod monitor;
 pub mod outbox;
 pub mod persistence;

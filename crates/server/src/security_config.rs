@@ -124,6 +124,11 @@ pub struct SecurityKeys {
     secure_addr: Option<IpAddr>,
     /// Other `ssl.*` keys, by name without the `zookeeper.` prefix.
     ssl: BTreeMap<String, String>,
+    /// `ssl.quorum.*` keys (the AdminServer's TLS, as ZooKeeper 3.9's `QuorumX509Util`),
+    /// by name without the `zookeeper.` prefix.
+    ssl_quorum: BTreeMap<String, String>,
+    /// `admin.portUnification`, `admin.forceHttps`, `admin.needClientAuth`.
+    admin_tls: [bool; 3],
     x509_super_user: Option<String>,
     jaas: Option<String>,
     jaas_section: Option<String>,
@@ -167,9 +172,15 @@ impl SecurityKeys {
             k if k == "superUser" || k.starts_with("superUser.") => {
                 self.sasl_super_users.push(value.to_owned())
             }
-            k if k.starts_with("ssl.") && !k.starts_with("ssl.quorum.") => {
+            k if k.starts_with("ssl.quorum.") => {
+                self.ssl_quorum.insert(k.to_owned(), value.to_owned());
+            }
+            k if k.starts_with("ssl.") => {
                 self.ssl.insert(k.to_owned(), value.to_owned());
             }
+            "admin.portUnification" => self.admin_tls[0] = java_bool(value),
+            "admin.forceHttps" => self.admin_tls[1] = java_bool(value),
+            "admin.needClientAuth" => self.admin_tls[2] = java_bool(value),
             _ => return false,
         }
         true
@@ -248,109 +259,144 @@ impl SecurityKeys {
             }
             let addr =
                 SocketAddr::new(self.secure_addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
-            c.secure_client = Some((addr, self.tls_settings()?));
+            let settings = tls_settings(&self.ssl, "ssl.", "secureClientPort", None)?;
+            c.secure_client = Some((addr, settings));
+        }
+        let [unify, force, need] = self.admin_tls;
+        if unify || force {
+            // ZooKeeper 3.9's AdminServer: the quorum key and trust stores, client
+            // certificates asked for only with admin.needClientAuth (Menagerie also verifies
+            // one a client offers when a trust store is given, for x509 authentication).
+            let key = if force {
+                "admin.forceHttps"
+            } else {
+                "admin.portUnification"
+            };
+            let auth = if need {
+                ClientAuth::Need
+            } else {
+                ClientAuth::Want
+            };
+            let settings = tls_settings(&self.ssl_quorum, "ssl.quorum.", key, Some(auth))?;
+            c.admin.tls = Some(crate::config::AdminTls {
+                settings,
+                port_unification: unify && !force,
+            });
         }
         Ok(())
     }
+}
 
-    /// The TLS settings from the `ssl.*` keys (ZooKeeper's names, PEM stores only, or
-    /// Menagerie's `ssl.certFile` / `ssl.keyFile` / `ssl.caFile`).
-    fn tls_settings(&self) -> Result<TlsSettings, ConfigError> {
-        let get = |k: &str| {
-            self.ssl
-                .get(k)
-                .map(String::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        for (loc, ty) in [
-            ("ssl.keyStore.location", "ssl.keyStore.type"),
-            ("ssl.trustStore.location", "ssl.trustStore.type"),
-        ] {
-            if let Some(path) = get(loc) {
-                // ZooKeeper guesses the type from the extension when it is not given.
-                let kind = get(ty).map(str::to_ascii_uppercase).unwrap_or_else(|| {
-                    if path.ends_with(".pem") {
-                        "PEM".into()
-                    } else {
-                        "JKS".into()
-                    }
-                });
-                if kind != "PEM" {
-                    return Err(invalid(
-                        ty,
-                        &kind,
-                        format!("only PEM stores are supported ({loc}={path})"),
-                    ));
+/// TLS settings from the keys under `prefix` (`ssl.` for the secure client port,
+/// `ssl.quorum.` for the admin server): ZooKeeper's names, PEM stores only, or Menagerie's
+/// `<prefix>certFile` / `keyFile` / `caFile`. `needed_by` names the key that asked for TLS
+/// (in errors); `client_auth` overrides `<prefix>clientAuth`.
+fn tls_settings(
+    keys: &BTreeMap<String, String>,
+    prefix: &str,
+    needed_by: &str,
+    client_auth: Option<ClientAuth>,
+) -> Result<TlsSettings, ConfigError> {
+    let name = |k: &str| format!("{prefix}{k}");
+    let get = |k: &str| {
+        keys.get(&name(k))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    for (loc, ty) in [
+        ("keyStore.location", "keyStore.type"),
+        ("trustStore.location", "trustStore.type"),
+    ] {
+        if let Some(path) = get(loc) {
+            // ZooKeeper guesses the type from the extension when it is not given.
+            let kind = get(ty).map(str::to_ascii_uppercase).unwrap_or_else(|| {
+                if path.ends_with(".pem") {
+                    "PEM".into()
+                } else {
+                    "JKS".into()
                 }
+            });
+            if kind != "PEM" {
+                return Err(invalid(
+                    &name(ty),
+                    &kind,
+                    format!("only PEM stores are supported ({}={path})", name(loc)),
+                ));
             }
         }
-        let key_store = get("ssl.keyStore.location");
-        let cert = get("ssl.certFile").or(key_store).ok_or_else(|| {
-            invalid(
-                "secureClientPort",
-                &self.secure_port.unwrap_or(0).to_string(),
-                "needs ssl.keyStore.location (PEM) or ssl.certFile and ssl.keyFile",
-            )
-        })?;
-        let key = get("ssl.keyFile").or(key_store).unwrap_or(cert);
-        let ca = get("ssl.caFile").or(get("ssl.trustStore.location"));
-        let client_auth = match get("ssl.clientAuth")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+    }
+    let key_store = get("keyStore.location");
+    let cert = get("certFile").or(key_store).ok_or_else(|| {
+        invalid(
+            needed_by,
+            "true",
+            format!(
+                "needs {0}keyStore.location (PEM) or {0}certFile and {0}keyFile",
+                prefix
+            ),
+        )
+    })?;
+    let key = get("keyFile").or(key_store).unwrap_or(cert);
+    let ca = get("caFile").or(get("trustStore.location"));
+    let client_auth = match client_auth {
+        Some(a) if ca.is_none() && a == ClientAuth::Want => ClientAuth::None,
+        Some(a) => a,
+        None => match get("clientAuth").map(str::to_ascii_lowercase).as_deref() {
             None | Some("need") => ClientAuth::Need,
             Some("want") => ClientAuth::Want,
             Some("none") => ClientAuth::None,
             Some(other) => {
                 return Err(invalid(
-                    "ssl.clientAuth",
+                    &name("clientAuth"),
                     other,
                     "expected need, want or none",
                 ));
             }
-        };
-        let list = |k: &str| -> Vec<String> {
-            get(k)
-                .map(|v| {
-                    v.split(',')
-                        .map(|p| p.trim().to_owned())
-                        .filter(|p| !p.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        const USED: [&str; 12] = [
-            "ssl.keyStore.location",
-            "ssl.keyStore.type",
-            "ssl.keyStore.password",
-            "ssl.trustStore.location",
-            "ssl.trustStore.type",
-            "ssl.trustStore.password",
-            "ssl.certFile",
-            "ssl.keyFile",
-            "ssl.caFile",
-            "ssl.clientAuth",
-            "ssl.protocol",
-            "ssl.enabledProtocols",
-        ];
-        for k in self.ssl.keys() {
-            if !USED.contains(&k.as_str()) && k != "ssl.ciphersuites" && !k.starts_with('!') {
-                tracing::warn!(key = %k, "TLS setting accepted but not used by Menagerie");
-            }
+        },
+    };
+    let list = |k: &str| -> Vec<String> {
+        get(k)
+            .map(|v| {
+                v.split(',')
+                    .map(|p| p.trim().to_owned())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    const USED: [&str; 13] = [
+        "keyStore.location",
+        "keyStore.type",
+        "keyStore.password",
+        "trustStore.location",
+        "trustStore.type",
+        "trustStore.password",
+        "certFile",
+        "keyFile",
+        "caFile",
+        "clientAuth",
+        "protocol",
+        "enabledProtocols",
+        "ciphersuites",
+    ];
+    for k in keys.keys() {
+        let short = k.strip_prefix(prefix).unwrap_or(k);
+        if !USED.contains(&short) && !k.starts_with('!') {
+            tracing::warn!(key = %k, "TLS setting accepted but not used by Menagerie");
         }
-        let mut protocols = list("ssl.enabledProtocols");
-        if protocols.is_empty() {
-            protocols = list("ssl.protocol");
-        }
-        Ok(TlsSettings {
-            cert_file: PathBuf::from(cert),
-            key_file: PathBuf::from(key),
-            ca_file: ca.map(PathBuf::from),
-            client_auth,
-            protocols,
-            ciphersuites: list("ssl.ciphersuites"),
-        })
     }
+    let mut protocols = list("enabledProtocols");
+    if protocols.is_empty() {
+        protocols = list("protocol");
+    }
+    Ok(TlsSettings {
+        cert_file: PathBuf::from(cert),
+        key_file: PathBuf::from(key),
+        ca_file: ca.map(PathBuf::from),
+        client_auth,
+        protocols,
+        ciphersuites: list("ciphersuites"),
+    })
 }
 
 #[cfg(test)]

@@ -2,26 +2,20 @@
 //! Prometheus metrics at `/metrics`, and `/ready` / `/health` probes for orchestrators.
 //!
 //! * [`commands`]: the commands and the JSON they answer (run inside the shell task).
-//! * [`http`]: a small HTTP/1.1 server (GET/HEAD only, one request per connection, with size,
-//!   time and concurrency limits).
+//! * The HTTP server itself, with the REST gateway and the console, is [`crate::http`].
 //!
-//! The HTTP tasks never touch the core: each request becomes a [`ToShell::Admin`] message and
-//! the shell answers it between client inputs, as it does for four-letter words.
+//! The HTTP tasks never touch the core: each request becomes a
+//! [`ToShell::Admin`](crate::shell::ToShell::Admin) message and the shell answers it between
+//! client inputs, as it does for four-letter words.
 
 pub mod commands;
-pub mod http;
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 
 use menagerie_core::Server;
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
 
-use crate::config::AdminConfig;
 use crate::four_letter::ShellView;
 use crate::monitor::{self, Metric};
-use crate::shell::ToShell;
 
 /// A question for the shell.
 #[derive(Debug)]
@@ -37,6 +31,8 @@ pub enum Query {
     Metrics,
     /// Whether writes can be made durable (for `/ready`).
     Ready,
+    /// A question of the HTTP layer (authorization, console views, snapshot, metrics).
+    Http(crate::http::queries::HttpQuery),
 }
 
 /// The shell's answer to a [`Query`].
@@ -49,6 +45,8 @@ pub enum Answer {
     Metrics(Vec<Metric>, String),
     /// Whether the server is serving (storage works).
     Ready(bool),
+    /// The answer to a [`Query::Http`].
+    Http(crate::http::queries::HttpAnswer),
 }
 
 /// Answers `query` from the core; called by the shell task. `storage_ok` is false once the
@@ -61,84 +59,8 @@ pub fn answer(query: Query, server: &mut Server, view: &ShellView<'_>, storage_o
             monitor::extra_prometheus(&view.fsync.snapshot(), server.stats()),
         ),
         Query::Ready => Answer::Ready(storage_ok),
+        Query::Http(q) => Answer::Http(crate::http::queries::answer(q, server, view)),
     }
 }
 
-/// The bound admin listeners.
-#[derive(Debug, Default)]
-pub struct Listeners {
-    /// The admin server (commands, metrics, probes).
-    pub admin: Option<TcpListener>,
-    /// ZooKeeper's separate Prometheus port (`metricsProvider.httpPort`): `/metrics` only.
-    pub prometheus: Option<TcpListener>,
-    /// `admin.commandURL`.
-    pub command_url: String,
-}
-
-impl Listeners {
-    /// Binds what `config` asks for. ZooKeeper exits when the admin port cannot be bound
-    /// ("Unable to start AdminServer"), so a bind failure is an error here too.
-    pub async fn bind(config: &AdminConfig) -> Result<Listeners, BindError> {
-        let mut l = Listeners {
-            command_url: config.command_url.clone(),
-            ..Listeners::default()
-        };
-        if config.enabled {
-            l.admin = Some(
-                TcpListener::bind(config.addr)
-                    .await
-                    .map_err(|source| BindError {
-                        what: "admin server (admin.serverAddress:admin.serverPort)",
-                        addr: config.addr,
-                        source,
-                    })?,
-            );
-        }
-        if let Some(addr) = config.prometheus_addr {
-            l.prometheus = Some(TcpListener::bind(addr).await.map_err(|source| BindError {
-                what: "Prometheus metrics (metricsProvider.httpHost:httpPort)",
-                addr,
-                source,
-            })?);
-        }
-        Ok(l)
-    }
-
-    /// The bound addresses: (admin, prometheus).
-    pub fn local_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
-        let addr = |l: &Option<TcpListener>| l.as_ref().and_then(|l| l.local_addr().ok());
-        (addr(&self.admin), addr(&self.prometheus))
-    }
-
-    /// Serves until `shutdown` turns true.
-    pub async fn serve(self, shell: mpsc::Sender<ToShell>, shutdown: watch::Receiver<bool>) {
-        let admin = self.admin.map(|l| {
-            tokio::spawn(http::serve(
-                l,
-                http::Routes::Admin {
-                    command_url: self.command_url.clone(),
-                },
-                shell.clone(),
-                shutdown.clone(),
-            ))
-        });
-        let prometheus = self
-            .prometheus
-            .map(|l| tokio::spawn(http::serve(l, http::Routes::MetricsOnly, shell, shutdown)));
-        for task in [admin, prometheus].into_iter().flatten() {
-            let _ = task.await;
-        }
-    }
-}
-
-/// An admin listener could not be bound.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot listen on {addr} for the {what}: {source}")]
-pub struct BindError {
-    /// Which listener.
-    pub what: &'static str,
-    /// The address.
-    pub addr: SocketAddr,
-    /// The error.
-    pub source: std::io::Error,
-}
+pub use crate::http::{BindError, Listeners};
