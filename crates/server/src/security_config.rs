@@ -445,6 +445,49 @@ mod tests {
     }
 
     #[test]
+    fn admin_tls_keys_are_zookeeper_3_9s() {
+        let c = load(
+            "admin.portUnification=true\nssl.quorum.keyStore.location=/q/server.pem\n\
+             ssl.quorum.keyStore.type=PEM\nssl.quorum.trustStore.location=/q/ca.pem\n\
+             ssl.quorum.enabledProtocols=TLSv1.3\nssl.keyStore.location=/client.pem\n",
+        )
+        .expect("valid");
+        let t = c.admin.tls.expect("admin TLS");
+        assert!(t.port_unification);
+        assert_eq!(t.settings.cert_file, PathBuf::from("/q/server.pem"));
+        assert_eq!(t.settings.ca_file, Some(PathBuf::from("/q/ca.pem")));
+        assert_eq!(t.settings.client_auth, ClientAuth::Want);
+        assert_eq!(t.settings.protocols, vec!["TLSv1.3"]);
+        let c = load(
+            "zookeeper.admin.forceHttps=true\nadmin.needClientAuth=true\n\
+             ssl.quorum.keyStore.location=/q/server.pem\nssl.quorum.trustStore.location=/q/ca.pem\n",
+        )
+        .expect("valid");
+        let t = c.admin.tls.expect("admin TLS");
+        assert!(!t.port_unification);
+        assert_eq!(t.settings.client_auth, ClientAuth::Need);
+        // Without a trust store, no client certificates are asked for.
+        let c =
+            load("admin.forceHttps=true\nssl.quorum.certFile=c.pem\nssl.quorum.keyFile=k.pem\n")
+                .expect("valid");
+        assert_eq!(
+            c.admin.tls.expect("tls").settings.client_auth,
+            ClientAuth::None
+        );
+        let e = load("admin.portUnification=true\n").expect_err("no key store");
+        assert!(
+            e.to_string().contains("ssl.quorum.keyStore.location"),
+            "{e}"
+        );
+        assert!(load("admin.forceHttps=true\nssl.quorum.keyStore.location=k.jks\n").is_err());
+        assert!(
+            load("dataDir=d\n")
+                .map(|c| c.admin.tls.is_none())
+                .unwrap_or(true)
+        );
+    }
+
+    #[test]
     fn secure_port_keys() {
         let c = load(
             "secureClientPort=2281\nssl.keyStore.location=/k/server.pem\nssl.keyStore.type=PEM\n\

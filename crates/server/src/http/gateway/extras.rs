@@ -28,6 +28,7 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/acl", get(acl_get_root).put(acl_put_root))
+        .route("/api/v1/acl/", get(acl_get_root).put(acl_put_root))
         .route("/api/v1/acl/{*path}", get(acl_get).put(acl_put))
         .route("/api/v1/multi", post(multi))
         .route("/api/v1/whoami", get(whoami))

@@ -161,6 +161,7 @@ fn accepts(headers: &HeaderMap, what: &str) -> bool {
 
 /// The version condition: `If-Match: "<n>"` / `W/"<n>"` / `*`, or `?version=<n>`; -1 (any)
 /// without one.
+#[allow(clippy::result_large_err)] // the error is the HTTP answer itself, built once
 fn version(call: &Call) -> Result<i32, Response> {
     let raw = match call.headers.get(IF_MATCH) {
         Some(v) => v.to_str().unwrap_or("?").trim().to_owned(),
