@@ -236,12 +236,44 @@ async fn get(call: Call) -> Response {
         let offset = number(&call.args, "offset").unwrap_or(0);
         let limit = number(&call.args, "limit").unwrap_or(DEFAULT_LIMIT);
         let page: Vec<String> = children.into_iter().skip(offset).take(limit).collect();
+        if call.args.contains_key("counts") {
+            o["children_stats"] = child_stats(&call.session, &call.path, &page).await;
+        }
         o["children"] = json!(page);
         o["children_total"] = json!(total);
     }
     let mut r = Json(o).into_response();
     r.headers_mut().insert(ETAG, etag(stat.version));
     r
+}
+
+/// `?counts`: each listed child's child count, data length and ephemeral owner (exists
+/// requests sent together, answered in order), so a tree view can show them without one
+/// HTTP request per child.
+async fn child_stats(session: &Session, parent: &str, names: &[String]) -> serde_json::Value {
+    let calls = names.iter().map(|n| {
+        let path = if parent == "/" {
+            format!("/{n}")
+        } else {
+            format!("{parent}/{n}")
+        };
+        session.call(Request::Exists(PathWatchRequest { path, watch: false }))
+    });
+    let replies = futures_util::future::join_all(calls).await;
+    names
+        .iter()
+        .zip(replies)
+        .map(|(name, r)| match r {
+            Ok((h, ZkResponse::Stat(s))) if h.err == 0 => json!({
+                "name": name,
+                "numChildren": s.num_children,
+                "dataLength": s.data_length,
+                "ephemeralOwner": s.ephemeral_owner,
+            }),
+            // Deleted meanwhile.
+            _ => json!({"name": name, "numChildren": 0, "dataLength": 0, "ephemeralOwner": 0}),
+        })
+        .collect()
 }
 
 fn number(args: &BTreeMap<String, String>, key: &str) -> Option<usize> {
