@@ -214,6 +214,7 @@ async function openNode(path) {
   $('node-empty').hidden = true;
   $('node').hidden = false;
   $('node-path').textContent = path;
+  $('history').hidden = true;
   status('');
   stopStream();
   await loadNode();
@@ -388,6 +389,7 @@ function setupNodeActions() {
     if (res.ok) { refreshChildren(parentOf(state.selected)); refreshChildren(parentOf(to)); openNode(to); }
   });
   $('export').addEventListener('click', exportSubtree);
+  $('history-load').addEventListener('click', loadHistory);
   $('import').addEventListener('change', importSubtree);
 }
 
@@ -477,6 +479,58 @@ function setupAcl() {
     status(res.ok ? 'ACL saved (aversion ' + res.data.stat.aversion + ')' : 'ACL not saved: ' + errorText(res));
     loadAcl();
   });
+}
+
+// ---- History from the transaction log -----------------------------------------------------
+
+function preview(bytes) {
+  if (bytes == null) return '(null)';
+  let text;
+  try { text = new TextDecoder('utf-8', { fatal: true }).decode(bytes); } catch (e) { return '(' + bytes.length + ' bytes, binary)'; }
+  return text.length > 80 ? text.slice(0, 80) + '…' : text;
+}
+
+async function loadHistory() {
+  const path = state.selected;
+  const res = await api('GET', '/api/v1/history' + encodePath(path) + '?limit=50');
+  const table = $('history');
+  const body = table.querySelector('tbody');
+  body.replaceChildren();
+  table.hidden = false;
+  if (!res.ok) { body.append(el('tr', {}, el('td', { colspan: '6', class: 'error', text: errorText(res) }))); return; }
+  if (!res.data.changes.length) body.append(el('tr', {}, el('td', { colspan: '6', class: 'hint', text: 'no change in the newest log files' })));
+  for (const c of res.data.changes) {
+    const bytes = fromBase64(c.data_base64);
+    const restore = c.type === 'delete' || c.type === 'setACL' ? null : el('button', {
+      text: 'restore', title: 'set the data back to this value (if the node is still at the version shown)',
+      onclick: () => restoreData(path, bytes, c.zxid),
+    });
+    body.append(el('tr', {}, el('td', { text: '0x' + c.zxid.toString(16) }), el('td', { text: new Date(c.time).toISOString() }),
+      el('td', { text: c.type }), el('td', { text: c.session }), el('td', { text: preview(bytes) }), el('td', {}, restore)));
+  }
+}
+
+async function restoreData(path, bytes, zxid) {
+  if (path !== state.selected || !state.node) return;
+  const res = await api('PUT', znodeUrl(path), {
+    body: bytes || new Uint8Array(),
+    headers: { 'If-Match': '"' + state.node.stat.version + '"', 'Content-Type': 'application/octet-stream' },
+  });
+  status(res.ok ? 'restored the data of zxid 0x' + zxid.toString(16) + ': version ' + res.data.stat.version : 'not restored: ' + errorText(res));
+  await loadNode();
+  loadHistory();
+}
+
+async function showChanges() {
+  const res = await api('GET', '/api/v1/history?limit=200');
+  const body = $('changes').querySelector('tbody');
+  body.replaceChildren();
+  if (!res.ok) { body.append(el('tr', {}, el('td', { colspan: '5', class: 'error', text: errorText(res) }))); return; }
+  for (const c of res.data.changes) {
+    const link = el('a', { href: '#' + c.path, text: c.path, onclick: (e) => { e.preventDefault(); showView('tree'); openNode(c.path); } });
+    body.append(el('tr', {}, el('td', { text: '0x' + c.zxid.toString(16) }), el('td', { text: new Date(c.time).toISOString() }),
+      el('td', { text: c.type }), el('td', {}, link), el('td', { text: c.session })));
+  }
 }
 
 // ---- Live updates: a persistent watch streamed as Server-Sent Events -----------------------
@@ -681,6 +735,7 @@ function showView(name) {
   if (name === 'sessions') every(showSessions, 5000);
   if (name === 'watches') every(showWatches, 5000);
   if (name === 'largest') showLargest();
+  if (name === 'changes') every(showChanges, 5000);
   if (name === 'ensemble') every(showEnsemble, 5000);
   if (name === 'charts') every(sampleCharts, 2000);
   location.hash = name === 'tree' ? (state.selected || '') : '!' + name;

@@ -686,6 +686,48 @@ async fn admin_commands_need_rights_as_in_zookeeper_3_9() {
         .await
         .expect("snapshot");
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // History from the transaction log: one node's earlier data (needs READ on it), every
+    // path's changes (needs ALL on /, as snapshot).
+    for v in ["one", "two", "three"] {
+        let r = api.req(Method::PUT, "/api/v1/znodes/hist", None);
+        let r = if v == "one" {
+            api.req(Method::POST, "/api/v1/znodes/hist", None)
+        } else {
+            r
+        };
+        assert!(api.send(r.body(v)).await.0.is_success());
+    }
+    let (s, body) = api
+        .send(api.req(Method::GET, "/api/v1/history/hist", None))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let kinds: Vec<&str> = body["changes"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| c["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(kinds, ["set", "set", "create"], "newest first: {body}");
+    assert_eq!(
+        body["changes"][2]["data_base64"], "b25l",
+        "the created data, base64 of 'one'"
+    );
+    let (s, body) = api
+        .send(api.req(Method::GET, "/api/v1/history?limit=2", None))
+        .await;
+    assert_eq!(
+        (s, body["changes"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(2)),
+        "{body}"
+    );
+    assert!(
+        body["changes"][0].get("data_base64").is_none(),
+        "no data in the global list"
+    );
+    let (s, _) = api
+        .send(api.req(Method::GET, "/api/v1/history/nope", None))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     // With the root restricted to super, bob is refused (403) and super is not.
     let super_only = json!([{"scheme": "world", "id": "anyone", "perms": "r"}]);
     let (s, body) = api

@@ -36,6 +36,8 @@ pub enum HttpQuery {
     Snapshot,
     /// The numbers of a `/metrics` scrape.
     Metrics,
+    /// Where the transaction log is (for the change history, read off the shell task).
+    LogDir,
 }
 
 /// The shell's answer.
@@ -51,6 +53,8 @@ pub enum HttpAnswer {
     Snapshot(Result<(PathBuf, i64), String>),
     /// To [`HttpQuery::Metrics`].
     Metrics(Box<super::metrics::Scrape>),
+    /// To [`HttpQuery::LogDir`]: the data directories.
+    LogDir(menagerie_storage::DataDirs),
 }
 
 /// Why an authorization failed.
@@ -105,6 +109,7 @@ pub fn answer(q: HttpQuery, server: &Server, view: &ShellView<'_>) -> HttpAnswer
         }
         HttpQuery::Sessions => HttpAnswer::Sessions(sessions(server, view)),
         HttpQuery::Snapshot => HttpAnswer::Snapshot(snapshot(server, view)),
+        HttpQuery::LogDir => HttpAnswer::LogDir(data_dirs(view)),
         HttpQuery::Metrics => HttpAnswer::Metrics(Box::new(super::metrics::Scrape {
             metrics: crate::monitor::collect(server, view, 0),
             fsync: view.fsync.snapshot(),
@@ -229,13 +234,17 @@ fn sessions(server: &Server, view: &ShellView<'_>) -> Vec<SessionInfo> {
 /// Writes a snapshot into the data directory as of the last applied zxid (exact, not
 /// fuzzy: written from the core's own task).
 fn snapshot(server: &Server, view: &ShellView<'_>) -> Result<(PathBuf, i64), String> {
-    let dirs = menagerie_storage::datadir::DataDirs::new(
-        Arc::new(menagerie_storage::StdFs),
-        &view.config.data_dir,
-        Some(&view.config.data_log_dir),
-    );
+    let dirs = data_dirs(view);
     let zxid = server.last_processed_zxid();
     crate::persistence::take_snapshot(&dirs, server)
         .map(|path| (path, zxid))
         .map_err(|e| e.to_string())
+}
+
+fn data_dirs(view: &ShellView<'_>) -> menagerie_storage::DataDirs {
+    menagerie_storage::DataDirs::new(
+        Arc::new(menagerie_storage::StdFs),
+        &view.config.data_dir,
+        Some(&view.config.data_log_dir),
+    )
 }

@@ -4,6 +4,7 @@
 //! * [`znodes`]: `/api/v1/znodes/<path>`: GET (data, JSON, children, long-poll and
 //!   Server-Sent Events watches), PUT (setData), POST (create), DELETE.
 //! * [`extras`]: ACLs, multi, whoami, the server views of the console, the OpenAPI document.
+//! * [`history`]: recent changes from the transaction log, per znode with earlier data.
 //! * [`reply`]: JSON shapes and the mapping of ZooKeeper errors to HTTP statuses.
 //!
 //! [`Pool`] keeps one session per caller identity (IP address, digest credential, client
@@ -13,6 +14,7 @@
 //! read-only) are replaced by a new one at the next request.
 
 pub mod extras;
+pub mod history;
 pub mod reply;
 pub mod session;
 pub mod znodes;
@@ -41,7 +43,9 @@ pub const MAX_SESSIONS: usize = 1024;
 
 /// The gateway's routes (state: [`AppState`]).
 pub fn routes() -> Router<AppState> {
-    znodes::routes().merge(extras::routes())
+    znodes::routes()
+        .merge(extras::routes())
+        .merge(history::routes())
 }
 
 /// The gateway's sessions, one per caller identity.
