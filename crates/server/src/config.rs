@@ -116,6 +116,9 @@ pub struct AdminConfig {
     /// `admin.rateLimiterIntervalInMS`: at most one `snapshot` command per interval (ZooKeeper's
     /// default: 5 minutes).
     pub rate_limit: std::time::Duration,
+    /// `admin.gateway.sessionIdleMs` (Menagerie): a REST gateway session without requests or
+    /// open watches this long is closed (default 60 s).
+    pub gateway_idle: std::time::Duration,
 }
 
 /// TLS settings of the admin server.
@@ -138,6 +141,7 @@ impl AdminConfig {
             prometheus_addr: None,
             tls: None,
             rate_limit: std::time::Duration::from_millis(300_000),
+            gateway_idle: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -486,6 +490,13 @@ impl ServerConfig {
                 }
                 "admin.rateLimiterIntervalInMS" | "zookeeper.admin.rateLimiterIntervalInMS" => {
                     c.admin.rate_limit = std::time::Duration::from_millis(number(key, value)?)
+                }
+                "admin.gateway.sessionIdleMs" => {
+                    let ms: u64 = number(key, value)?;
+                    if ms < 100 {
+                        return Err(invalid(key, value, "must be at least 100"));
+                    }
+                    c.admin.gateway_idle = std::time::Duration::from_millis(ms)
                 }
                 "metricsProvider.className" => prom_class = Some(value.to_owned()),
                 "metricsProvider.httpHost" => prom_host = Some(ip(key, value)?),

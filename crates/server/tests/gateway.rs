@@ -784,3 +784,54 @@ async fn admin_commands_need_rights_as_in_zookeeper_3_9() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_closed_with_their_ephemerals() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = config(dir.path());
+    c.admin.gateway_idle = Duration::from_millis(600);
+    let server = menagerie_server::start(c).await.expect("start");
+    let api = Api::new(server.admin_addr.expect("admin bound"));
+    let native = common::connect(&server.addr.to_string()).await;
+    let (s, _) = api
+        .send(api.req(
+            Method::POST,
+            "/api/v1/znodes/lock?mode=ephemeral",
+            Some("bob:pw"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(native.check_stat("/lock").await.expect("exists").is_some());
+    // An open watch keeps the session (and its ephemeral) alive past the idle time.
+    let poll = api
+        .req(
+            Method::GET,
+            "/api/v1/znodes/lock?watch&timeout=2",
+            Some("bob:pw"),
+        )
+        .send();
+    assert_eq!(poll.await.expect("poll").status(), StatusCode::NO_CONTENT);
+    assert!(
+        native.check_stat("/lock").await.expect("exists").is_some(),
+        "kept while watched"
+    );
+    // Then, idle: closed (closeSession), so the ephemeral goes; the next request opens anew.
+    let gone = async {
+        while native.check_stat("/lock").await.expect("exists").is_some() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), gone)
+        .await
+        .expect("the idle session was closed");
+    let (_, body) = api
+        .send(api.req(Method::GET, "/api/v1/server/sessions", None))
+        .await;
+    assert_eq!(
+        body["sessions"].as_array().map(Vec::len),
+        Some(1),
+        "only the native one: {body}"
+    );
+    server.stop().await;
+}

@@ -65,6 +65,8 @@ pub struct Listeners {
     tls: Option<Tls>,
     /// `admin.rateLimiterIntervalInMS`.
     rate_limit: Duration,
+    /// `admin.gateway.sessionIdleMs`.
+    gateway_idle: Duration,
 }
 
 impl std::fmt::Debug for Listeners {
@@ -84,6 +86,7 @@ impl Listeners {
         let mut l = Listeners {
             command_url: config.command_url.clone(),
             rate_limit: config.rate_limit,
+            gateway_idle: config.gateway_idle,
             ..Listeners::default()
         };
         if config.enabled {
@@ -140,7 +143,7 @@ impl Listeners {
         let state = AppState {
             shell: shell.clone(),
             command_url: Arc::from(self.command_url.as_str()),
-            gateway: super::gateway::Pool::start(shell, shutdown.clone()),
+            gateway: super::gateway::Pool::start(shell, shutdown.clone(), self.gateway_idle),
             snapshot_limiter: Arc::new(super::auth::RateLimiter::new(self.rate_limit)),
         };
         let admin = self.admin.map(|l| {

@@ -10,7 +10,7 @@
 //! [`Pool`] keeps one session per caller identity (IP address, digest credential, client
 //! certificate): requests of the same caller share it (so a console's requests cost one
 //! session, not one per request), it pings while it lives, and it is closed after
-//! [`IDLE_CLOSE`] without requests or open watches. Sessions the server closes (expiry,
+//! `admin.gateway.sessionIdleMs` (60 s) without requests or open watches. Sessions the server closes (expiry,
 //! read-only) are replaced by a new one at the next request.
 
 pub mod extras;
@@ -34,9 +34,7 @@ use super::auth::{self, AuthError, Credential};
 use super::{AppState, Peer};
 use crate::shell::ToShell;
 
-/// A session unused this long (no request, no open watch) is closed.
-pub const IDLE_CLOSE: Duration = Duration::from_secs(60);
-/// How often sessions are pinged and idle ones retired.
+/// How often sessions are pinged and idle ones retired (at most).
 const MAINTENANCE_EVERY: Duration = Duration::from_secs(5);
 /// Most gateway sessions at once; beyond it idle ones are retired first, else 503.
 pub const MAX_SESSIONS: usize = 1024;
@@ -55,19 +53,28 @@ pub struct Pool {
     sessions: Mutex<HashMap<Principal, Arc<Session>>>,
     /// Serialises session creation (so concurrent first requests share one session).
     opening: tokio::sync::Mutex<()>,
+    /// Idle time after which a session is closed.
+    idle_close: Duration,
 }
 
 impl Pool {
-    /// A pool whose maintenance task runs until `shutdown`.
-    pub fn start(shell: mpsc::Sender<ToShell>, mut shutdown: watch::Receiver<bool>) -> Arc<Pool> {
+    /// A pool whose maintenance task runs until `shutdown`; sessions idle for `idle_close`
+    /// are closed.
+    pub fn start(
+        shell: mpsc::Sender<ToShell>,
+        mut shutdown: watch::Receiver<bool>,
+        idle_close: Duration,
+    ) -> Arc<Pool> {
         let pool = Arc::new(Pool {
             shell,
             sessions: Mutex::new(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
+            idle_close,
         });
         let weak = Arc::downgrade(&pool);
+        let period = MAINTENANCE_EVERY.min(idle_close / 2);
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(MAINTENANCE_EVERY);
+            let mut every = tokio::time::interval(period);
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => break,
@@ -144,7 +151,7 @@ impl Pool {
             map.retain(|_, s| {
                 if s.is_dead() {
                     false
-                } else if !s.is_busy() && s.idle_for() >= IDLE_CLOSE {
+                } else if !s.is_busy() && s.idle_for() >= self.idle_close {
                     idle.push(Arc::clone(s));
                     false
                 } else {
