@@ -2,6 +2,8 @@
 //! not every file uses every helper).
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::Path;
 use std::time::Duration;
 
