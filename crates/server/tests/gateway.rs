@@ -3,8 +3,9 @@
 //! whose view is checked with the `zookeeper-client` crate).
 
 mod common;
+mod gateway_common;
 
-use common::http::{SUPER, digest, start};
+use gateway_common::{SUPER, digest, start};
 use reqwest::StatusCode;
 use serde_json::json;
 use zookeeper_client as zk;

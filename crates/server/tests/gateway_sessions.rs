@@ -4,10 +4,11 @@
 //! log, and ZooKeeper 3.9's per-command rules (`snapshot` streaming a snapshot).
 
 mod common;
+mod gateway_common;
 
 use std::time::Duration;
 
-use common::http::{Api, SUPER, config, start};
+use gateway_common::{Api, SUPER, config, start};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use zookeeper_client as zk;
@@ -293,6 +294,24 @@ async fn admin_commands_need_rights_as_in_zookeeper_3_9() {
         )
         .await;
     assert_eq!(s, StatusCode::NOT_IMPLEMENTED, "{body}");
+    // Browser-borne requests of other sites: refused, not run with the loopback's rights.
+    let evil_form = api
+        .req(Method::POST, "/api/v1/znodes/csrf", None)
+        .header("Origin", "https://evil.example");
+    assert_eq!(api.send(evil_form).await.0, StatusCode::FORBIDDEN);
+    let evil_img = api
+        .req(Method::GET, "/commands/stat_reset", None)
+        .header("Sec-Fetch-Site", "cross-site")
+        .header("Sec-Fetch-Mode", "no-cors");
+    assert_eq!(api.send(evil_img).await.0, StatusCode::FORBIDDEN);
+    let rebound = api
+        .req(Method::GET, "/api/v1/znodes", None)
+        .header("Host", "evil.example");
+    assert_eq!(api.send(rebound).await.0, StatusCode::FORBIDDEN);
+    let same_origin = api
+        .req(Method::POST, "/api/v1/znodes/csrf", Some(SUPER))
+        .header("Origin", api.base.clone());
+    assert_eq!(api.send(same_origin).await.0, StatusCode::CREATED);
     // Keep-alive on the gateway: two requests on one HTTP/1.1 connection.
     let c = reqwest::Client::builder()
         .pool_max_idle_per_host(1)

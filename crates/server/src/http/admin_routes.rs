@@ -30,6 +30,10 @@ pub fn router(state: AppState) -> Router {
         .route("/console/", get(super::console::index))
         .route("/console/{file}", get(super::console::asset))
         .fallback(admin)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::guard::guard,
+        ))
         .with_state(state)
 }
 

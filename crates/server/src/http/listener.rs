@@ -140,7 +140,13 @@ impl Listeners {
 
     /// Serves until `shutdown` turns true.
     pub async fn serve(self, shell: mpsc::Sender<ToShell>, shutdown: watch::Receiver<bool>) {
+        let loopback_only = self
+            .admin
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .is_some_and(|a| a.ip().is_loopback());
         let state = AppState {
+            loopback_only,
             shell: shell.clone(),
             command_url: Arc::from(self.command_url.as_str()),
             gateway: super::gateway::Pool::start(shell, shutdown.clone(), self.gateway_idle),

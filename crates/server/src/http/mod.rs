@@ -10,6 +10,7 @@
 //! * [`metrics`]: the Prometheus exposition (prometheus-client).
 //! * [`queries`]: the questions the HTTP tasks ask the shell task, and their answers.
 //! * [`gateway`]: znodes as REST resources, each caller a ZooKeeper session of its own.
+//! * [`guard`]: refusal of cross-site browser requests and DNS rebinding.
 //! * [`console`]: the web console's files, compiled into the binary.
 //!
 //! Nothing here touches the core: every question goes to the shell task as a message
@@ -20,6 +21,7 @@ pub mod admin_routes;
 pub mod auth;
 pub mod console;
 pub mod gateway;
+pub mod guard;
 pub mod listener;
 pub mod metrics;
 pub mod queries;
@@ -59,6 +61,8 @@ pub struct AppState {
     pub gateway: Arc<gateway::Pool>,
     /// `snapshot` rate limit (ZooKeeper's `admin.rateLimiterIntervalInMS`).
     pub snapshot_limiter: Arc<auth::RateLimiter>,
+    /// The listener is bound to a loopback address (see [`guard`]).
+    pub loopback_only: bool,
 }
 
 impl std::fmt::Debug for AppState {

@@ -2,8 +2,6 @@
 //! not every file uses every helper).
 #![allow(dead_code)]
 
-pub mod http;
-
 use std::path::Path;
 use std::time::Duration;
 

@@ -134,7 +134,11 @@ impl Session {
         }
         match tokio::time::timeout(REQUEST_TIMEOUT, connected).await {
             Ok(Ok(id)) if id != 0 => session.session_id.store(id, Ordering::Relaxed),
-            Ok(_) => return Err(SessionError::Closed),
+            Ok(_) => {
+                // Refused (read-only server, shutting down): forget the connection.
+                session.close().await;
+                return Err(SessionError::Closed);
+            }
             Err(_) => {
                 session.close().await;
                 return Err(SessionError::Timeout(REQUEST_TIMEOUT));

@@ -1,5 +1,6 @@
-//! A REST gateway client for the server's tests: a server with the admin port on loopback and
+//! A REST gateway client for the server's tests (with `common`): a server with the admin port on loopback and
 //! a super digest, and reqwest requests with an optional digest identity.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,7 +21,7 @@ pub fn config(dir: &std::path::Path) -> ServerConfig {
             rate_limit: Duration::from_secs(3600),
             ..AdminConfig::zookeeper_default()
         },
-        ..super::config(dir)
+        ..crate::common::config(dir)
     };
     c.auth.super_digest = Some(SUPER_DIGEST.into());
     c
