@@ -1,24 +1,25 @@
 //! Menagerie's I/O shell: the tokio runtime around the deterministic core.
 //!
-//! * [`config`]: zoo.cfg parsing and validation.
+//! * [`config`]: zoo.cfg parsing and validation ([`security_config`]: the security keys,
+//!   [`tls`]: the TLS acceptor of the secure client port).
 //! * [`shell`]: the task that owns the core, feeds it inputs and routes its outputs.
-//! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
-//! * [`four_letter`]: the four-letter-word commands.
-//! * [`snapshotter`]: fuzzy snapshots written in the background.
-//! * [`admin`]: ZooKeeper's AdminServer commands (answered by the shell task).
-//! * [`http`]: the admin port's HTTP server: commands, metrics, probes, the REST gateway and
-//!   the web console, with TLS and authentication.
-//! * [`monitor`]: the monitoring numbers shared by `mntr`, `monitor` and `/metrics`.
-//! * [`persistence`]: recovery, the storage thread, snapshots, fsync statistics.
+//! * [`inbox`]: the messages the shell receives (a leaf module).
+//! * [`conn`]: one task pair per client connection (framing, decoding; [`outbox`]: the
+//!   encoded output waiting for the socket).
+//! * [`persistence`]: recovery and the storage thread (over `menagerie-host`), fsync
+//!   statistics.
+//! * [`snapshotter`]: fuzzy snapshots written in the background (over `menagerie-host`).
+//! * [`ops`]: the operations surface: four-letter words, admin commands, monitoring numbers.
+//! * [`http`]: the admin port on hyper/axum: AdminServer commands, Prometheus metrics,
+//!   probes, the REST gateway and the web console, with TLS and authentication.
 //! * [`purge`]: autopurge of old snapshots and logs.
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod config;
 pub mod conn;
-pub mod four_letter;
 pub mod http;
-pub mod monitor;
+pub mod inbox;
+pub mod ops;
 pub mod outbox;
 pub mod persistence;
 pub mod purge;
@@ -65,13 +66,13 @@ impl RunningServer {
 pub enum StartError {
     /// The data directory could not be read or recovered.
     #[error("cannot load the data directory: {0}")]
-    Data(#[from] persistence::PersistenceError),
+    Data(#[from] menagerie_host::RecoveryError),
     /// The client port could not be bound.
     #[error("cannot listen on the client port: {0}")]
     Listen(#[from] std::io::Error),
     /// The admin or metrics port could not be bound (ZooKeeper exits then too).
     #[error("unable to start the admin server: {0}")]
-    Admin(#[from] admin::BindError),
+    Admin(#[from] http::BindError),
     /// The TLS settings of the secure client port are unusable.
     #[error("cannot set up TLS for secureClientPort: {0}")]
     Tls(#[from] tls::TlsError),
@@ -92,7 +93,7 @@ pub async fn start_on(
     let (server, recovered) = shell::recover(&config, fs, &clock)?;
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
-    let admin = admin::Listeners::bind(&config.admin).await?;
+    let admin = http::Listeners::bind(&config.admin).await?;
     let (admin_addr, prometheus_addr) = admin.local_addrs();
     let fsync_stats = std::sync::Arc::clone(&recovered.fsync_stats);
     let secure = match &config.secure_client {

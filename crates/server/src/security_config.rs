@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::config::{ConfigError, ServerConfig, invalid};
-use crate::tls::{ClientAuth, TlsSettings};
+use menagerie_core::auth::AuthConfig;
+
+use crate::config::error::{ConfigError, invalid};
+use crate::tls::{AdminTls, ClientAuth, TlsSettings};
 
 /// Environment variables whose `-Dzookeeper.*=...` words are read as settings.
 pub const JVM_FLAG_VARS: [&str; 2] = ["JVMFLAGS", "SERVER_JVMFLAGS"];
@@ -112,6 +114,19 @@ fn java_bool(value: &str) -> bool {
     value.eq_ignore_ascii_case("true")
 }
 
+/// What the security keys configure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecuritySettings {
+    /// Super digest, skipACL, enforce.auth, SASL users and super users, the x509 super user.
+    pub auth: AuthConfig,
+    /// `enforceQuota`.
+    pub enforce_quota: bool,
+    /// `secureClientPortAddress`:`secureClientPort` with its TLS settings.
+    pub secure_client: Option<(SocketAddr, TlsSettings)>,
+    /// TLS of the admin server.
+    pub admin_tls: Option<AdminTls>,
+}
+
 /// The security keys seen so far while reading a configuration.
 #[derive(Debug, Default)]
 pub struct SecurityKeys {
@@ -186,50 +201,82 @@ impl SecurityKeys {
         true
     }
 
-    /// Validates the keys and stores them in `c` (ZooKeeper: `AuthenticationHelper`
+    /// Validates the keys and returns what they configure (ZooKeeper: `AuthenticationHelper`
     /// refuses to start when enforcement is on without a usable scheme).
-    pub fn finish(mut self, c: &mut ServerConfig) -> Result<(), ConfigError> {
+    pub fn finish(mut self) -> Result<SecuritySettings, ConfigError> {
         // ZooKeeper: sessionRequireClientSASLAuth=true means enforcement with scheme sasl.
         if self.require_sasl {
             self.enforce_auth = true;
             self.enforce_schemes = vec!["sasl".into()];
         }
-        if let Some(path) = &self.jaas {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| invalid(JAAS_KEY, path, format!("cannot read: {e}")))?;
-            let section = self.jaas_section.as_deref().unwrap_or("Server");
-            c.auth.sasl_users = jaas_users(&text, section).ok_or_else(|| {
-                invalid(JAAS_KEY, path, format!("no '{section} {{ ... }};' section"))
-            })?;
-            if c.auth.sasl_users.is_empty() {
-                tracing::warn!(file = %path, "JAAS section has no user_<name> entries: SASL will refuse everyone");
-            }
+        let auth = AuthConfig {
+            sasl_users: self.sasl_users()?,
+            sasl_super_users: self.sasl_super_users.clone(),
+            enforce_auth_schemes: self.enforced_schemes()?,
+            super_digest: self.super_digest()?,
+            skip_acl: self.skip_acl.unwrap_or(false),
+            x509_super_user: self.x509_super_user.clone(),
+            ..AuthConfig::default()
+        };
+        if auth.skip_acl {
+            tracing::warn!("skipACL=yes: every ACL check is skipped");
         }
-        c.auth.sasl_super_users = self.sasl_super_users.clone();
-        if self.enforce_auth {
-            if self.enforce_schemes.is_empty() {
-                return Err(invalid(
-                    "enforce.auth.enabled",
-                    "true",
-                    "enforce.auth.schemes must be configured",
-                ));
-            }
-            if let Some(s) = self
-                .enforce_schemes
-                .iter()
-                .find(|s| !AVAILABLE_SCHEMES.contains(&s.as_str()))
-            {
-                return Err(invalid(
-                    "enforce.auth.schemes",
-                    s,
-                    format!(
-                        "authentication scheme is not available (available: {})",
-                        AVAILABLE_SCHEMES.join(", ")
-                    ),
-                ));
-            }
-            c.auth.enforce_auth_schemes = self.enforce_schemes.clone();
+        let secure_client = self.secure_client()?;
+        Ok(SecuritySettings {
+            auth,
+            enforce_quota: self.enforce_quota,
+            secure_client,
+            admin_tls: self.admin_tls()?,
+        })
+    }
+
+    /// The SASL users of the JAAS file, if one is configured.
+    fn sasl_users(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        let Some(path) = &self.jaas else {
+            return Ok(BTreeMap::new());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| invalid(JAAS_KEY, path, format!("cannot read: {e}")))?;
+        let section = self.jaas_section.as_deref().unwrap_or("Server");
+        let users = jaas_users(&text, section)
+            .ok_or_else(|| invalid(JAAS_KEY, path, format!("no '{section} {{ ... }};' section")))?;
+        if users.is_empty() {
+            tracing::warn!(file = %path, "JAAS section has no user_<name> entries: SASL will refuse everyone");
         }
+        Ok(users)
+    }
+
+    /// The schemes `enforce.auth` requires (none when it is off); each must be available.
+    fn enforced_schemes(&self) -> Result<Vec<String>, ConfigError> {
+        if !self.enforce_auth {
+            return Ok(Vec::new());
+        }
+        if self.enforce_schemes.is_empty() {
+            return Err(invalid(
+                "enforce.auth.enabled",
+                "true",
+                "enforce.auth.schemes must be configured",
+            ));
+        }
+        if let Some(s) = self
+            .enforce_schemes
+            .iter()
+            .find(|s| !AVAILABLE_SCHEMES.contains(&s.as_str()))
+        {
+            return Err(invalid(
+                "enforce.auth.schemes",
+                s,
+                format!(
+                    "authentication scheme is not available (available: {})",
+                    AVAILABLE_SCHEMES.join(", ")
+                ),
+            ));
+        }
+        Ok(self.enforce_schemes.clone())
+    }
+
+    /// The super digest, which must look like `super:<digest>`.
+    fn super_digest(&self) -> Result<Option<String>, ConfigError> {
         if let Some(d) = &self.super_digest
             && d.split(':').count() != 2
         {
@@ -239,123 +286,85 @@ impl SecurityKeys {
                 "expected super:<base64 sha1 digest>",
             ));
         }
-        c.auth.super_digest = self.super_digest.clone();
-        c.auth.skip_acl = self.skip_acl.unwrap_or(false);
-        if c.auth.skip_acl {
-            tracing::warn!("skipACL=yes: every ACL check is skipped");
-        }
-        c.enforce_quota = self.enforce_quota;
-        c.auth.x509_super_user = self.x509_super_user.clone();
+        Ok(self.super_digest.clone())
+    }
+
+    /// The secure client port's address and TLS settings, if `secureClientPort` is set.
+    fn secure_client(&self) -> Result<Option<(SocketAddr, TlsSettings)>, ConfigError> {
         if let Some(bad) = self.ssl.get("!secureClientPortAddress") {
             return Err(invalid("secureClientPortAddress", bad, "not an IP address"));
         }
-        if let Some(port) = self.secure_port {
-            if port == 0 {
-                return Err(invalid(
-                    "secureClientPort",
-                    &port.to_string(),
-                    "must be a port between 1 and 65535",
-                ));
-            }
-            let addr =
-                SocketAddr::new(self.secure_addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
-            let settings = tls_settings(&self.ssl, "ssl.", "secureClientPort", None)?;
-            c.secure_client = Some((addr, settings));
+        let Some(port) = self.secure_port else {
+            return Ok(None);
+        };
+        if port == 0 {
+            return Err(invalid(
+                "secureClientPort",
+                &port.to_string(),
+                "must be a port between 1 and 65535",
+            ));
         }
+        let addr = SocketAddr::new(self.secure_addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
+        let keys = TlsKeys {
+            keys: &self.ssl,
+            prefix: "ssl.",
+        };
+        let settings = keys.settings(("secureClientPort", &port.to_string()), None)?;
+        Ok(Some((addr, settings)))
+    }
+
+    /// The admin server's TLS (ZooKeeper 3.9's AdminServer: `admin.portUnification` or
+    /// `admin.forceHttps` with the `ssl.quorum.*` stores; client certificates required with
+    /// `admin.needClientAuth`, otherwise verified when offered and a trust store is given).
+    fn admin_tls(&self) -> Result<Option<AdminTls>, ConfigError> {
         let [unify, force, need] = self.admin_tls;
-        if unify || force {
-            // ZooKeeper 3.9's AdminServer: the quorum key and trust stores, client
-            // certificates asked for only with admin.needClientAuth (Menagerie also verifies
-            // one a client offers when a trust store is given, for x509 authentication).
-            let key = if force {
-                "admin.forceHttps"
-            } else {
-                "admin.portUnification"
-            };
-            let auth = if need {
-                ClientAuth::Need
-            } else {
-                ClientAuth::Want
-            };
-            let settings = tls_settings(&self.ssl_quorum, "ssl.quorum.", key, Some(auth))?;
-            c.admin.tls = Some(crate::config::AdminTls {
-                settings,
-                port_unification: unify && !force,
-            });
+        if !unify && !force {
+            return Ok(None);
         }
-        Ok(())
+        let key = if force {
+            "admin.forceHttps"
+        } else {
+            "admin.portUnification"
+        };
+        let auth = if need {
+            ClientAuth::Need
+        } else {
+            ClientAuth::Want
+        };
+        let keys = TlsKeys {
+            keys: &self.ssl_quorum,
+            prefix: "ssl.quorum.",
+        };
+        Ok(Some(AdminTls {
+            settings: keys.settings((key, "true"), Some(auth))?,
+            port_unification: unify && !force,
+        }))
     }
 }
 
-/// TLS settings from the keys under `prefix` (`ssl.` for the secure client port,
-/// `ssl.quorum.` for the admin server): ZooKeeper's names, PEM stores only, or Menagerie's
-/// `<prefix>certFile` / `keyFile` / `caFile`. `needed_by` names the key that asked for TLS
-/// (in errors); `client_auth` overrides `<prefix>clientAuth`.
-fn tls_settings(
-    keys: &BTreeMap<String, String>,
-    prefix: &str,
-    needed_by: &str,
-    client_auth: Option<ClientAuth>,
-) -> Result<TlsSettings, ConfigError> {
-    let name = |k: &str| format!("{prefix}{k}");
-    let get = |k: &str| {
-        keys.get(&name(k))
+/// The TLS keys under one prefix (`ssl.` for the secure client port, `ssl.quorum.` for the
+/// admin server), by full name without the `zookeeper.` prefix.
+struct TlsKeys<'a> {
+    keys: &'a BTreeMap<String, String>,
+    prefix: &'static str,
+}
+
+impl TlsKeys<'_> {
+    fn name(&self, short: &str) -> String {
+        format!("{}{short}", self.prefix)
+    }
+
+    /// A non-empty value.
+    fn get(&self, short: &str) -> Option<&str> {
+        self.keys
+            .get(&self.name(short))
             .map(String::as_str)
             .filter(|v| !v.is_empty())
-    };
-    for (loc, ty) in [
-        ("keyStore.location", "keyStore.type"),
-        ("trustStore.location", "trustStore.type"),
-    ] {
-        if let Some(path) = get(loc) {
-            // ZooKeeper guesses the type from the extension when it is not given.
-            let kind = get(ty).map(str::to_ascii_uppercase).unwrap_or_else(|| {
-                if path.ends_with(".pem") {
-                    "PEM".into()
-                } else {
-                    "JKS".into()
-                }
-            });
-            if kind != "PEM" {
-                return Err(invalid(
-                    &name(ty),
-                    &kind,
-                    format!("only PEM stores are supported ({}={path})", name(loc)),
-                ));
-            }
-        }
     }
-    let key_store = get("keyStore.location");
-    let cert = get("certFile").or(key_store).ok_or_else(|| {
-        invalid(
-            needed_by,
-            "true",
-            format!(
-                "needs {0}keyStore.location (PEM) or {0}certFile and {0}keyFile",
-                prefix
-            ),
-        )
-    })?;
-    let key = get("keyFile").or(key_store).unwrap_or(cert);
-    let ca = get("caFile").or(get("trustStore.location"));
-    let client_auth = match client_auth {
-        Some(a) if ca.is_none() && a == ClientAuth::Want => ClientAuth::None,
-        Some(a) => a,
-        None => match get("clientAuth").map(str::to_ascii_lowercase).as_deref() {
-            None | Some("need") => ClientAuth::Need,
-            Some("want") => ClientAuth::Want,
-            Some("none") => ClientAuth::None,
-            Some(other) => {
-                return Err(invalid(
-                    &name("clientAuth"),
-                    other,
-                    "expected need, want or none",
-                ));
-            }
-        },
-    };
-    let list = |k: &str| -> Vec<String> {
-        get(k)
+
+    /// A comma-separated list.
+    fn list(&self, short: &str) -> Vec<String> {
+        self.get(short)
             .map(|v| {
                 v.split(',')
                     .map(|p| p.trim().to_owned())
@@ -363,51 +372,141 @@ fn tls_settings(
                     .collect()
             })
             .unwrap_or_default()
-    };
-    const USED: [&str; 13] = [
-        "keyStore.location",
-        "keyStore.type",
-        "keyStore.password",
-        "trustStore.location",
-        "trustStore.type",
-        "trustStore.password",
-        "certFile",
-        "keyFile",
-        "caFile",
-        "clientAuth",
-        "protocol",
-        "enabledProtocols",
-        "ciphersuites",
-    ];
-    for k in keys.keys() {
-        let short = k.strip_prefix(prefix).unwrap_or(k);
-        if !USED.contains(&short) && !k.starts_with('!') {
-            tracing::warn!(key = %k, "TLS setting accepted but not used by Menagerie");
+    }
+
+    /// The TLS settings (ZooKeeper's names, PEM stores only, or Menagerie's `certFile` /
+    /// `keyFile` / `caFile`). `needed_by` is the key and value that asked for TLS (named in
+    /// errors); `client_auth` replaces `<prefix>clientAuth` (the admin server's rule).
+    fn settings(
+        &self,
+        needed_by: (&str, &str),
+        client_auth: Option<ClientAuth>,
+    ) -> Result<TlsSettings, ConfigError> {
+        self.check_store_types()?;
+        let key_store = self.get("keyStore.location");
+        let cert = self.get("certFile").or(key_store).ok_or_else(|| {
+            invalid(
+                needed_by.0,
+                needed_by.1,
+                format!(
+                    "needs {0}keyStore.location (PEM) or {0}certFile and {0}keyFile",
+                    self.prefix
+                ),
+            )
+        })?;
+        let key = self.get("keyFile").or(key_store).unwrap_or(cert);
+        let ca = self.get("caFile").or(self.get("trustStore.location"));
+        let client_auth = match client_auth {
+            // Nothing to verify a certificate against: do not ask for one.
+            Some(ClientAuth::Want) if ca.is_none() => ClientAuth::None,
+            Some(a) => a,
+            None => self.client_auth()?,
+        };
+        self.warn_unused();
+        let mut protocols = self.list("enabledProtocols");
+        if protocols.is_empty() {
+            protocols = self.list("protocol");
+        }
+        Ok(TlsSettings {
+            cert_file: PathBuf::from(cert),
+            key_file: PathBuf::from(key),
+            ca_file: ca.map(PathBuf::from),
+            client_auth,
+            protocols,
+            ciphersuites: self.list("ciphersuites"),
+        })
+    }
+
+    /// Key and trust stores must be PEM (ZooKeeper guesses the type from the extension when
+    /// it is not given).
+    fn check_store_types(&self) -> Result<(), ConfigError> {
+        for (loc, ty) in [
+            ("keyStore.location", "keyStore.type"),
+            ("trustStore.location", "trustStore.type"),
+        ] {
+            let Some(path) = self.get(loc) else {
+                continue;
+            };
+            let kind = self
+                .get(ty)
+                .map(str::to_ascii_uppercase)
+                .unwrap_or_else(|| {
+                    if path.ends_with(".pem") {
+                        "PEM".into()
+                    } else {
+                        "JKS".into()
+                    }
+                });
+            if kind != "PEM" {
+                return Err(invalid(
+                    &self.name(ty),
+                    &kind,
+                    format!("only PEM stores are supported ({}={path})", self.name(loc)),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `<prefix>clientAuth`: need (the default), want or none.
+    fn client_auth(&self) -> Result<ClientAuth, ConfigError> {
+        match self
+            .get("clientAuth")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("need") => Ok(ClientAuth::Need),
+            Some("want") => Ok(ClientAuth::Want),
+            Some("none") => Ok(ClientAuth::None),
+            Some(other) => Err(invalid(
+                &self.name("clientAuth"),
+                other,
+                "expected need, want or none",
+            )),
         }
     }
-    let mut protocols = list("enabledProtocols");
-    if protocols.is_empty() {
-        protocols = list("protocol");
+
+    /// Logs the keys ZooKeeper knows that Menagerie does not use.
+    fn warn_unused(&self) {
+        for k in self.keys.keys() {
+            let short = k.strip_prefix(self.prefix).unwrap_or(k);
+            if !USED_SSL_KEYS.contains(&short) && !k.starts_with('!') {
+                tracing::warn!(key = %k, "TLS setting accepted but not used by Menagerie");
+            }
+        }
     }
-    Ok(TlsSettings {
-        cert_file: PathBuf::from(cert),
-        key_file: PathBuf::from(key),
-        ca_file: ca.map(PathBuf::from),
-        client_auth,
-        protocols,
-        ciphersuites: list("ciphersuites"),
-    })
 }
+
+/// The TLS keys Menagerie reads (after the prefix).
+const USED_SSL_KEYS: [&str; 13] = [
+    "keyStore.location",
+    "keyStore.type",
+    "keyStore.password",
+    "trustStore.location",
+    "trustStore.type",
+    "trustStore.password",
+    "certFile",
+    "keyFile",
+    "caFile",
+    "clientAuth",
+    "protocol",
+    "enabledProtocols",
+    "ciphersuites",
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_properties;
+    use crate::config::properties::parse_properties;
 
-    fn load(text: &str) -> Result<ServerConfig, ConfigError> {
-        ServerConfig::from_properties(&parse_properties(&format!(
-            "dataDir=d\nclientPort=1\n{text}"
-        )))
+    /// What the security keys of a zoo.cfg `text` configure (other keys are left alone, as
+    /// `ServerConfig::from_properties` leaves them to the other parsers).
+    fn load(text: &str) -> Result<SecuritySettings, ConfigError> {
+        let mut keys = SecurityKeys::default();
+        for (k, v) in parse_properties(text) {
+            keys.take(&k, v.trim());
+        }
+        keys.finish()
     }
 
     #[test]
@@ -422,7 +521,17 @@ mod tests {
             Some("super:xQJmxLMiHGwaqBvst5y6rkB6HQs=")
         );
         assert!(c.auth.skip_acl && c.enforce_quota);
-        assert!(c.unused_keys.is_empty(), "{:?}", c.unused_keys);
+        for key in [
+            "zookeeper.DigestAuthenticationProvider.superDigest",
+            "skipACL",
+            "zookeeper.skipACL",
+            "enforceQuota",
+            "zookeeper.enforceQuota",
+        ] {
+            assert!(SecurityKeys::default().take(key, "yes"), "{key}");
+        }
+        // The quorum stores are the admin server's TLS (ZooKeeper 3.9's AdminServer).
+        assert!(SecurityKeys::default().take("ssl.quorum.keyStore.location", "q.jks"));
         let c = load("zookeeper.skipACL=true\nzookeeper.enforceQuota=TRUE\n").expect("valid");
         assert!(!c.auth.skip_acl, "only 'yes' skips ACLs, as in ZooKeeper");
         assert!(c.enforce_quota);
@@ -452,7 +561,7 @@ mod tests {
              ssl.quorum.enabledProtocols=TLSv1.3\nssl.keyStore.location=/client.pem\n",
         )
         .expect("valid");
-        let t = c.admin.tls.expect("admin TLS");
+        let t = c.admin_tls.expect("admin TLS");
         assert!(t.port_unification);
         assert_eq!(t.settings.cert_file, PathBuf::from("/q/server.pem"));
         assert_eq!(t.settings.ca_file, Some(PathBuf::from("/q/ca.pem")));
@@ -463,7 +572,7 @@ mod tests {
              ssl.quorum.keyStore.location=/q/server.pem\nssl.quorum.trustStore.location=/q/ca.pem\n",
         )
         .expect("valid");
-        let t = c.admin.tls.expect("admin TLS");
+        let t = c.admin_tls.expect("admin TLS");
         assert!(!t.port_unification);
         assert_eq!(t.settings.client_auth, ClientAuth::Need);
         // Without a trust store, no client certificates are asked for.
@@ -471,7 +580,7 @@ mod tests {
             load("admin.forceHttps=true\nssl.quorum.certFile=c.pem\nssl.quorum.keyFile=k.pem\n")
                 .expect("valid");
         assert_eq!(
-            c.admin.tls.expect("tls").settings.client_auth,
+            c.admin_tls.expect("tls").settings.client_auth,
             ClientAuth::None
         );
         let e = load("admin.portUnification=true\n").expect_err("no key store");
@@ -479,12 +588,10 @@ mod tests {
             e.to_string().contains("ssl.quorum.keyStore.location"),
             "{e}"
         );
-        assert!(load("admin.forceHttps=true\nssl.quorum.keyStore.location=k.jks\n").is_err());
-        assert!(
-            load("dataDir=d\n")
-                .map(|c| c.admin.tls.is_none())
-                .unwrap_or(true)
-        );
+        let e =
+            load("admin.forceHttps=true\nssl.quorum.keyStore.location=k.jks\n").expect_err("JKS");
+        assert!(e.to_string().contains("ssl.quorum.keyStore.type"), "{e}");
+        assert_eq!(load("").expect("valid").admin_tls, None);
     }
 
     #[test]

@@ -48,6 +48,16 @@ pub struct TlsSettings {
     pub ciphersuites: Vec<String>,
 }
 
+/// TLS settings of the admin server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTls {
+    /// Certificates, keys, trust store, client authentication.
+    pub settings: TlsSettings,
+    /// `admin.portUnification`: TLS and plaintext HTTP on the same port (`false` with
+    /// `admin.forceHttps`: TLS only).
+    pub port_unification: bool,
+}
+
 /// Why the TLS settings cannot be used.
 #[derive(Debug, Error)]
 pub enum TlsError {

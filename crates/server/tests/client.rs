@@ -3,63 +3,37 @@
 //! nodes, multi and multiRead, one-shot and persistent watches, session resume and expiry,
 //! whoAmI and digest ACLs. Every wait is bounded so a hung server fails instead of hanging.
 
-use std::future::Future;
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{Fixture, within};
 use menagerie_core::reaper::ReaperConfig;
-use menagerie_server::{RunningServer, ServerConfig};
+use menagerie_server::ServerConfig;
 use zookeeper_client as zk;
-
-/// Upper bound for any single wait on the server.
-const WAIT: Duration = Duration::from_secs(10);
 
 /// base64(SHA-1("alice:secret")), computed independently (`openssl sha1 -binary | base64`).
 const ALICE_DIGEST: &str = "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=";
 
-fn config(dir: &std::path::Path) -> ServerConfig {
-    ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_path_buf(),
-        data_log_dir: dir.to_path_buf(),
-        tick_ms: 100,
-        min_session_timeout_ms: 200,
-        max_session_timeout_ms: 10_000,
-        extended_types: true,
-        reaper: ReaperConfig {
+/// A server with 100 ms ticks, sessions from 200 ms, TTL nodes and a container check every
+/// 100 ms, changed by `adjust`.
+async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Fixture {
+    common::start_with(|c| {
+        c.tick_ms = 100;
+        c.min_session_timeout_ms = 200;
+        c.max_session_timeout_ms = 10_000;
+        c.extended_types = true;
+        c.reaper = ReaperConfig {
             check_interval_ms: 100,
             ..ReaperConfig::default()
-        },
-        // Small log files keep the tests' disk use down.
-        pre_alloc_size: 1 << 20,
-        ..ServerConfig::default()
-    }
-}
-
-/// A started server and the directory it keeps its data in (removed on drop).
-struct Fixture {
-    server: RunningServer,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Fixture {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let mut c = config(dir.path());
-    adjust(&mut c);
-    let server = within(menagerie_server::start(c))
-        .await
-        .expect("server starts");
-    Fixture { server, _dir: dir }
+        };
+        adjust(c);
+    })
+    .await
 }
 
 async fn start() -> Fixture {
     start_with(|_| {}).await
-}
-
-/// Awaits `f`, failing the test if it takes longer than [`WAIT`].
-async fn within<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, f)
-        .await
-        .expect("the server did not answer in time")
 }
 
 fn connector(timeout: Duration) -> zk::Connector {
@@ -67,11 +41,10 @@ fn connector(timeout: Duration) -> zk::Connector {
 }
 
 async fn connect_with(f: &Fixture, connector: zk::Connector) -> zk::Client {
-    within(connector.connect(&f.server.addr.to_string()))
-        .await
-        .expect("connect")
+    common::connect_with(&f.addr().to_string(), connector).await
 }
 
+/// A session of 10 s.
 async fn connect(f: &Fixture) -> zk::Client {
     connect_with(f, connector(Duration::from_secs(10))).await
 }

@@ -62,11 +62,7 @@ async fn dump(client: &zk::Client) -> Dump {
 
 /// `zk_digest_mismatches_count` from `mntr`.
 async fn digest_mismatches(server: &RunningServer) -> String {
-    let mntr = common::four_letter(server.addr, "mntr").await;
-    mntr.lines()
-        .find_map(|l| l.strip_prefix("zk_digest_mismatches_count\t"))
-        .unwrap_or("<missing>")
-        .to_owned()
+    common::mntr(server.addr, "digest_mismatches_count").await
 }
 
 /// Every snapshot's digest block (zxid of the file, zxid of the digest).

@@ -16,7 +16,16 @@ use std::time::{Duration, Instant};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
 
-use super::Peer;
+/// What the transport knows about the caller of one request (set per connection).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The TCP peer address (never taken from `X-Forwarded-For` or similar headers).
+    pub addr: SocketAddr,
+    /// The subject of the verified TLS client certificate, if any.
+    pub x509: Option<String>,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
 
 /// What the caller claims in its `Authorization` header.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -23,7 +23,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::AppState;
+use super::state::AppState;
 
 /// Why a request is refused, if it is.
 pub fn refusal(method: &Method, headers: &HeaderMap, loopback_only: bool) -> Option<&'static str> {

@@ -18,9 +18,10 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt as _;
 
-use super::{AppState, Peer};
+use super::auth::Peer;
+use super::state::AppState;
 use crate::config::AdminConfig;
-use crate::shell::ToShell;
+use crate::inbox::ToShell;
 
 /// Largest accepted request head (hyper's read buffer; longer heads get 431).
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -149,7 +150,7 @@ impl Listeners {
             loopback_only,
             shell: shell.clone(),
             command_url: Arc::from(self.command_url.as_str()),
-            gateway: super::gateway::Pool::start(shell, shutdown.clone(), self.gateway_idle),
+            gateway: super::gateway::pool::Pool::start(shell, shutdown.clone(), self.gateway_idle),
             snapshot_limiter: Arc::new(super::auth::RateLimiter::new(self.rate_limit)),
         };
         let admin = self.admin.map(|l| {

@@ -16,8 +16,9 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
-use crate::monitor::{Metric, Value};
-use crate::persistence::{FSYNC_BUCKET_BOUNDS_MS, FsyncStatsSnapshot};
+use crate::ops::metric::{Metric, Value};
+use menagerie_storage::FsyncStatsSnapshot;
+use menagerie_storage::txnlog::FSYNC_BUCKET_BOUNDS_MS;
 
 /// The numbers of one scrape, read by the shell task.
 #[derive(Debug, Clone)]

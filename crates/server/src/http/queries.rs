@@ -11,7 +11,7 @@ use menagerie_proto::records::Id;
 use serde::Serialize;
 
 use super::auth::Credential;
-use crate::four_letter::ShellView;
+use crate::ops::view::ShellView;
 
 /// A question for the shell.
 #[derive(Debug)]
@@ -111,7 +111,7 @@ pub fn answer(q: HttpQuery, server: &Server, view: &ShellView<'_>) -> HttpAnswer
         HttpQuery::Snapshot => HttpAnswer::Snapshot(snapshot(server, view)),
         HttpQuery::LogDir => HttpAnswer::LogDir(data_dirs(view)),
         HttpQuery::Metrics => HttpAnswer::Metrics(Box::new(super::metrics::Scrape {
-            metrics: crate::monitor::collect(server, view, 0),
+            metrics: crate::ops::monitor::collect(server, view, 0),
             fsync: view.fsync.snapshot(),
             stats: server.stats().clone(),
         })),
@@ -236,7 +236,7 @@ fn sessions(server: &Server, view: &ShellView<'_>) -> Vec<SessionInfo> {
 fn snapshot(server: &Server, view: &ShellView<'_>) -> Result<(PathBuf, i64), String> {
     let dirs = data_dirs(view);
     let zxid = server.last_processed_zxid();
-    crate::persistence::take_snapshot(&dirs, server)
+    menagerie_host::snapshot::take_snapshot(&dirs, server)
         .map(|path| (path, zxid))
         .map_err(|e| e.to_string())
 }

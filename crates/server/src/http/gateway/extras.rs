@@ -18,8 +18,9 @@ use serde_json::{Value, json};
 
 use super::reply::{self, acl_json, bad_request, gateway_error, stat_json, zk_error};
 use super::znodes::{create_request, run, session_for};
+use crate::http::auth::Peer;
 use crate::http::queries::{HttpAnswer, HttpQuery};
-use crate::http::{AppState, Peer, ask_http};
+use crate::http::state::{AppState, ask_http};
 
 /// The OpenAPI document of `/api/v1`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -229,7 +230,7 @@ async fn multi(
         Ok((h, _)) if h.err != 0 => return zk_error(h.err, ""),
         Ok((_, ZkResponse::Multi(results))) => results,
         Ok((h, _)) => return zk_error(if h.err == 0 { -5 } else { h.err }, ""),
-        Err(e) => return gateway_error(&super::GatewayError::Session(e)),
+        Err(e) => return gateway_error(&super::pool::GatewayError::Session(e)),
     };
     let json_results: Vec<Value> = results.iter().map(result_json).collect();
     let failed = results.iter().find_map(|r| match r {

@@ -22,10 +22,10 @@ use serde_json::{Value, json};
 
 use super::reply::{bad_request, gateway_error};
 use super::znodes::{run, session_for};
-use crate::http::admin_routes::parse_query;
-use crate::http::auth::{self, Credential, PERM_ALL};
+use crate::http::auth::{self, Credential, PERM_ALL, Peer};
 use crate::http::queries::{Denied, HttpAnswer, HttpQuery};
-use crate::http::{AppState, Peer, ask_http};
+use crate::http::state::{AppState, ask_http};
+use crate::http::target::parse_query;
 
 /// Log files read, newest first (each is up to `preAllocSize`-ish, 64 MiB by default).
 pub const MAX_FILES: usize = 2;
@@ -56,7 +56,7 @@ async fn all(
     let credential = match auth::credential(&headers, &peer) {
         Ok(Some(c)) => c,
         Ok(None) => Credential::Ip(auth::ip_of(peer.addr)),
-        Err(e) => return gateway_error(&super::GatewayError::Auth(e)),
+        Err(e) => return gateway_error(&super::pool::GatewayError::Auth(e)),
     };
     let query = HttpQuery::Authorize {
         credential,

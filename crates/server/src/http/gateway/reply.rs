@@ -14,7 +14,8 @@ use menagerie_proto::error_code::ErrorCode;
 use menagerie_proto::records::{Acl, Id, Stat};
 use serde_json::{Value, json};
 
-use super::{GatewayError, SessionError};
+use super::pool::GatewayError;
+use super::session::SessionError;
 use crate::http::auth::AuthError;
 
 /// The HTTP status of a ZooKeeper error code.
@@ -238,6 +239,6 @@ mod tests {
         assert_eq!(status_of(-102), StatusCode::FORBIDDEN);
         assert_eq!(status_of(-103), StatusCode::PRECONDITION_FAILED);
         assert_eq!(status_of(-110), StatusCode::CONFLICT);
-        assert_eq!(super::super::session::error_name(-101), "NoNode");
+        assert_eq!(crate::http::gateway::session::error_name(-101), "NoNode");
     }
 }

@@ -22,7 +22,7 @@ use menagerie_proto::request::Request;
 use menagerie_proto::response::Response;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::shell::ToShell;
+use crate::inbox::ToShell;
 
 /// Session timeout the gateway asks for (the server's min/max bound it).
 pub const SESSION_TIMEOUT_MS: i32 = 30_000;

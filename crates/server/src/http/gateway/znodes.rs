@@ -38,11 +38,13 @@ use menagerie_proto::request::Request;
 use menagerie_proto::response::Response as ZkResponse;
 use serde_json::json;
 
+use super::pool::{GatewayError, principal};
 use super::reply::{self, bad_request, gateway_error, stat_json, zk_error};
+use super::session::Session;
 use super::session::WatchEvent;
-use super::{GatewayError, Session, principal};
-use crate::http::admin_routes::parse_query;
-use crate::http::{AppState, Peer};
+use crate::http::auth::Peer;
+use crate::http::state::AppState;
+use crate::http::target::parse_query;
 
 /// Longest long poll.
 const MAX_POLL: Duration = Duration::from_secs(300);
@@ -476,7 +478,7 @@ async fn watch(call: Call) -> Response {
             }
             Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
             Ok(Err(_)) => {
-                return gateway_error(&GatewayError::Session(super::SessionError::Closed));
+                return gateway_error(&GatewayError::Session(super::session::SessionError::Closed));
             }
         }
     }

@@ -1,0 +1,73 @@
+//! Starting the core: the clock the shell reads, the core's configuration from zoo.cfg, and
+//! recovery of its data (the one place the shell builds a core).
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use menagerie_core::{CoreConfig, Now, Server};
+
+use crate::config::ServerConfig;
+use crate::persistence::Recovered;
+use crate::security_config::random_u64;
+
+/// Clock readings relative to the shell's start.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    /// A clock starting now.
+    pub fn start() -> Clock {
+        Clock {
+            start: Instant::now(),
+        }
+    }
+
+    /// The current readings.
+    pub fn now(&self) -> Now {
+        Now {
+            mono_ms: self.start.elapsed().as_millis() as u64,
+            wall_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+        }
+    }
+
+    /// The tokio instant of a monotonic reading (`Now::mono_ms`), e.g. the core's next
+    /// deadline.
+    pub fn instant(&self, mono_ms: u64) -> tokio::time::Instant {
+        tokio::time::Instant::from_std(self.start) + std::time::Duration::from_millis(mono_ms)
+    }
+}
+
+/// The core's configuration for a standalone server started at `boot`.
+pub fn core_config(config: &ServerConfig, boot: Now) -> CoreConfig {
+    CoreConfig {
+        server_id: 1,
+        tick_ms: config.tick_ms,
+        min_session_timeout_ms: config.min_session_timeout_ms,
+        max_session_timeout_ms: config.max_session_timeout_ms,
+        extended_types: config.extended_types,
+        hash_seed: boot.wall_ms as u64,
+        reaper: config.reaper,
+        auth: menagerie_core::auth::AuthConfig {
+            nonce_secret: random_u64(),
+            ..config.auth.clone()
+        },
+        enforce_quota: config.enforce_quota,
+        digest_enabled: config.digest_enabled,
+    }
+}
+
+/// Builds the core from `config` and recovers its data from the data directories.
+pub fn recover(
+    config: &ServerConfig,
+    fs: Arc<dyn menagerie_storage::Fs>,
+    clock: &Clock,
+) -> Result<(Server, Recovered), menagerie_host::RecoveryError> {
+    let boot = clock.now();
+    let mut server = Server::new(core_config(config, boot), boot);
+    let recovered = crate::persistence::recover(config, fs, &mut server, boot)?;
+    Ok((server, recovered))
+}
