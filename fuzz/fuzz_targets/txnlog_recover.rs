@@ -9,8 +9,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
-use menagerie_storage::txn::TxnRecord;
-use menagerie_storage::{DataDirs, Fs, MemFs, TxnLog, TxnLogOptions, decode_txn, encode_txn};
+use menagerie_storage::txn::{LoggedTxn, TxnBody};
+use menagerie_storage::{DataDirs, Fs, MemFs, TxnLog, TxnLogOptions};
 
 fuzz_target!(|data: &[u8]| {
     let mem = MemFs::new();
@@ -51,13 +51,13 @@ fuzz_target!(|data: &[u8]| {
     });
 
     // As a txn body.
-    if let Ok(txn) = decode_txn(data) {
+    if let Ok(txn) = LoggedTxn::from_bytes(data) {
         // A body-less closeSession followed by a digest is ambiguous in ZooKeeper's format
         // (the digest can parse as a CloseSessionTxn), so it is exempt.
-        let ambiguous = matches!(txn.record, TxnRecord::CloseSession(None)) && txn.digest.is_some();
-        let bytes = encode_txn(&txn.header, &txn.record, txn.digest.as_ref());
+        let ambiguous = matches!(txn.body, TxnBody::CloseSession(None)) && txn.digest.is_some();
+        let bytes = txn.to_bytes();
         if !ambiguous {
-            assert_eq!(decode_txn(&bytes).expect("re-decode"), txn);
+            assert_eq!(LoggedTxn::from_bytes(&bytes).expect("re-decode"), txn);
         }
     }
 });

@@ -12,7 +12,9 @@
 
 use std::collections::VecDeque;
 
+use menagerie_proto::Zxid;
 use menagerie_proto::digest::DIGEST_VERSION;
+pub use menagerie_proto::digest::ZxidDigest;
 use menagerie_proto::txn::TxnDigest;
 
 /// A digest is recorded in the history every this many zxids (ZooKeeper:
@@ -20,17 +22,6 @@ use menagerie_proto::txn::TxnDigest;
 pub const HISTORY_INTERVAL: i64 = 128;
 /// Entries kept in the history (ZooKeeper: `DIGEST_LOG_LIMIT`).
 pub const HISTORY_LIMIT: usize = 1024;
-
-/// The tree digest as of a zxid (ZooKeeper: `DataTree.ZxidDigest`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ZxidDigest {
-    /// The last applied txn.
-    pub zxid: i64,
-    /// How the digest was computed (2 today).
-    pub version: i32,
-    /// The tree digest, as ZooKeeper stores it (a signed long).
-    pub digest: i64,
-}
 
 /// Digest checks and history of one server.
 #[derive(Debug, Clone)]
@@ -40,6 +31,8 @@ pub struct DigestLog {
     from_snapshot: Option<ZxidDigest>,
     history: VecDeque<ZxidDigest>,
     mismatches: u64,
+    /// Txns up to here re-apply effects the tree already has (see [`Self::fuzzy_until`]).
+    fuzzy_until: Zxid,
 }
 
 impl DigestLog {
@@ -51,6 +44,7 @@ impl DigestLog {
             from_snapshot: None,
             history: VecDeque::new(),
             mismatches: 0,
+            fuzzy_until: Zxid::ZERO,
         }
     }
 
@@ -63,9 +57,9 @@ impl DigestLog {
     /// loaded tree's digest. A digest taken exactly at the snapshot's zxid is compared now;
     /// a later one when replay gets there; an earlier or empty one is ignored (ZooKeeper:
     /// `deserializeZxidDigest`).
-    pub fn snapshot_loaded(&mut self, snapshot_zxid: i64, stored: Option<ZxidDigest>, tree: u64) {
+    pub fn snapshot_loaded(&mut self, snapshot_zxid: Zxid, stored: Option<ZxidDigest>, tree: u64) {
         self.from_snapshot = None;
-        let Some(d) = stored.filter(|d| self.enabled && d.zxid > 0) else {
+        let Some(d) = stored.filter(|d| self.enabled && d.zxid > Zxid::ZERO) else {
             return;
         };
         if d.version != DIGEST_VERSION {
@@ -75,7 +69,7 @@ impl DigestLog {
             );
         } else if d.zxid < snapshot_zxid {
             tracing::info!(
-                zxid = format_args!("{:#x}", d.zxid),
+                zxid = %d.zxid,
                 "snapshot digest older than the snapshot; not compared"
             );
         } else if d.zxid == snapshot_zxid {
@@ -86,10 +80,20 @@ impl DigestLog {
         }
     }
 
+    /// The tree holds effects of txns up to `zxid` that will be applied again (a fuzzy
+    /// snapshot stream from a leader, which carries no digest): until then nothing is
+    /// compared.
+    pub fn fuzzy_until(&mut self, zxid: Zxid) {
+        self.fuzzy_until = zxid;
+    }
+
     /// Txn `zxid` was applied and the tree's digest is now `tree`; `logged` is the digest the
     /// txn carries. Returns false on a mismatch.
-    pub fn applied(&mut self, zxid: i64, logged: Option<&TxnDigest>, tree: u64) -> bool {
+    pub fn applied(&mut self, zxid: Zxid, logged: Option<&TxnDigest>, tree: u64) -> bool {
         if !self.enabled {
+            return true;
+        }
+        if zxid <= self.fuzzy_until {
             return true;
         }
         if let Some(d) = self.from_snapshot {
@@ -101,7 +105,7 @@ impl DigestLog {
                 self.compare("snapshot", zxid, d.digest, tree);
             } else {
                 tracing::warn!(
-                    zxid = format_args!("{:#x}", d.zxid),
+                    zxid = %d.zxid,
                     "the txn the snapshot's digest belongs to is not in the log"
                 );
             }
@@ -117,23 +121,23 @@ impl DigestLog {
 
     /// Replay ended at `last_zxid`: a snapshot digest never reached is reported (the log
     /// does not cover the snapshot) and checking resumes.
-    pub fn recovery_done(&mut self, last_zxid: i64) {
+    pub fn recovery_done(&mut self, last_zxid: Zxid) {
         if let Some(d) = self.from_snapshot.take() {
             tracing::warn!(
-                snapshot_digest_zxid = format_args!("{:#x}", d.zxid),
-                last_zxid = format_args!("{last_zxid:#x}"),
+                snapshot_digest_zxid = %d.zxid,
+                last_zxid = %last_zxid,
                 "the log ends before the zxid of the snapshot's digest; the data may be inconsistent"
             );
         }
     }
 
-    fn record(&mut self, zxid: i64, tree: u64) {
+    fn record(&mut self, zxid: Zxid, tree: u64) {
         let d = ZxidDigest {
             zxid,
             version: DIGEST_VERSION,
             digest: tree as i64,
         };
-        if zxid % HISTORY_INTERVAL == 0 {
+        if zxid.0 % HISTORY_INTERVAL == 0 {
             if self.history.len() == HISTORY_LIMIT {
                 self.history.pop_front();
             }
@@ -141,7 +145,7 @@ impl DigestLog {
         }
     }
 
-    fn compare(&mut self, what: &str, zxid: i64, expected: i64, tree: u64) -> bool {
+    fn compare(&mut self, what: &str, zxid: Zxid, expected: i64, tree: u64) -> bool {
         if expected == tree as i64 {
             return true;
         }
@@ -149,7 +153,7 @@ impl DigestLog {
         // Every mismatch counts; the log shows the first and then powers of two.
         if self.mismatches.is_power_of_two() {
             tracing::error!(
-                zxid = format_args!("{zxid:#x}"),
+                zxid = %zxid,
                 expected,
                 actual = tree as i64,
                 mismatches = self.mismatches,
@@ -185,51 +189,51 @@ mod tests {
     #[test]
     fn compares_records_and_counts() {
         let mut l = DigestLog::new(true);
-        assert!(l.applied(1, Some(&txn(10)), 10));
-        assert!(!l.applied(2, Some(&txn(11)), 12));
+        assert!(l.applied(menagerie_proto::Zxid(1), Some(&txn(10)), 10));
+        assert!(!l.applied(menagerie_proto::Zxid(2), Some(&txn(11)), 12));
         // Other versions and missing digests are not compared.
         let v1 = TxnDigest {
             version: 1,
             tree_digest: 0,
         };
-        assert!(l.applied(3, Some(&v1), 13));
-        assert!(l.applied(4, None, 14));
+        assert!(l.applied(menagerie_proto::Zxid(3), Some(&v1), 13));
+        assert!(l.applied(menagerie_proto::Zxid(4), None, 14));
         assert_eq!(l.mismatches(), 1);
         for z in 5..=(HISTORY_INTERVAL * (HISTORY_LIMIT as i64 + 3)) {
-            l.applied(z, None, z as u64);
+            l.applied(menagerie_proto::Zxid(z), None, z as u64);
         }
         let h: Vec<_> = l.history().collect();
         assert_eq!(h.len(), HISTORY_LIMIT);
-        assert_eq!(h[0].zxid, HISTORY_INTERVAL * 4);
-        assert!(h.iter().all(|d| d.zxid % HISTORY_INTERVAL == 0));
+        assert_eq!(h[0].zxid, menagerie_proto::Zxid(HISTORY_INTERVAL * 4));
+        assert!(h.iter().all(|d| d.zxid.0 % HISTORY_INTERVAL == 0));
     }
 
     #[test]
     fn fuzzy_state_lasts_until_the_snapshot_digest_zxid() {
         let mut l = DigestLog::new(true);
         let stored = ZxidDigest {
-            zxid: 7,
+            zxid: menagerie_proto::Zxid(7),
             version: DIGEST_VERSION,
             digest: 70,
         };
-        l.snapshot_loaded(5, Some(stored), 999);
+        l.snapshot_loaded(menagerie_proto::Zxid(5), Some(stored), 999);
         // Txn 6 is inside the fuzzy window: not compared.
-        assert!(l.applied(6, Some(&txn(1)), 60));
+        assert!(l.applied(menagerie_proto::Zxid(6), Some(&txn(1)), 60));
         assert_eq!(l.mismatches(), 0);
         // At 7 both the snapshot's and the txn's digest are compared.
-        assert!(!l.applied(7, Some(&txn(71)), 70));
+        assert!(!l.applied(menagerie_proto::Zxid(7), Some(&txn(71)), 70));
         assert_eq!(l.mismatches(), 1);
         assert_eq!(l.history().count(), 0, "7 is not a multiple of 128");
 
         // A digest at the snapshot's own zxid is compared at once.
         let mut l = DigestLog::new(true);
-        l.snapshot_loaded(7, Some(stored), 71);
+        l.snapshot_loaded(menagerie_proto::Zxid(7), Some(stored), 71);
         assert_eq!(l.mismatches(), 1);
 
         // Disabled: nothing at all.
         let mut l = DigestLog::new(false);
-        l.snapshot_loaded(7, Some(stored), 71);
-        assert!(l.applied(8, Some(&txn(1)), 2));
+        l.snapshot_loaded(menagerie_proto::Zxid(7), Some(stored), 71);
+        assert!(l.applied(menagerie_proto::Zxid(8), Some(&txn(1)), 2));
         assert_eq!((l.mismatches(), l.history().count()), (0, 0));
     }
 }

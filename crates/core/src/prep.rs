@@ -6,178 +6,20 @@
 //! `outstandingChanges`. The order of the checks decides which error a client sees and
 //! follows ZooKeeper exactly.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use foldhash::fast::FixedState;
-
-use menagerie_proto::ErrorCode;
-use menagerie_proto::digest;
 use menagerie_proto::opcode::OpCode;
-use menagerie_proto::records::{Acl, CreateRequest, Id, StatPersisted, perms};
+use menagerie_proto::records::{Acl, CreateRequest, Id, perms};
 use menagerie_proto::request::Request;
 use menagerie_proto::txn::*;
+use menagerie_proto::{ErrorCode, SessionId, Zxid, digest};
 
 use crate::acl::fixup_acl;
 use crate::auth::{check_acl, is_authenticated_scheme};
 use crate::path::{self, has_slash_and_no_nul, is_undeletable, validate_path};
+use crate::pending::{NodeRecord, Pending};
 use crate::quota;
-use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, MAX_TTL, Node};
-use crate::txn::TxnBody;
-
-/// The state of a node as prep sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeRecord {
-    /// Data version.
-    pub version: i32,
-    /// Stored child version (creation count).
-    pub cversion: i32,
-    /// ACL version.
-    pub aversion: i32,
-    /// Owner encoding.
-    pub ephemeral_owner: i64,
-    /// Direct children.
-    pub num_children: i32,
-    /// ACL (shared with the tree's ACL cache when it comes from there).
-    pub acl: Arc<[Acl]>,
-    /// Length of the data (for the quota check of setData).
-    pub data_len: usize,
-    /// zxid of the create.
-    pub czxid: i64,
-    /// zxid of the last setData.
-    pub mzxid: i64,
-    /// zxid of the last child create or delete.
-    pub pzxid: i64,
-    /// Create time.
-    pub ctime: i64,
-    /// Last setData time.
-    pub mtime: i64,
-    /// CRC-32 of path and data, from which the node's digest is computed.
-    pub crc: u32,
-}
-
-impl NodeRecord {
-    /// The node's digest once this record is applied (ZooKeeper: the `precalculatedDigest`
-    /// of a `ChangeRecord`).
-    pub fn digest(&self, path: &str) -> u64 {
-        let stat = StatPersisted {
-            czxid: self.czxid,
-            mzxid: self.mzxid,
-            ctime: self.ctime,
-            mtime: self.mtime,
-            version: self.version,
-            cversion: self.cversion,
-            aversion: self.aversion,
-            ephemeral_owner: self.ephemeral_owner,
-            pzxid: self.pzxid,
-        };
-        digest::node_digest_with(path, self.crc, &stat)
-    }
-}
-
-/// Changes proposed but not yet applied (ZooKeeper: `outstandingChanges`).
-#[derive(Debug, Clone, Default)]
-pub struct Pending {
-    latest: HashMap<Arc<str>, (i64, Option<NodeRecord>), FixedState>,
-    order: VecDeque<(i64, Arc<str>)>,
-    /// The tree digest predicted for when every pending change is applied (meaningful
-    /// while `order` is not empty).
-    digest: u64,
-}
-
-impl Pending {
-    /// The node at `path` as of the latest pending change, else as in the tree.
-    pub fn record(&self, tree: &DataTree, path: &str) -> Option<NodeRecord> {
-        if let Some((_, rec)) = self.latest.get(path) {
-            return rec.clone();
-        }
-        let node = tree.get(path)?;
-        Some(NodeRecord {
-            version: node.version,
-            cversion: node.cversion,
-            aversion: node.aversion,
-            ephemeral_owner: node.ephemeral_owner,
-            num_children: node.num_children() as i32,
-            acl: tree.acl_shared(node),
-            data_len: node.data_len(),
-            czxid: node.czxid,
-            mzxid: node.mzxid,
-            pzxid: node.pzxid,
-            ctime: node.ctime,
-            mtime: node.mtime,
-            crc: node.crc(),
-        })
-    }
-
-    /// The tree digest once every pending change is applied: the digest of the tree when
-    /// nothing is pending (ZooKeeper: `PrepRequestProcessor.getCurrentTreeDigest`). A txn's
-    /// TxnDigest is this value right after its prep.
-    pub fn tree_digest(&self, tree: &DataTree) -> u64 {
-        if self.order.is_empty() {
-            tree.digest()
-        } else {
-            self.digest
-        }
-    }
-
-    /// The digest of the node at `path` as of the latest pending change (0 if absent).
-    fn node_digest(&self, tree: &DataTree, path: &str) -> u64 {
-        match self.latest.get(path) {
-            Some((_, rec)) => rec.as_ref().map_or(0, |r| r.digest(path)),
-            None => tree.get(path).map_or(0, Node::digest),
-        }
-    }
-
-    fn put(&mut self, tree: &DataTree, zxid: i64, path: &str, rec: Option<NodeRecord>) {
-        let before = self.node_digest(tree, path);
-        let after = rec.as_ref().map_or(0, |r| r.digest(path));
-        self.digest = self
-            .tree_digest(tree)
-            .wrapping_sub(before)
-            .wrapping_add(after);
-        let path: Arc<str> = Arc::from(path);
-        self.latest.insert(Arc::clone(&path), (zxid, rec));
-        self.order.push_back((zxid, path));
-    }
-
-    /// Forgets changes of txns up to `zxid`, now applied to the tree.
-    pub fn applied(&mut self, zxid: i64) {
-        while let Some((z, _)) = self.order.front() {
-            if *z > zxid {
-                break;
-            }
-            if let Some((z, p)) = self.order.pop_front()
-                && self.latest.get(&p).is_some_and(|(latest, _)| *latest == z)
-            {
-                self.latest.remove(&p);
-            }
-        }
-    }
-
-    /// Pending ephemeral creations of `session`, and pending deletions of any path.
-    fn session_changes(&self, session: i64) -> (Vec<String>, Vec<String>) {
-        let mut created = Vec::new();
-        let mut deleted = Vec::new();
-        for (p, (_, rec)) in &self.latest {
-            match rec {
-                Some(r) if r.ephemeral_owner == session => created.push(p.to_string()),
-                None => deleted.push(p.to_string()),
-                _ => {}
-            }
-        }
-        (created, deleted)
-    }
-
-    /// Number of pending path records.
-    pub fn len(&self) -> usize {
-        self.latest.len()
-    }
-
-    /// Whether nothing is pending.
-    pub fn is_empty(&self) -> bool {
-        self.latest.is_empty()
-    }
-}
+use crate::tree::{CONTAINER_OWNER, DataTree, EphemeralType, MAX_TTL};
 
 /// Everything prep needs besides the request.
 pub struct PrepContext<'a> {
@@ -186,11 +28,11 @@ pub struct PrepContext<'a> {
     /// Pending changes; updated by a successful prep.
     pub pending: &'a mut Pending,
     /// zxid being assigned.
-    pub zxid: i64,
+    pub zxid: Zxid,
     /// The txn's time (`TxnHeader.time`), for the stats the digest covers.
     pub time: i64,
     /// Requesting session.
-    pub session: i64,
+    pub session: SessionId,
     /// The connection's identities.
     pub ids: &'a [Id],
     /// `zookeeper.extendedTypesEnabled`.
@@ -261,39 +103,16 @@ impl PrepContext<'_> {
 
     fn create(&mut self, op: OpCode, r: &CreateRequest, ttl: i64) -> Result<TxnBody, ErrorCode> {
         // ZooKeeper: PrepRequestProcessor.pRequest2TxnCreate, in this order.
-        let (ephemeral, sequential, container, is_ttl) = match r.flags {
-            0 => (false, false, false, false),
-            1 => (true, false, false, false),
-            2 => (false, true, false, false),
-            3 => (true, true, false, false),
-            4 => (false, false, true, false),
-            5 => (false, false, false, true),
-            6 => (false, true, false, true),
-            _ => return Err(ErrorCode::BadArguments),
-        };
-        if is_ttl && !self.extended_types {
-            return Err(ErrorCode::Unimplemented);
-        }
-        if is_ttl {
-            if ttl <= 0 || ttl > MAX_TTL || op != OpCode::CreateTtl {
-                return Err(ErrorCode::BadArguments);
-            }
-        } else if ttl >= 0 {
-            return Err(ErrorCode::BadArguments);
-        }
-        // Containers only through opcode 19 and opcode 19 only for containers (spec README
-        // item 33: ZooKeeper is inconsistent here; rejecting is the safe, deliberate choice).
-        if container != (op == OpCode::CreateContainer) {
-            return Err(ErrorCode::BadArguments);
-        }
+        let kind = CreateKind::parse(r.flags)?;
+        self.check_create_kind(op, kind, ttl)?;
         if !has_slash_and_no_nul(&r.path) {
             return Err(ErrorCode::BadArguments);
         }
         let acl = fixup_acl(&r.acl, &self.authenticated_ids())?;
         let parent_path = path::parent(&r.path);
-        let mut parent = self.node(parent_path)?;
+        let parent = self.node(parent_path)?;
         self.require(&parent, perms::CREATE)?;
-        let path = if sequential {
+        let path = if kind.sequential {
             format!("{}{:010}", r.path, parent.cversion)
         } else {
             r.path.clone()
@@ -312,42 +131,9 @@ impl PrepContext<'_> {
         }
         let data_len = r.data.as_ref().map_or(0, Vec::len);
         self.check_quota(&path, 1, data_len as i64)?;
-        let parent_cversion = parent.cversion.wrapping_add(1);
-        parent.cversion = parent_cversion;
-        parent.pzxid = self.zxid;
-        parent.num_children += 1;
-        let owner = if ephemeral {
-            self.session
-        } else if container {
-            CONTAINER_OWNER
-        } else if is_ttl {
-            EphemeralType::ttl_owner(ttl)
-        } else {
-            0
-        };
-        self.pending
-            .put(self.tree, self.zxid, parent_path, Some(parent));
-        self.pending.put(
-            self.tree,
-            self.zxid,
-            &path,
-            Some(NodeRecord {
-                version: 0,
-                cversion: 0,
-                aversion: 0,
-                ephemeral_owner: owner,
-                num_children: 0,
-                acl: Arc::from(acl.as_slice()),
-                data_len,
-                czxid: self.zxid,
-                mzxid: self.zxid,
-                pzxid: self.zxid,
-                ctime: self.time,
-                mtime: self.time,
-                crc: digest::path_data_crc(&path, r.data.as_deref()),
-            }),
-        );
-        let data = r.data.clone();
+        let owner = kind.owner(self.session, ttl);
+        let parent_cversion = self.record_create(parent_path, parent, &path, r, &acl, owner);
+        let (data, ephemeral) = (r.data.clone(), kind.ephemeral);
         Ok(match op {
             OpCode::CreateContainer => TxnBody::CreateContainer(CreateContainerTxn {
                 path,
@@ -362,24 +148,85 @@ impl PrepContext<'_> {
                 parent_cversion,
                 ttl,
             }),
-            _ => TxnBody::Create {
-                op,
-                txn: CreateTxn {
+            _ => {
+                let txn = CreateTxn {
                     path,
                     data,
                     acl,
                     ephemeral,
                     parent_cversion,
-                },
-            },
+                };
+                if op == OpCode::Create {
+                    TxnBody::Create(txn)
+                } else {
+                    TxnBody::Create2(txn)
+                }
+            }
         })
+    }
+
+    /// The TTL and container rules of a create.
+    fn check_create_kind(&self, op: OpCode, kind: CreateKind, ttl: i64) -> Result<(), ErrorCode> {
+        if kind.ttl && !self.extended_types {
+            return Err(ErrorCode::Unimplemented);
+        }
+        if kind.ttl {
+            if ttl <= 0 || ttl > MAX_TTL || op != OpCode::CreateTtl {
+                return Err(ErrorCode::BadArguments);
+            }
+        } else if ttl >= 0 {
+            return Err(ErrorCode::BadArguments);
+        }
+        // Containers only through opcode 19 and opcode 19 only for containers (spec README
+        // item 33: ZooKeeper is inconsistent here; rejecting is the safe, deliberate choice).
+        if kind.container != (op == OpCode::CreateContainer) {
+            return Err(ErrorCode::BadArguments);
+        }
+        Ok(())
+    }
+
+    /// Records a create and its parent's new child version as pending; returns that
+    /// version (the txn's `parentCVersion`).
+    fn record_create(
+        &mut self,
+        parent_path: &str,
+        mut parent: NodeRecord,
+        path: &str,
+        r: &CreateRequest,
+        acl: &[Acl],
+        owner: i64,
+    ) -> i32 {
+        let parent_cversion = parent.cversion.wrapping_add(1);
+        parent.cversion = parent_cversion;
+        parent.pzxid = self.zxid.0;
+        parent.num_children += 1;
+        self.pending
+            .put(self.tree, self.zxid, parent_path, Some(parent));
+        let zxid = self.zxid.0;
+        let node = NodeRecord {
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: owner,
+            num_children: 0,
+            acl: Arc::from(acl),
+            data_len: r.data.as_ref().map_or(0, Vec::len),
+            czxid: zxid,
+            mzxid: zxid,
+            pzxid: zxid,
+            ctime: self.time,
+            mtime: self.time,
+            crc: digest::path_data_crc(path, r.data.as_deref()),
+        };
+        self.pending.put(self.tree, self.zxid, path, Some(node));
+        parent_cversion
     }
 
     fn remove_from_parent(&mut self, path: &str) -> Result<(), ErrorCode> {
         let parent_path = path::parent(path);
         let mut parent = self.node(parent_path)?;
         parent.num_children -= 1;
-        parent.pzxid = parent.pzxid.max(self.zxid);
+        parent.pzxid = parent.pzxid.max(self.zxid.0);
         self.pending
             .put(self.tree, self.zxid, parent_path, Some(parent));
         self.pending.put(self.tree, self.zxid, path, None);
@@ -438,7 +285,7 @@ impl PrepContext<'_> {
         }
         node.version = node.version.wrapping_add(1);
         node.data_len = new_len;
-        node.mzxid = self.zxid;
+        node.mzxid = self.zxid.0;
         node.mtime = self.time;
         node.crc = digest::path_data_crc(path, data.as_deref());
         let new_version = node.version;
@@ -515,7 +362,7 @@ impl PrepContext<'_> {
         let (created, deleted) = self.pending.session_changes(self.session);
         let mut paths: Vec<String> = self
             .tree
-            .ephemerals(self.session)
+            .ephemerals(self.session.0)
             .filter(|p| !deleted.iter().any(|d| d == p))
             .map(str::to_owned)
             .chain(created)
@@ -526,8 +373,281 @@ impl PrepContext<'_> {
             // A path whose parent vanished is simply skipped at apply.
             let _ = self.remove_from_parent(p);
         }
-        TxnBody::CloseSession(CloseSessionTxn {
+        TxnBody::CloseSession(Some(CloseSessionTxn {
             paths_to_delete: paths,
+        }))
+    }
+}
+
+/// What the flags of a create ask for (ZooKeeper: `CreateMode.fromFlag`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CreateKind {
+    ephemeral: bool,
+    sequential: bool,
+    container: bool,
+    ttl: bool,
+}
+
+impl CreateKind {
+    fn parse(flags: i32) -> Result<CreateKind, ErrorCode> {
+        let (ephemeral, sequential, container, ttl) = match flags {
+            0 => (false, false, false, false),
+            1 => (true, false, false, false),
+            2 => (false, true, false, false),
+            3 => (true, true, false, false),
+            4 => (false, false, true, false),
+            5 => (false, false, false, true),
+            6 => (false, true, false, true),
+            _ => return Err(ErrorCode::BadArguments),
+        };
+        Ok(CreateKind {
+            ephemeral,
+            sequential,
+            container,
+            ttl,
         })
+    }
+
+    /// The new node's `ephemeralOwner` field.
+    fn owner(self, session: SessionId, ttl: i64) -> i64 {
+        if self.ephemeral {
+            session.0
+        } else if self.container {
+            CONTAINER_OWNER
+        } else if self.ttl {
+            EphemeralType::ttl_owner(ttl)
+        } else {
+            0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use menagerie_proto::records::{DeleteRequest, SetDataRequest};
+
+    use super::*;
+    use crate::apply::apply;
+
+    const S: SessionId = SessionId(0x77);
+
+    /// A tree, the pending state and a zxid counter: preps requests as a proposer would and
+    /// applies them on demand.
+    struct Bench {
+        tree: DataTree,
+        pending: Pending,
+        txns: Vec<(Zxid, TxnBody)>,
+    }
+
+    impl Bench {
+        fn new() -> Bench {
+            Bench {
+                tree: DataTree::new(true, 0),
+                pending: Pending::default(),
+                txns: Vec::new(),
+            }
+        }
+
+        fn prep_as(&mut self, session: SessionId, req: &Request) -> Result<TxnBody, ErrorCode> {
+            let zxid = Zxid(self.txns.len() as i64 + 1);
+            let r = PrepContext {
+                tree: &self.tree,
+                pending: &mut self.pending,
+                zxid,
+                time: 1000 + zxid.0,
+                session,
+                ids: &[],
+                extended_types: true,
+                skip_acl: false,
+                enforce_quota: false,
+            }
+            .prep(req);
+            let body = r
+                .clone()
+                .unwrap_or_else(|e| TxnBody::Error(ErrorTxn { err: e.code() }));
+            self.txns.push((zxid, body));
+            r
+        }
+
+        fn prep(&mut self, req: &Request) -> Result<TxnBody, ErrorCode> {
+            self.prep_as(S, req)
+        }
+
+        /// Applies every txn prepped so far, in order, and forgets their pending changes.
+        fn apply_all(&mut self) {
+            for (zxid, body) in self.txns.drain(..) {
+                let header = TxnHeader {
+                    client_id: S,
+                    cxid: 0,
+                    zxid,
+                    time: 1000 + zxid.0,
+                    txn_type: body.txn_type(),
+                };
+                apply(&mut self.tree, &header, &body, &mut Vec::new());
+                self.pending.applied(zxid);
+            }
+        }
+    }
+
+    fn create(path: &str, flags: i32) -> Request {
+        Request::Create(CreateRequest {
+            path: path.into(),
+            data: Some(b"d".to_vec()),
+            acl: Acl::open_unsafe(),
+            flags,
+        })
+    }
+
+    fn delete(path: &str, version: i32) -> Request {
+        Request::Delete(DeleteRequest {
+            path: path.into(),
+            version,
+        })
+    }
+
+    #[test]
+    fn creates_see_pending_creates_and_number_sequentials_from_the_pending_parent() {
+        let mut b = Bench::new();
+        assert!(b.prep(&create("/a", 0)).is_ok());
+        // Not applied yet: a second create of /a sees the pending one.
+        assert_eq!(b.prep(&create("/a", 0)), Err(ErrorCode::NodeExists));
+        assert!(b.prep(&create("/a/b", 0)).is_ok());
+        let Ok(TxnBody::Create(t)) = b.prep(&create("/a/s-", 2)) else {
+            panic!("sequential create")
+        };
+        // /a's pending cversion is 1 after /a/b: the suffix and the new parentCVersion.
+        assert_eq!((t.path.as_str(), t.parent_cversion), ("/a/s-0000000001", 2));
+        let parent = b.pending.record(&b.tree, "/a").expect("pending /a");
+        assert_eq!((parent.num_children, parent.pzxid), (2, 4));
+    }
+
+    #[test]
+    fn create_flags_and_kinds_are_checked_in_zookeepers_order() {
+        let mut b = Bench::new();
+        assert_eq!(b.prep(&create("/x", 7)), Err(ErrorCode::BadArguments));
+        // A container only through createContainer.
+        assert_eq!(b.prep(&create("/x", 4)), Err(ErrorCode::BadArguments));
+        assert_eq!(b.prep(&create("no-slash", 0)), Err(ErrorCode::BadArguments));
+        assert_eq!(b.prep(&create("/missing/x", 0)), Err(ErrorCode::NoNode));
+        assert!(b.prep(&create("/e", 1)).is_ok());
+        assert_eq!(
+            b.prep(&create("/e/child", 0)),
+            Err(ErrorCode::NoChildrenForEphemerals)
+        );
+        let Ok(TxnBody::Create(e)) = b.prep(&create("/e2", 1)) else {
+            panic!("ephemeral create")
+        };
+        assert!(e.ephemeral);
+    }
+
+    #[test]
+    fn deletes_check_versions_and_pending_children() {
+        let mut b = Bench::new();
+        b.prep(&create("/a", 0)).expect("create /a");
+        b.prep(&create("/a/b", 0)).expect("create /a/b");
+        assert_eq!(b.prep(&delete("/a", -1)), Err(ErrorCode::NotEmpty));
+        assert_eq!(b.prep(&delete("/a/b", 3)), Err(ErrorCode::BadVersion));
+        assert!(b.prep(&delete("/a/b", 0)).is_ok());
+        // /a/b's delete is pending: /a is empty now.
+        assert!(b.prep(&delete("/a", -1)).is_ok());
+        assert_eq!(b.prep(&delete("/a", -1)), Err(ErrorCode::NoNode));
+        assert_eq!(
+            b.prep(&delete("/zookeeper", -1)),
+            Err(ErrorCode::BadArguments)
+        );
+    }
+
+    #[test]
+    fn a_failed_multi_rolls_the_pending_state_back() {
+        let mut b = Bench::new();
+        let multi = Request::Multi(vec![create("/m", 0), delete("/nope", -1), create("/n", 0)]);
+        let Ok(TxnBody::Multi(subs)) = b.prep(&multi) else {
+            panic!("multi")
+        };
+        assert_eq!(
+            subs,
+            vec![
+                TxnBody::Create(CreateTxn {
+                    path: "/m".into(),
+                    data: Some(b"d".to_vec()),
+                    acl: Acl::open_unsafe(),
+                    ephemeral: false,
+                    parent_cversion: 1,
+                }),
+                TxnBody::Error(ErrorTxn {
+                    err: ErrorCode::NoNode.code()
+                }),
+                TxnBody::Error(ErrorTxn {
+                    err: ErrorCode::RuntimeInconsistency.code()
+                }),
+            ]
+        );
+        assert!(
+            b.pending.is_empty(),
+            "nothing of the failed multi stays pending"
+        );
+        assert!(b.prep(&create("/m", 0)).is_ok());
+    }
+
+    #[test]
+    fn close_session_lists_pending_ephemerals_and_skips_pending_deletes() {
+        let mut b = Bench::new();
+        b.prep(&create("/e1", 1)).expect("e1");
+        b.prep(&create("/e2", 1)).expect("e2");
+        b.apply_all();
+        b.prep(&create("/e3", 1)).expect("pending e3");
+        b.prep(&delete("/e1", -1)).expect("pending delete of e1");
+        let body = PrepContext {
+            tree: &b.tree,
+            pending: &mut b.pending,
+            zxid: Zxid(10),
+            time: 0,
+            session: S,
+            ids: &[],
+            extended_types: true,
+            skip_acl: false,
+            enforce_quota: false,
+        }
+        .close_session();
+        assert_eq!(
+            body,
+            TxnBody::CloseSession(Some(CloseSessionTxn {
+                paths_to_delete: vec!["/e2".into(), "/e3".into()],
+            }))
+        );
+    }
+
+    #[test]
+    fn the_predicted_digest_is_the_digest_after_apply() {
+        let mut b = Bench::new();
+        let reqs = [
+            create("/a", 0),
+            create("/a/b", 0),
+            Request::SetData(SetDataRequest {
+                path: "/a".into(),
+                data: Some(b"new".to_vec()),
+                version: -1,
+            }),
+            delete("/a/b", -1),
+            create("/a/s-", 2),
+        ];
+        let mut predicted = Vec::new();
+        for r in &reqs {
+            b.prep(r).expect("prep");
+            predicted.push(b.pending.tree_digest(&b.tree));
+        }
+        // Applied one at a time, the tree passes through every predicted digest.
+        let txns: Vec<_> = b.txns.drain(..).collect();
+        for ((zxid, body), want) in txns.into_iter().zip(predicted) {
+            let header = TxnHeader {
+                client_id: S,
+                cxid: 0,
+                zxid,
+                time: 1000 + zxid.0,
+                txn_type: body.txn_type(),
+            };
+            apply(&mut b.tree, &header, &body, &mut Vec::new());
+            assert_eq!(b.tree.digest(), want, "after {zxid}");
+        }
     }
 }

@@ -2,6 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use menagerie_proto::{ServerId, SessionId};
+
 /// A live session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -11,34 +13,56 @@ pub struct Session {
     pub expires_at: u64,
     /// Set once expiry or close has begun: the session accepts nothing more.
     pub closing: bool,
+    /// On a leader: the member whose client holds the session (ZooKeeper: the session's
+    /// owner); `None` until one is recorded.
+    pub owner: Option<ServerId>,
 }
 
-/// All sessions of this server and their expiry buckets.
+/// The live sessions and their expiry buckets (on a standalone server or a leader, the
+/// authority on session liveness).
 #[derive(Debug)]
 pub struct SessionTracker {
-    sessions: BTreeMap<i64, Session>,
-    buckets: BTreeMap<u64, BTreeSet<i64>>,
+    sessions: BTreeMap<SessionId, Session>,
+    buckets: BTreeMap<u64, BTreeSet<SessionId>>,
     tick_ms: u64,
-    next_id: i64,
 }
 
-/// The first session id of a server (ZooKeeper: `SessionTrackerImpl.initializeNextSessionId`):
-/// server id in the top byte, the low 40 bits of a millisecond clock below it, then a counter.
-pub fn initial_session_id(server_id: u8, clock_ms: u64) -> i64 {
-    let base = ((clock_ms << 24) >> 8) | (u64::from(server_id) << 56);
-    let base = base as i64;
-    // Never hand out the container marker.
-    if base == i64::MIN { base + 1 } else { base }
+/// The session ids a server hands out to its clients (ZooKeeper:
+/// `SessionTrackerImpl.initializeNextSessionId`): server id in the top byte, the low 40 bits
+/// of a millisecond clock below it, then a counter.
+#[derive(Debug, Clone)]
+pub struct SessionIds {
+    next: i64,
+}
+
+impl SessionIds {
+    /// Ids of server `server_id`, started at `clock_ms`.
+    pub fn new(server_id: ServerId, clock_ms: u64) -> SessionIds {
+        let base = ((clock_ms << 24) >> 8) | ((server_id.0 as u64) << 56);
+        let base = base as i64;
+        // Never hand out the container marker.
+        let next = if base == i64::MIN { base + 1 } else { base };
+        SessionIds { next }
+    }
+
+    /// The next id.
+    pub fn next_id(&mut self) -> SessionId {
+        let id = self.next;
+        self.next = self.next.wrapping_add(1);
+        if self.next == i64::MIN {
+            self.next += 1;
+        }
+        SessionId(id)
+    }
 }
 
 impl SessionTracker {
-    /// A tracker that hands out ids from `first_id` and expires in buckets of `tick_ms`.
-    pub fn new(first_id: i64, tick_ms: u64) -> SessionTracker {
+    /// A tracker that expires in buckets of `tick_ms`.
+    pub fn new(tick_ms: u64) -> SessionTracker {
         SessionTracker {
             sessions: BTreeMap::new(),
             buckets: BTreeMap::new(),
             tick_ms: tick_ms.max(1),
-            next_id: first_id,
         }
     }
 
@@ -46,18 +70,8 @@ impl SessionTracker {
         (t / self.tick_ms + 1) * self.tick_ms
     }
 
-    /// Reserves a new session id.
-    pub fn next_id(&mut self) -> i64 {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
-        if self.next_id == i64::MIN {
-            self.next_id += 1;
-        }
-        id
-    }
-
     /// Starts tracking `id` (or re-tracks it with a new timeout).
-    pub fn add(&mut self, id: i64, timeout_ms: i32, now: u64) {
+    pub fn add(&mut self, id: SessionId, timeout_ms: i32, now: u64) {
         self.remove(id);
         let expires_at = self.bucket(now + timeout_ms.max(0) as u64);
         self.buckets.entry(expires_at).or_default().insert(id);
@@ -67,18 +81,19 @@ impl SessionTracker {
                 timeout_ms,
                 expires_at,
                 closing: false,
+                owner: None,
             },
         );
     }
 
     /// Stops tracking `id`.
-    pub fn remove(&mut self, id: i64) -> Option<Session> {
+    pub fn remove(&mut self, id: SessionId) -> Option<Session> {
         let s = self.sessions.remove(&id)?;
         self.unbucket(id, s.expires_at);
         Some(s)
     }
 
-    fn unbucket(&mut self, id: i64, at: u64) {
+    fn unbucket(&mut self, id: SessionId, at: u64) {
         if let Some(b) = self.buckets.get_mut(&at) {
             b.remove(&id);
             if b.is_empty() {
@@ -88,7 +103,7 @@ impl SessionTracker {
     }
 
     /// Records activity; false if the session is unknown or closing.
-    pub fn touch(&mut self, id: i64, now: u64) -> bool {
+    pub fn touch(&mut self, id: SessionId, now: u64) -> bool {
         let Some(s) = self.sessions.get(&id) else {
             return false;
         };
@@ -108,7 +123,7 @@ impl SessionTracker {
     }
 
     /// Changes a session's timeout (a reconnect re-negotiates it).
-    pub fn set_timeout(&mut self, id: i64, timeout_ms: i32, now: u64) {
+    pub fn set_timeout(&mut self, id: SessionId, timeout_ms: i32, now: u64) {
         if let Some(s) = self.sessions.get_mut(&id) {
             s.timeout_ms = timeout_ms;
             self.touch(id, now);
@@ -116,12 +131,42 @@ impl SessionTracker {
     }
 
     /// The session, if tracked.
-    pub fn get(&self, id: i64) -> Option<&Session> {
+    pub fn get(&self, id: SessionId) -> Option<&Session> {
         self.sessions.get(&id)
     }
 
+    /// Checks that `owner` may write for `session` (ZooKeeper:
+    /// `SessionTrackerImpl.checkSession`): an unknown or closing session is expired; the
+    /// first writer becomes the owner; another owner's write is SessionMoved.
+    pub fn check_owner(
+        &mut self,
+        session: SessionId,
+        owner: ServerId,
+    ) -> Result<(), menagerie_proto::ErrorCode> {
+        use menagerie_proto::ErrorCode;
+        match self.sessions.get_mut(&session) {
+            None => Err(ErrorCode::SessionExpired),
+            Some(s) if s.closing => Err(ErrorCode::SessionExpired),
+            Some(s) => match s.owner {
+                None => {
+                    s.owner = Some(owner);
+                    Ok(())
+                }
+                Some(o) if o == owner => Ok(()),
+                Some(_) => Err(ErrorCode::SessionMoved),
+            },
+        }
+    }
+
+    /// Records who holds the session now (a reconnect, a revalidation).
+    pub fn set_owner(&mut self, session: SessionId, owner: ServerId) {
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.owner = Some(owner);
+        }
+    }
+
     /// Marks a session closing; false if unknown or already closing.
-    pub fn set_closing(&mut self, id: i64) -> bool {
+    pub fn set_closing(&mut self, id: SessionId) -> bool {
         match self.sessions.get_mut(&id) {
             Some(s) if !s.closing => {
                 s.closing = true;
@@ -132,7 +177,7 @@ impl SessionTracker {
     }
 
     /// Takes every session whose bucket is due at `now`, marking each closing.
-    pub fn expire(&mut self, now: u64) -> Vec<i64> {
+    pub fn expire(&mut self, now: u64) -> Vec<SessionId> {
         let mut out = Vec::new();
         while let Some((&at, _)) = self.buckets.first_key_value() {
             if at > now {
@@ -165,7 +210,7 @@ impl SessionTracker {
     }
 
     /// All sessions.
-    pub fn iter(&self) -> impl Iterator<Item = (i64, &Session)> {
+    pub fn iter(&self) -> impl Iterator<Item = (SessionId, &Session)> {
         self.sessions.iter().map(|(id, s)| (*id, s))
     }
 }
@@ -177,26 +222,28 @@ mod tests {
     #[test]
     fn ids_follow_zookeeper_formula() {
         // The 3.8.0 server of spec 05 §5.1: top byte 1, clock bits, counter from 0.
-        let id = initial_session_id(1, 0x0007_6374);
-        assert_eq!(id, 0x0100_0007_6374_0000);
-        let mut t = SessionTracker::new(id, 2000);
-        assert_eq!(t.next_id(), 0x0100_0007_6374_0000);
-        assert_eq!(t.next_id(), 0x0100_0007_6374_0001);
-        assert_ne!(initial_session_id(0x80, 0), i64::MIN);
+        let mut ids = SessionIds::new(ServerId(1), 0x0007_6374);
+        assert_eq!(ids.next_id(), SessionId(0x0100_0007_6374_0000));
+        assert_eq!(ids.next_id(), SessionId(0x0100_0007_6374_0001));
+        assert_ne!(
+            SessionIds::new(ServerId(0x80), 0).next_id(),
+            SessionId(i64::MIN)
+        );
     }
 
     #[test]
     fn expiry_happens_in_tick_buckets() {
-        let mut t = SessionTracker::new(1, 2000);
-        t.add(7, 4000, 500); // 4500 rounds up to 6000
+        let s = SessionId(7);
+        let mut t = SessionTracker::new(2000);
+        t.add(s, 4000, 500); // 4500 rounds up to 6000
         assert_eq!(t.next_expiry(), Some(6000));
         assert!(t.expire(5999).is_empty());
-        assert!(t.touch(7, 3000)); // 7000 -> 8000
+        assert!(t.touch(s, 3000)); // 7000 -> 8000
         assert!(t.expire(6000).is_empty());
-        assert_eq!(t.expire(8000), vec![7]);
-        assert!(t.get(7).unwrap().closing);
-        assert!(!t.touch(7, 8001), "a closing session cannot be touched");
-        assert!(t.remove(7).is_some());
+        assert_eq!(t.expire(8000), vec![s]);
+        assert!(t.get(s).unwrap().closing);
+        assert!(!t.touch(s, 8001), "a closing session cannot be touched");
+        assert!(t.remove(s).is_some());
         assert!(t.is_empty());
     }
 }

@@ -1,159 +1,15 @@
-//! ACL, authentication and quota behaviour of the core, through `Server::handle` (spec 06
+//! ACL, authentication and quota behaviour of the core, through `Node::handle` (spec 06
 //! and 07): the permission each operation needs for every scheme, super digest, skipACL,
 //! enforce.auth, AuthFailed, and quota enforcement.
 
-use menagerie_core::auth::digest_id;
-use menagerie_core::{ConnId, CoreConfig, Input, Now, Output, Server};
-use menagerie_proto::ErrorCode;
-use menagerie_proto::records::{
-    Acl, AuthPacket, CheckVersionRequest, ConnectRequest, CreateRequest, CreateTtlRequest,
-    DeleteRequest, GetDataRequest, Id, PathRequest, PathWatchRequest, SetAclRequest,
-    SetDataRequest, perms,
-};
-use menagerie_proto::request::Request;
-use menagerie_proto::response::{MultiResult, Response};
+mod common;
 
-const START: Now = Now {
-    mono_ms: 1_000_000,
-    wall_ms: 1_700_000_000_000,
-};
+use common::*;
+
 /// `super:admin` (spec 06 §6.4).
 const SUPER_DIGEST: &str = "super:xQJmxLMiHGwaqBvst5y6rkB6HQs=";
 
-struct H {
-    server: Server,
-    next_conn: u64,
-    xid: i32,
-}
-
-/// What one request produced on its connection.
-#[derive(Debug)]
-struct Answer {
-    err: i32,
-    zxid: i64,
-    body: Response,
-    closed: bool,
-}
-
-impl H {
-    fn new(f: impl FnOnce(&mut CoreConfig)) -> H {
-        let mut c = CoreConfig {
-            extended_types: true,
-            ..CoreConfig::default()
-        };
-        f(&mut c);
-        H {
-            server: Server::new(c, START),
-            next_conn: 1,
-            xid: 0,
-        }
-    }
-
-    fn run(&mut self, input: Input) -> Vec<Output> {
-        let mut pending = vec![input];
-        let mut visible = Vec::new();
-        while let Some(i) = pending.pop() {
-            let mut out = Vec::new();
-            self.server.handle(START, i, &mut out);
-            for o in out {
-                match o {
-                    Output::Persist(t) => pending.push(Input::Persisted { up_to: t.zxid() }),
-                    o => visible.push(o),
-                }
-            }
-        }
-        visible
-    }
-
-    fn connect_from(&mut self, ip: &str) -> ConnId {
-        let conn = ConnId(self.next_conn);
-        self.next_conn += 1;
-        let out = self.run(Input::Connect {
-            conn,
-            peer_ip: ip.into(),
-            req: ConnectRequest {
-                protocol_version: 0,
-                last_zxid_seen: 0,
-                timeout: 10_000,
-                session_id: 0,
-                passwd: vec![0; 16],
-                read_only: Some(false),
-            },
-        });
-        assert!(
-            matches!(out.as_slice(), [Output::Connected { resp, .. }] if resp.timeout > 0),
-            "{out:?}"
-        );
-        conn
-    }
-
-    fn connect(&mut self) -> ConnId {
-        self.connect_from("127.0.0.1")
-    }
-
-    fn call(&mut self, conn: ConnId, req: Request) -> Answer {
-        self.xid += 1;
-        let xid = self.xid;
-        let op = req.op().code();
-        let out = self.run(Input::Request {
-            conn,
-            xid,
-            op,
-            req: Ok(req),
-        });
-        let mut answer = None;
-        let mut closed = false;
-        for o in out {
-            match o {
-                Output::Reply {
-                    conn: c,
-                    header,
-                    body,
-                } if c == conn && header.xid == xid => {
-                    answer = Some((header.err, header.zxid, body));
-                }
-                Output::Close { conn: c } if c == conn => closed = true,
-                _ => {}
-            }
-        }
-        let (err, zxid, body) = answer.unwrap_or_else(|| panic!("no reply to xid {xid}"));
-        Answer {
-            err,
-            zxid,
-            body,
-            closed,
-        }
-    }
-
-    fn ok(&mut self, conn: ConnId, req: Request) -> Response {
-        let a = self.call(conn, req.clone());
-        assert_eq!(a.err, 0, "{req:?} -> {a:?}");
-        a.body
-    }
-
-    fn auth(&mut self, conn: ConnId, scheme: &str, secret: &str) -> Answer {
-        self.call(
-            conn,
-            Request::Auth(AuthPacket {
-                auth_type: 0,
-                scheme: scheme.into(),
-                auth: Some(secret.as_bytes().to_vec()),
-            }),
-        )
-    }
-}
-
-fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
-    Acl {
-        perms,
-        id: Id {
-            scheme: scheme.into(),
-            id: id.into(),
-        },
-    }
-}
-
-fn create(path: &str, data: &[u8], acl: Vec<Acl>) -> Request {
+fn create_with(path: &str, data: &[u8], acl: Vec<Acl>) -> Request {
     Request::Create(CreateRequest {
         path: path.into(),
         data: Some(data.to_vec()),
@@ -162,7 +18,7 @@ fn create(path: &str, data: &[u8], acl: Vec<Acl>) -> Request {
     })
 }
 
-fn set_data(path: &str, data: &[u8]) -> Request {
+fn set_data_any(path: &str, data: &[u8]) -> Request {
     Request::SetData(SetDataRequest {
         path: path.into(),
         data: Some(data.to_vec()),
@@ -170,7 +26,7 @@ fn set_data(path: &str, data: &[u8]) -> Request {
     })
 }
 
-fn set_acl(path: &str, acl: Vec<Acl>) -> Request {
+fn set_acl_any(path: &str, acl: Vec<Acl>) -> Request {
     Request::SetAcl(SetAclRequest {
         path: path.into(),
         acl,
@@ -242,12 +98,17 @@ fn operations() -> Vec<(&'static str, i32, On, Request)> {
                 version: -1,
             }),
         ),
-        ("setData", perms::WRITE, On::Node, set_data("/t/n", b"x")),
+        (
+            "setData",
+            perms::WRITE,
+            On::Node,
+            set_data_any("/t/n", b"x"),
+        ),
         (
             "setACL",
             perms::ADMIN,
             On::Node,
-            set_acl("/t/n", open.clone()),
+            set_acl_any("/t/n", open.clone()),
         ),
         (
             "getData",
@@ -292,7 +153,7 @@ fn operations() -> Vec<(&'static str, i32, On, Request)> {
             "setData (multi)",
             perms::WRITE,
             On::Node,
-            Request::Multi(vec![set_data("/t/n", b"y")]),
+            Request::Multi(vec![set_data_any("/t/n", b"y")]),
         ),
         (
             "getData (multiRead)",
@@ -373,21 +234,21 @@ fn schemes() -> Vec<Scheme> {
 
 /// Sets up `/t/n` (with a child, so getChildren has something) where the target of the
 /// operation carries `target_acl` and everything else is open; returns the asking connection.
-fn setup(h: &mut H, on: On, target_acl: Vec<Acl>, scheme: &Scheme) -> ConnId {
-    let admin = h.connect();
+fn setup(h: &mut Harness, on: On, target_acl: Vec<Acl>, scheme: &Scheme) -> ConnId {
+    let admin = h.open();
     let open = Acl::open_unsafe();
     let (t_acl, n_acl) = match on {
         On::Parent => (target_acl, open.clone()),
         On::Node => (open.clone(), target_acl),
     };
-    h.ok(admin, create("/t", b"", open.clone()));
-    h.ok(admin, create("/t/n", b"data", open.clone()));
+    h.answer_ok(admin, create_with("/t", b"", open.clone()));
+    h.answer_ok(admin, create_with("/t/n", b"data", open.clone()));
     // ACLs last: the admin connection may not be allowed to work below them.
-    h.ok(admin, set_acl("/t/n", n_acl));
-    h.ok(admin, set_acl("/t", t_acl));
-    let conn = h.connect_from(scheme.peer_ip);
+    h.answer_ok(admin, set_acl_any("/t/n", n_acl));
+    h.answer_ok(admin, set_acl_any("/t", t_acl));
+    let conn = h.open_from(scheme.peer_ip);
     if let Some((s, secret)) = scheme.addauth {
-        assert_eq!(h.auth(conn, s, secret).err, 0);
+        assert_eq!(h.add_auth(conn, s, secret).err, 0);
     }
     conn
 }
@@ -399,17 +260,17 @@ fn every_operation_needs_its_permission_for_every_scheme() {
         for (name, perm, on, req) in operations() {
             let what = format!("{name} with {}", scheme.name);
             // Exactly the needed permission: allowed.
-            let mut h = H::new(|_| {});
+            let mut h = Harness::configured(|_| {});
             let conn = setup(
                 &mut h,
                 on,
                 vec![acl(perm, &scheme.matching.scheme, &scheme.matching.id)],
                 &scheme,
             );
-            let a = h.call(conn, req.clone());
+            let a = h.answer(conn, req.clone());
             assert_eq!(outcome(&a), 0, "{what}: granted {perm} -> {a:?}");
             // Every other permission: NoAuth, and no data.
-            let mut h = H::new(|_| {});
+            let mut h = Harness::configured(|_| {});
             let conn = setup(
                 &mut h,
                 on,
@@ -420,7 +281,7 @@ fn every_operation_needs_its_permission_for_every_scheme() {
                 )],
                 &scheme,
             );
-            let a = h.call(conn, req.clone());
+            let a = h.answer(conn, req.clone());
             assert_eq!(
                 outcome(&a),
                 ErrorCode::NoAuth.code(),
@@ -430,39 +291,39 @@ fn every_operation_needs_its_permission_for_every_scheme() {
                 assert_eq!(a.body, Response::Empty, "{what}: no data with NoAuth");
             }
             // The permission for somebody else: NoAuth.
-            let mut h = H::new(|_| {});
+            let mut h = Harness::configured(|_| {});
             let conn = setup(
                 &mut h,
                 on,
                 vec![acl(perms::ALL, &scheme.other.scheme, &scheme.other.id)],
                 &scheme,
             );
-            let a = h.call(conn, req.clone());
+            let a = h.answer(conn, req.clone());
             assert_eq!(
                 outcome(&a),
                 ErrorCode::NoAuth.code(),
                 "{what}: other id -> {a:?}"
             );
             // The same with skipACL=yes: allowed.
-            let mut h = H::new(|c| c.auth.skip_acl = true);
+            let mut h = Harness::configured(|c| c.auth.skip_acl = true);
             let conn = setup(
                 &mut h,
                 on,
                 vec![acl(perms::ALL, &scheme.other.scheme, &scheme.other.id)],
                 &scheme,
             );
-            let a = h.call(conn, req.clone());
+            let a = h.answer(conn, req.clone());
             assert_eq!(outcome(&a), 0, "{what}: skipACL -> {a:?}");
             // And for the super user: allowed.
-            let mut h = H::new(|c| c.auth.super_digest = Some(SUPER_DIGEST.into()));
+            let mut h = Harness::configured(|c| c.auth.super_digest = Some(SUPER_DIGEST.into()));
             let conn = setup(
                 &mut h,
                 on,
                 vec![acl(perms::ALL, &scheme.other.scheme, &scheme.other.id)],
                 &scheme,
             );
-            assert_eq!(h.auth(conn, "digest", "super:admin").err, 0);
-            let a = h.call(conn, req.clone());
+            assert_eq!(h.add_auth(conn, "digest", "super:admin").err, 0);
+            let a = h.answer(conn, req.clone());
             assert_eq!(outcome(&a), 0, "{what}: super -> {a:?}");
             checked += 1;
         }
@@ -478,10 +339,10 @@ fn get_acl_needs_read_or_admin_and_redacts_digests_without_admin() {
         (perms::ADMIN, Some(bob)),
         (perms::ALL & !(perms::READ | perms::ADMIN), None),
     ] {
-        let mut h = H::new(|_| {});
+        let mut h = Harness::configured(|_| {});
         let scheme = &schemes()[0];
         let conn = setup(&mut h, On::Node, vec![acl(granted, "digest", bob)], scheme);
-        let a = h.call(
+        let a = h.answer(
             conn,
             Request::GetAcl(PathRequest {
                 path: "/t/n".into(),
@@ -504,22 +365,22 @@ fn get_acl_needs_read_or_admin_and_redacts_digests_without_admin() {
 
 #[test]
 fn super_digest_only_with_the_right_secret() {
-    let mut h = H::new(|c| c.auth.super_digest = Some(SUPER_DIGEST.into()));
-    let admin = h.connect();
-    h.auth(admin, "digest", "bob:secret");
-    h.ok(
+    let mut h = Harness::configured(|c| c.auth.super_digest = Some(SUPER_DIGEST.into()));
+    let admin = h.open();
+    h.add_auth(admin, "digest", "bob:secret");
+    h.answer_ok(
         admin,
-        create("/locked", b"s3cret", vec![acl(perms::ALL, "auth", "")]),
+        create_with("/locked", b"s3cret", vec![acl(perms::ALL, "auth", "")]),
     );
     for wrong in ["super:wrong", "super:Admin", "admin:admin", "super:admin "] {
-        let c = h.connect();
-        let a = h.auth(c, "digest", wrong);
+        let c = h.open();
+        let a = h.add_auth(c, "digest", wrong);
         assert_eq!(
             (a.err, a.closed),
             (0, false),
             "addauth digest always succeeds"
         );
-        let a = h.call(
+        let a = h.answer(
             c,
             Request::GetData(GetDataRequest {
                 path: "/locked".into(),
@@ -532,9 +393,9 @@ fn super_digest_only_with_the_right_secret() {
             "{wrong}"
         );
     }
-    let c = h.connect();
-    h.auth(c, "digest", "super:admin");
-    let Response::GetData { data, .. } = h.ok(
+    let c = h.open();
+    h.add_auth(c, "digest", "super:admin");
+    let Response::GetData { data, .. } = h.answer_ok(
         c,
         Request::GetData(GetDataRequest {
             path: "/locked".into(),
@@ -545,7 +406,7 @@ fn super_digest_only_with_the_right_secret() {
     };
     assert_eq!(data.as_deref(), Some(&b"s3cret"[..]));
     // whoAmI lists super first, as ZooKeeper adds it before the digest id.
-    let Response::WhoAmI(who) = h.ok(c, Request::WhoAmI) else {
+    let Response::WhoAmI(who) = h.answer_ok(c, Request::WhoAmI) else {
         panic!("whoAmI");
     };
     let who: Vec<_> = who
@@ -557,28 +418,31 @@ fn super_digest_only_with_the_right_secret() {
         vec![("ip", "127.0.0.1"), ("super", ""), ("digest", "super")]
     );
     // Without a configured super digest, super:admin is just another digest user.
-    let mut h = H::new(|_| {});
-    let admin = h.connect();
-    h.auth(admin, "digest", "bob:secret");
-    h.ok(
+    let mut h = Harness::configured(|_| {});
+    let admin = h.open();
+    h.add_auth(admin, "digest", "bob:secret");
+    h.answer_ok(
         admin,
-        create("/locked", b"", vec![acl(perms::ALL, "auth", "")]),
+        create_with("/locked", b"", vec![acl(perms::ALL, "auth", "")]),
     );
-    let c = h.connect();
-    h.auth(c, "digest", "super:admin");
-    let a = h.call(c, set_data("/locked", b"x"));
+    let c = h.open();
+    h.add_auth(c, "digest", "super:admin");
+    let a = h.answer(c, set_data_any("/locked", b"x"));
     assert_eq!(a.err, ErrorCode::NoAuth.code());
     // super never appears in ACLs, and an auth ACL does not expand to it.
-    let a = h.call(c, create("/s", b"", vec![acl(perms::ALL, "super", "")]));
+    let a = h.answer(
+        c,
+        create_with("/s", b"", vec![acl(perms::ALL, "super", "")]),
+    );
     assert_eq!(a.err, ErrorCode::InvalidAcl.code());
 }
 
 #[test]
 fn unknown_scheme_is_auth_failed_and_closes() {
-    let mut h = H::new(|_| {});
+    let mut h = Harness::configured(|_| {});
     for scheme in ["nosuch", "sasl", "x509", "super", "world", ""] {
-        let c = h.connect();
-        let a = h.auth(c, scheme, "x");
+        let c = h.open();
+        let a = h.add_auth(c, scheme, "x");
         assert_eq!(
             (a.err, a.zxid, a.closed),
             (ErrorCode::AuthFailed.code(), 0, true),
@@ -590,7 +454,7 @@ fn unknown_scheme_is_auth_failed_and_closes() {
 
 #[test]
 fn enforce_auth_refuses_unauthenticated_requests_and_closes() {
-    let mut h = H::new(|c| c.auth.enforce_auth_schemes = vec!["digest".into()]);
+    let mut h = Harness::configured(|c| c.auth.enforce_auth_schemes = vec!["digest".into()]);
     // Any request before authenticating, ping included, is refused.
     for req in [
         Request::Ping,
@@ -598,46 +462,47 @@ fn enforce_auth_refuses_unauthenticated_requests_and_closes() {
             path: "/".into(),
             watch: false,
         }),
-        create("/x", b"", Acl::open_unsafe()),
+        create_with("/x", b"", Acl::open_unsafe()),
         Request::WhoAmI,
     ] {
-        let c = h.connect();
-        let a = h.call(c, req.clone());
+        let c = h.open();
+        let a = h.answer(c, req.clone());
         assert_eq!(
             (a.err, a.zxid, a.closed),
             (ErrorCode::SessionClosedRequireSaslAuth.code(), 0, true),
             "{req:?}"
         );
     }
-    assert!(h.server.tree().get("/x").is_none(), "nothing was written");
+    assert!(h.node.tree().get("/x").is_none(), "nothing was written");
     // After addauth digest everything works.
-    let c = h.connect();
-    let a = h.auth(c, "digest", "bob:secret");
+    let c = h.open();
+    let a = h.add_auth(c, "digest", "bob:secret");
     assert_eq!((a.err, a.closed), (0, false));
-    h.ok(c, create("/x", b"", Acl::open_unsafe()));
+    h.answer_ok(c, create_with("/x", b"", Acl::open_unsafe()));
     // The ip identity every connection has does not count unless ip is a required scheme.
-    let mut h = H::new(|c| c.auth.enforce_auth_schemes = vec!["sasl".into(), "ip".into()]);
-    let c = h.connect();
-    h.ok(c, Request::WhoAmI);
+    let mut h =
+        Harness::configured(|c| c.auth.enforce_auth_schemes = vec!["sasl".into(), "ip".into()]);
+    let c = h.open();
+    h.answer_ok(c, Request::WhoAmI);
 }
 
 // ---- quotas ---------------------------------------------------------------------------------
 
 /// Sets a quota on `/q` as zkCli 3.8 does (`setquota`): the quota nodes, then the limits.
-fn set_quota(h: &mut H, c: ConnId, limits: &str) {
+fn set_quota(h: &mut Harness, c: ConnId, limits: &str) {
     let open = Acl::open_unsafe();
-    h.ok(c, create("/zookeeper/quota/q", b"", open.clone()));
-    h.ok(
+    h.answer_ok(c, create_with("/zookeeper/quota/q", b"", open.clone()));
+    h.answer_ok(
         c,
-        create(
+        create_with(
             "/zookeeper/quota/q/zookeeper_limits",
             limits.as_bytes(),
             open.clone(),
         ),
     );
-    h.ok(
+    h.answer_ok(
         c,
-        create(
+        create_with(
             "/zookeeper/quota/q/zookeeper_stats",
             b"count=0,bytes=0",
             open,
@@ -645,9 +510,9 @@ fn set_quota(h: &mut H, c: ConnId, limits: &str) {
     );
 }
 
-fn stats(h: &H) -> String {
+fn stats(h: &Harness) -> String {
     let n = h
-        .server
+        .node
         .tree()
         .get("/zookeeper/quota/q/zookeeper_stats")
         .expect("stats node");
@@ -656,39 +521,39 @@ fn stats(h: &H) -> String {
 
 #[test]
 fn hard_quota_limits_refuse_writes_when_enforced() {
-    let mut h = H::new(|c| c.enforce_quota = true);
-    let c = h.connect();
+    let mut h = Harness::configured(|c| c.enforce_quota = true);
+    let c = h.open();
     let open = Acl::open_unsafe();
-    h.ok(c, create("/q", b"12345", open.clone()));
+    h.answer_ok(c, create_with("/q", b"12345", open.clone()));
     set_quota(
         &mut h,
         c,
         "count=-1,bytes=-1=;byteHardLimit=20;countHardLimit=3",
     );
     assert_eq!(stats(&h), "count=1,bytes=5");
-    h.ok(c, create("/q/a", b"", open.clone()));
-    h.ok(c, create("/q/b", b"", open.clone()));
+    h.answer_ok(c, create_with("/q/a", b"", open.clone()));
+    h.answer_ok(c, create_with("/q/b", b"", open.clone()));
     // A fourth node exceeds countHardLimit=3.
-    let a = h.call(c, create("/q/c", b"", open.clone()));
+    let a = h.answer(c, create_with("/q/c", b"", open.clone()));
     assert_eq!(
         (a.err, &a.body),
         (ErrorCode::QuotaExceeded.code(), &Response::Empty)
     );
     // It consumed a zxid (an error txn), as in ZooKeeper's prep.
-    assert_eq!(a.zxid, h.server.last_processed_zxid());
-    assert!(h.server.tree().get("/q/c").is_none());
+    assert_eq!(a.zxid, h.node.last_processed_zxid().0);
+    assert!(h.node.tree().get("/q/c").is_none());
     // Bytes: 5 + 15 = 20 is allowed, 21 is not; shrinking is always allowed.
-    h.ok(c, set_data("/q/a", &[b'x'; 15]));
-    let a = h.call(c, set_data("/q/b", b"y"));
+    h.answer_ok(c, set_data_any("/q/a", &[b'x'; 15]));
+    let a = h.answer(c, set_data_any("/q/b", b"y"));
     assert_eq!(a.err, ErrorCode::QuotaExceeded.code());
-    h.ok(c, set_data("/q/a", b""));
-    h.ok(c, set_data("/q/b", b"y"));
+    h.answer_ok(c, set_data_any("/q/a", b""));
+    h.answer_ok(c, set_data_any("/q/b", b"y"));
     // Inside a multi the failing op gets the error and the rest RuntimeInconsistency.
-    let a = h.call(
+    let a = h.answer(
         c,
         Request::Multi(vec![
-            set_data("/q/b", b"z"),
-            create("/q/d", b"", open.clone()),
+            set_data_any("/q/b", b"z"),
+            create_with("/q/d", b"", open.clone()),
         ]),
     );
     let Response::Multi(r) = &a.body else {
@@ -696,18 +561,18 @@ fn hard_quota_limits_refuse_writes_when_enforced() {
     };
     assert_eq!(r.len(), 2);
     assert_eq!(r[1], MultiResult::Error(ErrorCode::QuotaExceeded.code()));
-    assert!(h.server.tree().get("/q/d").is_none());
+    assert!(h.node.tree().get("/q/d").is_none());
     // Paths outside the quota are not affected.
-    h.ok(c, create("/other", &[0; 100], open.clone()));
+    h.answer_ok(c, create_with("/other", &[0; 100], open.clone()));
     // Deleting makes room again.
-    h.ok(
+    h.answer_ok(
         c,
         Request::Delete(DeleteRequest {
             path: "/q/b".into(),
             version: -1,
         }),
     );
-    h.ok(c, create("/q/c", b"", open));
+    h.answer_ok(c, create_with("/q/c", b"", open));
     assert_eq!(stats(&h), "count=3,bytes=5");
 }
 
@@ -717,13 +582,13 @@ fn soft_limits_and_disabled_enforcement_never_refuse() {
         (true, "count=1,bytes=1"),
         (false, "count=-1,bytes=-1=;byteHardLimit=1;countHardLimit=1"),
     ] {
-        let mut h = H::new(|c| c.enforce_quota = enforce);
-        let c = h.connect();
+        let mut h = Harness::configured(|c| c.enforce_quota = enforce);
+        let c = h.open();
         let open = Acl::open_unsafe();
-        h.ok(c, create("/q", b"", open.clone()));
+        h.answer_ok(c, create_with("/q", b"", open.clone()));
         set_quota(&mut h, c, limits);
-        h.ok(c, create("/q/a", b"too much data", open.clone()));
-        h.ok(c, set_data("/q/a", b"even more data than before"));
+        h.answer_ok(c, create_with("/q/a", b"too much data", open.clone()));
+        h.answer_ok(c, set_data_any("/q/a", b"even more data than before"));
         assert_eq!(stats(&h), "count=2,bytes=26", "{limits}");
     }
 }
@@ -731,21 +596,21 @@ fn soft_limits_and_disabled_enforcement_never_refuse() {
 #[test]
 fn hard_limit_wins_over_soft_limit() {
     // A soft count of 1 is only logged when a hard count of 3 is set.
-    let mut h = H::new(|c| c.enforce_quota = true);
-    let c = h.connect();
+    let mut h = Harness::configured(|c| c.enforce_quota = true);
+    let c = h.open();
     let open = Acl::open_unsafe();
-    h.ok(c, create("/q", b"", open.clone()));
+    h.answer_ok(c, create_with("/q", b"", open.clone()));
     set_quota(&mut h, c, "count=1,bytes=-1=;countHardLimit=3");
-    h.ok(c, create("/q/a", b"", open.clone()));
-    h.ok(c, create("/q/b", b"", open.clone()));
-    let a = h.call(c, create("/q/c", b"", open));
+    h.answer_ok(c, create_with("/q/a", b"", open.clone()));
+    h.answer_ok(c, create_with("/q/b", b"", open.clone()));
+    let a = h.answer(c, create_with("/q/c", b"", open));
     assert_eq!(a.err, ErrorCode::QuotaExceeded.code());
 }
 
 // ---- SASL DIGEST-MD5 ------------------------------------------------------------------------
 
-fn sasl(h: &mut H, conn: ConnId, token: &[u8]) -> Answer {
-    h.call(
+fn sasl(h: &mut Harness, conn: ConnId, token: &[u8]) -> Answer {
+    h.answer(
         conn,
         Request::Sasl(menagerie_proto::records::GetSaslRequest {
             token: Some(token.to_vec()),
@@ -780,8 +645,8 @@ fn digest_md5_response(challenge: &[u8], user: &str, pw: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn sasl_server(f: impl FnOnce(&mut CoreConfig)) -> H {
-    H::new(|c| {
+fn sasl_server(f: impl FnOnce(&mut CoreConfig)) -> Harness {
+    Harness::configured(|c| {
         c.auth.sasl_users = [("bob", "bobpw"), ("root", "rootpw")]
             .into_iter()
             .map(|(u, p)| (u.to_owned(), p.to_owned()))
@@ -795,7 +660,7 @@ fn sasl_server(f: impl FnOnce(&mut CoreConfig)) -> H {
 #[test]
 fn sasl_digest_md5_exchange_gives_the_sasl_identity() {
     let mut h = sasl_server(|_| {});
-    let c = h.connect();
+    let c = h.open();
     let a = sasl(&mut h, c, b"");
     assert_eq!((a.err, a.zxid, a.closed), (0, 0, false));
     let Response::Sasl(Some(challenge)) = a.body else {
@@ -808,20 +673,23 @@ fn sasl_digest_md5_exchange_gives_the_sasl_identity() {
         panic!("{a:?}");
     };
     assert!(rspauth.starts_with(b"rspauth="));
-    let Response::WhoAmI(who) = h.ok(c, Request::WhoAmI) else {
+    let Response::WhoAmI(who) = h.answer_ok(c, Request::WhoAmI) else {
         panic!("whoAmI");
     };
     assert_eq!(who[1].auth_scheme, "sasl");
     assert_eq!(who[1].user, "bob");
     // A sasl:bob ACL is usable by this connection only.
-    h.ok(c, create("/s", b"x", vec![acl(perms::ALL, "sasl", "bob")]));
-    let other = h.connect();
+    h.answer_ok(
+        c,
+        create_with("/s", b"x", vec![acl(perms::ALL, "sasl", "bob")]),
+    );
+    let other = h.open();
     assert_eq!(
-        h.call(other, set_data("/s", b"y")).err,
+        h.answer(other, set_data_any("/s", b"y")).err,
         ErrorCode::NoAuth.code()
     );
     // The configured super user gets super.
-    let r = h.connect();
+    let r = h.open();
     let Response::Sasl(Some(ch)) = sasl(&mut h, r, b"").body else {
         panic!("challenge");
     };
@@ -829,14 +697,14 @@ fn sasl_digest_md5_exchange_gives_the_sasl_identity() {
         sasl(&mut h, r, &digest_md5_response(&ch, "root", "rootpw")).err,
         0
     );
-    h.ok(r, set_data("/s", b"by root"));
+    h.answer_ok(r, set_data_any("/s", b"by root"));
 }
 
 #[test]
 fn sasl_failures_are_auth_failed_and_close() {
     for (user, pw) in [("bob", "wrong"), ("eve", "bobpw")] {
         let mut h = sasl_server(|_| {});
-        let c = h.connect();
+        let c = h.open();
         let Response::Sasl(Some(ch)) = sasl(&mut h, c, b"").body else {
             panic!("challenge");
         };
@@ -848,14 +716,14 @@ fn sasl_failures_are_auth_failed_and_close() {
         );
     }
     // Not configured: AuthFailed at once.
-    let mut h = H::new(|_| {});
-    let c = h.connect();
+    let mut h = Harness::configured(|_| {});
+    let c = h.open();
     let a = sasl(&mut h, c, b"");
     assert_eq!((a.err, a.closed), (ErrorCode::AuthFailed.code(), true));
     // With sasl required by enforce.auth the failure is SessionClosedRequireSaslAuth, and
     // nothing but SASL is served before it succeeded.
     let mut h = sasl_server(|c| c.auth.enforce_auth_schemes = vec!["sasl".into()]);
-    let c = h.connect();
+    let c = h.open();
     let Response::Sasl(Some(ch)) = sasl(&mut h, c, b"").body else {
         panic!("challenge");
     };
@@ -864,12 +732,12 @@ fn sasl_failures_are_auth_failed_and_close() {
         (a.err, a.closed),
         (ErrorCode::SessionClosedRequireSaslAuth.code(), true)
     );
-    let c = h.connect();
+    let c = h.open();
     assert_eq!(
-        h.call(c, Request::WhoAmI).err,
+        h.answer(c, Request::WhoAmI).err,
         ErrorCode::SessionClosedRequireSaslAuth.code()
     );
-    let c = h.connect();
+    let c = h.open();
     let Response::Sasl(Some(ch)) = sasl(&mut h, c, b"").body else {
         panic!("challenge");
     };
@@ -877,5 +745,5 @@ fn sasl_failures_are_auth_failed_and_close() {
         sasl(&mut h, c, &digest_md5_response(&ch, "bob", "bobpw")).err,
         0
     );
-    h.ok(c, Request::WhoAmI);
+    h.answer_ok(c, Request::WhoAmI);
 }

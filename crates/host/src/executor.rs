@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use menagerie_core::txn::LoggedTxn;
+use menagerie_proto::txn::LoggedTxn;
 use menagerie_storage::TxnLog;
 use thiserror::Error;
 
@@ -85,7 +85,7 @@ impl LogExecutor {
             match work {
                 LogWork::Append(txns) => {
                     for t in txns {
-                        let zxid = t.zxid();
+                        let zxid = t.zxid().0;
                         self.log
                             .append(zxid, &t.to_bytes())
                             .map_err(|source| LogError::Append { zxid, source })?;

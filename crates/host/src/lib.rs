@@ -12,16 +12,14 @@
 //!   slices are written by [`snapshot::write_sliced`].
 //! * [`executor`]: the transaction-log executor: a batch of appends and rolls, then one
 //!   fsync (group commit).
-//! * [`policy`]: when to snapshot (`snapCount`, randomised as ZooKeeper does; abandoned
-//!   fuzzy snapshots in a row -> one written in one go).
+
 #![forbid(unsafe_code)]
 
 pub mod executor;
-pub mod policy;
 pub mod recover;
 pub mod snapshot;
 
 pub use executor::{LogError, LogExecutor, LogWork};
-pub use policy::{SnapshotKind, SnapshotPolicy};
+
 pub use recover::{Recovered, RecoveryError, RecoveryOptions, recover};
 pub use snapshot::{FuzzySnapshot, Slice, SnapshotError, SnapshotHeader, SnapshotPart};

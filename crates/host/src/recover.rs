@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 
 use menagerie_core::tree::DataTree;
-use menagerie_core::txn::LoggedTxn;
-use menagerie_core::{Now, Server};
+use menagerie_core::{Node, Now};
 use menagerie_proto::records::Acl;
-use menagerie_storage::{DataDirs, SnapshotReader, TxnLog, TxnLogOptions, ZxidDigest};
+use menagerie_proto::txn::LoggedTxn;
+use menagerie_proto::{SessionId, Zxid};
+use menagerie_storage::{DataDirs, SnapshotReader, TxnLog, TxnLogOptions};
 use thiserror::Error;
 
 /// Why the data directories could not be recovered.
@@ -61,14 +62,14 @@ pub struct Recovered {
 pub fn recover(
     dirs: &DataDirs,
     options: RecoveryOptions,
-    server: &mut Server,
+    server: &mut Node,
     now: Now,
 ) -> Result<Recovered, RecoveryError> {
     dirs.create(true)?;
     let log = dirs.open_txn_log(options.log)?;
     let snapshot_zxid = load_snapshot(dirs, options.extended_types, server, now)?;
-    let replayed = replay_log(&log, server, now)?;
-    server.recovery_done();
+    let replayed = replay_log(&log, server)?;
+    server.recovery_done(now, replayed);
     server.tree_mut().rebuild_quotas();
     tracing::info!(
         zxid = format_args!("{:#x}", server.last_processed_zxid()),
@@ -89,7 +90,7 @@ pub fn recover(
 fn load_snapshot(
     dirs: &DataDirs,
     extended_types: bool,
-    server: &mut Server,
+    server: &mut Node,
     now: Now,
 ) -> Result<Option<i64>, RecoveryError> {
     let seed = now.wall_ms as u64;
@@ -103,10 +104,10 @@ fn load_snapshot(
     let (tree, sessions) = snap.value;
     *server.tree_mut() = tree;
     for (id, timeout) in sessions {
-        server.restore_session(now, id, timeout);
+        server.restore_session(SessionId(id), timeout);
     }
-    server.restore_zxid(snap.file.zxid);
-    server.snapshot_digest(snap.file.zxid, snap.trailer.digest.map(core_digest));
+    server.restore_zxid(Zxid(snap.file.zxid));
+    server.snapshot_loaded(Zxid(snap.file.zxid), snap.trailer.digest);
     tracing::info!(zxid = format_args!("{:#x}", snap.file.zxid), file = %snap.file.path.display(), "snapshot loaded");
     Ok(Some(snap.file.zxid))
 }
@@ -150,9 +151,9 @@ fn restore_tree(
 }
 
 /// Replays every logged txn after the server's zxid; returns how many there were.
-fn replay_log(log: &TxnLog, server: &mut Server, now: Now) -> Result<u64, RecoveryError> {
+fn replay_log(log: &TxnLog, server: &mut Node) -> Result<u64, RecoveryError> {
     let mut replayed = 0;
-    for entry in log.read_from(server.last_processed_zxid() + 1)? {
+    for entry in log.read_from(server.last_processed_zxid().0 + 1)? {
         let entry = entry?;
         let txn = LoggedTxn::from_bytes(&entry.body).map_err(|e| RecoveryError::BadTxn {
             zxid: entry.zxid(),
@@ -160,17 +161,8 @@ fn replay_log(log: &TxnLog, server: &mut Server, now: Now) -> Result<u64, Recove
             offset: entry.offset,
             reason: e.to_string(),
         })?;
-        server.replay(now, &txn);
+        server.replay(&txn);
         replayed += 1;
     }
     Ok(replayed)
-}
-
-/// A snapshot's digest block as the core checks it.
-fn core_digest(d: ZxidDigest) -> menagerie_core::digest_log::ZxidDigest {
-    menagerie_core::digest_log::ZxidDigest {
-        zxid: d.zxid,
-        version: d.version,
-        digest: d.digest,
-    }
 }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use menagerie_core::Server;
+use menagerie_core::replica::Replica;
 use menagerie_core::tree::{DataTree, Node};
 use menagerie_core::walk::FuzzyWalk;
 use menagerie_proto::records::Acl;
@@ -52,12 +52,8 @@ pub struct SnapshotHeader {
 /// (ZooKeeper: `DataTree.serializeZxidDigest`). For a fuzzy snapshot that zxid is later than
 /// the one the file is named after; recovery compares the digest when replay gets there.
 /// `None` with `digest.enabled=false`.
-pub fn snapshot_digest(server: &Server) -> Option<ZxidDigest> {
-    server.digest_log().enabled().then(|| ZxidDigest {
-        zxid: server.last_processed_zxid(),
-        version: menagerie_storage::digest::DIGEST_VERSION,
-        digest: server.tree().digest() as i64,
-    })
+pub fn snapshot_digest(replica: &Replica) -> Option<ZxidDigest> {
+    replica.snapshot_digest()
 }
 
 /// The tree's ACL lists as a snapshot's ACL table stores them.
@@ -105,16 +101,16 @@ impl AclTable {
     }
 }
 
-/// The header of a snapshot of `server` as it is now, and its ACL table.
-fn header_of(server: &Server) -> (SnapshotHeader, AclTable) {
-    let acls = AclTable::of(server.tree());
-    let sessions = server
+/// The header of a snapshot of `replica` as it is now, and its ACL table.
+fn header_of(replica: &Replica) -> (SnapshotHeader, AclTable) {
+    let acls = AclTable::of(replica.tree());
+    let sessions = replica
         .sessions()
-        .into_iter()
-        .map(|(id, timeout, _)| (id, timeout))
+        .iter()
+        .map(|(id, timeout)| (id.0, *timeout))
         .collect();
     let header = SnapshotHeader {
-        zxid: server.last_processed_zxid(),
+        zxid: replica.last_processed_zxid().0,
         sessions,
         acls: acls.entries(),
     };
@@ -145,15 +141,15 @@ fn begin(
     Ok(w)
 }
 
-/// Writes a snapshot of the server's tree and sessions as of its last applied zxid, in one
+/// Writes a snapshot of the replica's tree and sessions as of its last applied zxid, in one
 /// go (the tree does not change meanwhile, so the snapshot is exact, not fuzzy).
-pub fn take_snapshot(dirs: &DataDirs, server: &Server) -> Result<PathBuf, SnapshotError> {
-    let (header, acls) = header_of(server);
+pub fn take_snapshot(dirs: &DataDirs, replica: &Replica) -> Result<PathBuf, SnapshotError> {
+    let (header, acls) = header_of(replica);
     let zxid = header.zxid;
     let fail = |source| SnapshotError { zxid, source };
     let mut w = begin(Arc::clone(dirs.fs()), dirs.snap_dir(), &header).map_err(fail)?;
     // Stream the nodes straight from the tree (no copy of it).
-    let tree = server.tree();
+    let tree = replica.tree();
     let mut failed = None;
     tree.for_each_preorder(|n| {
         if failed.is_some() {
@@ -171,7 +167,7 @@ pub fn take_snapshot(dirs: &DataDirs, server: &Server) -> Result<PathBuf, Snapsh
         return Err(fail(e));
     }
     let trailer = SnapshotTrailer {
-        digest: snapshot_digest(server),
+        digest: snapshot_digest(replica),
         last_processed_zxid: None,
     };
     w.finish(&trailer).map_err(fail)
@@ -211,8 +207,8 @@ pub struct FuzzySnapshot {
 
 impl FuzzySnapshot {
     /// Starts a snapshot of the tree as it is now; the header goes to [`write_sliced`].
-    pub fn start(server: &Server) -> (FuzzySnapshot, SnapshotHeader) {
-        let (header, acls) = header_of(server);
+    pub fn start(replica: &Replica) -> (FuzzySnapshot, SnapshotHeader) {
+        let (header, acls) = header_of(replica);
         let snapshot = FuzzySnapshot {
             zxid: header.zxid,
             walk: FuzzyWalk::new(),
@@ -232,8 +228,8 @@ impl FuzzySnapshot {
     }
 
     /// Serializes up to `budget` more nodes of the tree as it is now.
-    pub fn next_slice(&mut self, server: &Server, budget: usize) -> Slice {
-        let tree = server.tree();
+    pub fn next_slice(&mut self, replica: &Replica, budget: usize) -> Slice {
+        let tree = replica.tree();
         let mut buf = Vec::with_capacity(budget.min(SLICE_NODES) * 128);
         let mut foreign_acl = false;
         let acls = &self.acls;
@@ -246,7 +242,7 @@ impl FuzzySnapshot {
         if foreign_acl {
             Slice::Abandoned
         } else if done {
-            Slice::Last(buf, snapshot_digest(server))
+            Slice::Last(buf, snapshot_digest(replica))
         } else {
             Slice::More(buf)
         }

@@ -5,9 +5,9 @@ mod common;
 use std::sync::Arc;
 
 use common::{dirs, log_options};
-use menagerie_core::txn::{LoggedTxn, TxnBody};
 use menagerie_host::{LogError, LogExecutor, LogWork};
 use menagerie_proto::txn::{CreateSessionTxn, TxnHeader};
+use menagerie_proto::txn::{LoggedTxn, TxnBody};
 use menagerie_storage::MemFs;
 use menagerie_storage::fs::{FaultKind, FaultOp};
 
@@ -15,9 +15,9 @@ use menagerie_storage::fs::{FaultKind, FaultOp};
 fn txn(zxid: i64) -> Arc<LoggedTxn> {
     Arc::new(LoggedTxn {
         header: TxnHeader {
-            client_id: 0x100 + zxid,
+            client_id: menagerie_proto::SessionId(0x100 + zxid),
             cxid: 0,
-            zxid,
+            zxid: menagerie_proto::Zxid(zxid),
             time: 1_700_000_000_000,
             txn_type: menagerie_proto::opcode::OpCode::CreateSession.code(),
         },

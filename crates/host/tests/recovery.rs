@@ -14,7 +14,7 @@ fn an_empty_directory_recovers_to_the_initial_tree() {
     let node = Node::start(&fs).expect("recover");
     assert_eq!(node.replayed, 0);
     // The session the harness opened is the only txn.
-    assert_eq!(node.server.last_processed_zxid(), 1);
+    assert_eq!(node.server.last_processed_zxid(), menagerie_proto::Zxid(1));
     let paths: Vec<String> = node.dump().into_keys().collect();
     assert_eq!(
         paths,
@@ -43,7 +43,7 @@ fn acknowledged_writes_survive_a_power_loss() {
     assert_eq!(node.replayed, 6);
     assert_eq!(node.dump(), before);
     // The harness's new session is the one txn after them.
-    assert_eq!(node.server.last_processed_zxid(), zxid + 1);
+    assert_eq!(node.server.last_processed_zxid(), zxid.next());
     assert_eq!(node.server.digest_log().mismatches(), 0);
 }
 
@@ -73,7 +73,7 @@ fn a_torn_tail_is_cut_back_to_the_last_whole_entry() {
 
     let mut node = Node::start(&fs).expect("a torn tail does not stop recovery");
     assert_eq!(node.dump(), before);
-    assert_eq!(node.server.last_processed_zxid(), zxid + 1);
+    assert_eq!(node.server.last_processed_zxid(), zxid.next());
     assert_eq!(node.server.digest_log().mismatches(), 0);
     // The log goes on after the cut: a new write survives the next restart.
     node.create("/after", b"x");

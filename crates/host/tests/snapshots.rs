@@ -32,9 +32,10 @@ fn populate(node: &mut Node) {
 fn sessions(node: &Node) -> Vec<(i64, i32)> {
     let mut s: Vec<(i64, i32)> = node
         .server
+        .replica()
         .sessions()
-        .into_iter()
-        .map(|(id, t, _)| (id, t))
+        .iter()
+        .map(|(id, t)| (id.0, *t))
         .collect();
     s.sort_unstable();
     s
@@ -47,7 +48,7 @@ fn a_snapshot_taken_in_one_go_restores_the_tree_and_sessions_alone() {
     populate(&mut node);
     let before = node.dump();
     let zxid = node.server.last_processed_zxid();
-    let path = take_snapshot(&node.dirs, &node.server).expect("snapshot");
+    let path = take_snapshot(&node.dirs, node.server.replica()).expect("snapshot");
     assert!(path.ends_with(format!("snapshot.{zxid:x}")), "{path:?}");
     let live_sessions = sessions(&node);
     drop(node);
@@ -74,10 +75,10 @@ fn fuzzy(
     budget: usize,
     mut between: impl FnMut(&mut Node, usize),
 ) -> (SnapshotHeader, Option<Vec<SnapshotPart>>) {
-    let (mut snapshot, header) = FuzzySnapshot::start(&node.server);
+    let (mut snapshot, header) = FuzzySnapshot::start(node.server.replica());
     let mut parts = Vec::new();
     for step in 0.. {
-        match snapshot.next_slice(&node.server, budget) {
+        match snapshot.next_slice(node.server.replica(), budget) {
             Slice::More(bytes) => parts.push(SnapshotPart::Nodes(bytes)),
             Slice::Last(bytes, digest) => {
                 parts.push(SnapshotPart::Nodes(bytes));
@@ -164,10 +165,10 @@ fn walk_past(node: &Node, path: &str) -> (FuzzySnapshot, SnapshotHeader, Vec<Sna
     // A snapshot record starts with the path as a Jute string: length, then the bytes.
     let mut record = (path.len() as i32).to_be_bytes().to_vec();
     record.extend_from_slice(path.as_bytes());
-    let (mut snapshot, header) = FuzzySnapshot::start(&node.server);
+    let (mut snapshot, header) = FuzzySnapshot::start(node.server.replica());
     let mut parts = Vec::new();
     loop {
-        let Slice::More(bytes) = snapshot.next_slice(&node.server, 1) else {
+        let Slice::More(bytes) = snapshot.next_slice(node.server.replica(), 1) else {
             panic!("the walk ended before {path}");
         };
         let written = bytes.starts_with(&record);
@@ -181,7 +182,7 @@ fn walk_past(node: &Node, path: &str) -> (FuzzySnapshot, SnapshotHeader, Vec<Sna
 /// Walks the rest of a fuzzy snapshot (no changes meanwhile) and adds the finish.
 fn walk_rest(node: &Node, snapshot: &mut FuzzySnapshot, parts: &mut Vec<SnapshotPart>) {
     loop {
-        match snapshot.next_slice(&node.server, 1) {
+        match snapshot.next_slice(node.server.replica(), 1) {
             Slice::More(bytes) => parts.push(SnapshotPart::Nodes(bytes)),
             Slice::Last(bytes, digest) => {
                 parts.push(SnapshotPart::Nodes(bytes));

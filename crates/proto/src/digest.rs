@@ -94,6 +94,19 @@ impl TreeDigest {
     }
 }
 
+/// The tree digest as of a zxid (ZooKeeper: `DataTree.ZxidDigest`): kept every 128 zxids
+/// for the `hash` command, and stored in snapshots (for a fuzzy snapshot, the zxid when its
+/// walk ended, later than the one in its name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZxidDigest {
+    /// The last txn applied when the digest was taken (0 = none known).
+    pub zxid: crate::ids::Zxid,
+    /// How the digest was computed ([`DIGEST_VERSION`] today; < 2 is stored as hex text).
+    pub version: i32,
+    /// The tree digest, as ZooKeeper stores it (a signed long).
+    pub digest: i64,
+}
+
 /// The digest of a whole tree, given as `(path, data, stat)` for every node (root as `""`).
 pub fn tree_digest<'a, I>(nodes: I) -> u64
 where

@@ -184,8 +184,9 @@ fn encode(buf: &mut Vec<u8>, o: &Output) {
     match o {
         Output::Connected { resp, .. } => resp.write(buf),
         Output::Reply { header, body, .. } => encode_reply(buf, header, body),
-        Output::Notify { zxid, event, .. } => encode_notification(buf, *zxid, event),
-        Output::Close { .. } | Output::Persist(_) => {
+        Output::Notify { zxid, event, .. } => encode_notification(buf, zxid.0, event),
+        // Nothing else goes to a client.
+        _ => {
             buf.truncate(at);
             return;
         }

@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use menagerie_core::{Now, Server};
+use menagerie_core::{Node, Now};
 use menagerie_host::{LogExecutor, LogWork, RecoveryError, RecoveryOptions};
 use menagerie_storage::{DataDirs, Fs, TxnLog, TxnLogOptions};
 use tokio::sync::mpsc;
@@ -61,7 +61,7 @@ fn log_options(config: &ServerConfig, fsync_stats: &Arc<FsyncStats>) -> TxnLogOp
 pub fn recover(
     config: &ServerConfig,
     fs: Arc<dyn Fs>,
-    server: &mut Server,
+    server: &mut Node,
     now: Now,
 ) -> Result<Recovered, RecoveryError> {
     let dirs = DataDirs::new(fs, &config.data_dir, Some(&config.data_log_dir));

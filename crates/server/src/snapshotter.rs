@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use menagerie_core::Server;
+use menagerie_core::Node;
 use menagerie_host::snapshot::{
     FuzzySnapshot, SLICE_NODES, Slice, SnapshotHeader, SnapshotPart, write_sliced,
 };
@@ -55,10 +55,10 @@ impl Snapshotter {
     pub fn start(
         id: u64,
         dirs: &DataDirs,
-        server: &Server,
+        server: &Node,
         done: mpsc::Sender<ToShell>,
     ) -> Snapshotter {
-        let (snapshot, header) = FuzzySnapshot::start(server);
+        let (snapshot, header) = FuzzySnapshot::start(server.replica());
         let (tx, rx) = mpsc::channel(QUEUED_SLICES);
         let fs = Arc::clone(dirs.fs());
         let snap_dir = dirs.snap_dir().to_path_buf();
@@ -119,7 +119,7 @@ impl Snapshotter {
     }
 
     /// Serializes the next slice of the tree and hands it to the writer, if it has room.
-    pub fn step(&mut self, server: &Server) -> Progress {
+    pub fn step(&mut self, server: &Node) -> Progress {
         let Some(tx) = &self.tx else {
             // No writer: either everything was handed over, or the thread never started.
             return if self.finishing {
@@ -134,7 +134,7 @@ impl Snapshotter {
                 Err(mpsc::error::TrySendError::Full(())) => return Progress::Waiting,
                 Err(mpsc::error::TrySendError::Closed(())) => return Progress::Abandoned,
             };
-            match self.snapshot.next_slice(server, SLICE_NODES) {
+            match self.snapshot.next_slice(server.replica(), SLICE_NODES) {
                 Slice::More(nodes) => {
                     permit.send(SnapshotPart::Nodes(nodes));
                     return Progress::Walking;

@@ -141,6 +141,19 @@ pub enum Error {
     InvalidInput(String),
 }
 
+impl From<menagerie_proto::txn::TxnError> for Error {
+    fn from(e: menagerie_proto::txn::TxnError) -> Error {
+        match e {
+            menagerie_proto::txn::TxnError::Decode { what, source } => {
+                Error::Decode { what, source }
+            }
+            menagerie_proto::txn::TxnError::Unsupported { txn_type } => {
+                Error::UnsupportedTxn { txn_type }
+            }
+        }
+    }
+}
+
 impl Error {
     /// Wraps an `io::Error` with the operation and path.
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {

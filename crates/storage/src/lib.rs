@@ -5,8 +5,8 @@
 //!
 //! * [`txnlog`]: `log.<hex zxid>` transaction logs — buffered appends, group commit with
 //!   fdatasync, 64 MiB sparse preallocation, rolling, reading from a zxid across files,
-//!   truncation, and repair of a torn tail at open. [`txn`] decodes and encodes the
-//!   transaction bodies of every type ZooKeeper 3.4–3.9 logs.
+//!   truncation, and repair of a torn tail at open. Entry bodies are
+//!   [`LoggedTxn`]s (`menagerie-proto`'s one txn codec).
 //! * [`snapshot`]: `snapshot.<hex zxid>` fuzzy snapshots — streamed writer (temporary name,
 //!   fsync, rename, directory fsync) and reader, Adler-32 seals, digest and lastProcessedZxid
 //!   blocks. [`digest`] is ZooKeeper's CRC-32 tree digest over the same node tuples.
@@ -35,7 +35,7 @@
 //! })?;
 //! let from = snap.as_ref().map_or(0, |s| s.file.zxid) + 1;
 //! for entry in log.read_from(from)? {
-//!     let txn = entry?.decode()?; // apply txn.record; compare txn.digest
+//!     let txn = entry?.decode()?; // apply txn.body; compare txn.digest
 //!     let _ = txn;
 //! }
 //! # Ok(()) }
@@ -56,20 +56,22 @@ mod error;
 pub mod fs;
 pub mod snapshot;
 mod stream;
-pub mod txn;
 pub mod txnlog;
+/// Transaction bodies (defined in `menagerie-proto`: the project's one txn codec).
+pub use menagerie_proto::txn;
 
 pub use datadir::{DataDirs, LoadedSnapshot, LogFile, SnapshotFile};
 pub use digest::{TreeDigest, node_digest, tree_digest};
 pub use epoch::EpochFile;
 pub use error::{Error, Result};
 pub use fs::{Fs, FsFile, MemFs, StdFs};
+pub use menagerie_proto::digest::ZxidDigest;
+pub use menagerie_proto::txn::{LoggedTxn, TxnBody};
 pub use snapshot::{
     OwnedSnapshotNode, Snapshot, SnapshotNode, SnapshotReader, SnapshotTrailer, SnapshotWriter,
-    ZxidDigest, read_snapshot, write_snapshot,
+    read_snapshot, write_snapshot,
 };
 pub use stream::DEFAULT_MAX_RECORD_LEN;
-pub use txn::{DecodedTxn, TxnRecord, decode_txn, encode_txn};
 pub use txnlog::{
     CommitInfo, FsyncStats, FsyncStatsSnapshot, LogEntry, TxnIterator, TxnLog, TxnLogOptions,
 };

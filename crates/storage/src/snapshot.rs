@@ -18,6 +18,7 @@
 //! fsynced, renamed into place and the directory fsynced. Compressed snapshots (`.gz`,
 //! `.snappy`) are recognised by name but not supported.
 
+use menagerie_proto::digest::ZxidDigest;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -75,17 +76,6 @@ impl OwnedSnapshotNode {
             stat: &self.stat,
         }
     }
-}
-
-/// The tree digest stored in a snapshot (ZooKeeper: `DataTree.ZxidDigest`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ZxidDigest {
-    /// zxid the digest belongs to (0 = none known).
-    pub zxid: i64,
-    /// Digest version (2 today; < 2 is stored as a hex string).
-    pub version: i32,
-    /// The digest.
-    pub digest: i64,
 }
 
 /// What follows the node stream.
@@ -267,7 +257,7 @@ impl SnapshotWriter {
         if let Some(d) = trailer.digest {
             // ZooKeeper: ZxidDigest.serialize.
             self.put(|b| {
-                b.put_i64(d.zxid);
+                b.put_i64(d.zxid.0);
                 b.put_i32(d.version);
                 if d.version < 2 {
                     b.put_string(&format!("{:x}", d.digest as u64));
@@ -566,7 +556,7 @@ impl SnapshotReader {
             self.inp.read_i64()?
         };
         Ok(ZxidDigest {
-            zxid,
+            zxid: menagerie_proto::Zxid(zxid),
             version,
             digest,
         })

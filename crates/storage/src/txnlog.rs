@@ -21,12 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use menagerie_proto::jute::Record;
-use menagerie_proto::txn::{TxnDigest, TxnHeader};
+use menagerie_proto::txn::LoggedTxn;
 
 use crate::datadir::{list_log_files, log_file_name};
 use crate::fs::{Fs, FsFile};
 use crate::stream::DEFAULT_MAX_RECORD_LEN;
-use crate::txn::{TxnRecord, encode_txn};
 use crate::{Error, Result};
 
 mod reader;
@@ -270,13 +269,8 @@ impl TxnLog {
     }
 
     /// Appends a typed txn (ZooKeeper: `FileTxnLog.append` after `Util.marshallTxnEntry`).
-    pub fn append_txn(
-        &mut self,
-        header: &TxnHeader,
-        record: &TxnRecord,
-        digest: Option<&TxnDigest>,
-    ) -> Result<()> {
-        self.append(header.zxid, &encode_txn(header, record, digest))
+    pub fn append_txn(&mut self, txn: &LoggedTxn) -> Result<()> {
+        self.append(txn.zxid().0, &txn.to_bytes())
     }
 
     /// Appends an already-encoded body (`TxnHeader ‖ record ‖ [TxnDigest]`, e.g. a PROPOSAL

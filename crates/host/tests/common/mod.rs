@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use menagerie_core::{ConnId, CoreConfig, Input, Now, Output, Server};
+use menagerie_core::{ConnId, CoreConfig, Input, Node as Server, Now, Output};
 use menagerie_host::{LogError, LogExecutor, LogWork, RecoveryError, RecoveryOptions};
 use menagerie_proto::records::{
     Acl, ConnectRequest, CreateRequest, DeleteRequest, Id, SetDataRequest, StatPersisted, perms,
@@ -110,8 +110,13 @@ impl Node {
         if !txns.is_empty()
             && let Some(up_to) = self.log.execute(vec![LogWork::Append(txns)])?
         {
-            self.server
-                .handle(START, Input::Persisted { up_to }, &mut visible);
+            self.server.handle(
+                START,
+                Input::Persisted {
+                    up_to: menagerie_proto::Zxid(up_to),
+                },
+                &mut visible,
+            );
         }
         Ok(visible)
     }

@@ -10,7 +10,8 @@
 
 use std::fmt::Write as _;
 
-use menagerie_core::server::{LATENCY_BUCKET_BOUNDS_MS, LatencyHistogram, Stats};
+use menagerie_core::front::stats::LATENCY_BUCKET_BOUNDS_MS;
+use menagerie_core::{LatencyHistogram, Stats};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use menagerie_core::Server;
+use menagerie_core::Node;
 use menagerie_core::auth::{check_acl, digest_auth};
 use menagerie_proto::records::Id;
 use serde::Serialize;
@@ -97,7 +97,7 @@ pub struct SessionInfo {
 }
 
 /// Answers `q`; called by the shell task.
-pub fn answer(q: HttpQuery, server: &Server, view: &ShellView<'_>) -> HttpAnswer {
+pub fn answer(q: HttpQuery, server: &Node, view: &ShellView<'_>) -> HttpAnswer {
     match q {
         HttpQuery::Authorize {
             credential,
@@ -144,7 +144,7 @@ pub fn identities(credential: &Credential, view: &ShellView<'_>) -> Vec<Id> {
 }
 
 fn authorize(
-    server: &Server,
+    server: &Node,
     view: &ShellView<'_>,
     credential: &Credential,
     perm: i32,
@@ -164,7 +164,7 @@ fn authorize(
 }
 
 /// The `limit` largest nodes (one pass, a bounded heap).
-fn largest(server: &Server, limit: usize) -> Vec<NodeSize> {
+fn largest(server: &Node, limit: usize) -> Vec<NodeSize> {
     let limit = limit.clamp(1, 1000);
     let mut heap: BinaryHeap<std::cmp::Reverse<(usize, Arc<str>)>> = BinaryHeap::new();
     server.tree().for_each_preorder(|n| {
@@ -187,7 +187,7 @@ fn largest(server: &Server, limit: usize) -> Vec<NodeSize> {
     v
 }
 
-fn sessions(server: &Server, view: &ShellView<'_>) -> Vec<SessionInfo> {
+fn sessions(server: &Node, view: &ShellView<'_>) -> Vec<SessionInfo> {
     let mut watches: BTreeMap<menagerie_core::ConnId, Vec<String>> = BTreeMap::new();
     for (path, conn) in server.data_watches() {
         watches.entry(conn).or_default().push(path);
@@ -196,9 +196,9 @@ fn sessions(server: &Server, view: &ShellView<'_>) -> Vec<SessionInfo> {
     let mut out: Vec<SessionInfo> = server
         .connections()
         .into_iter()
-        .filter(|c| c.session != 0)
+        .filter(|c| c.session != menagerie_proto::SessionId::NONE)
         .map(|c| SessionInfo {
-            session_id: format!("0x{:x}", c.session),
+            session_id: format!("0x{:x}", c.session.0),
             client: view
                 .peers
                 .get(&c.conn)
@@ -207,19 +207,20 @@ fn sessions(server: &Server, view: &ShellView<'_>) -> Vec<SessionInfo> {
             established_ms: c.stats.established_ms,
             last_response_ms: c.stats.last_response_ms,
             requests: c.stats.received,
-            ephemerals: tree.ephemerals(c.session).map(str::to_owned).collect(),
+            ephemerals: tree.ephemerals(c.session.0).map(str::to_owned).collect(),
             watches: watches.remove(&c.conn).unwrap_or_default(),
         })
         .collect();
     // Sessions without a connection (their client is reconnecting or gone).
     let connected: std::collections::HashSet<i64> =
-        server.connections().iter().map(|c| c.session).collect();
-    for (id, timeout_ms, _) in server.sessions() {
+        server.connections().iter().map(|c| c.session.0).collect();
+    for s in server.sessions() {
+        let id = s.id.0;
         if !connected.contains(&id) {
             out.push(SessionInfo {
                 session_id: format!("0x{id:x}"),
                 client: "unknown".into(),
-                timeout_ms,
+                timeout_ms: s.timeout_ms,
                 established_ms: 0,
                 last_response_ms: 0,
                 requests: 0,
@@ -233,10 +234,10 @@ fn sessions(server: &Server, view: &ShellView<'_>) -> Vec<SessionInfo> {
 
 /// Writes a snapshot into the data directory as of the last applied zxid (exact, not
 /// fuzzy: written from the core's own task).
-fn snapshot(server: &Server, view: &ShellView<'_>) -> Result<(PathBuf, i64), String> {
+fn snapshot(server: &Node, view: &ShellView<'_>) -> Result<(PathBuf, i64), String> {
     let dirs = data_dirs(view);
-    let zxid = server.last_processed_zxid();
-    menagerie_host::snapshot::take_snapshot(&dirs, server)
+    let zxid = server.last_processed_zxid().0;
+    menagerie_host::snapshot::take_snapshot(&dirs, server.replica())
         .map(|path| (path, zxid))
         .map_err(|e| e.to_string())
 }

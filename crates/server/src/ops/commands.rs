@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use menagerie_core::server::ConnInfo;
-use menagerie_core::{ConnId, Server};
+use menagerie_core::ConnInfo;
+use menagerie_core::{ConnId, Node};
 use serde_json::{Map, Value, json};
 
 use super::facts::{
@@ -69,7 +69,7 @@ pub fn primary_names() -> Vec<&'static str> {
 pub fn run(
     name: &str,
     args: &BTreeMap<String, String>,
-    server: &mut Server,
+    server: &mut Node,
     view: &ShellView<'_>,
 ) -> Object {
     let Some(primary) = primary_name(name) else {
@@ -88,7 +88,7 @@ pub fn run(
 fn answer(
     primary: &str,
     args: &BTreeMap<String, String>,
-    server: &mut Server,
+    server: &mut Node,
     view: &ShellView<'_>,
     o: &mut Object,
 ) -> Result<(), String> {
@@ -152,11 +152,11 @@ fn answer(
 }
 
 /// The tree digest every 128th zxid, oldest first (ZooKeeper's digest log).
-fn hash(o: &mut Object, server: &Server) {
+fn hash(o: &mut Object, server: &Node) {
     let digests: Vec<_> = server
         .digest_log()
         .history()
-        .map(|d| json!({"zxid": d.zxid, "digest": d.digest, "digest_version": d.version}))
+        .map(|d| json!({"zxid": d.zxid.0, "digest": d.digest, "digest_version": d.version}))
         .collect();
     o.put("digests", digests.into());
 }
@@ -175,7 +175,7 @@ fn set_trace_mask_command(o: &mut Object, args: &BTreeMap<String, String>) -> Re
 }
 
 /// Watched paths by session.
-fn watches(o: &mut Object, server: &Server) {
+fn watches(o: &mut Object, server: &Node) {
     let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     let sessions = session_of(server);
     for (p, c) in server.data_watches() {
@@ -189,7 +189,7 @@ fn watches(o: &mut Object, server: &Server) {
 }
 
 /// Watching sessions by path.
-fn watches_by_path(o: &mut Object, server: &Server) {
+fn watches_by_path(o: &mut Object, server: &Node) {
     let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     let sessions = session_of(server);
     for (p, c) in server.data_watches() {
@@ -254,12 +254,12 @@ fn connection(c: &ConnInfo, view: &ShellView<'_>, brief: bool) -> Value {
     o.put("packets_received", st.received.into());
     o.put("packets_sent", st.sent.into());
     if !brief {
-        o.put("session_id", c.session.into());
+        o.put("session_id", c.session.0.into());
         o.put("last_operation", op_name(st.last_op).into());
         o.put("established", st.established_ms.into());
         o.put("session_timeout", c.timeout_ms.into());
         o.put("last_cxid", st.last_cxid.into());
-        o.put("last_zxid", st.last_zxid.into());
+        o.put("last_zxid", st.last_zxid.0.into());
         o.put("last_response_time", st.last_response_ms.into());
         o.put("last_latency", st.latency.last.into());
         o.put("min_latency", st.latency.min.into());
@@ -277,7 +277,7 @@ fn connection(c: &ConnInfo, view: &ShellView<'_>, brief: bool) -> Value {
     o.into()
 }
 
-fn connections(server: &Server, view: &ShellView<'_>, brief: bool) -> Value {
+fn connections(server: &Node, view: &ShellView<'_>, brief: bool) -> Value {
     server
         .connections()
         .iter()
@@ -286,10 +286,10 @@ fn connections(server: &Server, view: &ShellView<'_>, brief: bool) -> Value {
         .into()
 }
 
-fn dump(o: &mut Object, server: &Server) {
+fn dump(o: &mut Object, server: &Node) {
     let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
-    for (id, _, at) in server.sessions() {
-        buckets.entry(at).or_default().push(id);
+    for si in server.sessions() {
+        buckets.entry(si.expires_at_ms).or_default().push(si.id.0);
     }
     let expiry: Object = buckets
         .into_iter()
@@ -307,7 +307,7 @@ fn dump(o: &mut Object, server: &Server) {
     o.put("session_id_to_ephemeral_paths", ephemerals.into());
 }
 
-fn server_stats(o: &mut Object, server: &Server, view: &ShellView<'_>) {
+fn server_stats(o: &mut Object, server: &Node, view: &ShellView<'_>) {
     let stats = server.stats();
     let buffers = json!({"last_buffer_size": -1, "min_buffer_size": -1, "max_buffer_size": -1});
     let data_size = dir_size(&view.config.data_dir);
@@ -321,7 +321,7 @@ fn server_stats(o: &mut Object, server: &Server, view: &ShellView<'_>) {
         "log_dir_size": log_size,
         "provider_null": false,
         "server_state": "standalone",
-        "last_processed_zxid": server.last_processed_zxid(),
+        "last_processed_zxid": server.last_processed_zxid().0,
         "outstanding_requests": server.outstanding(),
         "avg_latency": round4(stats.latency.avg()),
         "max_latency": stats.latency.max,
@@ -340,7 +340,7 @@ fn server_stats(o: &mut Object, server: &Server, view: &ShellView<'_>) {
     o.put("node_count", (server.tree().node_count() + 1).into());
 }
 
-fn watch_summary(o: &mut Object, server: &Server) {
+fn watch_summary(o: &mut Object, server: &Node) {
     let watches = server.data_watches();
     let conns: BTreeSet<ConnId> = watches.iter().map(|(_, c)| *c).collect();
     let paths: BTreeSet<&str> = watches.iter().map(|(p, _)| p.as_str()).collect();

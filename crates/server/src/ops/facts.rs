@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use menagerie_core::{ConnId, Server};
+use menagerie_core::{ConnId, Node};
 use menagerie_proto::opcode::OpCode;
 
 /// The version string reported to tools that parse it.
@@ -142,10 +142,10 @@ pub fn dir_size(dir: &Path) -> u64 {
 }
 
 /// The session of every connection (0 before its handshake completed).
-pub fn session_of(server: &Server) -> HashMap<ConnId, i64> {
+pub fn session_of(server: &Node) -> HashMap<ConnId, i64> {
     server
         .connections()
         .into_iter()
-        .map(|c| (c.conn, c.session))
+        .map(|c| (c.conn, c.session.0))
         .collect()
 }

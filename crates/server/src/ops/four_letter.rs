@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use menagerie_core::server::ConnInfo;
-use menagerie_core::{ConnId, Server};
+use menagerie_core::ConnInfo;
+use menagerie_core::{ConnId, Node};
 
 use super::facts::{VERSION, dir_size, environment, op_name, session_of, trace_mask};
 use super::metric::to_mntr;
@@ -14,7 +14,7 @@ use super::view::ShellView;
 use crate::config::ServerConfig;
 
 /// Renders a whitelisted command; may reset counters (`crst`, `srst`).
-pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
+pub fn render(word: &str, server: &mut Node, view: &ShellView<'_>) -> String {
     match word {
         "ruok" => "imok".into(),
         // "ro" once the storage has failed and only reads are served.
@@ -61,7 +61,7 @@ pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
     }
 }
 
-fn srvr(server: &Server, view: &ShellView<'_>, with_clients: bool) -> String {
+fn srvr(server: &Node, view: &ShellView<'_>, with_clients: bool) -> String {
     let mut s = format!("Zookeeper version: {VERSION}\n");
     if with_clients {
         s.push_str("Clients:\n");
@@ -104,7 +104,7 @@ fn connection_line(s: &mut String, c: &ConnInfo, view: &ShellView<'_>, brief: bo
         " /{peer}[1](queued={},recved={},sent={}",
         c.queued, st.received, st.sent
     );
-    if !brief && c.session != 0 {
+    if !brief && c.session != menagerie_proto::SessionId::NONE {
         let _ = write!(
             s,
             ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={:.0},maxlat={}",
@@ -153,12 +153,12 @@ fn envi() -> String {
     s
 }
 
-fn dump(server: &Server, view: &ShellView<'_>) -> String {
+fn dump(server: &Node, view: &ShellView<'_>) -> String {
     let mut s = String::from("SessionTracker dump:\n");
     let sessions = server.sessions();
     let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
-    for (id, _, at) in &sessions {
-        buckets.entry(*at).or_default().push(*id);
+    for si in &sessions {
+        buckets.entry(si.expires_at_ms).or_default().push(si.id.0);
     }
     let _ = writeln!(s, "Session Sets ({})/({}):", buckets.len(), sessions.len());
     for (at, ids) in &buckets {
@@ -182,7 +182,7 @@ fn dump(server: &Server, view: &ShellView<'_>) -> String {
     s
 }
 
-fn wchs(server: &Server) -> String {
+fn wchs(server: &Node) -> String {
     let watches = server.data_watches();
     let conns: BTreeSet<ConnId> = watches.iter().map(|(_, c)| *c).collect();
     let paths: BTreeSet<&str> = watches.iter().map(|(p, _)| p.as_str()).collect();
@@ -194,7 +194,7 @@ fn wchs(server: &Server) -> String {
     )
 }
 
-fn wchc(server: &Server) -> String {
+fn wchc(server: &Node) -> String {
     let sessions = session_of(server);
     let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for (p, c) in server.data_watches() {
@@ -214,7 +214,7 @@ fn wchc(server: &Server) -> String {
     s
 }
 
-fn wchp(server: &Server) -> String {
+fn wchp(server: &Node) -> String {
     let sessions = session_of(server);
     let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for (p, c) in server.data_watches() {
@@ -234,7 +234,7 @@ fn wchp(server: &Server) -> String {
     s
 }
 
-fn mntr(server: &Server, view: &ShellView<'_>) -> String {
+fn mntr(server: &Node, view: &ShellView<'_>) -> String {
     // The four-letter-word connection itself counts as alive, as in ZooKeeper.
     to_mntr(&collect(server, view, 1))
 }

@@ -21,14 +21,14 @@ pub mod metric;
 pub mod monitor;
 pub mod view;
 
-use menagerie_core::Server;
+use menagerie_core::Node;
 
 use crate::inbox::{Answer, Query};
 use view::ShellView;
 
 /// Answers an admin HTTP `query` from the core; called by the shell task. `storage_ok` is
 /// false once the storage thread has failed.
-pub fn answer(query: Query, server: &mut Server, view: &ShellView<'_>, storage_ok: bool) -> Answer {
+pub fn answer(query: Query, server: &mut Node, view: &ShellView<'_>, storage_ok: bool) -> Answer {
     match query {
         Query::Command { name, args } => Answer::Json(commands::run(&name, &args, server, view)),
         Query::Ready => Answer::Ready(storage_ok),

@@ -2,7 +2,7 @@
 //! ([`collect`]) and rendered as `mntr` and the `monitor` command by [`super::metric`], and
 //! as Prometheus text by `crate::http::metrics`, so the three cannot disagree.
 
-use menagerie_core::Server;
+use menagerie_core::Node;
 
 use super::facts::VERSION;
 use super::metric::{Metric, Value, m, round4};
@@ -26,7 +26,7 @@ pub fn open_fds() -> (i64, i64) {
 /// The monitoring set of a standalone ZooKeeper 3.8 server's basic gauges, in ZooKeeper's
 /// order, and the counters of its metrics that Menagerie measures. `extra_connections` counts a connection the core does not know about (the
 /// four-letter-word connection itself, which ZooKeeper counts as alive).
-pub fn collect(server: &Server, view: &ShellView<'_>, extra_connections: usize) -> Vec<Metric> {
+pub fn collect(server: &Node, view: &ShellView<'_>, extra_connections: usize) -> Vec<Metric> {
     use Value::{Float, Int, Text};
     let stats = server.stats();
     let tree = server.tree();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use menagerie_core::{CoreConfig, Now, Server};
+use menagerie_core::{CoreConfig, Node, Now};
 
 use crate::config::ServerConfig;
 use crate::persistence::Recovered;
@@ -44,12 +44,14 @@ impl Clock {
 /// The core's configuration for a standalone server started at `boot`.
 pub fn core_config(config: &ServerConfig, boot: Now) -> CoreConfig {
     CoreConfig {
-        server_id: 1,
+        server_id: menagerie_proto::ServerId(1),
         tick_ms: config.tick_ms,
         min_session_timeout_ms: config.min_session_timeout_ms,
         max_session_timeout_ms: config.max_session_timeout_ms,
         extended_types: config.extended_types,
-        hash_seed: boot.wall_ms as u64,
+        seed: boot.wall_ms as u64,
+        snap_count: config.snap_count,
+        ensemble: None,
         reaper: config.reaper,
         auth: menagerie_core::auth::AuthConfig {
             nonce_secret: random_u64(),
@@ -65,9 +67,9 @@ pub fn recover(
     config: &ServerConfig,
     fs: Arc<dyn menagerie_storage::Fs>,
     clock: &Clock,
-) -> Result<(Server, Recovered), menagerie_host::RecoveryError> {
+) -> Result<(Node, Recovered), menagerie_host::RecoveryError> {
     let boot = clock.now();
-    let mut server = Server::new(core_config(config, boot), boot);
+    let mut server = Node::new(core_config(config, boot), boot);
     let recovered = crate::persistence::recover(config, fs, &mut server, boot)?;
     Ok((server, recovered))
 }

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use menagerie_core::txn::LoggedTxn;
 use menagerie_core::{ConnId, Output};
+use menagerie_proto::txn::LoggedTxn;
 
 use crate::outbox::{MAX_QUEUED_BYTES, Outbox};
 
@@ -43,7 +43,12 @@ impl Connections {
     /// connection's outbox (flushed at the end of the batch), a close after what is queued.
     /// A connection whose outbox overflows is killed and remembered for
     /// [`drop_overflowed`](Self::drop_overflowed).
-    pub fn route(&mut self, out: &mut Vec<Output>, to_persist: &mut Vec<Arc<LoggedTxn>>) {
+    pub fn route(
+        &mut self,
+        out: &mut Vec<Output>,
+        to_persist: &mut Vec<Arc<LoggedTxn>>,
+        others: &mut Vec<Output>,
+    ) {
         for o in out.drain(..) {
             match o {
                 Output::Persist(txn) => to_persist.push(txn),
@@ -56,6 +61,7 @@ impl Connections {
                 Output::Connected { conn, .. }
                 | Output::Reply { conn, .. }
                 | Output::Notify { conn, .. } => self.push(conn, &o),
+                other => others.push(other),
             }
         }
     }

@@ -1,4 +1,4 @@
-//! The shell task: owns the core [`Server`], turns socket events and time into inputs, and
+//! The shell task: owns the core [`Node`], turns socket events and time into inputs, and
 //! routes outputs to connections.
 //!
 //! The shell takes up to [`MAX_BATCH`] messages at a time. Durability comes first: the
@@ -19,10 +19,10 @@ mod conns;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use menagerie_core::txn::LoggedTxn;
-use menagerie_core::{Input, Now, Output, Server};
+use menagerie_core::{Input, Node, Now, Output, SnapshotEnd, SnapshotMode};
 use menagerie_host::snapshot::take_snapshot;
-use menagerie_host::{LogError, LogWork, SnapshotKind, SnapshotPolicy};
+use menagerie_host::{LogError, LogWork};
+use menagerie_proto::txn::LoggedTxn;
 use menagerie_storage::{DataDirs, FsyncStats};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -64,7 +64,7 @@ pub struct Listeners {
 pub async fn run(
     config: ServerConfig,
     clock: Clock,
-    server: Server,
+    server: Node,
     recovered: Recovered,
     listeners: Listeners,
     mut shutdown: watch::Receiver<bool>,
@@ -106,7 +106,7 @@ struct Shell {
     config: Arc<ServerConfig>,
     clock: Clock,
     started: Now,
-    server: Server,
+    server: Node,
     inbox: mpsc::Receiver<ToShell>,
     /// The shell's own inbox, for the snapshot threads' reports.
     to_self: mpsc::Sender<ToShell>,
@@ -119,7 +119,8 @@ struct Shell {
     storage_ok: bool,
     dirs: DataDirs,
     fsync_stats: Arc<FsyncStats>,
-    policy: SnapshotPolicy,
+    /// The snapshot the core asked for, started after the batch.
+    snapshot_asked: Option<SnapshotMode>,
     snapshot: Option<Snapshotter>,
     snapshots_started: u64,
     conns: Connections,
@@ -127,13 +128,15 @@ struct Shell {
     out: Vec<Output>,
     /// The batch's txns, for the storage thread.
     to_persist: Vec<Arc<LoggedTxn>>,
+    /// Outputs for others than the client connections and the log.
+    others: Vec<Output>,
 }
 
 impl Shell {
     fn new(
         config: Arc<ServerConfig>,
         clock: Clock,
-        server: Server,
+        server: Node,
         recovered: Recovered,
         to_self: mpsc::Sender<ToShell>,
         inbox: mpsc::Receiver<ToShell>,
@@ -146,7 +149,7 @@ impl Shell {
         } = recovered;
         let (durable_tx, durable) = watch::channel(0i64);
         let storage = StorageThread::start(log, durable_tx, to_self.clone());
-        let policy = SnapshotPolicy::new(config.snap_count, clock.now().wall_ms as u64, replayed);
+        let _ = replayed;
         Shell {
             started: clock.now(),
             config,
@@ -160,22 +163,21 @@ impl Shell {
             storage_ok: true,
             dirs,
             fsync_stats,
-            policy,
+            snapshot_asked: None,
             snapshot: None,
             snapshots_started: 0,
             conns: Connections::default(),
             out: Vec::new(),
             to_persist: Vec::new(),
+            others: Vec::new(),
         }
     }
 
     /// The loop: wait, handle a batch, finish it; until shutdown or every sender is gone.
     async fn serve(&mut self, shutdown: &mut watch::Receiver<bool>) {
-        // One pass through the loop at once, so that a snapshot of txns replayed at startup
-        // starts before any client.
-        let mut kick = self.policy.due();
-        while let Some(wake) = self.wait(shutdown, kick).await {
-            kick = false;
+        // A snapshot of txns replayed at startup is due at once (the core's deadline says so),
+        // so it starts before any client.
+        while let Some(wake) = self.wait(shutdown).await {
             let now = self.clock.now();
             self.batch(now, wake);
             self.end_batch(now);
@@ -183,7 +185,7 @@ impl Shell {
     }
 
     /// Waits for the next reason to work; `None` at shutdown.
-    async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>, kick: bool) -> Option<Wake> {
+    async fn wait(&mut self, shutdown: &mut watch::Receiver<bool>) -> Option<Wake> {
         let deadline = self.server.next_deadline().map(|d| self.clock.instant(d));
         tokio::select! {
             biased;
@@ -192,7 +194,6 @@ impl Shell {
             Ok(()) = self.durable.changed() => Some(Wake::Durable),
             msg = self.inbox.recv() => msg.map(Wake::Message),
             _ = sleep_until(deadline) => Some(Wake::Timer),
-            _ = std::future::ready(()), if kick => Some(Wake::Timer),
             _ = snapshot_room(&self.snapshot) => Some(Wake::SnapshotRoom),
         }
     }
@@ -234,8 +235,13 @@ impl Shell {
         let up_to = *self.durable.borrow();
         if up_to > self.last_durable {
             self.last_durable = up_to;
-            self.server
-                .handle(now, Input::Persisted { up_to }, &mut self.out);
+            self.server.handle(
+                now,
+                Input::Persisted {
+                    up_to: menagerie_proto::Zxid(up_to),
+                },
+                &mut self.out,
+            );
         }
     }
 
@@ -255,7 +261,7 @@ impl Shell {
             }
             ToShell::Admin { query, reply } => self.on_admin(now, query, reply),
             ToShell::StorageFailed(e) => self.on_storage_failed(now, &e),
-            ToShell::SnapshotDone { id, outcome } => self.on_snapshot_done(id, outcome),
+            ToShell::SnapshotDone { id, outcome } => self.on_snapshot_done(now, id, outcome),
         }
     }
 
@@ -273,7 +279,14 @@ impl Shell {
 
     /// Routes the core's outputs (see [`Connections::route`]).
     fn dispatch(&mut self) {
-        self.conns.route(&mut self.out, &mut self.to_persist);
+        self.conns
+            .route(&mut self.out, &mut self.to_persist, &mut self.others);
+        for o in std::mem::take(&mut self.others) {
+            match o {
+                Output::TakeSnapshot(mode) => self.snapshot_asked = Some(mode),
+                other => tracing::warn!(output = ?other, "ensemble output in a standalone shell"),
+            }
+        }
     }
 
     /// Disconnects, in the core, the connections whose output overflowed.
@@ -325,17 +338,28 @@ impl Shell {
         self.server.handle(now, Input::StorageFailed, &mut self.out);
     }
 
-    fn on_snapshot_done(&mut self, id: u64, outcome: SnapshotOutcome) {
-        if self.snapshot.as_ref().is_some_and(|s| s.id() == id) {
+    fn on_snapshot_done(&mut self, now: Now, id: u64, outcome: SnapshotOutcome) {
+        let current = self.snapshot.as_ref().is_some_and(|s| s.id() == id);
+        if current {
             self.snapshot = None;
         }
-        match outcome {
+        let end = match outcome {
             SnapshotOutcome::Written(path) => {
-                self.policy.written();
                 tracing::info!(file = %path.display(), "snapshot written");
+                SnapshotEnd::Written
             }
-            SnapshotOutcome::Abandoned => tracing::debug!(id, "abandoned snapshot cleaned up"),
-            SnapshotOutcome::Failed(e) => tracing::error!(error = %e, "snapshot failed"),
+            // Already reported when the walk gave up.
+            SnapshotOutcome::Abandoned => {
+                tracing::debug!(id, "abandoned snapshot cleaned up");
+                return;
+            }
+            SnapshotOutcome::Failed(e) => {
+                tracing::error!(error = %e, "snapshot failed");
+                SnapshotEnd::Failed
+            }
+        };
+        if current {
+            self.feed(now, Input::SnapshotEnded(end));
         }
     }
 
@@ -346,8 +370,9 @@ impl Shell {
         // One write per connection, after the txns went to the disk so that the fsync starts
         // first.
         self.conns.flush();
-        self.schedule_snapshot();
-        self.step_snapshot();
+        self.schedule_snapshot(now);
+        self.step_snapshot(now);
+        self.dispatch();
     }
 
     /// Hands the batch's txns to the storage thread (one fsync for all of them).
@@ -355,7 +380,6 @@ impl Shell {
         if self.to_persist.is_empty() {
             return;
         }
-        self.policy.logged(self.to_persist.len() as u64);
         if self.storage_ok
             && !self
                 .storage
@@ -368,21 +392,31 @@ impl Shell {
         self.to_persist.clear();
     }
 
-    /// Starts the snapshot the policy asks for, if none is in progress.
-    fn schedule_snapshot(&mut self) {
+    /// Starts the snapshot the core asked for (the log is rolled first, so that the
+    /// snapshot's log starts with the next txn).
+    fn schedule_snapshot(&mut self, now: Now) {
         if !self.storage_ok || self.snapshot.is_some() {
             return;
         }
-        let Some(kind) = self.policy.start() else {
+        let Some(mode) = self.snapshot_asked.take() else {
             return;
         };
         self.storage.send(LogWork::Roll);
-        match kind {
-            SnapshotKind::OneGo => match take_snapshot(&self.dirs, &self.server) {
-                Ok(path) => tracing::info!(file = %path.display(), "snapshot written"),
-                Err(e) => tracing::error!(error = %e, "snapshot failed"),
-            },
-            SnapshotKind::Fuzzy => {
+        match mode {
+            SnapshotMode::Whole => {
+                let end = match take_snapshot(&self.dirs, self.server.replica()) {
+                    Ok(path) => {
+                        tracing::info!(file = %path.display(), "snapshot written");
+                        SnapshotEnd::Written
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "snapshot failed");
+                        SnapshotEnd::Failed
+                    }
+                };
+                self.feed(now, Input::SnapshotEnded(end));
+            }
+            SnapshotMode::Fuzzy => {
                 self.snapshots_started += 1;
                 let s = Snapshotter::start(
                     self.snapshots_started,
@@ -397,7 +431,7 @@ impl Shell {
     }
 
     /// Serializes the next slice of the snapshot in progress, if its writer has room.
-    fn step_snapshot(&mut self) {
+    fn step_snapshot(&mut self, now: Now) {
         if let Some(s) = self.snapshot.as_mut()
             && s.has_room()
             && s.step(&self.server) == Progress::Abandoned
@@ -407,7 +441,7 @@ impl Shell {
                 "snapshot abandoned: an ACL list was created while it was written; retrying"
             );
             self.snapshot = None;
-            self.policy.abandoned();
+            self.feed(now, Input::SnapshotEnded(SnapshotEnd::Abandoned));
         }
     }
 }

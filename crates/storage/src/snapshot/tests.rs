@@ -67,7 +67,7 @@ fn fresh_server_snapshot_is_457_bytes_with_two_seals() {
     let (mem, fs) = setup();
     let trailer = SnapshotTrailer {
         digest: Some(ZxidDigest {
-            zxid: 0,
+            zxid: menagerie_proto::Zxid(0),
             version: 2,
             digest: 0,
         }),
@@ -121,7 +121,7 @@ fn round_trips_sessions_acls_nodes_and_every_trailer() {
         SnapshotTrailer::default(),
         SnapshotTrailer {
             digest: Some(ZxidDigest {
-                zxid: 0x500000007,
+                zxid: menagerie_proto::Zxid(0x500000007),
                 version: 2,
                 digest: -12345,
             }),
@@ -129,7 +129,7 @@ fn round_trips_sessions_acls_nodes_and_every_trailer() {
         },
         SnapshotTrailer {
             digest: Some(ZxidDigest {
-                zxid: 9,
+                zxid: menagerie_proto::Zxid(9),
                 version: 1,
                 digest: -2,
             }),
@@ -226,7 +226,7 @@ fn damaged_snapshots_are_errors_never_panics() {
     let (mem, fs) = setup();
     let trailer = SnapshotTrailer {
         digest: Some(ZxidDigest {
-            zxid: 3,
+            zxid: menagerie_proto::Zxid(3),
             version: 2,
             digest: 4,
         }),

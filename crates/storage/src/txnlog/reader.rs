@@ -10,8 +10,9 @@ use super::{TXNLOG_MAGIC, TXNLOG_VERSION};
 use crate::datadir::list_log_files;
 use crate::fs::Fs;
 use crate::stream::{JuteIn, is_eof};
-use crate::txn::{DecodedTxn, decode_header, decode_txn};
 use crate::{Error, Result};
+use menagerie_proto::jute::Record;
+use menagerie_proto::txn::LoggedTxn;
 
 /// One log entry as read from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,12 +31,12 @@ pub struct LogEntry {
 impl LogEntry {
     /// The entry's zxid.
     pub fn zxid(&self) -> i64 {
-        self.header.zxid
+        self.header.zxid.0
     }
 
     /// Decodes the record and the optional digest.
-    pub fn decode(&self) -> Result<DecodedTxn> {
-        decode_txn(&self.body)
+    pub fn decode(&self) -> Result<LoggedTxn> {
+        Ok(LoggedTxn::from_bytes(&self.body)?)
     }
 
     /// Offset just past the entry (its `'B'` marker included).
@@ -186,7 +187,7 @@ impl LogFileReader {
             // so an impossible length is damage, not a torn tail.
             return Err(self
                 .inp
-                .corrupt(offset + 8, format!("Unreasonable length = {len}")));
+                .corrupt(offset + 8, oversize_hint(len, self.max_entry_len)));
         }
         if len as u64 + 1 > self.inp.remaining() {
             return Ok(partial);
@@ -206,7 +207,7 @@ impl LogFileReader {
                 computed,
             });
         }
-        let header = decode_header(&body).map_err(|e| {
+        let header = TxnHeader::from_bytes(&body).map_err(|e| {
             self.inp.corrupt(
                 offset + 12,
                 format!("entry body has no valid TxnHeader: {e}"),
@@ -232,6 +233,20 @@ pub struct FileScan {
     pub last_zxid: Option<i64>,
     /// Number of complete entries.
     pub entries: u64,
+}
+
+/// The message for an entry length above the limit: damage, or (for a plausible positive
+/// length) a log written by a server with a larger `jute.maxbuffer`.
+fn oversize_hint(len: i32, max_entry_len: usize) -> String {
+    if len < 0 || len as usize > 1 << 30 {
+        return format!("Unreasonable length = {len}");
+    }
+    format!(
+        "Unreasonable length = {len}: the entry is longer than the limit of {max_entry_len} bytes \
+         (jute.maxbuffer + 1024); if the log was written with a larger jute.maxbuffer, set \
+         jute.maxbuffer to at least {} (zoo.cfg, or --jute-maxbuffer for menagerie inspect)",
+        (len as usize).saturating_sub(1024).max(1024)
+    )
 }
 
 /// Reads every entry of one file, verifying checksums.

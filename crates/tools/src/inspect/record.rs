@@ -2,7 +2,7 @@
 //! `session … cxid … zxid …`).
 
 use menagerie_proto::error_code::ErrorCode;
-use menagerie_storage::TxnRecord;
+use menagerie_storage::TxnBody;
 use serde_json::{Map, Value, json};
 
 use super::format::{acl_json, acl_text, data_json, data_text};
@@ -38,9 +38,9 @@ fn error_name(err: i32) -> String {
 
 /// The record's fields on one line: `/a "hello" [world:anyone:cdrwa] ephemeral=false
 /// parentCVersion=1`. `full` prints data without cutting it.
-pub fn record_text(rec: &TxnRecord, full: bool) -> String {
+pub fn record_text(rec: &TxnBody, full: bool) -> String {
     match rec {
-        TxnRecord::Create(t) | TxnRecord::Create2(t) => format!(
+        TxnBody::Create(t) | TxnBody::Create2(t) => format!(
             "{} {} {} ephemeral={} parentCVersion={}",
             t.path,
             data_text(t.data.as_deref(), full),
@@ -48,14 +48,14 @@ pub fn record_text(rec: &TxnRecord, full: bool) -> String {
             t.ephemeral,
             t.parent_cversion
         ),
-        TxnRecord::CreateContainer(t) => format!(
+        TxnBody::CreateContainer(t) => format!(
             "{} {} {} parentCVersion={}",
             t.path,
             data_text(t.data.as_deref(), full),
             acl_text(&t.acl),
             t.parent_cversion
         ),
-        TxnRecord::CreateTtl(t) => format!(
+        TxnBody::CreateTtl(t) => format!(
             "{} {} {} parentCVersion={} ttl={}",
             t.path,
             data_text(t.data.as_deref(), full),
@@ -63,20 +63,20 @@ pub fn record_text(rec: &TxnRecord, full: bool) -> String {
             t.parent_cversion,
             t.ttl
         ),
-        TxnRecord::Delete(t) | TxnRecord::DeleteContainer(t) => t.path.clone(),
-        TxnRecord::SetData(t) | TxnRecord::Reconfig(t) => format!(
+        TxnBody::Delete(t) | TxnBody::DeleteContainer(t) => t.path.clone(),
+        TxnBody::SetData(t) | TxnBody::Reconfig(t) => format!(
             "{} {} version={}",
             t.path,
             data_text(t.data.as_deref(), full),
             t.version
         ),
-        TxnRecord::SetAcl(t) => format!("{} {} version={}", t.path, acl_text(&t.acl), t.version),
-        TxnRecord::Check(t) => format!("{} version={}", t.path, t.version),
-        TxnRecord::CreateSession(t) => t.timeout.to_string(),
-        TxnRecord::CloseSession(None) => String::new(),
-        TxnRecord::CloseSession(Some(t)) => format!("[{}]", t.paths_to_delete.join(", ")),
-        TxnRecord::Error(t) => format!("err={}", error_name(t.err)),
-        TxnRecord::Multi(subs) => {
+        TxnBody::SetAcl(t) => format!("{} {} version={}", t.path, acl_text(&t.acl), t.version),
+        TxnBody::Check(t) => format!("{} version={}", t.path, t.version),
+        TxnBody::CreateSession(t) => t.timeout.to_string(),
+        TxnBody::CloseSession(None) => String::new(),
+        TxnBody::CloseSession(Some(t)) => format!("[{}]", t.paths_to_delete.join(", ")),
+        TxnBody::Error(t) => format!("err={}", error_name(t.err)),
+        TxnBody::Multi(subs) => {
             let items: Vec<String> = subs
                 .iter()
                 .map(|s| {
@@ -94,63 +94,63 @@ pub fn record_text(rec: &TxnRecord, full: bool) -> String {
 }
 
 /// The record's fields as a JSON object (`type` plus one key per field; multi has `txns`).
-pub fn record_json(rec: &TxnRecord) -> Value {
+pub fn record_json(rec: &TxnBody) -> Value {
     let mut m = Map::new();
     m.insert("type".into(), json!(op_name(rec.txn_type())));
     match rec {
-        TxnRecord::Create(t) | TxnRecord::Create2(t) => {
+        TxnBody::Create(t) | TxnBody::Create2(t) => {
             m.insert("path".into(), json!(t.path));
             data_json(&mut m, t.data.as_deref());
             m.insert("acl".into(), acl_json(&t.acl));
             m.insert("ephemeral".into(), json!(t.ephemeral));
             m.insert("parent_cversion".into(), json!(t.parent_cversion));
         }
-        TxnRecord::CreateContainer(t) => {
+        TxnBody::CreateContainer(t) => {
             m.insert("path".into(), json!(t.path));
             data_json(&mut m, t.data.as_deref());
             m.insert("acl".into(), acl_json(&t.acl));
             m.insert("parent_cversion".into(), json!(t.parent_cversion));
         }
-        TxnRecord::CreateTtl(t) => {
+        TxnBody::CreateTtl(t) => {
             m.insert("path".into(), json!(t.path));
             data_json(&mut m, t.data.as_deref());
             m.insert("acl".into(), acl_json(&t.acl));
             m.insert("parent_cversion".into(), json!(t.parent_cversion));
             m.insert("ttl".into(), json!(t.ttl));
         }
-        TxnRecord::Delete(t) | TxnRecord::DeleteContainer(t) => {
+        TxnBody::Delete(t) | TxnBody::DeleteContainer(t) => {
             m.insert("path".into(), json!(t.path));
         }
-        TxnRecord::SetData(t) | TxnRecord::Reconfig(t) => {
+        TxnBody::SetData(t) | TxnBody::Reconfig(t) => {
             m.insert("path".into(), json!(t.path));
             data_json(&mut m, t.data.as_deref());
             m.insert("version".into(), json!(t.version));
         }
-        TxnRecord::SetAcl(t) => {
+        TxnBody::SetAcl(t) => {
             m.insert("path".into(), json!(t.path));
             m.insert("acl".into(), acl_json(&t.acl));
             m.insert("version".into(), json!(t.version));
         }
-        TxnRecord::Check(t) => {
+        TxnBody::Check(t) => {
             m.insert("path".into(), json!(t.path));
             m.insert("version".into(), json!(t.version));
         }
-        TxnRecord::CreateSession(t) => {
+        TxnBody::CreateSession(t) => {
             m.insert("timeout".into(), json!(t.timeout));
         }
-        TxnRecord::CloseSession(t) => {
+        TxnBody::CloseSession(t) => {
             m.insert(
                 "paths_to_delete".into(),
                 json!(t.as_ref().map(|t| &t.paths_to_delete)),
             );
         }
-        TxnRecord::Error(t) => {
+        TxnBody::Error(t) => {
             m.insert("err".into(), json!(t.err));
             if let Some(c) = ErrorCode::from_code(t.err) {
                 m.insert("err_name".into(), json!(format!("{c:?}")));
             }
         }
-        TxnRecord::Multi(subs) => {
+        TxnBody::Multi(subs) => {
             m.insert(
                 "txns".into(),
                 Value::Array(subs.iter().map(record_json).collect()),
@@ -161,19 +161,17 @@ pub fn record_json(rec: &TxnRecord) -> Value {
 }
 
 /// Paths a record touches (a multi's sub-records' paths, in order).
-pub fn record_paths(rec: &TxnRecord) -> Vec<&str> {
+pub fn record_paths(rec: &TxnBody) -> Vec<&str> {
     match rec {
-        TxnRecord::Create(t) | TxnRecord::Create2(t) => vec![&t.path],
-        TxnRecord::CreateContainer(t) => vec![&t.path],
-        TxnRecord::CreateTtl(t) => vec![&t.path],
-        TxnRecord::Delete(t) | TxnRecord::DeleteContainer(t) => vec![&t.path],
-        TxnRecord::SetData(t) | TxnRecord::Reconfig(t) => vec![&t.path],
-        TxnRecord::SetAcl(t) => vec![&t.path],
-        TxnRecord::Check(t) => vec![&t.path],
-        TxnRecord::CloseSession(Some(t)) => t.paths_to_delete.iter().map(String::as_str).collect(),
-        TxnRecord::CreateSession(_) | TxnRecord::CloseSession(None) | TxnRecord::Error(_) => {
-            Vec::new()
-        }
-        TxnRecord::Multi(subs) => subs.iter().flat_map(record_paths).collect(),
+        TxnBody::Create(t) | TxnBody::Create2(t) => vec![&t.path],
+        TxnBody::CreateContainer(t) => vec![&t.path],
+        TxnBody::CreateTtl(t) => vec![&t.path],
+        TxnBody::Delete(t) | TxnBody::DeleteContainer(t) => vec![&t.path],
+        TxnBody::SetData(t) | TxnBody::Reconfig(t) => vec![&t.path],
+        TxnBody::SetAcl(t) => vec![&t.path],
+        TxnBody::Check(t) => vec![&t.path],
+        TxnBody::CloseSession(Some(t)) => t.paths_to_delete.iter().map(String::as_str).collect(),
+        TxnBody::CreateSession(_) | TxnBody::CloseSession(None) | TxnBody::Error(_) => Vec::new(),
+        TxnBody::Multi(subs) => subs.iter().flat_map(record_paths).collect(),
     }
 }

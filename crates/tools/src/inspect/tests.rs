@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use menagerie_proto::records::{Acl, Id, StatPersisted};
 use menagerie_proto::txn::{
-    CloseSessionTxn, CreateSessionTxn, CreateTtlTxn, CreateTxn, DeleteTxn, ErrorTxn, SetDataTxn,
-    TxnDigest, TxnHeader,
+    CloseSessionTxn, CreateSessionTxn, CreateTtlTxn, CreateTxn, DeleteTxn, ErrorTxn, LoggedTxn,
+    SetDataTxn, TxnDigest,
 };
+use menagerie_proto::{SessionId, Zxid};
 use menagerie_storage::{
-    SnapshotNode, SnapshotTrailer, StdFs, TreeDigest, TxnLog, TxnLogOptions, TxnRecord, ZxidDigest,
+    SnapshotNode, SnapshotTrailer, StdFs, TreeDigest, TxnBody, TxnLog, TxnLogOptions, ZxidDigest,
     write_snapshot,
 };
 use serde_json::Value;
@@ -25,8 +26,8 @@ fn opts() -> InspectOptions {
     }
 }
 
-fn create(path: &str, data: &[u8], ephemeral: bool) -> TxnRecord {
-    TxnRecord::Create(CreateTxn {
+fn create(path: &str, data: &[u8], ephemeral: bool) -> TxnBody {
+    TxnBody::Create(CreateTxn {
         path: path.into(),
         data: Some(data.to_vec()),
         acl: Acl::open_unsafe(),
@@ -47,15 +48,15 @@ fn write_log(dir: &Path, pre_alloc: u64) -> PathBuf {
     )
     .expect("open log");
     let records = [
-        TxnRecord::CreateSession(CreateSessionTxn { timeout: 30000 }),
+        TxnBody::CreateSession(CreateSessionTxn { timeout: 30000 }),
         create("/a", b"hello", false),
         create("/a/e", b"\x00\x01binary", true),
-        TxnRecord::SetData(SetDataTxn {
+        TxnBody::SetData(SetDataTxn {
             path: "/a".into(),
             data: Some(b"changed".to_vec()),
             version: 1,
         }),
-        TxnRecord::CreateTtl(CreateTtlTxn {
+        TxnBody::CreateTtl(CreateTtlTxn {
             path: "/t".into(),
             data: None,
             acl: vec![Acl {
@@ -68,29 +69,30 @@ fn write_log(dir: &Path, pre_alloc: u64) -> PathBuf {
             parent_cversion: 2,
             ttl: 5000,
         }),
-        TxnRecord::Multi(vec![
+        TxnBody::Multi(vec![
             create("/m", b"m", false),
-            TxnRecord::Delete(DeleteTxn { path: "/t".into() }),
+            TxnBody::Delete(DeleteTxn { path: "/t".into() }),
         ]),
-        TxnRecord::Error(ErrorTxn { err: -101 }),
-        TxnRecord::CloseSession(Some(CloseSessionTxn {
+        TxnBody::Error(ErrorTxn { err: -101 }),
+        TxnBody::CloseSession(Some(CloseSessionTxn {
             paths_to_delete: vec!["/a/e".into()],
         })),
     ];
     for (i, rec) in records.iter().enumerate() {
         let zxid = i as i64 + 1;
-        let h = TxnHeader {
-            client_id: SESSION,
-            cxid: i as i32,
-            zxid,
-            time: 1_795_274_139_084 + zxid,
-            txn_type: rec.txn_type(),
-        };
-        let digest = (!matches!(rec, TxnRecord::Error(_))).then_some(TxnDigest {
+        let digest = (!matches!(rec, TxnBody::Error(_))).then_some(TxnDigest {
             version: 2,
             tree_digest: 0x1000 + zxid,
         });
-        log.append_txn(&h, rec, digest.as_ref()).expect("append");
+        let txn = LoggedTxn::new(
+            SessionId(SESSION),
+            i as i32,
+            Zxid(zxid),
+            1_795_274_139_084 + zxid,
+            rec.clone(),
+            digest,
+        );
+        log.append_txn(&txn).expect("append");
     }
     log.commit().expect("commit");
     log.close().expect("close");
@@ -346,7 +348,7 @@ fn write_snap(dir: &Path, digest_ok: bool) -> PathBuf {
         nodes,
         &SnapshotTrailer {
             digest: Some(ZxidDigest {
-                zxid: 4,
+                zxid: Zxid(4),
                 version: 2,
                 digest,
             }),
@@ -512,6 +514,7 @@ fn directories_expand_in_zxid_order_and_unknown_files_are_named() {
         },
     );
     assert!(r.problems[0].contains("cannot read"));
+    assert!(r.unreadable && !r.is_damaged(), "{r:?}");
     assert_eq!(json_lines(&text)[0]["kind"], "error");
 }
 
@@ -529,14 +532,8 @@ fn zxid_gaps_are_summarised_but_a_new_epoch_is_not_a_gap() {
     .expect("open log");
     for zxid in [1, 2, 3, 7, 8, (1 << 32) | 1, (1 << 32) | 2, (3 << 32) | 5] {
         let rec = create(&format!("/z{zxid}"), b"", false);
-        let h = TxnHeader {
-            client_id: SESSION,
-            cxid: 0,
-            zxid,
-            time: 0,
-            txn_type: rec.txn_type(),
-        };
-        log.append_txn(&h, &rec, None).expect("append");
+        let txn = LoggedTxn::new(SessionId(SESSION), 0, Zxid(zxid), 0, rec, None);
+        log.append_txn(&txn).expect("append");
     }
     log.commit().expect("commit");
     log.close().expect("close");
@@ -573,4 +570,23 @@ fn zxid_gaps_are_summarised_but_a_new_epoch_is_not_a_gap() {
         },
     );
     assert!(!text.contains("Zxid gaps"), "{text}");
+}
+
+#[test]
+fn an_entry_longer_than_jute_maxbuffer_is_reported_with_a_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = write_log(dir.path(), 4096);
+    let small = InspectOptions {
+        max_record_len: 40,
+        ..opts()
+    };
+    let (_, r) = run(&log, &small);
+    assert!(r.is_damaged(), "{r:?}");
+    let p = r.problems.join("\n");
+    assert!(
+        p.contains("Unreasonable length") && p.contains("set jute.maxbuffer to at least"),
+        "{p}"
+    );
+    // With the limit it was written with, the same file is fine.
+    assert!(run(&log, &opts()).1.is_ok());
 }

@@ -17,7 +17,7 @@ use axum::{Extension, Json, Router};
 use base64::Engine as _;
 use menagerie_proto::records::GetDataRequest;
 use menagerie_proto::request::Request;
-use menagerie_storage::{DataDirs, TxnIterator, TxnRecord};
+use menagerie_storage::{DataDirs, TxnBody as TxnRecord, TxnIterator};
 use serde_json::{Value, json};
 
 use super::reply::{bad_request, gateway_error};
@@ -180,15 +180,15 @@ pub fn changes(
             break;
         };
         let mut flat = Vec::new();
-        flatten(&txn.record, &mut flat);
+        flatten(&txn.body, &mut flat);
         for (kind, p, data) in flat {
             if path.is_some_and(|want| want != p) {
                 continue;
             }
             out.push_back(Change {
-                zxid: txn.header.zxid,
+                zxid: txn.header.zxid.0,
                 time: txn.header.time,
-                session: txn.header.client_id,
+                session: txn.header.client_id.0,
                 kind,
                 path: p,
                 data,

@@ -337,11 +337,12 @@ async fn pump(
                 let _ = session.events.send(WatchEvent {
                     event_type: event.event_type,
                     path: event.path,
-                    zxid,
+                    zxid: zxid.0,
                 });
             }
             Output::Close { .. } => break,
-            Output::Persist(_) => {}
+            // Outputs for the storage or the ensemble never name a connection.
+            _ => {}
         }
     }
     session.fail_pending();

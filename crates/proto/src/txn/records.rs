@@ -1,12 +1,12 @@
-//! Transaction records (`zookeeper.jute` module `org.apache.zookeeper.txn`), as ZooKeeper logs
-//! and replicates them.
+//! The Jute records of `zookeeper.jute` module `org.apache.zookeeper.txn`, field for field.
 
+use crate::ids::{SessionId, Zxid};
 use crate::jute_record;
 use crate::records::Acl;
 
 jute_record! {
     /// Header of every logged transaction.
-    pub struct TxnHeader { pub client_id: i64, pub cxid: i32, pub zxid: i64, pub time: i64, pub txn_type: i32 }
+    pub struct TxnHeader { pub client_id: SessionId, pub cxid: i32, pub zxid: Zxid, pub time: i64, pub txn_type: i32 }
 }
 
 jute_record! {

@@ -1,0 +1,52 @@
+//! What a Zab role asks its node to do. The roles never touch the tree or the connections:
+//! they say what to send, persist and commit, and the node carries it out in order.
+
+use std::sync::Arc;
+
+use menagerie_proto::quorum::QuorumPacket;
+use menagerie_proto::txn::LoggedTxn;
+use menagerie_proto::{ServerId, SessionId, Zxid};
+
+/// One step for the node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send a packet on the quorum link to a peer.
+    Send(ServerId, QuorumPacket),
+    /// Stream a snapshot of the tree to a learner (SNAP).
+    SendSnapshot(ServerId, Zxid),
+    /// Close the quorum link to a peer.
+    DropPeer(ServerId),
+    /// Dial the leader.
+    ConnectToLeader(ServerId),
+    /// Make a txn durable (`Input::Persisted` answers).
+    Persist(Arc<LoggedTxn>),
+    /// Write the epoch files.
+    PersistEpoch {
+        /// New acceptedEpoch.
+        accepted: Option<u32>,
+        /// New currentEpoch.
+        current: Option<u32>,
+    },
+    /// Truncate the log after a zxid (and reload the state from disk when it went past it).
+    Truncate {
+        /// Last zxid kept.
+        to: Zxid,
+        /// Whether to reload.
+        reload: bool,
+    },
+    /// Write a whole snapshot now (a learner synced by SNAP, at NEWLEADER).
+    Snapshot,
+    /// Apply a committed txn (the next in zxid order) and answer who waits for it.
+    Commit(Arc<LoggedTxn>),
+    /// Start serving clients in `epoch`.
+    Serve(u32),
+    /// Leave the role and elect again.
+    StepDown(&'static str),
+    /// The leader answered a forwarded `sync`: the oldest one waiting completes.
+    SyncDone,
+    /// The leader answered a REVALIDATE.
+    Revalidated(SessionId, bool),
+}
+
+/// Actions collected while handling one input.
+pub type Actions = Vec<Action>;

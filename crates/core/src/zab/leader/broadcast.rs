@@ -1,0 +1,209 @@
+//! The leader's broadcast (ZooKeeper: `Leader.propose`, `processAck`, `tryToCommit`,
+//! `commit`, `inform`, `processSync`, the lead loop's pings and quorum check; spec 09 §7).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use menagerie_proto::quorum::{PacketType, QuorumPacket};
+use menagerie_proto::txn::LoggedTxn;
+use menagerie_proto::{ServerId, Zxid};
+
+use super::{FromLearner, Leader, Phase, proposal};
+use crate::ensemble::EnsembleConfig;
+use crate::zab::action::{Action, Actions};
+
+impl Leader {
+    /// Broadcasts a txn the node prepped (zxid assigned, the next after the last proposed):
+    /// the leader logs it, and followers get a PROPOSAL.
+    pub fn propose(&mut self, txn: Arc<LoggedTxn>, acts: &mut Actions) {
+        let zxid = txn.zxid();
+        assert!(self.is_serving(), "only a serving leader proposes");
+        assert!(
+            zxid > self.last_proposed,
+            "proposals go out in zxid order: {zxid} after {}",
+            self.last_proposed
+        );
+        self.last_proposed = zxid;
+        acts.push(Action::Persist(Arc::clone(&txn)));
+        let p = proposal(&txn);
+        let followers: Vec<ServerId> = self
+            .learners
+            .iter()
+            .filter(|(_, h)| !h.observer)
+            .map(|(s, _)| *s)
+            .collect();
+        for f in followers {
+            self.deliver(f, p.clone(), acts);
+        }
+        self.outstanding.insert(zxid, (txn, BTreeSet::new()));
+    }
+
+    /// The leader's own log is durable up to `up_to`: its acks.
+    pub fn persisted(&mut self, up_to: Zxid, config: &EnsembleConfig, acts: &mut Actions) {
+        let me = self.me;
+        for (_, (_, acks)) in self.outstanding.range_mut(..=up_to) {
+            acks.insert(me);
+        }
+        self.try_commit(config, acts);
+    }
+
+    /// A packet from a learner in broadcast.
+    pub(super) fn broadcast_packet(
+        &mut self,
+        from: ServerId,
+        p: QuorumPacket,
+        config: &EnsembleConfig,
+        acts: &mut Actions,
+    ) -> Option<FromLearner> {
+        match p.kind() {
+            Some(PacketType::Ack) => {
+                self.ack(from, p.zxid, config, acts);
+                None
+            }
+            Some(PacketType::Request) => Some(FromLearner::Request(p)),
+            Some(PacketType::Ping) => Some(FromLearner::Touches(p.data.unwrap_or_default())),
+            Some(PacketType::Revalidate) => {
+                Some(FromLearner::Revalidate(p.data.unwrap_or_default()))
+            }
+            kind => {
+                tracing::debug!(learner = %from, ?kind, "unexpected packet from a learner ignored");
+                None
+            }
+        }
+    }
+
+    /// An ACK: counted if it is a voter's, for a proposal still outstanding.
+    fn ack(&mut self, from: ServerId, zxid: Zxid, config: &EnsembleConfig, acts: &mut Actions) {
+        // Acks of an epoch start (NEWLEADER, UPTODATE) and of committed txns are ignored.
+        if zxid.is_epoch_start() || zxid <= self.last_committed {
+            return;
+        }
+        if !config.is_voter(from) {
+            return;
+        }
+        match self.outstanding.get_mut(&zxid) {
+            Some((_, acks)) => {
+                acks.insert(from);
+            }
+            None => {
+                tracing::warn!(learner = %from, zxid = %zxid, "ack for a future proposal ignored");
+                return;
+            }
+        }
+        self.try_commit(config, acts);
+    }
+
+    /// Commits, in zxid order, every proposal at the front that a quorum has durable.
+    fn try_commit(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
+        while let Some(entry) = self.outstanding.first_entry() {
+            if !config.is_quorum(&entry.get().1) {
+                return;
+            }
+            let (txn, _) = entry.remove();
+            self.commit(txn, acts);
+        }
+    }
+
+    fn commit(&mut self, txn: Arc<LoggedTxn>, acts: &mut Actions) {
+        let zxid = txn.zxid();
+        self.last_committed = zxid;
+        let learners: Vec<(ServerId, bool)> = self
+            .learners
+            .iter()
+            .map(|(s, h)| (*s, h.observer))
+            .collect();
+        for (s, observer) in learners {
+            let p = if observer {
+                QuorumPacket::with_data(PacketType::Inform, zxid, txn.to_bytes())
+            } else {
+                QuorumPacket::new(PacketType::Commit, zxid)
+            };
+            self.deliver(s, p, acts);
+        }
+        acts.push(Action::Commit(txn));
+        let (done, waiting): (Vec<_>, Vec<_>) =
+            self.syncs.drain(..).partition(|(at, _)| *at <= zxid);
+        self.syncs = waiting;
+        for (_, learner) in done {
+            self.deliver(
+                learner,
+                QuorumPacket::new(PacketType::Sync, Zxid::ZERO),
+                acts,
+            );
+        }
+    }
+
+    /// A learner forwarded a `sync`: answered once what is proposed now has committed.
+    pub fn sync(&mut self, learner: ServerId, acts: &mut Actions) {
+        if self.outstanding.is_empty() {
+            self.deliver(
+                learner,
+                QuorumPacket::new(PacketType::Sync, Zxid::ZERO),
+                acts,
+            );
+        } else {
+            self.syncs.push((self.last_proposed, learner));
+        }
+    }
+
+    /// The zxid a local `sync` must see committed before it is answered (`None`: now).
+    pub fn sync_point(&self) -> Option<Zxid> {
+        (!self.outstanding.is_empty()).then_some(self.last_proposed)
+    }
+
+    /// When the next timer is due.
+    pub fn next_deadline(&self) -> u64 {
+        let half = self.next_half_tick_ms;
+        match &self.establishing {
+            Some(e) => half.min(e.deadline_ms),
+            None => half,
+        }
+    }
+
+    /// Timers: discovery and sync give up after initLimit ticks; every half tick a PING goes
+    /// to each up-to-date learner; every tick the leader checks that a quorum of voters is
+    /// still synced with it (else it steps down).
+    pub fn tick(&mut self, now: u64, config: &EnsembleConfig, acts: &mut Actions) {
+        if let Some(e) = &self.establishing
+            && now >= e.deadline_ms
+        {
+            let why = match self.epoch {
+                None => "no quorum of voters registered within initLimit",
+                Some(_) => "no quorum acknowledged the new epoch within initLimit",
+            };
+            acts.push(Action::StepDown(why));
+            return;
+        }
+        while now >= self.next_half_tick_ms {
+            self.next_half_tick_ms += (self.tick_ms / 2).max(1);
+            self.half_ticks += 1;
+            self.ping(acts);
+            if self.half_ticks.is_multiple_of(2) && self.is_serving() && !self.quorum_synced(config)
+            {
+                acts.push(Action::StepDown("not sufficient followers synced"));
+                return;
+            }
+        }
+    }
+
+    fn ping(&mut self, acts: &mut Actions) {
+        let zxid = self.last_proposed;
+        for (s, h) in &self.learners {
+            if h.phase == Phase::Broadcast {
+                acts.push(Action::Send(*s, QuorumPacket::new(PacketType::Ping, zxid)));
+            }
+        }
+    }
+
+    fn quorum_synced(&self, config: &EnsembleConfig) -> bool {
+        let tick = self.half_ticks / 2;
+        let mut synced: BTreeSet<ServerId> = self
+            .learners
+            .iter()
+            .filter(|(_, h)| !h.observer && h.ack_deadline_tick >= tick)
+            .map(|(s, _)| *s)
+            .collect();
+        synced.insert(self.me);
+        config.is_quorum(&synced)
+    }
+}

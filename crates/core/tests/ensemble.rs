@@ -1,0 +1,262 @@
+//! Zab scenarios on real nodes in one thread (see `cluster`): elections, writes through
+//! followers, leader failure, learners that rejoin by DIFF, SNAP and TRUNC, observers.
+
+mod cluster;
+
+use cluster::*;
+use menagerie_proto::quorum::PeerState;
+use menagerie_proto::records::PathWatchRequest;
+use menagerie_proto::request::Request;
+use menagerie_proto::response::Response;
+use menagerie_proto::{ErrorCode, ServerId};
+
+fn all_equal(c: &Cluster) -> bool {
+    let d = c.digests();
+    let first = d.values().next().copied();
+    d.values().all(|v| Some(*v) == first)
+}
+
+fn exists(path: &str) -> Request {
+    Request::Exists(PathWatchRequest {
+        path: path.into(),
+        watch: false,
+    })
+}
+
+#[test]
+fn three_members_elect_a_leader_and_serve_writes_through_a_follower() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    assert_eq!(
+        c.leader(),
+        Some(sid(3)),
+        "the highest sid wins a fresh election"
+    );
+    for s in [1, 2] {
+        let state = c.members[&sid(s)].node.peer_state();
+        assert_eq!(state, Some(PeerState::Following), "member {s}");
+        assert!(c.members[&sid(s)].node.is_serving(), "member {s} serves");
+    }
+    assert_eq!(c.members[&sid(3)].epochs, (1, 1));
+    let conn = c.connect(sid(1), 1);
+    assert!(
+        c.connected(sid(1), conn),
+        "a session created through the leader"
+    );
+    let r = c.request(sid(1), conn, 1, create("/a", b"hello"));
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0.err, 0);
+    assert_eq!(r[0].1, Response::Create { path: "/a".into() });
+    c.run(500);
+    assert!(all_equal(&c), "{:?}", c.digests());
+    // A read on another member sees it.
+    let conn2 = c.connect(sid(2), 2);
+    let r = c.request(sid(2), conn2, 1, exists("/a"));
+    assert_eq!(r[0].0.err, 0);
+}
+
+#[test]
+fn a_new_leader_keeps_every_acknowledged_write() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let conn = c.connect(sid(1), 1);
+    for i in 0..20 {
+        let r = c.request(sid(1), conn, i + 1, create(&format!("/n{i}"), b"x"));
+        assert_eq!(r.first().map(|r| r.0.err), Some(0), "write {i}");
+    }
+    c.crash(sid(3));
+    c.run(5_000);
+    let leader = c.leader().expect("a new leader");
+    assert_ne!(leader, sid(3));
+    let conn = c.connect(leader, 10);
+    for i in 0..20 {
+        let r = c.request(leader, conn, 100 + i, exists(&format!("/n{i}")));
+        assert_eq!(r[0].0.err, 0, "/n{i} survived");
+    }
+    let r = c.request(leader, conn, 200, create("/after", b""));
+    assert_eq!(r[0].0.err, 0);
+    // The old leader comes back and catches up.
+    c.restart(sid(3));
+    c.run(5_000);
+    assert_eq!(
+        c.members[&sid(3)].node.peer_state(),
+        Some(PeerState::Following)
+    );
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+#[test]
+fn a_far_behind_member_is_synced_by_snapshot() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    c.crash(sid(1));
+    let leader = c.leader().expect("leader");
+    let conn = c.connect(leader, 1);
+    for i in 0..600 {
+        let r = c.request(leader, conn, i + 1, create(&format!("/s{i}"), b"v"));
+        assert_eq!(r.first().map(|r| r.0.err), Some(0));
+    }
+    c.restart(sid(1));
+    c.run(3_000);
+    assert_eq!(
+        c.members[&sid(1)].node.peer_state(),
+        Some(PeerState::Following)
+    );
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+#[test]
+fn an_observer_serves_reads_and_forwards_writes_without_voting() {
+    let mut c = Cluster::new(&[1, 2, 3], &[4]);
+    c.run(3_000);
+    assert_eq!(
+        c.members[&sid(4)].node.peer_state(),
+        Some(PeerState::Observing)
+    );
+    let conn = c.connect(sid(4), 1);
+    let r = c.request(sid(4), conn, 1, create("/o", b""));
+    assert_eq!(r[0].0.err, 0);
+    c.run(300);
+    assert!(all_equal(&c), "{:?}", c.digests());
+    // Two voters down: no quorum, whatever the observer does.
+    c.crash(sid(1));
+    c.crash(sid(2));
+    c.run(3_000);
+    assert_eq!(c.leader(), None);
+}
+
+#[test]
+fn writes_fail_cleanly_without_a_quorum_and_resume_after() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    c.crash(sid(1));
+    c.crash(sid(2));
+    c.run(3_000);
+    assert_eq!(c.leader(), None, "a lone member does not lead");
+    assert!(!c.members[&sid(3)].node.is_serving());
+    c.restart(sid(1));
+    c.run(5_000);
+    assert!(c.leader().is_some());
+    let _ = ErrorCode::Ok;
+    let _ = ServerId(0);
+}
+
+fn ephemeral(path: &str) -> Request {
+    Request::Create(menagerie_proto::records::CreateRequest {
+        path: path.into(),
+        data: Some(vec![]),
+        acl: menagerie_proto::records::Acl::open_unsafe(),
+        flags: 1,
+    })
+}
+
+#[test]
+fn a_session_moves_between_followers_with_its_ephemerals() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let a = c.connect(sid(1), 1);
+    let session = c.session_of(sid(1), a).expect("session");
+    assert_eq!(c.request(sid(1), a, 1, ephemeral("/lock"))[0].0.err, 0);
+    // The client moves to member 2: the leader revalidates the session there.
+    let b = c.resume(sid(2), 2, session);
+    assert!(c.connected(sid(2), b), "resumed through REVALIDATE");
+    assert_eq!(c.request(sid(2), b, 2, exists("/lock"))[0].0.err, 0);
+    // The old connection on member 1 writes: the leader says SessionMoved and member 1
+    // closes it.
+    let r = c.request(sid(1), a, 3, create("/stale", b""));
+    assert_eq!(r[0].0.err, ErrorCode::SessionMoved.code());
+    assert!(c.closed(sid(1), a));
+    // The new owner writes fine.
+    assert_eq!(c.request(sid(2), b, 4, create("/fresh", b""))[0].0.err, 0);
+}
+
+#[test]
+fn sessions_on_followers_live_by_touches_and_expire_on_the_leader() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let a = c.connect(sid(1), 1);
+    assert_eq!(c.request(sid(1), a, 1, ephemeral("/e"))[0].0.err, 0);
+    // Reads only, well past the 4 s timeout: the follower's touches keep it alive.
+    for i in 0..20 {
+        c.run(500);
+        let r = c.request(sid(1), a, 10 + i, exists("/e"));
+        assert_eq!(r[0].0.err, 0, "read {i}");
+    }
+    // Silence: the leader expires it, the ephemeral goes everywhere, the connection closes.
+    c.run(10_000);
+    assert!(
+        c.closed(sid(1), a),
+        "expired session closed on its follower"
+    );
+    let b = c.connect(sid(2), 2);
+    let r = c.request(sid(2), b, 1, exists("/e"));
+    assert_eq!(r[0].0.err, ErrorCode::NoNode.code());
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+#[test]
+fn sync_on_a_follower_and_watches_fire_on_every_member() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let w = c.connect(sid(2), 1);
+    let r = c.request(
+        sid(2),
+        w,
+        1,
+        Request::Exists(PathWatchRequest {
+            path: "/x".into(),
+            watch: true,
+        }),
+    );
+    assert_eq!(r[0].0.err, ErrorCode::NoNode.code());
+    let a = c.connect(sid(1), 2);
+    assert_eq!(c.request(sid(1), a, 1, create("/x", b""))[0].0.err, 0);
+    assert_eq!(c.events(sid(2), w), vec![(1, "/x".to_string())]);
+    let r = c.request(
+        sid(2),
+        w,
+        2,
+        Request::Sync(menagerie_proto::records::PathRequest { path: "/x".into() }),
+    );
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].1, Response::Sync { path: "/x".into() });
+}
+
+#[test]
+fn a_divergent_member_is_truncated_when_it_returns() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let a = c.connect(leader, 1);
+    assert_eq!(c.request(leader, a, 1, create("/kept", b""))[0].0.err, 0);
+    c.run(300);
+    // The leader is cut off: its next proposal reaches only its own log.
+    for s in [1, 2, 3] {
+        if sid(s) != leader {
+            c.partition(leader, sid(s), true);
+        }
+    }
+    c.send(leader, a, 2, create("/lost", b""));
+    c.settle();
+    assert!(c.replies(leader, a, 2).is_empty(), "never acknowledged");
+    c.crash(leader);
+    for s in [1, 2, 3] {
+        c.partition(leader, sid(s), false);
+    }
+    c.run(3_000);
+    let new_leader = c.leader().expect("a new leader");
+    c.restart(leader);
+    c.run(3_000);
+    assert_eq!(
+        c.members[&leader].node.peer_state(),
+        Some(PeerState::Following)
+    );
+    assert!(all_equal(&c), "{:?}", c.digests());
+    let b = c.connect(leader, 2);
+    assert_eq!(
+        c.request(leader, b, 1, exists("/lost"))[0].0.err,
+        ErrorCode::NoNode.code()
+    );
+    assert_eq!(c.request(leader, b, 2, exists("/kept"))[0].0.err, 0);
+    let _ = new_leader;
+}
