@@ -49,6 +49,7 @@ impl ServerConfig {
         c.auth = security.auth;
         c.enforce_quota = security.enforce_quota;
         c.secure_client = security.secure_client;
+        c.admin.tls = security.admin_tls;
         let data_dir = basics
             .data_dir
             .clone()
@@ -289,6 +290,16 @@ impl AdminKeys {
                     return Err(invalid(key, value, "must not be /"));
                 }
             }
+            "admin.rateLimiterIntervalInMS" | "zookeeper.admin.rateLimiterIntervalInMS" => {
+                a.rate_limit = std::time::Duration::from_millis(number(key, value)?)
+            }
+            "admin.gateway.sessionIdleMs" => {
+                let ms: u64 = number(key, value)?;
+                if ms < 100 {
+                    return Err(invalid(key, value, "must be at least 100"));
+                }
+                a.gateway_idle = std::time::Duration::from_millis(ms)
+            }
             "metricsProvider.className" => self.provider = Some(value.to_owned()),
             "metricsProvider.httpHost" => self.metrics_host = Some(ip(key, value)?),
             "metricsProvider.httpPort" => self.metrics_port = Some(number(key, value)?),
@@ -366,7 +377,7 @@ mod tests {
     fn admin_keys() {
         let c = ServerConfig::from_properties(&props("dataDir=d\nclientPort=1\n")).unwrap();
         assert!(c.admin.enabled);
-        assert_eq!(c.admin.addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.admin.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.admin.command_url, "/commands");
         assert_eq!(c.admin.prometheus_addr, None);
         let c = ServerConfig::from_properties(&props(
