@@ -134,6 +134,11 @@ impl Node {
         let Some(zab) = self.zab.as_mut() else {
             return;
         };
+        let took_ms = now.mono_ms.saturating_sub(zab.since.1);
+        tracing::info!(
+            state = vote.state.name(), leader = %vote.leader, took_ms,
+            "{} - LEADER ELECTION TOOK - {took_ms} MS", vote.state.name()
+        );
         zab.since = (vote.state, now.mono_ms);
         let epochs = (zab.accepted_epoch, zab.current_epoch);
         let mut acts = Actions::new();

@@ -2,6 +2,7 @@
 //! [`ServerConfig`]. Invalid values stop startup with a message naming the key and value;
 //! keys ZooKeeper accepts that Menagerie does not use yet are reported as warnings.
 
+pub use crate::tls::AdminTls;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -10,6 +11,7 @@ mod parse;
 pub mod properties;
 pub mod quorum;
 pub mod quorum_security;
+pub mod values;
 
 use menagerie_core::auth::AuthConfig;
 use menagerie_core::reaper::ReaperConfig;
@@ -91,7 +93,9 @@ pub struct AdminConfig {
     /// `admin.enableServer`: ZooKeeper's default is on; the embedded default config keeps it
     /// off so that a bare `menagerie server` (and tests) do not take port 8080.
     pub enabled: bool,
-    /// `admin.serverAddress`:`admin.serverPort` (0.0.0.0:8080).
+    /// `admin.serverAddress`:`admin.serverPort`. ZooKeeper's default address is 0.0.0.0;
+    /// Menagerie's is 127.0.0.1 (the admin port also serves the console and the REST
+    /// gateway), so only a configured `admin.serverAddress` exposes it to the network.
     pub addr: SocketAddr,
     /// `admin.commandURL` (`/commands`).
     pub command_url: String,
@@ -99,6 +103,15 @@ pub struct AdminConfig {
     /// is ZooKeeper's PrometheusMetricsProvider (default 0.0.0.0:7000): a second listener that
     /// serves only `/metrics`, as ZooKeeper's provider does.
     pub prometheus_addr: Option<SocketAddr>,
+    /// TLS on the admin port (`admin.portUnification` or `admin.forceHttps`, with the
+    /// `ssl.quorum.*` stores as ZooKeeper 3.9's AdminServer reads them).
+    pub tls: Option<AdminTls>,
+    /// `admin.rateLimiterIntervalInMS`: at most one `snapshot` command per interval
+    /// (ZooKeeper's default: 5 minutes).
+    pub rate_limit: std::time::Duration,
+    /// `admin.gateway.sessionIdleMs` (Menagerie): a REST gateway session without requests or
+    /// open watches this long is closed (default 60 s).
+    pub gateway_idle: std::time::Duration,
 }
 
 impl AdminConfig {
@@ -106,9 +119,12 @@ impl AdminConfig {
     pub fn zookeeper_default() -> AdminConfig {
         AdminConfig {
             enabled: true,
-            addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             command_url: "/commands".into(),
             prometheus_addr: None,
+            tls: None,
+            rate_limit: std::time::Duration::from_millis(300_000),
+            gateway_idle: std::time::Duration::from_secs(60),
         }
     }
 }

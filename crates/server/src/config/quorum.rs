@@ -11,7 +11,7 @@ use menagerie_core::ensemble::{EnsembleConfig, Hierarchy, MemberRole};
 use menagerie_proto::ServerId;
 
 use super::error::{ConfigError, invalid};
-use super::parse::{boolean, number};
+use super::values::{boolean, number};
 
 /// One member of the ensemble as zoo.cfg names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

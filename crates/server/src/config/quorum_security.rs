@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::error::{ConfigError, invalid};
-use super::parse::boolean;
+use super::values::boolean;
 use crate::tls::ClientAuth;
 
 /// TLS between members.

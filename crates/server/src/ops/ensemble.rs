@@ -104,7 +104,12 @@ pub fn metrics(server: &Node, view: &ShellView<'_>) -> Vec<Metric> {
     };
     let n = |v: usize| Int(v as i64);
     let count = |v: u64| Int(i64::try_from(v).unwrap_or(i64::MAX));
+    let mut peer_state = e.state.name().to_lowercase();
+    if e.phase != menagerie_core::node::ensemble_view::ZabPhase::Election {
+        peer_state = format!("{peer_state} - {}", e.phase.name().to_lowercase());
+    }
     let mut out = vec![
+        m("peer_state", MetricValue::Text(peer_state)),
         m("quorum_size", n(e.voters)),
         m("diff_count", count(e.syncs_sent.0)),
         m("snap_count", count(e.syncs_sent.1)),
@@ -119,6 +124,8 @@ pub fn metrics(server: &Node, view: &ShellView<'_>) -> Vec<Metric> {
         let uptime = view.now.mono_ms.saturating_sub(e.since_ms);
         out.extend([
             m("learners", n(e.learners.len())),
+            // ZooKeeper 3.4's name for the same count, still read by older dashboards.
+            m("followers", n(e.learners.len())),
             m("synced_followers", n(synced(false))),
             m("synced_non_voting_followers", Int(0)),
             m("synced_observers", n(synced(true))),
