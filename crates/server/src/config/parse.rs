@@ -35,8 +35,11 @@ impl ServerConfig {
         let mut quorum_security = QuorumSecurityKeys::default();
         for (key, raw) in props {
             let (key, value) = (key.as_str(), raw.trim());
+            // The `ssl.quorum.*` stores serve both the quorum and the admin port's TLS:
+            // both areas see them.
+            let quorum_secured = quorum_security.take(key, value);
             let taken = security.take(key, value)
-                || quorum_security.take(key, value)
+                || quorum_secured
                 || quorum.take(key, value)?
                 || basics.take(&mut c, key, value)?
                 || limits(&mut c, key, value)?
