@@ -556,4 +556,91 @@ Kerb {
         assert_eq!(bad(&[("sslQuorum", "maybe")]), "sslQuorum");
         assert_eq!(bad(&[("portUnification", "2")]), "portUnification");
     }
+
+    #[test]
+    fn pem_stores_are_loaded_and_unusable_ones_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+        let cert = params.self_signed(&key).expect("cert");
+        std::fs::write(
+            path("ks.pem"),
+            format!("{}{}", key.serialize_pem(), cert.pem()),
+        )
+        .expect("ks");
+        std::fs::write(path("ca.pem"), cert.pem()).expect("ca");
+        std::fs::write(path("cert-only.pem"), cert.pem()).expect("cert only");
+        std::fs::write(path("garbage.pem"), "not PEM at all\n").expect("garbage");
+        let encrypted = format!(
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIBvTBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n{}",
+            cert.pem()
+        );
+        std::fs::write(path("encrypted.pem"), encrypted).expect("encrypted");
+        let with = |ks: &str, ts: &str, more: &[(&str, &str)]| {
+            let (ks, ts) = (path(ks), path(ts));
+            let mut lines = vec![
+                ("sslQuorum", "true"),
+                ("ssl.quorum.keyStore.location", ks.as_str()),
+                ("ssl.quorum.trustStore.location", ts.as_str()),
+            ];
+            lines.extend_from_slice(more);
+            keys(&lines).finish(None)
+        };
+        let ok = with("ks.pem", "ca.pem", &[]).expect("valid stores");
+        let tls = ok.tls.expect("tls");
+        assert!(ok.ssl_quorum && !ok.port_unification);
+        assert!(tls.hostname_verification);
+        assert_eq!(tls.client_auth, ClientAuth::Need);
+        let off = with(
+            "ks.pem",
+            "ca.pem",
+            &[
+                ("ssl.quorum.hostnameVerification", "false"),
+                ("ssl.quorum.clientAuth", "want"),
+            ],
+        )
+        .expect("valid");
+        let tls = off.tls.expect("tls");
+        assert!(!tls.hostname_verification);
+        assert_eq!(tls.client_auth, ClientAuth::Want);
+
+        let key_of = |r| error_key(r);
+        assert_eq!(
+            key_of(with("cert-only.pem", "ca.pem", &[])),
+            "ssl.quorum.keyStore.location"
+        );
+        assert_eq!(
+            key_of(with("encrypted.pem", "ca.pem", &[])),
+            "ssl.quorum.keyStore.location"
+        );
+        assert_eq!(
+            key_of(with("ks.pem", "garbage.pem", &[])),
+            "ssl.quorum.trustStore.location"
+        );
+        assert_eq!(
+            key_of(with(
+                "ks.pem",
+                "ca.pem",
+                &[("ssl.quorum.clientAuth", "maybe")]
+            )),
+            "ssl.quorum.clientAuth"
+        );
+        assert_eq!(
+            key_of(with(
+                "ks.pem",
+                "ca.pem",
+                &[("ssl.quorum.hostnameVerification", "perhaps")]
+            )),
+            "ssl.quorum.hostnameVerification"
+        );
+        assert_eq!(
+            key_of(with(
+                "ks.pem",
+                "ca.pem",
+                &[("ssl.quorum.enabledProtocols", "SSLv3")]
+            )),
+            "ssl.quorum.enabledProtocols"
+        );
+    }
 }
