@@ -485,3 +485,55 @@ async fn port_unification_lets_tls_and_plaintext_members_form_one_ensemble() {
     replicates(&e, "unified").await;
     e.stop_all().await;
 }
+
+#[test]
+fn bad_quorum_security_settings_stop_startup_naming_the_key() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::write(dir.path().join("myid"), "1\n").expect("myid");
+    let jaas = dir.path().join("jaas.conf");
+    std::fs::write(&jaas, JAAS).expect("jaas");
+    let load = |extra: &str| {
+        let cfg = dir.path().join("zoo.cfg");
+        let text = format!(
+            "tickTime=200\ninitLimit=5\nsyncLimit=2\ndataDir={}\nclientPort=2181\n\
+             server.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n{extra}",
+            dir.path().display()
+        );
+        std::fs::write(&cfg, text).expect("zoo.cfg");
+        match ServerConfig::load(&cfg) {
+            Ok(_) => "accepted".to_owned(),
+            Err(e) => e.to_string(),
+        }
+    };
+    for (extra, key) in [
+        ("sslQuorum=true\n", "ssl.quorum.keyStore.location"),
+        (
+            "sslQuorum=true\nssl.quorum.keyStore.location=/etc/zk/keystore.jks\n",
+            "ssl.quorum.keyStore.location",
+        ),
+        (
+            "sslQuorum=true\nssl.quorum.keyStore.location=/nonexistent/member.pem\n\
+             ssl.quorum.trustStore.location=/nonexistent/ca.pem\n",
+            "ssl.quorum.keyStore.location",
+        ),
+        (
+            "quorum.auth.serverRequireSasl=true\n",
+            "quorum.auth.serverRequireSasl",
+        ),
+        ("quorum.auth.enableSasl=true\n", "quorum.auth.enableSasl"),
+        (
+            &format!(
+                "quorum.auth.enableSasl=true\nquorum.auth.server.saslLoginContext=Missing\n\
+                 java.security.auth.login.config={}\n",
+                jaas.display()
+            ),
+            "quorum.auth.server.saslLoginContext",
+        ),
+    ] {
+        let got = load(extra);
+        assert!(got.contains(key), "{extra}: {got}");
+    }
+    // The same file with SASL and without the bad keys is accepted.
+    let ok = format!("{SASL}java.security.auth.login.config={}\n", jaas.display());
+    assert_eq!(load(&ok), "accepted");
+}

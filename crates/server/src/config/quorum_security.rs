@@ -92,6 +92,15 @@ const TLS_KEYS: &[&str] = &[
     "ciphersuites",
 ];
 
+/// The `quorum.auth.*` keys read (`kerberos.servicePrincipal` only matters for GSSAPI).
+const AUTH_KEYS: &[&str] = &[
+    "enableSasl",
+    "learnerRequireSasl",
+    "serverRequireSasl",
+    "learner.saslLoginContext",
+    "server.saslLoginContext",
+];
+
 /// The ensemble's security keys seen so far.
 #[derive(Debug, Default)]
 pub struct QuorumSecurityKeys {
@@ -248,6 +257,11 @@ impl QuorumSecurityKeys {
     }
 
     fn sasl_settings(&self, jaas: Option<&str>) -> Result<Option<QuorumSaslSettings>, ConfigError> {
+        for name in self.auth.keys() {
+            if !AUTH_KEYS.contains(&name.as_str()) {
+                tracing::warn!(key = %format!("quorum.auth.{name}"), "not used by Menagerie; ignored");
+            }
+        }
         let enabled = self.auth_flag("enableSasl")?;
         let learner_require = self.auth_flag("learnerRequireSasl")?;
         let server_require = self.auth_flag("serverRequireSasl")?;

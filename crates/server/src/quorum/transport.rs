@@ -39,6 +39,14 @@ impl Transport {
             Some(s) => Some(Arc::new(QuorumTls::new(s)?)),
             None => None,
         };
+        if sec.ssl_quorum || sec.port_unification || sec.sasl.is_some() {
+            tracing::info!(
+                ssl_quorum = sec.ssl_quorum,
+                port_unification = sec.port_unification,
+                sasl = ?sec.sasl.as_ref().map(|s| (s.learner_require, s.server_require)),
+                "members are reached and accepted with quorum TLS/SASL"
+            );
+        }
         Ok(Transport {
             tls,
             ssl_quorum: sec.ssl_quorum,
