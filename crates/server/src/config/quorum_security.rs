@@ -302,29 +302,7 @@ impl QuorumSecurityKeys {
                 format!("cannot read: {e}"),
             )
         })?;
-        let section = |name: &str, default: &str| {
-            let key = format!("quorum.auth.{name}");
-            let wanted = self.auth.get(name).map_or(default, |s| s.trim());
-            jaas_section(&text, wanted)
-                .ok_or_else(|| {
-                    invalid(
-                        &key,
-                        wanted,
-                        format!("no '{wanted} {{ ... }};' section in the JAAS file {path}"),
-                    )
-                })
-                .and_then(|options| {
-                    if options.module.contains("Krb5LoginModule") {
-                        Err(invalid(
-                            &key,
-                            wanted,
-                            "Kerberos (GSSAPI) quorum authentication is not supported; use DigestLoginModule",
-                        ))
-                    } else {
-                        Ok(options.values)
-                    }
-                })
-        };
+        let section = |name: &str, default: &str| self.jaas_options(&text, path, name, default);
         let server = section("server.saslLoginContext", "QuorumServer")?;
         let learner = section("learner.saslLoginContext", "QuorumLearner")?;
         let server_users: BTreeMap<String, String> = server
@@ -350,6 +328,34 @@ impl QuorumSecurityKeys {
             learner: (user.clone(), password.clone()),
             server_users,
         }))
+    }
+
+    /// The options of the JAAS section `quorum.auth.<name>` names (or `default`), from
+    /// the file `path` holding `text`; a DIGEST-MD5 section only.
+    fn jaas_options(
+        &self,
+        text: &str,
+        path: &str,
+        name: &str,
+        default: &str,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        let key = format!("quorum.auth.{name}");
+        let wanted = self.auth.get(name).map_or(default, |s| s.trim());
+        let section = jaas_section(text, wanted).ok_or_else(|| {
+            invalid(
+                &key,
+                wanted,
+                format!("no '{wanted} {{ ... }};' section in the JAAS file {path}"),
+            )
+        })?;
+        if section.module.contains("Krb5LoginModule") {
+            return Err(invalid(
+                &key,
+                wanted,
+                "Kerberos (GSSAPI) quorum authentication is not supported; use DigestLoginModule",
+            ));
+        }
+        Ok(section.values)
     }
 }
 

@@ -59,91 +59,9 @@ impl std::fmt::Debug for QuorumTls {
 impl QuorumTls {
     /// Loads the stores and builds both sides' configurations.
     pub fn new(s: &QuorumTlsSettings) -> Result<QuorumTls, QuorumTlsError> {
-        let key_err = |key: &'static str, value: &std::path::Path| {
-            let value = value.display().to_string();
-            move |e: TlsError| QuorumTlsError {
-                key,
-                value,
-                reason: e.to_string(),
-            }
-        };
-        let ks = &s.key_store;
-        let certs = load_certs(ks).map_err(key_err("ssl.quorum.keyStore.location", ks))?;
-        let key = load_key(ks).map_err(key_err("ssl.quorum.keyStore.location", ks))?;
-        let ts = &s.trust_store;
-        let mut roots = RootCertStore::empty();
-        for c in load_certs(ts).map_err(key_err("ssl.quorum.trustStore.location", ts))? {
-            roots.add(c).map_err(|e| QuorumTlsError {
-                key: "ssl.quorum.trustStore.location",
-                value: ts.display().to_string(),
-                reason: format!("unusable CA certificate: {e}"),
-            })?;
-        }
-        let roots = Arc::new(roots);
-        let setting = |key: &'static str, value: String| {
-            move |e: TlsError| QuorumTlsError {
-                key,
-                value,
-                reason: e.to_string(),
-            }
-        };
-        let provider = Arc::new(
-            provider(&s.ciphersuites)
-                .map_err(setting("ssl.quorum.ciphersuites", s.ciphersuites.join(",")))?,
-        );
-        let versions = versions(&s.protocols).map_err(setting(
-            "ssl.quorum.enabledProtocols",
-            s.protocols.join(","),
-        ))?;
-        let rustls_err = |e: rustls::Error| QuorumTlsError {
-            key: "ssl.quorum.keyStore.location",
-            value: ks.display().to_string(),
-            reason: format!("TLS configuration: {e}"),
-        };
-        let server = ServerConfig::builder_with_provider(Arc::clone(&provider))
-            .with_protocol_versions(&versions)
-            .map_err(rustls_err)?;
-        let server = match s.client_auth {
-            ClientAuth::None => server.with_no_client_auth(),
-            auth => {
-                let v = WebPkiClientVerifier::builder_with_provider(
-                    Arc::clone(&roots),
-                    Arc::clone(&provider),
-                );
-                let v = if auth == ClientAuth::Want {
-                    v.allow_unauthenticated()
-                } else {
-                    v
-                };
-                let v = v.build().map_err(|e| QuorumTlsError {
-                    key: "ssl.quorum.trustStore.location",
-                    value: ts.display().to_string(),
-                    reason: format!("client verifier: {e}"),
-                })?;
-                server.with_client_cert_verifier(v)
-            }
-        };
-        let server = server
-            .with_single_cert(certs.clone(), key.clone_key())
-            .map_err(rustls_err)?;
-        let inner = WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
-            .build()
-            .map_err(|e| QuorumTlsError {
-                key: "ssl.quorum.trustStore.location",
-                value: ts.display().to_string(),
-                reason: format!("server verifier: {e}"),
-            })?;
-        let verifier = PeerVerifier {
-            inner,
-            hostname_verification: s.hostname_verification,
-        };
-        let client = ClientConfig::builder_with_provider(provider)
-            .with_protocol_versions(&versions)
-            .map_err(rustls_err)?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_client_auth_cert(certs, key)
-            .map_err(rustls_err)?;
+        let m = Material::load(s)?;
+        let server = m.server_config(s.client_auth)?;
+        let client = m.client_config(s.hostname_verification)?;
         Ok(QuorumTls {
             acceptor: TlsAcceptor::from(Arc::new(server)),
             connector: TlsConnector::from(Arc::new(client)),
@@ -187,6 +105,134 @@ impl QuorumTls {
             ));
         }
         Ok(stream)
+    }
+}
+
+/// The error for `key` = `value`.
+fn err(
+    key: &'static str,
+    value: impl std::fmt::Display,
+    reason: impl std::fmt::Display,
+) -> QuorumTlsError {
+    QuorumTlsError {
+        key,
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+const KEY_STORE: &str = "ssl.quorum.keyStore.location";
+const TRUST_STORE: &str = "ssl.quorum.trustStore.location";
+
+/// What both sides' configurations are made of.
+struct Material {
+    certs: Vec<CertificateDer<'static>>,
+    key: rustls::pki_types::PrivateKeyDer<'static>,
+    key_store: String,
+    roots: Arc<RootCertStore>,
+    trust_store: String,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    versions: Vec<&'static rustls::SupportedProtocolVersion>,
+}
+
+impl Material {
+    /// Reads the stores and resolves the protocol and suite settings.
+    fn load(s: &QuorumTlsSettings) -> Result<Material, QuorumTlsError> {
+        let key_store = s.key_store.display().to_string();
+        let trust_store = s.trust_store.display().to_string();
+        let certs = load_certs(&s.key_store).map_err(|e| err(KEY_STORE, &key_store, e))?;
+        let key = load_key(&s.key_store).map_err(|e| err(KEY_STORE, &key_store, e))?;
+        let mut roots = RootCertStore::empty();
+        for c in load_certs(&s.trust_store).map_err(|e| err(TRUST_STORE, &trust_store, e))? {
+            roots.add(c).map_err(|e| {
+                err(
+                    TRUST_STORE,
+                    &trust_store,
+                    format!("unusable CA certificate: {e}"),
+                )
+            })?;
+        }
+        let suites = s.ciphersuites.join(",");
+        let provider = provider(&s.ciphersuites)
+            .map_err(|e: TlsError| err("ssl.quorum.ciphersuites", suites, e))?;
+        let versions = versions(&s.protocols)
+            .map_err(|e| err("ssl.quorum.enabledProtocols", s.protocols.join(","), e))?;
+        Ok(Material {
+            certs,
+            key,
+            key_store,
+            roots: Arc::new(roots),
+            trust_store,
+            provider: Arc::new(provider),
+            versions,
+        })
+    }
+
+    fn rustls_err(&self, e: rustls::Error) -> QuorumTlsError {
+        err(
+            KEY_STORE,
+            &self.key_store,
+            format!("TLS configuration: {e}"),
+        )
+    }
+
+    /// The accepting side: this member's certificate, other members' asked for.
+    fn server_config(&self, auth: ClientAuth) -> Result<ServerConfig, QuorumTlsError> {
+        let server = ServerConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_protocol_versions(&self.versions)
+            .map_err(|e| self.rustls_err(e))?;
+        let server = match auth {
+            ClientAuth::None => server.with_no_client_auth(),
+            auth => {
+                let v = WebPkiClientVerifier::builder_with_provider(
+                    Arc::clone(&self.roots),
+                    Arc::clone(&self.provider),
+                );
+                let v = if auth == ClientAuth::Want {
+                    v.allow_unauthenticated()
+                } else {
+                    v
+                };
+                let v = v.build().map_err(|e| {
+                    err(
+                        TRUST_STORE,
+                        &self.trust_store,
+                        format!("client verifier: {e}"),
+                    )
+                })?;
+                server.with_client_cert_verifier(v)
+            }
+        };
+        server
+            .with_single_cert(self.certs.clone(), self.key.clone_key())
+            .map_err(|e| self.rustls_err(e))
+    }
+
+    /// The dialling side: this member's certificate, the other's checked by [`PeerVerifier`].
+    fn client_config(&self, hostname_verification: bool) -> Result<ClientConfig, QuorumTlsError> {
+        let inner = WebPkiServerVerifier::builder_with_provider(
+            Arc::clone(&self.roots),
+            Arc::clone(&self.provider),
+        )
+        .build()
+        .map_err(|e| {
+            err(
+                TRUST_STORE,
+                &self.trust_store,
+                format!("server verifier: {e}"),
+            )
+        })?;
+        let verifier = PeerVerifier {
+            inner,
+            hostname_verification,
+        };
+        ClientConfig::builder_with_provider(Arc::clone(&self.provider))
+            .with_protocol_versions(&self.versions)
+            .map_err(|e| self.rustls_err(e))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_client_auth_cert(self.certs.clone(), self.key.clone_key())
+            .map_err(|e| self.rustls_err(e))
     }
 }
 
