@@ -285,11 +285,8 @@ impl Node {
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),
             Action::StepDown(why) => self.step_down(now, why, out),
-            Action::SyncDone => {
-                if let Some(conn) = self.front.release_forwarded_sync() {
-                    self.drain(now, conn, out);
-                }
-            }
+            Action::SyncDone => self.sync_answered(now, out),
+            Action::Confirmed(round) => self.round_done(now, round, out),
             Action::Revalidated(session, valid) => self.revalidated(now, session, valid, out),
         }
     }
@@ -376,6 +373,7 @@ impl Node {
         for conn in self.front.conn_ids() {
             self.close(conn, out);
         }
+        self.forget_rounds();
         // Local sessions die with the role (their clients find them expired elsewhere).
         self.local = super::local_sessions::LocalSessions::default();
         self.start_election(now, out);

@@ -14,6 +14,7 @@
 
 pub mod ensemble;
 pub mod ensemble_view;
+mod linearizable;
 pub mod local_sessions;
 pub mod read_only;
 mod requests;
@@ -62,6 +63,8 @@ pub struct Node {
     ro: read_only::ReadOnly,
     /// Sessions local to this member (`localSessionsEnabled`).
     local: local_sessions::LocalSessions,
+    /// A learner's linearizable-read rounds (`menagerie.linearizableReads`).
+    lin: linearizable::LearnerRounds,
 }
 
 /// Who asked for a snapshot ([`Output::TakeSnapshot`]).
@@ -98,6 +101,7 @@ impl Node {
             snapshots_asked: VecDeque::new(),
             ro: read_only::ReadOnly::default(),
             local: local_sessions::LocalSessions::default(),
+            lin: linearizable::LearnerRounds::default(),
             front: Front::new(session_ids),
             replica,
             watches: WatchManager::new(config.seed),
