@@ -6,7 +6,6 @@ same run, same disk, fsync on for both.
     python3 scripts/bench_vs_java.py                       # the whole suite (~15 min)
     python3 scripts/bench_vs_java.py --quick               # shorter runs, 100k znodes
     python3 scripts/bench_vs_java.py --markdown report.md --json report.json
-    python3 scripts/bench_vs_java.py --ensemble --quick    # 3-member ensembles, failovers
 
 Both servers run standalone with equivalent zoo.cfg (tickTime=2000, forceSync=yes by default,
 snapCount default, maxClientCnxns=0, data on the same file system under --workdir). Java runs
@@ -25,12 +24,6 @@ Measured:
 * memory and restart: `--znodes` nodes of 100 B (default 1,000,000) created through the
   wire, RSS of the server process, then stop (SIGTERM) and time from exec until the server
   answers `srvr` with the full node count.
-
-With `--ensemble`, each side is a 3-member ensemble on 127.0.0.1 (scripts/ensemble_bench.py):
-sessions are spread over the members (`menagerie bench --target a,b,c`), the other ensemble is
-paused while one is measured, memory is the largest member's RSS, "restart" is a follower
-restarted with the populated tree until it serves it again, and `--failovers N` kills the
-leader N times under a waiting writer and reports detect / elect / sync / first-write times.
 """
 
 from __future__ import annotations
@@ -47,8 +40,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-from ensemble_bench import Ensemble
 
 ROOT = Path(__file__).resolve().parent.parent
 JAVA_JARS = [f"/usr/share/java/{j}.jar" for j in
@@ -214,8 +205,6 @@ def main() -> int:
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--markdown", help="write a markdown report here")
     ap.add_argument("--json", help="write all figures as JSON here")
-    ap.add_argument("--ensemble", action="store_true", help="3-member ensembles, not standalone")
-    ap.add_argument("--failovers", type=int, default=5, help="leader kills (--ensemble)")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.repeat, args.znodes = 3.0, 1, 100_000
@@ -231,8 +220,7 @@ def main() -> int:
     workloads = [w for w in args.workloads.split(",") if w]
     report: dict = {"machine": machine(), "settings": vars(args), "workloads": {}}
 
-    unit = Ensemble if args.ensemble else Server
-    servers = {k: unit(k, args.workdir, menagerie, args.java_heap) for k in kinds}
+    servers = {k: Server(k, args.workdir, menagerie, args.java_heap) for k in kinds}
     try:
         for s in servers.values():
             s.start()
@@ -264,15 +252,11 @@ def main() -> int:
                                                rate))
             report["same_load"] = {"workload": "set", "rate": rate,
                                    **{k: median_result(same[k]) for k in kinds}}
-        if args.ensemble and args.failovers > 0:
-            report["failover"] = failovers(servers, kinds, args.failovers)
     finally:
         for s in servers.values():
             s.remove()
 
-    if not args.skip_memory and args.ensemble:
-        report["memory"] = {k: ensemble_memory(k, args, menagerie) for k in kinds}
-    elif not args.skip_memory:
+    if not args.skip_memory:
         report["memory"] = {}
         for k in kinds:
             s = Server(k, args.workdir, menagerie, args.java_heap)
@@ -302,58 +286,6 @@ def main() -> int:
     if args.markdown:
         Path(args.markdown).write_text(markdown(report))
     return 0
-
-
-def failovers(servers: dict, kinds: list[str], rounds: int) -> dict:
-    """Leader kills, alternating which ensemble goes first; medians of each phase."""
-    runs: dict = {k: [] for k in kinds}
-    for r in range(rounds):
-        for k in (kinds if r % 2 == 0 else kinds[::-1]):
-            others = [s for kk, s in servers.items() if kk != k]
-            for s in others:
-                s.pause(True)
-            try:
-                f = servers[k].failover()
-            finally:
-                for s in others:
-                    s.pause(False)
-            runs[k].append(f)
-            print(f"  failover {r + 1}/{rounds} {k:<9} detect {f['detect_ms']:.0f} ms, "
-                  f"elect {f['elect_ms']} ms, serving {f['serving_ms']:.0f} ms, "
-                  f"first write {f['first_write_ms']:.0f} ms", file=sys.stderr)
-    keys = ("detect_ms", "elect_ms", "sync_ms", "serving_ms", "first_write_ms")
-    return {k: {key: statistics.median(f[key] or 0 for f in runs[k]) for key in keys}
-            for k in kinds}
-
-
-def ensemble_memory(kind: str, args, menagerie: Path) -> dict:
-    """Populates a fresh ensemble; the largest member's RSS; a follower restarted with the
-    whole tree, timed until it serves every node again."""
-    e = Ensemble(kind, args.workdir, menagerie, args.java_heap)
-    try:
-        e.start()
-        print(f"populating the {kind} ensemble with {args.znodes} znodes", file=sys.stderr)
-        t0 = time.monotonic()
-        pop = bench(menagerie, e.target, f"populate{args.znodes}", 1.0, args.sessions,
-                    args.outstanding)
-        populate_s = time.monotonic() - t0
-        leader = e.leader()
-        total = node_count(leader.port) if leader else 0
-        time.sleep(2)
-        rss = e.rss_mb()
-        follower = next(m for m in e.members if m is not leader)
-        follower.stop()
-        t0 = time.monotonic()
-        follower.start()
-        while (node_count(follower.port) or 0) < (total or 0):
-            if time.monotonic() - t0 > 600:
-                raise RuntimeError(f"{kind} follower not back in sync within 600 s")
-            time.sleep(0.02)
-        return {"znodes": total, "populate_s": populate_s,
-                "populate_ops_per_sec": pop["ops_per_sec"], "rss_mb": rss,
-                "restart_s": time.monotonic() - t0, "rss_after_restart_mb": follower.rss_mb()}
-    finally:
-        e.remove()
 
 
 def machine() -> dict:
@@ -393,12 +325,6 @@ def rows(report: dict) -> list[list[str]]:
         j, m = s["java"], s["menagerie"]
         out.append([f"set at {s['rate']:.0f}/s offered: p99 us", f"{j['p99_us']}",
                     f"{m['p99_us']}", ratio(j["p99_us"], m["p99_us"]) + " lower", "", ""])
-    for key, label in (("detect_ms", "failover: detect ms"), ("elect_ms", "failover: elect ms"),
-                       ("sync_ms", "failover: sync ms"), ("serving_ms", "failover: serving ms"),
-                       ("first_write_ms", "failover: first write ms")):
-        if "failover" in report:
-            j, m = report["failover"]["java"][key], report["failover"]["menagerie"][key]
-            out.append([label, f"{j:.0f}", f"{m:.0f}", ratio(j, m) + " less", "", ""])
     for k, label, fmt in (("rss_mb", "RSS MB", "{:.0f}"), ("restart_s", "restart s", "{:.2f}")):
         if "memory" in report and all(x in report["memory"] for x in ("java", "menagerie")):
             j, m = report["memory"]["java"], report["memory"]["menagerie"]

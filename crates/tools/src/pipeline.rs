@@ -388,13 +388,13 @@ async fn create_and_close(target: &str) -> Result<(), ClientError> {
     }
 }
 
-/// Connects and creates a session; returns the socket ready for requests.
 /// The `i`-th (modulo their number) of the comma-separated addresses in `targets`.
 pub fn member(targets: &str, i: usize) -> &str {
     let n = targets.split(',').count();
     targets.split(',').nth(i % n).unwrap_or(targets).trim()
 }
 
+/// Connects and creates a session; returns the socket ready for requests.
 async fn connect(target: &str) -> Result<TcpStream, ClientError> {
     let mut stream = TcpStream::connect(target).await?;
     stream.set_nodelay(true)?;

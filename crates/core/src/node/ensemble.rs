@@ -116,6 +116,21 @@ impl Node {
         self.election_step(now, step, out);
     }
 
+    /// The election connection to `peer` came up or closed.
+    pub(super) fn election_link(
+        &mut self,
+        now: Now,
+        peer: ServerId,
+        up: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(zab) = self.zab.as_mut() else {
+            return;
+        };
+        let step = zab.election.link(now.mono_ms, peer, up, &zab.config);
+        self.election_step(now, step, out);
+    }
+
     fn election_step(&mut self, now: Now, step: ElectionStep, out: &mut Vec<Output>) {
         for (to, notification) in step.sends {
             out.push(Output::SendVote { to, notification });
@@ -338,11 +353,18 @@ impl Node {
                 sessions.add(s, t, now.mono_ms);
             }
         }
+        let mut sync_ms = 0;
         if let Some(zab) = self.zab() {
             zab.election.established(epoch);
             zab.last_logged = zab.last_logged.max(start);
+            sync_ms = now.mono_ms.saturating_sub(zab.since.1);
         }
-        tracing::info!(epoch, "serving clients");
+        // With the election's line, the failover's phases: election, then discovery and sync.
+        tracing::info!(
+            epoch,
+            sync_ms,
+            "serving clients; discovery and sync took {sync_ms} ms"
+        );
     }
 
     /// Leaves the role: clients are disconnected (they reconnect elsewhere), what was

@@ -150,6 +150,7 @@ impl Node {
             Input::Tick => self.tick(now, out),
             Input::StorageFailed => self.storage_failed(out),
             Input::Vote { from, notification } => self.vote(now, from, notification, out),
+            Input::ElectionLink { peer, up } => self.election_link(now, peer, up, out),
             Input::PeerUp { peer } => self.peer_up(now, peer, out),
             Input::PeerDown { peer } => self.peer_down(now, peer, out),
             Input::Peer { from, packet } => self.peer_packet(now, from, packet, out),
