@@ -59,6 +59,8 @@ pub struct QuorumConfig {
     pub hierarchy: Option<Hierarchy>,
     /// Quorum TLS and SASL (`sslQuorum`, `ssl.quorum.*`, `quorum.auth.*`).
     pub security: super::quorum_security::QuorumSecurity,
+    /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round.
+    pub linearizable_reads: bool,
 }
 
 impl QuorumConfig {
@@ -102,6 +104,7 @@ impl QuorumConfig {
         e.commit_log_count = self.commit_log_count;
         e.observer_sync_enabled = self.observer_sync_enabled;
         e.hierarchy = self.hierarchy.clone();
+        e.linearizable_reads = self.linearizable_reads;
         e
     }
 }
@@ -123,6 +126,7 @@ pub(super) struct QuorumKeys {
     max_notification_ms: Option<u64>,
     commit_log_count: Option<usize>,
     sync_enabled: Option<bool>,
+    linearizable_reads: bool,
     dynamic_file: Option<PathBuf>,
     /// `group.G` values by gid, with the key as written.
     groups: BTreeMap<u64, (String, String)>,
@@ -172,6 +176,7 @@ impl QuorumKeys {
             "syncEnabled" | "observer.syncEnabled" | "zookeeper.observer.syncEnabled" => {
                 self.sync_enabled = Some(boolean(key, value)?)
             }
+            "menagerie.linearizableReads" => self.linearizable_reads = boolean(key, value)?,
             "dynamicConfigFile" => self.dynamic_file = Some(PathBuf::from(value)),
             "electionAlg" if value.trim() != "3" => {
                 return Err(invalid(key, value, "only 3 (fast leader election) exists"));
@@ -314,6 +319,7 @@ impl QuorumKeys {
             observer_sync_enabled: self.sync_enabled.unwrap_or(true),
             hierarchy,
             security: Default::default(),
+            linearizable_reads: self.linearizable_reads,
         }))
     }
 
