@@ -1,0 +1,191 @@
+"""Scenarios: forming ensembles of each flavour, mixed ensembles with each kind leading in
+turn, rolling restarts and the rolling migration Java -> Menagerie -> Java, and the checker's
+own test (planted violations must be caught)."""
+
+from __future__ import annotations
+
+import copy
+import time
+
+from checker import check, check_real_time, compare_trees, _logical_ops
+from registry import FLAVOURS, JAVA_BUG_NOTE, Context, Failure, require_flavour, require_kinds, scenario
+from steps import form, stop_and_check, writes_resume
+from workload import Workload, make_client
+
+
+def check_epochs(ctx: Context, ens) -> None:
+    """acceptedEpoch/currentEpoch files are equal on every live member."""
+    ep = {m.name: m.epochs() for m in ens.live()}
+    ctx.log(f"epoch files (accepted, current): {ep}")
+    if len(set(ep.values())) != 1:
+        raise Failure(f"epoch files differ between members: {ep}")
+
+
+def check_modes(ctx: Context, ens, leader: int) -> None:
+    modes = {m.name: m.mode() for m in ens.live()}
+    ctx.log(f"modes: {modes}")
+    for m in ens.live():
+        want = "leader" if m.sid == leader else ("observer" if m.observer else "follower")
+        if modes[m.name] != want:
+            raise Failure(f"{m.name} reports Mode {modes[m.name]}, expected {want}")
+
+
+@scenario(flavours=("java", "menagerie", "menagerie5", "mixed-mlead", "mixed-jlead"), ci=True)
+def test_formation(ctx: Context, flavour: str) -> None:
+    """All members start together; the highest sid leads; writes through every member are
+    on every member."""
+    kinds = require_flavour(flavour)
+    if flavour.startswith("mixed"):
+        ctx.note(JAVA_BUG_NOTE)
+    ens = ctx.ensemble(kinds)
+    leader = form(ctx, ens)
+    top = max(kinds)
+    # Fresh ensemble, all zxids 0: the highest sid of the first quorum to talk wins; the
+    # Java members start slower, so a Menagerie member with the top sid is always in it.
+    if kinds[top] == "menagerie" or all(k == "java" for k in kinds.values()):
+        ctx.expect(leader == top, f"leader is {ens[leader].name}, expected sid {top}")
+    check_modes(ctx, ens, leader)
+    wl = Workload(ens, per_member=1, java=1 if "java" in kinds.values() else 0).start()
+    writes_resume(ctx, wl, "steady state", n=150)
+    stop_and_check(ctx, ens, wl, allow_failed=False)
+    check_epochs(ctx, ens)
+
+
+@scenario(ci=True)
+def test_checker_catches_planted(ctx: Context) -> None:
+    """The checker reports planted violations: a lost acknowledged write, a node nobody
+    wrote, a wrong zxid, a real-time inversion, a diverging member tree."""
+    require_flavour("java")
+    ens = ctx.ensemble(FLAVOURS["java"])
+    form(ctx, ens)
+    wl = Workload(ens, per_member=1, rate=50).start()
+    writes_resume(ctx, wl, "workload", n=60)
+    hist = wl.stop()
+    base = check(ens, hist)
+    ctx.expect(base.ok, f"clean history reported violations: {base.text}")
+    creates = [r for r in hist.records if r["op"] == "create" and r.get("final")]
+    ctx.expect(len(creates) >= 3, "too few creates to plant violations")
+
+    planted = copy.deepcopy(hist)
+    lost = dict(creates[0], path=creates[0]["path"][:-8] + "77777777", key=77777777)
+    planted.records.append(lost)  # acknowledged, never made
+    planted.records[planted.records.index(next(
+        r for r in planted.records if r is not lost and r["path"] == creates[1]["path"]
+        and r.get("final")))]["zxid"] += 1  # the client was told another zxid
+    zk = make_client(ens.hosts())
+    zk.start(timeout=20)
+    try:
+        zk.create(f"{hist.root}/k0/n99999999", b"nobody")  # written outside the workload
+    finally:
+        zk.stop()
+        zk.close()
+    res = check(ens, planted)
+    text = res.text
+    for what in ("77777777", "czxid", "n99999999: never attempted", "per-client order"):
+        ctx.expect(what in text, f"planted violation {what!r} not reported:\n{text}")
+
+    # real-time inversion: an op with a larger zxid acknowledged before a smaller one began
+    ops = _logical_ops(hist)
+    a, b = sorted((r for r in ops if r["status"] == "ok" and r["zxid"]),
+                  key=lambda r: r["zxid"])[:2]
+    a = dict(a, start=b["t1"] + 1.0, t1=b["t1"] + 2.0)
+    ctx.expect(bool(check_real_time([a, b])), "real-time inversion not reported")
+    trees = {"x": {"/a": (b"1", 1, 1, 1, 0, 0, 0, 0, 0)},
+             "y": {"/a": (b"2", 1, 2, 1, 1, 0, 0, 0, 0)}}
+    ctx.expect(bool(compare_trees(trees)), "diverging trees not reported")
+    ctx.log("all planted violations reported")
+
+
+def _mixed_phases(ctx: Context, kinds: dict[int, str], early: list[int], late: int,
+                  second_leader: int) -> None:
+    """Phase A: `early` members form (the higher sid leads), `late` joins as a follower;
+    writes checked. Phase B: the leader is killed (-9) with the ensemble quiet, so
+    `second_leader` (highest remaining sid) leads; the old leader rejoins as a follower of
+    the other kind; writes checked again."""
+    ctx.note(JAVA_BUG_NOTE)
+    ens = ctx.ensemble(kinds)
+    first = form(ctx, ens, order=early)
+    ctx.expect(first == max(early), f"leader {ens[first].name}, expected sid {max(early)}")
+    ens.start_member(late)
+    ens.wait_stable()
+    check_modes(ctx, ens, first)
+    ctx.log(f"phase A: {ens[first].name} leads, {ens[late].name} joined late")
+    wl = Workload(ens, per_member=1, java=1, root="/ensA").start()
+    writes_resume(ctx, wl, "phase A", n=120)
+    stop_and_check(ctx, ens, wl, allow_failed=False)
+    check_epochs(ctx, ens)
+
+    ens.wait_zxids_equal()
+    ens.kill(first)
+    lead = ens.wait_stable()
+    ctx.expect(lead == second_leader,
+               f"after killing {ens[first].name} the leader is {ens[lead].name}, expected "
+               f"{ens[second_leader].name} (highest sid, equal zxids)")
+    ens.start_member(first)
+    ens.wait_stable()
+    check_modes(ctx, ens, second_leader)
+    ctx.log(f"phase B: {ens[second_leader].name} leads, {ens[first].name} rejoined")
+    wl = Workload(ens, per_member=1, java=1, root="/ensB").start()
+    writes_resume(ctx, wl, "phase B", n=120)
+    stop_and_check(ctx, ens, wl, allow_failed=False)
+    check_epochs(ctx, ens)
+
+
+@scenario(ci=True)
+def test_mixed_2java_1menagerie(ctx: Context) -> None:
+    """Java 1, 2 form (Java 2 leads), Menagerie 3 joins late as follower; then Java 2 is
+    killed, Menagerie 3 leads Java 1, and Java 2 rejoins as a follower of Menagerie."""
+    require_kinds("java", "menagerie")
+    _mixed_phases(ctx, {1: "java", 2: "java", 3: "menagerie"}, early=[1, 2], late=3,
+                  second_leader=3)
+
+
+@scenario(ci=True)
+def test_mixed_1java_2menagerie(ctx: Context) -> None:
+    """Menagerie 1, 2 form (Menagerie 2 leads), Java 3 joins late as follower; then Menagerie
+    2 is killed, Java 3 leads Menagerie 1, and Menagerie 2 rejoins as a follower of Java."""
+    require_kinds("java", "menagerie")
+    _mixed_phases(ctx, {1: "menagerie", 2: "menagerie", 3: "java"}, early=[1, 2], late=3,
+                  second_leader=3)
+
+
+def _rolling(ctx: Context, start_kind: str, steps: list[str]) -> None:
+    """Starts an all-`start_kind` ensemble under a running writer (kazoo clients on every
+    member and a Java client), then for each kind in `steps` replaces every member in turn
+    (followers first, the leader last) by a member of that kind on the same dataDir. Zero
+    failed operations (other than connection-loss retries), zero acknowledged writes lost."""
+    kinds = {1: start_kind, 2: start_kind, 3: start_kind}
+    ens = ctx.ensemble(kinds)
+    form(ctx, ens)
+    wl = Workload(ens, per_member=1, java=1, rate=25).start()
+    writes_resume(ctx, wl, "writer running", n=40)
+    for kind in steps:
+        lead = ens.wait_stable()
+        order = [s for s in ens.members if s != lead] + [lead]
+        for sid in order:
+            t = time.monotonic()
+            ens.restart(sid, kind)
+            lead_now = ens.wait_stable()
+            ctx.log(f"{ens[sid].name} replaced (leader now {ens[lead_now].name}) in "
+                    f"{time.monotonic() - t:.1f} s")
+            writes_resume(ctx, wl, f"after replacing member {sid}", n=20)
+        ctx.log(f"all members are {kind}: {ens.report()}")
+    stop_and_check(ctx, ens, wl, allow_failed=False)
+    check_epochs(ctx, ens)
+
+
+@scenario(ci=True)
+def test_rolling_migration(ctx: Context) -> None:
+    """All Java; members replaced one by one by Menagerie on the same dataDir under a running
+    writer; then back to Java the same way."""
+    require_kinds("java", "menagerie")
+    ctx.note(JAVA_BUG_NOTE)
+    _rolling(ctx, "java", ["menagerie", "java"])
+
+
+@scenario(flavours=("java", "menagerie"), ci=("java",))
+def test_rolling_restart(ctx: Context, flavour: str) -> None:
+    """Every member restarted in turn (same kind) under a running writer, twice."""
+    require_flavour(flavour)
+    kind = FLAVOURS[flavour][1]
+    _rolling(ctx, kind, [kind, kind])

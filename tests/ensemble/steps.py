@@ -1,0 +1,64 @@
+"""Steps the scenarios share: form an ensemble, run a workload, stop and check it."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from checker import check
+from registry import Context, Failure
+from workload import Workload
+
+
+def form(ctx: Context, ens, order: list[int] | None = None, gap: float = 0.0,
+         timeout: float = 60.0) -> int:
+    """Starts the members (in `order`, `gap` seconds apart) and waits for a stable ensemble;
+    returns the leader's sid."""
+    t = time.monotonic()
+    ens.start(order, gap)
+    leader = ens.wait_stable(timeout)
+    ctx.log(f"ensemble formed in {time.monotonic() - t:.1f} s, leader {ens[leader].name}")
+    return leader
+
+
+def move_leadership(ctx: Context, ens, want: int, timeout: float = 60.0) -> None:
+    """Makes `want` the leader: stops the current leader (the remaining members elect the
+    highest (zxid, sid)), starts it again as a follower; bounded number of rounds."""
+    for _ in range(len(ens.members)):
+        lead = ens.wait_stable(timeout)
+        if lead == want:
+            return
+        ctx.log(f"moving leadership: stopping leader {ens[lead].name}")
+        ens.stop_member(lead)
+        ens.wait_stable(timeout)
+        ens.start_member(lead)
+    lead = ens.wait_stable(timeout)
+    if lead != want:
+        raise Failure(f"could not make {ens[want].name} the leader (leader: {ens[lead].name})")
+
+
+def stop_and_check(ctx: Context, ens, wl: Workload, allow_failed: bool = True) -> None:
+    """Stops the workload, checks it against every live member; fails with the report."""
+    hist = wl.stop()
+    ctx.log("workload stopped; checking")
+    res = check(ens, hist)
+    for line in res.text.splitlines():
+        ctx.log(line)
+    failed_ops = [r for r in hist.finals() if r["op"] != "get" and r["status"] != "ok"]
+    if not allow_failed and failed_ops:
+        res.add("client operations that failed (other than connection-loss retries)",
+                [f"{r['cid']} {r['op']} {r['path'] or r['value']}: {r['status']} {r['err']}"
+                 for r in failed_ops])
+    if not res.ok:
+        path = os.path.join(ens.workdir, "history.jsonl")
+        hist.dump(path)
+        ctx.log(f"history of every attempt: {path}")
+        raise Failure("; ".join(res.violations) + "\n" + res.text)
+
+
+def writes_resume(ctx: Context, wl: Workload, what: str, n: int = 10,
+                  timeout: float = 60.0) -> float:
+    """Waits until `n` more writes are acknowledged; logs and returns the seconds."""
+    secs = wl.wait_progress(n, timeout)
+    ctx.log(f"{what}: {n} more writes acknowledged after {secs:.2f} s")
+    return secs
