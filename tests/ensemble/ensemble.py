@@ -244,6 +244,7 @@ class Member:
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc: subprocess.Popen | None = None
         self.paused = False
+        self.stopped = False  # stopped or killed on purpose (not a crash)
         self.runs = 0
         os.makedirs(self.data_dir, exist_ok=True)
         Path(self.data_dir, "myid").write_text(f"{sid}\n")
@@ -312,6 +313,7 @@ class Member:
                 stderr=subprocess.STDOUT, start_new_session=True, env=self.env(),
             )
         self.paused = False
+        self.stopped = False
         _reaper.tell(f"+{self.proc.pid}")
 
     def signal(self, sig: int) -> None:
@@ -334,6 +336,7 @@ class Member:
         """kill -9 (a crash): the process group gets SIGKILL; waits until it is gone."""
         if self.proc is None:
             return
+        self.stopped = True
         self.signal(signal.SIGKILL)
         if not self._reap(STOP_TIMEOUT):
             raise EnsembleError(f"{self.name} (pid {self.proc.pid}) survived SIGKILL")
@@ -343,6 +346,7 @@ class Member:
         """Orderly stop (SIGTERM), SIGKILL after `timeout` seconds."""
         if self.proc is None:
             return
+        self.stopped = True
         if self.paused:
             self.signal(signal.SIGCONT)
             self.paused = False
@@ -522,7 +526,8 @@ class Ensemble:
         deadline = time.monotonic() + timeout
         last = {}
         while time.monotonic() < deadline:
-            dead = [m.name for m in self if m.proc is not None and m.proc.poll() is not None]
+            dead = [m.name for m in self
+                    if m.proc is not None and m.proc.poll() is not None and not m.stopped]
             if dead:
                 raise EnsembleError(f"member(s) exited: {', '.join(dead)}\n{self.report()}")
             want = [self.members[s] for s in expect] if expect else self.live()

@@ -57,7 +57,7 @@ def scenario(flavours: tuple[str, ...] | None = None, ci: tuple[str, ...] | bool
 
     def wrap(fn):
         base = fn.__name__.removeprefix("test_")
-        doc = (fn.__doc__ or "").strip().split("\n")[0]
+        doc = " ".join((fn.__doc__ or "").split()).split(". ")[0].rstrip(".")
         for fl in flavours or (None,):
             name = f"{base}[{fl}]" if fl else base
             in_ci = ci is True or (isinstance(ci, tuple) and fl in ci)

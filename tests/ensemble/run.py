@@ -39,8 +39,9 @@ def select(patterns: list[str], ci: bool) -> list[str]:
     if ci:
         names = [n for n in names if SCENARIOS[n].ci]
     if patterns:
-        names = [n for n in names if any(fnmatch.fnmatchcase(n, p) or n == p
-                                          for p in patterns)]
+        # '*' and '?' are wildcards; brackets are literal (flavours are written name[flavour])
+        pats = [p.replace("[", "[[]") for p in patterns]
+        names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in pats)]
     return names
 
 

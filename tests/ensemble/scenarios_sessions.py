@@ -31,6 +31,7 @@ class Session:
         self.zk = make_client(hosts, timeout=timeout)
         self.zk.add_listener(lambda s: self.states.append(str(s)))
         self.zk.start(timeout=30)
+        self.states.clear()  # only changes after the session is established count
 
     @property
     def id(self) -> int:

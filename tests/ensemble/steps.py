@@ -56,9 +56,15 @@ def stop_and_check(ctx: Context, ens, wl: Workload, allow_failed: bool = True) -
         raise Failure("; ".join(res.violations) + "\n" + res.text)
 
 
+SCALE = float(os.environ.get("ENSEMBLE_SCALE", "1"))  # >1: longer load phases (full runs)
+
+
 def writes_resume(ctx: Context, wl: Workload, what: str, n: int = 10,
                   timeout: float = 60.0) -> float:
-    """Waits until `n` more writes are acknowledged; logs and returns the seconds."""
-    secs = wl.wait_progress(n, timeout)
+    """Waits until `n` more writes are acknowledged (times ENSEMBLE_SCALE for the load
+    phases, n >= 20); logs and returns the seconds."""
+    if n >= 20:
+        n = int(n * SCALE)
+    secs = wl.wait_progress(n, timeout * max(1.0, SCALE))
     ctx.log(f"{what}: {n} more writes acknowledged after {secs:.2f} s")
     return secs
