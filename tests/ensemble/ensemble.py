@@ -48,6 +48,9 @@ import zkserver  # noqa: E402  (tests/compat: menagerie_bin, four_letter helpers
 
 HOST = "127.0.0.1"
 JAVA_CP = "/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
+# JVM options for test members: small heap, quick start (spec 09 section 13.3). Benchmarks
+# pass their own (the JVM's defaults, as Debian's zkServer.sh runs it).
+TEST_JVM_OPTS = ("-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 KINDS = ("java", "menagerie")
 SERVING_MODES = ("leader", "follower", "observer")
 STOP_TIMEOUT = 8.0  # seconds for SIGTERM before SIGKILL
@@ -270,7 +273,7 @@ class Member:
         if self.kind == "java":
             quorum_level = "debug" if debug_logs() else "info"
             return [
-                "java", "-Xms32m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+                "java", *self.ens.jvm_opts,
                 "-Djava.net.preferIPv4Stack=true",
                 "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                 "-Dorg.slf4j.simpleLogger.showDateTime=true",
@@ -287,7 +290,7 @@ class Member:
         env = dict(os.environ)
         if self.kind == "menagerie":
             env["RUST_LOG"] = "info,menagerie=debug" if debug_logs() else env.get(
-                "ENSEMBLE_RUST_LOG", "info")
+                "ENSEMBLE_RUST_LOG", self.ens.rust_log)
             env.pop("SERVER_JVMFLAGS", None)
             env.pop("JVMFLAGS", None)
         return env
@@ -416,7 +419,8 @@ class Ensemble:
     def __init__(self, kinds: dict[int, str] | list[str], observers: tuple[int, ...] = (),
                  tick: int = 500, init_limit: int = 20, sync_limit: int = 10,
                  extra_cfg: dict | None = None, java_props: dict | None = None,
-                 name: str = "ensemble", keep: bool | None = None):
+                 name: str = "ensemble", keep: bool | None = None, workdir: str | None = None,
+                 jvm_opts: tuple[str, ...] = TEST_JVM_OPTS):
         if isinstance(kinds, list):
             kinds = {i + 1: k for i, k in enumerate(kinds)}
         self.name = name
@@ -425,9 +429,11 @@ class Ensemble:
         self.sync_limit = sync_limit
         self.extra_cfg = dict(extra_cfg or {})
         self.java_props = dict(java_props or {})
+        self.jvm_opts = tuple(jvm_opts)
+        self.rust_log = "info"
         self.keep = bool(os.environ.get("ENSEMBLE_KEEP")) if keep is None else keep
         self.failed = False
-        base = os.environ.get("ENSEMBLE_WORKDIR") or None
+        base = workdir or os.environ.get("ENSEMBLE_WORKDIR") or None
         self.workdir = tempfile.mkdtemp(prefix=f"ens-{name}-", dir=base)
         ports = free_ports(3 * len(kinds))
         self.members: dict[int, Member] = {}
