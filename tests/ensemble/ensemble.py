@@ -385,6 +385,19 @@ class Member:
     def mode(self) -> str | None:
         return self.srvr().get("mode")
 
+    def wait_listening(self, port: int, timeout: float = 30.0) -> None:
+        """Waits until the member accepts TCP connections on `port` (e.g. its election port)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise EnsembleError(f"{self.name} exited while starting\n{self.log_tail(20)}")
+            try:
+                with socket.create_connection((HOST, port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise EnsembleError(f"{self.name} does not listen on port {port} after {timeout:.0f} s")
+
     def log_tail(self, n: int = 60) -> str:
         try:
             with open(self.log_path, errors="replace") as f:

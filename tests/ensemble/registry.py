@@ -71,14 +71,18 @@ def scenario(flavours: tuple[str, ...] | None = None, ci: tuple[str, ...] | bool
 # can Menagerie form an ensemble?
 
 _menagerie_capable: str | None | bool = False  # False = not probed yet
+PROBE_SECONDS = 6.0
 
 
 def menagerie_ensemble_problem() -> str | None:
     """None if the Menagerie binary takes part in an ensemble; else why it cannot (yet).
 
-    Probe: one Menagerie member with a three-member zoo.cfg. A binary without the ensemble
-    networking serves at once in standalone mode (`srvr` says ``Mode: standalone``); one with
-    it waits for a quorum (not serving, or looking)."""
+    Probe: three Menagerie members with a three-member zoo.cfg, for up to PROBE_SECONDS. A
+    binary without the ensemble networking serves each member on its own (`srvr` says
+    ``Mode: standalone`` on all three, all the time, and no epoch file is ever written); one
+    with it reports a leader and followers, or writes ``currentEpoch`` once an election is
+    decided, or at least stops answering as standalone. A member that exits counts as
+    ensemble-capable: the scenarios then run and fail with its log, rather than skip."""
     global _menagerie_capable
     if _menagerie_capable is not False:
         return _menagerie_capable  # type: ignore[return-value]
@@ -89,18 +93,20 @@ def menagerie_ensemble_problem() -> str | None:
     ens = Ensemble(FLAVOURS["menagerie"], name="probe")
     verdict: str | None = None
     try:
-        ens.start([1])
-        deadline = time.monotonic() + 6.0
-        while time.monotonic() < deadline:
-            m = ens[1]
-            if not m.alive():
-                verdict = (f"menagerie exited with status {m.proc.returncode} on a zoo.cfg with "
-                           f"server.N lines:\n{m.log_tail(15)}")
+        ens.start()
+        deadline = time.monotonic() + PROBE_SECONDS
+        while True:
+            if any(not m.alive() for m in ens):
                 break
-            mode = parse_srvr(four_letter(m.client_port, "srvr", 1.0)).get("mode")
-            if mode == "standalone":
-                verdict = ("the Menagerie binary cannot form an ensemble yet: with server.N "
-                           "lines it serves standalone (srvr: Mode: standalone)")
+            modes = {parse_srvr(four_letter(m.client_port, "srvr", 1.0)).get("mode")
+                     for m in ens}
+            if modes & {"leader", "follower", "observer"} or any(
+                    m.epochs()[1] is not None for m in ens):
+                break
+            if time.monotonic() > deadline:
+                if modes == {"standalone"}:
+                    verdict = ("the Menagerie binary cannot form an ensemble yet: with server.N "
+                               "lines every member serves standalone (srvr: Mode: standalone)")
                 break
             time.sleep(0.2)
     finally:

@@ -12,10 +12,21 @@ from workload import Workload
 
 def form(ctx: Context, ens, order: list[int] | None = None, gap: float = 0.0,
          timeout: float = 60.0) -> int:
-    """Starts the members (in `order`, `gap` seconds apart) and waits for a stable ensemble;
-    returns the leader's sid."""
+    """Starts the members and waits for a stable ensemble; returns the leader's sid.
+
+    Default order: the highest sid first, the others once its election port listens, so
+    that every member hears its vote in the first round and it leads, whatever its kind
+    (Menagerie members start in milliseconds, JVMs in seconds: started together, the
+    Menagerie members would form a quorum among themselves first). With `order`, members
+    start in that order, `gap` seconds apart."""
     t = time.monotonic()
-    ens.start(order, gap)
+    if order is None:
+        top = max(ens.members)
+        ens.start([top])
+        ens[top].wait_listening(ens[top].election_port)
+        ens.start([s for s in ens.members if s != top])
+    else:
+        ens.start(order, gap)
     leader = ens.wait_stable(timeout)
     ctx.log(f"ensemble formed in {time.monotonic() - t:.1f} s, leader {ens[leader].name}")
     return leader
