@@ -174,17 +174,20 @@ def run_pytest(server: str, py: Path, src: Path, modules: list[str], extra: list
     cmd = [str(py), "-m", "pytest", "-p", "no:cacheprovider", "-o", "log_cli=false",
            "-q", "-rfE", "--color=no", "-p", "no:warnings", f"--junitxml={junit}", "--timeout=120",
            *[f"kazoo/tests/{m}" for m in modules], *extra]
+    # SIGTERM/SIGINT of this runner (e.g. a CI timeout) must not leave pytest and its members
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda signum, _f: (_ for _ in ()).throw(SystemExit(128 + signum)))
     log = Path(os.environ.get("KAZOO_UPSTREAM_LOG")
                or Path(tempfile.gettempdir()) / f"kazoo-upstream-{server}.log")
     print(f"$ (cd {src} && {' '.join(cmd)}) > {log} 2>&1", flush=True)
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=src, env=env, start_new_session=True,
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        rc = 124
         try:
             rc = proc.wait(timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
             print(f"kazoo's tests did not finish within {RUN_TIMEOUT} s", flush=True)
-            rc = 124
         finally:
             stop_leftovers(proc, workdir / "pids")
     lines = log.read_text(errors="replace").splitlines()
