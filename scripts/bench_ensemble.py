@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "ensemble"))
 
-from ensemble import Ensemble, EnsembleError, install_signal_handlers  # noqa: E402
+from ensemble import Ensemble, install_signal_handlers  # noqa: E402
 from registry import menagerie_ensemble_problem  # noqa: E402
 
 WORKLOADS = ["set", "create", "get"]
@@ -144,6 +144,56 @@ def median_of(runs: list[dict], key: str) -> float | None:
     return statistics.median(vals) if vals else None
 
 
+def throughput_phase(args, menagerie: Path, enss: dict, report: dict) -> None:
+    """Closed-loop runs (round 0 a warm-up), each ensemble alone, alternating who goes first;
+    then setData at the same offered load."""
+    kinds = list(enss)
+    runs = {k: {w: [] for w in WORKLOADS} for k in kinds}
+    for r in range(args.repeat + 1):
+        for w in WORKLOADS:
+            for k in (kinds if r % 2 == 0 else kinds[::-1]):
+                res = alone(enss, k, lambda e: bench_spread(
+                    menagerie, e, w, 2.0 if r == 0 else args.duration, args.sessions,
+                    args.outstanding))
+                if r:
+                    runs[k][w].append(res)
+                    print(f"  ensemble run {r}/{args.repeat} {w:<7} {k:<9} "
+                          f"{res['ops_per_sec']:>9.0f} ops/s  p99 {res['p99_us']} us",
+                          file=sys.stderr)
+    for w in WORKLOADS:
+        report["workloads"][w] = {k: {key: statistics.median(x[key] for x in runs[k][w])
+                                      for key in ("ops_per_sec", "p50_us", "p99_us",
+                                                  "p999_us", "errors")} for k in kinds}
+    rate = 0.7 * min(report["workloads"]["set"][k]["ops_per_sec"] for k in kinds)
+    same = {k: alone(enss, k, lambda e: bench_spread(menagerie, e, "set", args.duration,
+                                                     args.sessions, args.outstanding, rate))
+            for k in kinds}
+    report["same_load"] = {"workload": "set", "rate": rate, **same}
+
+
+def failover_phase(args, enss: dict, report: dict) -> None:
+    for k in enss:
+        kills = []
+        for i in range(args.kills):
+            kills.append(alone(enss, k, measure_kill))
+            print(f"  leader kill {i + 1}/{args.kills} {k}: {kills[-1]}", file=sys.stderr)
+        report["failover"][k] = {key: median_of(kills, key) for key in
+                                 ("detect_s", "serving_s", "write_s", "elect_logged_s")}
+        report["failover"][k]["rounds"] = kills
+
+
+def alone(enss: dict, kind: str, fn):
+    """fn(ensemble of `kind`) while every other ensemble is paused."""
+    for k, e in enss.items():
+        pause(e, k != kind)
+    # a paused ensemble may hold an election when it wakes up: measure once it is stable
+    enss[kind].wait_stable(120)
+    try:
+        return fn(enss[kind])
+    finally:
+        pause(enss[kind], True)
+
+
 def run(args, menagerie: Path) -> dict:
     install_signal_handlers()
     kinds = list(KINDS)
@@ -154,53 +204,13 @@ def run(args, menagerie: Path) -> dict:
         report["skipped"]["menagerie"] = why
         kinds = ["java"]
     os.makedirs(args.workdir, exist_ok=True)
-    enss = {}
+    enss: dict = {}
     try:
         for k in kinds:
             enss[k] = start_ensemble(k, args.workdir, args.java_heap)
-        for k in kinds:
             pause(enss[k], True)
-        runs = {k: {w: [] for w in WORKLOADS} for k in kinds}
-        for r in range(args.repeat + 1):  # round 0: warm-up, not counted
-            for w in WORKLOADS:
-                for k in (kinds if r % 2 == 0 else kinds[::-1]):
-                    pause(enss[k], False)
-                    try:
-                        res = bench_spread(menagerie, enss[k], w,
-                                           2.0 if r == 0 else args.duration,
-                                           args.sessions, args.outstanding)
-                    finally:
-                        pause(enss[k], True)
-                    if r:
-                        runs[k][w].append(res)
-                        print(f"  ensemble run {r}/{args.repeat} {w:<7} {k:<9} "
-                              f"{res['ops_per_sec']:>9.0f} ops/s  p99 {res['p99_us']} us",
-                              file=sys.stderr)
-        for w in WORKLOADS:
-            report["workloads"][w] = {k: {key: statistics.median(x[key] for x in runs[k][w])
-                                          for key in ("ops_per_sec", "p50_us", "p99_us",
-                                                      "p999_us", "errors")} for k in kinds}
-        slower = min(report["workloads"]["set"][k]["ops_per_sec"] for k in kinds)
-        rate = 0.7 * slower
-        same = {}
-        for k in kinds:
-            pause(enss[k], False)
-            try:
-                same[k] = bench_spread(menagerie, enss[k], "set", args.duration,
-                                       args.sessions, args.outstanding, rate)
-            finally:
-                pause(enss[k], True)
-        report["same_load"] = {"workload": "set", "rate": rate, **same}
-        for k in kinds:
-            pause(enss[k], False)
-            kills = []
-            for i in range(args.kills):
-                kills.append(measure_kill(enss[k]))
-                print(f"  leader kill {i + 1}/{args.kills} {k}: {kills[-1]}", file=sys.stderr)
-            pause(enss[k], True)
-            report["failover"][k] = {key: median_of(kills, key) for key in
-                                     ("detect_s", "serving_s", "write_s", "elect_logged_s")}
-            report["failover"][k]["rounds"] = kills
+        throughput_phase(args, menagerie, enss, report)
+        failover_phase(args, enss, report)
     finally:
         for e in enss.values():
             pause(e, False)

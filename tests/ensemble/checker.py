@@ -105,7 +105,7 @@ def read_tree(hostport: str, timeout: float = 30.0) -> dict[str, tuple]:
 # the checks
 
 
-def _logical_ops(history: History) -> list[dict]:
+def logical_ops(history: History) -> list[dict]:
     """Final records of writes, each with `start` = the first attempt's t0."""
     first: dict[tuple, float] = {}
     for r in history.records:
@@ -293,7 +293,7 @@ def check(ens, history: History, zxid_timeout: float = 30.0) -> Result:
     res.lines.append(f"workload: {history.summary()}")
     res.add("workload client failures", history.fatal)
     cids = history.cids
-    ops = _logical_ops(history)
+    ops = logical_ops(history)
     zxid = None
     try:
         zxid = ens.wait_zxids_equal(zxid_timeout)

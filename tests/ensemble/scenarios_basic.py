@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import time
 
-from checker import check, check_real_time, compare_trees, _logical_ops
+from checker import check, check_real_time, compare_trees, logical_ops
 from registry import FLAVOURS, JAVA_BUG_NOTE, Context, Failure, require_flavour, require_kinds, scenario
 from steps import form, stop_and_check, writes_resume
 from workload import Workload, make_client
@@ -83,7 +83,7 @@ def test_checker_catches_planted(ctx: Context) -> None:
         ctx.expect(what in text, f"planted violation {what!r} not reported:\n{text}")
 
     # real-time inversion: an op with a larger zxid acknowledged before a smaller one began
-    ops = _logical_ops(hist)
+    ops = logical_ops(hist)
     a, b = sorted((r for r in ops if r["status"] == "ok" and r["zxid"]),
                   key=lambda r: r["zxid"])[:2]
     a = dict(a, start=b["t1"] + 1.0, t1=b["t1"] + 2.0)
