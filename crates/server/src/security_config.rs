@@ -34,7 +34,7 @@ pub fn random_u64() -> u64 {
 }
 
 /// The `user_<name>="<password>"` options of the JAAS section `section`
-/// (ZooKeeper: `DigestLoginModule` in the `Node` section).
+/// (ZooKeeper: `DigestLoginModule` in the `Server` section).
 pub fn jaas_users(text: &str, section: &str) -> Option<BTreeMap<String, String>> {
     // Strip comments, then find `section {` ... `};`.
     let mut clean = String::new();
@@ -223,7 +223,7 @@ impl SecurityKeys {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| invalid(JAAS_KEY, path, format!("cannot read: {e}")))?;
-        let section = self.jaas_section.as_deref().unwrap_or("Node");
+        let section = self.jaas_section.as_deref().unwrap_or("Server");
         let users = jaas_users(&text, section)
             .ok_or_else(|| invalid(JAAS_KEY, path, format!("no '{section} {{ ... }};' section")))?;
         if users.is_empty() {
@@ -521,13 +521,13 @@ mod tests {
             // comment user_nobody="x"
             Client { org.apache.zookeeper.server.auth.DigestLoginModule required
                 username="bob" password="pw"; };
-            Node {
+            Server {
                 org.apache.zookeeper.server.auth.DigestLoginModule required
                 user_super="adminsecret"
                 user_bob="bob pw;1";
             };
         "#;
-        let users = jaas_users(text, "Node").expect("section");
+        let users = jaas_users(text, "Server").expect("section");
         assert_eq!(users.len(), 2, "{users:?}");
         assert_eq!(users["bob"], "bob pw;1");
         assert_eq!(users["super"], "adminsecret");

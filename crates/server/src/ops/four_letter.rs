@@ -35,7 +35,7 @@ pub fn render(word: &str, server: &mut Node, view: &ShellView<'_>) -> String {
         }
         "srst" => {
             server.reset_stats();
-            "Node stats reset.\n".into()
+            "Server stats reset.\n".into()
         }
         "conf" => conf(view.config),
         "envi" => envi(),
