@@ -270,13 +270,16 @@ def compare_trees(trees: dict[str, dict]) -> list[str]:
     return bad
 
 
-def compare_digests(ens) -> list[str]:
+def compare_digests(ens, res: Result | None = None) -> list[str]:
+    """`hash` digests equal at every zxid two members both list; no digest mismatches."""
     hashes = {m.name: m.hash() for m in ens.live()}
     bad = []
     names = list(hashes)
+    compared = set()
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             common = set(hashes[a]) & set(hashes[b])
+            compared |= common
             for z in sorted(common):
                 if hashes[a][z] != hashes[b][z]:
                     bad.append(f"hash at zxid {_hx(z)}: {a} {hashes[a][z]} vs {b} {hashes[b][z]}")
@@ -284,6 +287,9 @@ def compare_digests(ens) -> list[str]:
         mm = m.mntr().get("zk_digest_mismatches_count")
         if mm not in (None, "0"):
             bad.append(f"{m.name}: zk_digest_mismatches_count {mm}")
+    if res is not None:
+        res.lines.append(f"hash digests compared at {len(compared)} zxids "
+                         f"({', '.join(f'{n}: {len(h)}' for n, h in hashes.items())} listed)")
     return bad
 
 
@@ -321,7 +327,7 @@ def check(ens, history: History, zxid_timeout: float = 30.0) -> Result:
     except Exception:  # noqa: BLE001 - already reported above if persistent
         pass
     res.add("members' trees differ", compare_trees(trees))
-    res.add("digests differ", compare_digests(ens))
+    res.add("digests differ", compare_digests(ens, res))
     res.add("per-client order", check_client_order(history))
     res.add("real-time order of acknowledged writes", check_real_time(ops))
     acked = sum(1 for r in ops if r["status"] == "ok")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import time
 
-from checker import check, check_real_time, compare_trees, logical_ops
+from checker import check, check_real_time, compare_digests, compare_trees, logical_ops
 from registry import FLAVOURS, JAVA_BUG_NOTE, Context, Failure, require_flavour, require_kinds, scenario
 from steps import form, stop_and_check, writes_resume
 from workload import Workload, make_client
@@ -70,6 +70,13 @@ def test_checker_catches_planted(ctx: Context) -> None:
     planted.records[planted.records.index(next(
         r for r in planted.records if r is not lost and r["path"] == creates[1]["path"]
         and r.get("final")))]["zxid"] += 1  # the client was told another zxid
+    seen_set = set()
+    for r in planted.records:  # a read that shows the counter behind the client's own set
+        if r.get("final") and r["op"] == "set" and r["status"] == "ok":
+            seen_set.add(r["cid"])
+        elif r.get("final") and r["op"] == "get" and r["cid"] in seen_set and r["version"]:
+            r["version"] = 0
+            break
     zk = make_client(ens.hosts())
     zk.start(timeout=20)
     try:
@@ -79,7 +86,8 @@ def test_checker_catches_planted(ctx: Context) -> None:
         zk.close()
     res = check(ens, planted)
     text = res.text
-    for what in ("77777777", "czxid", "n99999999: never attempted", "per-client order"):
+    for what in ("77777777", "czxid", "n99999999: never attempted", "per-client order",
+                 "read behind own write"):
         ctx.expect(what in text, f"planted violation {what!r} not reported:\n{text}")
 
     # real-time inversion: an op with a larger zxid acknowledged before a smaller one began
@@ -91,7 +99,28 @@ def test_checker_catches_planted(ctx: Context) -> None:
     trees = {"x": {"/a": (b"1", 1, 1, 1, 0, 0, 0, 0, 0)},
              "y": {"/a": (b"2", 1, 2, 1, 1, 0, 0, 0, 0)}}
     ctx.expect(bool(compare_trees(trees)), "diverging trees not reported")
+    ctx.expect(len(compare_digests(_FakeEnsemble())) == 2,
+               "a digest difference or a digest mismatch count was not reported")
     ctx.log("all planted violations reported")
+
+
+class _FakeMember:
+    def __init__(self, name: str, digests: dict, mismatches: str):
+        self.name, self._d, self._m = name, digests, mismatches
+
+    def hash(self) -> dict:
+        return self._d
+
+    def mntr(self) -> dict:
+        return {"zk_digest_mismatches_count": self._m}
+
+
+class _FakeEnsemble:
+    """Two members whose `hash` differ at zxid 0x80, one counting a digest mismatch."""
+
+    def live(self) -> list:
+        return [_FakeMember("a", {0x80: 1, 0x100: 2}, "0"),
+                _FakeMember("b", {0x80: 9, 0x100: 2}, "1")]
 
 
 def _mixed_phases(ctx: Context, kinds: dict[int, str], early: list[int], late: int,
