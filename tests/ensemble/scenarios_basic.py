@@ -216,3 +216,31 @@ def test_rolling_restart(ctx: Context, flavour: str) -> None:
     require_flavour(flavour)
     kind = FLAVOURS[flavour][1]
     _rolling(ctx, kind, [kind, kind])
+
+
+OBSERVER_SETS = {
+    "java": {1: "java", 2: "java", 3: "java", 4: "java"},
+    "menagerie": {1: "menagerie", 2: "menagerie", 3: "menagerie", 4: "menagerie"},
+    "java-with-menagerie-observer": {1: "java", 2: "java", 3: "java", 4: "menagerie"},
+    "menagerie-with-java-observer": {1: "menagerie", 2: "menagerie", 3: "menagerie", 4: "java"},
+}
+
+
+@scenario(flavours=tuple(OBSERVER_SETS), ci=("java-with-menagerie-observer",))
+def test_observer(ctx: Context, flavour: str) -> None:
+    """Three voters and an observer (server.4=...:observer, peerType=observer): the observer
+    reports Mode: observer, serves reads, forwards writes, and has every write."""
+    kinds = OBSERVER_SETS[flavour]
+    require_kinds(*sorted(set(kinds.values())))
+    if len(set(kinds.values())) > 1:
+        ctx.note(JAVA_BUG_NOTE)
+    ens = ctx.ensemble(kinds, observers=(4,))
+    top = 3
+    ens.start([top])
+    ens[top].wait_listening(ens[top].election_port)
+    ens.start([1, 2, 4])
+    leader = ens.wait_stable()
+    check_modes(ctx, ens, leader)
+    wl = Workload(ens, per_member=1, java=1).start()
+    writes_resume(ctx, wl, "writes through every member, the observer too", n=150)
+    stop_and_check(ctx, ens, wl, allow_failed=False)
