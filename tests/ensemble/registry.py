@@ -176,6 +176,8 @@ class Context:
             raise Failure(msg)
 
     def finish(self, failed: bool) -> None:
+        import workload
+        workload.abort_all()
         for ens in self.ensembles:
             if failed:
                 ens.failed = True

@@ -86,6 +86,7 @@ class KazooWriter(threading.Thread):
         self.counter_version = 0  # version of /ens/<cid>/counter as last acknowledged
         self.zk: KazooClient | None = None
         self.fatal: str | None = None
+        self.aborted = threading.Event()  # set by Workload.abort: no more retries
 
     # -- recording
     def _rec(self, op: str, key: int, path: str, value: str, attempt: int, t0: float,
@@ -215,7 +216,7 @@ class KazooWriter(threading.Thread):
                       status="failed" if outcome == "error" else "abandoned-read")
 
     def _may_retry(self, start: float) -> bool:
-        return now() - start < RETRY_DEADLINE
+        return now() - start < RETRY_DEADLINE and not self.aborted.is_set()
 
     def _backoff(self) -> None:
         time.sleep(0.05 + random.random() * 0.1)
@@ -326,6 +327,16 @@ class JavaWriter:
 # the workload
 
 
+_active: list["Workload"] = []
+
+
+def abort_all() -> None:
+    """Stops every workload still running (a scenario failed midway): writer threads are told
+    to stop, Java writers are killed. Nothing is checked."""
+    for wl in list(_active):
+        wl.abort()
+
+
 class Workload:
     """Writers spread over the members: `per_member` kazoo clients whose first host is each
     member in turn (the rest of the members follow, for failover), plus `java` Java-client
@@ -369,6 +380,7 @@ class Workload:
             zk.close()
 
     def start(self) -> "Workload":
+        _active.append(self)
         self.t_start = now()
         for w in self.kazoo:
             w.start()
@@ -401,7 +413,24 @@ class Workload:
             time.sleep(0.05)
         raise TimeoutError(f"fewer than {n} writes acknowledged within {timeout:.0f} s")
 
+    def abort(self) -> None:
+        from ensemble import _reaper
+        self.stop_ev.set()
+        for w in self.kazoo:
+            w.aborted.set()
+        for j in self.java:
+            if j.proc.poll() is None:
+                os.killpg(j.proc.pid, 9)
+                j.proc.wait(timeout=10)
+            _reaper.tell(f"-{j.proc.pid}")
+        for w in self.kazoo:
+            w.join(timeout=5)
+        if self in _active:
+            _active.remove(self)
+
     def stop(self, timeout: float = RETRY_DEADLINE + 30) -> "History":
+        if self in _active:
+            _active.remove(self)
         self.stop_ev.set()
         deadline = now() + timeout
         for w in self.kazoo:
