@@ -310,6 +310,15 @@ impl Learner {
         if self.phase != LearnerPhase::AwaitState {
             return;
         }
+        if self.mode == SyncMode::Trunc && zxid != self.durable {
+            // The disk could not give the state at the truncation point (`durable` was set
+            // to it): syncing from here would leave a gap the leader knows nothing of.
+            tracing::error!(reloaded = %zxid, expected = %self.durable, "reload after TRUNC fell short");
+            acts.push(Action::StepDown(
+                "the state reloaded after TRUNC ends before the truncation point",
+            ));
+            return;
+        }
         if self.mode == SyncMode::Snap {
             // No divergent tail may survive beyond the snapshot the leader sent.
             acts.push(Action::Truncate {

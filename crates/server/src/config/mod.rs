@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 pub mod error;
 mod parse;
 pub mod properties;
+pub mod quorum;
 
 use menagerie_core::auth::AuthConfig;
 use menagerie_core::reaper::ReaperConfig;
@@ -69,6 +70,9 @@ pub struct ServerConfig {
     pub enforce_quota: bool,
     /// `secureClientPortAddress`:`secureClientPort`, with its TLS settings.
     pub secure_client: Option<(SocketAddr, crate::tls::TlsSettings)>,
+    /// The ensemble this server is a member of (`server.N` lines and `myid`); `None` for a
+    /// standalone server.
+    pub quorum: Option<quorum::QuorumConfig>,
     /// Keys that were accepted but are not used.
     pub unused_keys: Vec<String>,
 }
@@ -138,6 +142,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             enforce_quota: false,
             secure_client: None,
+            quorum: None,
             unused_keys: Vec::new(),
         }
     }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use menagerie_core::ConnInfo;
 use menagerie_core::{ConnId, Node};
 
+use super::ensemble;
 use super::facts::{VERSION, dir_size, environment, op_name, session_of, trace_mask};
 use super::metric::to_mntr;
 use super::monitor::collect;
@@ -15,6 +16,9 @@ use crate::config::ServerConfig;
 
 /// Renders a whitelisted command; may reset counters (`crst`, `srst`).
 pub fn render(word: &str, server: &mut Node, view: &ShellView<'_>) -> String {
+    if let Some(answer) = ensemble::not_serving_answer(word, server) {
+        return answer;
+    }
     match word {
         "ruok" => "imok".into(),
         // "ro" once the storage has failed and only reads are served.
@@ -84,9 +88,12 @@ fn srvr(server: &Node, view: &ShellView<'_>, with_clients: bool) -> String {
     let _ = writeln!(s, "Connections: {}", server.connection_count() + 1);
     let _ = writeln!(s, "Outstanding: {}", server.outstanding());
     let _ = writeln!(s, "Zxid: 0x{:x}", server.last_processed_zxid());
-    s.push_str("Mode: standalone\n");
+    let _ = writeln!(s, "Mode: {}", ensemble::server_state(server));
     // ZooKeeper counts the root twice (under "/" and its alias "").
     let _ = writeln!(s, "Node count: {}", server.tree().node_count() + 1);
+    if let Some(line) = ensemble::proposal_sizes_line(server) {
+        s.push_str(&line);
+    }
     s
 }
 
@@ -141,7 +148,11 @@ fn conf(c: &ServerConfig) -> String {
     let _ = writeln!(s, "minSessionTimeout={}", c.min_session_timeout_ms);
     let _ = writeln!(s, "maxSessionTimeout={}", c.max_session_timeout_ms);
     let _ = writeln!(s, "clientPortListenBacklog=-1");
-    let _ = writeln!(s, "serverId=0");
+    let id = c.quorum.as_ref().map_or(0, |q| q.my_id.0);
+    let _ = writeln!(s, "serverId={id}");
+    if let Some(q) = &c.quorum {
+        ensemble::conf_lines(q, &mut s);
+    }
     s
 }
 

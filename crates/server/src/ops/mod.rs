@@ -9,12 +9,16 @@
 //!   operation names that both the four-letter words and the admin commands report.
 //! * [`four_letter`]: the four-letter words (`ruok`, `srvr`, `mntr`, ...).
 //! * [`commands`]: ZooKeeper's AdminServer commands and their JSON.
+//! * [`ensemble`]: what an ensemble member adds (its mode, the leader's gauges, the
+//!   ensemble's admin commands).
 //! * [`answer`]: the admin HTTP server's questions ([`Query`]) answered.
 //!
-//! The import graph inside runs one way: `view`, `metric` and `facts` are leaves, `monitor`
-//! builds on them, `four_letter` and `commands` on all of those, and this file on the two.
+//! The import graph inside runs one way: `view`, `metric` and `facts` are leaves,
+//! `ensemble` builds on `metric` and `view`, `monitor` on those, `four_letter` and
+//! `commands` on all of those, and this file on the two.
 
 pub mod commands;
+pub mod ensemble;
 pub mod facts;
 pub mod four_letter;
 pub mod metric;

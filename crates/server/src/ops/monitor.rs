@@ -10,6 +10,7 @@ use menagerie_core::Stats;
 use menagerie_storage::FsyncStatsSnapshot;
 use menagerie_storage::txnlog::FSYNC_BUCKET_BOUNDS_MS;
 
+use super::ensemble;
 use super::facts::VERSION;
 use super::metric::{Metric, Value, java_double, m, round4};
 use super::view::ShellView;
@@ -43,9 +44,9 @@ pub fn collect(server: &Node, view: &ShellView<'_>, extra_connections: usize) ->
     let (open, max) = open_fds();
     let n = |v: usize| Int(v as i64);
     let u = |v: u64| Int(i64::try_from(v).unwrap_or(i64::MAX));
-    vec![
+    let mut all = vec![
         m("version", Text(VERSION.to_string())),
-        m("server_state", Text("standalone".into())),
+        m("server_state", Text(ensemble::server_state(server).into())),
         m("ephemerals_count", n(ephemerals)),
         m(
             "num_alive_connections",
@@ -79,7 +80,9 @@ pub fn collect(server: &Node, view: &ShellView<'_>, extra_connections: usize) ->
             "digest_mismatches_count",
             u(server.digest_log().mismatches()),
         ),
-    ]
+    ];
+    all.extend(ensemble::metrics(server, view));
+    all
 }
 
 /// Prometheus families beyond the `mntr` gauges (whose key set is ZooKeeper's): ZooKeeper's
