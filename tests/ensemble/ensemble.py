@@ -248,6 +248,7 @@ class Member:
         self.proc: subprocess.Popen | None = None
         self.paused = False
         self.stopped = False  # stopped or killed on purpose (not a crash)
+        self.ever_paused = False  # SIGSTOPped at some point (its timeouts fired on resume)
         self.runs = 0
         os.makedirs(self.data_dir, exist_ok=True)
         Path(self.data_dir, "myid").write_text(f"{sid}\n")
@@ -361,6 +362,7 @@ class Member:
         """SIGSTOP: the process is frozen, its sockets stay open."""
         self.signal(signal.SIGSTOP)
         self.paused = True
+        self.ever_paused = True
 
     def resume(self) -> None:
         self.signal(signal.SIGCONT)

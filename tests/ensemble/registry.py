@@ -175,6 +175,15 @@ class Context:
         if not cond:
             raise Failure(msg)
 
+    def post_checks(self) -> None:
+        """Checks every scenario gets after it passed: what the Java members logged about
+        Menagerie learners (javalogs.py)."""
+        from javalogs import menagerie_learner_errors
+        bad = [e for ens in self.ensembles for e in menagerie_learner_errors(ens)]
+        if bad:
+            raise Failure("Java leader logs show protocol errors by Menagerie learners:\n  "
+                          + "\n  ".join(bad))
+
     def finish(self, failed: bool) -> None:
         import workload
         workload.abort_all()

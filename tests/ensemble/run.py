@@ -56,6 +56,7 @@ def run_one(name: str) -> str:
             sc.fn(ctx)
         else:
             sc.fn(ctx, sc.flavour)
+        ctx.post_checks()
         verdict = "PASS"
     except Skip as e:
         verdict = "SKIP"

@@ -235,11 +235,8 @@ def test_observer(ctx: Context, flavour: str) -> None:
     if len(set(kinds.values())) > 1:
         ctx.note(JAVA_BUG_NOTE)
     ens = ctx.ensemble(kinds, observers=(4,))
-    top = 3
-    ens.start([top])
-    ens[top].wait_listening(ens[top].election_port)
-    ens.start([1, 2, 4])
-    leader = ens.wait_stable()
+    leader = form(ctx, ens)
+    ctx.expect(leader == 3, f"leader is {ens[leader].name}, expected sid 3")
     check_modes(ctx, ens, leader)
     wl = Workload(ens, per_member=1, java=1).start()
     writes_resume(ctx, wl, "writes through every member, the observer too", n=150)

@@ -14,17 +14,21 @@ def form(ctx: Context, ens, order: list[int] | None = None, gap: float = 0.0,
          timeout: float = 60.0) -> int:
     """Starts the members and waits for a stable ensemble; returns the leader's sid.
 
-    Default order: the highest sid first, the others once its election port listens, so
-    that every member hears its vote in the first round and it leads, whatever its kind
-    (Menagerie members start in milliseconds, JVMs in seconds: started together, the
-    Menagerie members would form a quorum among themselves first). With `order`, members
-    start in that order, `gap` seconds apart."""
+    Default order: the highest sid first; once its election port listens, just enough
+    voters for a quorum with it; the rest once that quorum serves. A bare quorum cannot
+    decide without the top sid's vote, so it leads whatever its kind (Menagerie members start
+    in milliseconds, JVMs in seconds: started together, the Menagerie members would elect
+    one of their own before a JVM's vote reaches them). With `order`, members start in that
+    order, `gap` seconds apart."""
     t = time.monotonic()
     if order is None:
-        top = max(ens.members)
-        ens.start([top])
-        ens[top].wait_listening(ens[top].election_port)
-        ens.start([s for s in ens.members if s != top])
+        voters = sorted(s for s in ens.members if not ens[s].observer)
+        first = [voters[-1]] + voters[:len(voters) // 2]
+        ens.start(first[:1])
+        ens[first[0]].wait_listening(ens[first[0]].election_port)
+        ens.start(first[1:])
+        ens.wait_stable(timeout, expect=first)
+        ens.start([s for s in ens.members if s not in first])
     else:
         ens.start(order, gap)
     leader = ens.wait_stable(timeout)
