@@ -249,6 +249,7 @@ class Member:
         self.paused = False
         self.stopped = False  # stopped or killed on purpose (not a crash)
         self.ever_paused = False  # SIGSTOPped at some point (its timeouts fired on resume)
+        self.history: list[tuple[float, str]] = []  # (start time, kind) of every run
         self.runs = 0
         os.makedirs(self.data_dir, exist_ok=True)
         Path(self.data_dir, "myid").write_text(f"{sid}\n")
@@ -308,6 +309,7 @@ class Member:
         if why:
             raise EnsembleError(why)
         self.runs += 1
+        self.history.append((time.time(), self.kind))
         with open(self.log_path, "ab") as out:
             out.write(f"=== harness: run {self.runs} as {self.kind} at {time.strftime('%H:%M:%S')}"
                       f" ({time.time():.3f})\n".encode())
@@ -412,6 +414,14 @@ class Member:
             return Path(self.log_path).read_text(errors="replace")
         except OSError:
             return ""
+
+    def kind_at(self, t: float) -> str | None:
+        """The kind this member ran as at time `t` (None before its first start)."""
+        kind = None
+        for start, k in self.history:
+            if start <= t:
+                kind = k
+        return kind
 
     def epochs(self) -> tuple[str | None, str | None]:
         """(acceptedEpoch, currentEpoch) file contents, None when absent."""

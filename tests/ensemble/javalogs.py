@@ -11,6 +11,7 @@ A Java learner never skips an ACK, so from a Menagerie learner these are protoco
 from __future__ import annotations
 
 import re
+import time
 
 THREAD = re.compile(r"\[(LearnerHandler-[^\]]+)\]")
 FOLLOWER = re.compile(r"\[(LearnerHandler-[^\]]+)\].*(?:Follower|Observer) sid: (\d+)")
@@ -18,10 +19,21 @@ BEFORE = "received before ACK for"
 TIMEOUT_CLOSE = re.compile(r"Synchronously closing socket to learner (\d+)")
 
 
-def learner_complaints(log: str) -> dict[int, dict[str, int]]:
-    """sid -> {"ack_out_of_order": n, "dropped_for_missing_ack": n} from a Java leader's log."""
+def line_time(line: str, day_start: float) -> float | None:
+    """Epoch time of a slf4j-simple line (``HH:MM:SS.mmm`` local time of the day that starts
+    at `day_start`)."""
+    try:
+        h, m, rest = line[:12].split(":")
+        return day_start + int(h) * 3600 + int(m) * 60 + float(rest)
+    except ValueError:
+        return None
+
+
+def learner_complaints(log: str, day_start: float = 0.0) -> list[tuple[int, str, float | None]]:
+    """(learner sid, "ack_out_of_order" | "dropped_for_missing_ack", time) from a Java
+    leader's log, in order."""
     sid_of: dict[str, int] = {}
-    out: dict[int, dict[str, int]] = {}
+    out = []
     timeout_pending = False
     for line in log.splitlines():
         m = FOLLOWER.search(line)
@@ -32,16 +44,14 @@ def learner_complaints(log: str) -> dict[int, dict[str, int]]:
             t = THREAD.search(line)
             sid = sid_of.get(t.group(1)) if t else None
             if sid is not None:
-                out.setdefault(sid, {}).setdefault("ack_out_of_order", 0)
-                out[sid]["ack_out_of_order"] += 1
+                out.append((sid, "ack_out_of_order", line_time(line, day_start)))
         elif "due to transaction timeout" in line:
             timeout_pending = True
         elif timeout_pending:
             m = TIMEOUT_CLOSE.search(line)
             if m:
-                sid = int(m.group(1))
-                out.setdefault(sid, {}).setdefault("dropped_for_missing_ack", 0)
-                out[sid]["dropped_for_missing_ack"] += 1
+                out.append((int(m.group(1)), "dropped_for_missing_ack",
+                            line_time(line, day_start)))
                 timeout_pending = False
     return out
 
@@ -51,18 +61,19 @@ def menagerie_learner_errors(ens) -> list[str]:
 
     An ACK out of order is always an error. A drop for a missing ACK is one unless that Java
     member was paused (SIGSTOP): its timers fire when it resumes, rightly."""
-    bad = []
+    lt = time.localtime()
+    day_start = time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, 0, 0, 0, 0, 0, -1))
+    counts: dict[tuple[str, str, str], int] = {}
     for m in ens:
-        if m.kind != "java" or m.proc is None:
+        if "java" not in {k for _, k in m.history}:
             continue
-        for sid, what in learner_complaints(m.log_text()).items():
+        for sid, what, t in learner_complaints(m.log_text(), day_start):
             learner = ens.members.get(sid)
-            if learner is None or learner.kind != "menagerie":
+            if learner is None or t is None or learner.kind_at(t) != "menagerie":
                 continue
-            if m.ever_paused:
-                what.pop("dropped_for_missing_ack", None)
-            if what:
-                bad.append(f"{m.name} (Java leader) about {learner.name}: "
-                           + ", ".join(f"{k} x{v}" for k, v in sorted(what.items()))
-                           + " (the learner skipped the ACK of a proposal)")
-    return bad
+            if what == "dropped_for_missing_ack" and m.ever_paused:
+                continue
+            key = (f"java#{m.sid}", f"menagerie#{sid}", what)
+            counts[key] = counts.get(key, 0) + 1
+    return [f"{lead} (Java leader) about {learner}: {what} x{n} (the learner skipped the ACK "
+            "of a proposal)" for (lead, learner, what), n in sorted(counts.items())]
