@@ -31,6 +31,41 @@ JAVA_BUG_NOTE = (
 )
 
 
+# Failures with an open cause, by scenario pattern: (regex the failure message must match,
+# the cause). Such a failure prints TESTRESULT XFAIL and does not fail the run; any other
+# failure of the same scenario still does, and a pass is reported so the entry is removed.
+# ENSEMBLE_STRICT=1 turns them into plain failures.
+SKIPPED_ACK = ("a Menagerie follower never ACKs a proposal whose COMMIT arrives before its own "
+               "fsync (zab/learner.rs: commit() drops it from `pending`, ack_durable() only "
+               "ACKs `pending`); a Java leader logs 'ACK ... received before ACK' and drops "
+               "the follower after syncLimit")
+_ACK_MSG = r"ack_out_of_order|dropped_for_missing_ack"
+KNOWN_FAILURES: dict[str, tuple[str, str]] = {
+    "*[mixed-jlead]": (_ACK_MSG + r"|session changed state: \['SUSPENDED'", SKIPPED_ACK),
+    "*[mixed-mlead]": (_ACK_MSG, SKIPPED_ACK + " (once a Java member leads)"),
+    "mixed_*": (_ACK_MSG, SKIPPED_ACK),
+    "rolling_migration": (_ACK_MSG, SKIPPED_ACK),
+    "observer[java-with-menagerie-observer]": (_ACK_MSG, SKIPPED_ACK),
+}
+
+
+def known_failure(name: str, message: str) -> str | None:
+    """The cause, if this failure of scenario `name` is a known one (see KNOWN_FAILURES)."""
+    import fnmatch
+    import re
+    if os.environ.get("ENSEMBLE_STRICT"):
+        return None
+    for pat, (regex, cause) in KNOWN_FAILURES.items():
+        if fnmatch.fnmatchcase(name, pat.replace("[", "[[]")) and re.search(regex, message):
+            return cause
+    return None
+
+
+def is_known(name: str) -> bool:
+    import fnmatch
+    return any(fnmatch.fnmatchcase(name, p.replace("[", "[[]")) for p in KNOWN_FAILURES)
+
+
 class Skip(Exception):
     """The scenario cannot run here (missing prerequisite, Menagerie not ensemble-capable)."""
 

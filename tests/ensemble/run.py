@@ -6,8 +6,9 @@
     python3 tests/ensemble/run.py                     # every scenario (the full run)
     python3 tests/ensemble/run.py 'kill_*' formation[java]   # by name (shell patterns)
 
-Each scenario prints ``TESTRESULT PASS|FAIL|SKIP <name>``; the last line is
-``N passed, N failed, N skipped``; the exit status is 1 when one failed. Scenarios that need
+Each scenario prints ``TESTRESULT PASS|FAIL|SKIP|XFAIL <name>``; the last line is
+``N passed, N failed, N skipped``; the exit status is 1 when one failed. XFAIL: a failure
+with an open, named cause (registry.KNOWN_FAILURES; ``ENSEMBLE_STRICT=1`` makes them fail). Scenarios that need
 Menagerie members skip (with the reason) while the binary cannot form an ensemble.
 Environment: ``MENAGERIE_BIN`` (default target/release/menagerie), ``ENSEMBLE_LOG=debug``
 (quorum debug logs of both kinds), ``ENSEMBLE_KEEP=1`` (keep member directories even when the
@@ -31,7 +32,7 @@ import ensemble  # noqa: E402
 import scenarios_basic  # noqa: E402,F401  (registers scenarios)
 import scenarios_faults  # noqa: E402,F401
 import scenarios_sessions  # noqa: E402,F401
-from registry import SCENARIOS, Context, Failure, Skip  # noqa: E402
+from registry import SCENARIOS, Context, Failure, Skip, is_known, known_failure  # noqa: E402
 
 
 def select(patterns: list[str], ci: bool) -> list[str]:
@@ -64,11 +65,17 @@ def run_one(name: str) -> str:
     except (Failure, ensemble.EnsembleError, TimeoutError) as e:
         verdict, failed = "FAIL", True
         print(f"  FAILED: {e}", flush=True)
+        cause = known_failure(name, str(e))
+        if cause:
+            verdict, failed = "XFAIL", False  # its directories are not kept either
+            print(f"  known failure ({cause}); ENSEMBLE_STRICT=1 makes it fail", flush=True)
     except Exception:  # noqa: BLE001 - a harness error is a failure too
         verdict, failed = "FAIL", True
         traceback.print_exc()
     finally:
         ctx.finish(failed)
+    if verdict == "PASS" and is_known(name):
+        print("  (listed in KNOWN_FAILURES but passed: remove the entry once the cause is fixed)")
     print(f"TESTRESULT {verdict} {name} ({time.monotonic() - t:.1f} s)", flush=True)
     return verdict
 
@@ -92,10 +99,11 @@ def main() -> int:
         print("no scenario matches", file=sys.stderr)
         return 2
     t = time.monotonic()
-    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
+    counts = {"PASS": 0, "FAIL": 0, "SKIP": 0, "XFAIL": 0}
     for n in names:
         counts[run_one(n)] += 1
-    print(f"\nensemble scenarios: {time.monotonic() - t:.0f} s")
+    print(f"\nensemble scenarios: {time.monotonic() - t:.0f} s; {counts['XFAIL']} known "
+          "failures (TESTRESULT XFAIL, not counted as failed)")
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
     return 1 if counts["FAIL"] else 0
 
