@@ -45,7 +45,6 @@ KNOWN_FAILURES: dict[str, tuple[str, str]] = {
     "*[mixed-mlead]": (_ACK_MSG, SKIPPED_ACK + " (once a Java member leads)"),
     "mixed_*": (_ACK_MSG, SKIPPED_ACK),
     "rolling_migration": (_ACK_MSG, SKIPPED_ACK),
-    "observer[java-with-menagerie-observer]": (_ACK_MSG, SKIPPED_ACK),
 }
 
 

@@ -25,6 +25,7 @@ trap 'rm -rf "$LOGDIR"' EXIT
 pass=0
 fail=0
 skip=0
+xfail=0
 t0=$SECONDS
 
 # step NAME TIMEOUT CMD...: run a step, show its output, count its TESTRESULT lines.
@@ -40,6 +41,7 @@ step() {
   p=$(grep -c '^TESTRESULT PASS ' "$log")
   f=$(grep -c '^TESTRESULT FAIL ' "$log")
   s=$(grep -c '^TESTRESULT SKIP ' "$log")
+  xfail=$((xfail + $(grep -c '^TESTRESULT XFAIL ' "$log")))
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     echo "TESTRESULT FAIL $name (exit status $rc$([ "$rc" -eq 124 ] && echo ", timed out after $limit s"))"
     f=1
@@ -53,6 +55,6 @@ step kazoo-upstream-java 300 "$PY" "$HERE/kazoo_upstream/run_kazoo_tests.py" --s
   --modules test_counter.py,test_election.py
 
 echo
-echo "ensemble CI subset: $((SECONDS - t0)) s"
+echo "ensemble CI subset: $((SECONDS - t0)) s; $xfail known failures (XFAIL, with their cause above)"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

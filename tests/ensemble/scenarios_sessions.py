@@ -34,8 +34,19 @@ class Session:
         self.states.clear()  # only changes after the session is established count
 
     @property
-    def id(self) -> int:
-        return self.zk.client_id[0]
+    def id(self) -> int | None:
+        cid = self.zk.client_id
+        return cid[0] if cid else None
+
+    def wait_connected(self, ports: set[int], timeout: float = 20.0) -> bool:
+        """Waits until the session is connected to a member listening on one of `ports`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (self.zk.state == KazooState.CONNECTED and self.peer_port() in ports
+                    and self.id is not None):
+                return True
+            time.sleep(0.1)
+        return False
 
     def peer_port(self) -> int | None:
         try:
@@ -117,10 +128,7 @@ def test_session_moves_to_other_member(ctx: Context, flavour: str) -> None:
         ctx.expect(s.peer_port() == ens[a].client_port, "session not on the first member")
         s.zk.set_hosts(ens.hosts([b]))
         s.zk._call(_CONNECTION_DROP, None)
-        deadline = time.monotonic() + 20
-        while s.peer_port() != ens[b].client_port and time.monotonic() < deadline:
-            time.sleep(0.1)
-        ctx.expect(s.peer_port() == ens[b].client_port,
+        ctx.expect(s.wait_connected({ens[b].client_port}),
                    f"session did not reconnect to {ens[b].name}")
         ctx.expect(s.id == sid, "reconnect gave a new session")
         s.zk.create("/move-eph2", b"", ephemeral=True)
@@ -128,11 +136,8 @@ def test_session_moves_to_other_member(ctx: Context, flavour: str) -> None:
         expect_owner_everywhere(ctx, ens, "/move-eph", sid)
         s.zk.set_hosts(ens.hosts([lead, a]))
         ens.stop_member(b)
-        deadline = time.monotonic() + 20
-        while s.zk.state != KazooState.CONNECTED or s.peer_port() in (None, ens[b].client_port):
-            if time.monotonic() > deadline:
-                raise Failure("session did not reconnect after its member stopped")
-            time.sleep(0.1)
+        ctx.expect(s.wait_connected({ens[lead].client_port, ens[a].client_port}),
+                   "session did not reconnect after its member stopped")
         ctx.expect(s.id == sid, "session changed after its member stopped")
         ens.wait_stable()
         expect_owner_everywhere(ctx, ens, "/move-eph2", sid)
