@@ -30,7 +30,8 @@ def check_modes(ctx: Context, ens, leader: int) -> None:
             raise Failure(f"{m.name} reports Mode {modes[m.name]}, expected {want}")
 
 
-@scenario(flavours=("java", "menagerie", "menagerie5", "mixed-mlead", "mixed-jlead"), ci=True)
+@scenario(flavours=("java", "menagerie", "menagerie5", "mixed-mlead", "mixed-jlead"),
+          ci=("menagerie", "mixed-mlead", "mixed-jlead"))
 def test_formation(ctx: Context, flavour: str) -> None:
     """The highest sid starts first and leads; writes through every member are on every
     member."""
@@ -210,7 +211,7 @@ def test_rolling_migration(ctx: Context) -> None:
     _rolling(ctx, "java", ["menagerie", "java"])
 
 
-@scenario(flavours=("java", "menagerie"), ci=("java",))
+@scenario(flavours=("java", "menagerie"))
 def test_rolling_restart(ctx: Context, flavour: str) -> None:
     """Every member restarted in turn (same kind) under a running writer, twice."""
     require_flavour(flavour)

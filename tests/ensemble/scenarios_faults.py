@@ -27,7 +27,7 @@ def _start_load(ctx: Context, ens, flavour: str, **kw) -> Workload:
     return wl
 
 
-@scenario(flavours=FAULT_FLAVOURS, ci=("java", "menagerie", "mixed-mlead"))
+@scenario(flavours=FAULT_FLAVOURS, ci=("menagerie", "mixed-mlead", "mixed-jlead"))
 def test_kill_leader(ctx: Context, flavour: str) -> None:
     """kill -9 of the leader under write load; a new leader in a new epoch serves writes;
     the old leader rejoins (TRUNC/DIFF); nothing acknowledged is lost."""
@@ -53,7 +53,7 @@ def test_kill_leader(ctx: Context, flavour: str) -> None:
     stop_and_check(ctx, ens, wl)
 
 
-@scenario(flavours=FAULT_FLAVOURS, ci=("java", "menagerie"))
+@scenario(flavours=FAULT_FLAVOURS, ci=("menagerie",))
 def test_kill_follower(ctx: Context, flavour: str) -> None:
     """kill -9 of a follower under write load (of the other kind than the leader in mixed
     ensembles); writes go on; it restarts and catches up (DIFF or SNAP)."""
@@ -73,7 +73,7 @@ def test_kill_follower(ctx: Context, flavour: str) -> None:
     stop_and_check(ctx, ens, wl)
 
 
-@scenario(flavours=FAULT_FLAVOURS, ci=("menagerie", "mixed-mlead"))
+@scenario(flavours=FAULT_FLAVOURS, ci=("menagerie",))
 def test_lagging_follower_catches_up(ctx: Context, flavour: str) -> None:
     """A follower is down (kill -9) while over a thousand txns are committed, more than the
     leader's in-memory committed log (500): it catches up by SNAP or by DIFF from the
@@ -131,7 +131,7 @@ def _stale_read_probe(ctx: Context, ens, probe, old: int, path: str, zxid: int) 
     raise Failure(f"probe session could not read from {ens[old].name} within 30 s")
 
 
-@scenario(flavours=FAULT_FLAVOURS, ci=("java", "menagerie"))
+@scenario(flavours=FAULT_FLAVOURS, ci=("menagerie",))
 def test_sigstop_leader(ctx: Context, flavour: str) -> None:
     """SIGSTOP of the leader longer than the session and sync timeouts under write load; the
     others elect a leader and serve; after SIGCONT the old leader must neither acknowledge

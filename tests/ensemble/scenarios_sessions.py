@@ -84,7 +84,7 @@ def expect_owner_everywhere(ctx: Context, ens, path: str, owner: int | None) -> 
     ctx.log(f"{path}: owner {owner and hex(owner)} on every member")
 
 
-@scenario(flavours=SESSION_FLAVOURS, ci=("java", "menagerie"))
+@scenario(flavours=SESSION_FLAVOURS, ci=("menagerie",))
 def test_reads_only_session_on_follower(ctx: Context, flavour: str) -> None:
     """A session that only reads, on a follower, for 3x its timeout is not expired (the
     follower reports its touches to the leader)."""
@@ -111,7 +111,7 @@ def test_reads_only_session_on_follower(ctx: Context, flavour: str) -> None:
         s.close()
 
 
-@scenario(flavours=SESSION_FLAVOURS, ci=("java", "menagerie", "mixed-jlead"))
+@scenario(flavours=SESSION_FLAVOURS, ci=("mixed-jlead",))
 def test_session_moves_to_other_member(ctx: Context, flavour: str) -> None:
     """A session moves from one follower to another (and, in mixed ensembles, to the other
     kind of member): same session id, its ephemeral kept, writes work from the new member;
@@ -147,7 +147,7 @@ def test_session_moves_to_other_member(ctx: Context, flavour: str) -> None:
     expect_owner_everywhere(ctx, ens, "/move-eph", None)
 
 
-@scenario(flavours=SESSION_FLAVOURS, ci=("java", "menagerie"))
+@scenario(flavours=SESSION_FLAVOURS, ci=("menagerie",))
 def test_ephemerals_across_leader_change(ctx: Context, flavour: str) -> None:
     """One session per member (the leader's one can fail over), each with an ephemeral; the
     leader is killed; every session survives with its ephemeral; the old leader rejoins and
@@ -192,7 +192,7 @@ time.sleep(120)
 """
 
 
-@scenario(flavours=SESSION_FLAVOURS, ci=("java", "menagerie"))
+@scenario(flavours=SESSION_FLAVOURS, ci=("menagerie",))
 def test_expiry_during_leader_change(ctx: Context, flavour: str) -> None:
     """A client process on a follower is killed (its session is never closed) and the leader
     is killed right after: the session expires under the new leader (not before the ensemble
