@@ -35,17 +35,10 @@ JAVA_BUG_NOTE = (
 # the cause). Such a failure prints TESTRESULT XFAIL and does not fail the run; any other
 # failure of the same scenario still does, and a pass is reported so the entry is removed.
 # ENSEMBLE_STRICT=1 turns them into plain failures.
-SKIPPED_ACK = ("a Menagerie follower never ACKs a proposal whose COMMIT arrives before its own "
-               "fsync (zab/learner.rs: commit() drops it from `pending`, ack_durable() only "
-               "ACKs `pending`); a Java leader logs 'ACK ... received before ACK' and drops "
-               "the follower after syncLimit")
-_ACK_MSG = r"ack_out_of_order|dropped_for_missing_ack"
-KNOWN_FAILURES: dict[str, tuple[str, str]] = {
-    "*[mixed-jlead]": (_ACK_MSG + r"|session changed state: \['SUSPENDED'", SKIPPED_ACK),
-    "*[mixed-mlead]": (_ACK_MSG, SKIPPED_ACK + " (once a Java member leads)"),
-    "mixed_*": (_ACK_MSG, SKIPPED_ACK),
-    "rolling_migration": (_ACK_MSG, SKIPPED_ACK),
-}
+# Empty since main 67b7338 fixed the skipped-ACK bug of Menagerie followers under Java leaders
+# (findings log, finding 7). An entry looks like:
+#   "*[mixed-jlead]": (r"ack_out_of_order|dropped_for_missing_ack", "<the cause, where it is>"),
+KNOWN_FAILURES: dict[str, tuple[str, str]] = {}
 
 
 def known_failure(name: str, message: str) -> str | None:
