@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CI subset of the ensemble tests (real processes: Java ZooKeeper 3.8 and Menagerie
-# members on 127.0.0.1); about 6 minutes on 2 cores (figures in docs/testing-ensembles.md):
+# members on 127.0.0.1); about 4 minutes on 2 cores (figures in docs/testing-ensembles.md):
 #
 #   bash tests/ensemble/run_ci.sh          # Menagerie from $MENAGERIE_BIN
 #                                          # (default target/release/menagerie; not built here)
