@@ -45,7 +45,8 @@ def start_ensemble(kind: str, workdir: str, java_heap: str | None) -> Ensemble:
     jvm = tuple([f"-Xmx{java_heap}"] if java_heap else [])
     ens = Ensemble({1: kind, 2: kind, 3: kind}, tick=2000, init_limit=10, sync_limit=5,
                    name=f"bench-{kind}", workdir=workdir, jvm_opts=jvm)
-    ens.rust_log = "warn"
+    # warnings only, but the line that says how long an election took (timed below)
+    ens.rust_log = "warn,menagerie_core::node::ensemble=info"
     ens.start()
     ens.wait_stable(120)
     return ens

@@ -77,3 +77,27 @@ def menagerie_learner_errors(ens) -> list[str]:
             counts[key] = counts.get(key, 0) + 1
     return [f"{lead} (Java leader) about {learner}: {what} x{n} (the learner skipped the ACK "
             "of a proposal)" for (lead, learner, what), n in sorted(counts.items())]
+
+
+PANIC = re.compile(r"panicked at|RUST_BACKTRACE")
+MENAGERIE_ERROR = re.compile(r"\bERROR\b")
+
+
+def menagerie_log_problems(ens) -> tuple[list[str], list[str]]:
+    """(panics, error lines) in the logs of members that ever ran as Menagerie.
+
+    A panic is a failure of the scenario whatever else passed (the project's rule: never
+    panic). ERROR lines are reported, not failed on: a member killed mid-write or cut off by a
+    fault may rightly log one. A Java run of the same member logs no Rust panic text, so the
+    whole file is scanned; an ERROR line is counted only when the member ran as Menagerie."""
+    panics: list[str] = []
+    errors: list[str] = []
+    for m in ens:
+        if "menagerie" not in {k for _, k in m.history}:
+            continue
+        for line in m.log_text().splitlines():
+            if PANIC.search(line):
+                panics.append(f"{m.kind}#{m.sid}: {line.strip()[:300]}")
+            elif MENAGERIE_ERROR.search(line) and "org.apache.zookeeper" not in line:
+                errors.append(f"{m.kind}#{m.sid}: {line.strip()[:300]}")
+    return panics, errors

@@ -204,12 +204,19 @@ class Context:
 
     def post_checks(self) -> None:
         """Checks every scenario gets after it passed: what the Java members logged about
-        Menagerie learners (javalogs.py)."""
-        from javalogs import menagerie_learner_errors
+        Menagerie learners, and no panic in a Menagerie member's log (javalogs.py)."""
+        from javalogs import menagerie_learner_errors, menagerie_log_problems
         bad = [e for ens in self.ensembles for e in menagerie_learner_errors(ens)]
         if bad:
             raise Failure("Java leader logs show protocol errors by Menagerie learners:\n  "
                           + "\n  ".join(bad))
+        for ens in self.ensembles:
+            panics, errors = menagerie_log_problems(ens)
+            if panics:
+                raise Failure("a Menagerie member panicked:\n  " + "\n  ".join(panics))
+            if errors:
+                self.log(f"{len(errors)} ERROR lines in Menagerie members' logs (reported, not "
+                         "failed on), first ones:\n    " + "\n    ".join(errors[:3]))
 
     def finish(self, failed: bool) -> None:
         import workload

@@ -8,6 +8,7 @@ import copy
 import time
 
 from checker import check, check_real_time, compare_digests, compare_trees, logical_ops
+from javalogs import menagerie_log_problems
 from registry import FLAVOURS, JAVA_BUG_NOTE, Context, Failure, require_flavour, require_kinds, scenario
 from steps import form, stop_and_check, writes_resume
 from workload import Workload, make_client
@@ -53,7 +54,7 @@ def test_formation(ctx: Context, flavour: str) -> None:
 @scenario(ci=True)
 def test_checker_catches_planted(ctx: Context) -> None:
     """The checker reports planted violations: a lost acknowledged write, a node nobody
-    wrote, a wrong zxid, a real-time inversion, a diverging member tree."""
+    wrote, a wrong zxid, a real-time inversion, a diverging member tree, a Menagerie panic."""
     require_flavour("java")
     ens = ctx.ensemble(FLAVOURS["java"])
     form(ctx, ens)
@@ -102,7 +103,27 @@ def test_checker_catches_planted(ctx: Context) -> None:
     ctx.expect(bool(compare_trees(trees)), "diverging trees not reported")
     ctx.expect(len(compare_digests(_FakeEnsemble())) == 2,
                "a digest difference or a digest mismatch count was not reported")
+    panics, errors = menagerie_log_problems([_LoggingMember("menagerie", _PANIC_LOG),
+                                             _LoggingMember("java", _PANIC_LOG)])
+    ctx.expect(len(panics) == 1 and len(errors) == 1,
+               f"a Menagerie member's panic / ERROR line not reported once: {panics} {errors}")
     ctx.log("all planted violations reported")
+
+
+_PANIC_LOG = ("2026-12-03T10:00:00.000Z  INFO menagerie: serving\n"
+              "2026-12-03T10:00:01.000Z ERROR menagerie::shell: planted error\n"
+              "thread 'main' panicked at crates/core/src/x.rs:1:1:\nplanted\n")
+
+
+class _LoggingMember:
+    """A member that only ever ran as `kind`, whose log is `text`."""
+
+    def __init__(self, kind: str, text: str):
+        self.kind, self.sid, self._text = kind, 1, text
+        self.history = [(0.0, kind)]
+
+    def log_text(self) -> str:
+        return self._text
 
 
 class _FakeMember:
