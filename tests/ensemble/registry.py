@@ -20,6 +20,8 @@ FLAVOURS: dict[str, dict[int, str]] = {
     "mixed-mlead": {1: "java", 2: "java", 3: "menagerie"},
     # a Java leader with two Menagerie followers
     "mixed-jlead": {1: "menagerie", 2: "menagerie", 3: "java"},
+    # five members, three Menagerie (5 leads first) and two Java (4 is next in line)
+    "mixed5": {1: "menagerie", 2: "java", 3: "menagerie", 4: "java", 5: "menagerie"},
 }
 
 JAVA_BUG_NOTE = (

@@ -31,7 +31,7 @@ def check_modes(ctx: Context, ens, leader: int) -> None:
             raise Failure(f"{m.name} reports Mode {modes[m.name]}, expected {want}")
 
 
-@scenario(flavours=("java", "menagerie", "menagerie5", "mixed-mlead", "mixed-jlead"),
+@scenario(flavours=("java", "menagerie", "menagerie5", "mixed-mlead", "mixed-jlead", "mixed5"),
           ci=("menagerie", "mixed-mlead", "mixed-jlead"))
 def test_formation(ctx: Context, flavour: str) -> None:
     """The highest sid starts first and leads; writes through every member are on every

@@ -14,7 +14,7 @@ from registry import JAVA_BUG_NOTE, Context, Failure, require_flavour, scenario
 from steps import form, stop_and_check, writes_resume
 from workload import Workload, make_client
 
-FAULT_FLAVOURS = ("java", "menagerie", "mixed-mlead", "mixed-jlead")
+FAULT_FLAVOURS = ("java", "menagerie", "mixed-mlead", "mixed-jlead", "mixed5")
 SESSION_TIMEOUT = 4.0  # seconds, the workload's sessions in the SIGSTOP scenario
 
 
