@@ -60,7 +60,8 @@ def menagerie_learner_errors(ens) -> list[str]:
     """Complaints of every Java member's log about learners that are (now) Menagerie.
 
     An ACK out of order is always an error. A drop for a missing ACK is one unless that Java
-    member was paused (SIGSTOP): its timers fire when it resumes, rightly."""
+    member was paused (SIGSTOP; its timers fire when it resumes, rightly) or the learner was
+    (a paused learner acknowledges nothing)."""
     lt = time.localtime()
     day_start = time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, 0, 0, 0, 0, 0, -1))
     counts: dict[tuple[str, str, str], int] = {}
@@ -71,7 +72,7 @@ def menagerie_learner_errors(ens) -> list[str]:
             learner = ens.members.get(sid)
             if learner is None or t is None or learner.kind_at(t) != "menagerie":
                 continue
-            if what == "dropped_for_missing_ack" and m.ever_paused:
+            if what == "dropped_for_missing_ack" and (m.ever_paused or learner.ever_paused):
                 continue
             key = (f"java#{m.sid}", f"menagerie#{sid}", what)
             counts[key] = counts.get(key, 0) + 1

@@ -131,6 +131,32 @@ def _stale_read_probe(ctx: Context, ens, probe, old: int, path: str, zxid: int) 
     raise Failure(f"probe session could not read from {ens[old].name} within 30 s")
 
 
+@scenario(flavours=FAULT_FLAVOURS)
+def test_sigstop_follower(ctx: Context, flavour: str) -> None:
+    """SIGSTOP of a follower (of the other kind than the leader in mixed ensembles) longer
+    than the sync timeout under write load; writes go on without it, the leader stays; after
+    SIGCONT it catches up and has every write."""
+    logging.getLogger("kazoo").setLevel(logging.CRITICAL)
+    ens = ctx.ensemble(require_flavour(flavour))
+    lead = form(ctx, ens)
+    followers = [s for s in ens.members if s != lead]
+    victim = ([s for s in followers if ens[s].kind != ens[lead].kind] or followers)[0]
+    wl = _start_load(ctx, ens, flavour)
+    pause = ens.sync_limit * ens.tick / 1000 + 3.0
+    ens[victim].pause()
+    t = time.monotonic()
+    ctx.log(f"paused follower {ens[victim].name} (SIGSTOP) for {pause:.1f} s")
+    writes_resume(ctx, wl, "with the follower paused", n=60)
+    left = pause - (time.monotonic() - t)
+    if left > 0:
+        time.sleep(left)
+    ens[victim].resume()
+    ctx.log(f"resumed {ens[victim].name} (SIGCONT)")
+    ctx.expect(ens.wait_stable() == lead, "the leader changed while a follower was paused")
+    writes_resume(ctx, wl, f"{ens[victim].name} resumed", n=60)
+    stop_and_check(ctx, ens, wl)
+
+
 @scenario(flavours=FAULT_FLAVOURS, ci=("menagerie",))
 def test_sigstop_leader(ctx: Context, flavour: str) -> None:
     """SIGSTOP of the leader longer than the session and sync timeouts under write load; the
