@@ -222,14 +222,28 @@ class KazooWriter(threading.Thread):
         time.sleep(0.05 + random.random() * 0.1)
 
     # -- thread
+    def setup(self) -> None:
+        """This client's directory and counter, retried after a connection loss as an
+        application would (a lost connection here is not an acknowledged write)."""
+        counter = f"{self.root}/{self.cid}/counter"
+        for attempt in range(20):
+            try:
+                self.zk.ensure_path(f"{self.root}/{self.cid}")
+                if not self.zk.exists(counter):
+                    self.zk.create(counter, b"0")
+                return
+            except NodeExistsError:
+                return  # an earlier attempt's create went through
+            except UNKNOWN_ERRORS:
+                if attempt == 19 or self.stop_ev.wait(0.2):
+                    raise
+
     def run(self) -> None:
         logging.getLogger("kazoo").setLevel(logging.CRITICAL)
         try:
             self.zk = make_client(self.hosts, timeout=self.session_timeout)
             self.zk.start(timeout=30)
-            self.zk.ensure_path(f"{self.root}/{self.cid}")
-            if not self.zk.exists(f"{self.root}/{self.cid}/counter"):
-                self.zk.create(f"{self.root}/{self.cid}/counter", b"0")
+            self.setup()
             self.counter_version = 0
             ops = {"create": self.do_create, "seq": self.do_seq, "set": self.do_set,
                    "get": self.do_get}
