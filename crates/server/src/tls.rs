@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{RootCertStore, ServerConfig as RustlsConfig, SupportedProtocolVersion};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -180,7 +181,8 @@ pub fn server_config(s: &TlsSettings) -> Result<RustlsConfig, TlsError> {
             for c in load_certs(ca)? {
                 roots.add(c).map_err(|e| pem_err(ca, e))?;
             }
-            let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let v =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider));
             let v = if auth == ClientAuth::Want {
                 v.allow_unauthenticated()
             } else {
@@ -192,7 +194,31 @@ pub fn server_config(s: &TlsSettings) -> Result<RustlsConfig, TlsError> {
             )
         }
     };
-    Ok(builder.with_single_cert(certs, key)?)
+    let key = certified_key(certs, key, &provider)?;
+    Ok(builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(key))))
+}
+
+/// The server's certificate chain with its key, checked to belong together. An X.509
+/// version 1 certificate (old self-made CAs; kazoo's test harness makes one) cannot be parsed
+/// for that check by webpki, but Java ZooKeeper serves it and clients accept it: it is served
+/// too, with a warning (a key that does not match then fails each handshake).
+fn certified_key(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, TlsError> {
+    let signing = provider.key_provider.load_private_key(key)?;
+    let certified = CertifiedKey::new(certs, signing);
+    match certified.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+        Err(e) if format!("{e:?}").contains("UnsupportedCertVersion") => {
+            tracing::warn!(
+                "the server certificate is X.509 version 1: served as Java ZooKeeper does, without checking that the key matches it"
+            );
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(Arc::new(certified))
 }
 
 /// The subject of a DER certificate as Java's `X500Principal.getName()` prints it (RFC

@@ -285,3 +285,81 @@ async fn want_and_none_accept_clients_without_certificates() {
     assert_eq!(who_am_i(&mut s).await.expect("served").len(), 1);
     srv.stop().await;
 }
+
+/// Runs `openssl` with `args` in `dir` (the tests' X.509 version 1 certificate: rcgen only
+/// writes version 3).
+fn openssl(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl (apt install openssl)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_x509_version_1_server_certificate_is_served_as_java_does() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let made = openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "v1.key",
+            "-subj",
+            "/CN=localhost",
+            "-out",
+            "v1.csr",
+        ],
+    );
+    assert!(made.status.success(), "{made:?}");
+    let signed = openssl(
+        d,
+        &[
+            "x509", "-req", "-in", "v1.csr", "-signkey", "v1.key", "-days", "2", "-out", "v1.pem",
+        ],
+    );
+    assert!(signed.status.success(), "{signed:?}");
+    let text = openssl(d, &["x509", "-in", "v1.pem", "-noout", "-text"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("Version: 1 (0x0)"));
+    let tls = TlsSettings {
+        cert_file: d.join("v1.pem"),
+        key_file: d.join("v1.key"),
+        ca_file: None,
+        client_auth: ClientAuth::None,
+        protocols: Vec::new(),
+        ciphersuites: Vec::new(),
+    };
+    let config = ServerConfig {
+        secure_client: Some(("127.0.0.1:0".parse().expect("addr"), tls)),
+        ..common::config(&d.join("data"))
+    };
+    let srv = menagerie_server::start(config)
+        .await
+        .expect("a version 1 certificate starts the server, as Java's does");
+    let port = srv.secure_addr.expect("secure port").port().to_string();
+    let dir_path = d.to_path_buf();
+    let hello = tokio::task::spawn_blocking(move || {
+        openssl(
+            &dir_path,
+            &[
+                "s_client",
+                "-connect",
+                &format!("127.0.0.1:{port}"),
+                "-brief",
+            ],
+        )
+    })
+    .await
+    .expect("s_client ran");
+    let said = String::from_utf8_lossy(&hello.stderr).to_string();
+    assert!(said.contains("CONNECTION ESTABLISHED"), "{said}");
+    srv.stop().await;
+}
