@@ -20,6 +20,7 @@ use menagerie_proto::{ServerId, SessionId, Zxid};
 
 use super::action::{Action, Actions};
 use crate::ensemble::EnsembleConfig;
+use crate::planted::PlantedBug;
 
 /// How the leader syncs this learner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +104,8 @@ pub struct Learner {
     last_heard_ms: u64,
     timeout_ms: u64,
     sync_timeout_ms: u64,
+    /// A mistake planted for the simulator ([`PlantedBug::None`] on real servers).
+    planted: PlantedBug,
 }
 
 impl Learner {
@@ -144,12 +147,18 @@ impl Learner {
             last_heard_ms: now,
             timeout_ms: config.init_limit * tick_ms,
             sync_timeout_ms: config.sync_limit * tick_ms,
+            planted: config.planted_bug,
         }
     }
 
     /// The leader.
     pub fn leader(&self) -> ServerId {
         self.leader
+    }
+
+    /// The mistake planted in this learner, if any (for the simulator).
+    pub fn planted(&self) -> PlantedBug {
+        self.planted
     }
 
     /// Whether this member observes rather than follows.
@@ -164,7 +173,9 @@ impl Learner {
 
     /// Whether it serves clients.
     pub fn is_serving(&self) -> bool {
+        let early = self.planted == PlantedBug::ServeBeforeUpToDate; // planted mistake
         self.phase == LearnerPhase::Broadcast
+            || (early && self.phase == LearnerPhase::AwaitUpToDate)
     }
 
     /// Proposals logged (or being logged) and not committed: applied when the role ends, as
@@ -235,8 +246,9 @@ impl Learner {
         let epoch = p.zxid.epoch();
         let current = if epoch > self.accepted_epoch {
             self.accepted_epoch = epoch;
+            let durable = self.planted != PlantedBug::EpochNotDurable; // planted mistake
             acts.push(Action::PersistEpoch {
-                accepted: Some(epoch),
+                accepted: durable.then_some(epoch),
                 current: None,
             });
             self.current_epoch as i32
@@ -477,7 +489,11 @@ impl Learner {
             tracing::warn!(zxid = %t.zxid(), previous = %last.zxid(), "proposal out of sequence");
         }
         acts.push(Action::Persist(Arc::clone(&t)));
+        let zxid = t.zxid();
         self.pending.push_back(t);
+        if self.planted == PlantedBug::AckBeforeFsync {
+            self.persisted(zxid, acts); // planted mistake: acknowledged before it is durable
+        }
     }
 
     /// A COMMIT must be for the oldest pending proposal (Java exits otherwise; this learner

@@ -10,6 +10,7 @@ use menagerie_proto::{ServerId, Zxid};
 
 use super::{FromLearner, Leader, Phase, proposal};
 use crate::ensemble::EnsembleConfig;
+use crate::planted::PlantedBug;
 use crate::zab::action::{Action, Actions};
 
 impl Leader {
@@ -95,8 +96,15 @@ impl Leader {
 
     /// Commits, in zxid order, every proposal at the front that a quorum has durable.
     fn try_commit(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
-        while let Some(entry) = self.outstanding.first_entry() {
-            if !config.is_quorum(&entry.get().1) {
+        let newest_first = config.planted_bug == PlantedBug::CommitOutOfOrder; // planted mistake
+        while let Some(entry) = if newest_first {
+            self.outstanding.last_entry()
+        } else {
+            self.outstanding.first_entry()
+        } {
+            let acks = &entry.get().1;
+            let alone = config.planted_bug == PlantedBug::NoQuorumWait && acks.contains(&self.me); // planted mistake
+            if !config.is_quorum(acks) && !alone {
                 return;
             }
             let (txn, _) = entry.remove();
