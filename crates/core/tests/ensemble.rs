@@ -260,3 +260,47 @@ fn a_divergent_member_is_truncated_when_it_returns() {
     assert_eq!(c.request(leader, b, 2, exists("/kept"))[0].0.err, 0);
     let _ = new_leader;
 }
+
+/// Found by the simulator: a leader that stepped down with proposals it had logged but not
+/// committed applies them (as ZooKeeper fast-forwards over its log); when it leads again,
+/// a learner synced by DIFF must get them too, or its tree differs from the leader's.
+#[test]
+fn a_returning_leader_syncs_learners_with_what_it_logged_but_never_committed() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let others: Vec<ServerId> = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .filter(|s| *s != leader)
+        .collect();
+    let (f1, f2) = (others[0], others[1]);
+    let a = c.connect(leader, 1);
+    assert_eq!(c.request(leader, a, 1, create("/a", b""))[0].0.err, 0);
+    c.run(300);
+    c.crash(f2);
+    c.partition(leader, f1, true);
+    // Logged by the leader alone: never committed in its epoch.
+    c.send(leader, a, 2, create("/b", b""));
+    c.send(leader, a, 3, create("/c", b""));
+    c.run(3_000);
+    assert_eq!(c.leader(), None, "no quorum while cut off");
+    c.partition(leader, f1, false);
+    c.run(5_000);
+    assert_eq!(
+        c.leader(),
+        Some(leader),
+        "the member with the longest log leads again"
+    );
+    let b = c.connect(leader, 2);
+    assert_eq!(c.request(leader, b, 1, create("/d", b""))[0].0.err, 0);
+    c.run(500);
+    assert_eq!(c.members[&f1].node.digest_log().mismatches(), 0);
+    assert!(all_equal(&c), "{:?}", c.digests());
+    let f = c.connect(f1, 3);
+    assert_eq!(
+        c.request(f1, f, 1, exists("/b"))[0].0.err,
+        0,
+        "/b reached the follower"
+    );
+}

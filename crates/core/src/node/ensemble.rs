@@ -342,6 +342,11 @@ impl Node {
         for txn in unapplied {
             if txn.zxid() > self.replica.last_processed_zxid() {
                 self.replica.replay(&txn);
+                // Part of this member's history from now on: a learner it leads next must get
+                // it by DIFF (ZooKeeper's fast-forward adds it to the committed log too).
+                if let Some(zab) = self.zab.as_mut() {
+                    zab.committed.push(txn);
+                }
             }
         }
         for conn in self.front.conn_ids() {
