@@ -178,10 +178,20 @@ impl Learner {
             || (early && self.phase == LearnerPhase::AwaitUpToDate)
     }
 
-    /// Proposals logged (or being logged) and not committed: applied when the role ends, as
-    /// ZooKeeper fast-forwards its tree over the log.
+    /// Txns handed to the log and not applied: applied when the role ends, as ZooKeeper
+    /// fast-forwards its tree over the log. Before NEWLEADER nothing of the sync was logged
+    /// (it is all dropped); from NEWLEADER on, a DIFF sync's commits (still deferred) come
+    /// before the proposals that follow them.
     pub fn take_uncommitted(&mut self) -> Vec<Arc<LoggedTxn>> {
-        let mut v: Vec<Arc<LoggedTxn>> = self.uncommitted.drain(..).collect();
+        let logged = matches!(
+            self.phase,
+            LearnerPhase::Persisting | LearnerPhase::AwaitUpToDate | LearnerPhase::Broadcast
+        );
+        let mut v: Vec<Arc<LoggedTxn>> = Vec::new();
+        if logged {
+            v.append(&mut self.deferred);
+            v.extend(self.uncommitted.drain(..));
+        }
         v.extend(self.pending.drain(..));
         v.sort_by_key(|t| t.zxid());
         v.dedup_by_key(|t| t.zxid());
@@ -540,5 +550,87 @@ fn decode(p: &QuorumPacket, acts: &mut Actions) -> Option<Arc<LoggedTxn>> {
             acts.push(Action::StepDown("undecodable txn from the leader"));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use menagerie_proto::SessionId;
+    use menagerie_proto::txn::{CreateSessionTxn, TxnBody};
+
+    use super::*;
+    use crate::ensemble::MemberRole;
+
+    fn txn(counter: u32) -> QuorumPacket {
+        let body = TxnBody::CreateSession(CreateSessionTxn { timeout: 1 });
+        let t = LoggedTxn::new(SessionId(1), 0, Zxid::new(1, counter), 0, body, None);
+        QuorumPacket::with_data(PacketType::Proposal, t.zxid(), t.to_bytes())
+    }
+
+    fn diffing_learner() -> Learner {
+        let members = BTreeMap::from([
+            (ServerId(1), MemberRole::Participant),
+            (ServerId(2), MemberRole::Participant),
+        ]);
+        let config = EnsembleConfig::new(members, String::new());
+        let start = LearnerStart {
+            me: ServerId(1),
+            leader: ServerId(2),
+            observer: false,
+            epochs: (0, 0),
+            last_logged: Zxid::ZERO,
+        };
+        let mut acts = Actions::new();
+        let mut l = Learner::new(0, start, &config, 100, &mut acts);
+        l.connected(0, &config, &mut acts);
+        let info = QuorumPacket::with_data(
+            PacketType::LeaderInfo,
+            Zxid::epoch_start(2),
+            vec![0, 1, 0, 0],
+        );
+        l.packet(0, info, &mut acts);
+        l.packet(
+            0,
+            QuorumPacket::new(PacketType::Diff, Zxid::new(1, 2)),
+            &mut acts,
+        );
+        l.packet(0, txn(1), &mut acts);
+        l.packet(
+            0,
+            QuorumPacket::new(PacketType::Commit, Zxid::new(1, 1)),
+            &mut acts,
+        );
+        l.packet(0, txn(2), &mut acts);
+        l
+    }
+
+    fn zxids(v: &[Arc<LoggedTxn>]) -> Vec<Zxid> {
+        v.iter().map(|t| t.zxid()).collect()
+    }
+
+    /// Found by the simulator: a learner whose DIFF sync broke off replayed the sync's
+    /// uncommitted proposal on a tree that lacked the commits before it (they were still
+    /// deferred), and its tree diverged.
+    #[test]
+    fn a_sync_cut_short_before_newleader_leaves_nothing_to_replay() {
+        let mut l = diffing_learner();
+        assert_eq!(zxids(&l.take_uncommitted()), Vec::<Zxid>::new());
+    }
+
+    #[test]
+    fn after_newleader_a_diff_sync_is_replayed_whole_and_in_order() {
+        let mut l = diffing_learner();
+        let mut acts = Actions::new();
+        l.packet(
+            0,
+            QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2)),
+            &mut acts,
+        );
+        assert_eq!(
+            zxids(&l.take_uncommitted()),
+            vec![Zxid::new(1, 1), Zxid::new(1, 2)]
+        );
     }
 }
