@@ -339,10 +339,13 @@ impl Leader {
                     || (i64::from(learner_epoch) == i64::from(self.current_epoch)
                         && learner_zxid > self.last_logged));
             if more_recent {
+                // ZooKeeper drops only that learner and goes on; but the learner has written
+                // the new acceptedEpoch by now, comes back with ACKEPOCH -1 (which skips this
+                // check) and is truncated to this leader's shorter history. A leader behind
+                // one of its learners was elected on a stale vote: it abdicates instead.
                 tracing::warn!(learner = %from, epoch = learner_epoch, zxid = %learner_zxid,
-                    "learner is more recent than the leader; dropping it");
-                self.learners.remove(&from);
-                acts.push(Action::DropPeer(from));
+                    "learner is more recent than the leader; stepping down");
+                acts.push(Action::StepDown("a learner is more recent than the leader"));
                 return;
             }
         }
@@ -563,5 +566,60 @@ fn push_pairs(to: ServerId, txns: &[Arc<LoggedTxn>], _observer: bool, acts: &mut
             to,
             QuorumPacket::new(PacketType::Commit, t.zxid()),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::ensemble::MemberRole;
+
+    /// Found by the simulator (finding 3 in the notes): a leader elected on a stale vote,
+    /// behind a learner that holds acknowledged writes, must not go on to truncate it.
+    #[test]
+    fn a_leader_behind_a_learner_steps_down() {
+        let members = BTreeMap::from([
+            (ServerId(1), MemberRole::Participant),
+            (ServerId(2), MemberRole::Participant),
+            (ServerId(3), MemberRole::Participant),
+        ]);
+        let config = EnsembleConfig::new(members, String::new());
+        let committed = CommittedLog::new(500);
+        let ctx = SyncContext {
+            config: &config,
+            committed: &committed,
+            last_committed: Zxid::new(4, 0x67),
+        };
+        let mut acts = Actions::new();
+        let mut leader = Leader::new(
+            0,
+            ServerId(1),
+            (4, 4),
+            Zxid::new(4, 0x67),
+            ctx,
+            100,
+            &mut acts,
+        );
+        let info = LearnerInfo {
+            server_id: ServerId(2),
+            protocol_version: PROTOCOL_VERSION,
+            config_version: 0,
+        };
+        let reg = QuorumPacket::with_data(
+            PacketType::FollowerInfo,
+            Zxid::epoch_start(4),
+            info.to_bytes(),
+        );
+        leader.packet(0, ServerId(2), reg, ctx, &mut acts);
+        assert_eq!(leader.epoch(), Some(5));
+        acts.clear();
+        let ack = QuorumPacket::with_data(PacketType::AckEpoch, Zxid::new(4, 0x7e), encode_int(4));
+        leader.packet(0, ServerId(2), ack, ctx, &mut acts);
+        assert!(
+            acts.iter().any(|a| matches!(a, Action::StepDown(_))),
+            "{acts:?}"
+        );
     }
 }
