@@ -6,6 +6,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use menagerie_server::ServerConfig;
 
+mod sim;
+
 #[derive(Parser)]
 #[command(
     name = "menagerie",
@@ -84,6 +86,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run seeds of the deterministic ensemble simulator and check every history; exits
+    /// non-zero if any seed violates a property. Prints `N seeds, M violations` last.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -101,6 +106,12 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Cli { args } => std::process::exit(menagerie_tools::cli::main(&args)),
+        Command::Sim(args) => {
+            if sim::run(&args)? > 0 {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Server { config } => run_server(config),
         Command::Bench {
             target,

@@ -1,0 +1,250 @@
+//! Checks of the protocol itself, from what members output and the states they serve.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use menagerie_core::Output;
+use menagerie_proto::quorum::{PacketType, PeerState};
+use menagerie_proto::txn::TxnBody;
+use menagerie_proto::{ServerId, Zxid};
+
+use super::Checker;
+use super::chain::Fork;
+
+/// What the protocol checks remember.
+#[derive(Debug, Default)]
+pub struct ZabState {
+    /// The member that established each epoch.
+    epoch_leader: BTreeMap<u32, ServerId>,
+    /// Each member's epoch files as last written: (accepted, current).
+    epochs: BTreeMap<ServerId, (u32, u32)>,
+    /// The digest first seen at each (resolved) zxid, and who had it.
+    digests: BTreeMap<Zxid, (u64, ServerId)>,
+    /// Digest mismatches each member has counted.
+    mismatches: BTreeMap<ServerId, u64>,
+    /// Learners being synced: what they must have when they start serving.
+    sync_floor: BTreeMap<ServerId, Zxid>,
+    /// Members serving now.
+    serving: BTreeSet<ServerId>,
+    /// Sessions a leader has proposed to close.
+    pub closes_proposed: BTreeSet<i64>,
+    /// The last state each member was seen serving (to skip repeats).
+    last_seen: BTreeMap<ServerId, (Zxid, u64)>,
+}
+
+impl Checker {
+    /// What a member output while handling one input (`before`: its last applied zxid
+    /// before it; `state`: its role after it).
+    pub fn outputs(
+        &mut self,
+        at: u64,
+        sid: ServerId,
+        state: PeerState,
+        before: Zxid,
+        out: &[Output],
+    ) {
+        for o in out {
+            match o {
+                Output::Persist(txn) => {
+                    if let Some(seen) = self.chain.propose(txn) {
+                        let detail = format!(
+                            "m{sid} logged {} for zxid {}, which was already proposed as {:?}",
+                            describe_txn(txn),
+                            txn.zxid(),
+                            describe_txn(&seen)
+                        );
+                        self.fail(at, "Integrity", detail, vec![format!("{}", txn.zxid())]);
+                    }
+                    if matches!(txn.body, TxnBody::CloseSession(_)) {
+                        self.zab.closes_proposed.insert(txn.session().0);
+                    }
+                }
+                Output::PersistEpoch { current, .. } => {
+                    if let (PeerState::Leading, Some(e)) = (state, current) {
+                        self.chain.set_head(*e, before);
+                        self.established(at, sid, *e);
+                    }
+                }
+                Output::Send { to, packet } => match packet.kind() {
+                    Some(PacketType::NewLeader) if state == PeerState::Leading => {
+                        self.established(at, sid, packet.zxid.epoch());
+                    }
+                    Some(PacketType::Diff | PacketType::Trunc) => {
+                        self.zab.sync_floor.insert(*to, self.clients.max_acked);
+                    }
+                    _ => {}
+                },
+                Output::SendSnapshot { to, .. } => {
+                    self.zab.sync_floor.insert(*to, self.clients.max_acked);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Zab.tla `Leadership`: at most one member establishes each epoch.
+    fn established(&mut self, at: u64, sid: ServerId, epoch: u32) {
+        match self.zab.epoch_leader.get(&epoch) {
+            Some(l) if *l != sid => {
+                let detail =
+                    format!("m{sid} established epoch {epoch}, which m{l} established before");
+                self.fail(
+                    at,
+                    "Leadership",
+                    detail,
+                    vec![format!("m{sid}"), format!("m{l}")],
+                );
+            }
+            Some(_) => {}
+            None => {
+                self.zab.epoch_leader.insert(epoch, sid);
+            }
+        }
+    }
+
+    /// A member's epoch files were written (durably).
+    pub fn epochs_written(
+        &mut self,
+        at: u64,
+        sid: ServerId,
+        accepted: Option<u32>,
+        current: Option<u32>,
+    ) {
+        let (a0, c0) = self.zab.epochs.get(&sid).copied().unwrap_or((0, 0));
+        let a = accepted.unwrap_or(a0);
+        let c = current.unwrap_or(c0);
+        let focus = vec![format!("m{sid}")];
+        if a < a0 || c < c0 {
+            let detail =
+                format!("m{sid} wrote epochs (accepted {a}, current {c}) after ({a0}, {c0})");
+            self.fail(at, "EpochsNeverDecrease", detail, focus);
+        } else if c > a {
+            let detail = format!("m{sid} wrote currentEpoch {c} above its acceptedEpoch {a}");
+            self.fail(at, "CurrentEpochNotAboveAccepted", detail, focus);
+        }
+        self.zab.epochs.insert(sid, (a, c));
+    }
+
+    /// A member restarted with these epoch files and this last zxid.
+    pub fn recovered(&mut self, at: u64, sid: ServerId, epochs: (u32, u32), _zxid: Zxid) {
+        if let Some(&written) = self.zab.epochs.get(&sid)
+            && written != epochs
+        {
+            let detail = format!(
+                "m{sid} restarted with epochs {epochs:?}, but last wrote {written:?} (durably)"
+            );
+            self.fail(at, "EpochFilesDurable", detail, vec![format!("m{sid}")]);
+        }
+    }
+
+    /// A member's process died.
+    pub fn crashed(&mut self, sid: ServerId) {
+        self.zab.serving.remove(&sid);
+        self.zab.sync_floor.remove(&sid);
+        self.zab.last_seen.remove(&sid);
+        self.zab.mismatches.remove(&sid);
+    }
+
+    /// A member's state after an input.
+    #[allow(clippy::too_many_arguments)]
+    pub fn observe(
+        &mut self,
+        at: u64,
+        sid: ServerId,
+        state: PeerState,
+        serving: bool,
+        zxid: Zxid,
+        digest: u64,
+        mismatches: u64,
+    ) {
+        let before = self.zab.mismatches.insert(sid, mismatches).unwrap_or(0);
+        if mismatches > before {
+            let detail = format!(
+                "m{sid} applied a txn and its tree's digest differs from the one its leader predicted (zxid {zxid})"
+            );
+            self.fail(at, "DigestMismatch", detail, vec![format!("m{sid}")]);
+        }
+        if !serving {
+            self.zab.serving.remove(&sid);
+            return;
+        }
+        if self.zab.last_seen.get(&sid) == Some(&(zxid, digest)) && self.zab.serving.contains(&sid)
+        {
+            return;
+        }
+        self.zab.last_seen.insert(sid, (zxid, digest));
+        let resolved = self.chain.resolve(zxid);
+        if self.zab.serving.insert(sid)
+            && let Some(floor) = self.zab.sync_floor.remove(&sid)
+            && state != PeerState::Leading
+            && resolved.is_some_and(|z| z < floor)
+        {
+            let detail = format!(
+                "m{sid} serves at {zxid}, without {floor}, acknowledged before its sync began"
+            );
+            self.fail(
+                at,
+                "UpToDateOnServe",
+                detail,
+                vec![format!("m{sid}"), format!("{floor}")],
+            );
+        }
+        self.check_digest(at, sid, resolved, zxid, digest);
+        match self.chain.extend(zxid) {
+            Ok(new) => self.committed(at, &new),
+            Err(Fork::Unknown(z)) => {
+                let detail = format!(
+                    "m{sid} serves at {zxid}, whose history includes {z}, which no leader proposed after a known epoch head"
+                );
+                self.fail(at, "Integrity", detail, vec![format!("m{sid}")]);
+            }
+            Err(Fork::Branch {
+                zxid: z,
+                at: base,
+                lost,
+            }) => {
+                let detail = format!(
+                    "m{sid} serves at {zxid} ({z}), a history that leaves the committed one at {base} and lacks committed {lost:?}"
+                );
+                let mut focus = vec![format!("m{sid}")];
+                focus.extend(lost.iter().map(|z| format!("{z}")));
+                self.fail(at, "PrefixConsistency", detail, focus);
+            }
+        }
+    }
+
+    fn check_digest(
+        &mut self,
+        at: u64,
+        sid: ServerId,
+        resolved: Option<Zxid>,
+        zxid: Zxid,
+        digest: u64,
+    ) {
+        let Some(key) = resolved else {
+            return;
+        };
+        match self.zab.digests.get(&key) {
+            None => {
+                self.zab.digests.insert(key, (digest, sid));
+            }
+            Some((d, _)) if *d == digest => {}
+            Some((d, other)) => {
+                let detail = format!(
+                    "m{sid} serves zxid {zxid} with tree digest {digest:x}; m{other} had {d:x} there"
+                );
+                let focus = vec![format!("m{sid}"), format!("m{other}")];
+                self.fail(at, "DigestAtZxid", detail, focus);
+            }
+        }
+    }
+}
+
+/// A short description of a txn.
+pub fn describe_txn(t: &menagerie_proto::txn::LoggedTxn) -> String {
+    format!(
+        "{:?} (session {:#x}, cxid {})",
+        t.body.op(),
+        t.header.client_id.0,
+        t.header.cxid
+    )
+}
