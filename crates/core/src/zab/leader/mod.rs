@@ -180,6 +180,11 @@ impl Leader {
             tracing::info!(learner = %peer, "learner disconnected");
         }
         self.syncs.retain(|(_, s)| *s != peer);
+        // Its acks vouched for its log as it was: when it comes back its sync may truncate
+        // them (TRUNC), and it acknowledges what it still has again.
+        for (_, acks) in self.outstanding.values_mut() {
+            acks.remove(&peer);
+        }
     }
 
     /// A packet from a learner. Returns what the node must handle itself.
@@ -620,6 +625,60 @@ mod tests {
         assert!(
             acts.iter().any(|a| matches!(a, Action::StepDown(_))),
             "{acts:?}"
+        );
+    }
+
+    /// Found by the simulator (finding 5 in the notes): a learner's acks must not outlive
+    /// its connection; when it returns, a TRUNC may take those txns out of its log.
+    #[test]
+    fn acks_of_a_disconnected_learner_do_not_count() {
+        let members = BTreeMap::from([
+            (ServerId(1), MemberRole::Participant),
+            (ServerId(2), MemberRole::Participant),
+            (ServerId(3), MemberRole::Participant),
+        ]);
+        let config = EnsembleConfig::new(members, String::new());
+        let committed = CommittedLog::new(500);
+        let ctx = SyncContext {
+            config: &config,
+            committed: &committed,
+            last_committed: Zxid::ZERO,
+        };
+        let mut acts = Actions::new();
+        let mut leader = Leader::new(0, ServerId(1), (0, 0), Zxid::ZERO, ctx, 100, &mut acts);
+        let info = LearnerInfo {
+            server_id: ServerId(2),
+            protocol_version: PROTOCOL_VERSION,
+            config_version: 0,
+        };
+        let two = ServerId(2);
+        let reg = QuorumPacket::with_data(PacketType::FollowerInfo, Zxid::ZERO, info.to_bytes());
+        leader.packet(0, two, reg, ctx, &mut acts);
+        let ack_epoch = QuorumPacket::with_data(PacketType::AckEpoch, Zxid::ZERO, encode_int(0));
+        leader.packet(0, two, ack_epoch, ctx, &mut acts);
+        let ack_newleader = QuorumPacket::new(PacketType::Ack, Zxid::epoch_start(1));
+        leader.packet(0, two, ack_newleader, ctx, &mut acts);
+        assert!(leader.is_serving());
+        let body =
+            menagerie_proto::txn::TxnBody::CreateSession(menagerie_proto::txn::CreateSessionTxn {
+                timeout: 1,
+            });
+        let z = Zxid::new(1, 1);
+        let txn = LoggedTxn::new(menagerie_proto::SessionId(7), 0, z, 0, body, None);
+        leader.propose(Arc::new(txn), &mut acts);
+        leader.packet(
+            0,
+            two,
+            QuorumPacket::new(PacketType::Ack, z),
+            ctx,
+            &mut acts,
+        );
+        leader.peer_down(two);
+        acts.clear();
+        leader.persisted(z, &config, &mut acts);
+        assert!(
+            !acts.iter().any(|a| matches!(a, Action::Commit(_))),
+            "committed on the ack of a learner that is gone: {acts:?}"
         );
     }
 }
