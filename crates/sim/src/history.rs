@@ -44,6 +44,19 @@ impl History {
         });
     }
 
+    /// A hash of every entry (FNV-1a): equal for two runs of the same seed.
+    pub fn hash(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for e in &self.entries {
+            let line = e.to_string();
+            for b in line.bytes().chain(std::iter::once(b'\n')) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()

@@ -9,13 +9,15 @@ use std::sync::Arc;
 
 use menagerie_core::replica::Replica;
 use menagerie_core::{CoreConfig, Input, Node, Now, Output, SnapshotEnd};
-use menagerie_proto::ServerId;
 use menagerie_proto::quorum::PeerState;
 use menagerie_proto::txn::LoggedTxn;
+use menagerie_proto::{ServerId, Zxid};
 use menagerie_storage::fs::CrashMode;
 use rand::RngExt;
 
-use crate::checker::MemberState;
+use std::collections::BTreeMap;
+
+use crate::checker::{MemberState, Observation};
 use crate::disk::Disk;
 use crate::sim::{Sim, TICK_MS, WALL_BASE_MS};
 use crate::world::Ev;
@@ -56,6 +58,8 @@ pub struct Member {
     /// It was synced by SNAP at least once: its log has a gap before its newest snapshot,
     /// so that snapshot must not rot (see `docs/testing.md`, known limits).
     pub snap_synced: bool,
+    /// The highest zxid its disk holds durably (fsynced log, or a written snapshot).
+    pub durable: Zxid,
 }
 
 impl Member {
@@ -79,6 +83,7 @@ impl Member {
             disk_full: false,
             last_role: None,
             snap_synced: false,
+            durable: Zxid::ZERO,
         }
     }
 
@@ -136,6 +141,7 @@ impl Sim {
             Ok(replayed) => {
                 let zxid = node.last_processed_zxid();
                 m.node = Some(node);
+                m.durable = zxid;
                 m.storage_failed = false;
                 m.fsync_busy = false;
                 m.listening = false;
@@ -211,27 +217,34 @@ impl Sim {
     }
 
     /// What the checker sees of a member after each input.
-    fn observe(&mut self, sid: ServerId, before: menagerie_proto::Zxid, out: &[Output]) {
+    fn observe(&mut self, sid: ServerId, before: Zxid, out: &[Output]) {
         let m = &self.members[&sid];
         let Some(node) = m.node.as_ref() else {
             return;
         };
         let state = node.peer_state().unwrap_or(PeerState::Looking);
-        let serving = node.is_serving();
-        let role = (state, serving);
-        let changed = m.last_role != Some(role);
-        let zxid = node.last_processed_zxid();
-        let digest = node.tree().digest();
-        let mismatches = node.digest_log().mismatches();
-        self.checker.outputs(self.now, sid, state, before, out);
+        let obs = Observation {
+            sid,
+            state,
+            serving: node.is_serving(),
+            zxid: node.last_processed_zxid(),
+            digest: node.tree().digest(),
+            mismatches: node.digest_log().mismatches(),
+        };
+        let changed = m.last_role != Some((state, obs.serving));
+        let durable: BTreeMap<ServerId, Zxid> = self
+            .members
+            .iter()
+            .filter(|(s, _)| self.ensemble.is_voter(**s))
+            .map(|(s, m)| (*s, m.durable))
+            .collect();
         self.checker
-            .observe(self.now, sid, state, serving, zxid, digest, mismatches);
+            .outputs(self.now, sid, state, before, out, &durable);
+        self.checker.observe(self.now, &obs, &durable);
         if changed {
-            self.members.get_mut(&sid).expect("member").last_role = Some(role);
-            let text = format!(
-                "{state:?}{} at zxid {zxid}",
-                if serving { ", serving" } else { "" }
-            );
+            self.members.get_mut(&sid).expect("member").last_role = Some((state, obs.serving));
+            let serving = if obs.serving { ", serving" } else { "" };
+            let text = format!("{state:?}{serving} at zxid {}", obs.zxid);
             self.history.record(self.now, format!("m{sid}"), text);
         }
     }
@@ -283,6 +296,7 @@ impl Sim {
     ) -> bool {
         let seed = self.opts.seed;
         let m = self.members.get_mut(&sid).expect("member");
+        m.durable = m.durable.min(to);
         let result = m.disk.truncate(to).and_then(|()| {
             if !reload {
                 return Ok(None);
@@ -353,7 +367,10 @@ impl Sim {
             return;
         }
         match m.disk.commit() {
-            Ok(Some(up_to)) => self.deliver(sid, Input::Persisted { up_to }),
+            Ok(Some(up_to)) => {
+                m.durable = m.durable.max(up_to);
+                self.deliver(sid, Input::Persisted { up_to });
+            }
             Ok(None) => {}
             Err(e) => {
                 let mut feedback = Vec::new();
@@ -371,7 +388,10 @@ impl Sim {
             return;
         };
         let end = match m.disk.snapshot(node.replica()) {
-            Ok(()) => SnapshotEnd::Written,
+            Ok(()) => {
+                m.durable = m.durable.max(node.last_processed_zxid());
+                SnapshotEnd::Written
+            }
             Err(e) => {
                 let text = format!("snapshot failed: {e}");
                 self.history.record(self.now, format!("m{sid}"), text);

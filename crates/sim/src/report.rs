@@ -38,6 +38,10 @@ pub struct RunReport {
     pub history_len: usize,
     /// The last committed zxid.
     pub committed: menagerie_proto::Zxid,
+    /// What the checker checked.
+    pub coverage: crate::checker::Coverage,
+    /// A hash of the whole history: two runs of one seed must have the same.
+    pub trace_hash: u64,
 }
 
 impl RunReport {
@@ -57,6 +61,12 @@ impl RunReport {
                 .iter()
                 .map(|e| e.to_string())
                 .collect(),
+            None if everything => sim
+                .history
+                .around(u64::MAX, &[], usize::MAX, 0)
+                .iter()
+                .map(|e| e.to_string())
+                .collect(),
             None => Vec::new(),
         };
         RunReport {
@@ -68,6 +78,8 @@ impl RunReport {
             events: sim.queue.handled,
             history_len: sim.history.len(),
             committed: sim.checker.committed_tip(),
+            coverage: sim.checker.coverage,
+            trace_hash: sim.history.hash(),
         }
     }
 
@@ -80,11 +92,26 @@ impl RunReport {
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Some(v) = &self.violation else {
+            let c = &self.coverage;
             return write!(
                 f,
-                "seed {}: ok ({} ms simulated, {} events, committed up to {})",
-                self.opts.seed, self.sim_ms, self.events, self.committed
-            );
+                "seed {}: ok ({} ms simulated, {} events; checked {} txns, {} writes, {} reads, {} syncs, {} watch events, {} expiries; trace {:016x})",
+                self.opts.seed,
+                self.sim_ms,
+                self.events,
+                c.committed,
+                c.writes,
+                c.reads,
+                c.syncs,
+                c.events,
+                c.expiries,
+                self.trace_hash
+            )
+            .and_then(|()| {
+                self.context
+                    .iter()
+                    .try_for_each(|line| write!(f, "\n    {line}"))
+            });
         };
         writeln!(
             f,

@@ -75,6 +75,11 @@ impl Chain {
         self.heads.get(&epoch).copied()
     }
 
+    /// Whether `zxid` is the head some epoch was established on.
+    pub fn is_head(&self, zxid: Zxid) -> bool {
+        self.heads.values().any(|h| self.resolve(*h) == Some(zxid))
+    }
+
     /// `zxid` with epoch starts replaced by the heads they stand for.
     pub fn resolve(&self, mut zxid: Zxid) -> Option<Zxid> {
         for _ in 0..10_000 {

@@ -127,6 +127,7 @@ impl Checker {
         session: i64,
         member: menagerie_proto::ServerId,
     ) {
+        self.coverage.expiries += 1;
         if !self.zab.closes_proposed.contains(&session) {
             let detail = format!(
                 "c{client} was told by m{member} that session {session:#x} expired, but no leader proposed to close it"
@@ -153,7 +154,7 @@ impl Checker {
                 );
                 self.fail(at, "SyncSeesAcknowledged", detail, focus);
             }
-            Op::Sync => {}
+            Op::Sync => self.coverage.syncs += 1,
             op if op.is_write() => self.write_replied(at, op, ctx, reply),
             op => {
                 self.set_watch(op, &reply);
@@ -353,6 +354,11 @@ impl Checker {
     fn check_deferred(&mut self, z: Zxid, d: Deferred) {
         match d {
             Deferred::Reply { at, op, reply } => {
+                if op.is_write() {
+                    self.coverage.writes += 1;
+                } else {
+                    self.coverage.reads += 1;
+                }
                 if !self.chain.contains(z) {
                     let detail = format!(
                         "c{} got a reply at zxid {} ({}), which is not in the committed history",
@@ -387,6 +393,7 @@ impl Checker {
                 kind,
                 zxid,
             } => {
+                self.coverage.events += 1;
                 let first = self.model.first_change(&path, set, child);
                 let expected = first.map(|(z, c)| (z, change_event(c)));
                 if expected != Some((zxid, kind)) {

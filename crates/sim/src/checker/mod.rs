@@ -43,6 +43,40 @@ pub struct MemberState {
     pub digest: u64,
 }
 
+/// A member's state after it handled an input.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation {
+    /// The member.
+    pub sid: ServerId,
+    /// Its role.
+    pub state: menagerie_proto::quorum::PeerState,
+    /// Whether it serves clients.
+    pub serving: bool,
+    /// Its last applied zxid.
+    pub zxid: Zxid,
+    /// Its tree digest.
+    pub digest: u64,
+    /// Digest mismatches it counted so far.
+    pub mismatches: u64,
+}
+
+/// What the checker checked in a run (so that a passing run is known not to be vacuous).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Committed txns (the chain's length).
+    pub committed: u64,
+    /// Acknowledged writes checked for durability and result.
+    pub writes: u64,
+    /// Replies to reads compared with the model.
+    pub reads: u64,
+    /// Watch events checked.
+    pub events: u64,
+    /// Sessions clients were told had expired.
+    pub expiries: u64,
+    /// Syncs checked.
+    pub syncs: u64,
+}
+
 /// Whether every member is up, serving, with the same tree.
 pub fn converged(states: &BTreeMap<ServerId, Option<MemberState>>) -> bool {
     let mut digests = states
@@ -60,14 +94,20 @@ pub struct Checker {
     chain: chain::Chain,
     model: model::Model,
     violations: Vec<Violation>,
+    voters: usize,
+    /// What was checked.
+    pub coverage: Coverage,
     zab: zab::ZabState,
     clients: clients::ClientState,
 }
 
 impl Checker {
     /// A checker for a run with `voters` voting members.
-    pub fn new(_voters: usize) -> Checker {
-        Checker::default()
+    pub fn new(voters: usize) -> Checker {
+        Checker {
+            voters,
+            ..Checker::default()
+        }
     }
 
     /// The last committed zxid.
@@ -98,6 +138,7 @@ impl Checker {
     /// The chain grew to `zxids` (in order): the model applies them, and checks that waited
     /// for them run.
     fn committed(&mut self, at: u64, zxids: &[Zxid]) {
+        self.coverage.committed += zxids.len() as u64;
         for z in zxids {
             let Some(txn) = self.chain.proposal(*z).cloned() else {
                 continue;
