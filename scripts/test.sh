@@ -24,6 +24,10 @@ else
   echo "cargo-fuzz not installed (cargo install cargo-fuzz --locked); skipping"
 fi
 
+echo "== systemd unit (systemd-analyze verify)"
+cargo build --release --bin menagerie
+bash scripts/check_systemd_unit.sh target/release/menagerie
+
 echo "== compatibility suite (kazoo, zkCli.sh, cli_mt, differential vs Java ZooKeeper)"
 cargo build --release --bin menagerie
 MENAGERIE_BIN="$PWD/target/release/menagerie" bash tests/compat/run_all.sh

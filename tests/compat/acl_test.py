@@ -19,7 +19,8 @@ Scenarios:
 * ``enforce``: ``enforce.auth.enabled=true`` with ``enforce.auth.schemes=digest``.
 * ``quota``: ``enforceQuota=true`` with zkCli ``setquota``/``listquota``/``delquota``.
 * ``sasl``: kazoo's SASL DIGEST-MD5 (pure-sasl) with users from a JAAS ``Server`` section,
-  ``sasl`` ACLs, the ``auth`` scheme, the SASL super user, wrong passwords, unknown users.
+  ``sasl`` ACLs, the ``auth`` scheme, the SASL super user, wrong passwords, unknown users;
+  and ``menagerie cli`` with a JAAS ``Client`` section (``CLIENT_JVMFLAGS``), as zkCli.sh.
 * ``skipacl-jvmflags`` (Menagerie only): ``skipACL`` given as ``-Dzookeeper.skipACL=yes`` in
   ``SERVER_JVMFLAGS`` instead of zoo.cfg.
 
@@ -33,6 +34,7 @@ import argparse
 import logging
 import re
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -183,6 +185,34 @@ def sasl_read(hp: str, user: str, pw: str, path: str) -> str:
             stop(zk)
 
 
+def cli_sasl(hp: str, user: str, pw: str, cmds: list[str]) -> str:
+    """``menagerie cli`` with SASL DIGEST-MD5 configured as for zkCli.sh: a JAAS file with a
+    ``Client`` section, named by ``-Djava.security.auth.login.config`` in CLIENT_JVMFLAGS.
+    Output lines joined by ' | ', or 'refused' when the CLI fails to connect (exit 1)."""
+    d = tempfile.mkdtemp(prefix="compat-cli-jaas-")
+    try:
+        jaas = os.path.join(d, "client.conf")
+        with open(jaas, "w") as f:
+            f.write("Client {\n  org.apache.zookeeper.server.auth.DigestLoginModule required\n"
+                    f'  username="{user}"\n  password="{pw}";\n}};\n')
+        env = dict(os.environ, CLIENT_JVMFLAGS=f"-Djava.security.auth.login.config={jaas}")
+        p = subprocess.run([str(zkserver.menagerie_bin()), "cli", "-timeout", "5000",
+                            "-server", hp, *cmds[0].split()],
+                           capture_output=True, text=True, timeout=60, env=env)
+        if p.returncode != 0 and "SASL" in p.stderr:
+            return "refused"
+        lines = [ln.strip() for ln in (p.stdout + p.stderr).splitlines() if ln.strip()]
+        if lines[:1] == ["Auth scheme: User"]:
+            # The order of the identities is the server's (Java lists sasl before ip,
+            # Menagerie ip before sasl); the CLI prints what it gets.
+            lines = lines[:1] + sorted(lines[1:])
+        return " | ".join(lines)
+    except subprocess.TimeoutExpired:
+        return "timed out"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def scenario_sasl(hp: str) -> list[tuple[str, str]]:
     rec = []
     bob = sasl_client(hp, "bob", "bobpw")
@@ -203,6 +233,9 @@ def scenario_sasl(hp: str) -> list[tuple[str, str]]:
     rec.append(("sasl wrong password get /s", sasl_read(hp, "bob", "wrong", "/s")))
     rec.append(("sasl unknown user get /s", sasl_read(hp, "eve", "bobpw", "/s")))
     rec.append(("sasl bob again get /s", sasl_read(hp, "bob", "bobpw", "/s")))
+    rec.append(("menagerie cli sasl bob get /s", cli_sasl(hp, "bob", "bobpw", ["get /s"])))
+    rec.append(("menagerie cli sasl bob whoami", cli_sasl(hp, "bob", "bobpw", ["whoami"])))
+    rec.append(("menagerie cli sasl wrong password", cli_sasl(hp, "bob", "wrong", ["get /s"])))
     return rec
 
 
@@ -370,6 +403,9 @@ EXPECT: dict[str, dict[str, str | None]] = {
         "sasl wrong password get /s": "no access",
         "sasl unknown user get /s": "no access",
         "sasl bob again get /s": "ok sasl-data",
+        "menagerie cli sasl bob get /s": "sasl-data",
+        "menagerie cli sasl bob whoami": "Auth scheme: User | ip: 127.0.0.1 | sasl: bob",
+        "menagerie cli sasl wrong password": "refused",
     },
     "enforce": {
         "anon exists /": "SessionClosedRequireSaslError",

@@ -414,11 +414,26 @@ def interactive(mbin: str, hostport: str, tmp: str) -> int:
         for c in ("get /interactive/alpha-node", "getAllChildrenNumber /interactive", "history"):
             assert c in saved, f"{c!r} not in history file:\n{saved}"
         # a new shell starts with the saved history: one Up gives the last command
-        t("new-session", "-d", "-s", "cli", "-x", "200", "-y", "50", env_cmd)
+        status = os.path.join(tmp, "status")
+        t("new-session", "-d", "-s", "cli", "-x", "200", "-y", "50",
+          f"{env_cmd}; echo $? > {status}; sleep 30")
         t.wait_for(lambda s: prompt0.rstrip() in s, "the prompt of a new shell")
         t("send-keys", "-t", "cli", "Up")
         t.wait_for(lambda s: s.rstrip().endswith(prompt0 + "quit"), "history from the file")
-        t("send-keys", "-t", "cli", "Enter")
+        # Ctrl-C at the prompt ends the shell as it ends zkCli (status 130), and closes the
+        # session: its ephemeral node is gone at once
+        t("send-keys", "-t", "cli", "C-u", "")
+        t("send-keys", "-t", "cli", "create -e /interactive/eph x", "Enter")
+        t.wait_for(lambda s: "Created /interactive/eph" in s, "ephemeral created")
+        t("send-keys", "-t", "cli", "C-c", "")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not os.path.exists(status):
+            time.sleep(0.2)
+        with open(status) as f:
+            code = f.read().strip()
+        assert code == "130", f"exit status after Ctrl-C: {code!r}"
+        out = run_cli(mbin, hostport, "stat", "/interactive/eph")
+        assert "Node does not exist" in out.stderr + out.stdout, f"ephemeral still there after Ctrl-C: {out}"
         return 0
     except AssertionError as e:
         print(f"INTERACTIVE FAIL: {e}")

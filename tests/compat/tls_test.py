@@ -12,6 +12,9 @@ and the x509 super user ``CN=root,O=Menagerie Test``. Java also needs the Netty 
 factory and the x509 auth provider (``-Dzookeeper.serverCnxnFactory``,
 ``-Dzookeeper.authProvider.x509``).
 
+``menagerie cli`` with a zkCli-style ``-client-configuration`` file runs the same commands
+as the Java shell and must print the same, against both servers.
+
 Steps (kazoo ``use_ssl=True`` with ``ca``/``certfile``/``keyfile``): alice creates a node
 with an ``x509`` ACL for her certificate subject and reads it back; bob gets NoAuth; root
 (super) reads it; clients with an untrusted, expired or no certificate, plaintext clients on
@@ -195,6 +198,34 @@ def java_client(host: str, secure: int, files: dict[str, str], who: str, cmds: l
     return " | ".join(keep)
 
 
+def menagerie_cli(host: str, secure: int, files: dict[str, str], who: str, cmds: list[str]) -> str:
+    """``menagerie cli`` over TLS, configured as zkCli.sh is: a ``-client-configuration``
+    file with ``zookeeper.client.secure=true`` and PEM key and trust stores. Same commands and
+    the same filtering as ``java_client``."""
+    d = os.path.dirname(files["ca.pem"])
+    store = os.path.join(d, f"{who}.pem")
+    with open(store, "w") as f:
+        f.write(Path(files[f"{who}.key"]).read_text() + Path(files[f"{who}.crt"]).read_text())
+    conf = os.path.join(d, f"{who}-client.properties")
+    with open(conf, "w") as f:
+        f.write("zookeeper.client.secure=true\n"
+                "zookeeper.clientCnxnSocket=org.apache.zookeeper.ClientCnxnSocketNetty\n"
+                f"zookeeper.ssl.keyStore.location={store}\nzookeeper.ssl.keyStore.type=PEM\n"
+                f"zookeeper.ssl.trustStore.location={files['ca.pem']}\n"
+                "zookeeper.ssl.trustStore.type=PEM\n")
+    cmd = [str(zkserver.menagerie_bin()), "cli", "-server", f"{host}:{secure}",
+           "-client-configuration", conf]
+    try:
+        p = subprocess.run(cmd, input="".join(c + "\n" for c in cmds) + "quit\n",
+                           capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return "timed out"
+    out = p.stdout + p.stderr
+    keep = [ln.strip() for ln in out.splitlines()
+            if ln.strip() and not ln.startswith(("WATCHER", "WatchedEvent", "Connecting", "Welcome"))]
+    return " | ".join(keep)
+
+
 def scenario(host: str, port: int, secure: int, files: dict[str, str]) -> list[tuple[str, str]]:
     rec = []
     alice = tls_client(host, secure, files, "alice")
@@ -227,6 +258,8 @@ def scenario(host: str, port: int, secure: int, files: dict[str, str]) -> list[t
     rec.append(("alice again", connects(host, secure, files, "alice", timeout=6)))
     rec.append(("java client alice: whoami, get /t", java_client(host, secure, files, "alice", ["whoami", "get /t"])))
     rec.append(("java client bob: get /t", java_client(host, secure, files, "bob", ["get /t"])))
+    rec.append(("menagerie cli alice: whoami, get /t", menagerie_cli(host, secure, files, "alice", ["whoami", "get /t"])))
+    rec.append(("menagerie cli bob: get /t", menagerie_cli(host, secure, files, "bob", ["get /t"])))
     return rec
 
 
@@ -243,6 +276,9 @@ EXPECT = {
     "java client alice: whoami, get /t":
         f"Auth scheme: User | ip: 127.0.0.1 | x509: {ALICE} | tls-data",
     "java client bob: get /t": "Insufficient permission : /t",
+    "menagerie cli alice: whoami, get /t":
+        f"Auth scheme: User | ip: 127.0.0.1 | x509: {ALICE} | tls-data",
+    "menagerie cli bob: get /t": "Insufficient permission : /t",
 }
 
 

@@ -111,6 +111,19 @@ impl Replica {
         outcome
     }
 
+    /// Writes the ensemble's configuration text into `/zookeeper/config`, as every Java
+    /// member does at startup and a learner after a SNAP sync (ZooKeeper:
+    /// `ZKDatabase.initConfigInZKDatabase`; a local write, not a txn; outside the digest).
+    pub fn set_config_node(&mut self, text: &str, wall_ms: i64) {
+        let path = "/zookeeper/config";
+        if let Err(e) = self
+            .tree
+            .set_data(path, Some(text.as_bytes()), -1, 0, wall_ms)
+        {
+            tracing::warn!(error = ?e, "cannot write /zookeeper/config");
+        }
+    }
+
     /// Recovery: a session found in a snapshot.
     pub fn restore_session(&mut self, session: SessionId, timeout_ms: i32) {
         self.sessions.insert(session, timeout_ms);

@@ -59,16 +59,17 @@ fn model_step(model: &mut BTreeMap<String, Model>, op: &Op, zxid: i64) -> Result
     match op {
         Op::Create(i, d) => {
             let p = PATHS[*i];
-            if !model.contains_key(parent(p)) {
-                return Err(ErrorCode::NoNode);
-            }
-            if model.contains_key(p) {
-                return Err(ErrorCode::NodeExists);
-            }
+            let exists = model.contains_key(p);
             let Some(par) = model.get_mut(parent(p)) else {
                 return Err(ErrorCode::NoNode);
             };
+            // A create's parent cversion moves even when the node exists (replay over a
+            // fuzzy snapshot; ZooKeeper's NODEEXISTS fix-up): -1 means "the parent's + 1".
             par.cversion += 1;
+            par.pzxid = zxid;
+            if exists {
+                return Err(ErrorCode::NodeExists);
+            }
             par.pzxid = zxid;
             let node = Model {
                 data: d.clone(),
@@ -81,7 +82,13 @@ fn model_step(model: &mut BTreeMap<String, Model>, op: &Op, zxid: i64) -> Result
         }
         Op::Delete(i) => {
             let p = PATHS[*i];
-            model.get(p).ok_or(ErrorCode::NoNode)?;
+            if !model.contains_key(p) {
+                // The parent's pzxid rises anyway (ZooKeeper: DataTree.deleteNode).
+                if let Some(par) = model.get_mut(parent(p)) {
+                    par.pzxid = par.pzxid.max(zxid);
+                }
+                return Err(ErrorCode::NoNode);
+            }
             if model.keys().any(|k| parent(k) == p && k != p) {
                 return Err(ErrorCode::NotEmpty);
             }

@@ -1,12 +1,21 @@
 //! `menagerie`: a drop-in replacement for Apache ZooKeeper.
+//!
+//! * [`serve`]: `menagerie server` in the foreground (banner, systemd readiness).
+//! * [`daemon`]: `menagerie server start|stop|status|restart|print-cmd`.
+//! * [`logging`]: stderr or rotated log files.
+//! * [`tools`]: `bench`, `inspect` and `purge`.
+//! * [`sim`]: `sim`, the deterministic ensemble simulator (`menagerie-sim`).
+
+mod daemon;
+mod logging;
+mod serve;
+mod sim;
+mod tools;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use menagerie_server::ServerConfig;
-
-mod sim;
 
 #[derive(Parser)]
 #[command(
@@ -21,62 +30,40 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a server in the foreground. Without --config: standalone on 127.0.0.1:2181 with
-    /// data under ./data.
+    /// Run a server. Without a verb: in the foreground. Without --config: standalone on
+    /// 127.0.0.1:2181 (--port) with data under ./data (--data-dir). With a verb, as
+    /// zkServer.sh: start (in the background; pid file in the data directory), stop,
+    /// status (prints Mode: ...; exit 1 when not running), restart, print-cmd.
     Server {
-        /// A ZooKeeper zoo.cfg file.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
+        /// start, stop, status, restart or print-cmd (none: run in the foreground).
+        #[arg(value_enum)]
+        verb: Option<daemon::Verb>,
+        #[command(flatten)]
+        args: serve::ServerArgs,
+        /// Set by `server start` for the process it starts.
+        #[arg(long, hide = true)]
+        daemon_child: bool,
     },
     /// Drive load against a ZooKeeper-compatible server and report throughput and latency.
-    Bench {
-        /// Server address.
-        #[arg(long, default_value = "127.0.0.1:2181")]
-        target: String,
-        /// Concurrent sessions.
-        #[arg(long, default_value_t = 16)]
-        sessions: usize,
-        /// Requests in flight per session.
-        #[arg(long, default_value_t = 16)]
-        outstanding: usize,
-        /// Seconds per workload.
-        #[arg(long, default_value_t = 10.0)]
-        duration: f64,
-        /// Comma-separated workloads: create, create1k, set, get, exists, children,
-        /// mixedNN (NN % reads), sessions, ephemeral, watchN (N watchers), populateN (create
-        /// N nodes of 100 B and keep them).
-        #[arg(
-            long,
-            default_value = "create,set,get,exists,children,mixed90,sessions,ephemeral,watch1000"
-        )]
-        workloads: String,
-        /// Print one JSON object per workload instead of a table.
-        #[arg(long)]
-        json: bool,
-        /// Offered load, operations per second over all sessions (default: closed loop,
-        /// as fast as the server answers). Latencies then count from the scheduled start.
-        #[arg(long)]
-        rate: Option<f64>,
-    },
+    Bench(tools::BenchArgs),
     /// Print transaction logs (log.<zxid>) and snapshots (snapshot.<zxid>) written by
     /// Menagerie or ZooKeeper; a directory stands for all of them in it. Exits 1 if a file is
-    /// damaged (named with the byte offset on stderr).
-    Inspect {
-        /// Files or data directories.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// One JSON object per line: header, txn/node/session objects, summary.
-        #[arg(long)]
-        json: bool,
-        /// Only counts, zxid range, sessions and how the file ends.
-        #[arg(long)]
-        summary: bool,
-        /// Show data in full (snapshots: base64, as ZooKeeper's SnapshotFormatter -d).
-        #[arg(long, short)]
-        data: bool,
-        /// Also show each txn's file offset and tree digest.
-        #[arg(long, short)]
-        verbose: bool,
+    /// damaged (named with the byte offset on stderr) or cannot be read.
+    Inspect(tools::InspectArgs),
+    /// Delete old snapshots and transaction logs, keeping the newest N snapshots and the
+    /// logs needed after them (ZooKeeper's zkCleanup.sh / PurgeTxnLog). Safe while the
+    /// server runs.
+    Purge {
+        /// The data directory (dataDir), or a zoo.cfg with --config.
+        data_dir: Option<PathBuf>,
+        /// The transaction log directory if not the data directory (dataLogDir).
+        data_log_dir: Option<PathBuf>,
+        /// Read dataDir and dataLogDir from this zoo.cfg.
+        #[arg(long, short, conflicts_with = "data_dir")]
+        config: Option<PathBuf>,
+        /// Snapshots to keep (at least 3).
+        #[arg(short = 'n', long, default_value_t = 3)]
+        count: usize,
     },
     /// A zkCli.sh-compatible client: `menagerie cli -server host:port [cmd args]`. Same
     /// flags (-server, -timeout, -r, -waitforconnection, -client-configuration) and commands;
@@ -91,200 +78,109 @@ enum Command {
     Sim(sim::SimArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // MENAGERIE_LOG_FORMAT=json: one JSON object per line (for log shippers).
-    if std::env::var("MENAGERIE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        logs.json().init();
-    } else {
-        logs.init();
-    }
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Cli { args } => std::process::exit(menagerie_tools::cli::main(&args)),
-        Command::Sim(args) => {
-            if sim::run(&args)? > 0 {
-                std::process::exit(1);
-            }
-            Ok(())
-        }
-        Command::Server { config } => run_server(config),
-        Command::Bench {
-            target,
-            sessions,
-            outstanding,
-            duration,
-            workloads,
-            json,
-            rate,
+    let result = match cli.command {
+        Command::Server {
+            verb: None,
+            args,
+            daemon_child,
+        } => serve::run(&args, daemon_child).map(|()| ExitCode::SUCCESS),
+        Command::Server {
+            verb: Some(verb),
+            args,
+            ..
         } => {
-            use std::io::IsTerminal;
-            let config = menagerie_tools::bench::BenchConfig {
-                target,
-                sessions,
-                outstanding,
-                duration: std::time::Duration::from_secs_f64(duration.max(0.1)),
-                rate: rate.filter(|r| *r > 0.0),
-                progress: std::io::stderr().is_terminal(),
-            };
-            run_bench(&config, &workloads, json)
+            logging::init_stderr();
+            daemon::run(verb, &args)
         }
-        Command::Inspect {
-            files,
-            json,
-            summary,
-            data,
-            verbose,
-        } => run_inspect(&files, json, summary, data, verbose),
+        Command::Cli { args } => {
+            logging::init_stderr();
+            let code = menagerie_tools::cli::main(&args);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+        }
+        Command::Bench(args) => {
+            logging::init_stderr();
+            tools::bench(&args)
+        }
+        Command::Inspect(args) => {
+            logging::init_stderr();
+            tools::inspect(&args)
+        }
+        Command::Purge {
+            data_dir,
+            data_log_dir,
+            config,
+            count,
+        } => {
+            logging::init_stderr();
+            tools::purge(data_dir, data_log_dir, config, count)
+        }
+        Command::Sim(args) => {
+            logging::init_stderr();
+            sim::run(&args).map(|violations| match violations {
+                0 => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            })
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line with every cause, no backtrace: "invalid configuration
+            // /etc/zoo.cfg: invalid value "abc" for tickTime: not a valid number".
+            eprintln!("menagerie: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn run_inspect(
-    files: &[PathBuf],
-    json: bool,
-    summary: bool,
-    data: bool,
-    verbose: bool,
-) -> anyhow::Result<()> {
-    use menagerie_tools::inspect::{InspectError, InspectOptions, inspect_paths};
-    use std::io::Write;
-    let opts = InspectOptions {
-        json,
-        summary,
-        data,
-        verbose,
-        ..InspectOptions::for_terminal()
-    };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let result = inspect_paths(&menagerie_storage::StdFs, files, &opts, &mut out)
-        .and_then(|r| out.flush().map(|()| r).map_err(InspectError::from));
-    let reports = match result {
-        Ok(r) => r,
-        // `menagerie inspect ... | head`: the reader left; that is not a failure.
-        Err(InspectError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-            return Ok(());
+/// An error and its causes on one line, each cause once: many errors already name their
+/// source in their own message, so a cause whose text the line holds is skipped.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
         }
-        Err(e) => return Err(e.into()),
-    };
-    drop(out);
-    let mut damaged = 0;
-    for r in &reports {
-        for p in &r.problems {
-            eprintln!("menagerie inspect: {p}");
+        if !line.is_empty() {
+            line.push_str(": ");
         }
-        damaged += usize::from(!r.is_ok());
+        line.push_str(&text);
     }
-    if damaged > 0 {
-        eprintln!(
-            "menagerie inspect: {damaged} of {} files damaged",
-            reports.len()
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    /// An error that names its source in its message and also returns it as its source.
+    #[derive(Debug)]
+    struct Bind {
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Bind {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot listen on 0.0.0.0:8080: {}", self.source)
+        }
+    }
+
+    impl std::error::Error for Bind {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let e = anyhow::Error::new(Bind { source: io }).context("cannot start the server");
+        assert_eq!(
+            one_line(&e),
+            "cannot start the server: cannot listen on 0.0.0.0:8080: Address already in use"
         );
-        std::process::exit(1);
     }
-    Ok(())
-}
-
-fn run_server(config_path: Option<PathBuf>) -> anyhow::Result<()> {
-    let config = match &config_path {
-        Some(p) => ServerConfig::load(p)
-            .with_context(|| format!("invalid configuration {}", p.display()))?,
-        None => ServerConfig::default(),
-    };
-    for key in &config.unused_keys {
-        tracing::warn!(key = %key, "configuration key accepted but not used by this version");
-    }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create dataDir {}", config.data_dir.display()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async move {
-        let server = menagerie_server::start(config.clone())
-            .await
-            .with_context(|| format!("cannot start the server on {}", config.client_addr))?;
-        tracing::info!(addr = %server.addr, data_dir = %config.data_dir.display(), "menagerie serving clients");
-        if let Some(a) = server.admin_addr {
-            tracing::info!(addr = %a, command_url = %config.admin.command_url, "admin server (commands, /metrics, /ready, /health)");
-        }
-        if let Some(a) = server.prometheus_addr {
-            tracing::info!(addr = %a, "Prometheus metrics at /metrics");
-        }
-        if let Some(secure) = server.secure_addr {
-            tracing::info!(addr = %secure, "menagerie serving TLS clients (secureClientPort)");
-        }
-        wait_for_signal().await;
-        tracing::info!("shutting down");
-        server.stop().await;
-        anyhow::Ok(())
-    })
-}
-
-fn run_bench(
-    config: &menagerie_tools::bench::BenchConfig,
-    workloads: &str,
-    json: bool,
-) -> anyhow::Result<()> {
-    use menagerie_tools::bench::{Workload, run};
-    let list: Vec<Workload> = workloads
-        .split(',')
-        .map(|w| Workload::parse(w.trim()).ok_or_else(|| anyhow::anyhow!("unknown workload {w:?}")))
-        .collect::<anyhow::Result<_>>()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        if !json {
-            println!(
-                "{:<12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}",
-                "workload", "ops/s", "p50 us", "p99 us", "p99.9 us", "max us", "errors"
-            );
-        }
-        for w in list {
-            let r = run(config, w)
-                .await
-                .with_context(|| format!("workload {} against {}", w.name(), config.target))?;
-            if json {
-                println!("{}", r.to_json());
-            } else {
-                println!(
-                    "{:<12} {:>12.0} {:>10} {:>10} {:>10} {:>10} {:>8}",
-                    r.workload,
-                    r.ops_per_sec,
-                    r.latency_us[0],
-                    r.latency_us[1],
-                    r.latency_us[2],
-                    r.latency_us[3],
-                    r.errors
-                );
-            }
-        }
-        anyhow::Ok(())
-    })
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {},
-                    _ = term.recv() => {},
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

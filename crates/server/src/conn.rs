@@ -17,8 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::ServerConfig;
+use crate::inbox::{ConnCounts, ToShell};
 use crate::outbox::{Chunk, OutboxRx, WriteSide, outbox};
-use crate::shell::{ConnCounts, ToShell};
 
 /// How long a connection may take to send its ConnectRequest
 /// (ZooKeeper: `zookeeper.nio.sessionlessCnxnTimeout`).
@@ -200,36 +200,13 @@ async fn serve<R>(
     R: AsyncRead + Unpin,
 {
     let mut reader = BufReader::with_capacity(64 * 1024, read);
-    let mut buf = Vec::new();
-    // First packet: a four-letter word or the ConnectRequest, within the sessionless timeout.
-    let first = tokio::time::timeout(SESSIONLESS_TIMEOUT, async {
-        let prefix = read_prefix(&mut reader).await?;
-        match frame_len(prefix, config.max_buffer, true)? {
-            FrameStart::FourLetterWord(w) => Ok(Err(w)),
-            FrameStart::Length(len) => {
-                read_body(&mut reader, len, &mut buf).await?;
-                ConnectRequest::read(&mut Reader::new(&buf))
-                    .map(Ok)
-                    .map_err(|e| ReadEnd::Protocol(format!("bad ConnectRequest: {e}")))
-            }
-            FrameStart::TooLarge(_) => Err(ReadEnd::Protocol("unreachable".into())),
-        }
-    })
-    .await;
-    let connect = match first {
-        Err(_) => {
-            tracing::debug!(conn = conn.0, peer = %peer, "no ConnectRequest in time; closing");
-            return;
-        }
-        Ok(Err(end)) => {
-            log_end(conn, peer, &end);
-            return;
-        }
-        Ok(Ok(Err(word))) => {
+    let connect = match first_packet(conn, peer, &mut reader, config.max_buffer).await {
+        None => return,
+        Some(FirstPacket::FourLetterWord(word)) => {
             four_letter(word, peer, write, config, shell).await;
             return;
         }
-        Ok(Ok(Ok(req))) => req,
+        Some(FirstPacket::Connect(req)) => req,
     };
     let (tx, rx) = outbox(&write);
     if shell
@@ -240,25 +217,7 @@ async fn serve<R>(
         return;
     }
     let mut writer = tokio::spawn(write_loop(write, rx));
-    let input = Input::Connect {
-        conn,
-        peer_ip: peer.ip().to_string(),
-        req: connect,
-    };
-    let mut sent = shell.send(ToShell::Input(input)).await.is_ok();
-    if let Some(subject) = x509
-        && sent
-    {
-        let id = menagerie_proto::records::Id {
-            scheme: "x509".into(),
-            id: subject,
-        };
-        sent = shell
-            .send(ToShell::Input(Input::Identity { conn, id }))
-            .await
-            .is_ok();
-    }
-    if sent {
+    if start_session(conn, peer, connect, x509, shell).await {
         // The writer ends when the server closes the connection (or the socket fails):
         // stop reading then too, so a client cannot keep a closed session's socket open.
         let end = tokio::select! {
@@ -273,6 +232,80 @@ async fn serve<R>(
     if !writer.is_finished() {
         let _ = writer.await;
     }
+}
+
+/// What a connection's first packet was.
+enum FirstPacket {
+    /// A four-letter word.
+    FourLetterWord([u8; 4]),
+    /// The handshake of a session.
+    Connect(ConnectRequest),
+}
+
+/// Reads the first packet, a four-letter word or the ConnectRequest, within the sessionless
+/// timeout; `None` (logged) when there is none.
+async fn first_packet<R: AsyncRead + Unpin>(
+    conn: ConnId,
+    peer: SocketAddr,
+    reader: &mut BufReader<R>,
+    max: usize,
+) -> Option<FirstPacket> {
+    let mut buf = Vec::new();
+    let first = tokio::time::timeout(SESSIONLESS_TIMEOUT, async {
+        let prefix = read_prefix(reader).await?;
+        match frame_len(prefix, max, true)? {
+            FrameStart::FourLetterWord(w) => Ok(FirstPacket::FourLetterWord(w)),
+            FrameStart::Length(len) => {
+                read_body(reader, len, &mut buf).await?;
+                ConnectRequest::read(&mut Reader::new(&buf))
+                    .map(FirstPacket::Connect)
+                    .map_err(|e| ReadEnd::Protocol(format!("bad ConnectRequest: {e}")))
+            }
+            FrameStart::TooLarge(_) => Err(ReadEnd::Protocol("unreachable".into())),
+        }
+    })
+    .await;
+    match first {
+        Err(_) => {
+            tracing::debug!(conn = conn.0, peer = %peer, "no ConnectRequest in time; closing");
+            None
+        }
+        Ok(Err(end)) => {
+            log_end(conn, peer, &end);
+            None
+        }
+        Ok(Ok(packet)) => Some(packet),
+    }
+}
+
+/// Hands the handshake (and the TLS identity, if any) to the core; false if the shell is
+/// gone.
+async fn start_session(
+    conn: ConnId,
+    peer: SocketAddr,
+    req: ConnectRequest,
+    x509: Option<String>,
+    shell: &mpsc::Sender<ToShell>,
+) -> bool {
+    let input = Input::Connect {
+        conn,
+        peer_ip: peer.ip().to_string(),
+        req,
+    };
+    if shell.send(ToShell::Input(input)).await.is_err() {
+        return false;
+    }
+    let Some(subject) = x509 else {
+        return true;
+    };
+    let id = menagerie_proto::records::Id {
+        scheme: "x509".into(),
+        id: subject,
+    };
+    shell
+        .send(ToShell::Input(Input::Identity { conn, id }))
+        .await
+        .is_ok()
 }
 
 fn log_end(conn: ConnId, peer: SocketAddr, end: &ReadEnd) {

@@ -1,24 +1,28 @@
 //! Menagerie's I/O shell: the tokio runtime around the deterministic core.
 //!
-//! * [`config`]: zoo.cfg parsing and validation.
+//! * [`config`]: zoo.cfg parsing and validation ([`security_config`]: the security keys,
+//!   [`tls`]: the TLS acceptor of the secure client port).
 //! * [`shell`]: the task that owns the core, feeds it inputs and routes its outputs.
-//! * [`conn`]: one task pair per client connection (framing, decoding, encoding).
-//! * [`four_letter`]: the four-letter-word commands.
-//! * [`snapshotter`]: fuzzy snapshots written in the background.
-//! * [`admin`]: the admin HTTP server (AdminServer commands, Prometheus metrics, probes).
-//! * [`monitor`]: the monitoring numbers shared by `mntr`, `monitor` and `/metrics`.
-//! * [`persistence`]: recovery, the storage thread, snapshots, fsync statistics.
+//! * [`inbox`]: the messages the shell receives (a leaf module).
+//! * [`conn`]: one task pair per client connection (framing, decoding; [`outbox`]: the
+//!   encoded output waiting for the socket).
+//! * [`persistence`]: recovery and the storage thread (over `menagerie-host`), fsync
+//!   statistics.
+//! * [`snapshotter`]: fuzzy snapshots written in the background (over `menagerie-host`).
+//! * [`ops`]: the operations surface: four-letter words, admin commands, monitoring numbers.
+//! * [`admin`]: the admin HTTP transport (AdminServer commands, Prometheus metrics, probes).
 //! * [`purge`]: autopurge of old snapshots and logs.
 #![forbid(unsafe_code)]
 
 pub mod admin;
 pub mod config;
 pub mod conn;
-pub mod four_letter;
-pub mod monitor;
+pub mod inbox;
+pub mod ops;
 pub mod outbox;
 pub mod persistence;
 pub mod purge;
+pub mod quorum;
 pub mod security_config;
 pub mod shell;
 pub mod snapshotter;
@@ -62,13 +66,25 @@ impl RunningServer {
 pub enum StartError {
     /// The data directory could not be read or recovered.
     #[error("cannot load the data directory: {0}")]
-    Data(#[from] persistence::PersistenceError),
+    Data(#[from] menagerie_host::RecoveryError),
     /// The client port could not be bound.
     #[error("cannot listen on the client port: {0}")]
     Listen(#[from] std::io::Error),
     /// The admin or metrics port could not be bound (ZooKeeper exits then too).
     #[error("unable to start the admin server: {0}")]
     Admin(#[from] admin::BindError),
+    /// The epoch files of an ensemble member are missing pieces or contradict its data.
+    #[error("cannot start the ensemble member: {0}")]
+    Epoch(#[from] shell::boot::EpochError),
+    /// The election port could not be bound.
+    #[error("cannot listen on the election port {addr}: {source}")]
+    ElectionPort {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The TLS settings of the secure client port are unusable.
     #[error("cannot set up TLS for secureClientPort: {0}")]
     Tls(#[from] tls::TlsError),
@@ -103,6 +119,10 @@ pub async fn start_on(
         Some((l, _)) => Some(l.local_addr()?),
         None => None,
     };
+    let election = match &config.quorum {
+        Some(q) => bind_election(q).await?,
+        None => Vec::new(),
+    };
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let purge = purge::spawn(
         recovered.dirs.clone(),
@@ -119,6 +139,7 @@ pub async fn start_on(
             client: listener,
             secure,
             admin,
+            election,
         },
         shutdown_rx,
     ));
@@ -132,4 +153,34 @@ pub async fn start_on(
         task,
         purge,
     })
+}
+
+/// Binds this member's election addresses (every interface with `quorumListenOnAllIPs`),
+/// trying `electionPortBindRetry` times a second apart as ZooKeeper does.
+async fn bind_election(q: &config::quorum::QuorumConfig) -> Result<Vec<TcpListener>, StartError> {
+    let mut addrs: Vec<SocketAddr> = q.me().map(|m| m.election.clone()).unwrap_or_default();
+    if q.listen_on_all_ips {
+        for a in &mut addrs {
+            a.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
+        }
+    }
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        let mut attempt = 0;
+        let listener = loop {
+            attempt += 1;
+            match TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(source) if attempt >= q.election_bind_retries.max(1) => {
+                    return Err(StartError::ElectionPort { addr, source });
+                }
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, attempt, "cannot bind the election port; trying again");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        };
+        listeners.push(listener);
+    }
+    Ok(listeners)
 }

@@ -164,7 +164,8 @@ fn encode(buf: &mut Vec<u8>, o: &Output) {
         Output::Connected { resp, .. } => resp.write(buf),
         Output::Reply { header, body, .. } => encode_reply(buf, header, body),
         Output::Notify { zxid, event, .. } => encode_notification(buf, zxid.0, event),
-        Output::Close { .. } | Output::Persist(_) | Output::TakeSnapshot(_) => {
+        // Nothing else goes to a client.
+        _ => {
             buf.truncate(at);
             return;
         }

@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use crate::config::{ConfigError, ServerConfig, invalid};
+use menagerie_core::auth::AuthConfig;
+
+use crate::config::error::{ConfigError, invalid};
 use crate::tls::{ClientAuth, TlsSettings};
 
 /// Environment variables whose `-Dzookeeper.*=...` words are read as settings.
@@ -112,6 +114,17 @@ fn java_bool(value: &str) -> bool {
     value.eq_ignore_ascii_case("true")
 }
 
+/// What the security keys configure.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecuritySettings {
+    /// Super digest, skipACL, enforce.auth, SASL users and super users, the x509 super user.
+    pub auth: AuthConfig,
+    /// `enforceQuota`.
+    pub enforce_quota: bool,
+    /// `secureClientPortAddress`:`secureClientPort` with its TLS settings.
+    pub secure_client: Option<(SocketAddr, TlsSettings)>,
+}
+
 /// The security keys seen so far while reading a configuration.
 #[derive(Debug, Default)]
 pub struct SecurityKeys {
@@ -175,50 +188,81 @@ impl SecurityKeys {
         true
     }
 
-    /// Validates the keys and stores them in `c` (ZooKeeper: `AuthenticationHelper`
+    /// Validates the keys and returns what they configure (ZooKeeper: `AuthenticationHelper`
     /// refuses to start when enforcement is on without a usable scheme).
-    pub fn finish(mut self, c: &mut ServerConfig) -> Result<(), ConfigError> {
+    pub fn finish(mut self) -> Result<SecuritySettings, ConfigError> {
         // ZooKeeper: sessionRequireClientSASLAuth=true means enforcement with scheme sasl.
         if self.require_sasl {
             self.enforce_auth = true;
             self.enforce_schemes = vec!["sasl".into()];
         }
-        if let Some(path) = &self.jaas {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| invalid(JAAS_KEY, path, format!("cannot read: {e}")))?;
-            let section = self.jaas_section.as_deref().unwrap_or("Server");
-            c.auth.sasl_users = jaas_users(&text, section).ok_or_else(|| {
-                invalid(JAAS_KEY, path, format!("no '{section} {{ ... }};' section"))
-            })?;
-            if c.auth.sasl_users.is_empty() {
-                tracing::warn!(file = %path, "JAAS section has no user_<name> entries: SASL will refuse everyone");
-            }
+        let auth = AuthConfig {
+            sasl_users: self.sasl_users()?,
+            sasl_super_users: self.sasl_super_users.clone(),
+            enforce_auth_schemes: self.enforced_schemes()?,
+            super_digest: self.super_digest()?,
+            skip_acl: self.skip_acl.unwrap_or(false),
+            x509_super_user: self.x509_super_user.clone(),
+            ..AuthConfig::default()
+        };
+        if auth.skip_acl {
+            tracing::warn!("skipACL=yes: every ACL check is skipped");
         }
-        c.auth.sasl_super_users = self.sasl_super_users.clone();
-        if self.enforce_auth {
-            if self.enforce_schemes.is_empty() {
-                return Err(invalid(
-                    "enforce.auth.enabled",
-                    "true",
-                    "enforce.auth.schemes must be configured",
-                ));
-            }
-            if let Some(s) = self
-                .enforce_schemes
-                .iter()
-                .find(|s| !AVAILABLE_SCHEMES.contains(&s.as_str()))
-            {
-                return Err(invalid(
-                    "enforce.auth.schemes",
-                    s,
-                    format!(
-                        "authentication scheme is not available (available: {})",
-                        AVAILABLE_SCHEMES.join(", ")
-                    ),
-                ));
-            }
-            c.auth.enforce_auth_schemes = self.enforce_schemes.clone();
+        let secure_client = self.secure_client()?;
+        Ok(SecuritySettings {
+            auth,
+            enforce_quota: self.enforce_quota,
+            secure_client,
+        })
+    }
+
+    /// The SASL users of the JAAS file, if one is configured.
+    fn sasl_users(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        let Some(path) = &self.jaas else {
+            return Ok(BTreeMap::new());
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| invalid(JAAS_KEY, path, format!("cannot read: {e}")))?;
+        let section = self.jaas_section.as_deref().unwrap_or("Server");
+        let users = jaas_users(&text, section)
+            .ok_or_else(|| invalid(JAAS_KEY, path, format!("no '{section} {{ ... }};' section")))?;
+        if users.is_empty() {
+            tracing::warn!(file = %path, "JAAS section has no user_<name> entries: SASL will refuse everyone");
         }
+        Ok(users)
+    }
+
+    /// The schemes `enforce.auth` requires (none when it is off); each must be available.
+    fn enforced_schemes(&self) -> Result<Vec<String>, ConfigError> {
+        if !self.enforce_auth {
+            return Ok(Vec::new());
+        }
+        if self.enforce_schemes.is_empty() {
+            return Err(invalid(
+                "enforce.auth.enabled",
+                "true",
+                "enforce.auth.schemes must be configured",
+            ));
+        }
+        if let Some(s) = self
+            .enforce_schemes
+            .iter()
+            .find(|s| !AVAILABLE_SCHEMES.contains(&s.as_str()))
+        {
+            return Err(invalid(
+                "enforce.auth.schemes",
+                s,
+                format!(
+                    "authentication scheme is not available (available: {})",
+                    AVAILABLE_SCHEMES.join(", ")
+                ),
+            ));
+        }
+        Ok(self.enforce_schemes.clone())
+    }
+
+    /// The super digest, which must look like `super:<digest>`.
+    fn super_digest(&self) -> Result<Option<String>, ConfigError> {
         if let Some(d) = &self.super_digest
             && d.split(':').count() != 2
         {
@@ -228,119 +272,69 @@ impl SecurityKeys {
                 "expected super:<base64 sha1 digest>",
             ));
         }
-        c.auth.super_digest = self.super_digest.clone();
-        c.auth.skip_acl = self.skip_acl.unwrap_or(false);
-        if c.auth.skip_acl {
-            tracing::warn!("skipACL=yes: every ACL check is skipped");
-        }
-        c.enforce_quota = self.enforce_quota;
-        c.auth.x509_super_user = self.x509_super_user.clone();
+        Ok(self.super_digest.clone())
+    }
+
+    /// The secure client port's address and TLS settings, if `secureClientPort` is set.
+    fn secure_client(&self) -> Result<Option<(SocketAddr, TlsSettings)>, ConfigError> {
         if let Some(bad) = self.ssl.get("!secureClientPortAddress") {
             return Err(invalid("secureClientPortAddress", bad, "not an IP address"));
         }
-        if let Some(port) = self.secure_port {
-            if port == 0 {
-                return Err(invalid(
-                    "secureClientPort",
-                    &port.to_string(),
-                    "must be a port between 1 and 65535",
-                ));
-            }
-            let addr =
-                SocketAddr::new(self.secure_addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
-            c.secure_client = Some((addr, self.tls_settings()?));
+        let Some(port) = self.secure_port else {
+            return Ok(None);
+        };
+        if port == 0 {
+            return Err(invalid(
+                "secureClientPort",
+                &port.to_string(),
+                "must be a port between 1 and 65535",
+            ));
         }
-        Ok(())
+        let addr = SocketAddr::new(self.secure_addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
+        Ok(Some((addr, self.tls_settings()?)))
+    }
+
+    /// A non-empty `ssl.*` value.
+    fn ssl(&self, key: &str) -> Option<&str> {
+        self.ssl
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A comma-separated `ssl.*` list.
+    fn ssl_list(&self, key: &str) -> Vec<String> {
+        self.ssl(key)
+            .map(|v| {
+                v.split(',')
+                    .map(|p| p.trim().to_owned())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// The TLS settings from the `ssl.*` keys (ZooKeeper's names, PEM stores only, or
     /// Menagerie's `ssl.certFile` / `ssl.keyFile` / `ssl.caFile`).
     fn tls_settings(&self) -> Result<TlsSettings, ConfigError> {
-        let get = |k: &str| {
-            self.ssl
-                .get(k)
-                .map(String::as_str)
-                .filter(|v| !v.is_empty())
-        };
-        for (loc, ty) in [
-            ("ssl.keyStore.location", "ssl.keyStore.type"),
-            ("ssl.trustStore.location", "ssl.trustStore.type"),
-        ] {
-            if let Some(path) = get(loc) {
-                // ZooKeeper guesses the type from the extension when it is not given.
-                let kind = get(ty).map(str::to_ascii_uppercase).unwrap_or_else(|| {
-                    if path.ends_with(".pem") {
-                        "PEM".into()
-                    } else {
-                        "JKS".into()
-                    }
-                });
-                if kind != "PEM" {
-                    return Err(invalid(
-                        ty,
-                        &kind,
-                        format!("only PEM stores are supported ({loc}={path})"),
-                    ));
-                }
-            }
-        }
-        let key_store = get("ssl.keyStore.location");
-        let cert = get("ssl.certFile").or(key_store).ok_or_else(|| {
+        self.check_store_types()?;
+        let key_store = self.ssl("ssl.keyStore.location");
+        let cert = self.ssl("ssl.certFile").or(key_store).ok_or_else(|| {
             invalid(
                 "secureClientPort",
                 &self.secure_port.unwrap_or(0).to_string(),
                 "needs ssl.keyStore.location (PEM) or ssl.certFile and ssl.keyFile",
             )
         })?;
-        let key = get("ssl.keyFile").or(key_store).unwrap_or(cert);
-        let ca = get("ssl.caFile").or(get("ssl.trustStore.location"));
-        let client_auth = match get("ssl.clientAuth")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
-            None | Some("need") => ClientAuth::Need,
-            Some("want") => ClientAuth::Want,
-            Some("none") => ClientAuth::None,
-            Some(other) => {
-                return Err(invalid(
-                    "ssl.clientAuth",
-                    other,
-                    "expected need, want or none",
-                ));
-            }
-        };
-        let list = |k: &str| -> Vec<String> {
-            get(k)
-                .map(|v| {
-                    v.split(',')
-                        .map(|p| p.trim().to_owned())
-                        .filter(|p| !p.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        const USED: [&str; 12] = [
-            "ssl.keyStore.location",
-            "ssl.keyStore.type",
-            "ssl.keyStore.password",
-            "ssl.trustStore.location",
-            "ssl.trustStore.type",
-            "ssl.trustStore.password",
-            "ssl.certFile",
-            "ssl.keyFile",
-            "ssl.caFile",
-            "ssl.clientAuth",
-            "ssl.protocol",
-            "ssl.enabledProtocols",
-        ];
-        for k in self.ssl.keys() {
-            if !USED.contains(&k.as_str()) && k != "ssl.ciphersuites" && !k.starts_with('!') {
-                tracing::warn!(key = %k, "TLS setting accepted but not used by Menagerie");
-            }
-        }
-        let mut protocols = list("ssl.enabledProtocols");
+        let key = self.ssl("ssl.keyFile").or(key_store).unwrap_or(cert);
+        let ca = self
+            .ssl("ssl.caFile")
+            .or(self.ssl("ssl.trustStore.location"));
+        let client_auth = self.client_auth()?;
+        self.warn_unused_ssl_keys();
+        let mut protocols = self.ssl_list("ssl.enabledProtocols");
         if protocols.is_empty() {
-            protocols = list("ssl.protocol");
+            protocols = self.ssl_list("ssl.protocol");
         }
         Ok(TlsSettings {
             cert_file: PathBuf::from(cert),
@@ -348,20 +342,99 @@ impl SecurityKeys {
             ca_file: ca.map(PathBuf::from),
             client_auth,
             protocols,
-            ciphersuites: list("ssl.ciphersuites"),
+            ciphersuites: self.ssl_list("ssl.ciphersuites"),
         })
     }
+
+    /// Key and trust stores must be PEM (ZooKeeper guesses the type from the extension when
+    /// it is not given).
+    fn check_store_types(&self) -> Result<(), ConfigError> {
+        for (loc, ty) in [
+            ("ssl.keyStore.location", "ssl.keyStore.type"),
+            ("ssl.trustStore.location", "ssl.trustStore.type"),
+        ] {
+            let Some(path) = self.ssl(loc) else {
+                continue;
+            };
+            let kind = self
+                .ssl(ty)
+                .map(str::to_ascii_uppercase)
+                .unwrap_or_else(|| {
+                    if path.ends_with(".pem") {
+                        "PEM".into()
+                    } else {
+                        "JKS".into()
+                    }
+                });
+            if kind != "PEM" {
+                return Err(invalid(
+                    ty,
+                    &kind,
+                    format!("only PEM stores are supported ({loc}={path})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `ssl.clientAuth`: need (the default), want or none.
+    fn client_auth(&self) -> Result<ClientAuth, ConfigError> {
+        match self
+            .ssl("ssl.clientAuth")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("need") => Ok(ClientAuth::Need),
+            Some("want") => Ok(ClientAuth::Want),
+            Some("none") => Ok(ClientAuth::None),
+            Some(other) => Err(invalid(
+                "ssl.clientAuth",
+                other,
+                "expected need, want or none",
+            )),
+        }
+    }
+
+    /// Logs the `ssl.*` keys ZooKeeper knows that Menagerie does not use.
+    fn warn_unused_ssl_keys(&self) {
+        for k in self.ssl.keys() {
+            if !USED_SSL_KEYS.contains(&k.as_str()) && !k.starts_with('!') {
+                tracing::warn!(key = %k, "TLS setting accepted but not used by Menagerie");
+            }
+        }
+    }
 }
+
+/// The `ssl.*` keys Menagerie reads.
+const USED_SSL_KEYS: [&str; 13] = [
+    "ssl.keyStore.location",
+    "ssl.keyStore.type",
+    "ssl.keyStore.password",
+    "ssl.trustStore.location",
+    "ssl.trustStore.type",
+    "ssl.trustStore.password",
+    "ssl.certFile",
+    "ssl.keyFile",
+    "ssl.caFile",
+    "ssl.clientAuth",
+    "ssl.protocol",
+    "ssl.enabledProtocols",
+    "ssl.ciphersuites",
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::parse_properties;
+    use crate::config::properties::parse_properties;
 
-    fn load(text: &str) -> Result<ServerConfig, ConfigError> {
-        ServerConfig::from_properties(&parse_properties(&format!(
-            "dataDir=d\nclientPort=1\n{text}"
-        )))
+    /// What the security keys of a zoo.cfg `text` configure (other keys are left alone, as
+    /// `ServerConfig::from_properties` leaves them to the other parsers).
+    fn load(text: &str) -> Result<SecuritySettings, ConfigError> {
+        let mut keys = SecurityKeys::default();
+        for (k, v) in parse_properties(text) {
+            keys.take(&k, v.trim());
+        }
+        keys.finish()
     }
 
     #[test]
@@ -376,7 +449,16 @@ mod tests {
             Some("super:xQJmxLMiHGwaqBvst5y6rkB6HQs=")
         );
         assert!(c.auth.skip_acl && c.enforce_quota);
-        assert!(c.unused_keys.is_empty(), "{:?}", c.unused_keys);
+        for key in [
+            "zookeeper.DigestAuthenticationProvider.superDigest",
+            "skipACL",
+            "zookeeper.skipACL",
+            "enforceQuota",
+            "zookeeper.enforceQuota",
+        ] {
+            assert!(SecurityKeys::default().take(key, "yes"), "{key}");
+        }
+        assert!(!SecurityKeys::default().take("ssl.quorum.keyStore.location", "q.jks"));
         let c = load("zookeeper.skipACL=true\nzookeeper.enforceQuota=TRUE\n").expect("valid");
         assert!(!c.auth.skip_acl, "only 'yes' skips ACLs, as in ZooKeeper");
         assert!(c.enforce_quota);

@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use common::four_letter;
 use menagerie_server::config::AdminConfig;
 use menagerie_server::{RunningServer, ServerConfig};
 use serde_json::Value;
@@ -62,20 +63,6 @@ async fn get_json(addr: SocketAddr, path: &str) -> serde_json::Map<String, Value
         Ok(Value::Object(o)) => o,
         other => panic!("{path}: not a JSON object: {other:?}\n{body}"),
     }
-}
-
-async fn four_letter(addr: SocketAddr, word: &'static str) -> String {
-    tokio::task::spawn_blocking(move || {
-        let mut s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(Duration::from_secs(10)))
-            .expect("timeout");
-        s.write_all(word.as_bytes()).expect("send");
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("read");
-        out
-    })
-    .await
-    .expect("4lw task")
 }
 
 /// The JSON type names Python's json module gives (as in the captured reference).
@@ -230,15 +217,7 @@ struct State {
 }
 
 async fn make_state(server: &RunningServer) -> State {
-    let client = tokio::time::timeout(
-        Duration::from_secs(10),
-        zk::Client::connector()
-            .with_session_timeout(Duration::from_secs(5))
-            .connect(&server.addr.to_string()),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect");
+    let client = common::connect(&server.addr.to_string()).await;
     let open = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     let eph = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
     client.create("/a", b"x", &open).await.expect("create /a");
@@ -394,6 +373,10 @@ async fn commands_answer_zookeeper_json() {
     assert_eq!((&o["tracemask"], &o["error"]), (&12.into(), &Value::Null));
     assert_eq!(get_json(admin, "/commands/gtmk").await["tracemask"], 12);
     assert_eq!(four_letter(server.addr, "gtmk").await, "12");
+    assert_eq!(
+        four_letter(server.addr, "srst").await,
+        "Server stats reset.\n"
+    );
     get_json(admin, "/commands/stmk?traceMask=306").await;
 
     drop(state);

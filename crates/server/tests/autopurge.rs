@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use menagerie_server::ServerConfig;
 use menagerie_storage::datadir::{parse_log_name, parse_snapshot_name};
@@ -43,8 +43,12 @@ fn listing(dir: &Path) -> (BTreeSet<i64>, BTreeSet<i64>) {
     (snaps, logs)
 }
 
-async fn connect(addr: &str) -> zk::Client {
-    common::connect(addr).await
+/// The logs `snaps` need of those seen: the newest one starting at or before the oldest
+/// snapshot, and every later one (`None` without such a log or snapshot).
+fn needed_logs(snaps: &BTreeSet<i64>, seen_logs: &BTreeSet<i64>) -> Option<BTreeSet<i64>> {
+    let oldest = *snaps.first()?;
+    let base = *seen_logs.iter().filter(|&&z| z <= oldest).max()?;
+    Some(seen_logs.iter().copied().filter(|&z| z >= base).collect())
 }
 
 /// Writes NODES nodes, sampling the directory after each write; returns every snapshot and
@@ -70,24 +74,20 @@ async fn autopurge_keeps_the_newest_snapshots_and_the_logs_they_need() {
     let server = menagerie_server::start(config(dir.path(), Some(Duration::from_millis(50))))
         .await
         .expect("start");
-    let client = connect(&server.addr.to_string()).await;
+    let client = common::connect(&server.addr.to_string()).await;
     let (mut seen_snaps, mut seen_logs) = write_and_watch(dir.path(), &client).await;
-    // No more snapshots are written now; the next purges leave exactly three.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // No more snapshots are written now; the next purges leave exactly three and the logs
+    // they need (a look during a purge may see the snapshots gone but not yet the logs).
+    let patience = common::Patience::new("autopurge to finish");
     let (snaps, logs) = loop {
         let (s, l) = listing(dir.path());
         seen_snaps.extend(&s);
         seen_logs.extend(&l);
-        if s.len() <= 3 || Instant::now() > deadline {
-            // One more interval, so that the logs are purged with the same view.
-            tokio::time::sleep(Duration::from_millis(120)).await;
-            break listing(dir.path());
+        if (s.len() <= 3 && needed_logs(&s, &seen_logs) == Some(l.clone())) || patience.expired() {
+            break (s, l);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        patience.wait().await;
     };
-    // A background snapshot may have landed after the last look.
-    seen_snaps.extend(&snaps);
-    seen_logs.extend(&logs);
     drop(client);
     server.stop().await;
 
@@ -98,15 +98,8 @@ async fn autopurge_keeps_the_newest_snapshots_and_the_logs_they_need() {
     );
     let newest: BTreeSet<i64> = seen_snaps.iter().rev().take(3).copied().collect();
     assert_eq!(snaps, newest, "kept snapshots (seen: {seen_snaps:?})");
-    let oldest = *snaps.first().expect("three snapshots");
-    // The logs kept: the newest one starting at or before the oldest kept snapshot, and
-    // every later one; all others are gone.
-    let base = *seen_logs
-        .iter()
-        .filter(|&&z| z <= oldest)
-        .max()
-        .expect("a log starting before the oldest kept snapshot");
-    let want_logs: BTreeSet<i64> = seen_logs.iter().copied().filter(|&z| z >= base).collect();
+    let want_logs =
+        needed_logs(&snaps, &seen_logs).expect("a log starting before the oldest kept snapshot");
     assert_eq!(logs, want_logs, "kept logs (seen: {seen_logs:?})");
     assert!(logs.len() < seen_logs.len(), "no log was purged");
 
@@ -114,7 +107,7 @@ async fn autopurge_keeps_the_newest_snapshots_and_the_logs_they_need() {
     let server = menagerie_server::start(config(dir.path(), None))
         .await
         .expect("restart");
-    let client = connect(&server.addr.to_string()).await;
+    let client = common::connect(&server.addr.to_string()).await;
     for i in 0..NODES {
         let (data, _) = client
             .get_data(&format!("/n{i:03}"))
@@ -132,8 +125,10 @@ async fn without_autopurge_nothing_is_removed() {
     let server = menagerie_server::start(config(dir.path(), None))
         .await
         .expect("start");
-    let client = connect(&server.addr.to_string()).await;
+    let client = common::connect(&server.addr.to_string()).await;
     let (seen_snaps, seen_logs) = write_and_watch(dir.path(), &client).await;
+    // A negative test has nothing to poll for: give a purge that should not exist three of
+    // the other test's intervals to show itself.
     tokio::time::sleep(Duration::from_millis(150)).await;
     drop(client);
     server.stop().await;

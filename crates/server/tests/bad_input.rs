@@ -2,260 +2,37 @@
 //! (a reply and/or a close) while the server keeps serving everybody else. Every read is
 //! bounded by a timeout, so a hung server fails a test instead of hanging it.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use menagerie_server::{RunningServer, ServerConfig};
+use common::wire::*;
+use common::{Fixture, Patience, eventually, four_letter};
+use menagerie_server::ServerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
-/// Upper bound for any single wait on the server.
-const WAIT: Duration = Duration::from_secs(5);
 /// The jute.maxbuffer the tests run with (small, so "too large" is cheap to send).
 const MAX_BUFFER: usize = 4096;
 
-const OP_CREATE: i32 = 1;
-const OP_EXISTS: i32 = 3;
-const OP_GET_DATA: i32 = 4;
-const OP_CHECK: i32 = 13;
-const ERR_MARSHALLING: i32 = -5;
-const ERR_UNIMPLEMENTED: i32 = -6;
-const ERR_NO_NODE: i32 = -101;
-
-/// A started server and the directory it keeps its data in (removed on drop).
-struct Fixture {
-    server: RunningServer,
-    _dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    fn addr(&self) -> SocketAddr {
-        self.server.addr
-    }
-}
-
+/// A server with a small jute.maxbuffer and sessions of up to 20 s, changed by `adjust`.
 async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Fixture {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let mut config = ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.path().to_path_buf(),
-        data_log_dir: dir.path().to_path_buf(),
-        tick_ms: 200,
-        min_session_timeout_ms: 400,
-        max_session_timeout_ms: 20_000,
-        max_buffer: MAX_BUFFER,
-        pre_alloc_size: 1 << 20,
-        ..ServerConfig::default()
-    };
-    adjust(&mut config);
-    let server = tokio::time::timeout(WAIT, menagerie_server::start(config))
-        .await
-        .expect("start in time")
-        .expect("server starts");
-    Fixture { server, _dir: dir }
+    common::start_with(|c| {
+        c.max_session_timeout_ms = 20_000;
+        c.max_buffer = MAX_BUFFER;
+        adjust(c);
+    })
+    .await
 }
 
 async fn start() -> Fixture {
     start_with(|_| {}).await
 }
 
-// ---- encoding ---------------------------------------------------------------------------
-
-fn int(b: &mut Vec<u8>, v: i32) {
-    b.extend_from_slice(&v.to_be_bytes());
-}
-
-fn long(b: &mut Vec<u8>, v: i64) {
-    b.extend_from_slice(&v.to_be_bytes());
-}
-
-fn buffer(b: &mut Vec<u8>, v: &[u8]) {
-    int(b, v.len() as i32);
-    b.extend_from_slice(v);
-}
-
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut v = (body.len() as i32).to_be_bytes().to_vec();
-    v.extend_from_slice(body);
-    v
-}
-
-/// A ConnectRequest frame; `read_only: None` leaves the trailing byte out (pre-3.4 clients).
-fn connect_request(
-    last_zxid: i64,
-    timeout: i32,
-    session: i64,
-    passwd: &[u8],
-    read_only: Option<bool>,
-) -> Vec<u8> {
-    let mut b = Vec::new();
-    int(&mut b, 0); // protocol version
-    long(&mut b, last_zxid);
-    int(&mut b, timeout);
-    long(&mut b, session);
-    buffer(&mut b, passwd);
-    if let Some(ro) = read_only {
-        b.push(u8::from(ro));
-    }
-    frame(&b)
-}
-
-fn new_session_request() -> Vec<u8> {
-    connect_request(0, 10_000, 0, &[0; 16], Some(false))
-}
-
-/// A request frame: RequestHeader{xid, op} followed by `body`.
-fn request(xid: i32, op: i32, body: &[u8]) -> Vec<u8> {
-    let mut b = Vec::new();
-    int(&mut b, xid);
-    int(&mut b, op);
-    b.extend_from_slice(body);
-    frame(&b)
-}
-
-/// The body of exists/getData: path and watch flag.
-fn path_watch(path: &str) -> Vec<u8> {
-    let mut b = Vec::new();
-    buffer(&mut b, path.as_bytes());
-    b.push(0);
-    b
-}
-
-/// The body of a create with world:anyone ALL, persistent.
-fn create_body(path: &str, data: &[u8]) -> Vec<u8> {
-    let mut b = Vec::new();
-    buffer(&mut b, path.as_bytes());
-    buffer(&mut b, data);
-    int(&mut b, 1); // one ACL
-    int(&mut b, 31);
-    buffer(&mut b, b"world");
-    buffer(&mut b, b"anyone");
-    int(&mut b, 0); // flags: persistent
-    b
-}
-
-// ---- decoding ---------------------------------------------------------------------------
-
-/// Reads one frame; `None` on EOF, error or timeout.
-async fn read_frame(s: &mut TcpStream) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    tokio::time::timeout(WAIT, s.read_exact(&mut len))
-        .await
-        .ok()?
-        .ok()?;
-    let len = usize::try_from(i32::from_be_bytes(len)).ok()?;
-    let mut body = vec![0u8; len];
-    tokio::time::timeout(WAIT, s.read_exact(&mut body))
-        .await
-        .ok()?
-        .ok()?;
-    Some(body)
-}
-
-fn be_i32(b: &[u8]) -> i32 {
-    i32::from_be_bytes(b.try_into().expect("4 bytes"))
-}
-
-fn be_i64(b: &[u8]) -> i64 {
-    i64::from_be_bytes(b.try_into().expect("8 bytes"))
-}
-
-#[derive(Debug)]
-struct Connected {
-    timeout: i32,
-    session: i64,
-    passwd: Vec<u8>,
-}
-
-fn parse_connect_response(b: &[u8]) -> Connected {
-    assert!(b.len() >= 36, "ConnectResponse too short: {b:?}");
-    assert_eq!(be_i32(&b[0..4]), 0);
-    assert_eq!(be_i32(&b[16..20]), 16);
-    Connected {
-        timeout: be_i32(&b[4..8]),
-        session: be_i64(&b[8..16]),
-        passwd: b[20..36].to_vec(),
-    }
-}
-
-/// ReplyHeader{xid, zxid, err}.
-fn reply_header(b: &[u8]) -> (i32, i64, i32) {
-    assert!(b.len() >= 16, "reply too short: {b:?}");
-    (be_i32(&b[0..4]), be_i64(&b[4..12]), be_i32(&b[12..16]))
-}
-
-/// Whether the server closes the connection within the wait *without sending anything*.
-async fn closed_silently(s: &mut TcpStream) -> Result<(), String> {
-    let mut buf = [0u8; 256];
-    match tokio::time::timeout(WAIT, s.read(&mut buf)).await {
-        Ok(Ok(0)) => Ok(()),
-        // A reset (the server closed with our bytes unread) is a close too.
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => Ok(()),
-        Ok(Ok(n)) => Err(format!("server sent {n} bytes: {:?}", &buf[..n])),
-        Ok(Err(e)) => Err(format!("read failed: {e}")),
-        Err(_) => Err("the connection is still open".into()),
-    }
-}
-
-/// Whether the server closes the connection within the wait (after whatever it still sends).
-async fn closed(s: &mut TcpStream) -> bool {
-    let mut buf = [0u8; 4096];
-    loop {
-        match tokio::time::timeout(WAIT, s.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return true,
-            Ok(Ok(_)) => continue,
-            Err(_) => return false,
-        }
-    }
-}
-
-async fn dial(addr: SocketAddr) -> TcpStream {
-    tokio::time::timeout(WAIT, TcpStream::connect(addr))
-        .await
-        .expect("connect in time")
-        .expect("connect")
-}
-
-async fn send(s: &mut TcpStream, bytes: &[u8]) {
-    tokio::time::timeout(WAIT, s.write_all(bytes))
-        .await
-        .expect("write in time")
-        .expect("write");
-}
-
-/// A fresh session on a new connection.
-async fn handshake(addr: SocketAddr) -> (TcpStream, Connected) {
-    let mut s = dial(addr).await;
-    send(&mut s, &new_session_request()).await;
-    let resp = read_frame(&mut s).await.expect("ConnectResponse");
-    assert_eq!(resp.len(), 37, "with the readOnly byte");
-    let c = parse_connect_response(&resp);
-    assert_ne!(c.session, 0);
-    (s, c)
-}
-
-/// Sends `exists(path)` and returns the reply header.
-async fn exists(s: &mut TcpStream, xid: i32, path: &str) -> (i32, i64, i32) {
-    send(s, &request(xid, OP_EXISTS, &path_watch(path))).await;
-    let reply = read_frame(s).await.expect("exists reply");
-    reply_header(&reply)
-}
-
-/// The connection answers: getData("/zookeeper") succeeds with the right xid.
-async fn answers(s: &mut TcpStream, xid: i32) {
-    send(s, &request(xid, OP_GET_DATA, &path_watch("/zookeeper"))).await;
-    let reply = read_frame(s).await.expect("getData reply");
-    let (got_xid, zxid, err) = reply_header(&reply);
-    assert_eq!((got_xid, err), (xid, 0));
-    assert!(zxid > 0, "a session was created, so the zxid has advanced");
-    // Body: buffer data, then the 68-byte Stat.
-    assert_eq!(reply.len(), 16 + 4 + 68);
-}
-
-/// The server still serves a brand-new client.
-async fn still_serving(addr: SocketAddr) {
-    let (mut s, _) = handshake(addr).await;
-    answers(&mut s, 1).await;
+/// The value of one numeric `mntr` key.
+async fn mntr(addr: SocketAddr, key: &str) -> i64 {
+    let value = common::mntr(addr, key).await;
+    value.parse().unwrap_or_else(|_| panic!("{key}: {value}"))
 }
 
 // ---- tests ------------------------------------------------------------------------------
@@ -465,20 +242,14 @@ async fn a_client_that_vanishes_mid_request_does_not_disturb_others() {
     send(&mut s, &req[..req.len() - 3]).await;
     drop(s);
 
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut xid = 1;
-    loop {
-        xid += 1;
+    let patience = Patience::new("the vanished client's create is applied");
+    for xid in 2.. {
         let (_, _, err) = exists(&mut bystander, xid, "/vanished").await;
         if err == 0 {
             break;
         }
         assert_eq!(err, ERR_NO_NODE);
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the vanished client's create was never applied"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        patience.wait().await;
     }
     still_serving(f.addr()).await;
     f.server.stop().await;
@@ -486,31 +257,20 @@ async fn a_client_that_vanishes_mid_request_does_not_disturb_others() {
 
 #[tokio::test]
 async fn ruok_is_refused_unless_whitelisted() {
-    async fn four_letter(addr: SocketAddr, word: &[u8]) -> String {
-        let mut s = dial(addr).await;
-        send(&mut s, word).await;
-        let mut text = Vec::new();
-        tokio::time::timeout(WAIT, s.read_to_end(&mut text))
-            .await
-            .expect("the server closes after answering")
-            .expect("read");
-        String::from_utf8(text).expect("utf-8")
-    }
-
     let f = start().await;
     assert_eq!(
-        four_letter(f.addr(), b"ruok").await,
+        four_letter(f.addr(), "ruok").await,
         "ruok is not executed because it is not in the whitelist.\n"
     );
     // srvr is whitelisted by default.
-    let srvr = four_letter(f.addr(), b"srvr").await;
+    let srvr = four_letter(f.addr(), "srvr").await;
     assert!(srvr.starts_with("Zookeeper version:"), "{srvr}");
     assert!(srvr.contains("Mode: standalone"), "{srvr}");
     still_serving(f.addr()).await;
     f.server.stop().await;
 
     let f = start_with(|c| c.four_letter_whitelist = vec!["*".into()]).await;
-    assert_eq!(four_letter(f.addr(), b"ruok").await, "imok");
+    assert_eq!(four_letter(f.addr(), "ruok").await, "imok");
     f.server.stop().await;
 }
 
@@ -692,26 +452,6 @@ async fn a_watch_notification_precedes_the_reply_to_the_write_that_fired_it() {
     f.server.stop().await;
 }
 
-/// Sends a four-letter word on a fresh connection and returns the answer.
-async fn four_letter(addr: SocketAddr, word: &str) -> String {
-    let mut s = dial(addr).await;
-    send(&mut s, word.as_bytes()).await;
-    let mut out = Vec::new();
-    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
-        .await
-        .expect("4lw answer in time")
-        .expect("4lw answer");
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// The value of one `mntr` key.
-async fn mntr(addr: SocketAddr, key: &str) -> i64 {
-    let text = four_letter(addr, "mntr").await;
-    text.lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix('\t')?.parse().ok())
-        .unwrap_or_else(|| panic!("{key} in {text}"))
-}
-
 /// exists() with watch=true (the body of `path_watch` with the flag set).
 fn exists_watch(path: &str) -> Vec<u8> {
     let mut b = path_watch(path);
@@ -760,16 +500,13 @@ async fn a_flood_of_watches_is_served_and_dropped_with_the_connection() {
     .await
     .expect("100,000 exists answered in time");
     still_serving(f.addr()).await;
-    assert_eq!(mntr(f.addr(), "zk_watch_count").await, i64::from(N));
+    assert_eq!(mntr(f.addr(), "watch_count").await, i64::from(N));
     drop(s);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while mntr(f.addr(), "zk_watch_count").await != 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "watches outlived the connection"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let addr = f.addr();
+    eventually("the watches go with the connection", || async move {
+        mntr(addr, "watch_count").await == 0
+    })
+    .await;
 }
 
 /// A client that sends requests but never reads its socket: once 64 MiB of replies wait for

@@ -3,63 +3,37 @@
 //! nodes, multi and multiRead, one-shot and persistent watches, session resume and expiry,
 //! whoAmI and digest ACLs. Every wait is bounded so a hung server fails instead of hanging.
 
-use std::future::Future;
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{Fixture, within};
 use menagerie_core::reaper::ReaperConfig;
-use menagerie_server::{RunningServer, ServerConfig};
+use menagerie_server::ServerConfig;
 use zookeeper_client as zk;
-
-/// Upper bound for any single wait on the server.
-const WAIT: Duration = Duration::from_secs(10);
 
 /// base64(SHA-1("alice:secret")), computed independently (`openssl sha1 -binary | base64`).
 const ALICE_DIGEST: &str = "alice:aYXlLOpEooaV1cRAvUL1fp9Qt7E=";
 
-fn config(dir: &std::path::Path) -> ServerConfig {
-    ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_path_buf(),
-        data_log_dir: dir.to_path_buf(),
-        tick_ms: 100,
-        min_session_timeout_ms: 200,
-        max_session_timeout_ms: 10_000,
-        extended_types: true,
-        reaper: ReaperConfig {
+/// A server with 100 ms ticks, sessions from 200 ms, TTL nodes and a container check every
+/// 100 ms, changed by `adjust`.
+async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Fixture {
+    common::start_with(|c| {
+        c.tick_ms = 100;
+        c.min_session_timeout_ms = 200;
+        c.max_session_timeout_ms = 10_000;
+        c.extended_types = true;
+        c.reaper = ReaperConfig {
             check_interval_ms: 100,
             ..ReaperConfig::default()
-        },
-        // Small log files keep the tests' disk use down.
-        pre_alloc_size: 1 << 20,
-        ..ServerConfig::default()
-    }
-}
-
-/// A started server and the directory it keeps its data in (removed on drop).
-struct Fixture {
-    server: RunningServer,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Fixture {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let mut c = config(dir.path());
-    adjust(&mut c);
-    let server = within(menagerie_server::start(c))
-        .await
-        .expect("server starts");
-    Fixture { server, _dir: dir }
+        };
+        adjust(c);
+    })
+    .await
 }
 
 async fn start() -> Fixture {
     start_with(|_| {}).await
-}
-
-/// Awaits `f`, failing the test if it takes longer than [`WAIT`].
-async fn within<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(WAIT, f)
-        .await
-        .expect("the server did not answer in time")
 }
 
 fn connector(timeout: Duration) -> zk::Connector {
@@ -67,11 +41,10 @@ fn connector(timeout: Duration) -> zk::Connector {
 }
 
 async fn connect_with(f: &Fixture, connector: zk::Connector) -> zk::Client {
-    within(connector.connect(&f.server.addr.to_string()))
-        .await
-        .expect("connect")
+    common::connect_with(&f.addr().to_string(), connector).await
 }
 
+/// A session of 10 s.
 async fn connect(f: &Fixture) -> zk::Client {
     connect_with(f, connector(Duration::from_secs(10))).await
 }
@@ -94,10 +67,25 @@ async fn sorted_children(client: &zk::Client, path: &str) -> Vec<String> {
 async fn create_get_set_delete_with_versions_and_errors() {
     let f = start().await;
     let c = connect(&f).await;
+    let stat = create_and_read(&c).await;
+    plain_errors(&c).await;
+    versioned_sets(&c, &stat).await;
+    children_move_pzxid_and_cversion(&c).await;
+    special_nodes(&c).await;
+    // Delete bottom-up, then everything is gone.
+    within(c.delete("/a/c/d", None)).await.unwrap();
+    within(c.delete("/a/c", None)).await.unwrap();
+    within(c.delete("/a", Some(2))).await.unwrap();
+    assert_eq!(within(c.check_stat("/a")).await, Ok(None));
+    within(c.sync("/")).await.unwrap();
+    f.server.stop().await;
+}
 
+/// Creates /a = "hello" and checks its Stat; returns it.
+async fn create_and_read(c: &zk::Client) -> zk::Stat {
     let (stat, seq) = within(c.create("/a", b"hello", &persistent()))
         .await
-        .unwrap();
+        .expect("answered");
     assert_eq!(seq.into_i64(), -1, "no sequence number for plain nodes");
     assert_eq!(
         (
@@ -111,10 +99,13 @@ async fn create_get_set_delete_with_versions_and_errors() {
     );
     assert_eq!(stat.ephemeral_owner, 0);
     assert_eq!((stat.czxid, stat.pzxid), (stat.mzxid, stat.czxid));
-    let (data, got) = within(c.get_data("/a")).await.unwrap();
+    let (data, got) = within(c.get_data("/a")).await.expect("answered");
     assert_eq!((data.as_slice(), got), (&b"hello"[..], stat));
+    stat
+}
 
-    // Errors.
+/// NodeExists, NoNode and BadVersion where ZooKeeper gives them (with /a existing).
+async fn plain_errors(c: &zk::Client) {
     assert_eq!(
         within(c.create("/a", b"", &persistent())).await,
         Err(zk::Error::NodeExists)
@@ -137,25 +128,35 @@ async fn create_get_set_delete_with_versions_and_errors() {
         within(c.set_data("/a", b"x", Some(3))).await,
         Err(zk::Error::BadVersion)
     );
+}
 
-    // Versioned set: version advances, mzxid moves, czxid/pzxid do not.
-    let s1 = within(c.set_data("/a", b"world!", Some(0))).await.unwrap();
+/// Versioned set: version advances, mzxid moves, czxid/pzxid do not.
+async fn versioned_sets(c: &zk::Client, stat: &zk::Stat) {
+    let s1 = within(c.set_data("/a", b"world!", Some(0)))
+        .await
+        .expect("answered");
     assert_eq!((s1.version, s1.data_length), (1, 6));
     assert!(s1.mzxid > stat.mzxid);
     assert_eq!((s1.czxid, s1.pzxid), (stat.czxid, stat.pzxid));
-    let s2 = within(c.set_data("/a", b"", None)).await.unwrap();
+    let s2 = within(c.set_data("/a", b"", None)).await.expect("answered");
     assert_eq!((s2.version, s2.data_length), (2, 0));
-    let (data, _) = within(c.get_data("/a")).await.unwrap();
+    let (data, _) = within(c.get_data("/a")).await.expect("answered");
     assert!(data.is_empty());
+}
 
-    // Children: pzxid and the visible cversion follow child creations and deletions.
-    within(c.create("/a/b", b"1", &persistent())).await.unwrap();
-    within(c.create("/a/c", b"2", &persistent())).await.unwrap();
+/// Children of /a: pzxid and the visible cversion follow child creations and deletions.
+async fn children_move_pzxid_and_cversion(c: &zk::Client) {
+    within(c.create("/a/b", b"1", &persistent()))
+        .await
+        .expect("answered");
+    within(c.create("/a/c", b"2", &persistent()))
+        .await
+        .expect("answered");
     within(c.create("/a/c/d", b"3", &persistent()))
         .await
-        .unwrap();
-    assert_eq!(sorted_children(&c, "/a").await, ["b", "c"]);
-    let (mut kids, parent) = within(c.get_children("/a")).await.unwrap();
+        .expect("answered");
+    assert_eq!(sorted_children(c, "/a").await, ["b", "c"]);
+    let (mut kids, parent) = within(c.get_children("/a")).await.expect("answered");
     kids.sort();
     assert_eq!(kids, ["b", "c"]);
     assert_eq!((parent.num_children, parent.cversion), (2, 2));
@@ -169,39 +170,38 @@ async fn create_get_set_delete_with_versions_and_errors() {
         within(c.delete("/a/b", Some(5))).await,
         Err(zk::Error::BadVersion)
     );
-    within(c.delete("/a/b", Some(0))).await.unwrap();
-    let parent2 = within(c.check_stat("/a")).await.unwrap().unwrap();
+    within(c.delete("/a/b", Some(0))).await.expect("answered");
+    let parent2 = within(c.check_stat("/a"))
+        .await
+        .expect("answered")
+        .expect("answered");
     assert_eq!((parent2.num_children, parent2.cversion), (1, 3));
     assert!(parent2.pzxid > parent.pzxid, "deleting a child moves pzxid");
     assert_eq!(
         parent2.mzxid, parent.mzxid,
         "child changes leave mzxid alone"
     );
+}
 
-    // Ephemerals cannot have children.
+/// Ephemerals cannot have children; special nodes cannot be deleted; a fresh /zookeeper
+/// reports cversion -2.
+async fn special_nodes(c: &zk::Client) {
     within(c.create("/eph", b"", &mode(zk::CreateMode::Ephemeral)))
         .await
-        .unwrap();
+        .expect("answered");
     assert_eq!(
         within(c.create("/eph/kid", b"", &persistent())).await,
         Err(zk::Error::NoChildrenForEphemerals)
     );
-
-    // Special nodes cannot be deleted; a fresh /zookeeper reports cversion -2.
     assert!(matches!(
         within(c.delete("/zookeeper", None)).await,
         Err(zk::Error::BadArguments(_))
     ));
-    let zk_stat = within(c.check_stat("/zookeeper")).await.unwrap().unwrap();
+    let zk_stat = within(c.check_stat("/zookeeper"))
+        .await
+        .expect("answered")
+        .expect("answered");
     assert_eq!(zk_stat.cversion, -2);
-
-    // Delete bottom-up, then everything is gone.
-    within(c.delete("/a/c/d", None)).await.unwrap();
-    within(c.delete("/a/c", None)).await.unwrap();
-    within(c.delete("/a", Some(2))).await.unwrap();
-    assert_eq!(within(c.check_stat("/a")).await, Ok(None));
-    within(c.sync("/")).await.unwrap();
-    f.server.stop().await;
 }
 
 #[tokio::test]
@@ -352,16 +352,26 @@ async fn multi_applies_all_or_nothing_and_multi_read_reports_per_op() {
     let f = start().await;
     let c = connect(&f).await;
     within(c.create("/m", b"v0", &persistent())).await.unwrap();
+    multi_applies_every_op(&c).await;
+    failed_multis_apply_nothing(&c).await;
+    multi_read_answers_each_op(&c).await;
+    f.server.stop().await;
+}
 
+/// A multi of five ops under /m: one zxid, one result per op.
+async fn multi_applies_every_op(c: &zk::Client) {
     let mut w = c.new_multi_writer();
-    w.add_create("/m/a", b"a", &persistent()).unwrap();
-    w.add_set_data("/m", b"v1", Some(0)).unwrap();
-    w.add_check_version("/m", 1).unwrap();
-    w.add_create("/m/b", b"", &persistent()).unwrap();
-    w.add_delete("/m/b", Some(0)).unwrap();
-    let results = within(w.commit()).await.unwrap();
+    w.add_create("/m/a", b"a", &persistent()).expect("answered");
+    w.add_set_data("/m", b"v1", Some(0)).expect("answered");
+    w.add_check_version("/m", 1).expect("answered");
+    w.add_create("/m/b", b"", &persistent()).expect("answered");
+    w.add_delete("/m/b", Some(0)).expect("answered");
+    let results = within(w.commit()).await.expect("answered");
     assert_eq!(results.len(), 5);
-    let after = within(c.check_stat("/m")).await.unwrap().unwrap();
+    let after = within(c.check_stat("/m"))
+        .await
+        .expect("answered")
+        .expect("answered");
     match &results[0] {
         zk::MultiWriteResult::Create { path, stat } => {
             assert_eq!(path, "/m/a");
@@ -378,14 +388,16 @@ async fn multi_applies_all_or_nothing_and_multi_read_reports_per_op() {
     assert_eq!(results[2], zk::MultiWriteResult::Check);
     assert!(matches!(results[3], zk::MultiWriteResult::Create { .. }));
     assert_eq!(results[4], zk::MultiWriteResult::Delete);
-    assert_eq!(sorted_children(&c, "/m").await, ["a"]);
+    assert_eq!(sorted_children(c, "/m").await, ["a"]);
+}
 
-    // A failing op: its index is reported and nothing before it is applied.
+/// A failing op: its index is reported and nothing before it is applied.
+async fn failed_multis_apply_nothing(c: &zk::Client) {
     let mut w = c.new_multi_writer();
-    w.add_create("/m/x", b"", &persistent()).unwrap();
-    w.add_set_data("/m", b"v2", None).unwrap();
-    w.add_check_version("/m", 7).unwrap();
-    w.add_delete("/m/a", None).unwrap();
+    w.add_create("/m/x", b"", &persistent()).expect("answered");
+    w.add_set_data("/m", b"v2", None).expect("answered");
+    w.add_check_version("/m", 7).expect("answered");
+    w.add_delete("/m/a", None).expect("answered");
     assert_eq!(
         within(w.commit()).await,
         Err(zk::MultiWriteError::OperationFailed {
@@ -394,9 +406,9 @@ async fn multi_applies_all_or_nothing_and_multi_read_reports_per_op() {
         })
     );
     let mut w = c.new_multi_writer();
-    w.add_delete("/m/a", None).unwrap();
+    w.add_delete("/m/a", None).expect("answered");
     w.add_create("/m/a/deeper/still", b"", &persistent())
-        .unwrap();
+        .expect("answered");
     assert_eq!(
         within(w.commit()).await,
         Err(zk::MultiWriteError::OperationFailed {
@@ -404,17 +416,19 @@ async fn multi_applies_all_or_nothing_and_multi_read_reports_per_op() {
             source: zk::Error::NoNode
         })
     );
-    let (data, stat) = within(c.get_data("/m")).await.unwrap();
+    let (data, stat) = within(c.get_data("/m")).await.expect("answered");
     assert_eq!((data.as_slice(), stat.version), (&b"v1"[..], 1));
-    assert_eq!(sorted_children(&c, "/m").await, ["a"]);
+    assert_eq!(sorted_children(c, "/m").await, ["a"]);
+}
 
-    // multiRead: each op answers on its own, errors included.
+/// multiRead: each op answers on its own, errors included.
+async fn multi_read_answers_each_op(c: &zk::Client) {
     let mut r = c.new_multi_reader();
-    r.add_get_data("/m").unwrap();
-    r.add_get_children("/m").unwrap();
-    r.add_get_data("/m/none").unwrap();
-    r.add_get_children("/none").unwrap();
-    let results = within(r.commit()).await.unwrap();
+    r.add_get_data("/m").expect("answered");
+    r.add_get_children("/m").expect("answered");
+    r.add_get_data("/m/none").expect("answered");
+    r.add_get_children("/none").expect("answered");
+    let results = within(r.commit()).await.expect("answered");
     assert_eq!(results.len(), 4);
     match &results[0] {
         zk::MultiReadResult::Data { data, stat } => {
@@ -437,7 +451,6 @@ async fn multi_applies_all_or_nothing_and_multi_read_reports_per_op() {
             "{r:?}"
         );
     }
-    f.server.stop().await;
 }
 
 /// Whether `w`'s event is already delivered (without waiting).
@@ -698,18 +711,31 @@ async fn who_am_i_digest_auth_and_acls() {
         ]
     );
     assert_eq!(within(bob.list_auth_users()).await.unwrap(), ip_only);
-
     let acl = [zk::Acl::new(
         zk::Permission::ALL,
         zk::AuthId::new("digest", ALICE_DIGEST),
     )];
-    let only_alice = zk::CreateMode::Persistent.with_acls(zk::Acls::new(&acl));
+    digest_acls_admit_only_the_password(&f, &alice, &bob, &acl).await;
+    auth_expands_to_the_creator(&alice, &bob, &acl).await;
+    set_acl_is_versioned(&alice, &bob).await;
+    f.server.stop().await;
+}
+
+/// A node only alice's digest may use: bob is refused, also with a wrong password; the right
+/// password on another session works.
+async fn digest_acls_admit_only_the_password(
+    f: &Fixture,
+    alice: &zk::Client,
+    bob: &zk::Client,
+    acl: &[zk::Acl],
+) {
+    let only_alice = zk::CreateMode::Persistent.with_acls(zk::Acls::new(acl));
     within(alice.create("/secret", b"s3", &only_alice))
         .await
-        .unwrap();
-    let (data, _) = within(alice.get_data("/secret")).await.unwrap();
+        .expect("answered");
+    let (data, _) = within(alice.get_data("/secret")).await.expect("answered");
     assert_eq!(data, b"s3");
-    let (got, _) = within(alice.get_acl("/secret")).await.unwrap();
+    let (got, _) = within(alice.get_acl("/secret")).await.expect("answered");
     assert_eq!(got, acl);
 
     assert_eq!(
@@ -725,14 +751,16 @@ async fn who_am_i_digest_auth_and_acls() {
         Err(zk::Error::NoAuth)
     );
     // Adding a digest identity always succeeds, but a wrong password is a different identity.
-    within(bob.auth("digest", b"alice:wrong")).await.unwrap();
+    within(bob.auth("digest", b"alice:wrong"))
+        .await
+        .expect("answered");
     assert_eq!(
         within(bob.get_data("/secret")).await,
         Err(zk::Error::NoAuth)
     );
     // The right password on another session works.
     let carol = connect_with(
-        &f,
+        f,
         connector(Duration::from_secs(10)).with_auth("digest", b"alice:secret"),
     )
     .await;
@@ -740,38 +768,41 @@ async fn who_am_i_digest_auth_and_acls() {
         within(carol.get_data("/secret")).await.map(|(d, _)| d),
         Ok(b"s3".to_vec())
     );
+}
 
-    // `auth` expands to the creator's digest identity.
+/// `auth` expands to the creator's digest identity.
+async fn auth_expands_to_the_creator(alice: &zk::Client, bob: &zk::Client, acl: &[zk::Acl]) {
     within(alice.create(
         "/creator",
         b"",
         &zk::CreateMode::Persistent.with_acls(zk::Acls::creator_all()),
     ))
     .await
-    .unwrap();
-    let (got, _) = within(alice.get_acl("/creator")).await.unwrap();
+    .expect("answered");
+    let (got, _) = within(alice.get_acl("/creator")).await.expect("answered");
     assert_eq!(got, acl);
     assert_eq!(
         within(bob.list_children("/creator")).await,
         Err(zk::Error::NoAuth)
     );
+}
 
-    // setACL: versioned, and a read-only ACL refuses writes.
+/// setACL: versioned, and a read-only ACL refuses writes.
+async fn set_acl_is_versioned(alice: &zk::Client, bob: &zk::Client) {
     within(alice.create("/open", b"", &persistent()))
         .await
-        .unwrap();
+        .expect("answered");
     assert_eq!(
         within(alice.set_acl("/open", &zk::Acls::anyone_read(), Some(3))).await,
         Err(zk::Error::BadVersion)
     );
     let stat = within(alice.set_acl("/open", &zk::Acls::anyone_read(), Some(0)))
         .await
-        .unwrap();
+        .expect("answered");
     assert_eq!((stat.aversion, stat.version), (1, 0));
     assert_eq!(
         within(bob.set_data("/open", b"x", None)).await,
         Err(zk::Error::NoAuth)
     );
     assert!(within(bob.get_data("/open")).await.is_ok());
-    f.server.stop().await;
 }

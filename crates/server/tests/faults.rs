@@ -5,14 +5,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use menagerie_server::ServerConfig;
 use menagerie_storage::MemFs;
 use menagerie_storage::fs::{FaultKind, FaultOp};
 use zookeeper_client as zk;
-
-const WAIT: Duration = Duration::from_secs(10);
 
 fn config() -> ServerConfig {
     ServerConfig {
@@ -29,15 +26,7 @@ async fn a_full_log_disk_turns_the_server_read_only() {
     let server = menagerie_server::start_on(config(), Arc::new(fs.clone()))
         .await
         .expect("start");
-    let client = tokio::time::timeout(
-        WAIT,
-        zk::Client::connector()
-            .with_session_timeout(Duration::from_secs(5))
-            .connect(&server.addr.to_string()),
-    )
-    .await
-    .expect("connect in time")
-    .expect("connect");
+    let client = common::connect(&server.addr.to_string()).await;
     let open = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
     client.create("/before", b"v", &open).await.expect("create");
     assert_eq!(common::four_letter(server.addr, "isro").await, "rw");
@@ -45,7 +34,7 @@ async fn a_full_log_disk_turns_the_server_read_only() {
     fs.inject(FaultOp::Write, FaultKind::NoSpace, Some("datalog"), None);
     fs.inject(FaultOp::Sync, FaultKind::NoSpace, Some("datalog"), None);
     // The write that meets the full disk is never acknowledged.
-    let lost = tokio::time::timeout(WAIT, client.create("/lost", b"", &open))
+    let lost = tokio::time::timeout(common::WAIT, client.create("/lost", b"", &open))
         .await
         .expect("an answer (an error) in time");
     assert!(
@@ -55,13 +44,13 @@ async fn a_full_log_disk_turns_the_server_read_only() {
     assert_eq!(common::four_letter(server.addr, "isro").await, "ro");
 
     // Reads go on (the client resumes its session); writes get NotReadOnly.
-    let deadline = tokio::time::Instant::now() + WAIT;
+    let patience = common::Patience::new("reads on the read-only server");
     let data = loop {
         match client.get_data("/before").await {
             Ok((data, _)) => break data,
             Err(e) => {
-                assert!(tokio::time::Instant::now() < deadline, "no reads: {e:?}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                assert!(!patience.expired(), "no reads: {e:?}");
+                patience.wait().await;
             }
         }
     };

@@ -1,20 +1,17 @@
 //! SASL DIGEST-MD5 with the independent `zookeeper-client` crate (its DIGEST-MD5 is rsasl's):
 //! the `sasl` identity, `sasl` ACLs, the SASL super user, and refused credentials.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use menagerie_server::{RunningServer, ServerConfig};
+use menagerie_server::RunningServer;
 use zookeeper_client as zk;
 
+/// A server with the SASL users bob and root (also a super user).
 async fn server(dir: &std::path::Path) -> RunningServer {
-    let mut config = ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("loopback address"),
-        data_dir: dir.to_path_buf(),
-        data_log_dir: dir.to_path_buf(),
-        pre_alloc_size: 1 << 20,
-        ..ServerConfig::default()
-    };
+    let mut config = common::config(dir);
     config.auth.sasl_users = BTreeMap::from([
         ("bob".to_owned(), "bobpw".to_owned()),
         ("root".to_owned(), "rootpw".to_owned()),
@@ -29,7 +26,7 @@ async fn sasl_connect(
     pw: &str,
 ) -> Result<zk::Client, zk::Error> {
     tokio::time::timeout(
-        Duration::from_secs(10),
+        common::WAIT,
         zk::Client::connector()
             .with_session_timeout(Duration::from_secs(5))
             .with_sasl(zk::SaslOptions::digest_md5(user.to_owned(), pw.to_owned()))

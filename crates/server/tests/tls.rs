@@ -2,11 +2,13 @@
 //! and clean refusals (untrusted, expired or missing certificates, plaintext on the TLS port,
 //! TLS on the plaintext port). Certificates are generated with rcgen.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
+use common::wire::{WAIT, frame, new_session_request, read_frame};
 use menagerie_proto::request::{Request, encode_request};
 use menagerie_server::tls::{ClientAuth, TlsSettings};
 use menagerie_server::{RunningServer, ServerConfig};
@@ -15,7 +17,6 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const WAIT: Duration = Duration::from_secs(5);
 const ALICE_DN: &str = "CN=alice,O=Menagerie Test";
 
 /// A CA with its key.
@@ -115,14 +116,9 @@ async fn server(dir: &Path, client_auth: ClientAuth) -> RunningServer {
         protocols: Vec::new(),
         ciphersuites: Vec::new(),
     };
-    let data = dir.join("data");
     let config = ServerConfig {
-        client_addr: "127.0.0.1:0".parse().expect("addr"),
         secure_client: Some(("127.0.0.1:0".parse().expect("addr"), tls)),
-        data_dir: data.clone(),
-        data_log_dir: data,
-        pre_alloc_size: 1 << 20,
-        ..ServerConfig::default()
+        ..common::config(&dir.join("data"))
     };
     menagerie_server::start(config).await.expect("start")
 }
@@ -144,46 +140,10 @@ fn client_config(pki: &Pki, cert: Option<&Leaf>) -> Arc<rustls::ClientConfig> {
     })
 }
 
-fn frame(body: &[u8]) -> Vec<u8> {
-    let mut v = (body.len() as i32).to_be_bytes().to_vec();
-    v.extend_from_slice(body);
-    v
-}
-
-fn connect_request() -> Vec<u8> {
-    let mut b = Vec::new();
-    b.extend_from_slice(&0i32.to_be_bytes());
-    b.extend_from_slice(&0i64.to_be_bytes());
-    b.extend_from_slice(&10_000i32.to_be_bytes());
-    b.extend_from_slice(&0i64.to_be_bytes());
-    b.extend_from_slice(&16i32.to_be_bytes());
-    b.extend_from_slice(&[0u8; 16]);
-    b.push(0);
-    frame(&b)
-}
-
-async fn read_frame<S: AsyncRead + Unpin>(s: &mut S) -> Option<Vec<u8>> {
-    let mut len = [0u8; 4];
-    tokio::time::timeout(WAIT, s.read_exact(&mut len))
-        .await
-        .ok()?
-        .ok()?;
-    let len = usize::try_from(i32::from_be_bytes(len)).ok()?;
-    if len > 1 << 20 {
-        return None;
-    }
-    let mut body = vec![0u8; len];
-    tokio::time::timeout(WAIT, s.read_exact(&mut body))
-        .await
-        .ok()?
-        .ok()?;
-    Some(body)
-}
-
 /// ZooKeeper handshake then whoAmI; the (scheme, user) pairs, or None when the server
 /// refused the connection anywhere on the way.
 async fn who_am_i<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> Option<Vec<(String, String)>> {
-    s.write_all(&connect_request()).await.ok()?;
+    s.write_all(&new_session_request()).await.ok()?;
     let resp = read_frame(s).await?;
     assert_eq!(resp.len(), 37, "ConnectResponse");
     s.write_all(&frame(&encode_request(7, &Request::WhoAmI)))
@@ -275,7 +235,7 @@ async fn client_certificate_gives_x509_identity_and_bad_ones_are_refused() {
 
     // Plaintext ZooKeeper on the TLS port: closed, no reply.
     let mut p = TcpStream::connect(secure).await.expect("connect");
-    p.write_all(&connect_request()).await.expect("write");
+    p.write_all(&new_session_request()).await.expect("write");
     let mut buf = Vec::new();
     let read = tokio::time::timeout(WAIT, p.read_to_end(&mut buf)).await;
     assert!(read.is_ok(), "the server closes the connection");

@@ -54,41 +54,12 @@ async fn data_operations_match_zookeeper() {
     );
     let stat = client.set_data("/a", b"v", Some(0)).await.unwrap();
     assert_eq!(stat.version, 1);
-
-    let seq_opts = zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
-    let (_, s0) = client.create("/a/s-", b"", &seq_opts).await.unwrap();
-    let (_, s1) = client.create("/a/s-", b"", &seq_opts).await.unwrap();
-    assert_eq!((s0.into_i64(), s1.into_i64()), (0, 1));
-    client.delete(&format!("/a/s-{s0}"), None).await.unwrap();
-    let (_, s2) = client.create("/a/s-", b"", &seq_opts).await.unwrap();
-    assert_eq!(
-        s2.into_i64(),
-        2,
-        "numbers follow the stored cversion: deletes do not free them"
-    );
-    let (_, stat) = client.get_children("/a").await.unwrap();
-    assert_eq!((stat.cversion, stat.num_children), (4, 2));
-    assert_eq!(
-        client.delete("/a", None).await.unwrap_err(),
-        zk::Error::NotEmpty
-    );
+    sequential_numbers_follow_the_cversion(&client).await;
 
     // Root and /zookeeper report ZooKeeper's derived cversions.
     let root = client.check_stat("/zookeeper").await.unwrap().unwrap();
     assert_eq!(root.cversion, -2);
-
-    // Multi: the failing op's index is reported and nothing is applied.
-    let mut writer = client.new_multi_writer();
-    writer.add_create("/m1", b"", &persistent()).unwrap();
-    writer.add_set_data("/missing", b"", None).unwrap();
-    assert_eq!(
-        writer.commit().await.unwrap_err(),
-        zk::MultiWriteError::OperationFailed {
-            index: 1,
-            source: zk::Error::NoNode
-        }
-    );
-    assert_eq!(client.check_stat("/m1").await.unwrap(), None);
+    a_failed_multi_applies_nothing(&client).await;
 
     // A container and a TTL node are created and report ephemeralOwner 0.
     let container = zk::CreateMode::Container.with_acls(zk::Acls::anyone_all());
@@ -100,6 +71,58 @@ async fn data_operations_match_zookeeper() {
     let (stat, _) = client.create("/t", b"", &ttl).await.unwrap();
     assert_eq!(stat.ephemeral_owner, 0);
     server.stop().await;
+}
+
+/// Sequential children of /a: numbers follow the stored cversion.
+async fn sequential_numbers_follow_the_cversion(client: &zk::Client) {
+    let seq_opts = zk::CreateMode::PersistentSequential.with_acls(zk::Acls::anyone_all());
+    let (_, s0) = client
+        .create("/a/s-", b"", &seq_opts)
+        .await
+        .expect("answered");
+    let (_, s1) = client
+        .create("/a/s-", b"", &seq_opts)
+        .await
+        .expect("answered");
+    assert_eq!((s0.into_i64(), s1.into_i64()), (0, 1));
+    client
+        .delete(&format!("/a/s-{s0}"), None)
+        .await
+        .expect("answered");
+    let (_, s2) = client
+        .create("/a/s-", b"", &seq_opts)
+        .await
+        .expect("answered");
+    assert_eq!(
+        s2.into_i64(),
+        2,
+        "numbers follow the stored cversion: deletes do not free them"
+    );
+    let (_, stat) = client.get_children("/a").await.expect("answered");
+    assert_eq!((stat.cversion, stat.num_children), (4, 2));
+    assert_eq!(
+        client.delete("/a", None).await.expect_err("an error"),
+        zk::Error::NotEmpty
+    );
+}
+
+/// Multi: the failing op's index is reported and nothing is applied.
+async fn a_failed_multi_applies_nothing(client: &zk::Client) {
+    let mut writer = client.new_multi_writer();
+    writer
+        .add_create("/m1", b"", &persistent())
+        .expect("answered");
+    writer
+        .add_set_data("/missing", b"", None)
+        .expect("answered");
+    assert_eq!(
+        writer.commit().await.expect_err("an error"),
+        zk::MultiWriteError::OperationFailed {
+            index: 1,
+            source: zk::Error::NoNode
+        }
+    );
+    assert_eq!(client.check_stat("/m1").await.expect("answered"), None);
 }
 
 #[tokio::test]
@@ -151,9 +174,9 @@ async fn acknowledged_writes_survive_a_restart() {
     assert_eq!(root.num_children, 20, "19 keys and /zookeeper");
     // The replayed txns are snapshotted right after the start (no snapshot existed before:
     // snapCount was never reached).
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let snapshots = std::fs::read_dir(dir.path().join("version-2"))
+    let version_2 = dir.path().join("version-2");
+    common::eventually("a snapshot after replaying the log at startup", || {
+        let snapshots = std::fs::read_dir(&version_2)
             .unwrap()
             .filter_map(Result::ok)
             .filter(|e| {
@@ -162,14 +185,8 @@ async fn acknowledged_writes_survive_a_restart() {
                 n.starts_with("snapshot.") && !n.ends_with(".tmp")
             })
             .count();
-        if snapshots > 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no snapshot after replaying the log at startup"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        std::future::ready(snapshots > 0)
+    })
+    .await;
     server.stop().await;
 }

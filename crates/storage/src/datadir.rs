@@ -259,11 +259,26 @@ impl DataDirs {
     /// `load` consumes the reader's sessions, ACLs and nodes and builds a value; the seals
     /// are checked after it returns, and on failure its value is dropped. `Ok(None)` means
     /// there is no snapshot at all; [`Error::NoValidSnapshot`] that none could be read.
-    pub fn load_newest_snapshot<T, F>(&self, mut load: F) -> Result<Option<LoadedSnapshot<T>>>
+    pub fn load_newest_snapshot<T, F>(&self, load: F) -> Result<Option<LoadedSnapshot<T>>>
     where
         F: FnMut(&mut SnapshotReader) -> Result<T>,
     {
-        let candidates = self.valid_snapshots(SNAPSHOTS_TO_TRY)?;
+        self.load_snapshot_within(i64::MAX, load)
+    }
+
+    /// [`load_newest_snapshot`](Self::load_newest_snapshot) among the snapshots that hold
+    /// nothing after `max_zxid`: named at most that, and with a digest block (the zxid its
+    /// fuzzy walk ended at) at most that too. For a state rebuilt after the log was cut.
+    pub fn load_snapshot_within<T, F>(
+        &self,
+        max_zxid: i64,
+        mut load: F,
+    ) -> Result<Option<LoadedSnapshot<T>>>
+    where
+        F: FnMut(&mut SnapshotReader) -> Result<T>,
+    {
+        let mut candidates = self.valid_snapshots(SNAPSHOTS_TO_TRY)?;
+        candidates.retain(|f| f.zxid <= max_zxid);
         if candidates.is_empty() {
             return Ok(None);
         }
@@ -275,6 +290,9 @@ impl DataDirs {
                 Ok((value, trailer))
             });
             match attempt {
+                Ok((_, trailer)) if trailer.digest.is_some_and(|d| d.zxid.0 > max_zxid) => {
+                    tracing::info!(file = %file.path.display(), "snapshot holds txns after the cut; trying an older one")
+                }
                 Ok((value, trailer)) => {
                     return Ok(Some(LoadedSnapshot {
                         file,
@@ -357,6 +375,22 @@ impl DataDirs {
                 .map_err(|e| Error::io("fsync dir", dir, e))?;
         }
         Ok(report)
+    }
+
+    /// Removes every snapshot named after `zxid` (a learner whose log was cut there must
+    /// not recover from them); returns how many.
+    pub fn remove_snapshots_after(&self, zxid: i64) -> Result<usize> {
+        let mut removed = 0;
+        for f in self.snapshots()?.into_iter().filter(|f| f.zxid > zxid) {
+            self.remove(&f.path)?;
+            removed += 1;
+        }
+        if removed > 0 {
+            self.fs
+                .sync_dir(&self.snap_dir)
+                .map_err(|e| Error::io("fsync dir", &self.snap_dir, e))?;
+        }
+        Ok(removed)
     }
 
     fn remove(&self, path: &Path) -> Result<()> {

@@ -464,8 +464,15 @@ impl TxnLog {
     /// Removes every txn with zxid > `zxid` (a leader's TRUNC): cuts the newest file starting
     /// at or before `zxid` just before its first later txn, and deletes all files starting
     /// after `zxid` (ZooKeeper: `FileTxnLog.truncate`). The next append starts a new file.
+    /// With no log file at all it fails with [`Error::NoLogToTruncate`] and changes nothing
+    /// (the log stays usable).
     pub fn truncate(&mut self, zxid: i64) -> Result<()> {
         self.check()?;
+        if list_log_files(self.fs.as_ref(), &self.dir)?.is_empty() && self.current.is_none() {
+            return Err(Error::NoLogToTruncate {
+                dir: self.dir.clone(),
+            });
+        }
         let r = self.truncate_inner(zxid);
         self.poison(r)
     }
@@ -474,11 +481,6 @@ impl TxnLog {
         self.roll_inner()?;
         self.rolled.clear();
         let logs = list_log_files(self.fs.as_ref(), &self.dir)?;
-        if logs.is_empty() {
-            return Err(Error::NoLogToTruncate {
-                dir: self.dir.clone(),
-            });
-        }
         let keep = logs.iter().rposition(|l| l.zxid <= zxid);
         if let Some(i) = keep {
             let path = &logs[i].path;

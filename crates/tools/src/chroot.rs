@@ -37,90 +37,9 @@ pub fn strip(root: &str, path: &str) -> String {
 }
 
 /// `req` with every path put under `root`.
-pub fn request(root: &str, req: Request) -> Request {
+pub fn request(root: &str, mut req: Request) -> Request {
     use Request::*;
-    let p = |s: String| prepend(root, &s);
     match req {
-        Create(mut r) => {
-            r.path = p(r.path);
-            Create(r)
-        }
-        Create2(mut r) => {
-            r.path = p(r.path);
-            Create2(r)
-        }
-        CreateContainer(mut r) => {
-            r.path = p(r.path);
-            CreateContainer(r)
-        }
-        CreateTtl(mut r) => {
-            r.path = p(r.path);
-            CreateTtl(r)
-        }
-        Delete(mut r) => {
-            r.path = p(r.path);
-            Delete(r)
-        }
-        DeleteContainer(mut r) => {
-            r.path = p(r.path);
-            DeleteContainer(r)
-        }
-        Exists(mut r) => {
-            r.path = p(r.path);
-            Exists(r)
-        }
-        GetData(mut r) => {
-            r.path = p(r.path);
-            GetData(r)
-        }
-        SetData(mut r) => {
-            r.path = p(r.path);
-            SetData(r)
-        }
-        GetAcl(mut r) => {
-            r.path = p(r.path);
-            GetAcl(r)
-        }
-        SetAcl(mut r) => {
-            r.path = p(r.path);
-            SetAcl(r)
-        }
-        GetChildren(mut r) => {
-            r.path = p(r.path);
-            GetChildren(r)
-        }
-        GetChildren2(mut r) => {
-            r.path = p(r.path);
-            GetChildren2(r)
-        }
-        Sync(mut r) => {
-            r.path = p(r.path);
-            Sync(r)
-        }
-        Check(mut r) => {
-            r.path = p(r.path);
-            Check(r)
-        }
-        CheckWatches(mut r) => {
-            r.path = p(r.path);
-            CheckWatches(r)
-        }
-        RemoveWatches(mut r) => {
-            r.path = p(r.path);
-            RemoveWatches(r)
-        }
-        GetEphemerals(mut r) => {
-            r.path = p(r.path);
-            GetEphemerals(r)
-        }
-        GetAllChildrenNumber(mut r) => {
-            r.path = p(r.path);
-            GetAllChildrenNumber(r)
-        }
-        AddWatch(mut r) => {
-            r.path = p(r.path);
-            AddWatch(r)
-        }
         SetWatches2(mut r) => {
             let all = |v: Vec<String>| v.into_iter().map(|s| prepend(root, &s)).collect();
             r.data_watches = all(r.data_watches);
@@ -132,8 +51,36 @@ pub fn request(root: &str, req: Request) -> Request {
         }
         Multi(ops) => Multi(ops.into_iter().map(|o| request(root, o)).collect()),
         MultiRead(ops) => MultiRead(ops.into_iter().map(|o| request(root, o)).collect()),
-        other => other,
+        _ => {
+            if let Some(path) = path_mut(&mut req) {
+                *path = prepend(root, path);
+            }
+            req
+        }
     }
+}
+
+/// The one path of a single-path request.
+fn path_mut(req: &mut Request) -> Option<&mut String> {
+    use Request::*;
+    Some(match req {
+        Create(r) | Create2(r) | CreateContainer(r) => &mut r.path,
+        CreateTtl(r) => &mut r.path,
+        Delete(r) => &mut r.path,
+        DeleteContainer(r) => &mut r.path,
+        Exists(r) | GetChildren(r) | GetChildren2(r) => &mut r.path,
+        GetData(r) => &mut r.path,
+        SetData(r) => &mut r.path,
+        GetAcl(r) => &mut r.path,
+        SetAcl(r) => &mut r.path,
+        Sync(r) => &mut r.path,
+        Check(r) => &mut r.path,
+        CheckWatches(r) | RemoveWatches(r) => &mut r.path,
+        GetEphemerals(r) => &mut r.path,
+        GetAllChildrenNumber(r) => &mut r.path,
+        AddWatch(r) => &mut r.path,
+        _ => return None,
+    })
 }
 
 /// `resp` with the root taken off the paths it names.

@@ -19,10 +19,16 @@ use menagerie_proto::records::{
 use menagerie_proto::request::{Request, encode_request};
 use menagerie_proto::response::Response;
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::security::ClientSecurity;
+
+/// The reading half of a connection (plain TCP or TLS).
+type ReadHalf = Box<dyn AsyncRead + Send + Unpin>;
+/// The writing half of a connection.
+type WriteHalf = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// Why a call failed.
 #[derive(Debug, Error)]
@@ -42,6 +48,9 @@ pub enum ClientError {
     /// The server answered with an error code.
     #[error("server error {0:?}")]
     Server(ErrorCode),
+    /// TLS or SASL failed (the session is not usable).
+    #[error("authentication failed: {0}")]
+    Auth(String),
 }
 
 impl From<DecodeError> for ClientError {
@@ -104,9 +113,20 @@ impl Client {
         read_only: bool,
         resume: Option<&Resume>,
     ) -> Result<Client, ClientError> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (read, mut write) = stream.into_split();
+        Self::connect_secure(addr, timeout, read_only, resume, &ClientSecurity::default()).await
+    }
+
+    /// [`Client::connect_session`] over TLS and/or with SASL DIGEST-MD5 as `security` says
+    /// (SASL runs on every new connection, before any other request, as the Java client
+    /// does).
+    pub async fn connect_secure(
+        addr: &str,
+        timeout: Duration,
+        read_only: bool,
+        resume: Option<&Resume>,
+        security: &ClientSecurity,
+    ) -> Result<Client, ClientError> {
+        let (read, mut write) = open_stream(addr, security).await?;
         let mut reader = BufReader::with_capacity(64 * 1024, read);
         let req = ConnectRequest {
             protocol_version: 0,
@@ -123,6 +143,9 @@ impl Client {
         let resp = ConnectResponse::from_bytes(&body)?;
         if resp.timeout <= 0 || resp.session_id == 0 {
             return Err(ClientError::SessionExpired);
+        }
+        if let Some(creds) = &security.sasl {
+            sasl_exchange(&mut reader, &mut write, creds).await?;
         }
         let (calls, calls_rx) = mpsc::channel(1024);
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -314,7 +337,70 @@ fn unexpected(r: &Response) -> ClientError {
     ClientError::Protocol(format!("unexpected response {r:?}"))
 }
 
-async fn read_frame(r: &mut BufReader<OwnedReadHalf>) -> Result<Vec<u8>, ClientError> {
+/// Connects to `addr`, over TLS if `security` says so.
+async fn open_stream(
+    addr: &str,
+    security: &ClientSecurity,
+) -> Result<(ReadHalf, WriteHalf), ClientError> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let Some(tls) = &security.tls else {
+        let (r, w) = stream.into_split();
+        return Ok((Box::new(r), Box::new(w)));
+    };
+    let name = crate::security::server_name(addr).map_err(|e| ClientError::Auth(e.to_string()))?;
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::clone(tls))
+        .connect(name, stream)
+        .await
+        .map_err(|e| ClientError::Auth(format!("TLS handshake with {addr}: {e}")))?;
+    let (r, w) = tokio::io::split(tls);
+    Ok((Box::new(r), Box::new(w)))
+}
+
+/// SASL DIGEST-MD5 on a fresh connection, before anything else is sent: an empty token,
+/// the server's challenge, the response, the server's `rspauth`.
+async fn sasl_exchange(
+    reader: &mut BufReader<ReadHalf>,
+    write: &mut WriteHalf,
+    creds: &crate::sasl::Credentials,
+) -> Result<(), ClientError> {
+    let auth = |m: String| ClientError::Auth(format!("SASL DIGEST-MD5: {m}"));
+    let challenge = sasl_round(reader, write, 1, Vec::new()).await?;
+    let cnonce = crate::sasl::cnonce().map_err(auth)?;
+    let (response, exchange) = crate::sasl::respond(&challenge, creds, &cnonce).map_err(auth)?;
+    let last = sasl_round(reader, write, 2, response).await?;
+    crate::sasl::check_rspauth(&exchange, &last).map_err(auth)
+}
+
+/// Sends one SASL token and returns the server's.
+async fn sasl_round(
+    reader: &mut BufReader<ReadHalf>,
+    write: &mut WriteHalf,
+    xid: i32,
+    token: Vec<u8>,
+) -> Result<Vec<u8>, ClientError> {
+    use menagerie_proto::records::{GetSaslRequest, SetSaslResponse};
+    let req = Request::Sasl(GetSaslRequest { token: Some(token) });
+    let mut frame = Vec::new();
+    put_frame(&mut frame, &encode_request(xid, &req));
+    write.write_all(&frame).await?;
+    let body = read_frame(reader).await.map_err(|_| {
+        ClientError::Auth(
+            "SASL DIGEST-MD5: the server closed the connection (wrong user or password?)".into(),
+        )
+    })?;
+    let mut rd = Reader::new(&body);
+    let h = ReplyHeader::read(&mut rd)?;
+    if h.err != 0 {
+        let code = ErrorCode::from_code(h.err).unwrap_or(ErrorCode::SystemError);
+        return Err(ClientError::Auth(format!(
+            "SASL DIGEST-MD5: the server answered {code:?}"
+        )));
+    }
+    Ok(SetSaslResponse::read(&mut rd)?.token.unwrap_or_default())
+}
+
+async fn read_frame(r: &mut BufReader<ReadHalf>) -> Result<Vec<u8>, ClientError> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await?;
     let len = i32::from_be_bytes(len);
@@ -327,7 +413,7 @@ async fn read_frame(r: &mut BufReader<OwnedReadHalf>) -> Result<Vec<u8>, ClientE
 }
 
 async fn write_loop(
-    mut w: OwnedWriteHalf,
+    mut w: WriteHalf,
     mut calls: mpsc::Receiver<Call>,
     pending: Arc<Mutex<VecDeque<Waiter>>>,
     ping_every: Duration,
@@ -374,7 +460,7 @@ async fn write_loop(
 }
 
 async fn read_loop(
-    mut r: BufReader<OwnedReadHalf>,
+    mut r: BufReader<ReadHalf>,
     pending: Arc<Mutex<VecDeque<Waiter>>>,
     events: mpsc::UnboundedSender<WatcherEvent>,
     last_zxid: Arc<AtomicI64>,

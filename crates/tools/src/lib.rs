@@ -10,3 +10,5 @@ pub mod cli;
 pub mod client;
 pub mod inspect;
 pub mod pipeline;
+pub mod sasl;
+pub mod security;

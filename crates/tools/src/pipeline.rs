@@ -438,107 +438,172 @@ async fn session(
     ops: &AtomicU64,
     stop: &AtomicBool,
 ) -> Result<SessionResult, ClientError> {
-    let requests: Vec<Encoded> = script.requests.iter().map(Encoded::new).collect();
-    let close = Encoded::new(&Request::CloseSession);
-    if requests.is_empty() {
-        return Err(ClientError::Protocol("empty script".into()));
-    }
-    let mut result = SessionResult {
-        ops: 0,
-        errors: 0,
-        histogram: histogram(),
-    };
-    let mut next_xid: i32 = 1;
-    let mut n: usize = 0;
-    let mut in_flight: VecDeque<(i32, Instant)> = VecDeque::with_capacity(outstanding + 1);
-    let mut out = Vec::with_capacity(outstanding * 256);
-    let mut input = vec![0u8; 64 * 1024];
-    let mut filled = 0;
-    let mut closing = false;
-    let mut drain_deadline: Option<Instant> = None;
+    let mut s = SessionDriver::new(script, outstanding, pace)?;
     if pace.is_none() {
         let now = Instant::now();
         for _ in 0..outstanding {
-            send(
-                &requests,
-                &mut n,
-                &mut next_xid,
-                &mut out,
-                &mut in_flight,
-                now,
-            );
+            s.send(now);
         }
     }
     loop {
-        let now = Instant::now();
         let stopping = stop.load(Ordering::Relaxed);
-        if let Some(p) = &pace
-            && !stopping
-        {
-            while in_flight.len() < outstanding && p.due(n) <= now {
-                let due = p.due(n);
-                send(
-                    &requests,
-                    &mut n,
-                    &mut next_xid,
-                    &mut out,
-                    &mut in_flight,
-                    due,
-                );
-            }
+        s.queue(Instant::now(), stopping);
+        if !s.out.is_empty() {
+            stream.write_all(&s.out).await?;
+            s.out.clear();
         }
-        if stopping && in_flight.is_empty() && !closing {
-            closing = true;
-            close.put(&mut out, next_xid);
-            in_flight.push_back((next_xid, now));
-        }
-        if stopping && drain_deadline.is_none() {
-            drain_deadline = Some(now + DRAIN_TIMEOUT);
-        }
-        if !out.is_empty() {
-            stream.write_all(&out).await?;
-            out.clear();
-        }
-        if filled == input.len() {
-            input.resize(input.len() * 2, 0);
-        }
-        // A paced session with room also wakes when its next request is due.
-        let next_due = pace
-            .filter(|_| !stopping && in_flight.len() < outstanding)
-            .map(|p| p.due(n));
-        let wait_until = drain_deadline.or(next_due);
-        let read = match wait_until {
-            None => stream.read(&mut input[filled..]).await?,
-            Some(d) => {
-                match tokio::time::timeout_at(d.into(), stream.read(&mut input[filled..])).await {
-                    Ok(r) => r?,
-                    Err(_) if drain_deadline.is_some() => {
-                        return Err(ClientError::Protocol(
-                            "replies did not come back in time".into(),
-                        ));
-                    }
-                    Err(_) => continue,
-                }
-            }
+        let Some(read) = s.read(&mut stream, stopping).await? else {
+            continue;
         };
         if read == 0 {
-            return if closing {
-                Ok(result)
+            return if s.closing {
+                Ok(s.result)
             } else {
                 Err(ClientError::ConnectionLoss)
             };
         }
-        filled += read;
-        let now = Instant::now();
-        let stopping = stop.load(Ordering::Relaxed);
-        let mut done_here = 0;
+        s.filled += read;
+        match s.take_replies(Instant::now(), stop.load(Ordering::Relaxed))? {
+            Replies::Counted(done) => {
+                ops.fetch_add(done, Ordering::Relaxed);
+            }
+            Replies::Closed => return Ok(s.result),
+        }
+    }
+}
+
+/// What a batch of replies amounted to.
+enum Replies {
+    /// This many operations completed.
+    Counted(u64),
+    /// The closeSession reply came: the session is over.
+    Closed,
+}
+
+/// The state of one pipelined session.
+struct SessionDriver {
+    requests: Vec<Encoded>,
+    close: Encoded,
+    outstanding: usize,
+    pace: Option<Pace>,
+    result: SessionResult,
+    next_xid: i32,
+    /// Requests sent so far (the script repeats).
+    n: usize,
+    in_flight: VecDeque<(i32, Instant)>,
+    out: Vec<u8>,
+    input: Vec<u8>,
+    filled: usize,
+    closing: bool,
+    drain_deadline: Option<Instant>,
+}
+
+impl SessionDriver {
+    fn new(
+        script: &Script,
+        outstanding: usize,
+        pace: Option<Pace>,
+    ) -> Result<SessionDriver, ClientError> {
+        let requests: Vec<Encoded> = script.requests.iter().map(Encoded::new).collect();
+        if requests.is_empty() {
+            return Err(ClientError::Protocol("empty script".into()));
+        }
+        Ok(SessionDriver {
+            requests,
+            close: Encoded::new(&Request::CloseSession),
+            outstanding,
+            pace,
+            result: SessionResult {
+                ops: 0,
+                errors: 0,
+                histogram: histogram(),
+            },
+            next_xid: 1,
+            n: 0,
+            in_flight: VecDeque::with_capacity(outstanding + 1),
+            out: Vec::with_capacity(outstanding * 256),
+            input: vec![0u8; 64 * 1024],
+            filled: 0,
+            closing: false,
+            drain_deadline: None,
+        })
+    }
+
+    /// Appends the session's next request to `out` and remembers it as in flight since `at`.
+    fn send(&mut self, at: Instant) {
+        if let Some(req) = self.requests.get(self.n % self.requests.len()) {
+            req.put(&mut self.out, self.next_xid);
+            self.in_flight.push_back((self.next_xid, at));
+            self.next_xid = if self.next_xid == i32::MAX {
+                1
+            } else {
+                self.next_xid + 1
+            };
+            self.n += 1;
+        }
+    }
+
+    /// Queues what is due: paced requests, and once stopping and drained, the close.
+    fn queue(&mut self, now: Instant, stopping: bool) {
+        if let Some(p) = self.pace
+            && !stopping
+        {
+            while self.in_flight.len() < self.outstanding && p.due(self.n) <= now {
+                self.send(p.due(self.n));
+            }
+        }
+        if stopping && self.in_flight.is_empty() && !self.closing {
+            self.closing = true;
+            self.close.put(&mut self.out, self.next_xid);
+            self.in_flight.push_back((self.next_xid, now));
+        }
+        if stopping && self.drain_deadline.is_none() {
+            self.drain_deadline = Some(now + DRAIN_TIMEOUT);
+        }
+    }
+
+    /// Reads what has arrived; `None` when a paced session's next request fell due first.
+    async fn read(
+        &mut self,
+        stream: &mut TcpStream,
+        stopping: bool,
+    ) -> Result<Option<usize>, ClientError> {
+        if self.filled == self.input.len() {
+            self.input.resize(self.input.len() * 2, 0);
+        }
+        // A paced session with room also wakes when its next request is due.
+        let next_due = self
+            .pace
+            .filter(|_| !stopping && self.in_flight.len() < self.outstanding)
+            .map(|p| p.due(self.n));
+        let buf = &mut self.input[self.filled..];
+        match self.drain_deadline.or(next_due) {
+            None => Ok(Some(stream.read(buf).await?)),
+            Some(d) => match tokio::time::timeout_at(d.into(), stream.read(buf)).await {
+                Ok(r) => Ok(Some(r?)),
+                Err(_) if self.drain_deadline.is_some() => Err(ClientError::Protocol(
+                    "replies did not come back in time".into(),
+                )),
+                Err(_) => Ok(None),
+            },
+        }
+    }
+
+    /// Matches the whole replies in the input to the requests in flight, counting them
+    /// and (closed loop) sending the next request for each.
+    fn take_replies(&mut self, now: Instant, stopping: bool) -> Result<Replies, ClientError> {
+        let mut done = 0;
         let mut at = 0;
-        let data = input.get(..filled).unwrap_or_default();
-        while let Some(prefix) = data.get(at..at + 4) {
-            let mut p = [0u8; 4];
-            p.copy_from_slice(prefix);
+        while let Some(prefix) = self.input.get(at..(at + 4).min(self.filled)) {
+            let Ok(p) = <[u8; 4]>::try_from(prefix) else {
+                break;
+            };
             let len = frame_len(p)?;
-            let Some(body) = data.get(at + 4..at + 4 + len) else {
+            let Some(body) = self
+                .input
+                .get(at + 4..at + 4 + len)
+                .filter(|_| at + 4 + len <= self.filled)
+            else {
                 break;
             };
             at += 4 + len;
@@ -546,65 +611,42 @@ async fn session(
             if header.xid == PING_XID || header.xid == NOTIFICATION_XID {
                 continue;
             }
-            let Some((xid, sent)) = in_flight.pop_front() else {
-                return Err(ClientError::Protocol(format!(
-                    "reply {} to no request",
-                    header.xid
-                )));
-            };
-            if xid != header.xid {
-                return Err(ClientError::Protocol(format!(
-                    "xid out of order: expected {xid}, got {}",
-                    header.xid
-                )));
+            if self.reply(header.xid, header.err, now)? {
+                return Ok(Replies::Closed);
             }
-            if closing {
-                // The reply to closeSession: the server closes the connection next.
-                return Ok(result);
-            }
-            if header.err == 0 {
-                let _ = result
-                    .histogram
-                    .record(now.duration_since(sent).as_micros().max(1) as u64);
-                result.ops += 1;
-                done_here += 1;
-            } else {
-                result.errors += 1;
-            }
-            if !stopping && pace.is_none() {
-                send(
-                    &requests,
-                    &mut n,
-                    &mut next_xid,
-                    &mut out,
-                    &mut in_flight,
-                    now,
-                );
+            done += u64::from(header.err == 0);
+            if !stopping && self.pace.is_none() {
+                self.send(now);
             }
         }
-        input.copy_within(at..filled, 0);
-        filled -= at;
-        ops.fetch_add(done_here, Ordering::Relaxed);
+        self.input.copy_within(at..self.filled, 0);
+        self.filled -= at;
+        Ok(Replies::Counted(done))
     }
-}
 
-/// Appends the session's next request to `out` and remembers it as in flight.
-fn send(
-    requests: &[Encoded],
-    n: &mut usize,
-    next_xid: &mut i32,
-    out: &mut Vec<u8>,
-    in_flight: &mut VecDeque<(i32, Instant)>,
-    now: Instant,
-) {
-    if let Some(req) = requests.get(*n % requests.len()) {
-        req.put(out, *next_xid);
-        in_flight.push_back((*next_xid, now));
-        *next_xid = if *next_xid == i32::MAX {
-            1
-        } else {
-            *next_xid + 1
+    /// Accounts for the reply to `xid`; true if it answers the close.
+    fn reply(&mut self, xid: i32, err: i32, now: Instant) -> Result<bool, ClientError> {
+        let Some((expected, sent)) = self.in_flight.pop_front() else {
+            return Err(ClientError::Protocol(format!("reply {xid} to no request")));
         };
-        *n += 1;
+        if expected != xid {
+            return Err(ClientError::Protocol(format!(
+                "xid out of order: expected {expected}, got {xid}"
+            )));
+        }
+        if self.closing {
+            // The reply to closeSession: the server closes the connection next.
+            return Ok(true);
+        }
+        if err == 0 {
+            let _ = self
+                .result
+                .histogram
+                .record(now.duration_since(sent).as_micros().max(1) as u64);
+            self.result.ops += 1;
+        } else {
+            self.result.errors += 1;
+        }
+        Ok(false)
     }
 }

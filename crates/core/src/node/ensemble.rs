@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use menagerie_proto::quorum::{Notification, PeerState, QuorumPacket};
+use menagerie_proto::quorum::{Notification, PacketType, PeerState, QuorumPacket};
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_proto::{ServerId, Zxid};
 
-use super::Node;
+use super::{Node, SnapshotFor};
 use crate::ensemble::{EnsembleConfig, MemberRole};
 use crate::input::Now;
 use crate::output::{Output, SnapshotMode};
@@ -51,6 +51,9 @@ pub struct ZabState {
     pub committed: CommittedLog,
     /// The last role change, for the operations surface: (state, monotonic ms).
     pub since: (PeerState, u64),
+    /// Learners this member synced as leader: (by DIFF or TRUNC, by SNAP); ZooKeeper's
+    /// `diff_count` and `snap_count`.
+    pub syncs_sent: (u64, u64),
 }
 
 impl ZabState {
@@ -70,6 +73,7 @@ impl ZabState {
             last_logged: Zxid::ZERO,
             committed,
             since: (PeerState::Looking, 0),
+            syncs_sent: (0, 0),
         }
     }
 }
@@ -166,6 +170,10 @@ impl Node {
     /// A quorum link came up.
     pub(super) fn peer_up(&mut self, now: Now, peer: ServerId, out: &mut Vec<Output>) {
         let mut acts = Actions::new();
+        if let Role::Leading(l) = &mut self.role {
+            // A learner that connects again registers again; its old link is gone.
+            l.peer_down(peer);
+        }
         if let (Role::Learning(l), Some(zab)) = (&mut self.role, &self.zab)
             && l.leader() == peer
         {
@@ -230,8 +238,20 @@ impl Node {
 
     fn exec_one(&mut self, now: Now, a: Action, out: &mut Vec<Output>) {
         match a {
-            Action::Send(to, packet) => out.push(Output::Send { to, packet }),
-            Action::SendSnapshot(to, zxid) => out.push(Output::SendSnapshot { to, zxid }),
+            Action::Send(to, packet) => {
+                if matches!(packet.kind(), Some(PacketType::Diff | PacketType::Trunc))
+                    && let Some(zab) = self.zab()
+                {
+                    zab.syncs_sent.0 += 1;
+                }
+                out.push(Output::Send { to, packet });
+            }
+            Action::SendSnapshot(to, zxid) => {
+                if let Some(zab) = self.zab() {
+                    zab.syncs_sent.1 += 1;
+                }
+                out.push(Output::SendSnapshot { to, zxid });
+            }
             Action::DropPeer(peer) => out.push(Output::DropPeer { peer }),
             Action::ConnectToLeader(leader) => out.push(Output::ConnectToLeader { leader }),
             Action::Persist(txn) => self.persist(txn, out),
@@ -250,8 +270,7 @@ impl Node {
                 out.push(Output::Truncate { to, reload });
             }
             Action::Snapshot => {
-                self.learner_snapshot = true;
-                out.push(Output::TakeSnapshot(SnapshotMode::Whole));
+                self.ask_snapshot(SnapshotFor::Learner, SnapshotMode::Whole, out);
             }
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),
@@ -274,7 +293,7 @@ impl Node {
         if !self.read_only
             && let Some(mode) = self.snapshots.logged(1)
         {
-            out.push(Output::TakeSnapshot(mode));
+            self.ask_snapshot(SnapshotFor::Policy, mode, out);
         }
     }
 
@@ -372,6 +391,11 @@ impl Node {
         let zxid = replica.last_processed_zxid();
         tracing::info!(zxid = %zxid, nodes = replica.tree().node_count(), "snapshot from the leader loaded");
         self.replica = replica;
+        if let Some(zab) = &self.zab {
+            // As a Java learner does with reconfig disabled (ZOOKEEPER-2819).
+            self.replica
+                .set_config_node(&zab.config.config_text, now.wall_ms);
+        }
         let mut acts = Actions::new();
         l.state_replaced(zxid, &mut acts);
         if let Some(zab) = self.zab() {

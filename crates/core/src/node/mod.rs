@@ -13,6 +13,7 @@
 //! put Zab between persist and apply; the front and the replica stay the same.
 
 pub mod ensemble;
+pub mod ensemble_view;
 mod requests;
 mod roles;
 pub mod views;
@@ -29,7 +30,7 @@ use crate::config::CoreConfig;
 use crate::front::{Answered, Front};
 use crate::input::{ConnId, Input, Now, SnapshotEnd};
 use crate::notify::Notifier;
-use crate::output::Output;
+use crate::output::{Output, SnapshotMode};
 use crate::proposer::Proposer;
 use crate::replica::Replica;
 use crate::session::SessionIds;
@@ -53,8 +54,17 @@ pub struct Node {
     role: ensemble::Role,
     /// The ensemble state that outlives roles (`None` for a standalone server).
     zab: Option<ensemble::ZabState>,
-    /// A learner synced by SNAP asked for the snapshot now being written.
-    learner_snapshot: bool,
+    /// Who asked for each snapshot not yet ended, in the order they end.
+    snapshots_asked: VecDeque<SnapshotFor>,
+}
+
+/// Who asked for a snapshot ([`Output::TakeSnapshot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SnapshotFor {
+    /// The snapshot policy (`snapCount`, `snapSizeLimitInKb`).
+    Policy,
+    /// A learner synced by SNAP, before it acknowledges NEWLEADER.
+    Learner,
 }
 
 impl Node {
@@ -72,12 +82,16 @@ impl Node {
         } else {
             ensemble::Role::Standalone
         };
+        let mut replica = Replica::new(config.extended_types, config.seed, config.digest_enabled);
+        if let Some(e) = &config.ensemble {
+            replica.set_config_node(&e.config_text, now.wall_ms);
+        }
         Node {
             role,
             zab,
-            learner_snapshot: false,
+            snapshots_asked: VecDeque::new(),
             front: Front::new(session_ids),
-            replica: Replica::new(config.extended_types, config.seed, config.digest_enabled),
+            replica,
             watches: WatchManager::new(config.seed),
             proposer: Proposer::new(&config, now, Zxid::ZERO),
             in_flight: VecDeque::new(),
@@ -176,7 +190,7 @@ impl Node {
         if !self.read_only
             && let Some(mode) = self.snapshots.logged(1)
         {
-            out.push(Output::TakeSnapshot(mode));
+            self.ask_snapshot(SnapshotFor::Policy, mode, out);
         }
     }
 
@@ -184,12 +198,18 @@ impl Node {
         if !self.read_only
             && let Some(mode) = self.snapshots.due()
         {
-            out.push(Output::TakeSnapshot(mode));
+            self.ask_snapshot(SnapshotFor::Policy, mode, out);
         }
     }
 
+    /// Asks the shell for a snapshot; `Input::SnapshotEnded` reports them in this order.
+    fn ask_snapshot(&mut self, asker: SnapshotFor, mode: SnapshotMode, out: &mut Vec<Output>) {
+        self.snapshots_asked.push_back(asker);
+        out.push(Output::TakeSnapshot(mode));
+    }
+
     fn snapshot_ended(&mut self, now: Now, end: SnapshotEnd, out: &mut Vec<Output>) {
-        if std::mem::take(&mut self.learner_snapshot) {
+        if self.snapshots_asked.pop_front() == Some(SnapshotFor::Learner) {
             // The snapshot a learner synced by SNAP needs before it acknowledges NEWLEADER.
             let mut acts = crate::zab::action::Actions::new();
             if let ensemble::Role::Learning(l) = &mut self.role {

@@ -170,6 +170,8 @@ impl Node {
         let last = self.replica.last_processed_zxid();
         if let Some(zab) = self.zab.as_mut() {
             zab.last_logged = zab.last_logged.max(last);
+            self.replica
+                .set_config_node(&zab.config.config_text, now.wall_ms);
         }
         let sessions = self.proposer.sessions_mut();
         for (&session, &timeout) in self.replica.sessions() {

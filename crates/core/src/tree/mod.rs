@@ -506,10 +506,12 @@ impl DataTree {
 
     /// Creates a node (ZooKeeper: `DataTree.createNode`). The parent's stored cversion and
     /// pzxid move only if `parent_cversion` is newer, so replaying a txn over a fuzzy
-    /// snapshot is harmless.
+    /// snapshot is harmless. They move even when the node exists already: replay over a
+    /// fuzzy snapshot that wrote the node but not the parent's change (ZooKeeper:
+    /// `processTxn` on NODEEXISTS).
     pub fn create(&mut self, path: &str, n: &NewNode<'_>) -> Result<NodeId, ErrorCode> {
         let parent = self.lookup(path::parent(path)).ok_or(ErrorCode::NoNode)?;
-        if path == "/" || self.lookup(path).is_some() {
+        if path == "/" {
             return Err(ErrorCode::NodeExists);
         }
         let p = &self.nodes[parent as usize];
@@ -518,12 +520,9 @@ impl DataTree {
         } else {
             n.parent_cversion
         };
-        if cversion > p.cversion {
-            self.unhash(parent);
-            let p = &mut self.nodes[parent as usize];
-            p.cversion = cversion;
-            p.pzxid = n.zxid;
-            self.rehash(parent);
+        self.raise_cversion(parent, cversion, n.zxid);
+        if self.lookup(path).is_some() {
+            return Err(ErrorCode::NodeExists);
         }
         let id = self.insert(path, Some(parent), n);
         self.rehash(id);
@@ -551,9 +550,33 @@ impl DataTree {
         }
     }
 
-    /// Deletes a node (ZooKeeper: `DataTree.deleteNode`); the parent's pzxid rises to `zxid`.
+    /// Raises a parent's cversion to `cversion`, and its pzxid to `zxid` with it, unless it
+    /// is at least that new already (ZooKeeper: `DataTree.setCversionPzxid`).
+    fn raise_cversion(&mut self, parent: NodeId, cversion: i32, zxid: i64) {
+        if cversion > self.nodes[parent as usize].cversion {
+            self.unhash(parent);
+            let p = &mut self.nodes[parent as usize];
+            p.cversion = cversion;
+            p.pzxid = zxid;
+            self.rehash(parent);
+        }
+    }
+
+    /// Deletes a node (ZooKeeper: `DataTree.deleteNode`); the parent's pzxid rises to `zxid`,
+    /// even when the node is missing: replay over a fuzzy snapshot that skipped a child
+    /// deleted after its parent was written.
     pub fn delete(&mut self, path: &str, zxid: i64) -> Result<(), ErrorCode> {
-        let id = self.lookup(path).ok_or(ErrorCode::NoNode)?;
+        let Some(id) = self.lookup(path) else {
+            if let Some(parent) = self.lookup(path::parent(path))
+                && path != "/"
+                && zxid > self.nodes[parent as usize].pzxid
+            {
+                self.unhash(parent);
+                self.nodes[parent as usize].pzxid = zxid;
+                self.rehash(parent);
+            }
+            return Err(ErrorCode::NoNode);
+        };
         if path == "/" {
             return Err(ErrorCode::BadArguments);
         }

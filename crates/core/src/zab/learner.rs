@@ -241,6 +241,16 @@ impl Learner {
             LearnerPhase::AwaitUpToDate if kind == Some(PacketType::UpToDate) => {
                 self.up_to_date(acts)
             }
+            // A Java leader sends live traffic right after NEWLEADER: proposals are logged
+            // (and acknowledged once serving), commits wait for UPTODATE.
+            LearnerPhase::Persisting | LearnerPhase::AwaitUpToDate
+                if matches!(
+                    kind,
+                    Some(PacketType::Proposal | PacketType::Commit | PacketType::Inform)
+                ) =>
+            {
+                self.live_before_up_to_date(p, acts)
+            }
             LearnerPhase::Broadcast => self.broadcast_packet(p, acts),
             // Pings are ignored until UPTODATE; anything else before it is a protocol error.
             _ if kind == Some(PacketType::Ping) => {}
@@ -322,6 +332,15 @@ impl Learner {
         if self.phase != LearnerPhase::AwaitState {
             return;
         }
+        if self.mode == SyncMode::Trunc && zxid != self.durable {
+            // The disk could not give the state at the truncation point (`durable` was set
+            // to it): syncing from here would leave a gap the leader knows nothing of.
+            tracing::error!(reloaded = %zxid, expected = %self.durable, "reload after TRUNC fell short");
+            acts.push(Action::StepDown(
+                "the state reloaded after TRUNC ends before the truncation point",
+            ));
+            return;
+        }
         if self.mode == SyncMode::Snap {
             // No divergent tail may survive beyond the snapshot the leader sent.
             acts.push(Action::Truncate {
@@ -395,6 +414,34 @@ impl Learner {
             acts.push(Action::Snapshot);
         }
         self.try_ack_new_leader(acts);
+    }
+
+    /// Live PROPOSAL, COMMIT or INFORM between NEWLEADER and UPTODATE (ZooKeeper 3.9.3+
+    /// keeps them queued the same way).
+    fn live_before_up_to_date(&mut self, p: QuorumPacket, acts: &mut Actions) {
+        match p.kind() {
+            Some(PacketType::Proposal) => {
+                if let Some(t) = decode(&p, acts) {
+                    acts.push(Action::Persist(Arc::clone(&t)));
+                    self.uncommitted.push_back(t);
+                }
+            }
+            Some(PacketType::Commit) => match self.uncommitted.front() {
+                Some(t) if t.zxid() == p.zxid => {
+                    if let Some(t) = self.uncommitted.pop_front() {
+                        self.deferred.push(t);
+                    }
+                }
+                _ => tracing::warn!(zxid = %p.zxid, "commit before UPTODATE matches no proposal"),
+            },
+            Some(PacketType::Inform) => {
+                if let Some(t) = decode(&p, acts) {
+                    acts.push(Action::Persist(Arc::clone(&t)));
+                    self.deferred.push(t);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// The learner's log is durable up to `up_to`.

@@ -11,9 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
-use super::{Answer, Query, commands};
-use crate::monitor;
-use crate::shell::ToShell;
+use crate::inbox::{Answer, Query, ToShell};
+use crate::ops::{commands, metric};
 
 /// Largest accepted request head (request line and headers).
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -305,7 +304,7 @@ async fn metrics(shell: &mpsc::Sender<ToShell>) -> Response {
         Some(Answer::Metrics(m, extra)) => Response::new(
             200,
             "text/plain; version=0.0.4; charset=utf-8",
-            monitor::to_prometheus(&m) + &extra,
+            metric::to_prometheus(&m) + &extra,
         ),
         _ => Response::text(503, "not serving: the server does not answer\n"),
     }

@@ -1,68 +1,22 @@
 //! The admin HTTP server: ZooKeeper's AdminServer commands as JSON under `admin.commandURL`,
 //! Prometheus metrics at `/metrics`, and `/ready` / `/health` probes for orchestrators.
 //!
-//! * [`commands`]: the commands and the JSON they answer (run inside the shell task).
 //! * [`http`]: a small HTTP/1.1 server (GET/HEAD only, one request per connection, with size,
 //!   time and concurrency limits).
 //!
 //! The HTTP tasks never touch the core: each request becomes a [`ToShell::Admin`] message and
-//! the shell answers it between client inputs, as it does for four-letter words.
+//! the shell answers it between client inputs (with `crate::ops::answer`), as it does for
+//! four-letter words.
 
-pub mod commands;
 pub mod http;
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use menagerie_core::Node as Server;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use crate::config::AdminConfig;
-use crate::four_letter::ShellView;
-use crate::monitor::{self, Metric};
-use crate::shell::ToShell;
-
-/// A question for the shell.
-#[derive(Debug)]
-pub enum Query {
-    /// Run an AdminServer command.
-    Command {
-        /// The name or alias as requested.
-        name: String,
-        /// Query parameters (first value of each).
-        args: BTreeMap<String, String>,
-    },
-    /// The monitoring numbers (for `/metrics`).
-    Metrics,
-    /// Whether writes can be made durable (for `/ready`).
-    Ready,
-}
-
-/// The shell's answer to a [`Query`].
-#[derive(Debug)]
-pub enum Answer {
-    /// A command's JSON object.
-    Json(commands::Object),
-    /// The monitoring numbers, and the Prometheus-only families
-    /// ([`monitor::extra_prometheus`]).
-    Metrics(Vec<Metric>, String),
-    /// Whether the server is serving (storage works).
-    Ready(bool),
-}
-
-/// Answers `query` from the core; called by the shell task. `storage_ok` is false once the
-/// storage thread has failed.
-pub fn answer(query: Query, server: &mut Server, view: &ShellView<'_>, storage_ok: bool) -> Answer {
-    match query {
-        Query::Command { name, args } => Answer::Json(commands::run(&name, &args, server, view)),
-        Query::Metrics => Answer::Metrics(
-            monitor::collect(server, view, 0),
-            monitor::extra_prometheus(&view.fsync.snapshot(), server.stats()),
-        ),
-        Query::Ready => Answer::Ready(storage_ok),
-    }
-}
+use crate::inbox::ToShell;
 
 /// The bound admin listeners.
 #[derive(Debug, Default)]

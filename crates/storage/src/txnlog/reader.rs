@@ -187,7 +187,7 @@ impl LogFileReader {
             // so an impossible length is damage, not a torn tail.
             return Err(self
                 .inp
-                .corrupt(offset + 8, format!("Unreasonable length = {len}")));
+                .corrupt(offset + 8, oversize_hint(len, self.max_entry_len)));
         }
         if len as u64 + 1 > self.inp.remaining() {
             return Ok(partial);
@@ -233,6 +233,20 @@ pub struct FileScan {
     pub last_zxid: Option<i64>,
     /// Number of complete entries.
     pub entries: u64,
+}
+
+/// The message for an entry length above the limit: damage, or (for a plausible positive
+/// length) a log written by a server with a larger `jute.maxbuffer`.
+fn oversize_hint(len: i32, max_entry_len: usize) -> String {
+    if len < 0 || len as usize > 1 << 30 {
+        return format!("Unreasonable length = {len}");
+    }
+    format!(
+        "Unreasonable length = {len}: the entry is longer than the limit of {max_entry_len} bytes \
+         (jute.maxbuffer + 1024); if the log was written with a larger jute.maxbuffer, set \
+         jute.maxbuffer to at least {} (zoo.cfg, or --jute-maxbuffer for menagerie inspect)",
+        (len as usize).saturating_sub(1024).max(1024)
+    )
 }
 
 /// Reads every entry of one file, verifying checksums.

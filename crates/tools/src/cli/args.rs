@@ -70,21 +70,6 @@ pub fn parse_main(args: &[String]) -> Result<MainArgs, String> {
     Ok(m)
 }
 
-/// The value of `key` in a Java properties text (`key=value` or `key: value` lines; `#`
-/// and `!` start comments). Continuation lines and escapes are not interpreted.
-pub fn property<'a>(text: &'a str, key: &str) -> Option<&'a str> {
-    text.lines()
-        .map(str::trim_start)
-        .filter(|l| !l.starts_with('#') && !l.starts_with('!'))
-        .filter_map(|l| {
-            let i = l.find(['=', ':'])?;
-            Some((l[..i].trim(), l[i + 1..].trim()))
-        })
-        .filter(|(k, _)| *k == key)
-        .map(|(_, v)| v)
-        .next_back()
-}
-
 /// Splits an interactive line into words: whitespace separates, a word that starts with a
 /// quote runs to the matching quote and loses its quotes (`"a b"` is one word `a b`).
 pub fn split_line(line: &str) -> Vec<String> {
@@ -237,15 +222,6 @@ mod tests {
         assert!(parse_main(&words("-server")).is_err());
         assert!(parse_main(&words("-timeout abc")).is_err());
         assert!(parse_main(&words("--json ls /")).expect("parses").json);
-    }
-
-    #[test]
-    fn properties() {
-        let t = "# c\nzookeeper.client.secure = true\na: b\n!x=y\na=c\n";
-        assert_eq!(property(t, "zookeeper.client.secure"), Some("true"));
-        assert_eq!(property(t, "a"), Some("c"));
-        assert_eq!(property(t, "!x"), None);
-        assert_eq!(property(t, "missing"), None);
     }
 
     #[test]

@@ -173,48 +173,8 @@ impl Cli {
             let _ = write!(io.err, "{}", usage_text());
             return Err("No command entered".into());
         };
-        match cmd {
-            "quit" => {
-                self.session.close().await;
-                return Ok(Flow::Quit(self.exit_code));
-            }
-            "history" => {
-                // zkCli prints the last ten and this one ("null" if it is not in the
-                // history, as in one-shot mode)
-                let n = self.history.len().saturating_sub(1);
-                for i in n.saturating_sub(10)..=n {
-                    let line = self.history.get(i).map(String::as_str).unwrap_or("null");
-                    let _ = writeln!(io.out, "{i} - {line}");
-                }
-                return Ok(Flow::Continue);
-            }
-            "redo" if words.len() >= 2 => return Box::pin(self.redo(&words[1], io)).await,
-            "printwatches" => {
-                use std::sync::atomic::Ordering;
-                let pw = &self.session.shared.print_watches;
-                match words.get(1) {
-                    None => {
-                        let on = pw.load(Ordering::SeqCst);
-                        let _ =
-                            writeln!(io.out, "printwatches is {}", if on { "on" } else { "off" });
-                    }
-                    Some(v) => pw.store(v == "on", Ordering::SeqCst),
-                }
-                return Ok(Flow::Continue);
-            }
-            "help" => {
-                let _ = write!(io.out, "{}", help_text());
-                return Ok(Flow::Continue);
-            }
-            "connect" => {
-                let host = words
-                    .get(1)
-                    .cloned()
-                    .unwrap_or_else(|| self.session.host.clone());
-                self.session.connect(&host).await?;
-                return Ok(Flow::Continue);
-            }
-            _ => {}
+        if let Some(flow) = self.shell_command(cmd, words, io).await {
+            return flow;
         }
         let known = COMMANDS
             .iter()
@@ -230,16 +190,7 @@ impl Cli {
             return Ok(Flow::Continue);
         }
         if cmd == "version" {
-            let p = parse_opts(words, "")?;
-            if p.args.len() > 1 {
-                return Err(usage_of(cmd));
-            }
-            let _ = writeln!(
-                io.out,
-                "ZooKeeper CLI version: 3.8.0-menagerie-{}",
-                env!("CARGO_PKG_VERSION")
-            );
-            return Ok(Flow::Continue);
+            return version(words, io);
         }
         let Some(client) = self.session.live_wait().await else {
             let _ = writeln!(io.out, "Not connected");
@@ -260,6 +211,57 @@ impl Cli {
             _ => ctx.dispatch(cmd, words).await,
         };
         r.map(|()| Flow::Continue)
+    }
+
+    /// The commands about the shell itself (no server needed); `None` for the others.
+    async fn shell_command(
+        &mut self,
+        cmd: &str,
+        words: &[String],
+        io: &mut Io<'_>,
+    ) -> Option<Result<Flow, String>> {
+        match cmd {
+            "quit" => {
+                self.session.close().await;
+                Some(Ok(Flow::Quit(self.exit_code)))
+            }
+            "history" => {
+                // zkCli prints the last ten and this one ("null" if it is not in the
+                // history, as in one-shot mode)
+                let n = self.history.len().saturating_sub(1);
+                for i in n.saturating_sub(10)..=n {
+                    let line = self.history.get(i).map(String::as_str).unwrap_or("null");
+                    let _ = writeln!(io.out, "{i} - {line}");
+                }
+                Some(Ok(Flow::Continue))
+            }
+            "redo" if words.len() >= 2 => Some(Box::pin(self.redo(&words[1], io)).await),
+            "printwatches" => {
+                use std::sync::atomic::Ordering;
+                let pw = &self.session.shared.print_watches;
+                match words.get(1) {
+                    None => {
+                        let on = pw.load(Ordering::SeqCst);
+                        let _ =
+                            writeln!(io.out, "printwatches is {}", if on { "on" } else { "off" });
+                    }
+                    Some(v) => pw.store(v == "on", Ordering::SeqCst),
+                }
+                Some(Ok(Flow::Continue))
+            }
+            "help" => {
+                let _ = write!(io.out, "{}", help_text());
+                Some(Ok(Flow::Continue))
+            }
+            "connect" => {
+                let host = words
+                    .get(1)
+                    .cloned()
+                    .unwrap_or_else(|| self.session.host.clone());
+                Some(self.session.connect(&host).await.map(|()| Flow::Continue))
+            }
+            _ => None,
+        }
     }
 
     async fn redo(&mut self, n: &str, io: &mut Io<'_>) -> Result<Flow, String> {
@@ -298,6 +300,20 @@ fn parse_java_int(s: &str) -> Option<i32> {
         body.parse::<i64>().ok()?
     };
     i32::try_from(if neg { -v } else { v }).ok()
+}
+
+/// `version`: the CLI's version line, as zkCli prints it.
+fn version(words: &[String], io: &mut Io<'_>) -> Result<Flow, String> {
+    let p = parse_opts(words, "")?;
+    if p.args.len() > 1 {
+        return Err(usage_of("version"));
+    }
+    let _ = writeln!(
+        io.out,
+        "ZooKeeper CLI version: 3.8.0-menagerie-{}",
+        env!("CARGO_PKG_VERSION")
+    );
+    Ok(Flow::Continue)
 }
 
 #[cfg(test)]

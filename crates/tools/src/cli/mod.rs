@@ -49,21 +49,14 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
-    if let Some(file) = &opts.client_configuration {
-        match std::fs::read_to_string(file) {
-            Err(e) => {
-                say_err!("Invalid client configuration file {file}: {e}");
-                return 2;
-            }
-            Ok(text) if args::property(&text, "zookeeper.client.secure") == Some("true") => {
-                say_err!(
-                    "{file}: zookeeper.client.secure=true (TLS) is not supported by menagerie cli"
-                );
-                return 2;
-            }
-            Ok(_) => {}
+    let security = match crate::security::ClientSecurity::load(opts.client_configuration.as_deref())
+    {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            say_err!("Invalid client configuration: {e}");
+            return 2;
         }
-    }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -82,7 +75,9 @@ pub fn main(args: &[String]) -> i32 {
     });
     let command = opts.command.clone();
     let host = opts.server.clone();
-    let mut cli = Cli::new(Session::new(opts, printer));
+    let mut session = Session::new(opts, printer);
+    session.security = security;
+    let mut cli = Cli::new(session);
     let code = match command {
         None => shell::run(cli, &runtime),
         Some(words) => runtime.block_on(async {

@@ -108,6 +108,27 @@ pub async fn setquota(
         let _ = writeln!(io.err, "cannot set a quota under the path: {QUOTA_ROOT}");
         return Ok(());
     }
+    let quota = match quota_from_flags(p) {
+        Ok(q) => q,
+        Err(message) => {
+            let _ = writeln!(io.err, "{message}");
+            return Ok(());
+        }
+    };
+    validate_path(path)?;
+    if read_node(client, path).await?.is_none() {
+        return Err(format!("{path} does not exist."));
+    }
+    check_child_quota(client, path).await?;
+    check_parent_quota(client, path).await?;
+    ensure_quota_dirs(client, path).await?;
+    let (limits, stats) = write_limits(client, path, quota).await?;
+    warn_below_usage(&limits, &stats, io);
+    Ok(())
+}
+
+/// The limits the flags set (-1 for the others), or zkCli's message for a bad value.
+fn quota_from_flags(p: &Parsed) -> Result<Vec<(String, i64)>, &'static str> {
     let mut quota: Vec<(String, i64)> = ["count", "bytes", "countHardLimit", "byteHardLimit"]
         .iter()
         .map(|k| (k.to_string(), -1))
@@ -124,33 +145,21 @@ pub async fn setquota(
         } else {
             v.parse::<i64>().ok()
         };
-        let Some(n) = parsed else {
-            let _ = writeln!(
-                io.err,
-                "NumberFormatException happens when parsing the option value"
-            );
-            return Ok(());
-        };
+        let n = parsed.ok_or("NumberFormatException happens when parsing the option value")?;
         if count && n <= 0 {
-            let _ = writeln!(io.err, "the num quota must be greater than zero");
-            return Ok(());
+            return Err("the num quota must be greater than zero");
         }
         if !count && n < 0 {
-            let _ = writeln!(
-                io.err,
-                "the bytes quota must be greater than or equal to zero"
-            );
-            return Ok(());
+            return Err("the bytes quota must be greater than or equal to zero");
         }
         put(&mut quota, key, n);
     }
-    validate_path(path)?;
-    if read_node(client, path).await?.is_none() {
-        return Err(format!("{path} does not exist."));
-    }
-    check_child_quota(client, path).await?;
-    check_parent_quota(client, path).await?;
-    // (only what is missing: a failed create would still use a zxid)
+    Ok(quota)
+}
+
+/// Creates `/zookeeper/quota` and the nodes mirroring `path` under it (only what is
+/// missing: a failed create would still use a zxid).
+async fn ensure_quota_dirs(client: &Client, path: &str) -> Result<(), String> {
     if !exists(client, QUOTA_ROOT).await? {
         create_if_missing(client, "/zookeeper", None).await?;
         create_if_missing(client, QUOTA_ROOT, None).await?;
@@ -163,17 +172,30 @@ pub async fn setquota(
             create_if_missing(client, &qp, None).await?;
         }
     }
+    Ok(())
+}
+
+type Record = Vec<(String, i64)>;
+
+/// Writes the limits node of `path` (new, or merged into the existing one) and returns the
+/// limits and the usage stats.
+async fn write_limits(
+    client: &Client,
+    path: &str,
+    quota: Record,
+) -> Result<(Record, Record), String> {
     let (lp, sp) = (limit_path(path), stat_path(path));
-    let (limits, stats) = match read_node(client, &lp).await? {
+    let stats = |client| async move {
+        let s = read_node(client, &stat_path(path)).await?;
+        Ok::<_, String>(s.map(|(d, _)| record(d.as_deref())).unwrap_or_default())
+    };
+    match read_node(client, &lp).await? {
         None => {
             let text = stats_track_text(&quota);
             create_if_missing(client, &lp, Some(text.into_bytes())).await?;
             let zero = stats_track_text(&[("count".into(), 0), ("bytes".into(), 0)]);
             create_if_missing(client, &sp, Some(zero.into_bytes())).await?;
-            let stats = read_node(client, &sp)
-                .await?
-                .map(|(d, _)| record(d.as_deref()));
-            (quota, stats.unwrap_or_default())
+            Ok((quota, stats(client).await?))
         }
         Some((data, _)) => {
             let mut existing = record(data.as_deref());
@@ -182,37 +204,42 @@ pub async fn setquota(
                     put(&mut existing, k, *v);
                 }
             }
-            let stats = read_node(client, &sp)
-                .await?
-                .map(|(d, _)| record(d.as_deref()));
-            let text = stats_track_text(&existing);
-            client
-                .call(Request::SetData(SetDataRequest {
-                    path: lp.clone(),
-                    data: Some(text.into_bytes()),
-                    version: -1,
-                }))
-                .await
-                .map_err(map_err(&lp))?;
-            (existing, stats.unwrap_or_default())
+            let stats = stats(client).await?;
+            set_data(client, &lp, stats_track_text(&existing)).await?;
+            Ok((existing, stats))
         }
-    };
-    let (count, bytes) = (get(&stats, "count"), get(&stats, "bytes"));
+    }
+}
+
+async fn set_data(client: &Client, path: &str, text: String) -> Result<(), String> {
+    client
+        .call(Request::SetData(SetDataRequest {
+            path: path.to_string(),
+            data: Some(text.into_bytes()),
+            version: -1,
+        }))
+        .await
+        .map_err(map_err(path))?;
+    Ok(())
+}
+
+/// zkCli's warnings when a new limit is already exceeded.
+fn warn_below_usage(limits: &Record, stats: &Record, io: &mut Io<'_>) {
+    let (count, bytes) = (get(stats, "count"), get(stats, "bytes"));
     let below =
         |soft: i64, hard: i64, used: i64| (soft > -1 && soft < used) || (hard > -1 && hard < used);
-    if below(get(&limits, "count"), get(&limits, "countHardLimit"), count) {
+    if below(get(limits, "count"), get(limits, "countHardLimit"), count) {
         let _ = writeln!(
             io.out,
             "[Warning]: the count quota you create is less than the existing count:{count}"
         );
     }
-    if below(get(&limits, "bytes"), get(&limits, "byteHardLimit"), bytes) {
+    if below(get(limits, "bytes"), get(limits, "byteHardLimit"), bytes) {
         let _ = writeln!(
             io.out,
             "[Warning]: the bytes quota you create is less than the existing bytes:{bytes}"
         );
     }
-    Ok(())
 }
 
 async fn check_child_quota(client: &Client, path: &str) -> Result<(), String> {
@@ -331,48 +358,37 @@ pub async fn delquota(
                 put(&mut rec, k, -1);
             }
         }
-        client
-            .call(Request::SetData(SetDataRequest {
-                path: lp.clone(),
-                data: Some(stats_track_text(&rec).into_bytes()),
-                version: -1,
-            }))
-            .await
-            .map_err(map_err(&lp))?;
-        return Ok(());
+        return set_data(client, &lp, stats_track_text(&rec)).await;
     }
-    let kids = match children(client, &parent).await? {
-        Some(k) => k,
-        None => {
-            let _ = writeln!(io.err, "quota for {path} does not exist.");
-            return Ok(());
-        }
+    let Some(kids) = children(client, &parent).await? else {
+        let _ = writeln!(io.err, "quota for {path} does not exist.");
+        return Ok(());
     };
     for k in kids {
-        let child = format!("{parent}/{k}");
-        client
-            .call(Request::Delete(DeleteRequest {
-                path: child.clone(),
-                version: -1,
-            }))
-            .await
-            .map_err(map_err(&child))?;
+        delete(client, &format!("{parent}/{k}")).await?;
     }
-    // remove now-empty quota directories up to /zookeeper/quota
-    let mut cur = parent;
+    remove_empty_quota_dirs(client, parent).await
+}
+
+async fn delete(client: &Client, path: &str) -> Result<(), String> {
+    client
+        .call(Request::Delete(DeleteRequest {
+            path: path.to_string(),
+            version: -1,
+        }))
+        .await
+        .map_err(map_err(path))?;
+    Ok(())
+}
+
+/// Removes now-empty quota directories from `dir` up to `/zookeeper/quota`.
+async fn remove_empty_quota_dirs(client: &Client, dir: String) -> Result<(), String> {
+    let mut cur = dir;
     let mut steps = 0;
     while cur != QUOTA_ROOT && cur.starts_with(QUOTA_ROOT) && steps < 10_000 {
         steps += 1;
         match children(client, &cur).await? {
-            Some(k) if k.is_empty() => {
-                client
-                    .call(Request::Delete(DeleteRequest {
-                        path: cur.clone(),
-                        version: -1,
-                    }))
-                    .await
-                    .map_err(map_err(&cur))?;
-            }
+            Some(k) if k.is_empty() => delete(client, &cur).await?,
             _ => break,
         }
         match cur.rfind('/') {

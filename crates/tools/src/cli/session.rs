@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use super::args::MainArgs;
 use super::format::{event_text, validate_path};
 use crate::client::{Client, ClientError, Resume};
+use crate::security::ClientSecurity;
 
 /// Where command output goes: zkCli writes some things to stdout and some to stderr.
 pub struct Io<'a> {
@@ -232,6 +233,8 @@ pub struct Session {
     pub shared: Arc<Shared>,
     /// Print the connection's own `SyncConnected` event (interactive shells do).
     pub announce: bool,
+    /// TLS and SASL settings (`-client-configuration`, `CLIENT_JVMFLAGS`).
+    pub security: Arc<ClientSecurity>,
 }
 
 /// A connection event (type None) with the given state.
@@ -258,6 +261,7 @@ async fn dial(
     deadline: Instant,
     read_only: bool,
     resume: Option<&Resume>,
+    security: &ClientSecurity,
 ) -> Result<Client, String> {
     let mut attempt = 0usize;
     loop {
@@ -266,12 +270,13 @@ async fn dial(
         let left = deadline.saturating_duration_since(Instant::now());
         let last = match tokio::time::timeout(
             left.max(Duration::from_millis(10)),
-            Client::connect_session(addr, timeout, read_only, resume),
+            Client::connect_secure(addr, timeout, read_only, resume, security),
         )
         .await
         {
             Ok(Ok(c)) => return Ok(c),
             Ok(Err(ClientError::SessionExpired)) => return Err("expired".into()),
+            Ok(Err(e @ ClientError::Auth(_))) => return Err(format!("{addr}: {e}")),
             Ok(Err(e)) => format!("{addr}: {e}"),
             Err(_) => format!("{addr}: timed out"),
         };
@@ -293,6 +298,7 @@ struct Pump {
     addrs: Vec<String>,
     read_only: bool,
     chroot: Option<String>,
+    security: Arc<ClientSecurity>,
 }
 
 impl Pump {
@@ -325,6 +331,7 @@ impl Pump {
                 deadline,
                 self.read_only,
                 Some(&resume),
+                &self.security,
             )
             .await;
             if !self.current() {
@@ -375,6 +382,7 @@ impl Session {
             generation: Arc::default(),
             shared: Shared::new(printer),
             announce: false,
+            security: Arc::default(),
         }
     }
 
@@ -431,9 +439,16 @@ impl Session {
         }
         let timeout = Duration::from_millis(self.opts.timeout_ms.max(1));
         let deadline = Instant::now() + timeout;
-        let client = dial(&addrs, timeout, deadline, self.opts.read_only, None)
-            .await
-            .map_err(|last| format!("KeeperErrorCode = ConnectionLoss ({last})"))?;
+        let client = dial(
+            &addrs,
+            timeout,
+            deadline,
+            self.opts.read_only,
+            None,
+            &self.security,
+        )
+        .await
+        .map_err(|last| format!("KeeperErrorCode = ConnectionLoss ({last})"))?;
         let client = Arc::new(client.with_chroot(chroot.clone()));
         if let Ok(mut w) = self.shared.watches.lock() {
             *w = Watches::default();
@@ -453,6 +468,7 @@ impl Session {
             addrs,
             read_only: self.opts.read_only,
             chroot,
+            security: Arc::clone(&self.security),
         };
         tokio::spawn(pump.run(client));
         Ok(())

@@ -224,7 +224,12 @@ fn interactive(cli: &mut Cli, runtime: &Runtime, host: &str) -> i32 {
                     return code;
                 }
             }
-            Err(ReadlineError::Interrupted) => continue,
+            // Ctrl-C ends the shell as it ends zkCli (whose JVM exits on SIGINT with 130);
+            // the session is closed first, so its ephemerals go at once.
+            Err(ReadlineError::Interrupted) => {
+                runtime.block_on(cli.session.close());
+                return 130;
+            }
             Err(ReadlineError::Eof) => break,
             Err(e) => {
                 say_err!("{e}");

@@ -142,6 +142,28 @@ pub async fn watch(
         if mode == 1 { " and below" } else { "" }
     );
     let _ = io.err.flush();
+    print_events(&mut rx, count, json, io).await;
+    if let Ok(mut s) = sub.lock() {
+        *s = None;
+    }
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.call(Request::RemoveWatches(WatchesRequest {
+            path: path.to_string(),
+            watcher_type: 3,
+        })),
+    )
+    .await;
+    Ok(())
+}
+
+/// Prints watch events until `count` of them (if given), a lost session or Ctrl-C.
+async fn print_events(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<menagerie_proto::records::WatcherEvent>,
+    count: Option<u64>,
+    json: bool,
+    io: &mut Io<'_>,
+) {
     let mut seen = 0u64;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
@@ -168,18 +190,6 @@ pub async fn watch(
             _ = &mut ctrl_c => break,
         }
     }
-    if let Ok(mut s) = sub.lock() {
-        *s = None;
-    }
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        client.call(Request::RemoveWatches(WatchesRequest {
-            path: path.to_string(),
-            watcher_type: 3,
-        })),
-    )
-    .await;
-    Ok(())
 }
 
 /// `export path file`: every node of the subtree (parents first) with data and ACL, as
@@ -260,6 +270,34 @@ pub async fn import(
         .get("nodes")
         .and_then(Value::as_array)
         .ok_or_else(|| format!("{file}: no \"nodes\" list"))?;
+    let plan = import_plan(file, nodes, &root, &target)?;
+    let (created, updated) = create_or_update(client, &plan).await?;
+    for (dest, _, acl) in plan.iter().rev() {
+        let r = Request::SetAcl(SetAclRequest {
+            path: dest.clone(),
+            acl: acl.clone(),
+            version: -1,
+        });
+        client.call(r).await.map_err(map_err(dest))?;
+    }
+    let _ = writeln!(
+        io.out,
+        "Imported {} nodes under {target} ({created} created, {updated} updated)",
+        plan.len()
+    );
+    Ok(())
+}
+
+/// One node to import: where, its data, its ACL.
+type Planned = (String, Option<Vec<u8>>, Vec<Acl>);
+
+/// The nodes of an export, moved from `root` to `target`, checked.
+fn import_plan(
+    file: &str,
+    nodes: &[Value],
+    root: &str,
+    target: &str,
+) -> Result<Vec<Planned>, String> {
     let mut plan = Vec::with_capacity(nodes.len());
     for n in nodes {
         let path = n
@@ -267,10 +305,10 @@ pub async fn import(
             .and_then(Value::as_str)
             .ok_or_else(|| format!("{file}: a node without \"path\""))?;
         let rel = path
-            .strip_prefix(root.as_str())
+            .strip_prefix(root)
             .ok_or_else(|| format!("{file}: node {path} is not under {root}"))?;
         let dest = if rel.is_empty() {
-            target.clone()
+            target.to_string()
         } else if target == "/" {
             rel.to_string()
         } else if root == "/" {
@@ -286,8 +324,14 @@ pub async fn import(
             .ok_or_else(|| format!("{file}: {path}: bad \"acl\""))?;
         plan.push((dest, data, acl));
     }
+    Ok(plan)
+}
+
+/// Creates the planned nodes with an open ACL, parents first (existing ones get their data
+/// set); returns how many were created and updated.
+async fn create_or_update(client: &Client, plan: &[Planned]) -> Result<(usize, usize), String> {
     let (mut created, mut updated) = (0usize, 0usize);
-    for (dest, data, _) in &plan {
+    for (dest, data, _) in plan {
         let r = Request::Create(CreateRequest {
             path: dest.clone(),
             data: data.clone(),
@@ -308,18 +352,5 @@ pub async fn import(
             Err(e) => return Err(map_err(dest)(e)),
         }
     }
-    for (dest, _, acl) in plan.iter().rev() {
-        let r = Request::SetAcl(SetAclRequest {
-            path: dest.clone(),
-            acl: acl.clone(),
-            version: -1,
-        });
-        client.call(r).await.map_err(map_err(dest))?;
-    }
-    let _ = writeln!(
-        io.out,
-        "Imported {} nodes under {target} ({created} created, {updated} updated)",
-        plan.len()
-    );
-    Ok(())
+    Ok((created, updated))
 }

@@ -380,42 +380,9 @@ impl Ctx<'_, '_> {
         if p.args.len() < 2 {
             return Err(usage.to_string());
         }
-        let (e, s, c, t) = (p.has('e'), p.has('s'), p.has('c'), p.has('t'));
-        if c && (e || s) {
-            return Err(
-                "-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential."
-                    .into(),
-            );
-        }
-        let ttl: i64 = match p.value('t') {
-            Some(v) => v
-                .parse()
-                .map_err(|_| "-t argument must be a long value".to_string())?,
-            None => 0,
-        };
-        if t && e {
-            return Err("TTLs cannot be used with Ephemeral znodes".into());
-        }
-        if t && c {
-            return Err("TTLs cannot be used with Container znodes".into());
-        }
-        let flags = match (e, s, c, t) {
-            (true, true, _, _) => 3,
-            (true, false, _, _) => 1,
-            (false, true, _, true) => 6,
-            (false, true, _, false) => 2,
-            (false, false, true, _) => 4,
-            (false, false, false, true) => 5,
-            _ => 0,
-        };
-        const MAX_TTL: i64 = 0xFF_FFFF_FFFF;
-        if t && (ttl <= 0 || ttl > MAX_TTL) {
-            return Err(format!(
-                "ttl must be positive and cannot be larger than: {MAX_TTL}"
-            ));
-        }
+        let (flags, ttl) = create_mode(&p)?;
         let path = p.arg(1).unwrap_or("/").to_string();
-        if s {
+        if p.has('s') {
             validate_path(&format!("{path}1"))?;
         } else {
             validate_path(&path)?;
@@ -441,18 +408,16 @@ impl Ctx<'_, '_> {
             acl,
             flags,
         };
-        let r = if t {
-            Request::CreateTtl(CreateTtlRequest {
+        let r = match ttl {
+            Some(ttl) => Request::CreateTtl(CreateTtlRequest {
                 path: req.path,
                 data: req.data,
                 acl: req.acl,
                 flags,
                 ttl,
-            })
-        } else if c {
-            Request::CreateContainer(req)
-        } else {
-            Request::Create(req)
+            }),
+            None if p.has('c') => Request::CreateContainer(req),
+            None => Request::Create(req),
         };
         match self.client.call(r).await {
             Ok((_, Response::Create { path: created }))
@@ -679,6 +644,46 @@ pub async fn read_node(
         Err(ClientError::Server(ErrorCode::NoNode)) => Ok(None),
         Err(e) => Err(err_on(path)(e)),
     }
+}
+
+/// `create`'s mode flags (`-e`, `-s`, `-c`, `-t ttl`) as the create flags and the TTL (for a
+/// TTL node), with zkCli's messages for combinations it refuses.
+fn create_mode(p: &Parsed) -> Result<(i32, Option<i64>), String> {
+    let (e, s, c, t) = (p.has('e'), p.has('s'), p.has('c'), p.has('t'));
+    if c && (e || s) {
+        return Err(
+            "-c cannot be combined with -s or -e. Containers cannot be ephemeral or sequential."
+                .into(),
+        );
+    }
+    let ttl: i64 = match p.value('t') {
+        Some(v) => v
+            .parse()
+            .map_err(|_| "-t argument must be a long value".to_string())?,
+        None => 0,
+    };
+    if t && e {
+        return Err("TTLs cannot be used with Ephemeral znodes".into());
+    }
+    if t && c {
+        return Err("TTLs cannot be used with Container znodes".into());
+    }
+    let flags = match (e, s, c, t) {
+        (true, true, _, _) => 3,
+        (true, false, _, _) => 1,
+        (false, true, _, true) => 6,
+        (false, true, _, false) => 2,
+        (false, false, true, _) => 4,
+        (false, false, false, true) => 5,
+        _ => 0,
+    };
+    const MAX_TTL: i64 = 0xFF_FFFF_FFFF;
+    if t && (ttl <= 0 || ttl > MAX_TTL) {
+        return Err(format!(
+            "ttl must be positive and cannot be larger than: {MAX_TTL}"
+        ));
+    }
+    Ok((flags, t.then_some(ttl)))
 }
 
 #[cfg(test)]

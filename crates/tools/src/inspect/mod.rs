@@ -114,6 +114,8 @@ pub struct FileReport {
     pub zxid_range: Option<(i64, i64)>,
     /// Damage found, each naming the file and, where known, the byte offset.
     pub problems: Vec<String>,
+    /// The file could not be read at all (missing, a permission problem): not damage.
+    pub unreadable: bool,
 }
 
 impl FileReport {
@@ -124,12 +126,18 @@ impl FileReport {
             items: 0,
             zxid_range: None,
             problems: Vec::new(),
+            unreadable: false,
         }
     }
 
     /// Whether the file was read to its end without damage.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
+    }
+
+    /// Whether the file was read and found damaged (not merely unreadable).
+    pub fn is_damaged(&self) -> bool {
+        !self.unreadable && !self.problems.is_empty()
     }
 }
 
@@ -191,8 +199,9 @@ pub fn inspect_file(
         Ok(k) => k,
         Err(e) => {
             let mut r = FileReport::new(path, FileKind::Unknown);
+            r.unreadable = true;
             r.problems
-                .push(format!("{}: cannot read: {e}", path.display()));
+                .push(format!("cannot read {}: {e}", path.display()));
             emit_problems(&r, opts, out)?;
             return Ok(r);
         }

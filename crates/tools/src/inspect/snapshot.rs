@@ -45,57 +45,14 @@ pub(super) fn inspect(
     };
     let acls: HashMap<i64, Vec<Acl>> = r.acls().iter().cloned().collect();
     let sessions = r.sessions().to_vec();
-    if opts.json {
-        let v = json!({"kind": "header", "file": path.display().to_string(), "format": "snapshot",
-            "zxid": (r.zxid() >= 0).then_some(r.zxid()), "sessions": sessions.len(),
-            "acl_entries": acls.len(), "file_len": r.file_len()});
-        writeln!(out, "{v}")?;
-    } else if !opts.summary {
-        writeln!(out, "ZNode Details:")?;
-    }
-    let progress = Progress::new(path, r.file_len(), opts.progress);
-    let mut sum = Summary::default();
-    let mut failed = false;
-    loop {
-        match r.next_node() {
-            Ok(Some(n)) => {
-                progress.set(r.position());
-                node(&n, &acls, opts, &mut sum, out)?;
-            }
-            Ok(None) => break,
-            Err(e) => {
-                report.problems.push(e.to_string());
-                failed = true;
-                break;
-            }
-        }
-    }
-    let zxid = r.zxid();
-    let file_len = r.file_len();
+    header(path, &r, acls.len(), sessions.len(), opts, out)?;
+    let (sum, failed) = read_nodes(&mut r, path, &acls, opts, &mut report, out)?;
+    let (zxid, file_len) = (r.zxid(), r.file_len());
     let trailer = if failed {
         None
     } else {
-        match r.finish_with_end() {
-            Ok((t, end)) => {
-                if end < file_len {
-                    report.problems.push(super::problem_at(
-                        path,
-                        end,
-                        &format!(
-                            "truncated: {} bytes after the last complete block (an optional digest or lastProcessedZxid block cut short)",
-                            file_len - end
-                        ),
-                    ));
-                }
-                Some(t)
-            }
-            Err(e) => {
-                report.problems.push(e.to_string());
-                None
-            }
-        }
+        finish(r, path, &mut report)
     };
-    progress.finish();
     report.items = sum.nodes;
     // SnapshotFormatter's "Last zxid": the name's zxid or the newest mzxid/pzxid of any
     // node, whichever is larger (a fuzzy snapshot can hold effects of later txns).
@@ -125,15 +82,99 @@ pub(super) fn inspect(
             file_len,
         );
         writeln!(out, "{v}")?;
-        return Ok(report);
-    }
-    if opts.summary {
+    } else if opts.summary {
         summary_text(path, zxid, last, &sessions, acls.len(), &sum, trailer, out)?;
-        return Ok(report);
+    } else {
+        footer_text(&sum, &sessions, last, trailer, out)?;
     }
+    Ok(report)
+}
+
+/// The JSON header object, or the text heading.
+fn header(
+    path: &Path,
+    r: &SnapshotReader,
+    acl_entries: usize,
+    sessions: usize,
+    opts: &InspectOptions,
+    out: &mut dyn Write,
+) -> Result<(), InspectError> {
+    if opts.json {
+        let v = json!({"kind": "header", "file": path.display().to_string(), "format": "snapshot",
+            "zxid": (r.zxid() >= 0).then_some(r.zxid()), "sessions": sessions,
+            "acl_entries": acl_entries, "file_len": r.file_len()});
+        writeln!(out, "{v}")?;
+    } else if !opts.summary {
+        writeln!(out, "ZNode Details:")?;
+    }
+    Ok(())
+}
+
+/// Prints every node; returns the tally and whether reading stopped at damage.
+fn read_nodes(
+    r: &mut SnapshotReader,
+    path: &Path,
+    acls: &HashMap<i64, Vec<Acl>>,
+    opts: &InspectOptions,
+    report: &mut FileReport,
+    out: &mut dyn Write,
+) -> Result<(Summary, bool), InspectError> {
+    let progress = Progress::new(path, r.file_len(), opts.progress);
+    let mut sum = Summary::default();
+    let mut failed = false;
+    loop {
+        match r.next_node() {
+            Ok(Some(n)) => {
+                progress.set(SnapshotReader::position(r));
+                node(&n, acls, opts, &mut sum, out)?;
+            }
+            Ok(None) => break,
+            Err(e) => {
+                report.problems.push(e.to_string());
+                failed = true;
+                break;
+            }
+        }
+    }
+    progress.finish();
+    Ok((sum, failed))
+}
+
+/// Reads the blocks after the nodes (digest, lastProcessedZxid), noting a cut-short end.
+fn finish(r: SnapshotReader, path: &Path, report: &mut FileReport) -> Option<SnapshotTrailer> {
+    let file_len = r.file_len();
+    match r.finish_with_end() {
+        Ok((t, end)) => {
+            if end < file_len {
+                report.problems.push(super::problem_at(
+                    path,
+                    end,
+                    &format!(
+                        "truncated: {} bytes after the last complete block (an optional digest or lastProcessedZxid block cut short)",
+                        file_len - end
+                    ),
+                ));
+            }
+            Some(t)
+        }
+        Err(e) => {
+            report.problems.push(e.to_string());
+            None
+        }
+    }
+}
+
+/// SnapshotFormatter's closing text: node count, sessions, last zxid, then the digest.
+fn footer_text(
+    sum: &Summary,
+    sessions: &[(i64, i32)],
+    last: Option<i64>,
+    trailer: Option<SnapshotTrailer>,
+    out: &mut dyn Write,
+) -> Result<(), InspectError> {
     writeln!(out, "ZNode count: {}", sum.nodes)?;
     writeln!(out, "Session Details (sid, timeout, ephemeralCount):")?;
-    for (id, timeout) in &sessions {
+    for (id, timeout) in sessions {
         let eph = sum.ephemerals.get(id).copied().unwrap_or(0);
         writeln!(out, "{}, {timeout}, {eph}", hex(*id))?;
     }
@@ -142,9 +183,9 @@ pub(super) fn inspect(
         writeln!(out, "Last zxid: {}", hex(z))?;
     }
     if let Some(t) = trailer {
-        digest_lines(&sum, t, out)?;
+        digest_lines(sum, t, out)?;
     }
-    Ok(report)
+    Ok(())
 }
 
 fn node(

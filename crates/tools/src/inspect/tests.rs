@@ -514,6 +514,7 @@ fn directories_expand_in_zxid_order_and_unknown_files_are_named() {
         },
     );
     assert!(r.problems[0].contains("cannot read"));
+    assert!(r.unreadable && !r.is_damaged(), "{r:?}");
     assert_eq!(json_lines(&text)[0]["kind"], "error");
 }
 
@@ -569,4 +570,23 @@ fn zxid_gaps_are_summarised_but_a_new_epoch_is_not_a_gap() {
         },
     );
     assert!(!text.contains("Zxid gaps"), "{text}");
+}
+
+#[test]
+fn an_entry_longer_than_jute_maxbuffer_is_reported_with_a_hint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = write_log(dir.path(), 4096);
+    let small = InspectOptions {
+        max_record_len: 40,
+        ..opts()
+    };
+    let (_, r) = run(&log, &small);
+    assert!(r.is_damaged(), "{r:?}");
+    let p = r.problems.join("\n");
+    assert!(
+        p.contains("Unreasonable length") && p.contains("set jute.maxbuffer to at least"),
+        "{p}"
+    );
+    // With the limit it was written with, the same file is fine.
+    assert!(run(&log, &opts()).1.is_ok());
 }

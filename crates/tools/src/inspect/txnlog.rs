@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
+use menagerie_proto::txn::TxnDigest;
 use menagerie_storage::txnlog::{FileEnd, LogEntry, LogFileReader, Step};
 use menagerie_storage::{Error, Fs, TxnBody};
 use serde_json::{Value, json};
@@ -97,12 +98,42 @@ pub(super) fn inspect(
         file_len: r.file_len(),
         ..Summary::default()
     };
+    header(path, &r, opts, out)?;
+    read_entries(&mut r, path, opts, &mut sum, &mut report, out)?;
+    report.items = sum.txns;
+    report.zxid_range = sum.first_zxid.zip(sum.last_zxid);
+    emit_problems(&report, opts, out)?;
+    if opts.json {
+        writeln!(out, "{}", summary_json(path, &sum, &report))?;
+    } else if opts.summary {
+        summary_text(path, &sum, out)?;
+    } else {
+        match sum.end {
+            Some(FileEnd::Eof { .. } | FileEnd::ZeroLength { .. }) if report.is_ok() => {
+                writeln!(out, "EOF reached after {} txns.", sum.txns)?
+            }
+            _ => writeln!(
+                out,
+                "{} txns read; the file is damaged (see the errors).",
+                sum.txns
+            )?,
+        }
+    }
+    Ok(report)
+}
+
+/// The JSON header object, or TxnLogToolkit's first line.
+fn header(
+    path: &Path,
+    r: &LogFileReader,
+    opts: &InspectOptions,
+    out: &mut dyn Write,
+) -> Result<(), InspectError> {
     if opts.json {
         let v = json!({"kind": "header", "file": path.display().to_string(), "format": "txnlog",
             "version": r.version(), "dbid": r.db_id(), "file_len": r.file_len()});
         writeln!(out, "{v}")?;
     } else if !opts.summary {
-        // TxnLogToolkit's first line.
         writeln!(
             out,
             "ZooKeeper Transactional Log File with dbid {} txnlog format version {}",
@@ -110,12 +141,24 @@ pub(super) fn inspect(
             r.version()
         )?;
     }
+    Ok(())
+}
+
+/// Prints every entry up to the end or the damage, tallying them in `sum`.
+fn read_entries(
+    r: &mut LogFileReader,
+    path: &Path,
+    opts: &InspectOptions,
+    sum: &mut Summary,
+    report: &mut FileReport,
+    out: &mut dyn Write,
+) -> Result<(), InspectError> {
     let progress = Progress::new(path, r.file_len(), opts.progress);
     loop {
         match r.next_step() {
             Ok(Step::Entry(e)) => {
                 progress.set(e.end_offset());
-                entry(&e, opts, &mut sum, &mut report, out)?;
+                entry(&e, opts, sum, report, out)?;
             }
             Ok(Step::End(end)) => {
                 if let FileEnd::Partial { offset } = end {
@@ -146,26 +189,7 @@ pub(super) fn inspect(
         }
     }
     progress.finish();
-    report.items = sum.txns;
-    report.zxid_range = sum.first_zxid.zip(sum.last_zxid);
-    emit_problems(&report, opts, out)?;
-    if opts.json {
-        writeln!(out, "{}", summary_json(path, &sum, &report))?;
-    } else if opts.summary {
-        summary_text(path, &sum, out)?;
-    } else {
-        match sum.end {
-            Some(FileEnd::Eof { .. } | FileEnd::ZeroLength { .. }) if report.is_ok() => {
-                writeln!(out, "EOF reached after {} txns.", sum.txns)?
-            }
-            _ => writeln!(
-                out,
-                "{} txns read; the file is damaged (see the errors).",
-                sum.txns
-            )?,
-        }
-    }
-    Ok(report)
+    Ok(())
 }
 
 fn entry(
@@ -194,32 +218,59 @@ fn entry(
         return Ok(());
     }
     if opts.json {
-        if opts.summary {
-            return Ok(());
+        if !opts.summary {
+            entry_json(e, &decoded, record, digest, out)?;
         }
-        let mut v = json!({
-            "kind": "txn",
-            "file": e.file.display().to_string(),
-            "offset": e.offset,
-            "zxid": h.zxid.0,
-            "zxid_hex": hex(h.zxid.0),
-            "session": hex(h.client_id.0),
-            "cxid": h.cxid,
-            "time": h.time,
-            "time_utc": utc(h.time),
-            "type": op_name(h.txn_type),
-            "type_code": h.txn_type,
-            "paths": record.map(record_paths),
-            "txn": record.map(record_json),
-            "digest": digest.map(|d| json!({"version": d.version, "tree_digest": hex(d.tree_digest)})),
-        });
-        if let (Err(err), Value::Object(m)) = (&decoded, &mut v) {
-            m.insert("error".into(), json!(err.to_string()));
-        }
-        writeln!(out, "{v}")?;
         return Ok(());
     }
-    let body = match (&decoded, record) {
+    entry_text(e, &decoded, record, digest, opts, out)
+}
+
+type Decoded = Result<menagerie_storage::LoggedTxn, Error>;
+
+/// One `txn` JSON object.
+fn entry_json(
+    e: &LogEntry,
+    decoded: &Decoded,
+    record: Option<&TxnBody>,
+    digest: Option<&TxnDigest>,
+    out: &mut dyn Write,
+) -> Result<(), InspectError> {
+    let h = &e.header;
+    let mut v = json!({
+        "kind": "txn",
+        "file": e.file.display().to_string(),
+        "offset": e.offset,
+        "zxid": h.zxid.0,
+        "zxid_hex": hex(h.zxid.0),
+        "session": hex(h.client_id.0),
+        "cxid": h.cxid,
+        "time": h.time,
+        "time_utc": utc(h.time),
+        "type": op_name(h.txn_type),
+        "type_code": h.txn_type,
+        "paths": record.map(record_paths),
+        "txn": record.map(record_json),
+        "digest": digest.map(|d| json!({"version": d.version, "tree_digest": hex(d.tree_digest)})),
+    });
+    if let (Err(err), Value::Object(m)) = (decoded, &mut v) {
+        m.insert("error".into(), json!(err.to_string()));
+    }
+    writeln!(out, "{v}")?;
+    Ok(())
+}
+
+/// One TxnLogToolkit line: time, session, cxid, zxid, type and the txn's fields.
+fn entry_text(
+    e: &LogEntry,
+    decoded: &Decoded,
+    record: Option<&TxnBody>,
+    digest: Option<&TxnDigest>,
+    opts: &InspectOptions,
+    out: &mut dyn Write,
+) -> Result<(), InspectError> {
+    let h = &e.header;
+    let body = match (decoded, record) {
         (Ok(_), Some(rec)) => record_text(rec, opts.data),
         (Err(err), _) => format!("<undecodable: {err}>"),
         _ => String::new(),
@@ -281,6 +332,26 @@ fn summary_text(path: &Path, s: &Summary, out: &mut dyn Write) -> Result<(), Ins
         s.created.len(),
         s.closed.len()
     )?;
+    session_lines(s, out)?;
+    writeln!(
+        out,
+        "Digests: {} of {} txns carry a TxnDigest",
+        s.with_digest, s.txns
+    )?;
+    gap_line(s, out)?;
+    if s.crc_errors > 0 || s.undecodable > 0 {
+        writeln!(
+            out,
+            "Damage: {} CRC errors, {} undecodable txns",
+            s.crc_errors, s.undecodable
+        )?;
+    }
+    writeln!(out, "End: {}", end_text(s.end, s.file_len))?;
+    Ok(())
+}
+
+/// One line per session (the first [`SESSIONS_LISTED`]): created, closed or used.
+fn session_lines(s: &Summary, out: &mut dyn Write) -> Result<(), InspectError> {
     let all: BTreeSet<i64> = s.seen.union(&s.created).copied().collect();
     for id in all.iter().take(SESSIONS_LISTED) {
         let mut what = Vec::new();
@@ -298,11 +369,11 @@ fn summary_text(path: &Path, s: &Summary, out: &mut dyn Write) -> Result<(), Ins
     if all.len() > SESSIONS_LISTED {
         writeln!(out, "  ... and {} more", all.len() - SESSIONS_LISTED)?;
     }
-    writeln!(
-        out,
-        "Digests: {} of {} txns carry a TxnDigest",
-        s.with_digest, s.txns
-    )?;
+    Ok(())
+}
+
+/// The zxid gaps (the first [`GAPS_LISTED`]), if any.
+fn gap_line(s: &Summary, out: &mut dyn Write) -> Result<(), InspectError> {
     if !s.gaps.is_empty() {
         let shown: Vec<String> = s
             .gaps
@@ -322,14 +393,6 @@ fn summary_text(path: &Path, s: &Summary, out: &mut dyn Write) -> Result<(), Ins
             }
         )?;
     }
-    if s.crc_errors > 0 || s.undecodable > 0 {
-        writeln!(
-            out,
-            "Damage: {} CRC errors, {} undecodable txns",
-            s.crc_errors, s.undecodable
-        )?;
-    }
-    writeln!(out, "End: {}", end_text(s.end, s.file_len))?;
     Ok(())
 }
 

@@ -1,42 +1,24 @@
 //! Four-letter words (`ruok`, `srvr`, `mntr`, ...), answered as plain text on a fresh
 //! connection in ZooKeeper's formats (tools such as zktop and mntr scrapers parse them).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::net::SocketAddr;
-use std::path::Path;
 
 use menagerie_core::ConnInfo;
-use menagerie_core::{ConnId, Node as Server, Now};
-use menagerie_proto::opcode::OpCode;
+use menagerie_core::{ConnId, Node};
 
+use super::ensemble;
+use super::facts::{VERSION, dir_size, environment, op_name, session_of, trace_mask};
+use super::metric::to_mntr;
+use super::monitor::collect;
+use super::view::ShellView;
 use crate::config::ServerConfig;
 
-/// The version string reported to tools that parse it.
-pub const VERSION: &str = concat!(
-    "3.9.3-menagerie-",
-    env!("CARGO_PKG_VERSION"),
-    ", built on 1970-01-01 00:00 UTC"
-);
-
-/// What the shell knows that the core does not.
-pub struct ShellView<'a> {
-    /// The connection asking (ZooKeeper lists it among the connections, with interest ops 0).
-    pub requester: SocketAddr,
-    /// Remote address of every connection.
-    pub peers: &'a HashMap<ConnId, SocketAddr>,
-    /// The configuration.
-    pub config: &'a ServerConfig,
-    /// Clock at startup.
-    pub started: Now,
-    /// Clock now.
-    pub now: Now,
-    /// The transaction log's fsync counters.
-    pub fsync: &'a crate::persistence::FsyncStats,
-}
-
 /// Renders a whitelisted command; may reset counters (`crst`, `srst`).
-pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
+pub fn render(word: &str, server: &mut Node, view: &ShellView<'_>) -> String {
+    if let Some(answer) = ensemble::not_serving_answer(word, server) {
+        return answer;
+    }
     match word {
         "ruok" => "imok".into(),
         // "ro" once the storage has failed and only reads are served.
@@ -72,7 +54,7 @@ pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
         "wchp" => wchp(server),
         "mntr" => mntr(server, view),
         // The trace mask (ZooKeeper's default 306 unless the admin set_trace_mask changed it).
-        "gtmk" => crate::admin::commands::trace_mask().to_string(),
+        "gtmk" => trace_mask().to_string(),
         // The tree digest every 128th zxid, oldest first: `<hex zxid>: <digest>`.
         "hash" => server
             .digest_log()
@@ -83,7 +65,7 @@ pub fn render(word: &str, server: &mut Server, view: &ShellView<'_>) -> String {
     }
 }
 
-fn srvr(server: &Server, view: &ShellView<'_>, with_clients: bool) -> String {
+fn srvr(server: &Node, view: &ShellView<'_>, with_clients: bool) -> String {
     let mut s = format!("Zookeeper version: {VERSION}\n");
     if with_clients {
         s.push_str("Clients:\n");
@@ -106,9 +88,12 @@ fn srvr(server: &Server, view: &ShellView<'_>, with_clients: bool) -> String {
     let _ = writeln!(s, "Connections: {}", server.connection_count() + 1);
     let _ = writeln!(s, "Outstanding: {}", server.outstanding());
     let _ = writeln!(s, "Zxid: 0x{:x}", server.last_processed_zxid());
-    s.push_str("Mode: standalone\n");
+    let _ = writeln!(s, "Mode: {}", ensemble::server_state(server));
     // ZooKeeper counts the root twice (under "/" and its alias "").
     let _ = writeln!(s, "Node count: {}", server.tree().node_count() + 1);
+    if let Some(line) = ensemble::proposal_sizes_line(server) {
+        s.push_str(&line);
+    }
     s
 }
 
@@ -117,47 +102,9 @@ fn requester_line(view: &ShellView<'_>) -> String {
     format!(" /{}[0](queued=0,recved=1,sent=0)\n", view.requester)
 }
 
-/// ZooKeeper's `lop` abbreviations.
-pub(crate) fn op_name(op: Option<OpCode>) -> &'static str {
-    use OpCode::*;
-    match op {
-        None => "NA",
-        Some(op) => match op {
-            CreateSession => "SESS",
-            Ping => "PING",
-            Create | Create2 | CreateContainer | CreateTtl => "CREA",
-            Delete | DeleteContainer => "DELE",
-            SetData => "SETD",
-            GetData => "GETD",
-            Exists => "EXIS",
-            GetChildren | GetChildren2 => "GETC",
-            GetAcl => "GETA",
-            SetAcl => "SETA",
-            Sync => "SYNC",
-            Check => "CHEC",
-            Multi => "MULT",
-            MultiRead => "MLTR",
-            Reconfig => "RECO",
-            SetWatches => "SETW",
-            SetWatches2 => "STW2",
-            AddWatch => "ADDW",
-            CheckWatches => "CHKW",
-            RemoveWatches => "REMW",
-            WhoAmI => "HOMI",
-            GetEphemerals => "GETE",
-            GetAllChildrenNumber => "GETACN",
-            CloseSession => "CLOS",
-            _ => "NA",
-        },
-    }
-}
-
 /// One connection as ZooKeeper's `ServerCnxn.dumpConnectionInfo` prints it.
 fn connection_line(s: &mut String, c: &ConnInfo, view: &ShellView<'_>, brief: bool) {
-    let peer = view
-        .peers
-        .get(&c.conn)
-        .map_or_else(|| "unknown".to_string(), SocketAddr::to_string);
+    let peer = view.peer(c.conn);
     let st = &c.stats;
     let _ = write!(
         s,
@@ -201,7 +148,11 @@ fn conf(c: &ServerConfig) -> String {
     let _ = writeln!(s, "minSessionTimeout={}", c.min_session_timeout_ms);
     let _ = writeln!(s, "maxSessionTimeout={}", c.max_session_timeout_ms);
     let _ = writeln!(s, "clientPortListenBacklog=-1");
-    let _ = writeln!(s, "serverId=0");
+    let id = c.quorum.as_ref().map_or(0, |q| q.my_id.0);
+    let _ = writeln!(s, "serverId={id}");
+    if let Some(q) = &c.quorum {
+        ensemble::conf_lines(q, &mut s);
+    }
     s
 }
 
@@ -213,80 +164,7 @@ fn envi() -> String {
     s
 }
 
-/// The `envi` pairs (the Java-only keys a native server cannot have are left out).
-pub(crate) fn environment() -> Vec<(&'static str, String)> {
-    let env = |k: &str| std::env::var(k).unwrap_or_default();
-    let cwd = std::env::current_dir()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default();
-    vec![
-        ("zookeeper.version", VERSION.to_string()),
-        ("host.name", host),
-        ("os.name", std::env::consts::OS.to_string()),
-        ("os.arch", std::env::consts::ARCH.to_string()),
-        ("os.version", os_version()),
-        (
-            "os.memory.free",
-            format!("{}MB", mem_kb("MemAvailable") / 1024),
-        ),
-        ("os.memory.max", format!("{}MB", mem_kb("MemTotal") / 1024)),
-        ("os.memory.total", format!("{}MB", rss_kb() / 1024)),
-        ("user.name", env("USER")),
-        ("user.home", env("HOME")),
-        ("user.dir", cwd),
-        ("java.io.tmpdir", std::env::temp_dir().display().to_string()),
-    ]
-}
-
-pub(crate) fn os_version() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
-}
-
-pub(crate) fn mem_kb(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| {
-            m.lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-pub(crate) fn rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|m| {
-            m.split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4)
-}
-
-/// Total size of the files under `dir` (non-recursive past `version-2`).
-pub(crate) fn dir_size(dir: &Path) -> u64 {
-    let mut total = 0;
-    for d in [dir.to_path_buf(), dir.join("version-2")] {
-        if let Ok(entries) = std::fs::read_dir(&d) {
-            for e in entries.flatten() {
-                if let Ok(m) = e.metadata()
-                    && m.is_file()
-                {
-                    total += m.len();
-                }
-            }
-        }
-    }
-    total
-}
-
-fn dump(server: &Server, view: &ShellView<'_>) -> String {
+fn dump(server: &Node, view: &ShellView<'_>) -> String {
     let mut s = String::from("SessionTracker dump:\n");
     let sessions = server.sessions();
     let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
@@ -315,15 +193,7 @@ fn dump(server: &Server, view: &ShellView<'_>) -> String {
     s
 }
 
-pub(crate) fn session_of(server: &Server) -> HashMap<ConnId, i64> {
-    server
-        .connections()
-        .into_iter()
-        .map(|c| (c.conn, c.session.0))
-        .collect()
-}
-
-fn wchs(server: &Server) -> String {
+fn wchs(server: &Node) -> String {
     let watches = server.data_watches();
     let conns: BTreeSet<ConnId> = watches.iter().map(|(_, c)| *c).collect();
     let paths: BTreeSet<&str> = watches.iter().map(|(p, _)| p.as_str()).collect();
@@ -335,7 +205,7 @@ fn wchs(server: &Server) -> String {
     )
 }
 
-fn wchc(server: &Server) -> String {
+fn wchc(server: &Node) -> String {
     let sessions = session_of(server);
     let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
     for (p, c) in server.data_watches() {
@@ -355,7 +225,7 @@ fn wchc(server: &Server) -> String {
     s
 }
 
-fn wchp(server: &Server) -> String {
+fn wchp(server: &Node) -> String {
     let sessions = session_of(server);
     let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for (p, c) in server.data_watches() {
@@ -375,7 +245,7 @@ fn wchp(server: &Server) -> String {
     s
 }
 
-fn mntr(server: &Server, view: &ShellView<'_>) -> String {
+fn mntr(server: &Node, view: &ShellView<'_>) -> String {
     // The four-letter-word connection itself counts as alive, as in ZooKeeper.
-    crate::monitor::to_mntr(&crate::monitor::collect(server, view, 1))
+    to_mntr(&collect(server, view, 1))
 }

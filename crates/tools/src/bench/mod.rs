@@ -4,16 +4,21 @@
 //! Every workload runs `sessions` sessions with `outstanding` requests in flight each, for a
 //! fixed duration, under its own root node, which it removes afterwards.
 
+mod plan;
+mod tasks;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use menagerie_proto::ErrorCode;
 use menagerie_proto::records::Acl;
-use tokio::sync::Mutex;
+
+pub use plan::{Limit, Plan};
+pub use tasks::POPULATE_ROOT;
 
 use crate::client::{Client, ClientError};
 use crate::pipeline::{DriverConfig, Script};
@@ -126,6 +131,51 @@ pub struct BenchResult {
 }
 
 impl BenchResult {
+    /// The figures of a run of `workload`: `ops` done, `errors`, in `elapsed`, with the
+    /// latencies in `hist`.
+    pub fn from_histogram(
+        workload: Workload,
+        ops: u64,
+        errors: u64,
+        elapsed: Duration,
+        hist: &Histogram<u64>,
+    ) -> BenchResult {
+        BenchResult {
+            workload: workload.name(),
+            ops,
+            errors,
+            ops_per_sec: ops as f64 / elapsed.as_secs_f64().max(1e-9),
+            latency_us: [
+                hist.value_at_quantile(0.5),
+                hist.value_at_quantile(0.99),
+                hist.value_at_quantile(0.999),
+                hist.max(),
+            ],
+        }
+    }
+
+    /// The header of the text table.
+    pub fn table_header() -> String {
+        format!(
+            "{:<12} {:>12} {:>10} {:>10} {:>10} {:>10} {:>8}",
+            "workload", "ops/s", "p50 us", "p99 us", "p99.9 us", "max us", "errors"
+        )
+    }
+
+    /// One row of the text table.
+    pub fn table_row(&self) -> String {
+        format!(
+            "{:<12} {:>12.0} {:>10} {:>10} {:>10} {:>10} {:>8}",
+            self.workload,
+            self.ops_per_sec,
+            self.latency_us[0],
+            self.latency_us[1],
+            self.latency_us[2],
+            self.latency_us[3],
+            self.errors
+        )
+    }
+
     /// One JSON object.
     pub fn to_json(&self) -> String {
         format!(
@@ -147,20 +197,25 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("constant histogram bounds are valid")
 }
 
+/// The node this process's workloads create their nodes under (deleted after each).
+pub fn bench_root() -> String {
+    format!("/menagerie-bench-{}", std::process::id())
+}
+
 /// Runs one workload.
 pub async fn run(config: &BenchConfig, workload: Workload) -> Result<BenchResult, ClientError> {
     if let Workload::Populate(n) = workload {
-        return populate(config, n).await;
+        return tasks::populate(config, n).await;
     }
-    let root = format!("/menagerie-bench-{}", std::process::id());
+    let root = bench_root();
     let setup = Arc::new(Client::connect(&config.target, Duration::from_secs(30)).await?);
     ensure(&setup, &root).await?;
     let result = match workload {
         Workload::WatchFanout(n) if config.rate.is_none() => {
             fanned_out(config, &setup, &root, n).await
         }
-        Workload::WatchFanout(n) => watch_fanout(config, &setup, &root, n).await,
-        _ => closed_loop(config, &setup, &root, workload).await,
+        Workload::WatchFanout(n) => tasks::watch_fanout(config, &setup, &root, n).await,
+        _ => tasks::closed_loop(config, &setup, &root, workload).await,
     };
     cleanup(Arc::clone(&setup), root).await;
     let _ = setup.close().await;
@@ -228,54 +283,6 @@ async fn ensure_data(c: &Client, path: &str, data: &[u8]) -> Result<(), ClientEr
     match c.create(path, data, Acl::open_unsafe(), 0).await {
         Ok(_) | Err(ClientError::Server(ErrorCode::NodeExists)) => Ok(()),
         Err(e) => Err(e),
-    }
-}
-
-async fn one_op(
-    c: &Client,
-    target: &str,
-    root: &str,
-    session: usize,
-    workload: Workload,
-    n: u64,
-) -> Result<(), ClientError> {
-    let node = format!("{root}/n{session}");
-    match workload {
-        Workload::Create(size) => c
-            .create(
-                &format!("{root}/c-"),
-                &vec![b'x'; size],
-                Acl::open_unsafe(),
-                2,
-            )
-            .await
-            .map(|_| ()),
-        Workload::SetData(size) => c.set_data(&node, &vec![b'y'; size], -1).await.map(|_| ()),
-        Workload::GetData => c.get_data(&node, false).await.map(|_| ()),
-        Workload::Exists => c.exists(&node, false).await.map(|_| ()),
-        Workload::GetChildren => c
-            .get_children(&format!("{root}/wide"), false)
-            .await
-            .map(|_| ()),
-        Workload::Mixed(reads) => {
-            // A fixed interleaving keeps runs comparable: n mod 100 < reads is a read.
-            if (n % 100) < u64::from(reads) {
-                c.get_data(&node, false).await.map(|_| ())
-            } else {
-                c.set_data(&node, &[b'y'; 100], -1).await.map(|_| ())
-            }
-        }
-        Workload::Sessions => {
-            let s = Client::connect(target, Duration::from_secs(10)).await?;
-            s.close().await
-        }
-        Workload::EphemeralChurn => {
-            let p = c
-                .create(&format!("{root}/e-"), b"", Acl::open_unsafe(), 3)
-                .await?;
-            c.delete(&p, -1).await
-        }
-        Workload::WatchFanout(_) | Workload::Populate(_) => Ok(()),
     }
 }
 
@@ -391,170 +398,13 @@ async fn driven(
     });
     let (r, ()) = tokio::join!(run, progress);
     let r = r?;
-    let hist = &r.histogram;
-    Ok(BenchResult {
-        workload: workload.name(),
-        ops: r.ops,
-        errors: r.errors,
-        ops_per_sec: r.ops as f64 / r.elapsed,
-        latency_us: [
-            hist.value_at_quantile(0.5),
-            hist.value_at_quantile(0.99),
-            hist.value_at_quantile(0.999),
-            hist.max(),
-        ],
-    })
-}
-
-async fn closed_loop(
-    config: &BenchConfig,
-    setup: &Client,
-    root: &str,
-    workload: Workload,
-) -> Result<BenchResult, ClientError> {
-    prepare(setup, root, workload, config.sessions).await?;
-    // Single-request workloads (closed loop or paced) and session churn go through the cheap
-    // pipelined driver; multi-step workloads use one task per outstanding request.
-    if let Some(scripts) = scripts(root, workload, config.sessions) {
-        return pipelined(config, workload, scripts).await;
-    }
-    if config.rate.is_none() && workload == Workload::Sessions {
-        return churned(config).await;
-    }
-    let mut clients = Vec::new();
-    for _ in 0..config.sessions {
-        clients.push(Arc::new(
-            Client::connect(&config.target, Duration::from_secs(30)).await?,
-        ));
-    }
-    let hist = Arc::new(Mutex::new(histogram()));
-    let ops = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let scheduled = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for (s, client) in clients.iter().enumerate() {
-        for _ in 0..config.outstanding {
-            let (client, hist, ops, errors, stop, scheduled) = (
-                Arc::clone(client),
-                Arc::clone(&hist),
-                Arc::clone(&ops),
-                Arc::clone(&errors),
-                Arc::clone(&stop),
-                Arc::clone(&scheduled),
-            );
-            let (target, root, rate) = (config.target.clone(), root.to_string(), config.rate);
-            tasks.push(tokio::spawn(async move {
-                let mut local = histogram();
-                let mut n: u64 = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    let t = match rate {
-                        Some(rate) => {
-                            let k = scheduled.fetch_add(1, Ordering::Relaxed);
-                            let due = start + Duration::from_secs_f64(k as f64 / rate);
-                            tokio::time::sleep_until(due.into()).await;
-                            if stop.load(Ordering::Relaxed) {
-                                break;
-                            }
-                            due
-                        }
-                        None => Instant::now(),
-                    };
-                    match one_op(&client, &target, &root, s, workload, n).await {
-                        Ok(()) => {
-                            let _ = local.record(t.elapsed().as_micros().max(1) as u64);
-                            ops.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    n += 1;
-                }
-                let _ = hist.lock().await.add(&local);
-            }));
-        }
-    }
-    report_progress(config, workload, &ops, start, || {
-        start.elapsed() >= config.duration
-    })
-    .await;
-    stop.store(true, Ordering::Relaxed);
-    for t in tasks {
-        let _ = t.await;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    for c in &clients {
-        let _ = c.close().await;
-    }
-    let hist = hist.lock().await;
-    let ops = ops.load(Ordering::Relaxed);
-    Ok(BenchResult {
-        workload: workload.name(),
-        ops,
-        errors: errors.load(Ordering::Relaxed),
-        ops_per_sec: ops as f64 / elapsed,
-        latency_us: [
-            hist.value_at_quantile(0.5),
-            hist.value_at_quantile(0.99),
-            hist.value_at_quantile(0.999),
-            hist.max(),
-        ],
-    })
-}
-
-/// `n` sessions each watch one node; one setData; measures until every watcher is notified,
-/// repeated for the configured duration.
-async fn watch_fanout(
-    config: &BenchConfig,
-    setup: &Client,
-    root: &str,
-    n: usize,
-) -> Result<BenchResult, ClientError> {
-    let node = format!("{root}/watched");
-    ensure(setup, &node).await?;
-    let mut watchers = Vec::new();
-    for _ in 0..n {
-        let c = Client::connect(&config.target, Duration::from_secs(30)).await?;
-        let events = c
-            .take_events()
-            .ok_or_else(|| ClientError::Protocol("events taken".into()))?;
-        watchers.push((c, events));
-    }
-    let mut hist = histogram();
-    let mut rounds = 0;
-    let start = Instant::now();
-    while start.elapsed() < config.duration || rounds == 0 {
-        for (c, _) in &watchers {
-            c.exists(&node, true).await?;
-        }
-        let t = Instant::now();
-        setup.set_data(&node, b"x", -1).await?;
-        for (_, events) in &mut watchers {
-            tokio::time::timeout(Duration::from_secs(30), events.recv())
-                .await
-                .map_err(|_| ClientError::Protocol("notification timed out".into()))?;
-        }
-        let _ = hist.record(t.elapsed().as_micros().max(1) as u64);
-        rounds += 1;
-    }
-    for (c, _) in &watchers {
-        let _ = c.close().await;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    Ok(BenchResult {
-        workload: format!("watch{n}"),
-        ops: rounds,
-        errors: 0,
-        ops_per_sec: rounds as f64 / elapsed,
-        latency_us: [
-            hist.value_at_quantile(0.5),
-            hist.value_at_quantile(0.99),
-            hist.value_at_quantile(0.999),
-            hist.max(),
-        ],
-    })
+    Ok(BenchResult::from_histogram(
+        workload,
+        r.ops,
+        r.errors,
+        Duration::from_secs_f64(r.elapsed),
+        &r.histogram,
+    ))
 }
 
 /// Waits until `done()`, printing the running operation count once a second if asked to.
@@ -584,81 +434,4 @@ async fn report_progress(
     if config.progress {
         eprint!("\r{:60}\r", "");
     }
-}
-
-/// Creates `n` nodes of 100 bytes under `/menagerie-populate` (kept), as fast as the server
-/// takes them.
-async fn populate(config: &BenchConfig, n: u64) -> Result<BenchResult, ClientError> {
-    const ROOT: &str = "/menagerie-populate";
-    let setup = Client::connect(&config.target, Duration::from_secs(30)).await?;
-    ensure(&setup, ROOT).await?;
-    // 1,000 parents, so that no node has a million children.
-    let parents = n.div_ceil(1000).max(1);
-    for p in 0..parents {
-        ensure(&setup, &format!("{ROOT}/p{p:05}")).await?;
-    }
-    let next = Arc::new(AtomicU64::new(0));
-    let ops = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let hist = Arc::new(Mutex::new(histogram()));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..config.sessions {
-        let client = Arc::new(Client::connect(&config.target, Duration::from_secs(30)).await?);
-        for _ in 0..config.outstanding {
-            let (client, next, ops, errors, hist) = (
-                Arc::clone(&client),
-                Arc::clone(&next),
-                Arc::clone(&ops),
-                Arc::clone(&errors),
-                Arc::clone(&hist),
-            );
-            tasks.push(tokio::spawn(async move {
-                let mut local = histogram();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
-                        break;
-                    }
-                    let path = format!("{ROOT}/p{:05}/n{i:08}", i / 1000);
-                    let t = Instant::now();
-                    match client
-                        .create(&path, &[b'x'; 100], Acl::open_unsafe(), 0)
-                        .await
-                    {
-                        Ok(_) | Err(ClientError::Server(ErrorCode::NodeExists)) => {
-                            let _ = local.record(t.elapsed().as_micros().max(1) as u64);
-                            ops.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(_) => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                }
-                let _ = hist.lock().await.add(&local);
-                let _ = client.close().await;
-            }));
-        }
-    }
-    let finished = || ops.load(Ordering::Relaxed) + errors.load(Ordering::Relaxed) >= n;
-    report_progress(config, Workload::Populate(n), &ops, start, finished).await;
-    for t in tasks {
-        let _ = t.await;
-    }
-    let _ = setup.close().await;
-    let elapsed = start.elapsed().as_secs_f64();
-    let hist = hist.lock().await;
-    let done = ops.load(Ordering::Relaxed);
-    Ok(BenchResult {
-        workload: Workload::Populate(n).name(),
-        ops: done,
-        errors: errors.load(Ordering::Relaxed),
-        ops_per_sec: done as f64 / elapsed,
-        latency_us: [
-            hist.value_at_quantile(0.5),
-            hist.value_at_quantile(0.99),
-            hist.value_at_quantile(0.999),
-            hist.max(),
-        ],
-    })
 }

@@ -2,16 +2,20 @@
 //! answers, with the same keys and JSON types as a standalone ZooKeeper server.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use menagerie_core::ConnInfo;
-use menagerie_core::{ConnId, Node as Server};
+use menagerie_core::{ConnId, Node};
 use serde_json::{Map, Value, json};
 
-use crate::four_letter::{self, ShellView, VERSION};
-use crate::monitor;
+use super::ensemble;
+use super::facts::{
+    VERSION, dir_size, environment, op_name, session_of, set_trace_mask, trace_mask,
+};
+use super::metric::{round4, to_json};
+use super::monitor::collect;
+use super::view::ShellView;
+use crate::config::properties::parse_properties;
 
 /// A JSON object in ZooKeeper's key order.
 pub type Object = Map<String, Value>;
@@ -46,18 +50,6 @@ pub const COMMANDS: &[&[&str]] = &[
     &["zabstate"],
 ];
 
-/// ZooKeeper's default trace mask (client ping, request, watch event and session masks).
-const DEFAULT_TRACE_MASK: i64 = 306;
-
-/// The process-wide trace mask (`set_trace_mask` / `get_trace_mask`), as ZooKeeper's
-/// static `ZooTrace` level. Menagerie writes no trace log; the mask is only remembered.
-static TRACE_MASK: AtomicI64 = AtomicI64::new(DEFAULT_TRACE_MASK);
-
-/// The current trace mask.
-pub fn trace_mask() -> i64 {
-    TRACE_MASK.load(Ordering::Relaxed)
-}
-
 /// The primary name of a command or alias.
 pub fn primary_name(name: &str) -> Option<&'static str> {
     COMMANDS
@@ -78,7 +70,7 @@ pub fn primary_names() -> Vec<&'static str> {
 pub fn run(
     name: &str,
     args: &BTreeMap<String, String>,
-    server: &mut Server,
+    server: &mut Node,
     view: &ShellView<'_>,
 ) -> Object {
     let Some(primary) = primary_name(name) else {
@@ -89,121 +81,118 @@ pub fn run(
         );
     };
     let mut o = Object::new();
-    let mut error = None;
+    let error = answer(primary, args, server, view, &mut o).err();
+    finish(primary, o, error)
+}
+
+/// Fills `o` with the answer of the command named `primary`; `Err` is the command's error.
+fn answer(
+    primary: &str,
+    args: &BTreeMap<String, String>,
+    server: &mut Node,
+    view: &ShellView<'_>,
+    o: &mut Object,
+) -> Result<(), String> {
+    if let Some(answered) = ensemble::command(primary, server, view, o) {
+        return answered;
+    }
     match primary {
-        "configuration" => configuration(&mut o, view),
+        "configuration" => configuration(o, view),
         "connection_stat_reset" => server.reset_connection_stats(),
         "connections" => {
             o.put("connections", connections(server, view, false));
             o.put("secure_connections", json!([]));
         }
         "dirs" => {
-            o.put(
-                "datadir_size",
-                four_letter::dir_size(&view.config.data_dir).into(),
-            );
-            o.put(
-                "logdir_size",
-                four_letter::dir_size(&view.config.data_log_dir).into(),
-            );
+            o.put("datadir_size", dir_size(&view.config.data_dir).into());
+            o.put("logdir_size", dir_size(&view.config.data_log_dir).into());
         }
-        "dump" => dump(&mut o, server),
+        "dump" => dump(o, server),
         "environment" => {
-            for (k, v) in four_letter::environment() {
+            for (k, v) in environment() {
                 o.put(k, v.into());
             }
         }
-        "get_trace_mask" => {
-            o.put("tracemask", trace_mask().into());
-        }
-        // The tree digest every 128th zxid, oldest first (ZooKeeper's digest log).
-        "hash" => {
-            let digests: Vec<_> = server
-                .digest_log()
-                .history()
-                .map(|d| json!({"zxid": d.zxid.0, "digest": d.digest, "digest_version": d.version}))
-                .collect();
-            o.put("digests", digests.into());
-        }
-        "initial_configuration" => {
-            o.put(
-                "initial_configuration",
-                view.config.initial_config.clone().into(),
-            );
-        }
-        "is_read_only" => {
-            o.put("read_only", server.is_read_only().into());
-        }
+        "get_trace_mask" => o.put("tracemask", trace_mask().into()),
+        "hash" => hash(o, server),
+        "initial_configuration" => o.put(
+            "initial_configuration",
+            view.config.initial_config.clone().into(),
+        ),
+        "is_read_only" => o.put("read_only", server.is_read_only().into()),
         "last_snapshot" => {
             let (zxid, timestamp) = last_snapshot(&view.config.data_dir);
             o.put("zxid", format!("{:x}", zxid).into());
             o.put("timestamp", timestamp.into());
         }
-        // Standalone: ZooKeeper's answer for a server that is not a quorum member.
-        "leader" => error = Some("server is not initialized".to_owned()),
-        "monitor" => o = monitor::to_json(&monitor::collect(server, view, 0)),
+        "monitor" => *o = to_json(&collect(server, view, 0)),
         "observer_connection_stat_reset" | "ruok" => {}
-        "observers" => {
-            o.put("synced_observers", 0.into());
-            o.put("observers", json!([]));
-        }
-        "server_stats" => server_stats(&mut o, server, view),
-        "set_trace_mask" => match args.get("traceMask") {
-            None => error = Some("setTraceMask requires long traceMask argument".into()),
-            Some(v) => match v.parse::<i64>() {
-                Ok(mask) => {
-                    TRACE_MASK.store(mask, Ordering::Relaxed);
-                    o.put("tracemask", mask.into());
-                }
-                Err(_) => {
-                    error = Some(format!(
-                        "setTraceMask requires long traceMask argument, got {v}"
-                    ))
-                }
-            },
-        },
+        "server_stats" => server_stats(o, server, view),
+        "set_trace_mask" => return set_trace_mask_command(o, args),
         "stat_reset" => server.reset_stats(),
         "stats" => {
-            server_stats(&mut o, server, view);
+            server_stats(o, server, view);
             o.put("connections", connections(server, view, true));
             o.put("secure_connections", json!([]));
         }
-        "system_properties" => system_properties(&mut o, view),
-        "voting_view" => {
-            o.put("current_config", json!({}));
-        }
-        "watch_summary" => watch_summary(&mut o, server),
-        "watches" => {
-            let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-            let sessions = four_letter::session_of(server);
-            for (p, c) in server.data_watches() {
-                by_session.entry(session(&sessions, c)).or_default().push(p);
-            }
-            let m: Object = by_session
-                .into_iter()
-                .map(|(sid, paths)| (sid.to_string(), json!(paths)))
-                .collect();
-            o.put("session_id_to_watched_paths", m.into());
-        }
-        "watches_by_path" => {
-            let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-            let sessions = four_letter::session_of(server);
-            for (p, c) in server.data_watches() {
-                by_path.entry(p).or_default().push(session(&sessions, c));
-            }
-            let m: Object = by_path
-                .into_iter()
-                .map(|(p, sids)| (p, json!(sids)))
-                .collect();
-            o.put("path_to_session_ids", m.into());
-        }
-        "zabstate" => {
-            o.put("voting", false.into());
-            o.put("zabstate", "".into());
-        }
-        _ => error = Some(format!("Unknown command: {name}")),
+        "system_properties" => system_properties(o, view),
+        "watch_summary" => watch_summary(o, server),
+        "watches" => watches(o, server),
+        "watches_by_path" => watches_by_path(o, server),
+        _ => return Err(format!("Unknown command: {primary}")),
     }
-    finish(primary, o, error)
+    Ok(())
+}
+
+/// The tree digest every 128th zxid, oldest first (ZooKeeper's digest log).
+fn hash(o: &mut Object, server: &Node) {
+    let digests: Vec<_> = server
+        .digest_log()
+        .history()
+        .map(|d| json!({"zxid": d.zxid.0, "digest": d.digest, "digest_version": d.version}))
+        .collect();
+    o.put("digests", digests.into());
+}
+
+/// `set_trace_mask?traceMask=N`.
+fn set_trace_mask_command(o: &mut Object, args: &BTreeMap<String, String>) -> Result<(), String> {
+    let Some(v) = args.get("traceMask") else {
+        return Err("setTraceMask requires long traceMask argument".into());
+    };
+    let mask = v
+        .parse::<i64>()
+        .map_err(|_| format!("setTraceMask requires long traceMask argument, got {v}"))?;
+    set_trace_mask(mask);
+    o.put("tracemask", mask.into());
+    Ok(())
+}
+
+/// Watched paths by session.
+fn watches(o: &mut Object, server: &Node) {
+    let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    let sessions = session_of(server);
+    for (p, c) in server.data_watches() {
+        by_session.entry(session(&sessions, c)).or_default().push(p);
+    }
+    let m: Object = by_session
+        .into_iter()
+        .map(|(sid, paths)| (sid.to_string(), json!(paths)))
+        .collect();
+    o.put("session_id_to_watched_paths", m.into());
+}
+
+/// Watching sessions by path.
+fn watches_by_path(o: &mut Object, server: &Node) {
+    let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let sessions = session_of(server);
+    for (p, c) in server.data_watches() {
+        by_path.entry(p).or_default().push(session(&sessions, c));
+    }
+    let m: Object = by_path
+        .into_iter()
+        .map(|(p, sids)| (p, json!(sids)))
+        .collect();
+    o.put("path_to_session_ids", m.into());
 }
 
 /// Appends `command` and `error` (ZooKeeper's `CommandResponse.toMap`).
@@ -243,16 +232,16 @@ fn configuration(o: &mut Object, view: &ShellView<'_>) {
     o.put("max_client_cnxns", c.max_client_cnxns.into());
     o.put("min_session_timeout", c.min_session_timeout_ms.into());
     o.put("max_session_timeout", c.max_session_timeout_ms.into());
-    o.put("server_id", 0.into());
+    o.put(
+        "server_id",
+        c.quorum.as_ref().map_or(0, |q| q.my_id.0).into(),
+    );
     o.put("client_port_listen_backlog", (-1).into());
 }
 
 /// One connection as ZooKeeper's `ServerCnxn.getConnectionInfo(brief)`.
 fn connection(c: &ConnInfo, view: &ShellView<'_>, brief: bool) -> Value {
-    let peer = view
-        .peers
-        .get(&c.conn)
-        .map_or_else(|| "unknown".to_string(), SocketAddr::to_string);
+    let peer = view.peer(c.conn);
     let st = &c.stats;
     let mut o = Object::new();
     o.put("remote_socket_address", peer.into());
@@ -262,7 +251,7 @@ fn connection(c: &ConnInfo, view: &ShellView<'_>, brief: bool) -> Value {
     o.put("packets_sent", st.sent.into());
     if !brief {
         o.put("session_id", c.session.0.into());
-        o.put("last_operation", four_letter::op_name(st.last_op).into());
+        o.put("last_operation", op_name(st.last_op).into());
         o.put("established", st.established_ms.into());
         o.put("session_timeout", c.timeout_ms.into());
         o.put("last_cxid", st.last_cxid.into());
@@ -284,7 +273,7 @@ fn connection(c: &ConnInfo, view: &ShellView<'_>, brief: bool) -> Value {
     o.into()
 }
 
-fn connections(server: &Server, view: &ShellView<'_>, brief: bool) -> Value {
+fn connections(server: &Node, view: &ShellView<'_>, brief: bool) -> Value {
     server
         .connections()
         .iter()
@@ -293,7 +282,7 @@ fn connections(server: &Server, view: &ShellView<'_>, brief: bool) -> Value {
         .into()
 }
 
-fn dump(o: &mut Object, server: &Server) {
+fn dump(o: &mut Object, server: &Node) {
     let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
     for si in server.sessions() {
         buckets.entry(si.expires_at_ms).or_default().push(si.id.0);
@@ -314,11 +303,11 @@ fn dump(o: &mut Object, server: &Server) {
     o.put("session_id_to_ephemeral_paths", ephemerals.into());
 }
 
-fn server_stats(o: &mut Object, server: &Server, view: &ShellView<'_>) {
+fn server_stats(o: &mut Object, server: &Node, view: &ShellView<'_>) {
     let stats = server.stats();
     let buffers = json!({"last_buffer_size": -1, "min_buffer_size": -1, "max_buffer_size": -1});
-    let data_size = four_letter::dir_size(&view.config.data_dir);
-    let log_size = four_letter::dir_size(&view.config.data_log_dir);
+    let data_size = dir_size(&view.config.data_dir);
+    let log_size = dir_size(&view.config.data_log_dir);
     let s = json!({
         "packets_sent": stats.packets_sent,
         "packets_received": stats.packets_received,
@@ -327,17 +316,17 @@ fn server_stats(o: &mut Object, server: &Server, view: &ShellView<'_>) {
         "data_dir_size": data_size,
         "log_dir_size": log_size,
         "provider_null": false,
-        "server_state": "standalone",
+        "server_state": ensemble::server_state(server),
         "last_processed_zxid": server.last_processed_zxid().0,
         "outstanding_requests": server.outstanding(),
-        "avg_latency": monitor::round4(stats.latency.avg()),
+        "avg_latency": round4(stats.latency.avg()),
         "max_latency": stats.latency.max,
         "min_latency": stats.latency.min,
         "num_alive_client_connections": server.connection_count(),
         "auth_failed_count": 0,
         "non_mtlsremote_conn_count": 0,
         "non_mtlslocal_conn_count": 0,
-        "uptime": monitor::uptime_ms(view),
+        "uptime": view.uptime_ms(),
     });
     o.put("version", VERSION.into());
     o.put("read_only", server.is_read_only().into());
@@ -347,7 +336,7 @@ fn server_stats(o: &mut Object, server: &Server, view: &ShellView<'_>) {
     o.put("node_count", (server.tree().node_count() + 1).into());
 }
 
-fn watch_summary(o: &mut Object, server: &Server) {
+fn watch_summary(o: &mut Object, server: &Node) {
     let watches = server.data_watches();
     let conns: BTreeSet<ConnId> = watches.iter().map(|(_, c)| *c).collect();
     let paths: BTreeSet<&str> = watches.iter().map(|(p, _)| p.as_str()).collect();
@@ -388,7 +377,7 @@ fn last_snapshot(data_dir: &Path) -> (i64, i64) {
 /// would report under the same names, plus `zookeeper.<key>` for each zoo.cfg key that
 /// ZooKeeper turns into a system property, sorted by name as ZooKeeper does.
 fn system_properties(o: &mut Object, view: &ShellView<'_>) {
-    let mut props: BTreeMap<String, String> = four_letter::environment()
+    let mut props: BTreeMap<String, String> = environment()
         .into_iter()
         .filter(|(k, _)| !k.starts_with("os.memory") && *k != "host.name")
         .map(|(k, v)| (k.to_owned(), v))
@@ -396,7 +385,7 @@ fn system_properties(o: &mut Object, view: &ShellView<'_>) {
     props.insert("file.separator".into(), "/".into());
     props.insert("line.separator".into(), "\n".into());
     props.insert("path.separator".into(), ":".into());
-    for (k, v) in crate::config::parse_properties(&view.config.initial_config) {
+    for (k, v) in parse_properties(&view.config.initial_config) {
         if !DIRECT_KEYS.contains(&k.as_str()) && !k.starts_with("server.") {
             let key = if k.starts_with("zookeeper.") {
                 k

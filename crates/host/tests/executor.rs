@@ -1,0 +1,103 @@
+//! The log executor: one fsync per batch, rolls, and no acknowledgement after a failure.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{dirs, log_options};
+use menagerie_host::{LogError, LogExecutor, LogWork};
+use menagerie_proto::txn::{CreateSessionTxn, TxnHeader};
+use menagerie_proto::txn::{LoggedTxn, TxnBody};
+use menagerie_storage::MemFs;
+use menagerie_storage::fs::{FaultKind, FaultOp};
+
+/// A createSession txn at `zxid`.
+fn txn(zxid: i64) -> Arc<LoggedTxn> {
+    Arc::new(LoggedTxn {
+        header: TxnHeader {
+            client_id: menagerie_proto::SessionId(0x100 + zxid),
+            cxid: 0,
+            zxid: menagerie_proto::Zxid(zxid),
+            time: 1_700_000_000_000,
+            txn_type: menagerie_proto::opcode::OpCode::CreateSession.code(),
+        },
+        body: TxnBody::CreateSession(CreateSessionTxn { timeout: 10_000 }),
+        digest: None,
+    })
+}
+
+fn executor(fs: &MemFs) -> LogExecutor {
+    let dirs = dirs(fs);
+    dirs.create(true).expect("dirs");
+    LogExecutor::new(dirs.open_txn_log(log_options()).expect("log"))
+}
+
+fn logged_zxids(fs: &MemFs) -> Vec<i64> {
+    let log = dirs(fs).open_txn_log(log_options()).expect("log");
+    log.read_from(1)
+        .expect("read")
+        .map(|e| e.expect("entry").zxid())
+        .collect()
+}
+
+#[test]
+fn a_batch_is_appended_with_one_fsync() {
+    let fs = MemFs::new();
+    let mut log = executor(&fs);
+    let syncs = fs.data_syncs();
+    let batch = vec![
+        LogWork::Append(vec![txn(1), txn(2)]),
+        LogWork::Append(vec![txn(3)]),
+    ];
+    assert_eq!(log.execute(batch).expect("written"), Some(3));
+    assert_eq!(fs.data_syncs() - syncs, 1);
+    // Nothing appended: nothing to report, nothing synced.
+    assert_eq!(log.execute(Vec::new()).expect("nothing"), None);
+    assert_eq!(fs.data_syncs() - syncs, 1);
+    log.close().expect("close");
+    assert_eq!(logged_zxids(&fs), [1, 2, 3]);
+}
+
+#[test]
+fn a_roll_commits_what_came_before_and_starts_a_new_file() {
+    let fs = MemFs::new();
+    let mut log = executor(&fs);
+    let batch = vec![
+        LogWork::Append(vec![txn(1)]),
+        LogWork::Roll,
+        LogWork::Append(vec![txn(2)]),
+    ];
+    assert_eq!(log.execute(batch).expect("written"), Some(2));
+    log.close().expect("close");
+    let files: Vec<i64> = dirs(&fs)
+        .logs()
+        .expect("logs")
+        .iter()
+        .map(|f| f.zxid)
+        .collect();
+    assert_eq!(files, [1, 2]);
+    assert_eq!(logged_zxids(&fs), [1, 2]);
+}
+
+#[test]
+fn after_a_failure_nothing_more_is_written_or_acknowledged() {
+    let fs = MemFs::new();
+    let mut log = executor(&fs);
+    assert_eq!(
+        log.execute(vec![LogWork::Append(vec![txn(1)])]).ok(),
+        Some(Some(1))
+    );
+    fs.inject(FaultOp::Sync, FaultKind::NoSpace, None, Some(1));
+    let err = log
+        .execute(vec![LogWork::Append(vec![txn(2)])])
+        .expect_err("the fsync fails");
+    assert!(matches!(err, LogError::Commit { .. }), "{err:?}");
+    assert!(err.to_string().contains("fsync"), "{err}");
+    assert!(log.has_failed());
+    // The disk works again, but the executor stays stopped: txn 3 is never acknowledged.
+    assert_eq!(
+        log.execute(vec![LogWork::Append(vec![txn(3)])]).ok(),
+        Some(None)
+    );
+    assert_eq!(log.execute(vec![LogWork::Roll]).ok(), Some(None));
+}

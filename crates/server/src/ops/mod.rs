@@ -1,0 +1,44 @@
+//! The operations surface: everything operators and their tools read from a running server,
+//! answered by the shell task between client inputs with a consistent view of the core.
+//!
+//! * [`view`]: what the shell knows that the core does not ([`view::ShellView`]).
+//! * [`metric`]: the monitoring numbers as values and their three renderings (`mntr`, the
+//!   `monitor` command, Prometheus text).
+//! * [`monitor`]: the monitoring numbers, collected once from the core and the view.
+//! * [`facts`]: the version, process environment, directory sizes, trace mask and
+//!   operation names that both the four-letter words and the admin commands report.
+//! * [`four_letter`]: the four-letter words (`ruok`, `srvr`, `mntr`, ...).
+//! * [`commands`]: ZooKeeper's AdminServer commands and their JSON.
+//! * [`ensemble`]: what an ensemble member adds (its mode, the leader's gauges, the
+//!   ensemble's admin commands).
+//! * [`answer`]: the admin HTTP server's questions ([`Query`]) answered.
+//!
+//! The import graph inside runs one way: `view`, `metric` and `facts` are leaves,
+//! `ensemble` builds on `metric` and `view`, `monitor` on those, `four_letter` and
+//! `commands` on all of those, and this file on the two.
+
+pub mod commands;
+pub mod ensemble;
+pub mod facts;
+pub mod four_letter;
+pub mod metric;
+pub mod monitor;
+pub mod view;
+
+use menagerie_core::Node;
+
+use crate::inbox::{Answer, Query};
+use view::ShellView;
+
+/// Answers an admin HTTP `query` from the core; called by the shell task. `storage_ok` is
+/// false once the storage thread has failed.
+pub fn answer(query: Query, server: &mut Node, view: &ShellView<'_>, storage_ok: bool) -> Answer {
+    match query {
+        Query::Command { name, args } => Answer::Json(commands::run(&name, &args, server, view)),
+        Query::Metrics => Answer::Metrics(
+            monitor::collect(server, view, 0),
+            monitor::extra_prometheus(&view.fsync.snapshot(), server.stats()),
+        ),
+        Query::Ready => Answer::Ready(storage_ok),
+    }
+}
