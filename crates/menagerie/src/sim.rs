@@ -27,6 +27,12 @@ pub struct SimArgs {
     /// Print a line for every seed, not only for violations.
     #[arg(long, short)]
     pub verbose: bool,
+    /// No faults: the protocol on a quiet network and disk.
+    #[arg(long)]
+    pub no_faults: bool,
+    /// Known open issues (listed in docs/testing.md) count as violations too.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Runs the seeds; returns the number of violations.
@@ -47,12 +53,21 @@ pub fn run(args: &SimArgs) -> anyhow::Result<usize> {
         voters: if args.nodes == "5" { 5 } else { 3 },
         observers: args.observers,
         bug,
+        faults: !args.no_faults,
+        strict: args.strict,
         ..SimOptions::new(args.first)
     };
     let verbose = args.verbose;
     let print = move |r: &RunReport| {
         if verbose || !r.passed() {
             println!("{r}");
+        } else {
+            for k in &r.known {
+                println!(
+                    "seed {}: known issue {}: {}",
+                    r.opts.seed, k.invariant, k.detail
+                );
+            }
         }
     };
     let summary = menagerie_sim::batch::run_seeds(&template, args.seeds, args.jobs, &print);

@@ -25,6 +25,9 @@ pub struct SimOptions {
     /// Whether faults are injected (without, the run checks the protocol on a quiet
     /// network and disk).
     pub faults: bool,
+    /// Whether violations of known, still open issues fail the run too (otherwise they are
+    /// counted and shown, and the run goes on).
+    pub strict: bool,
 }
 
 impl SimOptions {
@@ -39,6 +42,7 @@ impl SimOptions {
             calm_ms: 20_000,
             clients: 5,
             faults: true,
+            strict: false,
         }
     }
 
@@ -53,6 +57,9 @@ impl SimOptions {
         }
         if !self.faults {
             cmd.push_str(" --no-faults");
+        }
+        if self.strict {
+            cmd.push_str(" --strict");
         }
         if self.bug != PlantedBug::None {
             cmd.push_str(&format!(" --bug {}", self.bug.name()));

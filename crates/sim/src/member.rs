@@ -18,9 +18,10 @@ use rand::RngExt;
 use std::collections::BTreeMap;
 
 use crate::checker::{MemberState, Observation};
-use crate::disk::Disk;
+use crate::disk::{Disk, DiskError};
 use crate::sim::{Sim, TICK_MS, WALL_BASE_MS};
 use crate::world::Ev;
+use menagerie_host::epochs::EpochError;
 
 /// One member of the ensemble.
 pub struct Member {
@@ -60,6 +61,9 @@ pub struct Member {
     pub snap_synced: bool,
     /// The highest zxid its disk holds durably (fsynced log, or a written snapshot).
     pub durable: Zxid,
+    /// What it had handed to its log when NEWLEADER arrived: all of it must be durable
+    /// before it acknowledges NEWLEADER.
+    pub newleader_logged: Option<Zxid>,
 }
 
 impl Member {
@@ -84,6 +88,7 @@ impl Member {
             last_role: None,
             snap_synced: false,
             durable: Zxid::ZERO,
+            newleader_logged: None,
         }
     }
 
@@ -153,10 +158,39 @@ impl Sim {
                 }
                 self.deliver(sid, Input::Tick);
             }
+            Err(DiskError::Epochs(EpochError::CurrentBehindLog { current, last_zxid })) => {
+                self.operator_adopts_epoch(sid, current, Zxid(last_zxid));
+            }
             Err(e) => {
                 let text = format!("cannot start: {e}");
                 self.history.record(self.now, format!("m{sid}"), text);
             }
+        }
+    }
+
+    /// A member refused to start because its log holds txns of a later epoch than its
+    /// `currentEpoch` (it crashed after logging a sync, before writing the epoch; a known
+    /// issue): as an operator would (and as ZooKeeper's `updatingEpoch` marker does), the
+    /// epoch of the last zxid is adopted, and it starts.
+    fn operator_adopts_epoch(&mut self, sid: ServerId, current: i64, last: Zxid) {
+        let detail = format!(
+            "m{sid} cannot start: currentEpoch {current} is older than its last zxid {last}"
+        );
+        let focus = vec![format!("m{sid}")];
+        self.checker
+            .known_issue(self.now, "CurrentEpochBehindLog", detail, focus);
+        let epoch = last.epoch();
+        let m = self.members.get_mut(&sid).expect("member");
+        let accepted = m.disk.epochs().map_or(epoch, |(a, _)| a.max(epoch));
+        if m.disk.write_epochs(Some(accepted), Some(epoch)).is_ok() {
+            self.checker
+                .epochs_written(self.now, sid, Some(accepted), Some(epoch));
+            self.history.record(
+                self.now,
+                format!("m{sid}"),
+                format!("operator sets currentEpoch {epoch}"),
+            );
+            self.start_member(sid);
         }
     }
 
@@ -238,6 +272,7 @@ impl Sim {
             .filter(|(s, _)| self.ensemble.is_voter(**s))
             .map(|(s, m)| (*s, m.durable))
             .collect();
+        self.check_newleader_ack(sid, out);
         self.checker
             .outputs(self.now, sid, state, before, out, &durable);
         self.checker.observe(self.now, &obs, &durable);
@@ -246,6 +281,32 @@ impl Sim {
             let serving = if obs.serving { ", serving" } else { "" };
             let text = format!("{state:?}{serving} at zxid {}", obs.zxid);
             self.history.record(self.now, format!("m{sid}"), text);
+        }
+    }
+
+    /// A learner acknowledges NEWLEADER only once everything it logged up to then is
+    /// durable (its ACK of the epoch start is the first after NEWLEADER).
+    fn check_newleader_ack(&mut self, sid: ServerId, out: &[Output]) {
+        let acked = out.iter().any(|o| {
+            matches!(o, Output::Send { packet, .. }
+                if packet.kind() == Some(menagerie_proto::quorum::PacketType::Ack)
+                    && packet.zxid.is_epoch_start())
+        });
+        let m = self.members.get_mut(&sid).expect("member");
+        if !acked {
+            return;
+        }
+        let Some(needed) = m.newleader_logged.take() else {
+            return;
+        };
+        if m.durable < needed {
+            let detail = format!(
+                "m{sid} acknowledged NEWLEADER while its disk holds {} durably, of {needed} logged",
+                m.durable
+            );
+            let focus = vec![format!("m{sid}")];
+            self.checker
+                .known_issue(self.now, "NewLeaderAckAfterDurable", detail, focus);
         }
     }
 

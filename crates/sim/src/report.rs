@@ -42,6 +42,8 @@ pub struct RunReport {
     pub coverage: crate::checker::Coverage,
     /// A hash of the whole history: two runs of one seed must have the same.
     pub trace_hash: u64,
+    /// Violations of known open issues (not failures unless strict).
+    pub known: Vec<Violation>,
 }
 
 impl RunReport {
@@ -80,6 +82,7 @@ impl RunReport {
             committed: sim.checker.committed_tip(),
             coverage: sim.checker.coverage,
             trace_hash: sim.history.hash(),
+            known: sim.checker.known.clone(),
         }
     }
 
@@ -91,6 +94,17 @@ impl RunReport {
 
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for k in &self.known {
+            writeln!(
+                f,
+                "seed {}: known issue {} at {}.{:03}s: {}",
+                self.opts.seed,
+                k.invariant,
+                k.at / 1000,
+                k.at % 1000,
+                k.detail
+            )?;
+        }
         let Some(v) = &self.violation else {
             let c = &self.coverage;
             return write!(

@@ -103,7 +103,7 @@ impl Sim {
             net: Net::default(),
             clients,
             history: History::default(),
-            checker: Checker::new(opts.voters),
+            checker: Checker::new(opts.voters, opts.strict),
             phase: Phase::Chaos,
             violation: None,
             partitions: Default::default(),
@@ -204,7 +204,7 @@ impl Sim {
     /// then the checker's last checks run.
     fn end(&mut self) {
         let states = self.member_states();
-        let converged = crate::checker::converged(&states);
+        let converged = self.checker.converged(&states);
         if !converged && self.end_attempts < 20 {
             self.end_attempts += 1;
             self.queue.push(self.now + 500, Ev::End);

@@ -60,6 +60,23 @@ pub struct Observation {
     pub mismatches: u64,
 }
 
+/// Properties whose violations are known, open issues (not failures unless `--strict`):
+/// the invariant and where it is described (`docs/testing.md`, known issues).
+pub const KNOWN_ISSUES: [(&str, &str); 3] = [
+    (
+        "CurrentEpochBehindLog",
+        "a learner that crashes after logging a sync and before writing currentEpoch cannot start",
+    ),
+    (
+        "NewLeaderAckAfterDurable",
+        "a role starts taking what it handed to the log as durable",
+    ),
+    (
+        "HeadNeedsQuorum",
+        "a new leader counts itself in the NEWLEADER quorum before its log is durable",
+    ),
+];
+
 /// What the checker checked in a run (so that a passing run is known not to be vacuous).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Coverage {
@@ -77,23 +94,15 @@ pub struct Coverage {
     pub syncs: u64,
 }
 
-/// Whether every member is up, serving, with the same tree.
-pub fn converged(states: &BTreeMap<ServerId, Option<MemberState>>) -> bool {
-    let mut digests = states
-        .values()
-        .map(|s| s.filter(|s| s.serving).map(|s| s.digest));
-    let Some(Some(first)) = digests.next() else {
-        return false;
-    };
-    digests.all(|d| d == Some(first))
-}
-
 /// The checker's state.
 #[derive(Debug, Default)]
 pub struct Checker {
     chain: chain::Chain,
     model: model::Model,
     violations: Vec<Violation>,
+    /// Violations of known open issues (see `KNOWN_ISSUES`), when not strict.
+    pub known: Vec<Violation>,
+    strict: bool,
     voters: usize,
     /// What was checked.
     pub coverage: Coverage,
@@ -103,10 +112,32 @@ pub struct Checker {
 
 impl Checker {
     /// A checker for a run with `voters` voting members.
-    pub fn new(voters: usize) -> Checker {
+    pub fn new(voters: usize, strict: bool) -> Checker {
         Checker {
             voters,
+            strict,
             ..Checker::default()
+        }
+    }
+
+    /// A violation of a known, still open issue: fails the run only when strict.
+    pub fn known_issue(
+        &mut self,
+        at: u64,
+        invariant: &'static str,
+        detail: String,
+        focus: Vec<String>,
+    ) {
+        if self.strict {
+            return self.fail(at, invariant, detail, focus);
+        }
+        if self.known.len() < 20 {
+            self.known.push(Violation {
+                invariant,
+                detail,
+                at,
+                focus,
+            });
         }
     }
 
@@ -149,6 +180,19 @@ impl Checker {
             }
         }
         self.run_deferred(at);
+    }
+
+    /// Whether every member is up and serving the same state (the same tree at the same
+    /// zxid, epoch starts standing for their heads).
+    pub fn converged(&self, states: &BTreeMap<ServerId, Option<MemberState>>) -> bool {
+        let mut seen = states.values().map(|s| {
+            s.filter(|s| s.serving)
+                .map(|s| (self.chain.resolve(s.zxid), s.digest))
+        });
+        let Some(Some(first)) = seen.next() else {
+            return false;
+        };
+        seen.all(|s| s == Some(first))
     }
 
     /// The final checks, once the run has ended.

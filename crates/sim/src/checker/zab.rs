@@ -230,10 +230,7 @@ impl Checker {
         resolved: Option<Zxid>,
         durable: &BTreeMap<ServerId, Zxid>,
     ) {
-        // A new leader's head is committed by the NEWLEADER quorum, in which the leader
-        // counts itself before its own log is durable (finding 4 in docs/testing.md): heads
-        // are not checked here.
-        let Some(z) = resolved.filter(|z| *z > self.chain.tip() && !self.chain.is_head(*z)) else {
+        let Some(z) = resolved.filter(|z| *z > self.chain.tip()) else {
             return;
         };
         let holders = durable.values().filter(|d| **d >= z).count();
@@ -242,12 +239,13 @@ impl Checker {
                 "m{sid} serves {z}, but only {holders} of {} voters hold it durably: {durable:?}",
                 self.voters
             );
-            self.fail(
-                at,
-                "CommitNeedsQuorum",
-                detail,
-                vec![format!("m{sid}"), format!("{z}")],
-            );
+            // A new leader's head is committed by the NEWLEADER quorum, in which the leader
+            // counts itself before its own log is durable: a known open issue.
+            let focus = vec![format!("m{sid}"), format!("{z}")];
+            if self.chain.is_head(z) {
+                return self.known_issue(at, "HeadNeedsQuorum", detail, focus);
+            }
+            self.fail(at, "CommitNeedsQuorum", detail, focus);
         }
     }
 

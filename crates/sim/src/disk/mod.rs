@@ -1,24 +1,25 @@
-//! A member's data directory: the real transaction log, snapshot and epoch-file code of
-//! `menagerie-storage` over its own [`MemFs`], which loses unsynced writes (or tears the last
-//! one) on a simulated power loss and can fail with ENOSPC.
+//! A member's data directory: the real storage code on a [`MemFs`] of its own, which loses
+//! unsynced writes (or tears the last one) on a simulated power loss and can fail with ENOSPC.
 //!
-//! This is the part of a shell that carries out the core's storage outputs: appends and group
-//! commit ([`Disk::append`], [`Disk::commit`]), epoch files, TRUNC ([`Disk::truncate`]),
-//! snapshots, and recovery at start ([`Disk::recover`]) and after a TRUNC ([`Disk::reload`]).
-
-mod image;
+//! This is the part of a shell that carries out the core's storage outputs, with the shell's
+//! own pieces from `menagerie-host`: recovery at start ([`menagerie_host::recover`] and
+//! [`menagerie_host::epochs::restore_epochs`]), the state rebuilt after a TRUNC
+//! ([`menagerie_host::reload`], then written as a snapshot, as the shell does), snapshots
+//! ([`menagerie_host::snapshot::take_snapshot`]). Appends and their group commit go to the
+//! [`TxnLog`] in two steps — written when the core hands them over, fsynced when the
+//! simulated fsync completes — so that a crash in between finds them unsynced (the
+//! shell's `LogExecutor` does both in one call on its storage thread).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use menagerie_core::replica::Replica;
 use menagerie_core::{Node, Now};
+use menagerie_host::{RecoveryOptions, epochs, snapshot};
 use menagerie_proto::Zxid;
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_storage::fs::{CrashMode, FaultKind, FaultOp};
 use menagerie_storage::{DataDirs, EpochFile, MemFs, TxnLog, TxnLogOptions};
-
-pub use image::Restorable;
 
 /// A storage failure, as the shell would report it.
 #[derive(Debug, thiserror::Error)]
@@ -26,23 +27,16 @@ pub enum DiskError {
     /// The storage crate failed (I/O error, damaged file).
     #[error(transparent)]
     Storage(#[from] menagerie_storage::Error),
-    /// A logged txn does not decode.
-    #[error("undecodable txn {zxid} in the log: {reason}")]
-    BadTxn {
-        /// Its zxid.
-        zxid: Zxid,
-        /// Why.
-        reason: String,
-    },
-    /// A snapshot is ahead of the point the state must be rebuilt to.
-    #[error("snapshot {found} is beyond the truncation point {to}")]
-    SnapshotBeyond {
-        /// The snapshot's zxid.
-        found: Zxid,
-        /// The truncation point.
-        to: Zxid,
-    },
-    /// The log is not open (the member has not recovered, or its log failed).
+    /// Recovery failed.
+    #[error(transparent)]
+    Recovery(#[from] menagerie_host::RecoveryError),
+    /// The epoch files forbid starting.
+    #[error(transparent)]
+    Epochs(#[from] epochs::EpochError),
+    /// A snapshot could not be written.
+    #[error(transparent)]
+    Snapshot(#[from] menagerie_host::SnapshotError),
+    /// The log is not open (the member has not recovered).
     #[error("the transaction log is not open")]
     NoLog,
 }
@@ -53,8 +47,11 @@ pub struct Disk {
     dirs: DataDirs,
     log: Option<TxnLog>,
     options: TxnLogOptions,
-    /// The highest zxid appended since the last commit.
+    /// The highest zxid appended since the last commit (reported by the next commit even if
+    /// a TRUNC cut it meanwhile, as the shell's executor reports a batch).
     appended: Option<Zxid>,
+    /// The highest zxid handed to the log and still in it.
+    logged: Zxid,
 }
 
 impl Disk {
@@ -72,31 +69,30 @@ impl Disk {
             log: None,
             options,
             appended: None,
+            logged: Zxid::ZERO,
         }
     }
 
-    /// The file system (for fault injection).
-    pub fn fs(&self) -> &MemFs {
-        &self.fs
+    /// The highest zxid handed to the log and not cut since.
+    pub fn logged(&self) -> Zxid {
+        self.logged
     }
 
-    /// Recovery at start: opens the log (repairing a torn tail), loads the newest readable
-    /// snapshot into `node`, replays the log after it and restores the epoch files. Returns
-    /// the number of txns replayed.
+    /// Recovery at start: the log (its torn tail cut), the newest readable snapshot, the log
+    /// after it, then the epoch files. Returns the number of txns replayed.
     pub fn recover(&mut self, node: &mut Node, now: Now) -> Result<u64, DiskError> {
         self.log = None;
         self.appended = None;
-        self.dirs.create(true)?;
-        let log = self.dirs.open_txn_log(self.options.clone())?;
-        let from = image::load_snapshot(&self.dirs, node, None)?;
-        let replayed = image::replay(&log, node, from, None)?;
-        let accepted = self.dirs.read_epoch(EpochFile::Accepted)?.unwrap_or(0);
-        let current = self.dirs.read_epoch(EpochFile::Current)?.unwrap_or(0);
-        node.restore_epochs(accepted as u32, current as u32);
-        node.recovery_done(now, replayed);
-        node.tree_mut().rebuild_quotas();
-        self.log = Some(log);
-        Ok(replayed)
+        let options = RecoveryOptions {
+            log: self.options.clone(),
+            extended_types: false,
+        };
+        let recovered = menagerie_host::recover(&self.dirs, options, node, now)?;
+        let (accepted, current) = epochs::restore_epochs(&self.dirs, node.last_processed_zxid())?;
+        node.restore_epochs(accepted, current);
+        self.logged = node.last_processed_zxid();
+        self.log = Some(recovered.log);
+        Ok(recovered.replayed)
     }
 
     /// The epochs the files hold now (accepted, current).
@@ -106,11 +102,12 @@ impl Disk {
         Ok((accepted as u32, current as u32))
     }
 
-    /// Appends a txn (buffered: durable after [`Disk::commit`]).
+    /// Appends a txn (written, not yet durable: see [`Disk::commit`]).
     pub fn append(&mut self, txn: &LoggedTxn) -> Result<(), DiskError> {
         let log = self.log.as_mut().ok_or(DiskError::NoLog)?;
         log.append(txn.zxid().0, &txn.to_bytes())?;
         self.appended = Some(self.appended.map_or(txn.zxid(), |z| z.max(txn.zxid())));
+        self.logged = self.logged.max(txn.zxid());
         Ok(())
     }
 
@@ -141,38 +138,43 @@ impl Disk {
         Ok(())
     }
 
-    /// TRUNC: removes every logged txn after `to`, and every snapshot of a later state (a
-    /// restart must not load what the leader told this member to forget).
+    /// TRUNC (or the cut after a SNAP): what was appended is made durable, the log is cut
+    /// after `to`, and snapshots of later states are removed (the shell's `truncate`).
     pub fn truncate(&mut self, to: Zxid) -> Result<(), DiskError> {
         let log = self.log.as_mut().ok_or(DiskError::NoLog)?;
-        // With no log file at all there is nothing to cut (and `TxnLog::truncate` would
-        // fail, which poisons the log for good).
-        if !self.dirs.logs()?.is_empty() || log.current_file().is_some() {
-            log.truncate(to.0)?;
+        if self.appended.is_some() {
+            log.commit()?;
         }
-        if self.appended.is_some_and(|z| z > to) {
-            self.appended = Some(to);
+        self.logged = self.logged.min(to);
+        // As the shell's executor: the cut appends are not reported durable.
+        self.appended = self.appended.map(|z| z.min(to));
+        match log.truncate(to.0) {
+            Ok(()) | Err(menagerie_storage::Error::NoLogToTruncate { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
-        image::remove_snapshots_after(&self.dirs, to)?;
+        self.dirs.remove_snapshots_after(to.0)?;
         Ok(())
     }
 
-    /// After a TRUNC with reload: the state up to `to`, rebuilt from the newest snapshot and
-    /// the log.
-    pub fn reload(&self, to: Zxid, mut replica: Replica) -> Result<Replica, DiskError> {
-        let log = self.log.as_ref().ok_or(DiskError::NoLog)?;
-        let from = image::load_snapshot(&self.dirs, &mut replica, Some(to))?;
-        image::replay(log, &mut replica, from, Some(to))?;
-        replica.recovery_done();
+    /// After a TRUNC with reload: the state up to `to`, rebuilt from disk into `fresh`, and
+    /// written as a snapshot (so that no older snapshot with later txns is what a restart
+    /// loads).
+    pub fn reload(&self, to: Zxid, fresh: Replica) -> Result<Replica, DiskError> {
+        let replica = menagerie_host::reload(&self.dirs, false, fresh, to)?;
+        snapshot::take_snapshot(&self.dirs, &replica)?;
         Ok(replica)
     }
 
     /// Rolls the log and writes a snapshot of `replica` (named after its last applied zxid).
     pub fn snapshot(&mut self, replica: &Replica) -> Result<(), DiskError> {
         if let Some(log) = self.log.as_mut() {
+            if self.appended.take().is_some() {
+                log.commit()?;
+            }
             log.roll()?;
         }
-        image::write_snapshot(&self.dirs, replica)
+        snapshot::take_snapshot(&self.dirs, replica)?;
+        Ok(())
     }
 
     /// The process dies: the open log is gone; with `mode`, the disk keeps what it keeps.
