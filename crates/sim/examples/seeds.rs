@@ -1,5 +1,6 @@
 //! Runs seeds without the `menagerie` binary: `cargo run --release -p menagerie-sim
-//! --example seeds -- FIRST COUNT [VOTERS] [OBSERVERS] [BUG] [JOBS]`.
+//! --example seeds -- FIRST COUNT [VOTERS] [OBSERVERS] [BUG] [JOBS]`; `SIM_CALM=1` for no
+//! faults, `SIM_STRICT=1` to fail on known open issues too, `SIM_VERBOSE=1` for every seed.
 
 use menagerie_sim::{PlantedBug, SimOptions};
 
@@ -23,6 +24,7 @@ fn main() {
         observers: num(3, 0) as usize,
         bug,
         faults: std::env::var_os("SIM_CALM").is_none(),
+        strict: std::env::var_os("SIM_STRICT").is_some(),
         ..SimOptions::new(num(0, 0))
     };
     let verbose = std::env::var_os("SIM_VERBOSE").is_some();

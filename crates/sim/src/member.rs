@@ -306,7 +306,7 @@ impl Sim {
             );
             let focus = vec![format!("m{sid}")];
             self.checker
-                .known_issue(self.now, "NewLeaderAckAfterDurable", detail, focus);
+                .fail(self.now, "NewLeaderAckAfterDurable", detail, focus);
         }
     }
 

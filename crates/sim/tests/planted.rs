@@ -32,7 +32,10 @@ fn caught_by(bug: PlantedBug, properties: &[&str]) {
 
 #[test]
 fn ack_before_fsync_is_caught() {
-    caught_by(PlantedBug::AckBeforeFsync, &["AckAfterDurable", "Durability"]);
+    caught_by(
+        PlantedBug::AckBeforeFsync,
+        &["AckAfterDurable", "Durability"],
+    );
 }
 
 #[test]
@@ -41,7 +44,12 @@ fn commit_out_of_order_is_caught() {
     // digest and chain checks would follow.
     caught_by(
         PlantedBug::CommitOutOfOrder,
-        &["CoreAssertion", "DigestMismatch", "DigestAtZxid", "PrefixConsistency"],
+        &[
+            "CoreAssertion",
+            "DigestMismatch",
+            "DigestAtZxid",
+            "PrefixConsistency",
+        ],
     );
 }
 
@@ -52,7 +60,10 @@ fn serving_before_uptodate_is_caught() {
 
 #[test]
 fn a_leader_not_waiting_for_a_quorum_is_caught() {
-    caught_by(PlantedBug::NoQuorumWait, &["CommitNeedsQuorum", "Durability"]);
+    caught_by(
+        PlantedBug::NoQuorumWait,
+        &["CommitNeedsQuorum", "Durability"],
+    );
 }
 
 #[test]

@@ -20,7 +20,10 @@ fn a_seed_replays_bit_for_bit() {
     }
     let c = run_seed(SimOptions::new(4));
     let d = run_seed(SimOptions::new(5));
-    assert_ne!(c.trace_hash, d.trace_hash, "different seeds, different runs");
+    assert_ne!(
+        c.trace_hash, d.trace_hash,
+        "different seeds, different runs"
+    );
 }
 
 #[test]

@@ -47,6 +47,10 @@ pub struct ZabState {
     pub current_epoch: u32,
     /// The last zxid handed to the log.
     pub last_logged: Zxid,
+    /// The last zxid the log reported durable (raised by `Input::Persisted` in every role,
+    /// lowered by a truncation, set by recovery): a role starts from it, not from
+    /// `last_logged`, so that nothing still in flight to the disk counts as durable.
+    pub durable: Zxid,
     /// Recent committed txns (to sync learners by DIFF).
     pub committed: CommittedLog,
     /// The last role change, for the operations surface: (state, monotonic ms).
@@ -71,6 +75,7 @@ impl ZabState {
             accepted_epoch: 0,
             current_epoch: 0,
             last_logged: Zxid::ZERO,
+            durable: Zxid::ZERO,
             committed,
             since: (PeerState::Looking, 0),
             syncs_sent: (0, 0),
@@ -144,7 +149,7 @@ impl Node {
                     now.mono_ms,
                     me,
                     epochs,
-                    zab.last_logged,
+                    (zab.last_logged, zab.durable),
                     ctx,
                     tick_ms,
                     &mut acts,
@@ -159,6 +164,7 @@ impl Node {
                     observer,
                     epochs,
                     last_logged: zab.last_logged,
+                    durable: zab.durable,
                 };
                 let learner = Learner::new(now.mono_ms, start, &zab.config, tick_ms, &mut acts);
                 Role::Learning(Box::new(learner))
@@ -265,6 +271,7 @@ impl Node {
             Action::Truncate { to, reload } => {
                 if let Some(zab) = self.zab() {
                     zab.last_logged = zab.last_logged.min(to);
+                    zab.durable = zab.durable.min(to);
                     zab.committed.truncate_after(to);
                 }
                 out.push(Output::Truncate { to, reload });
@@ -334,6 +341,9 @@ impl Node {
         if let Some(zab) = self.zab() {
             zab.election.established(epoch);
             zab.last_logged = zab.last_logged.max(start);
+            // Both roles serve only once their history before `start` is durable (the
+            // learner's NEWLEADER ack, the leader's own place in the NEWLEADER quorum).
+            zab.durable = zab.durable.max(start);
         }
         tracing::info!(epoch, "serving clients");
     }
@@ -401,6 +411,8 @@ impl Node {
         if let Some(zab) = self.zab() {
             zab.committed.clear();
             zab.last_logged = zxid;
+            // The snapshot is in memory only; the learner's NEWLEADER ack waits for it.
+            zab.durable = zab.durable.min(zxid);
         }
         self.exec(now, acts, out);
     }
@@ -417,6 +429,7 @@ impl Node {
         if let Some(zab) = self.zab() {
             zab.committed.truncate_after(zxid);
             zab.last_logged = zxid;
+            zab.durable = zab.durable.min(zxid);
         }
         self.exec(now, acts, out);
     }

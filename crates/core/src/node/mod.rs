@@ -234,6 +234,10 @@ impl Node {
     /// Txns up to `up_to` are durable: a standalone server commits them; a leader counts
     /// its own acks; a follower acknowledges them.
     fn persisted(&mut self, now: Now, up_to: Zxid, out: &mut Vec<Output>) {
+        if let Some(zab) = self.zab.as_mut() {
+            // Between roles too: the next role starts from what is really durable.
+            zab.durable = zab.durable.max(up_to.min(zab.last_logged));
+        }
         let mut acts = crate::zab::action::Actions::new();
         match (&mut self.role, &self.zab) {
             (ensemble::Role::Leading(l), Some(zab)) => l.persisted(up_to, &zab.config, &mut acts),

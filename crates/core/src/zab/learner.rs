@@ -68,6 +68,9 @@ pub struct LearnerStart {
     pub epochs: (u32, u32),
     /// The last zxid this member has logged.
     pub last_logged: Zxid,
+    /// The last zxid its log reported durable (at most `last_logged`; txns between the two
+    /// are still on their way to the disk and must be durable before NEWLEADER's ack).
+    pub durable: Zxid,
 }
 
 /// A learner's state.
@@ -123,6 +126,7 @@ impl Learner {
             observer,
             epochs,
             last_logged,
+            durable,
         } = start;
         acts.push(Action::ConnectToLeader(leader));
         Learner {
@@ -141,7 +145,7 @@ impl Learner {
             persist_target: Zxid::ZERO,
             snapshot_pending: false,
             pending: VecDeque::new(),
-            durable: last_logged,
+            durable: durable.min(last_logged),
             acked: last_logged,
             touches: BTreeMap::new(),
             last_heard_ms: now,
@@ -303,9 +307,12 @@ impl Learner {
             Some(PacketType::Trunc) => {
                 self.mode = SyncMode::Trunc;
                 tracing::info!(zxid = %p.zxid, "sync by TRUNC");
-                let reload = self.durable > p.zxid;
+                // The tree may hold txns beyond the cut (applied, or fast-forwarded when
+                // a role ended): it is rebuilt from the cut log.
+                let reload = self.last_logged > p.zxid;
                 self.durable = self.durable.min(p.zxid);
-                self.acked = self.durable;
+                self.last_logged = self.last_logged.min(p.zxid);
+                self.acked = self.last_logged;
                 acts.push(Action::Truncate { to: p.zxid, reload });
                 self.phase = if reload {
                     LearnerPhase::AwaitState
@@ -332,10 +339,10 @@ impl Learner {
         if self.phase != LearnerPhase::AwaitState {
             return;
         }
-        if self.mode == SyncMode::Trunc && zxid != self.durable {
-            // The disk could not give the state at the truncation point (`durable` was set
-            // to it): syncing from here would leave a gap the leader knows nothing of.
-            tracing::error!(reloaded = %zxid, expected = %self.durable, "reload after TRUNC fell short");
+        if self.mode == SyncMode::Trunc && zxid != self.last_logged {
+            // The disk could not give the state at the truncation point (`last_logged` was
+            // set to it): syncing from here would leave a gap the leader knows nothing of.
+            tracing::error!(reloaded = %zxid, expected = %self.last_logged, "reload after TRUNC fell short");
             acts.push(Action::StepDown(
                 "the state reloaded after TRUNC ends before the truncation point",
             ));
@@ -348,8 +355,10 @@ impl Learner {
                 reload: false,
             });
             self.snapshot_pending = true;
+            // Durable once that snapshot is written, which NEWLEADER's ack waits for.
+            self.durable = zxid;
         }
-        self.durable = zxid;
+        self.last_logged = zxid;
         self.acked = zxid;
         self.phase = LearnerPhase::Syncing;
     }
@@ -400,10 +409,12 @@ impl Learner {
     }
 
     /// NEWLEADER: everything received is made durable (and a snapshot written after SNAP)
-    /// before the ack.
+    /// before the ack, and so is what this member logged before the sync (the prefix the
+    /// leader's DIFF builds on may still be on its way to the disk).
     fn new_leader(&mut self, acts: &mut Actions) {
         self.phase = LearnerPhase::Persisting;
         self.timeout_ms = self.sync_timeout_ms;
+        self.persist_target = self.persist_target.max(self.last_logged);
         for t in &self.synced {
             if t.zxid() > self.durable {
                 acts.push(Action::Persist(Arc::clone(t)));
@@ -464,6 +475,8 @@ impl Learner {
 
     fn try_ack_new_leader(&mut self, acts: &mut Actions) {
         if self.durable < self.persist_target || self.snapshot_pending {
+            tracing::debug!(durable = %self.durable, target = %self.persist_target,
+                snapshot = self.snapshot_pending, "NEWLEADER ack waits for the disk");
             return;
         }
         self.current_epoch = self.new_epoch;
@@ -628,6 +641,7 @@ mod tests {
             observer: false,
             epochs: (0, 0),
             last_logged: Zxid::ZERO,
+            durable: Zxid::ZERO,
         };
         let mut acts = Actions::new();
         let mut l = Learner::new(0, start, &config, 100, &mut acts);
@@ -679,5 +693,50 @@ mod tests {
             zxids(&l.take_uncommitted()),
             vec![Zxid::new(1, 1), Zxid::new(1, 2)]
         );
+    }
+
+    /// Found by the simulator (finding 4 in the notes): txns this member handed to its log
+    /// before the sync (fsync still running) are the prefix the leader's DIFF builds on;
+    /// NEWLEADER's ack must wait until they are durable.
+    #[test]
+    fn newleader_is_acked_only_once_the_earlier_log_is_durable() {
+        let members = BTreeMap::from([
+            (ServerId(1), MemberRole::Participant),
+            (ServerId(2), MemberRole::Participant),
+        ]);
+        let config = EnsembleConfig::new(members, String::new());
+        let start = LearnerStart {
+            me: ServerId(1),
+            leader: ServerId(2),
+            observer: false,
+            epochs: (1, 1),
+            last_logged: Zxid::new(1, 2),
+            durable: Zxid::new(1, 1),
+        };
+        let mut acts = Actions::new();
+        let mut l = Learner::new(0, start, &config, 100, &mut acts);
+        l.connected(0, &config, &mut acts);
+        let info = QuorumPacket::with_data(
+            PacketType::LeaderInfo,
+            Zxid::epoch_start(2),
+            vec![0, 1, 0, 0],
+        );
+        l.packet(0, info, &mut acts);
+        let diff = QuorumPacket::new(PacketType::Diff, Zxid::new(1, 2));
+        l.packet(0, diff, &mut acts);
+        acts.clear();
+        let newleader = QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2));
+        l.packet(0, newleader, &mut acts);
+        let acked = |acts: &Actions| {
+            acts.iter()
+                .any(|a| matches!(a, Action::Send(_, p) if p.kind() == Some(PacketType::Ack)))
+        };
+        assert!(
+            !acked(&acts),
+            "acked NEWLEADER before 0x100000002 is durable"
+        );
+        l.persisted(Zxid::new(1, 2), &mut acts);
+        assert!(acked(&acts), "{acts:?}");
+        assert_eq!(l.phase(), LearnerPhase::AwaitUpToDate);
     }
 }

@@ -168,7 +168,9 @@ impl Disk {
     /// Rolls the log and writes a snapshot of `replica` (named after its last applied zxid).
     pub fn snapshot(&mut self, replica: &Replica) -> Result<(), DiskError> {
         if let Some(log) = self.log.as_mut() {
-            if self.appended.take().is_some() {
+            if self.appended.is_some() {
+                // Durable now, but reported by the group commit under way (as the shell's
+                // executor reports appends made durable by the fsync before a roll).
                 log.commit()?;
             }
             log.roll()?;

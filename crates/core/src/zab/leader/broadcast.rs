@@ -42,6 +42,10 @@ impl Leader {
 
     /// The leader's own log is durable up to `up_to`: its acks.
     pub fn persisted(&mut self, up_to: Zxid, config: &EnsembleConfig, acts: &mut Actions) {
+        self.durable = self.durable.max(up_to);
+        if self.establishing.is_some() {
+            self.durable_while_establishing(config, acts);
+        }
         let me = self.me;
         for (_, (_, acks)) in self.outstanding.range_mut(..=up_to) {
             acks.insert(me);

@@ -120,6 +120,9 @@ pub struct Leader {
     /// This leader's own state summary: (currentEpoch, last logged zxid).
     current_epoch: u32,
     last_logged: Zxid,
+    /// The last zxid its own log reported durable: it counts in the NEWLEADER quorum only
+    /// once this reaches `last_logged` (its history is what the learners are synced to).
+    durable: Zxid,
     /// The new epoch, once fixed.
     epoch: Option<u32>,
     establishing: Option<Establishing>,
@@ -140,12 +143,13 @@ pub struct Leader {
 
 impl Leader {
     /// A leader that just won the election, with its own acceptedEpoch, currentEpoch and
-    /// last logged zxid; it registers itself at once.
+    /// (last logged, last durable) zxids; it registers itself at once, and counts toward
+    /// the NEWLEADER quorum once its log is durable up to its last logged zxid.
     pub fn new(
         now: u64,
         me: ServerId,
         epochs: (u32, u32),
-        last_logged: Zxid,
+        (last_logged, durable): (Zxid, Zxid),
         ctx: SyncContext<'_>,
         tick_ms: u64,
         acts: &mut Actions,
@@ -157,13 +161,14 @@ impl Leader {
             connecting: BTreeSet::from([me]),
             epoch_acks: BTreeSet::from([me]),
             epoch_acked: false,
-            newleader_acks: BTreeSet::from([me]),
+            newleader_acks: BTreeSet::new(),
             deadline_ms: now + config.init_limit * tick_ms,
         };
         let mut leader = Leader {
             me,
             current_epoch: current,
             last_logged,
+            durable,
             epoch: None,
             establishing: Some(establishing),
             learners: BTreeMap::new(),
@@ -176,8 +181,32 @@ impl Leader {
             next_half_tick_ms: now + tick_ms / 2,
             tick_ms,
         };
+        leader.count_own_newleader_ack();
         leader.try_fix_epoch(now, ctx, acts);
         leader
+    }
+
+    /// The leader's own NEWLEADER ack: its log is durable up to the history it syncs
+    /// learners to. Returns whether it was counted just now.
+    fn count_own_newleader_ack(&mut self) -> bool {
+        match &mut self.establishing {
+            Some(e) if self.durable >= self.last_logged => e.newleader_acks.insert(self.me),
+            _ => false,
+        }
+    }
+
+    /// The leader's log became more durable while establishing: once that covers its
+    /// history it counts toward the NEWLEADER quorum, and may start serving.
+    fn durable_while_establishing(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
+        if !self.count_own_newleader_ack() {
+            return;
+        }
+        if let (Some(e), Some(epoch)) = (&self.establishing, self.epoch)
+            && e.epoch_acked
+            && config.is_quorum(&e.newleader_acks)
+        {
+            self.start_serving(epoch, acts);
+        }
     }
 
     /// The new epoch, once fixed.
@@ -263,7 +292,7 @@ impl Leader {
                 None
             }
             (Some(Phase::AwaitNewLeaderAck), kind) => {
-                self.newleader_ack(now, from, &p, kind, ctx.config, acts);
+                self.newleader_ack(from, &p, kind, ctx.config, acts);
                 None
             }
             (Some(Phase::Broadcast), _) => self.broadcast_packet(from, p, ctx.config, acts),
@@ -440,7 +469,7 @@ impl Leader {
         if let Some(e) = &self.establishing
             && ctx.config.is_quorum(&e.newleader_acks)
         {
-            self.start_serving(now, epoch, acts);
+            self.start_serving(epoch, acts);
         }
     }
 
@@ -501,7 +530,6 @@ impl Leader {
     /// The packet after NEWLEADER must acknowledge it.
     fn newleader_ack(
         &mut self,
-        now: u64,
         from: ServerId,
         p: &QuorumPacket,
         kind: Option<PacketType>,
@@ -528,7 +556,7 @@ impl Leader {
                     e.newleader_acks.insert(from);
                 }
                 if config.is_quorum(&e.newleader_acks) {
-                    self.start_serving(now, epoch, acts);
+                    self.start_serving(epoch, acts);
                 }
             }
             None => self.send_up_to_date(from, acts),
@@ -536,7 +564,7 @@ impl Leader {
     }
 
     /// A quorum has the new epoch's history: serve, and tell every acknowledged learner.
-    fn start_serving(&mut self, _now: u64, epoch: u32, acts: &mut Actions) {
+    fn start_serving(&mut self, epoch: u32, acts: &mut Actions) {
         self.establishing = None;
         let start = Zxid::epoch_start(epoch);
         self.last_proposed = start;
@@ -622,110 +650,4 @@ fn push_pairs(to: ServerId, txns: &[Arc<LoggedTxn>], _observer: bool, acts: &mut
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::ensemble::MemberRole;
-
-    /// Found by the simulator (finding 3 in the notes): a leader elected on a stale vote,
-    /// behind a learner that holds acknowledged writes, must not go on to truncate it.
-    #[test]
-    fn a_leader_behind_a_learner_steps_down() {
-        let members = BTreeMap::from([
-            (ServerId(1), MemberRole::Participant),
-            (ServerId(2), MemberRole::Participant),
-            (ServerId(3), MemberRole::Participant),
-        ]);
-        let config = EnsembleConfig::new(members, String::new());
-        let committed = CommittedLog::new(500);
-        let ctx = SyncContext {
-            config: &config,
-            committed: &committed,
-            last_committed: Zxid::new(4, 0x67),
-        };
-        let mut acts = Actions::new();
-        let mut leader = Leader::new(
-            0,
-            ServerId(1),
-            (4, 4),
-            Zxid::new(4, 0x67),
-            ctx,
-            100,
-            &mut acts,
-        );
-        let info = LearnerInfo {
-            server_id: ServerId(2),
-            protocol_version: PROTOCOL_VERSION,
-            config_version: 0,
-        };
-        let reg = QuorumPacket::with_data(
-            PacketType::FollowerInfo,
-            Zxid::epoch_start(4),
-            info.to_bytes(),
-        );
-        leader.packet(0, ServerId(2), reg, ctx, &mut acts);
-        assert_eq!(leader.epoch(), Some(5));
-        acts.clear();
-        let ack = QuorumPacket::with_data(PacketType::AckEpoch, Zxid::new(4, 0x7e), encode_int(4));
-        leader.packet(0, ServerId(2), ack, ctx, &mut acts);
-        assert!(
-            acts.iter().any(|a| matches!(a, Action::StepDown(_))),
-            "{acts:?}"
-        );
-    }
-
-    /// Found by the simulator (finding 5 in the notes): a learner's acks must not outlive
-    /// its connection; when it returns, a TRUNC may take those txns out of its log.
-    #[test]
-    fn acks_of_a_disconnected_learner_do_not_count() {
-        let members = BTreeMap::from([
-            (ServerId(1), MemberRole::Participant),
-            (ServerId(2), MemberRole::Participant),
-            (ServerId(3), MemberRole::Participant),
-        ]);
-        let config = EnsembleConfig::new(members, String::new());
-        let committed = CommittedLog::new(500);
-        let ctx = SyncContext {
-            config: &config,
-            committed: &committed,
-            last_committed: Zxid::ZERO,
-        };
-        let mut acts = Actions::new();
-        let mut leader = Leader::new(0, ServerId(1), (0, 0), Zxid::ZERO, ctx, 100, &mut acts);
-        let info = LearnerInfo {
-            server_id: ServerId(2),
-            protocol_version: PROTOCOL_VERSION,
-            config_version: 0,
-        };
-        let two = ServerId(2);
-        let reg = QuorumPacket::with_data(PacketType::FollowerInfo, Zxid::ZERO, info.to_bytes());
-        leader.packet(0, two, reg, ctx, &mut acts);
-        let ack_epoch = QuorumPacket::with_data(PacketType::AckEpoch, Zxid::ZERO, encode_int(0));
-        leader.packet(0, two, ack_epoch, ctx, &mut acts);
-        let ack_newleader = QuorumPacket::new(PacketType::Ack, Zxid::epoch_start(1));
-        leader.packet(0, two, ack_newleader, ctx, &mut acts);
-        assert!(leader.is_serving());
-        let body =
-            menagerie_proto::txn::TxnBody::CreateSession(menagerie_proto::txn::CreateSessionTxn {
-                timeout: 1,
-            });
-        let z = Zxid::new(1, 1);
-        let txn = LoggedTxn::new(menagerie_proto::SessionId(7), 0, z, 0, body, None);
-        leader.propose(Arc::new(txn), &mut acts);
-        leader.packet(
-            0,
-            two,
-            QuorumPacket::new(PacketType::Ack, z),
-            ctx,
-            &mut acts,
-        );
-        leader.peer_down(two);
-        acts.clear();
-        leader.persisted(z, &config, &mut acts);
-        assert!(
-            !acts.iter().any(|a| matches!(a, Action::Commit(_))),
-            "committed on the ack of a learner that is gone: {acts:?}"
-        );
-    }
-}
+mod tests;
