@@ -19,7 +19,6 @@ use menagerie_proto::ServerId;
 use menagerie_proto::quorum::QuorumPacket;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::ops::metric::Metric;
 use crate::outbox::Outbox;
 
 /// Messages to the shell task.
@@ -129,10 +128,10 @@ pub enum Query {
         /// Query parameters (first value of each).
         args: BTreeMap<String, String>,
     },
-    /// The monitoring numbers (for `/metrics`).
-    Metrics,
     /// Whether writes can be made durable (for `/ready`).
     Ready,
+    /// A question of the HTTP layer (authorization, console views, snapshot, metrics).
+    Http(crate::http::queries::HttpQuery),
 }
 
 /// The shell's answer to a [`Query`].
@@ -140,11 +139,10 @@ pub enum Query {
 pub enum Answer {
     /// A command's JSON object (`ops::commands::Object`).
     Json(serde_json::Map<String, serde_json::Value>),
-    /// The monitoring numbers, and the Prometheus-only families
-    /// (`ops::monitor::extra_prometheus`).
-    Metrics(Vec<Metric>, String),
     /// Whether the server is serving (storage works).
     Ready(bool),
+    /// The answer to a [`Query::Http`].
+    Http(crate::http::queries::HttpAnswer),
 }
 
 /// Per-IP connection counts for `maxClientCnxns`, shared by the accept loops.

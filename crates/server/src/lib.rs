@@ -10,13 +10,14 @@
 //!   statistics.
 //! * [`snapshotter`]: fuzzy snapshots written in the background (over `menagerie-host`).
 //! * [`ops`]: the operations surface: four-letter words, admin commands, monitoring numbers.
-//! * [`admin`]: the admin HTTP transport (AdminServer commands, Prometheus metrics, probes).
+//! * [`http`]: the admin port on hyper/axum: AdminServer commands, Prometheus metrics,
+//!   probes, the REST gateway and the web console, with TLS and authentication.
 //! * [`purge`]: autopurge of old snapshots and logs.
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod config;
 pub mod conn;
+pub mod http;
 pub mod inbox;
 pub mod ops;
 pub mod outbox;
@@ -72,7 +73,7 @@ pub enum StartError {
     Listen(#[from] std::io::Error),
     /// The admin or metrics port could not be bound (ZooKeeper exits then too).
     #[error("unable to start the admin server: {0}")]
-    Admin(#[from] admin::BindError),
+    Admin(#[from] http::BindError),
     /// The epoch files of an ensemble member are missing pieces or contradict its data.
     #[error("cannot start the ensemble member: {0}")]
     Epoch(#[from] shell::boot::EpochError),
@@ -90,6 +91,15 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
 }
 
+impl From<shell::boot::BootError> for StartError {
+    fn from(e: shell::boot::BootError) -> StartError {
+        match e {
+            shell::boot::BootError::Data(e) => StartError::Data(e),
+            shell::boot::BootError::Epoch(e) => StartError::Epoch(e),
+        }
+    }
+}
+
 /// Recovers the data directory, binds the client port and starts serving in the background.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     start_on(config, std::sync::Arc::new(menagerie_storage::StdFs)).await
@@ -105,7 +115,7 @@ pub async fn start_on(
     let (server, recovered) = shell::recover(&config, fs, &clock)?;
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
-    let admin = admin::Listeners::bind(&config.admin).await?;
+    let admin = http::Listeners::bind(&config.admin).await?;
     let (admin_addr, prometheus_addr) = admin.local_addrs();
     let fsync_stats = std::sync::Arc::clone(&recovered.fsync_stats);
     let secure = match &config.secure_client {

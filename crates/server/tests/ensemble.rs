@@ -28,7 +28,7 @@ struct Member {
     server: Option<RunningServer>,
 }
 
-/// An ensemble of three members in a temporary directory.
+/// An ensemble of members in a temporary directory.
 struct Ensemble {
     _dir: tempfile::TempDir,
     members: Vec<Member>,
@@ -37,8 +37,13 @@ struct Ensemble {
 impl Ensemble {
     /// Writes the configuration of three members with `extra` zoo.cfg lines.
     fn new(extra: &str) -> Ensemble {
+        Ensemble::of(3, extra)
+    }
+
+    /// Writes the configuration of `n` members with `extra` zoo.cfg lines.
+    fn of(n: usize, extra: &str) -> Ensemble {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let ports: Vec<(u16, u16, u16)> = (0..3)
+        let ports: Vec<(u16, u16, u16)> = (0..n)
             .map(|_| (free_port(), free_port(), free_port()))
             .collect();
         let servers: String = ports
@@ -286,4 +291,89 @@ async fn a_member_far_behind_syncs_by_snapshot_and_one_slightly_behind_by_diff()
         patience.wait().await;
     }
     e.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hierarchical_quorums_serve_with_two_of_three_groups() {
+    // Four members in three groups: {3, 4} is a quorum (two of the three groups), which a
+    // majority of four would not be (the same test without the group lines fails).
+    let mut e = Ensemble::of(4, "group.1=1:2\ngroup.2=3\ngroup.3=4\n");
+    e.start_all().await;
+    e.formed().await;
+    e.stop(0).await;
+    e.stop(1).await;
+    e.formed().await;
+    let c = client(e.addr(2)).await;
+    create(&c, "/two-groups", b"q").await;
+    assert_eq!(
+        read_synced(e.addr(3), "/two-groups").await,
+        Some(b"q".to_vec())
+    );
+    e.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_member_serves_read_only_sessions_when_enabled() {
+    let mut e = Ensemble::new("readonlymode.enabled=true\n");
+    e.start_all().await;
+    let leader = e.formed().await;
+    let c = client(e.addr(leader)).await;
+    create(&c, "/ro", b"before").await;
+    drop(c);
+    let lone = (leader + 1) % 3;
+    // Make sure the lone member has the write before the others go.
+    assert_eq!(
+        read_synced(e.addr(lone), "/ro").await,
+        Some(b"before".to_vec())
+    );
+    for i in 0..3 {
+        if i != lone {
+            e.stop(i).await;
+        }
+    }
+    let addr = e.addr(lone);
+    let patience = Patience::new("the lone member serves read-only");
+    while mode(addr).await != "read-only" {
+        patience.wait().await;
+    }
+    assert_eq!(four_letter(addr, "isro").await, "ro");
+    let connector = zk::Client::connector()
+        .with_session_timeout(Duration::from_secs(5))
+        .with_readonly(true);
+    let ro = common::connect_with(&addr.to_string(), connector).await;
+    let (data, _) = within(ro.get_data("/ro")).await.expect("a read");
+    assert_eq!(data, b"before");
+    let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let err = within(ro.create("/no", b"", &opts)).await.unwrap_err();
+    assert!(matches!(err, zk::Error::NotReadOnly), "{err:?}");
+    e.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_sessions_are_counted_and_upgrade_for_ephemerals() {
+    let mut e = Ensemble::new("localSessionsEnabled=true\nlocalSessionsUpgradingEnabled=true\n");
+    e.start_all().await;
+    let leader = e.formed().await;
+    let follower = (leader + 1) % 3;
+    let addr = e.addr(follower);
+    let c = client(addr).await;
+    assert_eq!(common::mntr(addr, "local_sessions").await, "1");
+    let zxid = zxid_of_leader(&e, leader).await;
+    within(c.get_data("/zookeeper")).await.expect("a read");
+    assert_eq!(
+        zxid_of_leader(&e, leader).await,
+        zxid,
+        "a local session is no txn"
+    );
+    let opts = zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all());
+    within(c.create("/mine", b"", &opts))
+        .await
+        .expect("an ephemeral upgrades the session");
+    assert_eq!(common::mntr(addr, "local_sessions").await, "0");
+    assert!(read_synced(e.addr(leader), "/mine").await.is_some());
+    e.stop_all().await;
+}
+
+async fn zxid_of_leader(e: &Ensemble, leader: usize) -> i64 {
+    zxid(e.addr(leader)).await
 }

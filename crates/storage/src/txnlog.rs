@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use menagerie_proto::jute::Record;
 use menagerie_proto::txn::LoggedTxn;
 
-use crate::datadir::{list_log_files, log_file_name};
 use crate::fs::{Fs, FsFile};
+use crate::names::{list_log_files, log_file_name};
 use crate::stream::DEFAULT_MAX_RECORD_LEN;
 use crate::{Error, Result};
 

@@ -109,6 +109,25 @@ impl Front {
         conn: ConnId,
         out: &mut Vec<Output>,
     ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
+        self.answer_handshake(conn, false, out)
+    }
+
+    /// [`establish`](Self::establish) on a member in read-only mode: the answer says
+    /// `readOnly=true`.
+    pub(crate) fn establish_read_only(
+        &mut self,
+        conn: ConnId,
+        out: &mut Vec<Output>,
+    ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
+        self.answer_handshake(conn, true, out)
+    }
+
+    fn answer_handshake(
+        &mut self,
+        conn: ConnId,
+        read_only_server: bool,
+        out: &mut Vec<Output>,
+    ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
         let Some(c) = self.conns.get_mut(&conn) else {
             return Vec::new();
         };
@@ -123,7 +142,7 @@ impl Front {
                 timeout,
                 session_id: c.session.0,
                 passwd: session_password(c.session.0).to_vec(),
-                read_only: read_only.map(|_| false),
+                read_only: read_only.map(|_| read_only_server),
             },
         });
         std::mem::take(&mut c.early).into()

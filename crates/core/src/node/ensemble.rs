@@ -91,6 +91,10 @@ impl Node {
 
     /// Becomes LOOKING and starts a round.
     pub(super) fn start_election(&mut self, now: Now, out: &mut Vec<Output>) {
+        if self.zab.is_none() {
+            return;
+        }
+        self.ro_looking(now);
         let Some(zab) = self.zab.as_mut() else {
             return;
         };
@@ -131,9 +135,15 @@ impl Node {
         let me = self.config.server_id;
         let tick_ms = self.config.tick_ms;
         let last_committed = self.replica.last_processed_zxid();
+        self.ro_end(out);
         let Some(zab) = self.zab.as_mut() else {
             return;
         };
+        let took_ms = now.mono_ms.saturating_sub(zab.since.1);
+        tracing::info!(
+            state = vote.state.name(), leader = %vote.leader, took_ms,
+            "{} - LEADER ELECTION TOOK - {took_ms} MS", vote.state.name()
+        );
         zab.since = (vote.state, now.mono_ms);
         let epochs = (zab.accepted_epoch, zab.current_epoch);
         let mut acts = Actions::new();
@@ -381,6 +391,8 @@ impl Node {
         for conn in self.front.conn_ids() {
             self.close(conn, out);
         }
+        // Local sessions die with the role (their clients find them expired elsewhere).
+        self.local = super::local_sessions::LocalSessions::default();
         self.start_election(now, out);
     }
 

@@ -14,6 +14,8 @@
 
 pub mod ensemble;
 pub mod ensemble_view;
+pub mod local_sessions;
+pub mod read_only;
 mod requests;
 mod roles;
 pub mod views;
@@ -56,6 +58,10 @@ pub struct Node {
     zab: Option<ensemble::ZabState>,
     /// Who asked for each snapshot not yet ended, in the order they end.
     snapshots_asked: VecDeque<SnapshotFor>,
+    /// Read-only mode (`readonlymode.enabled`).
+    ro: read_only::ReadOnly,
+    /// Sessions local to this member (`localSessionsEnabled`).
+    local: local_sessions::LocalSessions,
 }
 
 /// Who asked for a snapshot ([`Output::TakeSnapshot`]).
@@ -90,6 +96,8 @@ impl Node {
             role,
             zab,
             snapshots_asked: VecDeque::new(),
+            ro: read_only::ReadOnly::default(),
+            local: local_sessions::LocalSessions::default(),
             front: Front::new(session_ids),
             replica,
             watches: WatchManager::new(config.seed),
@@ -106,7 +114,14 @@ impl Node {
         if !self.read_only && self.snapshots.is_due() {
             return Some(0);
         }
-        let role = self.zab_deadline();
+        let role = [
+            self.zab_deadline(),
+            self.ro_deadline(),
+            self.local_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let proposer = match self.role {
             ensemble::Role::Standalone => Some(self.proposer.next_deadline()),
             ensemble::Role::Leading(ref l) if l.is_serving() => Some(self.proposer.next_deadline()),
@@ -143,8 +158,10 @@ impl Node {
     /// Forgets a connection and its watches (its session lives on until it expires or the
     /// client resumes it).
     fn drop_conn(&mut self, conn: ConnId) {
+        let session = self.front.session_of(conn);
         self.front.drop_conn(conn);
         self.watches.remove_conn(conn);
+        self.ro_forget(session);
     }
 
     /// Closes a connection after what was queued for it.
@@ -156,6 +173,8 @@ impl Node {
     fn tick(&mut self, now: Now, out: &mut Vec<Output>) {
         if self.zab.is_some() {
             self.zab_tick(now, out);
+            self.ro_tick(now);
+            self.expire_local_sessions(now, out);
         }
         // Only the server that orders writes expires sessions and reaps containers.
         let orders = match &self.role {

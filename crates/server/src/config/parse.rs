@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::error::{ConfigError, invalid};
 use super::quorum::QuorumKeys;
+use super::values::{boolean, number};
 use super::{AdminConfig, ServerConfig};
 use crate::security_config::SecurityKeys;
 
@@ -48,6 +49,7 @@ impl ServerConfig {
         c.auth = security.auth;
         c.enforce_quota = security.enforce_quota;
         c.secure_client = security.secure_client;
+        c.admin.tls = security.admin_tls;
         let data_dir = basics
             .data_dir
             .clone()
@@ -63,12 +65,6 @@ impl ServerConfig {
     }
 }
 
-pub(super) fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
-    value
-        .parse()
-        .map_err(|_| invalid(key, value, "not a valid number"))
-}
-
 /// An IP address or a host name (resolved now, first address), as ZooKeeper accepts for its
 /// admin and metrics hosts.
 fn ip(key: &str, value: &str) -> Result<IpAddr, ConfigError> {
@@ -82,16 +78,6 @@ fn ip(key: &str, value: &str) -> Result<IpAddr, ConfigError> {
         .and_then(|mut addrs| addrs.next())
         .map(|a| a.ip())
         .ok_or_else(|| invalid(key, value, "not an IP address or a resolvable host name"))
-}
-
-pub(super) fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
-    // Java's Boolean.parseBoolean: "true" in any case is true, anything else false; we are
-    // stricter and refuse values that are neither, since a typo there is surely a mistake.
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "yes" => Ok(true),
-        "false" | "no" => Ok(false),
-        _ => Err(invalid(key, value, "expected true or false")),
-    }
 }
 
 /// `autopurge.purgeInterval`: hours as an integer (ZooKeeper 3.8; 0 or negative disables),
@@ -219,6 +205,11 @@ fn limits(c: &mut ServerConfig, key: &str, value: &str) -> Result<bool, ConfigEr
             c.extended_types = boolean(key, value)?
         }
         "digest.enabled" | "zookeeper.digest.enabled" => c.digest_enabled = boolean(key, value)?,
+        "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
+            c.read_only_mode = boolean(key, value)?
+        }
+        "localSessionsEnabled" => c.local_sessions = boolean(key, value)?,
+        "localSessionsUpgradingEnabled" => c.local_sessions_upgrading = boolean(key, value)?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -299,6 +290,16 @@ impl AdminKeys {
                     return Err(invalid(key, value, "must not be /"));
                 }
             }
+            "admin.rateLimiterIntervalInMS" | "zookeeper.admin.rateLimiterIntervalInMS" => {
+                a.rate_limit = std::time::Duration::from_millis(number(key, value)?)
+            }
+            "admin.gateway.sessionIdleMs" => {
+                let ms: u64 = number(key, value)?;
+                if ms < 100 {
+                    return Err(invalid(key, value, "must be at least 100"));
+                }
+                a.gateway_idle = std::time::Duration::from_millis(ms)
+            }
             "metricsProvider.className" => self.provider = Some(value.to_owned()),
             "metricsProvider.httpHost" => self.metrics_host = Some(ip(key, value)?),
             "metricsProvider.httpPort" => self.metrics_port = Some(number(key, value)?),
@@ -376,7 +377,7 @@ mod tests {
     fn admin_keys() {
         let c = ServerConfig::from_properties(&props("dataDir=d\nclientPort=1\n")).unwrap();
         assert!(c.admin.enabled);
-        assert_eq!(c.admin.addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.admin.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.admin.command_url, "/commands");
         assert_eq!(c.admin.prometheus_addr, None);
         let c = ServerConfig::from_properties(&props(

@@ -7,11 +7,11 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
-use menagerie_core::ensemble::{EnsembleConfig, MemberRole};
+use menagerie_core::ensemble::{EnsembleConfig, Hierarchy, MemberRole};
 use menagerie_proto::ServerId;
 
 use super::error::{ConfigError, invalid};
-use super::parse::{boolean, number};
+use super::values::{boolean, number};
 
 /// One member of the ensemble as zoo.cfg names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,8 @@ pub struct QuorumConfig {
     pub commit_log_count: usize,
     /// `syncEnabled` (observers): log INFORMed txns.
     pub observer_sync_enabled: bool,
+    /// Hierarchical quorums (`group.N`, `weight.N`), if configured.
+    pub hierarchy: Option<Hierarchy>,
 }
 
 impl QuorumConfig {
@@ -71,6 +73,18 @@ impl QuorumConfig {
         for (sid, m) in &self.members {
             s.push_str(&format!("server.{sid}={}\n", m.text));
         }
+        if let Some(h) = &self.hierarchy {
+            let mut groups: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+            for (sid, gid) in &h.group_of {
+                groups.entry(*gid).or_default().push(sid.to_string());
+            }
+            for (gid, sids) in groups {
+                s.push_str(&format!("group.{gid}={}\n", sids.join(":")));
+            }
+            for (sid, w) in &h.weights {
+                s.push_str(&format!("weight.{sid}={w}\n"));
+            }
+        }
         s.push_str("version=0");
         s
     }
@@ -85,6 +99,7 @@ impl QuorumConfig {
         e.max_notification_interval_ms = self.max_notification_interval_ms;
         e.commit_log_count = self.commit_log_count;
         e.observer_sync_enabled = self.observer_sync_enabled;
+        e.hierarchy = self.hierarchy.clone();
         e
     }
 }
@@ -107,6 +122,10 @@ pub(super) struct QuorumKeys {
     commit_log_count: Option<usize>,
     sync_enabled: Option<bool>,
     dynamic_file: Option<PathBuf>,
+    /// `group.G` values by gid, with the key as written.
+    groups: BTreeMap<u64, (String, String)>,
+    /// `weight.N` values by sid.
+    weights: BTreeMap<i64, (String, String)>,
 }
 
 impl QuorumKeys {
@@ -118,6 +137,9 @@ impl QuorumKeys {
             })?;
             self.servers.insert(sid, (key.to_owned(), value.to_owned()));
             return Ok(true);
+        }
+        if key.starts_with("group") || key.starts_with("weight") {
+            return self.take_hierarchy(key, value).map(|()| true);
         }
         match key {
             "initLimit" => self.init_limit = Some(positive(key, value)?),
@@ -166,6 +188,83 @@ impl QuorumKeys {
         Ok(true)
     }
 
+    /// `group.G=sid:sid:…` or `weight.N=w` (ZooKeeper switches to hierarchical quorums on
+    /// any key starting with `group` or `weight`).
+    fn take_hierarchy(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let id = key
+            .split_once('.')
+            .map(|(_, id)| id)
+            .ok_or_else(|| invalid(key, value, "expected group.<gid> or weight.<sid>"))?;
+        let entry = (key.to_owned(), value.trim().to_owned());
+        if key.starts_with("group") {
+            let gid = id
+                .parse()
+                .map_err(|_| invalid(key, value, "the group id is not a number"))?;
+            self.groups.insert(gid, entry);
+        } else {
+            let sid = id
+                .parse()
+                .map_err(|_| invalid(key, value, "the server id is not a number"))?;
+            self.weights.insert(sid, entry);
+        }
+        Ok(())
+    }
+
+    /// The groups and weights, checked as ZooKeeper checks them: groups are disjoint and
+    /// every participant is in one; participants without a weight weigh 1.
+    fn hierarchy(
+        &self,
+        members: &BTreeMap<ServerId, Member>,
+    ) -> Result<Option<Hierarchy>, ConfigError> {
+        if self.groups.is_empty() && self.weights.is_empty() {
+            return Ok(None);
+        }
+        let mut h = Hierarchy {
+            group_of: BTreeMap::new(),
+            weights: BTreeMap::new(),
+        };
+        for (gid, (key, value)) in &self.groups {
+            for sid in value.split(':') {
+                let sid: i64 = sid
+                    .trim()
+                    .parse()
+                    .map_err(|_| invalid(key, value, "expected server ids separated by ':'"))?;
+                if h.group_of.insert(ServerId(sid), *gid).is_some() {
+                    return Err(invalid(
+                        key,
+                        value,
+                        format!("server {sid} is in several groups"),
+                    ));
+                }
+            }
+        }
+        for (sid, (key, value)) in &self.weights {
+            let w = number(key, value)?;
+            h.weights.insert(ServerId(*sid), w);
+        }
+        for (sid, m) in members {
+            if m.role != MemberRole::Participant {
+                continue;
+            }
+            if !h.group_of.contains_key(sid) {
+                return Err(invalid(
+                    &format!("server.{sid}"),
+                    &m.text,
+                    "with group.N lines every participant must be in a group",
+                ));
+            }
+            h.weights.entry(*sid).or_insert(1);
+        }
+        if let Some(sid) = h.group_of.keys().find(|s| !h.weights.contains_key(s)) {
+            return Err(invalid(
+                &format!("group of {sid}"),
+                "",
+                "a grouped server that is not a participant needs a weight.N",
+            ));
+        }
+        Ok(Some(h))
+    }
+
     /// The ensemble settings, or `None` for a standalone server. Reads `myid` from
     /// `data_dir` and the `dynamicConfigFile`'s server lines.
     pub(super) fn finish(mut self, data_dir: &Path) -> Result<Option<QuorumConfig>, ConfigError> {
@@ -197,6 +296,7 @@ impl QuorumKeys {
             ));
         };
         self.check_peer_type(me.role);
+        let hierarchy = self.hierarchy(&members)?;
         Ok(Some(QuorumConfig {
             my_id,
             members,
@@ -210,6 +310,7 @@ impl QuorumKeys {
             max_notification_interval_ms: self.max_notification_ms.unwrap_or(60_000),
             commit_log_count: self.commit_log_count.unwrap_or(500).max(500),
             observer_sync_enabled: self.sync_enabled.unwrap_or(true),
+            hierarchy,
         }))
     }
 
@@ -246,7 +347,7 @@ impl QuorumKeys {
             source,
         })?;
         for (key, value) in super::properties::parse_properties(&text) {
-            if key.starts_with("server.") {
+            if key.starts_with("server.") || key.starts_with("group") || key.starts_with("weight") {
                 self.take(&key, value.trim())?;
             } else if key != "version" {
                 return Err(invalid(
@@ -493,5 +594,72 @@ mod tests {
         let bad = dir_with_myid(" 1");
         let e = keys(&lines).finish(bad.path()).expect_err("untrimmed");
         assert!(e.to_string().contains("myid"), "{e}");
+    }
+
+    fn four_in_groups(extra: &[(&str, &str)]) -> Result<Option<QuorumConfig>, ConfigError> {
+        let d = dir_with_myid("1");
+        let mut lines = vec![
+            ("server.1", "127.0.0.1:1001:2001"),
+            ("server.2", "127.0.0.1:1002:2002"),
+            ("server.3", "127.0.0.1:1003:2003"),
+            ("server.4", "127.0.0.1:1004:2004"),
+            ("initLimit", "10"),
+            ("syncLimit", "5"),
+        ];
+        lines.extend_from_slice(extra);
+        let mut k = QuorumKeys::default();
+        for (key, value) in &lines {
+            k.take(key, value)?;
+        }
+        k.finish(d.path())
+    }
+
+    #[test]
+    fn groups_and_weights_make_hierarchical_quorums_with_javas_text() {
+        let q = four_in_groups(&[
+            ("group.1", "1:2"),
+            ("group.2", "3"),
+            ("group.3", "4"),
+            ("weight.4", "0"),
+        ])
+        .expect("valid")
+        .expect("an ensemble");
+        let text = q.config_text();
+        assert!(
+            text.ends_with(
+                "server.4=127.0.0.1:1004:2004:participant\ngroup.1=1:2\ngroup.2=3\ngroup.3=4\n\
+                 weight.1=1\nweight.2=1\nweight.3=1\nweight.4=0\nversion=0"
+            ),
+            "{text}"
+        );
+        let e = q.ensemble();
+        let ids = |v: &[i64]| v.iter().map(|s| ServerId(*s)).collect::<Vec<_>>();
+        // Group 3 weighs nothing: two groups count, and both are needed.
+        assert!(e.is_quorum(&ids(&[1, 2, 3])));
+        assert!(!e.is_quorum(&ids(&[3, 4])), "group 3 does not count");
+        assert!(
+            !e.is_quorum(&ids(&[2, 3])),
+            "half of group 1 is not more than half"
+        );
+        assert!(!e.can_lead(ServerId(4)), "weight 0 never leads");
+    }
+
+    #[test]
+    fn groups_must_cover_every_participant_once() {
+        let err = four_in_groups(&[("group.1", "1:2"), ("group.2", "2:3:4")]).unwrap_err();
+        assert!(
+            err.to_string().contains("server 2 is in several groups"),
+            "{err}"
+        );
+        let err = four_in_groups(&[("group.1", "1:2"), ("group.2", "3")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("every participant must be in a group"),
+            "{err}"
+        );
+        let err = four_in_groups(&[("group.1", "1:x")]).unwrap_err();
+        assert!(err.to_string().contains("server ids"), "{err}");
+        let err = four_in_groups(&[("group.1", "1:2:3:4"), ("weight.2", "heavy")]).unwrap_err();
+        assert!(err.to_string().contains("weight.2"), "{err}");
     }
 }

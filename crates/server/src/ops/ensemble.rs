@@ -28,7 +28,8 @@ const NEED_SERVING: [&str; 14] = [
 
 /// The answer to `word` from a member that does not serve yet, if it has one.
 pub fn not_serving_answer(word: &str, server: &Node) -> Option<String> {
-    let not_serving = server.ensemble_view().is_some() && !server.is_serving();
+    let not_serving =
+        server.ensemble_view().is_some() && !server.is_serving() && !server.serves_read_only();
     if !not_serving || !NEED_SERVING.contains(&word) {
         return None;
     }
@@ -41,6 +42,9 @@ pub fn not_serving_answer(word: &str, server: &Node) -> Option<String> {
 
 /// The server state as ZooKeeper names it (`Mode:` of `srvr`, `zk_server_state`).
 pub fn server_state(server: &Node) -> &'static str {
+    if server.serves_read_only() {
+        return "read-only";
+    }
     match server.peer_state() {
         None if server.is_read_only() => "read-only",
         None => "standalone",
@@ -100,7 +104,12 @@ pub fn metrics(server: &Node, view: &ShellView<'_>) -> Vec<Metric> {
     };
     let n = |v: usize| Int(v as i64);
     let count = |v: u64| Int(i64::try_from(v).unwrap_or(i64::MAX));
+    let mut peer_state = e.state.name().to_lowercase();
+    if e.phase != menagerie_core::node::ensemble_view::ZabPhase::Election {
+        peer_state = format!("{peer_state} - {}", e.phase.name().to_lowercase());
+    }
     let mut out = vec![
+        m("peer_state", MetricValue::Text(peer_state)),
         m("quorum_size", n(e.voters)),
         m("diff_count", count(e.syncs_sent.0)),
         m("snap_count", count(e.syncs_sent.1)),
@@ -115,6 +124,8 @@ pub fn metrics(server: &Node, view: &ShellView<'_>) -> Vec<Metric> {
         let uptime = view.now.mono_ms.saturating_sub(e.since_ms);
         out.extend([
             m("learners", n(e.learners.len())),
+            // ZooKeeper 3.4's name for the same count, still read by older dashboards.
+            m("followers", n(e.learners.len())),
             m("synced_followers", n(synced(false))),
             m("synced_non_voting_followers", Int(0)),
             m("synced_observers", n(synced(true))),

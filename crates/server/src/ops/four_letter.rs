@@ -67,6 +67,9 @@ pub fn render(word: &str, server: &mut Node, view: &ShellView<'_>) -> String {
 
 fn srvr(server: &Node, view: &ShellView<'_>, with_clients: bool) -> String {
     let mut s = format!("Zookeeper version: {VERSION}\n");
+    if server.serves_read_only() {
+        s.push_str("READ-ONLY mode; serving only read-only clients\n");
+    }
     if with_clients {
         s.push_str("Clients:\n");
         s.push_str(&requester_line(view));

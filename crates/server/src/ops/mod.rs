@@ -35,10 +35,7 @@ use view::ShellView;
 pub fn answer(query: Query, server: &mut Node, view: &ShellView<'_>, storage_ok: bool) -> Answer {
     match query {
         Query::Command { name, args } => Answer::Json(commands::run(&name, &args, server, view)),
-        Query::Metrics => Answer::Metrics(
-            monitor::collect(server, view, 0),
-            monitor::extra_prometheus(&view.fsync.snapshot(), server.stats()),
-        ),
         Query::Ready => Answer::Ready(storage_ok),
+        Query::Http(q) => Answer::Http(crate::http::queries::answer(q, server, view)),
     }
 }

@@ -64,6 +64,9 @@ pub fn core_config(config: &ServerConfig, boot: Now) -> CoreConfig {
         },
         enforce_quota: config.enforce_quota,
         digest_enabled: config.digest_enabled,
+        read_only_mode: config.read_only_mode,
+        local_sessions: config.local_sessions,
+        local_sessions_upgrading: config.local_sessions_upgrading,
     }
 }
 
@@ -73,7 +76,7 @@ pub fn recover(
     config: &ServerConfig,
     fs: Arc<dyn menagerie_storage::Fs>,
     clock: &Clock,
-) -> Result<(Node, Recovered), crate::StartError> {
+) -> Result<(Node, Recovered), BootError> {
     let boot = clock.now();
     let mut server = Node::new(core_config(config, boot), boot);
     let recovered = crate::persistence::recover(config, fs, &mut server, boot)?;
@@ -83,4 +86,15 @@ pub fn recover(
         server.restore_epochs(accepted, current);
     }
     Ok((server, recovered))
+}
+
+/// Why the core could not be built from the data directories.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// The data directory could not be read or recovered.
+    #[error(transparent)]
+    Data(#[from] menagerie_host::RecoveryError),
+    /// An ensemble member's epoch files are missing pieces or contradict its data.
+    #[error(transparent)]
+    Epoch(#[from] EpochError),
 }

@@ -63,7 +63,7 @@ pub struct Listeners {
     /// `secureClientPort` with its TLS acceptor.
     pub secure: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
     /// The admin HTTP and Prometheus ports.
-    pub admin: crate::admin::Listeners,
+    pub admin: crate::http::Listeners,
     /// The election port(s) of an ensemble member (empty when standalone).
     pub election: Vec<TcpListener>,
 }
