@@ -467,3 +467,37 @@ fn a_returning_leader_syncs_learners_with_what_it_logged_but_never_committed() {
         "/b reached the follower"
     );
 }
+
+/// Found by the simulator (finding 9 in the notes): a leader whose timers stopped (a paused
+/// process) while the others elected a new leader must not, when a client reaches it before
+/// its next tick, answer that a session the new leader created has expired.
+#[test]
+fn a_stale_leader_steps_down_before_answering_a_client() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let old = c.leader().expect("leader");
+    c.members.get_mut(&old).expect("member").timers_stopped = true;
+    c.run(10_000);
+    let new = *c
+        .members
+        .iter()
+        .find(|(s, m)| **s != old && m.node.peer_state() == Some(PeerState::Leading))
+        .expect("a new leader")
+        .0;
+    let a = c.connect(new, 1);
+    let session = c
+        .session_of(new, a)
+        .expect("a session under the new leader");
+    assert_eq!(
+        c.members[&old].node.peer_state(),
+        Some(PeerState::Leading),
+        "the old leader has not noticed yet"
+    );
+    let late = c.resume(old, 2, session);
+    let answer = c.connect_response(old, late);
+    assert!(
+        answer.as_ref().is_none_or(|r| r.timeout > 0),
+        "told the client its live session expired: {answer:?}"
+    );
+    assert_ne!(c.members[&old].node.peer_state(), Some(PeerState::Leading));
+}

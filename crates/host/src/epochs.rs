@@ -1,7 +1,8 @@
 //! A member's Zab epoch files at startup (ZooKeeper: `QuorumPeer.loadDataBase`; spec 09
-//! §4.2): `currentEpoch` and `acceptedEpoch` read (or created from the last zxid), an
-//! interrupted `currentEpoch` update adopted from `currentEpoch.tmp`, and the two checked
-//! against each other and the data.
+//! §4.2): `currentEpoch` and `acceptedEpoch` read (or created from the last zxid), a sync
+//! interrupted while being logged (the `updatingEpoch` marker) or an interrupted
+//! `currentEpoch` update (`currentEpoch.tmp`) adopted, and the two checked against each
+//! other and the data.
 
 use menagerie_proto::Zxid;
 use menagerie_storage::{DataDirs, EpochFile};
@@ -45,6 +46,20 @@ pub fn restore_epochs(dirs: &DataDirs, last: Zxid) -> Result<(u32, u32), EpochEr
             of_zxid
         }
     };
+    if dirs.epoch_update_marked() {
+        // The process stopped while logging a sync, before `currentEpoch` named its epoch
+        // (the learner acknowledges NEWLEADER, and writes the epoch, only once the sync is
+        // durable): the log's last epoch is the one being adopted.
+        if of_zxid > current {
+            tracing::info!(
+                epoch = of_zxid,
+                "updatingEpoch found: adopting the epoch of the last zxid"
+            );
+            dirs.write_epoch(EpochFile::Current, of_zxid)?;
+            current = of_zxid;
+        }
+        dirs.clear_epoch_update()?;
+    }
     if of_zxid > current {
         let Some(tmp) = dirs.read_current_epoch_tmp()? else {
             return Err(EpochError::CurrentBehindLog {

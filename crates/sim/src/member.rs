@@ -140,6 +140,7 @@ impl Sim {
         if m.node.is_some() {
             return;
         }
+        let marked = m.disk.epoch_update_marked();
         let recovered = m.disk.recover(&mut node, now);
         let epochs = m.disk.epochs();
         match recovered {
@@ -154,43 +155,28 @@ impl Sim {
                 let text = format!("started: zxid {zxid}, {replayed} txns replayed");
                 self.history.record(self.now, format!("m{sid}"), text);
                 if let Ok(epochs) = epochs {
-                    self.checker.recovered(self.now, sid, epochs, zxid);
+                    self.checker.recovered(self.now, sid, epochs, zxid, marked);
                 }
                 self.deliver(sid, Input::Tick);
             }
             Err(DiskError::Epochs(EpochError::CurrentBehindLog { current, last_zxid })) => {
-                self.operator_adopts_epoch(sid, current, Zxid(last_zxid));
+                // Finding 6: the `updatingEpoch` marker covers a sync logged before its
+                // epoch was written; nothing else may leave the log ahead of currentEpoch.
+                let last = Zxid(last_zxid);
+                let detail = format!(
+                    "m{sid} cannot start: currentEpoch {current} is older than its last zxid {last}"
+                );
+                self.checker.fail(
+                    self.now,
+                    "CurrentEpochBehindLog",
+                    detail,
+                    vec![format!("m{sid}")],
+                );
             }
             Err(e) => {
                 let text = format!("cannot start: {e}");
                 self.history.record(self.now, format!("m{sid}"), text);
             }
-        }
-    }
-
-    /// A member refused to start because its log holds txns of a later epoch than its
-    /// `currentEpoch` (it crashed after logging a sync, before writing the epoch; a known
-    /// issue): as an operator would (and as ZooKeeper's `updatingEpoch` marker does), the
-    /// epoch of the last zxid is adopted, and it starts.
-    fn operator_adopts_epoch(&mut self, sid: ServerId, current: i64, last: Zxid) {
-        let detail = format!(
-            "m{sid} cannot start: currentEpoch {current} is older than its last zxid {last}"
-        );
-        let focus = vec![format!("m{sid}")];
-        self.checker
-            .known_issue(self.now, "CurrentEpochBehindLog", detail, focus);
-        let epoch = last.epoch();
-        let m = self.members.get_mut(&sid).expect("member");
-        let accepted = m.disk.epochs().map_or(epoch, |(a, _)| a.max(epoch));
-        if m.disk.write_epochs(Some(accepted), Some(epoch)).is_ok() {
-            self.checker
-                .epochs_written(self.now, sid, Some(accepted), Some(epoch));
-            self.history.record(
-                self.now,
-                format!("m{sid}"),
-                format!("operator sets currentEpoch {epoch}"),
-            );
-            self.start_member(sid);
         }
     }
 
@@ -342,6 +328,14 @@ impl Sim {
                 }
                 self.checker
                     .epochs_written(self.now, sid, accepted, current);
+            }
+            Output::UpdatingEpoch(on) => {
+                let m = self.members.get_mut(&sid).expect("member");
+                if let Err(e) = m.disk.updating_epoch(on) {
+                    let text = format!("updatingEpoch marker failed: {e}");
+                    self.history.record(self.now, format!("m{sid}"), text);
+                    return false;
+                }
             }
             Output::Truncate { to, reload } => return self.truncate(sid, to, reload, feedback),
         }

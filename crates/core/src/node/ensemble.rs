@@ -278,6 +278,7 @@ impl Node {
                 }
                 out.push(Output::PersistEpoch { accepted, current });
             }
+            Action::UpdatingEpoch(on) => out.push(Output::UpdatingEpoch(on)),
             Action::Truncate { to, reload } => {
                 if let Some(zab) = self.zab() {
                     zab.last_logged = zab.last_logged.min(to);
@@ -464,6 +465,21 @@ impl Node {
             _ => {}
         }
         self.exec(now, acts, out);
+    }
+
+    /// Before a client is answered: a leader or learner whose timers are overdue (the
+    /// process was paused, or its tick is late) runs them first, so that a leader whose
+    /// quorum is gone steps down instead of answering for the ensemble (e.g. telling a
+    /// client that a session created under a newer leader has expired).
+    pub(super) fn overdue_role_timers(&mut self, now: Now, out: &mut Vec<Output>) {
+        let role_timer = match &self.role {
+            Role::Leading(l) => l.next_deadline(),
+            Role::Learning(l) => l.next_deadline(),
+            _ => return,
+        };
+        if role_timer <= now.mono_ms {
+            self.zab_tick(now, out);
+        }
     }
 
     /// When a timer of the role is due.

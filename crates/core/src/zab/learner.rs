@@ -420,6 +420,8 @@ impl Learner {
         self.phase = LearnerPhase::Persisting;
         self.timeout_ms = self.sync_timeout_ms;
         self.persist_target = self.persist_target.max(self.last_logged);
+        // Until currentEpoch names the new epoch, a restart must know the log may hold it.
+        acts.push(Action::UpdatingEpoch(true));
         for t in &self.synced {
             if t.zxid() > self.durable {
                 acts.push(Action::Persist(Arc::clone(t)));
@@ -489,6 +491,7 @@ impl Learner {
             accepted: None,
             current: Some(self.new_epoch),
         });
+        acts.push(Action::UpdatingEpoch(false));
         let ack = QuorumPacket::new(PacketType::Ack, Zxid::epoch_start(self.new_epoch));
         acts.push(Action::Send(self.leader, ack));
         self.phase = LearnerPhase::AwaitUpToDate;
@@ -826,5 +829,32 @@ mod tests {
         let mut acts = Actions::new();
         l.persisted(z2, &mut acts);
         assert!(acks(&acts).is_empty(), "each proposal is acknowledged once");
+    }
+
+    /// Found by the simulator (finding 6 in the notes): the sync is logged under the
+    /// `updatingEpoch` marker, removed only once currentEpoch names the new epoch.
+    #[test]
+    fn the_sync_is_logged_under_the_updating_epoch_marker() {
+        let mut l = diffing_learner();
+        let mut acts = Actions::new();
+        let newleader = QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2));
+        l.packet(0, newleader, &mut acts);
+        let marker = acts.iter().position(|a| *a == Action::UpdatingEpoch(true));
+        let first_persist = acts.iter().position(|a| matches!(a, Action::Persist(_)));
+        assert!(marker.is_some() && marker < first_persist, "{acts:?}");
+        assert!(!acts.contains(&Action::UpdatingEpoch(false)));
+        acts.clear();
+        l.persisted(Zxid::new(1, 2), &mut acts);
+        let epoch = acts.iter().position(|a| {
+            matches!(
+                a,
+                Action::PersistEpoch {
+                    current: Some(2),
+                    ..
+                }
+            )
+        });
+        let cleared = acts.iter().position(|a| *a == Action::UpdatingEpoch(false));
+        assert!(epoch.is_some() && epoch < cleared, "{acts:?}");
     }
 }

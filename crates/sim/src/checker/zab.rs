@@ -135,16 +135,30 @@ impl Checker {
         self.zab.epochs.insert(sid, (a, c));
     }
 
-    /// A member restarted with these epoch files and this last zxid.
-    pub fn recovered(&mut self, at: u64, sid: ServerId, epochs: (u32, u32), _zxid: Zxid) {
+    /// A member restarted with these epoch files and this last zxid; with `marked`, its
+    /// `updatingEpoch` marker was there, and currentEpoch may have been raised to the epoch
+    /// of the last zxid (never above acceptedEpoch).
+    pub fn recovered(
+        &mut self,
+        at: u64,
+        sid: ServerId,
+        epochs: (u32, u32),
+        zxid: Zxid,
+        marked: bool,
+    ) {
+        let adopted = |(a0, c0): (u32, u32)| {
+            marked && epochs == (a0, zxid.epoch()) && zxid.epoch() > c0 && zxid.epoch() <= a0
+        };
         if let Some(&written) = self.zab.epochs.get(&sid)
             && written != epochs
+            && !adopted(written)
         {
             let detail = format!(
                 "m{sid} restarted with epochs {epochs:?}, but last wrote {written:?} (durably)"
             );
             self.fail(at, "EpochFilesDurable", detail, vec![format!("m{sid}")]);
         }
+        self.zab.epochs.insert(sid, epochs);
     }
 
     /// A member's process died.

@@ -123,6 +123,21 @@ impl Disk {
         Ok(self.appended.take())
     }
 
+    /// Whether the `updatingEpoch` marker is there.
+    pub fn epoch_update_marked(&self) -> bool {
+        self.dirs.epoch_update_marked()
+    }
+
+    /// Creates or removes the `updatingEpoch` marker (the shell's `updating_epoch`).
+    pub fn updating_epoch(&mut self, on: bool) -> Result<(), DiskError> {
+        if on {
+            self.dirs.mark_epoch_update()?;
+        } else {
+            self.dirs.clear_epoch_update()?;
+        }
+        Ok(())
+    }
+
     /// Writes the epoch files that changed, durably.
     pub fn write_epochs(
         &mut self,

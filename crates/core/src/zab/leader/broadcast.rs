@@ -8,7 +8,7 @@ use menagerie_proto::quorum::{PacketType, QuorumPacket};
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_proto::{ServerId, Zxid};
 
-use super::{FromLearner, Leader, Phase, proposal};
+use super::{FromLearner, Leader, Phase, SyncContext, proposal};
 use crate::ensemble::EnsembleConfig;
 use crate::planted::PlantedBug;
 use crate::zab::action::{Action, Actions};
@@ -41,10 +41,11 @@ impl Leader {
     }
 
     /// The leader's own log is durable up to `up_to`: its acks.
-    pub fn persisted(&mut self, up_to: Zxid, config: &EnsembleConfig, acts: &mut Actions) {
+    pub fn persisted(&mut self, now: u64, up_to: Zxid, ctx: SyncContext<'_>, acts: &mut Actions) {
+        let config = ctx.config;
         self.durable = self.durable.max(up_to);
         if self.establishing.is_some() {
-            self.durable_while_establishing(config, acts);
+            self.durable_while_establishing(now, ctx, acts);
         }
         let me = self.me;
         for (_, (_, acks)) in self.outstanding.range_mut(..=up_to) {

@@ -196,14 +196,16 @@ impl Leader {
     }
 
     /// The leader's log became more durable while establishing: once that covers its
-    /// history it counts toward the NEWLEADER quorum, and may start serving.
-    fn durable_while_establishing(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
+    /// history the epoch may be written (if a quorum acked it), and the leader counts
+    /// toward the NEWLEADER quorum and may start serving.
+    fn durable_while_establishing(&mut self, now: u64, ctx: SyncContext<'_>, acts: &mut Actions) {
         if !self.count_own_newleader_ack() {
             return;
         }
+        self.try_epoch_acked(now, ctx, acts);
         if let (Some(e), Some(epoch)) = (&self.establishing, self.epoch)
             && e.epoch_acked
-            && config.is_quorum(&e.newleader_acks)
+            && ctx.config.is_quorum(&e.newleader_acks)
         {
             self.start_serving(epoch, acts);
         }
@@ -447,6 +449,14 @@ impl Leader {
             return;
         };
         if e.epoch_acked || !ctx.config.is_quorum(&e.epoch_acks) {
+            return;
+        }
+        if self.durable < self.last_logged {
+            // currentEpoch raises this member's votes above those of members with longer
+            // logs: it is written only once the history it vouches for is on disk (a power
+            // loss must not leave a short log under a new epoch, finding 10).
+            tracing::debug!(durable = %self.durable, head = %self.last_logged,
+                "epoch acknowledged; waiting for the leader's log to be durable");
             return;
         }
         e.deadline_ms = now + ctx.config.init_limit * self.tick_ms;

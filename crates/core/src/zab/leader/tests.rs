@@ -107,7 +107,7 @@ fn acks_of_a_disconnected_learner_do_not_count() {
     );
     leader.peer_down(two);
     acts.clear();
-    leader.persisted(z, &config, &mut acts);
+    leader.persisted(0, z, ctx, &mut acts);
     assert!(
         !acts.iter().any(|a| matches!(a, Action::Commit(_))),
         "committed on the ack of a learner that is gone: {acts:?}"
@@ -123,11 +123,12 @@ fn three_members() -> EnsembleConfig {
     EnsembleConfig::new(members, String::new())
 }
 
-/// Found by the simulator (finding 4 in the notes): a new leader whose own log is not yet
-/// durable up to its head must not count itself in the NEWLEADER quorum, or its head is
-/// served while durable on fewer voters than a quorum.
+/// Found by the simulator (findings 4 and 10 in the notes): a new leader whose own log is
+/// not yet durable up to its head must neither write currentEpoch (which would make its
+/// votes beat members with longer logs after a power loss) nor count itself in the
+/// NEWLEADER quorum (its head would be served while durable on too few voters).
 #[test]
-fn a_leader_counts_itself_for_newleader_only_once_durable() {
+fn a_leader_establishes_its_epoch_only_once_its_log_is_durable() {
     let config = three_members();
     let committed = CommittedLog::new(500);
     let head = Zxid::new(2, 7);
@@ -161,19 +162,69 @@ fn a_leader_counts_itself_for_newleader_only_once_durable() {
     leader.packet(0, two, reg, ctx, &mut acts);
     let ack_epoch = QuorumPacket::with_data(PacketType::AckEpoch, head, encode_int(2));
     leader.packet(0, two, ack_epoch, ctx, &mut acts);
+    let writes_current = |acts: &Actions| {
+        acts.iter().any(|a| {
+            matches!(
+                a,
+                Action::PersistEpoch {
+                    current: Some(3),
+                    ..
+                }
+            )
+        })
+    };
+    assert!(
+        !writes_current(&acts),
+        "currentEpoch written over a log not yet durable"
+    );
+    leader.persisted(0, Zxid::new(2, 6), ctx, &mut acts);
+    assert!(!writes_current(&acts));
+    acts.clear();
+    leader.persisted(0, head, ctx, &mut acts);
+    assert!(writes_current(&acts), "{acts:?}");
+    let newleader_sent = acts.iter().any(|a| {
+        matches!(a, Action::Send(to, p) if *to == two && p.kind() == Some(PacketType::NewLeader))
+    });
+    assert!(newleader_sent, "{acts:?}");
+    assert!(!leader.is_serving());
     let ack_newleader = QuorumPacket::new(PacketType::Ack, Zxid::epoch_start(3));
     leader.packet(0, two, ack_newleader, ctx, &mut acts);
-    assert!(
-        !leader.is_serving(),
-        "served with its head durable on one voter"
-    );
-    leader.persisted(Zxid::new(2, 6), &config, &mut acts);
-    assert!(!leader.is_serving());
-    acts.clear();
-    leader.persisted(head, &config, &mut acts);
     assert!(leader.is_serving());
+}
+
+/// A leader whose log is durable while the epoch is being established (the learner's
+/// NEWLEADER ack comes first) counts itself as soon as its own report arrives.
+#[test]
+fn a_leader_counts_itself_for_newleader_once_durable() {
+    let config = three_members();
+    let committed = CommittedLog::new(500);
+    let head = Zxid::new(2, 7);
+    let ctx = SyncContext {
+        config: &config,
+        committed: &committed,
+        last_committed: head,
+    };
+    let mut acts = Actions::new();
+    let mut leader = Leader::new(0, ServerId(1), (2, 2), (head, head), ctx, 100, &mut acts);
     assert!(
-        acts.iter().any(|a| matches!(a, Action::Serve(3))),
-        "{acts:?}"
+        leader.count_own_newleader_ack() == false,
+        "counted at once when durable"
     );
+    let two = ServerId(2);
+    let info = LearnerInfo {
+        server_id: two,
+        protocol_version: PROTOCOL_VERSION,
+        config_version: 0,
+    };
+    let reg = QuorumPacket::with_data(
+        PacketType::FollowerInfo,
+        Zxid::epoch_start(2),
+        info.to_bytes(),
+    );
+    leader.packet(0, two, reg, ctx, &mut acts);
+    let ack_epoch = QuorumPacket::with_data(PacketType::AckEpoch, head, encode_int(2));
+    leader.packet(0, two, ack_epoch, ctx, &mut acts);
+    let ack_newleader = QuorumPacket::new(PacketType::Ack, Zxid::epoch_start(3));
+    leader.packet(0, two, ack_newleader, ctx, &mut acts);
+    assert!(leader.is_serving());
 }
