@@ -207,6 +207,13 @@ impl Sim {
         let Some(node) = m.node.as_mut() else {
             return Vec::new();
         };
+        if let Input::Peer { packet, .. } = &input
+            && packet.kind() == Some(menagerie_proto::quorum::PacketType::NewLeader)
+        {
+            // What the learner has handed to its log when it takes NEWLEADER (not when the
+            // packet arrived: a paused member takes it later, after the TRUNC before it).
+            m.newleader_logged = Some(m.disk.logged());
+        }
         let before = node.last_processed_zxid();
         let mut out = Vec::new();
         let _span = tracing::info_span!("m", id = sid.0, t = self.now).entered();

@@ -173,11 +173,7 @@ impl Sim {
         }
         match msg {
             Msg::Packet(packet) => {
-                let newleader = packet.kind() == Some(PacketType::NewLeader);
                 self.deliver(m, Input::Peer { from: p, packet });
-                if newleader && let Some(member) = self.members.get_mut(&m) {
-                    member.newleader_logged = Some(member.disk.logged());
-                }
             }
             Msg::Snap(zxid, replica) => {
                 if let Some(member) = self.members.get_mut(&m) {

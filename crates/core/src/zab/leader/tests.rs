@@ -207,7 +207,7 @@ fn a_leader_counts_itself_for_newleader_once_durable() {
     let mut acts = Actions::new();
     let mut leader = Leader::new(0, ServerId(1), (2, 2), (head, head), ctx, 100, &mut acts);
     assert!(
-        leader.count_own_newleader_ack() == false,
+        !leader.count_own_newleader_ack(),
         "counted at once when durable"
     );
     let two = ServerId(2);
