@@ -44,6 +44,9 @@ pub struct EnsembleConfig {
     pub planted_bug: PlantedBug,
     /// Hierarchical quorums (`group.N`, `weight.N`); `None` for majorities.
     pub hierarchy: Option<Hierarchy>,
+    /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round and
+    /// the leader answers learners' syncs only after one (a Menagerie extension).
+    pub linearizable_reads: bool,
 }
 
 /// Hierarchical quorums (ZooKeeper's `QuorumHierarchical`): voters in disjoint groups, each
@@ -106,6 +109,7 @@ impl EnsembleConfig {
             observer_sync_enabled: true,
             planted_bug: PlantedBug::None,
             hierarchy: None,
+            linearizable_reads: false,
         }
     }
 
