@@ -29,6 +29,10 @@ echo "== systemd unit (systemd-analyze verify)"
 cargo build --release --bin menagerie
 bash scripts/check_systemd_unit.sh target/release/menagerie
 
+echo "== simulator (400 seeds of 3 voters, 200 of 5 voters + 1 observer; docs/simulation.md)"
+target/release/menagerie sim --seeds 400 --jobs 2
+target/release/menagerie sim --seeds 200 --first 400 --nodes 5 --observers 1 --jobs 2
+
 echo "== compatibility suite (kazoo, zkCli.sh, cli_mt, differential vs Java ZooKeeper)"
 cargo build --release --bin menagerie
 MENAGERIE_BIN="$PWD/target/release/menagerie" bash tests/compat/run_all.sh

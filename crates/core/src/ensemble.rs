@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use menagerie_proto::ServerId;
 
+use crate::planted::PlantedBug;
+
 /// A member's role in the configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MemberRole {
@@ -38,6 +40,8 @@ pub struct EnsembleConfig {
     pub commit_log_count: usize,
     /// `syncEnabled` (observers): log INFORMed txns before applying them.
     pub observer_sync_enabled: bool,
+    /// A mistake planted for the simulator's checker ([`PlantedBug::None`] on real servers).
+    pub planted_bug: PlantedBug,
     /// Hierarchical quorums (`group.N`, `weight.N`); `None` for majorities.
     pub hierarchy: Option<Hierarchy>,
     /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round and
@@ -103,6 +107,7 @@ impl EnsembleConfig {
             max_notification_interval_ms: 60_000,
             commit_log_count: 500,
             observer_sync_enabled: true,
+            planted_bug: PlantedBug::None,
             hierarchy: None,
             linearizable_reads: false,
         }

@@ -39,6 +39,7 @@ pub mod notify;
 pub mod output;
 pub mod path;
 pub mod pending;
+pub mod planted;
 pub mod prep;
 pub mod proposer;
 pub mod quota;

@@ -105,6 +105,11 @@ pub enum Output {
         /// A new currentEpoch.
         current: Option<u32>,
     },
+    /// `true`: create the `updatingEpoch` marker durably before any later output is carried
+    /// out (a learner is about to log a sync of an epoch its `currentEpoch` does not name
+    /// yet; a restart that finds the marker adopts the epoch of the last zxid). `false`:
+    /// remove it (`currentEpoch` was written).
+    UpdatingEpoch(bool),
     /// Truncate the txn log after `to` (TRUNC); with `reload`, recover the state up to `to`
     /// from disk and report it with `Input::Reloaded`. Later appends follow the truncation.
     Truncate {

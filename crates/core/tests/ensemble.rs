@@ -475,3 +475,81 @@ fn a_member_returning_from_a_partition_does_not_disturb_the_leader() {
     );
     assert!(all_equal(&c), "{:?}", c.digests());
 }
+
+/// Found by the simulator: a leader that stepped down with proposals it had logged but not
+/// committed applies them (as ZooKeeper fast-forwards over its log); when it leads again,
+/// a learner synced by DIFF must get them too, or its tree differs from the leader's.
+#[test]
+fn a_returning_leader_syncs_learners_with_what_it_logged_but_never_committed() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let others: Vec<ServerId> = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .filter(|s| *s != leader)
+        .collect();
+    let (f1, f2) = (others[0], others[1]);
+    let a = c.connect(leader, 1);
+    assert_eq!(c.request(leader, a, 1, create("/a", b""))[0].0.err, 0);
+    c.run(300);
+    c.crash(f2);
+    c.partition(leader, f1, true);
+    // Logged by the leader alone: never committed in its epoch.
+    c.send(leader, a, 2, create("/b", b""));
+    c.send(leader, a, 3, create("/c", b""));
+    c.run(3_000);
+    assert_eq!(c.leader(), None, "no quorum while cut off");
+    c.partition(leader, f1, false);
+    c.run(5_000);
+    assert_eq!(
+        c.leader(),
+        Some(leader),
+        "the member with the longest log leads again"
+    );
+    let b = c.connect(leader, 2);
+    assert_eq!(c.request(leader, b, 1, create("/d", b""))[0].0.err, 0);
+    c.run(500);
+    assert_eq!(c.members[&f1].node.digest_log().mismatches(), 0);
+    assert!(all_equal(&c), "{:?}", c.digests());
+    let f = c.connect(f1, 3);
+    assert_eq!(
+        c.request(f1, f, 1, exists("/b"))[0].0.err,
+        0,
+        "/b reached the follower"
+    );
+}
+
+/// Found by the simulator (finding 9 in the notes): a leader whose timers stopped (a paused
+/// process) while the others elected a new leader must not, when a client reaches it before
+/// its next tick, answer that a session the new leader created has expired.
+#[test]
+fn a_stale_leader_steps_down_before_answering_a_client() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let old = c.leader().expect("leader");
+    c.members.get_mut(&old).expect("member").timers_stopped = true;
+    c.run(10_000);
+    let new = *c
+        .members
+        .iter()
+        .find(|(s, m)| **s != old && m.node.peer_state() == Some(PeerState::Leading))
+        .expect("a new leader")
+        .0;
+    let a = c.connect(new, 1);
+    let session = c
+        .session_of(new, a)
+        .expect("a session under the new leader");
+    assert_eq!(
+        c.members[&old].node.peer_state(),
+        Some(PeerState::Leading),
+        "the old leader has not noticed yet"
+    );
+    let late = c.resume(old, 2, session);
+    let answer = c.connect_response(old, late);
+    assert!(
+        answer.as_ref().is_none_or(|r| r.timeout > 0),
+        "told the client its live session expired: {answer:?}"
+    );
+    assert_ne!(c.members[&old].node.peer_state(), Some(PeerState::Leading));
+}

@@ -119,6 +119,9 @@ impl LogExecutor {
                         self.commit()?;
                     }
                     self.truncate(zxid)?;
+                    // Appends the cut removed are not durable: reporting them would tell the
+                    // core that txns it hands to the log again later are already on disk.
+                    up_to = up_to.map(|z| z.min(zxid));
                 }
                 LogWork::Barrier(done) => {
                     if up_to.is_some() {

@@ -10,11 +10,13 @@
 //! * [`snapshot`]: core tree -> snapshot file, in one go ([`snapshot::take_snapshot`]) or as a
 //!   fuzzy walk sliced between request batches ([`snapshot::FuzzySnapshot`]) whose encoded
 //!   slices are written by [`snapshot::write_sliced`].
+//! * [`epochs`]: the epoch files of an ensemble member at startup.
 //! * [`executor`]: the transaction-log executor: a batch of appends and rolls, then one
 //!   fsync (group commit).
 
 #![forbid(unsafe_code)]
 
+pub mod epochs;
 pub mod executor;
 pub mod recover;
 pub mod snapshot;

@@ -101,3 +101,21 @@ fn after_a_failure_nothing_more_is_written_or_acknowledged() {
     );
     assert_eq!(log.execute(vec![LogWork::Roll]).ok(), Some(None));
 }
+
+/// Found by the simulator: a batch that appends and then cuts the log reported the cut
+/// appends as durable; a learner re-logging them after its TRUNC would have acknowledged
+/// them before they were on disk again.
+#[test]
+fn a_cut_in_a_batch_caps_what_is_reported_durable() {
+    let fs = MemFs::new();
+    let mut log = executor(&fs);
+    assert_eq!(
+        log.execute(vec![LogWork::Append(vec![txn(1), txn(2)])])
+            .expect("written"),
+        Some(2)
+    );
+    let batch = vec![LogWork::Append(vec![txn(3), txn(4)]), LogWork::Truncate(2)];
+    assert_eq!(log.execute(batch).expect("cut"), Some(2));
+    log.close().expect("close");
+    assert_eq!(logged_zxids(&fs), [1, 2]);
+}

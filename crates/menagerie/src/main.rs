@@ -4,10 +4,12 @@
 //! * [`daemon`]: `menagerie server start|stop|status|restart|print-cmd`.
 //! * [`logging`]: stderr or rotated log files.
 //! * [`tools`]: `bench`, `inspect` and `purge`.
+//! * [`sim`]: `sim`, the deterministic ensemble simulator (`menagerie-sim`).
 
 mod daemon;
 mod logging;
 mod serve;
+mod sim;
 mod tools;
 
 use std::path::PathBuf;
@@ -71,6 +73,9 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Run seeds of the deterministic ensemble simulator and check every history; exits
+    /// non-zero if any seed violates a property. Prints `N seeds, M violations` last.
+    Sim(sim::SimArgs),
 }
 
 fn main() -> ExitCode {
@@ -110,6 +115,13 @@ fn main() -> ExitCode {
         } => {
             logging::init_stderr();
             tools::purge(data_dir, data_log_dir, config, count)
+        }
+        Command::Sim(args) => {
+            logging::init_stderr();
+            sim::run(&args).map(|violations| match violations {
+                0 => ExitCode::SUCCESS,
+                _ => ExitCode::FAILURE,
+            })
         }
     };
     match result {

@@ -302,6 +302,34 @@ impl DataDirs {
         let path = crate::fs::tmp_path(&self.snap_dir.join(EpochFile::Current.file_name()));
         self.remove(&path)
     }
+
+    /// Creates the `updatingEpoch` marker durably: a learner is about to log a sync whose
+    /// epoch `currentEpoch` does not name yet (ZooKeeper 3.4's `updatingEpoch` file).
+    pub fn mark_epoch_update(&self) -> Result<()> {
+        crate::fs::durable_replace(self.fs.as_ref(), &self.updating_epoch_path(), b"")
+    }
+
+    /// Whether the `updatingEpoch` marker is there (a sync was being logged when the
+    /// process stopped).
+    pub fn epoch_update_marked(&self) -> bool {
+        self.fs.exists(&self.updating_epoch_path())
+    }
+
+    /// Removes the `updatingEpoch` marker (once `currentEpoch` is written), if it is there.
+    pub fn clear_epoch_update(&self) -> Result<()> {
+        let path = self.updating_epoch_path();
+        if !self.fs.exists(&path) {
+            return Ok(());
+        }
+        self.remove(&path)?;
+        self.fs
+            .sync_dir(&self.snap_dir)
+            .map_err(|e| Error::io("fsync dir", &self.snap_dir, e))
+    }
+
+    fn updating_epoch_path(&self) -> std::path::PathBuf {
+        self.snap_dir.join(epoch::UPDATING_EPOCH_FILE)
+    }
 }
 
 #[cfg(test)]

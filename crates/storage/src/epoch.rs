@@ -27,6 +27,10 @@ impl EpochFile {
     }
 }
 
+/// The marker a learner keeps in the snapshot directory while it logs a sync of an epoch
+/// `currentEpoch` does not name yet (ZooKeeper 3.4's `updatingEpoch`).
+pub const UPDATING_EPOCH_FILE: &str = "updatingEpoch";
+
 /// Reads an epoch file; `None` if it does not exist. Like Java's `readLine` +
 /// `Long.parseLong`, only the first line counts and a line ending is allowed.
 pub fn read_epoch(fs: &dyn Fs, path: &Path) -> Result<Option<i64>> {

@@ -47,6 +47,10 @@ pub struct ZabState {
     pub current_epoch: u32,
     /// The last zxid handed to the log.
     pub last_logged: Zxid,
+    /// The last zxid the log reported durable (raised by `Input::Persisted` in every role,
+    /// lowered by a truncation, set by recovery): a role starts from it, not from
+    /// `last_logged`, so that nothing still in flight to the disk counts as durable.
+    pub durable: Zxid,
     /// Recent committed txns (to sync learners by DIFF).
     pub committed: CommittedLog,
     /// The last role change, for the operations surface: (state, monotonic ms).
@@ -71,6 +75,7 @@ impl ZabState {
             accepted_epoch: 0,
             current_epoch: 0,
             last_logged: Zxid::ZERO,
+            durable: Zxid::ZERO,
             committed,
             since: (PeerState::Looking, 0),
             syncs_sent: (0, 0),
@@ -169,7 +174,7 @@ impl Node {
                     now.mono_ms,
                     me,
                     epochs,
-                    zab.last_logged,
+                    (zab.last_logged, zab.durable),
                     ctx,
                     tick_ms,
                     &mut acts,
@@ -184,6 +189,7 @@ impl Node {
                     observer,
                     epochs,
                     last_logged: zab.last_logged,
+                    durable: zab.durable,
                 };
                 let learner = Learner::new(now.mono_ms, start, &zab.config, tick_ms, &mut acts);
                 Role::Learning(Box::new(learner))
@@ -287,9 +293,11 @@ impl Node {
                 }
                 out.push(Output::PersistEpoch { accepted, current });
             }
+            Action::UpdatingEpoch(on) => out.push(Output::UpdatingEpoch(on)),
             Action::Truncate { to, reload } => {
                 if let Some(zab) = self.zab() {
                     zab.last_logged = zab.last_logged.min(to);
+                    zab.durable = zab.durable.min(to);
                     zab.committed.truncate_after(to);
                 }
                 out.push(Output::Truncate { to, reload });
@@ -357,6 +365,9 @@ impl Node {
         if let Some(zab) = self.zab() {
             zab.election.established(epoch);
             zab.last_logged = zab.last_logged.max(start);
+            // Both roles serve only once their history before `start` is durable (the
+            // learner's NEWLEADER ack, the leader's own place in the NEWLEADER quorum).
+            zab.durable = zab.durable.max(start);
             sync_ms = now.mono_ms.saturating_sub(zab.since.1);
         }
         // With the election's line, the failover's phases: election, then discovery and sync.
@@ -390,6 +401,11 @@ impl Node {
         for txn in unapplied {
             if txn.zxid() > self.replica.last_processed_zxid() {
                 self.replica.replay(&txn);
+                // Part of this member's history from now on: a learner it leads next must get
+                // it by DIFF (ZooKeeper's fast-forward adds it to the committed log too).
+                if let Some(zab) = self.zab.as_mut() {
+                    zab.committed.push(txn);
+                }
             }
         }
         for conn in self.front.conn_ids() {
@@ -428,6 +444,8 @@ impl Node {
         if let Some(zab) = self.zab() {
             zab.committed.clear();
             zab.last_logged = zxid;
+            // The snapshot is in memory only; the learner's NEWLEADER ack waits for it.
+            zab.durable = zab.durable.min(zxid);
         }
         self.exec(now, acts, out);
     }
@@ -444,6 +462,7 @@ impl Node {
         if let Some(zab) = self.zab() {
             zab.committed.truncate_after(zxid);
             zab.last_logged = zxid;
+            zab.durable = zab.durable.min(zxid);
         }
         self.exec(now, acts, out);
     }
@@ -466,6 +485,21 @@ impl Node {
             _ => {}
         }
         self.exec(now, acts, out);
+    }
+
+    /// Before a client is answered: a leader or learner whose timers are overdue (the
+    /// process was paused, or its tick is late) runs them first, so that a leader whose
+    /// quorum is gone steps down instead of answering for the ensemble (e.g. telling a
+    /// client that a session created under a newer leader has expired).
+    pub(super) fn overdue_role_timers(&mut self, now: Now, out: &mut Vec<Output>) {
+        let role_timer = match &self.role {
+            Role::Leading(l) => l.next_deadline(),
+            Role::Learning(l) => l.next_deadline(),
+            _ => return,
+        };
+        if role_timer <= now.mono_ms {
+            self.zab_tick(now, out);
+        }
     }
 
     /// When a timer of the role is due.

@@ -140,6 +140,9 @@ impl Node {
     /// Processes one input, appending the resulting actions to `out`.
     pub fn handle(&mut self, now: Now, input: Input, out: &mut Vec<Output>) {
         let first_new = out.len();
+        if matches!(input, Input::Connect { .. } | Input::Request { .. }) {
+            self.overdue_role_timers(now, out);
+        }
         match input {
             Input::Connect { conn, peer_ip, req } => self.connect(now, conn, peer_ip, req, out),
             Input::Request { conn, xid, op, req } => self.request(now, conn, xid, op, req, out),
@@ -258,9 +261,20 @@ impl Node {
     /// Txns up to `up_to` are durable: a standalone server commits them; a leader counts
     /// its own acks; a follower acknowledges them.
     fn persisted(&mut self, now: Now, up_to: Zxid, out: &mut Vec<Output>) {
+        if let Some(zab) = self.zab.as_mut() {
+            // Between roles too: the next role starts from what is really durable.
+            zab.durable = zab.durable.max(up_to.min(zab.last_logged));
+        }
         let mut acts = crate::zab::action::Actions::new();
         match (&mut self.role, &self.zab) {
-            (ensemble::Role::Leading(l), Some(zab)) => l.persisted(up_to, &zab.config, &mut acts),
+            (ensemble::Role::Leading(l), Some(zab)) => {
+                let ctx = crate::zab::leader::SyncContext {
+                    config: &zab.config,
+                    committed: &zab.committed,
+                    last_committed: self.replica.last_processed_zxid(),
+                };
+                l.persisted(now.mono_ms, up_to, ctx, &mut acts)
+            }
             (ensemble::Role::Learning(l), _) => l.persisted(up_to, &mut acts),
             (ensemble::Role::Standalone, _) => return self.commit_in_flight(now, up_to, out),
             _ => {}

@@ -19,6 +19,7 @@ use super::ensemble::Role;
 use super::requests::Call;
 use crate::input::{BadRequest, ConnId, Now};
 use crate::output::Output;
+use crate::planted::PlantedBug;
 use crate::proposer::Requester;
 use crate::zab::action::Actions;
 
@@ -78,6 +79,9 @@ impl Node {
             return Some(true);
         }
         if let Role::Learning(l) = &mut self.role {
+            if l.planted() == PlantedBug::LocalExpiry {
+                return Some(false); // planted mistake: expired without the leader's decision
+            }
             let leader = l.leader();
             let data = encode_revalidate(session, timeout);
             let packet = QuorumPacket::with_data(PacketType::Revalidate, Zxid::NONE, data);

@@ -148,6 +148,7 @@ impl Node {
         self.proposer.restore_zxid(txn.zxid());
         if let Some(zab) = self.zab.as_mut() {
             zab.last_logged = zab.last_logged.max(txn.zxid());
+            zab.durable = zab.durable.max(txn.zxid());
             if txn.zxid() > zab.committed_tail() {
                 zab.committed.push(std::sync::Arc::new(txn.clone()));
             }
@@ -171,6 +172,7 @@ impl Node {
         let last = self.replica.last_processed_zxid();
         if let Some(zab) = self.zab.as_mut() {
             zab.last_logged = zab.last_logged.max(last);
+            zab.durable = zab.durable.max(last);
             self.replica
                 .set_config_node(&zab.config.config_text, now.wall_ms);
         }

@@ -27,6 +27,9 @@ pub enum Action {
         /// New currentEpoch.
         current: Option<u32>,
     },
+    /// Create (`true`) or remove (`false`) the `updatingEpoch` marker: a learner logs a sync
+    /// whose epoch `currentEpoch` does not name yet, until it writes `currentEpoch`.
+    UpdatingEpoch(bool),
     /// Truncate the log after a zxid (and reload the state from disk when it went past it).
     Truncate {
         /// Last zxid kept.

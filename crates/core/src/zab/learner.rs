@@ -20,6 +20,7 @@ use menagerie_proto::{ServerId, SessionId, Zxid};
 
 use super::action::{Action, Actions};
 use crate::ensemble::EnsembleConfig;
+use crate::planted::PlantedBug;
 
 /// How the leader syncs this learner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,9 @@ pub struct LearnerStart {
     pub epochs: (u32, u32),
     /// The last zxid this member has logged.
     pub last_logged: Zxid,
+    /// The last zxid its log reported durable (at most `last_logged`; txns between the two
+    /// are still on their way to the disk and must be durable before NEWLEADER's ack).
+    pub durable: Zxid,
 }
 
 /// A learner's state.
@@ -107,6 +111,8 @@ pub struct Learner {
     last_heard_ms: u64,
     timeout_ms: u64,
     sync_timeout_ms: u64,
+    /// A mistake planted for the simulator ([`PlantedBug::None`] on real servers).
+    planted: PlantedBug,
 }
 
 impl Learner {
@@ -124,6 +130,7 @@ impl Learner {
             observer,
             epochs,
             last_logged,
+            durable,
         } = start;
         acts.push(Action::ConnectToLeader(leader));
         Learner {
@@ -143,18 +150,24 @@ impl Learner {
             snapshot_pending: false,
             pending: VecDeque::new(),
             unacked: VecDeque::new(),
-            durable: last_logged,
+            durable: durable.min(last_logged),
             acked: last_logged,
             touches: BTreeMap::new(),
             last_heard_ms: now,
             timeout_ms: config.init_limit * tick_ms,
             sync_timeout_ms: config.sync_limit * tick_ms,
+            planted: config.planted_bug,
         }
     }
 
     /// The leader.
     pub fn leader(&self) -> ServerId {
         self.leader
+    }
+
+    /// The mistake planted in this learner, if any (for the simulator).
+    pub fn planted(&self) -> PlantedBug {
+        self.planted
     }
 
     /// Whether this member observes rather than follows.
@@ -169,13 +182,25 @@ impl Learner {
 
     /// Whether it serves clients.
     pub fn is_serving(&self) -> bool {
+        let early = self.planted == PlantedBug::ServeBeforeUpToDate; // planted mistake
         self.phase == LearnerPhase::Broadcast
+            || (early && self.phase == LearnerPhase::AwaitUpToDate)
     }
 
-    /// Proposals logged (or being logged) and not committed: applied when the role ends, as
-    /// ZooKeeper fast-forwards its tree over the log.
+    /// Txns handed to the log and not applied: applied when the role ends, as ZooKeeper
+    /// fast-forwards its tree over the log. Before NEWLEADER nothing of the sync was logged
+    /// (it is all dropped); from NEWLEADER on, a DIFF sync's commits (still deferred) come
+    /// before the proposals that follow them.
     pub fn take_uncommitted(&mut self) -> Vec<Arc<LoggedTxn>> {
-        let mut v: Vec<Arc<LoggedTxn>> = self.uncommitted.drain(..).collect();
+        let logged = matches!(
+            self.phase,
+            LearnerPhase::Persisting | LearnerPhase::AwaitUpToDate | LearnerPhase::Broadcast
+        );
+        let mut v: Vec<Arc<LoggedTxn>> = Vec::new();
+        if logged {
+            v.append(&mut self.deferred);
+            v.extend(self.uncommitted.drain(..));
+        }
         v.extend(self.pending.drain(..));
         v.sort_by_key(|t| t.zxid());
         v.dedup_by_key(|t| t.zxid());
@@ -250,8 +275,9 @@ impl Learner {
         let epoch = p.zxid.epoch();
         let current = if epoch > self.accepted_epoch {
             self.accepted_epoch = epoch;
+            let durable = self.planted != PlantedBug::EpochNotDurable; // planted mistake
             acts.push(Action::PersistEpoch {
-                accepted: Some(epoch),
+                accepted: durable.then_some(epoch),
                 current: None,
             });
             self.current_epoch as i32
@@ -286,9 +312,12 @@ impl Learner {
             Some(PacketType::Trunc) => {
                 self.mode = SyncMode::Trunc;
                 tracing::info!(zxid = %p.zxid, "sync by TRUNC");
-                let reload = self.durable > p.zxid;
+                // The tree may hold txns beyond the cut (applied, or fast-forwarded when
+                // a role ended): it is rebuilt from the cut log.
+                let reload = self.last_logged > p.zxid;
                 self.durable = self.durable.min(p.zxid);
-                self.acked = self.durable;
+                self.last_logged = self.last_logged.min(p.zxid);
+                self.acked = self.last_logged;
                 acts.push(Action::Truncate { to: p.zxid, reload });
                 self.phase = if reload {
                     LearnerPhase::AwaitState
@@ -315,10 +344,10 @@ impl Learner {
         if self.phase != LearnerPhase::AwaitState {
             return;
         }
-        if self.mode == SyncMode::Trunc && zxid != self.durable {
-            // The disk could not give the state at the truncation point (`durable` was set
-            // to it): syncing from here would leave a gap the leader knows nothing of.
-            tracing::error!(reloaded = %zxid, expected = %self.durable, "reload after TRUNC fell short");
+        if self.mode == SyncMode::Trunc && zxid != self.last_logged {
+            // The disk could not give the state at the truncation point (`last_logged` was
+            // set to it): syncing from here would leave a gap the leader knows nothing of.
+            tracing::error!(reloaded = %zxid, expected = %self.last_logged, "reload after TRUNC fell short");
             acts.push(Action::StepDown(
                 "the state reloaded after TRUNC ends before the truncation point",
             ));
@@ -331,8 +360,10 @@ impl Learner {
                 reload: false,
             });
             self.snapshot_pending = true;
+            // Durable once that snapshot is written, which NEWLEADER's ack waits for.
+            self.durable = zxid;
         }
-        self.durable = zxid;
+        self.last_logged = zxid;
         self.acked = zxid;
         self.phase = LearnerPhase::Syncing;
     }
@@ -383,10 +414,14 @@ impl Learner {
     }
 
     /// NEWLEADER: everything received is made durable (and a snapshot written after SNAP)
-    /// before the ack.
+    /// before the ack, and so is what this member logged before the sync (the prefix the
+    /// leader's DIFF builds on may still be on its way to the disk).
     fn new_leader(&mut self, acts: &mut Actions) {
         self.phase = LearnerPhase::Persisting;
         self.timeout_ms = self.sync_timeout_ms;
+        self.persist_target = self.persist_target.max(self.last_logged);
+        // Until currentEpoch names the new epoch, a restart must know the log may hold it.
+        acts.push(Action::UpdatingEpoch(true));
         for t in &self.synced {
             if t.zxid() > self.durable {
                 acts.push(Action::Persist(Arc::clone(t)));
@@ -447,6 +482,8 @@ impl Learner {
 
     fn try_ack_new_leader(&mut self, acts: &mut Actions) {
         if self.durable < self.persist_target || self.snapshot_pending {
+            tracing::debug!(durable = %self.durable, target = %self.persist_target,
+                snapshot = self.snapshot_pending, "NEWLEADER ack waits for the disk");
             return;
         }
         self.current_epoch = self.new_epoch;
@@ -454,6 +491,7 @@ impl Learner {
             accepted: None,
             current: Some(self.new_epoch),
         });
+        acts.push(Action::UpdatingEpoch(false));
         let ack = QuorumPacket::new(PacketType::Ack, Zxid::epoch_start(self.new_epoch));
         acts.push(Action::Send(self.leader, ack));
         self.phase = LearnerPhase::AwaitUpToDate;
@@ -534,8 +572,12 @@ impl Learner {
             tracing::warn!(zxid = %t.zxid(), previous = %last.zxid(), "proposal out of sequence");
         }
         acts.push(Action::Persist(Arc::clone(&t)));
-        self.unacked.push_back(t.zxid());
+        let zxid = t.zxid();
+        self.unacked.push_back(zxid);
         self.pending.push_back(t);
+        if self.planted == PlantedBug::AckBeforeFsync {
+            self.persisted(zxid, acts); // planted mistake: acknowledged before it is durable
+        }
     }
 
     /// A COMMIT must be for the oldest pending proposal (Java exits otherwise; this learner
@@ -587,9 +629,130 @@ fn decode(p: &QuorumPacket, acts: &mut Actions) -> Option<Arc<LoggedTxn>> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
+    use menagerie_proto::SessionId;
+    use menagerie_proto::txn::{CreateSessionTxn, TxnBody};
+
     use super::*;
     use crate::ensemble::MemberRole;
-    use menagerie_proto::txn::{CreateSessionTxn, TxnBody};
+
+    fn txn(counter: u32) -> QuorumPacket {
+        let body = TxnBody::CreateSession(CreateSessionTxn { timeout: 1 });
+        let t = LoggedTxn::new(SessionId(1), 0, Zxid::new(1, counter), 0, body, None);
+        QuorumPacket::with_data(PacketType::Proposal, t.zxid(), t.to_bytes())
+    }
+
+    fn diffing_learner() -> Learner {
+        let members = BTreeMap::from([
+            (ServerId(1), MemberRole::Participant),
+            (ServerId(2), MemberRole::Participant),
+        ]);
+        let config = EnsembleConfig::new(members, String::new());
+        let start = LearnerStart {
+            me: ServerId(1),
+            leader: ServerId(2),
+            observer: false,
+            epochs: (0, 0),
+            last_logged: Zxid::ZERO,
+            durable: Zxid::ZERO,
+        };
+        let mut acts = Actions::new();
+        let mut l = Learner::new(0, start, &config, 100, &mut acts);
+        l.connected(0, &config, &mut acts);
+        let info = QuorumPacket::with_data(
+            PacketType::LeaderInfo,
+            Zxid::epoch_start(2),
+            vec![0, 1, 0, 0],
+        );
+        l.packet(0, info, &mut acts);
+        l.packet(
+            0,
+            QuorumPacket::new(PacketType::Diff, Zxid::new(1, 2)),
+            &mut acts,
+        );
+        l.packet(0, txn(1), &mut acts);
+        l.packet(
+            0,
+            QuorumPacket::new(PacketType::Commit, Zxid::new(1, 1)),
+            &mut acts,
+        );
+        l.packet(0, txn(2), &mut acts);
+        l
+    }
+
+    fn zxids(v: &[Arc<LoggedTxn>]) -> Vec<Zxid> {
+        v.iter().map(|t| t.zxid()).collect()
+    }
+
+    /// Found by the simulator: a learner whose DIFF sync broke off replayed the sync's
+    /// uncommitted proposal on a tree that lacked the commits before it (they were still
+    /// deferred), and its tree diverged.
+    #[test]
+    fn a_sync_cut_short_before_newleader_leaves_nothing_to_replay() {
+        let mut l = diffing_learner();
+        assert_eq!(zxids(&l.take_uncommitted()), Vec::<Zxid>::new());
+    }
+
+    #[test]
+    fn after_newleader_a_diff_sync_is_replayed_whole_and_in_order() {
+        let mut l = diffing_learner();
+        let mut acts = Actions::new();
+        l.packet(
+            0,
+            QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2)),
+            &mut acts,
+        );
+        assert_eq!(
+            zxids(&l.take_uncommitted()),
+            vec![Zxid::new(1, 1), Zxid::new(1, 2)]
+        );
+    }
+
+    /// Found by the simulator (finding 4 in the notes): txns this member handed to its log
+    /// before the sync (fsync still running) are the prefix the leader's DIFF builds on;
+    /// NEWLEADER's ack must wait until they are durable.
+    #[test]
+    fn newleader_is_acked_only_once_the_earlier_log_is_durable() {
+        let members = BTreeMap::from([
+            (ServerId(1), MemberRole::Participant),
+            (ServerId(2), MemberRole::Participant),
+        ]);
+        let config = EnsembleConfig::new(members, String::new());
+        let start = LearnerStart {
+            me: ServerId(1),
+            leader: ServerId(2),
+            observer: false,
+            epochs: (1, 1),
+            last_logged: Zxid::new(1, 2),
+            durable: Zxid::new(1, 1),
+        };
+        let mut acts = Actions::new();
+        let mut l = Learner::new(0, start, &config, 100, &mut acts);
+        l.connected(0, &config, &mut acts);
+        let info = QuorumPacket::with_data(
+            PacketType::LeaderInfo,
+            Zxid::epoch_start(2),
+            vec![0, 1, 0, 0],
+        );
+        l.packet(0, info, &mut acts);
+        let diff = QuorumPacket::new(PacketType::Diff, Zxid::new(1, 2));
+        l.packet(0, diff, &mut acts);
+        acts.clear();
+        let newleader = QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2));
+        l.packet(0, newleader, &mut acts);
+        let acked = |acts: &Actions| {
+            acts.iter()
+                .any(|a| matches!(a, Action::Send(_, p) if p.kind() == Some(PacketType::Ack)))
+        };
+        assert!(
+            !acked(&acts),
+            "acked NEWLEADER before 0x100000002 is durable"
+        );
+        l.persisted(Zxid::new(1, 2), &mut acts);
+        assert!(acked(&acts), "{acts:?}");
+        assert_eq!(l.phase(), LearnerPhase::AwaitUpToDate);
+    }
 
     const LEADER: ServerId = ServerId(3);
 
@@ -605,6 +768,7 @@ mod tests {
             observer: false,
             epochs: (0, 0),
             last_logged: Zxid::ZERO,
+            durable: Zxid::ZERO,
         };
         let mut acts = Actions::new();
         let mut l = Learner::new(0, start, &config, 2000, &mut acts);
@@ -665,5 +829,32 @@ mod tests {
         let mut acts = Actions::new();
         l.persisted(z2, &mut acts);
         assert!(acks(&acts).is_empty(), "each proposal is acknowledged once");
+    }
+
+    /// Found by the simulator (finding 6 in the notes): the sync is logged under the
+    /// `updatingEpoch` marker, removed only once currentEpoch names the new epoch.
+    #[test]
+    fn the_sync_is_logged_under_the_updating_epoch_marker() {
+        let mut l = diffing_learner();
+        let mut acts = Actions::new();
+        let newleader = QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2));
+        l.packet(0, newleader, &mut acts);
+        let marker = acts.iter().position(|a| *a == Action::UpdatingEpoch(true));
+        let first_persist = acts.iter().position(|a| matches!(a, Action::Persist(_)));
+        assert!(marker.is_some() && marker < first_persist, "{acts:?}");
+        assert!(!acts.contains(&Action::UpdatingEpoch(false)));
+        acts.clear();
+        l.persisted(Zxid::new(1, 2), &mut acts);
+        let epoch = acts.iter().position(|a| {
+            matches!(
+                a,
+                Action::PersistEpoch {
+                    current: Some(2),
+                    ..
+                }
+            )
+        });
+        let cleared = acts.iter().position(|a| *a == Action::UpdatingEpoch(false));
+        assert!(epoch.is_some() && epoch < cleared, "{acts:?}");
     }
 }

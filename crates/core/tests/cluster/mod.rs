@@ -27,6 +27,9 @@ pub struct Member {
     /// (acceptedEpoch, currentEpoch) as written.
     pub epochs: (u32, u32),
     pub up: bool,
+    /// Its timers are not run (a process stopped, or a tick that is late); packets and
+    /// clients still reach it.
+    pub timers_stopped: bool,
     /// Whether it listens on its quorum port.
     pub listening: bool,
     /// Client outputs per connection.
@@ -139,6 +142,7 @@ impl Cluster {
                 log: Vec::new(),
                 epochs: (0, 0),
                 up: true,
+                timers_stopped: false,
                 listening: false,
                 client_out: BTreeMap::new(),
             };
@@ -228,6 +232,9 @@ impl Cluster {
                 }
             }
             Output::Truncate { to, reload } => self.truncate(from, to, reload),
+            // Restarts here keep the epochs as they were; the startup check that reads the
+            // marker is the host's (`restore_epochs`, tested in crates/host).
+            Output::UpdatingEpoch(_) => {}
             Output::TakeSnapshot(_) => {
                 self.deliver(from, Input::SnapshotEnded(SnapshotEnd::Written));
             }
@@ -336,10 +343,10 @@ impl Cluster {
                 .members
                 .iter()
                 .filter(|(_, m)| {
-                    m.up && m
-                        .node
-                        .next_deadline()
-                        .is_some_and(|d| d <= self.now.mono_ms)
+                    m.up && !m.timers_stopped
+                        && m.node
+                            .next_deadline()
+                            .is_some_and(|d| d <= self.now.mono_ms)
                 })
                 .map(|(s, _)| *s)
                 .collect();

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use menagerie_core::{CoreConfig, Node, Now};
-use menagerie_proto::Zxid;
-use menagerie_storage::{DataDirs, EpochFile};
 
 use crate::config::ServerConfig;
 use crate::persistence::Recovered;
 use crate::security_config::random_u64;
+pub use menagerie_host::epochs::{EpochError, restore_epochs};
 
 /// Clock readings relative to the shell's start.
 #[derive(Debug, Clone, Copy)]
@@ -98,72 +97,4 @@ pub enum BootError {
     /// An ensemble member's epoch files are missing pieces or contradict its data.
     #[error(transparent)]
     Epoch(#[from] EpochError),
-}
-
-/// Why a member's epoch files stop it from starting.
-#[derive(Debug, thiserror::Error)]
-pub enum EpochError {
-    /// An epoch file could not be read or written.
-    #[error("epoch file: {0}")]
-    Io(#[from] menagerie_storage::Error),
-    /// The log holds txns of a later epoch than `currentEpoch` and no `currentEpoch.tmp`
-    /// says the update was under way.
-    #[error("the current epoch, {current}, is older than the last zxid, {last_zxid:#x}")]
-    CurrentBehindLog {
-        /// `currentEpoch`.
-        current: i64,
-        /// The last zxid loaded.
-        last_zxid: i64,
-    },
-    /// `acceptedEpoch` < `currentEpoch`.
-    #[error("the accepted epoch, {accepted}, is less than the current epoch, {current}")]
-    AcceptedBehindCurrent {
-        /// `acceptedEpoch`.
-        accepted: i64,
-        /// `currentEpoch`.
-        current: i64,
-    },
-    /// An epoch does not fit in 32 bits.
-    #[error("epoch {0} is out of range")]
-    OutOfRange(i64),
-}
-
-/// Reads (creating when missing) `currentEpoch` and `acceptedEpoch` and checks them against
-/// the last zxid loaded, as ZooKeeper does at startup (spec 09 §4.2).
-pub fn restore_epochs(dirs: &DataDirs, last: Zxid) -> Result<(u32, u32), EpochError> {
-    let of_zxid = i64::from(last.epoch());
-    let mut current = match dirs.read_epoch(EpochFile::Current)? {
-        Some(e) => e,
-        None => {
-            dirs.write_epoch(EpochFile::Current, of_zxid)?;
-            of_zxid
-        }
-    };
-    if of_zxid > current {
-        let Some(tmp) = dirs.read_current_epoch_tmp()? else {
-            return Err(EpochError::CurrentBehindLog {
-                current,
-                last_zxid: last.0,
-            });
-        };
-        tracing::info!(
-            epoch = tmp,
-            "adopting currentEpoch.tmp left by an interrupted update"
-        );
-        dirs.write_epoch(EpochFile::Current, tmp)?;
-        dirs.remove_current_epoch_tmp()?;
-        current = tmp;
-    }
-    let accepted = match dirs.read_epoch(EpochFile::Accepted)? {
-        Some(e) => e,
-        None => {
-            dirs.write_epoch(EpochFile::Accepted, of_zxid)?;
-            of_zxid
-        }
-    };
-    if accepted < current {
-        return Err(EpochError::AcceptedBehindCurrent { accepted, current });
-    }
-    let fit = |e: i64| u32::try_from(e).map_err(|_| EpochError::OutOfRange(e));
-    Ok((fit(accepted)?, fit(current)?))
 }

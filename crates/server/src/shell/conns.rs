@@ -65,8 +65,10 @@ impl Connections {
                 | Output::Reply { conn, .. }
                 | Output::Notify { conn, .. } => self.push(conn, &o),
                 // A barrier: what follows must wait until the shell has carried it out
-                // (the epoch durable, the log cut, before later appends).
-                o @ (Output::PersistEpoch { .. } | Output::Truncate { .. }) => {
+                // (the epoch or its marker durable, the log cut, before later appends).
+                o @ (Output::PersistEpoch { .. }
+                | Output::UpdatingEpoch(_)
+                | Output::Truncate { .. }) => {
                     others.push(o);
                     out.extend(rest);
                     return;

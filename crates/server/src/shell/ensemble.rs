@@ -21,6 +21,7 @@ impl Shell {
             Output::TakeSnapshot(mode) => self.snapshot_asked.push_back(mode),
             Output::PersistEpoch { accepted, current } => self.persist_epoch(accepted, current),
             Output::Truncate { to, reload } => self.truncate(now, to, reload),
+            Output::UpdatingEpoch(on) => self.updating_epoch(on),
             other => {
                 let mut inputs = Vec::new();
                 let unhandled = match self.quorum.as_mut() {
@@ -80,6 +81,20 @@ impl Shell {
                 self.leave_ensemble();
                 return;
             }
+        }
+    }
+
+    /// Creates (before the sync's txns reach the log) or removes (after `currentEpoch` was
+    /// written) the `updatingEpoch` marker. A member that cannot leaves the ensemble.
+    fn updating_epoch(&mut self, on: bool) {
+        let result = if on {
+            self.dirs.mark_epoch_update()
+        } else {
+            self.dirs.clear_epoch_update()
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot write the updatingEpoch marker; leaving the ensemble");
+            self.leave_ensemble();
         }
     }
 

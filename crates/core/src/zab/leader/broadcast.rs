@@ -8,8 +8,9 @@ use menagerie_proto::quorum::{PacketType, QuorumPacket};
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_proto::{ServerId, Zxid};
 
-use super::{FromLearner, Leader, Phase, proposal};
+use super::{FromLearner, Leader, Phase, SyncContext, proposal};
 use crate::ensemble::EnsembleConfig;
+use crate::planted::PlantedBug;
 use crate::zab::action::{Action, Actions};
 
 impl Leader {
@@ -40,7 +41,12 @@ impl Leader {
     }
 
     /// The leader's own log is durable up to `up_to`: its acks.
-    pub fn persisted(&mut self, up_to: Zxid, config: &EnsembleConfig, acts: &mut Actions) {
+    pub fn persisted(&mut self, now: u64, up_to: Zxid, ctx: SyncContext<'_>, acts: &mut Actions) {
+        let config = ctx.config;
+        self.durable = self.durable.max(up_to);
+        if self.establishing.is_some() {
+            self.durable_while_establishing(now, ctx, acts);
+        }
         let me = self.me;
         for (_, (_, acks)) in self.outstanding.range_mut(..=up_to) {
             acks.insert(me);
@@ -100,8 +106,15 @@ impl Leader {
 
     /// Commits, in zxid order, every proposal at the front that a quorum has durable.
     fn try_commit(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
-        while let Some(entry) = self.outstanding.first_entry() {
-            if !config.is_quorum(&entry.get().1) {
+        let newest_first = config.planted_bug == PlantedBug::CommitOutOfOrder; // planted mistake
+        while let Some(entry) = if newest_first {
+            self.outstanding.last_entry()
+        } else {
+            self.outstanding.first_entry()
+        } {
+            let acks = &entry.get().1;
+            let alone = config.planted_bug == PlantedBug::NoQuorumWait && acks.contains(&self.me); // planted mistake
+            if !config.is_quorum(acks) && !alone {
                 return;
             }
             let (txn, _) = entry.remove();

@@ -121,6 +121,9 @@ pub struct Leader {
     /// This leader's own state summary: (currentEpoch, last logged zxid).
     current_epoch: u32,
     last_logged: Zxid,
+    /// The last zxid its own log reported durable: it counts in the NEWLEADER quorum only
+    /// once this reaches `last_logged` (its history is what the learners are synced to).
+    durable: Zxid,
     /// The new epoch, once fixed.
     epoch: Option<u32>,
     establishing: Option<Establishing>,
@@ -145,12 +148,13 @@ pub struct Leader {
 
 impl Leader {
     /// A leader that just won the election, with its own acceptedEpoch, currentEpoch and
-    /// last logged zxid; it registers itself at once.
+    /// (last logged, last durable) zxids; it registers itself at once, and counts toward
+    /// the NEWLEADER quorum once its log is durable up to its last logged zxid.
     pub fn new(
         now: u64,
         me: ServerId,
         epochs: (u32, u32),
-        last_logged: Zxid,
+        (last_logged, durable): (Zxid, Zxid),
         ctx: SyncContext<'_>,
         tick_ms: u64,
         acts: &mut Actions,
@@ -162,13 +166,14 @@ impl Leader {
             connecting: BTreeSet::from([me]),
             epoch_acks: BTreeSet::from([me]),
             epoch_acked: false,
-            newleader_acks: BTreeSet::from([me]),
+            newleader_acks: BTreeSet::new(),
             deadline_ms: now + config.init_limit * tick_ms,
         };
         let mut leader = Leader {
             me,
             current_epoch: current,
             last_logged,
+            durable,
             epoch: None,
             establishing: Some(establishing),
             learners: BTreeMap::new(),
@@ -183,8 +188,34 @@ impl Leader {
             next_half_tick_ms: now + tick_ms / 2,
             tick_ms,
         };
+        leader.count_own_newleader_ack();
         leader.try_fix_epoch(now, ctx, acts);
         leader
+    }
+
+    /// The leader's own NEWLEADER ack: its log is durable up to the history it syncs
+    /// learners to. Returns whether it was counted just now.
+    fn count_own_newleader_ack(&mut self) -> bool {
+        match &mut self.establishing {
+            Some(e) if self.durable >= self.last_logged => e.newleader_acks.insert(self.me),
+            _ => false,
+        }
+    }
+
+    /// The leader's log became more durable while establishing: once that covers its
+    /// history the epoch may be written (if a quorum acked it), and the leader counts
+    /// toward the NEWLEADER quorum and may start serving.
+    fn durable_while_establishing(&mut self, now: u64, ctx: SyncContext<'_>, acts: &mut Actions) {
+        if !self.count_own_newleader_ack() {
+            return;
+        }
+        self.try_epoch_acked(now, ctx, acts);
+        if let (Some(e), Some(epoch)) = (&self.establishing, self.epoch)
+            && e.epoch_acked
+            && ctx.config.is_quorum(&e.newleader_acks)
+        {
+            self.start_serving(epoch, acts);
+        }
     }
 
     /// The new epoch, once fixed.
@@ -224,6 +255,11 @@ impl Leader {
             tracing::info!(learner = %peer, "learner disconnected");
         }
         self.syncs.retain(|(_, s)| *s != peer);
+        // Its acks vouched for its log as it was: when it comes back its sync may truncate
+        // them (TRUNC), and it acknowledges what it still has again.
+        for (_, acks) in self.outstanding.values_mut() {
+            acks.remove(&peer);
+        }
         self.confirming_syncs.retain(|(_, s)| *s != peer);
         self.confirmations.reset(peer);
     }
@@ -267,7 +303,7 @@ impl Leader {
                 None
             }
             (Some(Phase::AwaitNewLeaderAck), kind) => {
-                self.newleader_ack(now, from, &p, kind, ctx.config, acts);
+                self.newleader_ack(from, &p, kind, ctx.config, acts);
                 None
             }
             (Some(Phase::Broadcast), _) => self.broadcast_packet(from, p, ctx.config, acts),
@@ -396,10 +432,13 @@ impl Leader {
                     || (i64::from(learner_epoch) == i64::from(self.current_epoch)
                         && learner_zxid > self.last_logged));
             if more_recent {
+                // ZooKeeper drops only that learner and goes on; but the learner has written
+                // the new acceptedEpoch by now, comes back with ACKEPOCH -1 (which skips this
+                // check) and is truncated to this leader's shorter history. A leader behind
+                // one of its learners was elected on a stale vote: it abdicates instead.
                 tracing::warn!(learner = %from, epoch = learner_epoch, zxid = %learner_zxid,
-                    "learner is more recent than the leader; dropping it");
-                self.learners.remove(&from);
-                acts.push(Action::DropPeer(from));
+                    "learner is more recent than the leader; stepping down");
+                acts.push(Action::StepDown("a learner is more recent than the leader"));
                 return;
             }
         }
@@ -422,6 +461,14 @@ impl Leader {
         if e.epoch_acked || !ctx.config.is_quorum(&e.epoch_acks) {
             return;
         }
+        if self.durable < self.last_logged {
+            // currentEpoch raises this member's votes above those of members with longer
+            // logs: it is written only once the history it vouches for is on disk (a power
+            // loss must not leave a short log under a new epoch, finding 10).
+            tracing::debug!(durable = %self.durable, head = %self.last_logged,
+                "epoch acknowledged; waiting for the leader's log to be durable");
+            return;
+        }
         e.deadline_ms = now + ctx.config.init_limit * self.tick_ms;
         e.epoch_acked = true;
         self.current_epoch = epoch;
@@ -442,7 +489,7 @@ impl Leader {
         if let Some(e) = &self.establishing
             && ctx.config.is_quorum(&e.newleader_acks)
         {
-            self.start_serving(now, epoch, acts);
+            self.start_serving(epoch, acts);
         }
     }
 
@@ -503,7 +550,6 @@ impl Leader {
     /// The packet after NEWLEADER must acknowledge it.
     fn newleader_ack(
         &mut self,
-        now: u64,
         from: ServerId,
         p: &QuorumPacket,
         kind: Option<PacketType>,
@@ -530,7 +576,7 @@ impl Leader {
                     e.newleader_acks.insert(from);
                 }
                 if config.is_quorum(&e.newleader_acks) {
-                    self.start_serving(now, epoch, acts);
+                    self.start_serving(epoch, acts);
                 }
             }
             None => self.send_up_to_date(from, acts),
@@ -538,7 +584,7 @@ impl Leader {
     }
 
     /// A quorum has the new epoch's history: serve, and tell every acknowledged learner.
-    fn start_serving(&mut self, _now: u64, epoch: u32, acts: &mut Actions) {
+    fn start_serving(&mut self, epoch: u32, acts: &mut Actions) {
         self.establishing = None;
         let start = Zxid::epoch_start(epoch);
         self.last_proposed = start;
@@ -622,3 +668,6 @@ fn push_pairs(to: ServerId, txns: &[Arc<LoggedTxn>], _observer: bool, acts: &mut
         ));
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,574 @@
+//! Checks of what clients see. Checks that need the committed tree at some zxid wait until
+//! the chain has grown that far (they are "deferred"); whatever still waits when the run
+//! ends concerns a state that was never committed.
+
+use std::collections::BTreeMap;
+
+use menagerie_proto::records::{Stat, WatcherEvent};
+use menagerie_proto::response::Response;
+use menagerie_proto::{ErrorCode, Zxid};
+
+use super::Checker;
+use super::model::Change;
+use crate::workload::{Mode, Op};
+
+/// What the checker notes when a request is sent.
+#[derive(Debug, Clone, Copy)]
+pub struct InvokeCtx {
+    /// The highest zxid of a write acknowledged (to anyone) before this request was sent.
+    pub floor: Zxid,
+    /// When it was sent.
+    pub at: u64,
+}
+
+/// A reply as a client received it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    /// The client.
+    pub client: usize,
+    /// Its session.
+    pub session: i64,
+    /// The connection (link) it came on.
+    pub link: u64,
+    /// Request xid.
+    pub xid: i32,
+    /// Header zxid.
+    pub zxid: Zxid,
+    /// Header error code.
+    pub err: i32,
+    /// Body.
+    pub body: Response,
+}
+
+/// A check waiting for the chain to reach a zxid.
+#[derive(Debug, Clone)]
+enum Deferred {
+    /// A reply (write or read) to compare with the model.
+    Reply { at: u64, op: Op, reply: Reply },
+    /// A watch that fired with event `kind` at `zxid`: it must be the first change after it
+    /// was set.
+    Fired {
+        at: u64,
+        client: usize,
+        path: String,
+        child: bool,
+        set: Zxid,
+        kind: i32,
+        zxid: Zxid,
+    },
+    /// A watch still unfired when a reply at `zxid` arrived: no change may lie in between.
+    Unfired {
+        at: u64,
+        client: usize,
+        path: String,
+        child: bool,
+        set: Zxid,
+        zxid: Zxid,
+    },
+}
+
+/// What the client checks remember.
+#[derive(Debug, Default)]
+pub struct ClientState {
+    /// The highest zxid of a write acknowledged so far.
+    pub max_acked: Zxid,
+    /// The highest zxid each session has seen.
+    session_max: BTreeMap<i64, Zxid>,
+    /// Watches set on each connection: (path, child watch) -> zxid set at.
+    watches: BTreeMap<u64, BTreeMap<(String, bool), Zxid>>,
+    /// Deferred checks by the zxid they wait for.
+    deferred: BTreeMap<Zxid, Vec<Deferred>>,
+}
+
+impl Checker {
+    /// A request is sent.
+    pub fn invoke(&mut self, _client: usize, _session: i64, _op: &Op) -> InvokeCtx {
+        InvokeCtx {
+            floor: self.clients.max_acked,
+            at: 0,
+        }
+    }
+
+    /// A session saw `zxid` (a reply, a ping, an event).
+    pub fn seen_zxid(&mut self, at: u64, client: usize, session: i64, zxid: Zxid, what: &str) {
+        if session == 0 || zxid.0 < 0 {
+            return;
+        }
+        let max = self
+            .clients
+            .session_max
+            .entry(session)
+            .or_insert(Zxid::ZERO);
+        if zxid < *max {
+            let detail = format!(
+                "c{client} (session {session:#x}) saw zxid {zxid} in a {what} after having seen {max}"
+            );
+            self.fail(
+                at,
+                "SessionZxidMonotonic",
+                detail,
+                vec![format!("c{client}")],
+            );
+            return;
+        }
+        *max = zxid;
+    }
+
+    /// A client's connection closed: its watches are gone.
+    pub fn conn_closed(&mut self, link: u64) {
+        self.clients.watches.remove(&link);
+    }
+
+    /// A client was told its session expired.
+    pub fn expired_told(
+        &mut self,
+        at: u64,
+        client: usize,
+        session: i64,
+        member: menagerie_proto::ServerId,
+    ) {
+        self.coverage.expiries += 1;
+        if !self.zab.closes_proposed.contains(&session) {
+            let detail = format!(
+                "c{client} was told by m{member} that session {session:#x} expired, but no leader proposed to close it"
+            );
+            self.fail(
+                at,
+                "ExpiryByLeader",
+                detail,
+                vec![format!("c{client}"), format!("{session:#x}")],
+            );
+        }
+    }
+
+    /// A reply to `op`.
+    pub fn reply(&mut self, at: u64, op: &Op, ctx: &InvokeCtx, reply: Reply) {
+        let focus = vec![format!("c{}", reply.client)];
+        self.seen_zxid(at, reply.client, reply.session, reply.zxid, "reply");
+        self.pending_watches(at, &reply);
+        match op {
+            Op::Sync if reply.err == 0 && reply.zxid < ctx.floor => {
+                let detail = format!(
+                    "c{} synced at {} but a write at {} was acknowledged before the sync was sent",
+                    reply.client, reply.zxid, ctx.floor
+                );
+                self.fail(at, "SyncSeesAcknowledged", detail, focus);
+            }
+            Op::Sync => self.coverage.syncs += 1,
+            op if op.is_write() => self.write_replied(at, op, ctx, reply),
+            op => {
+                self.set_watch(op, &reply);
+                self.defer(
+                    reply.zxid,
+                    Deferred::Reply {
+                        at,
+                        op: op.clone(),
+                        reply,
+                    },
+                );
+            }
+        }
+    }
+
+    fn write_replied(&mut self, at: u64, op: &Op, ctx: &InvokeCtx, reply: Reply) {
+        let focus = vec![format!("c{}", reply.client), format!("{}", reply.zxid)];
+        let z = reply.zxid;
+        let txn = self.chain.proposal(z).cloned();
+        let ours = txn
+            .as_ref()
+            .is_some_and(|t| t.header.client_id.0 == reply.session && t.header.cxid == reply.xid);
+        if reply.err != 0 {
+            // An error from a txn is checked against the model; a local one is not.
+            if ours && txn.as_ref().is_some_and(|t| t.body.is_error()) {
+                self.defer(
+                    z,
+                    Deferred::Reply {
+                        at,
+                        op: op.clone(),
+                        reply,
+                    },
+                );
+            }
+            return;
+        }
+        if !ours {
+            let detail = format!(
+                "c{} was acknowledged xid {} at zxid {z}, but the txn proposed there is {}",
+                reply.client,
+                reply.xid,
+                txn.map_or("none".to_string(), |t| super::zab::describe_txn(&t))
+            );
+            return self.fail(at, "AckedWriteProposed", detail, focus);
+        }
+        if z <= ctx.floor {
+            let detail = format!(
+                "c{} write at zxid {z} was sent after a write at {} had been acknowledged",
+                reply.client, ctx.floor
+            );
+            return self.fail(at, "WritesLinearizable", detail, focus);
+        }
+        self.clients.max_acked = self.clients.max_acked.max(z);
+        self.defer(
+            z,
+            Deferred::Reply {
+                at,
+                op: op.clone(),
+                reply,
+            },
+        );
+    }
+
+    /// A watch event.
+    pub fn event(
+        &mut self,
+        at: u64,
+        client: usize,
+        session: i64,
+        link: u64,
+        zxid: Zxid,
+        e: &WatcherEvent,
+    ) {
+        if zxid.0 < 0 {
+            return;
+        }
+        self.seen_zxid(at, client, session, zxid, "watch event");
+        let kinds: &[bool] = match e.event_type {
+            1 | 3 => &[false],
+            2 => &[false, true],
+            4 => &[true],
+            _ => &[],
+        };
+        let set = self.clients.watches.entry(link).or_default();
+        let mut fired = Vec::new();
+        for &child in kinds {
+            if let Some(z) = set.remove(&(e.path.clone(), child)) {
+                fired.push((child, z));
+            }
+        }
+        if fired.is_empty() {
+            let detail = format!(
+                "c{client} got event {} for {} at {zxid} without a watch set (or a second time)",
+                e.event_type, e.path
+            );
+            return self.fail(
+                at,
+                "WatchOnce",
+                detail,
+                vec![format!("c{client}"), e.path.clone()],
+            );
+        }
+        for (child, set) in fired {
+            let d = Deferred::Fired {
+                at,
+                client,
+                path: e.path.clone(),
+                child,
+                set,
+                kind: e.event_type,
+                zxid,
+            };
+            self.defer(zxid, d);
+        }
+    }
+
+    fn set_watch(&mut self, op: &Op, reply: &Reply) {
+        let (path, child, ok_needed) = match op {
+            Op::GetData { path, watch: true } => (path, false, true),
+            Op::Exists { path, watch: true } => (path, false, false),
+            Op::GetChildren { path, watch: true } => (path, true, true),
+            _ => return,
+        };
+        let ok = reply.err == 0;
+        let no_node = reply.err == ErrorCode::NoNode.code();
+        if ok || (!ok_needed && no_node) {
+            self.clients
+                .watches
+                .entry(reply.link)
+                .or_default()
+                .entry((path.clone(), child))
+                .or_insert(reply.zxid);
+        }
+    }
+
+    /// Every watch still set when a reply arrives: no change it watches may lie at or before
+    /// the reply's zxid.
+    fn pending_watches(&mut self, at: u64, reply: &Reply) {
+        let Some(set) = self.clients.watches.get(&reply.link) else {
+            return;
+        };
+        let pending: Vec<Deferred> = set
+            .iter()
+            .filter(|(_, z)| **z < reply.zxid)
+            .map(|((path, child), z)| Deferred::Unfired {
+                at,
+                client: reply.client,
+                path: path.clone(),
+                child: *child,
+                set: *z,
+                zxid: reply.zxid,
+            })
+            .collect();
+        for d in pending {
+            self.defer(reply.zxid, d);
+        }
+    }
+
+    fn defer(&mut self, zxid: Zxid, d: Deferred) {
+        self.clients.deferred.entry(zxid).or_default().push(d);
+        self.run_deferred(0);
+    }
+
+    /// Runs the deferred checks the chain has reached.
+    pub(super) fn run_deferred(&mut self, _at: u64) {
+        loop {
+            let Some((&z, _)) = self.clients.deferred.first_key_value() else {
+                return;
+            };
+            let Some(resolved) = self.chain.resolve(z) else {
+                return;
+            };
+            if resolved > self.chain.tip() {
+                return;
+            }
+            let ds = self.clients.deferred.remove(&z).unwrap_or_default();
+            for d in ds {
+                self.check_deferred(resolved, d);
+            }
+        }
+    }
+
+    /// At the end: whatever still waits concerns a state the ensemble never committed.
+    pub(super) fn flush_deferred(&mut self, at: u64) {
+        self.run_deferred(at);
+        if let Some((z, ds)) = self.clients.deferred.first_key_value() {
+            let detail = format!(
+                "{} check(s) wait for zxid {z}, beyond the converged state {}: {:?}",
+                ds.len(),
+                self.chain.tip(),
+                ds.first()
+            );
+            self.fail(at, "Durability", detail, vec![format!("{z}")]);
+        }
+    }
+
+    fn check_deferred(&mut self, z: Zxid, d: Deferred) {
+        match d {
+            Deferred::Reply { at, op, reply } => {
+                if op.is_write() {
+                    self.coverage.writes += 1;
+                } else {
+                    self.coverage.reads += 1;
+                }
+                if !self.chain.contains(z) {
+                    let detail = format!(
+                        "c{} got a reply at zxid {} ({}), which is not in the committed history",
+                        reply.client,
+                        reply.zxid,
+                        op.describe()
+                    );
+                    let focus = vec![format!("c{}", reply.client), format!("{}", reply.zxid)];
+                    let invariant = if op.is_write() {
+                        "Durability"
+                    } else {
+                        "ReadCommitted"
+                    };
+                    return self.fail(at, invariant, detail, focus);
+                }
+                if let Err(e) = self.check_reply(z, &op, &reply) {
+                    let detail = format!("c{} {} -> {e}", reply.client, op.describe());
+                    let invariant = if op.is_write() {
+                        "WriteResult"
+                    } else {
+                        "ReadResult"
+                    };
+                    self.fail(at, invariant, detail, vec![format!("c{}", reply.client)]);
+                }
+            }
+            Deferred::Fired {
+                at,
+                client,
+                path,
+                child,
+                set,
+                kind,
+                zxid,
+            } => {
+                self.coverage.events += 1;
+                let first = self.model.first_change(&path, set, child);
+                let expected = first.map(|(z, c)| (z, change_event(c)));
+                if expected != Some((zxid, kind)) {
+                    let detail = format!(
+                        "c{client} got event {kind} for {path} at {zxid} (watch set at {set}); the first change was {first:?}"
+                    );
+                    self.fail(
+                        at,
+                        "WatchFiresOnFirstChange",
+                        detail,
+                        vec![format!("c{client}"), path],
+                    );
+                }
+            }
+            Deferred::Unfired {
+                at,
+                client,
+                path,
+                child,
+                set,
+                zxid,
+            } => {
+                if let Some((zc, c)) = self.model.first_change(&path, set, child)
+                    && zc <= z
+                {
+                    let detail = format!(
+                        "c{client} got a reply at {zxid} without the event of {c:?} of {path} at {zc} (watch set at {set})"
+                    );
+                    self.fail(
+                        at,
+                        "WatchBeforeRead",
+                        detail,
+                        vec![format!("c{client}"), path],
+                    );
+                }
+            }
+        }
+    }
+
+    /// Compares a reply with the model at `z` (its zxid, resolved).
+    fn check_reply(&self, z: Zxid, op: &Op, reply: &Reply) -> Result<(), String> {
+        let before = Zxid(z.0 - 1);
+        if let Some(closed) = self.model.session_closed(reply.session)
+            && closed < z
+            && !op.is_write()
+        {
+            return Err(format!(
+                "served at {z} after the session closed at {closed}"
+            ));
+        }
+        let err = reply.err;
+        let m = &self.model;
+        match (op, &reply.body) {
+            (Op::GetData { path, .. }, Response::GetData { data, stat }) => {
+                let n = m.node_at(path, z).ok_or("data of a missing node")?;
+                if data.clone().unwrap_or_default() != n.data {
+                    return Err(format!(
+                        "data {:?}, model has {:?}",
+                        lossy(data),
+                        String::from_utf8_lossy(&n.data)
+                    ));
+                }
+                self.check_stat(path, z, stat)
+            }
+            (Op::Exists { path, .. }, Response::Stat(stat)) => self.check_stat(path, z, stat),
+            (Op::GetChildren { path, .. }, Response::GetChildren { children }) => {
+                let mut got = children.clone();
+                got.sort();
+                let want = m.children_at(path, z);
+                (got == want)
+                    .then_some(())
+                    .ok_or(format!("children {got:?}, model has {want:?}"))
+            }
+            (
+                Op::GetData { path, .. } | Op::Exists { path, .. } | Op::GetChildren { path, .. },
+                _,
+            ) if err == ErrorCode::NoNode.code() => m
+                .node_at(path, z)
+                .is_none()
+                .then_some(())
+                .ok_or("NoNode, but the model has it".into()),
+            (Op::Create { path, mode, .. }, Response::Create2 { path: got, stat }) => {
+                let ok = if *mode == Mode::Sequential {
+                    got.starts_with(path.as_str())
+                } else {
+                    got == path
+                };
+                if !ok || Zxid(stat.czxid) != z {
+                    return Err(format!("created {got} czxid {}", Zxid(stat.czxid)));
+                }
+                self.check_stat(got, z, stat)
+            }
+            (Op::SetData { path, .. }, Response::Stat(stat)) => self.check_stat(path, z, stat),
+            (Op::Delete { path, .. }, _) if err == 0 => m
+                .node_at(path, z)
+                .is_none()
+                .then_some(())
+                .ok_or("still there after delete".into()),
+            (Op::CloseSession, _) if err == 0 => (m.session_closed(reply.session) == Some(z))
+                .then_some(())
+                .ok_or("session not closed there".into()),
+            (op, _) if err != 0 => self.check_error(op, before, err),
+            _ => Ok(()),
+        }
+    }
+
+    /// A write's error must follow from the state before its txn.
+    fn check_error(&self, op: &Op, before: Zxid, err: i32) -> Result<(), String> {
+        let m = &self.model;
+        let code = ErrorCode::from_code(err);
+        let parent = |p: &str| {
+            p.rfind('/').map_or("/".to_string(), |i| {
+                if i == 0 {
+                    "/".into()
+                } else {
+                    p[..i].to_string()
+                }
+            })
+        };
+        let exists = |p: &str| p == "/" || m.node_at(p, before).is_some();
+        let ok = match (op, code) {
+            (Op::Create { path, .. }, Some(ErrorCode::NodeExists)) => exists(path),
+            (Op::Create { path, .. }, Some(ErrorCode::NoNode)) => !exists(&parent(path)),
+            (Op::Create { path, .. }, Some(ErrorCode::NoChildrenForEphemerals)) => m
+                .node_at(&parent(path), before)
+                .is_some_and(|n| n.owner != 0),
+            (Op::SetData { path, .. } | Op::Delete { path, .. }, Some(ErrorCode::NoNode)) => {
+                !exists(path)
+            }
+            (
+                Op::SetData { path, version, .. } | Op::Delete { path, version },
+                Some(ErrorCode::BadVersion),
+            ) => m
+                .node_at(path, before)
+                .is_some_and(|n| n.version != *version),
+            (Op::Delete { path, .. }, Some(ErrorCode::NotEmpty)) => {
+                !m.children_at(path, before).is_empty()
+            }
+            _ => true,
+        };
+        ok.then_some(()).ok_or(format!(
+            "error {err} does not follow from the state before it"
+        ))
+    }
+
+    fn check_stat(&self, path: &str, z: Zxid, stat: &Stat) -> Result<(), String> {
+        let n = self
+            .model
+            .node_at(path, z)
+            .ok_or("stat of a missing node")?;
+        let kids = self.model.children_at(path, z).len() as i32;
+        let got = (
+            stat.version,
+            Zxid(stat.mzxid),
+            Zxid(stat.czxid),
+            stat.ephemeral_owner,
+            stat.num_children,
+        );
+        let want = (n.version, n.mzxid, n.czxid, n.owner, kids);
+        (got == want).then_some(()).ok_or(format!(
+            "stat (version, mzxid, czxid, owner, children) {got:?}, model has {want:?}"
+        ))
+    }
+}
+
+fn lossy(data: &Option<Vec<u8>>) -> String {
+    String::from_utf8_lossy(data.as_deref().unwrap_or_default()).into_owned()
+}
+
+/// The event type a change fires.
+fn change_event(c: Change) -> i32 {
+    match c {
+        Change::Created => 1,
+        Change::Deleted => 2,
+        Change::DataChanged => 3,
+        Change::ChildrenChanged => 4,
+    }
+}

@@ -1,0 +1,191 @@
+//! What a run simulates: [`SimOptions`] (given by the caller) and the [`FaultPlan`] (drawn
+//! from the seed, so that every seed explores its own mix of faults).
+
+use menagerie_core::planted::PlantedBug;
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
+
+/// The caller's choices for one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimOptions {
+    /// The seed: the same seed gives the same run, bit for bit.
+    pub seed: u64,
+    /// Voting members (3 or 5).
+    pub voters: usize,
+    /// Observers.
+    pub observers: usize,
+    /// A mistake planted in every member's core.
+    pub bug: PlantedBug,
+    /// Simulated milliseconds of work under faults; a calm phase (faults healed) follows.
+    pub chaos_ms: u64,
+    /// Simulated milliseconds the calm phase may take to converge.
+    pub calm_ms: u64,
+    /// Simulated clients.
+    pub clients: usize,
+    /// Whether faults are injected (without, the run checks the protocol on a quiet
+    /// network and disk).
+    pub faults: bool,
+    /// Whether violations of known, still open issues fail the run too (otherwise they are
+    /// counted and shown, and the run goes on).
+    pub strict: bool,
+}
+
+impl SimOptions {
+    /// A run of `seed` with 3 voters, no observer and the real protocol.
+    pub fn new(seed: u64) -> SimOptions {
+        SimOptions {
+            seed,
+            voters: 3,
+            observers: 0,
+            bug: PlantedBug::None,
+            chaos_ms: 30_000,
+            calm_ms: 20_000,
+            clients: 5,
+            faults: true,
+            strict: false,
+        }
+    }
+
+    /// The command that replays this run.
+    pub fn replay_command(&self) -> String {
+        let mut cmd = format!(
+            "cargo run --release -p menagerie -- sim --seeds 1 --first {} --nodes {}",
+            self.seed, self.voters
+        );
+        if self.observers > 0 {
+            cmd.push_str(&format!(" --observers {}", self.observers));
+        }
+        if !self.faults {
+            cmd.push_str(" --no-faults");
+        }
+        if self.strict {
+            cmd.push_str(" --strict");
+        }
+        if self.bug != PlantedBug::None {
+            cmd.push_str(&format!(" --bug {}", self.bug.name()));
+        }
+        cmd
+    }
+}
+
+/// How often each fault happens in one run. Every rate is zero in some seeds and drawn from
+/// a range in the others, so that seeds differ in kind, not just in timing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultPlan {
+    /// Process crashes per simulated second (over the whole ensemble).
+    pub crash_per_s: f64,
+    /// Of crashes: the share that are power losses (unsynced writes lost) rather than a
+    /// killed process (the kernel keeps what was written).
+    pub power_loss: f64,
+    /// Of power losses: the share that tear the last unsynced write.
+    pub torn_write: f64,
+    /// Whole-ensemble power losses per simulated second.
+    pub blackout_per_s: f64,
+    /// Pauses (SIGSTOP then SIGCONT) per simulated second.
+    pub pause_per_s: f64,
+    /// Partitions per simulated second.
+    pub partition_per_s: f64,
+    /// Quorum connections reset per simulated second.
+    pub reset_per_s: f64,
+    /// Clock jumps per simulated second.
+    pub clock_jump_per_s: f64,
+    /// Client connections reset per simulated second.
+    pub client_reset_per_s: f64,
+    /// Full disks per simulated second.
+    pub disk_full_per_s: f64,
+    /// Chance that a crash also flips a bit in the member's newest snapshot.
+    pub snapshot_rot: f64,
+    /// Chance an election notification is lost.
+    pub vote_drop: f64,
+    /// Chance an election notification arrives twice.
+    pub vote_dup: f64,
+    /// One-way network delay: base and uniform jitter, ms.
+    pub delay_ms: (u64, u64),
+    /// Chance of a delay spike per message, and its size (ms).
+    pub spike: (f64, u64),
+    /// fsync latency: base and jitter (ms); chance and size of a slow one.
+    pub fsync_ms: (u64, u64),
+    /// Slow fsyncs: chance and size (ms).
+    pub slow_fsync: (f64, u64),
+    /// `snapCount` of every member.
+    pub snap_count: u64,
+    /// Log preallocation block (bytes; 0 = none).
+    pub pre_alloc: u64,
+}
+
+impl FaultPlan {
+    /// Draws a plan. With `calm`, no fault at all (used by tests of the harness itself).
+    pub fn draw(rng: &mut ChaCha8Rng) -> FaultPlan {
+        let mut rate = |max: f64| -> f64 {
+            if rng.random_bool(0.35) {
+                0.0
+            } else {
+                rng.random_range(0.0..max)
+            }
+        };
+        let crash_per_s = rate(0.4);
+        let blackout_per_s = rate(0.03);
+        let pause_per_s = rate(0.3);
+        let partition_per_s = rate(0.3);
+        let reset_per_s = rate(0.3);
+        let clock_jump_per_s = rate(0.2);
+        let client_reset_per_s = rate(0.5);
+        let disk_full_per_s = rate(0.05);
+        let vote_drop = rate(0.3);
+        let vote_dup = rate(0.2);
+        FaultPlan {
+            crash_per_s,
+            power_loss: rng.random_range(0.0..1.0),
+            torn_write: rng.random_range(0.0..1.0),
+            blackout_per_s,
+            pause_per_s,
+            partition_per_s,
+            reset_per_s,
+            clock_jump_per_s,
+            client_reset_per_s,
+            disk_full_per_s,
+            snapshot_rot: if rng.random_bool(0.3) {
+                rng.random_range(0.0..0.5)
+            } else {
+                0.0
+            },
+            vote_drop,
+            vote_dup,
+            delay_ms: (rng.random_range(0..5), rng.random_range(0..20)),
+            spike: (rng.random_range(0.0..0.02), rng.random_range(50..1500)),
+            fsync_ms: (rng.random_range(0..5), rng.random_range(0..10)),
+            slow_fsync: (rng.random_range(0.0..0.05), rng.random_range(50..2000)),
+            snap_count: rng.random_range(20..400),
+            pre_alloc: if rng.random_bool(0.5) {
+                64 * 1024 * 1024
+            } else {
+                rng.random_range(1..64) * 1024
+            },
+        }
+    }
+
+    /// No faults, a quick network and disk.
+    pub fn calm() -> FaultPlan {
+        FaultPlan {
+            crash_per_s: 0.0,
+            power_loss: 0.0,
+            torn_write: 0.0,
+            blackout_per_s: 0.0,
+            pause_per_s: 0.0,
+            partition_per_s: 0.0,
+            reset_per_s: 0.0,
+            clock_jump_per_s: 0.0,
+            client_reset_per_s: 0.0,
+            disk_full_per_s: 0.0,
+            snapshot_rot: 0.0,
+            vote_drop: 0.0,
+            vote_dup: 0.0,
+            delay_ms: (1, 2),
+            spike: (0.0, 0),
+            fsync_ms: (1, 2),
+            slow_fsync: (0.0, 0),
+            snap_count: 100,
+            pre_alloc: 64 * 1024,
+        }
+    }
+}

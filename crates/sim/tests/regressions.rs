@@ -1,0 +1,75 @@
+//! Seeds that found real bugs (docs/simulation.md, "Findings"). Each passes now; with the fix
+//! reverted it failed, at the simulator's version of the commit that added it (seeds 186,
+//! 269 and 473 at the version that added them; the older ones no longer reach their bug
+//! since the runs changed). A change to the simulator or the core that moves the random
+//! draws changes what a seed does: the unit tests next to each fix are the lasting
+//! regression tests, these seeds the end-to-end ones.
+
+use menagerie_sim::{SimOptions, run_seed};
+
+fn passes(seed: u64, voters: usize, observers: usize) {
+    let report = run_seed(SimOptions {
+        voters,
+        observers,
+        strict: true,
+        ..SimOptions::new(seed)
+    });
+    assert!(report.passed(), "{report}");
+}
+
+/// Finding 1: a leader's fast-forwarded proposals missing from its committed log
+/// (DigestAtZxid at the first txn of an epoch).
+#[test]
+fn fast_forward_reaches_the_committed_log() {
+    passes(0, 3, 0);
+}
+
+/// Finding 2: a learner leaving mid-DIFF-sync replayed out of order (DigestMismatch).
+#[test]
+fn a_sync_cut_short_replays_nothing_out_of_order() {
+    passes(3, 3, 0);
+}
+
+/// Finding 3: a stale vote elected a member behind acknowledged writes, which then
+/// truncated a learner holding them (UpToDateOnServe).
+#[test]
+fn a_leader_behind_a_learner_steps_down() {
+    passes(57, 5, 1);
+}
+
+/// Finding 5: acks of a learner that came back and was truncated still counted
+/// (CommitNeedsQuorum).
+#[test]
+fn acks_do_not_outlive_their_connection() {
+    passes(40, 3, 0);
+}
+
+/// Finding 4: roles took what they had handed to the log as durable (HeadNeedsQuorum,
+/// NewLeaderAckAfterDurable; seeds 22 and 4 reported them before the fix).
+#[test]
+fn roles_start_from_what_is_durable() {
+    passes(22, 3, 0);
+    passes(4, 3, 0);
+}
+
+/// Finding 6: a learner killed after logging a sync, before writing currentEpoch, could
+/// not start (CurrentEpochBehindLog); m4 restarts here under the `updatingEpoch` marker.
+#[test]
+fn an_interrupted_sync_restarts_under_the_marker() {
+    passes(186, 5, 1);
+}
+
+/// Finding 9: a paused leader, resumed, told a client that a session created under the
+/// next leader had expired (ExpiryByLeader).
+#[test]
+fn a_stale_leader_expires_no_session() {
+    passes(473, 5, 1);
+}
+
+/// Finding 10: a leader wrote currentEpoch before its log was durable; after a power loss
+/// its short log under the new epoch won the election and truncated acknowledged writes
+/// (UpToDateOnServe).
+#[test]
+fn a_short_log_never_carries_a_new_epoch() {
+    passes(269, 3, 0);
+}
