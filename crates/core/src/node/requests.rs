@@ -134,6 +134,15 @@ impl Node {
             return;
         }
         let zxid = self.replica.last_processed_zxid();
+        if op == OpCode::DeleteContainer.code() {
+            // The reaper's own operation (`Proposer::reap`): from a client it would delete any
+            // empty node without an ACL check. Refused whatever the body's encoding (a jute
+            // path, ZooKeeper 3.8.0's raw path bytes, garbage); the connection stays.
+            tracing::debug!(conn = conn.0, "deleteContainer from a client refused");
+            let err = ErrorCode::BadArguments;
+            self.front.error_in_order(now, conn, xid, zxid, err, out);
+            return;
+        }
         match req {
             Ok(Request::Check(_)) | Err(BadRequest::UnknownOp) => {
                 // Unknown opcodes, and standalone `check` (ZOOKEEPER-2623), are Unimplemented
