@@ -337,6 +337,49 @@ fn close_session_covers_pending_ephemeral_creates_and_skips_pending_deletes() {
     assert_eq!(h.children(B, "/"), strings(&["zookeeper"]));
 }
 
+/// A session with more ephemerals than one log entry should carry (issue 16, item 8: a
+/// closeSession txn over `jute.maxbuffer` made the log unreadable at the next restart): the
+/// txn leaves the list out and stays small, and apply still deletes every ephemeral of the
+/// session, pending creates included, with the digest predicted right.
+#[test]
+fn close_session_with_too_many_ephemerals_leaves_the_list_out() {
+    let mut h = Harness::new();
+    let s = h.connect(A);
+    h.connect(B);
+    h.ok(A, create("/locks", b"", 0));
+    h.ok(B, create("/locks/other", b"", 1));
+    let name = |i: usize| format!("/locks/{i:0>40}");
+    for i in 0..11_000 {
+        h.ok(A, create(&name(i), b"", 1));
+    }
+    h.ok(B, get_children("/locks", true));
+    h.auto_persist = false;
+    assert_eq!(h.send(A, 1, create("/pending", b"", 1)), vec![]);
+    assert_eq!(h.send(A, 2, Request::CloseSession), vec![]);
+    let txn = h.last_txn().clone();
+    assert_eq!(
+        txn.body,
+        TxnBody::CloseSession(Some(CloseSessionTxn {
+            paths_to_delete: vec![]
+        }))
+    );
+    assert_eq!(txn.header.client_id, SessionId(s));
+    assert!(txn.to_bytes().len() < 100, "{} bytes", txn.to_bytes().len());
+    let out = h.persist_all();
+    let z = h.zxid();
+    assert_eq!(
+        out[out.len() - 3..],
+        [
+            notify(B, z, CHILDREN_CHANGED, "/locks"),
+            reply(A, 2, z, ErrorCode::Ok, Response::Empty),
+            close(A),
+        ]
+    );
+    assert_eq!(h.children(B, "/locks"), strings(&["other"]));
+    assert_eq!(h.children(B, "/"), strings(&["locks", "zookeeper"]));
+    assert_eq!(h.node.session_count(), 1);
+}
+
 #[test]
 fn requests_on_a_closing_session_are_dropped() {
     let mut h = Harness::new();
