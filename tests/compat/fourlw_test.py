@@ -92,7 +92,8 @@ def kv(text: str, sep: str) -> list[tuple[str, str]]:
 
 
 def mask_sid(s: str) -> str:
-    return re.sub(r"0x[0-9a-f]{8,16}", "0x<session>", s)
+    # Menagerie masks session ids (0x<high 40 bits>_<fingerprint>; see docs/security.md).
+    return re.sub(r"0x[0-9a-f]{10}_[0-9a-f]{6}|0x[0-9a-f]{8,16}", "0x<session>", s)
 
 
 def norm_conn_line(ln: str) -> str:

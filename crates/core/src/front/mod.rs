@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, VecDeque};
 use menagerie_proto::records::{ConnectResponse, Id, ReplyHeader};
 use menagerie_proto::request::Request;
 use menagerie_proto::response::Response;
-use menagerie_proto::session::{PASSWORD_LEN, session_password};
+use menagerie_proto::session::PASSWORD_LEN;
 use menagerie_proto::{ErrorCode, SessionId, Zxid};
 
 pub use conn::ConnInfo;
@@ -107,6 +107,7 @@ impl Front {
     pub(crate) fn establish(
         &mut self,
         conn: ConnId,
+        auth: &AuthConfig,
         out: &mut Vec<Output>,
     ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -122,7 +123,7 @@ impl Front {
                 protocol_version: 0,
                 timeout,
                 session_id: c.session.0,
-                passwd: session_password(c.session.0).to_vec(),
+                passwd: auth.session_password(c.session).to_vec(),
                 read_only: read_only.map(|_| false),
             },
         });
@@ -136,6 +137,17 @@ impl Front {
             Some(SessionState::Pending { read_only, .. }) => read_only,
             _ => None,
         };
+        Front::refuse_unregistered(conn, read_only, out);
+        self.drop_conn(conn);
+    }
+
+    /// [`Front::refuse`] for a connection that was never registered (`read_only`: the
+    /// handshake's read-only flag, echoed as ZooKeeper does).
+    pub(crate) fn refuse_unregistered(
+        conn: ConnId,
+        read_only: Option<bool>,
+        out: &mut Vec<Output>,
+    ) {
         out.push(Output::Connected {
             conn,
             resp: ConnectResponse {
@@ -147,7 +159,6 @@ impl Front {
             },
         });
         out.push(Output::Close { conn });
-        self.drop_conn(conn);
     }
 
     /// Forgets a connection (its session lives on until it expires or resumes elsewhere).

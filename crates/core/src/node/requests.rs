@@ -4,14 +4,13 @@
 use menagerie_proto::records::ConnectRequest;
 use menagerie_proto::request::Request;
 use menagerie_proto::response::Response;
-use menagerie_proto::session::session_password;
 use menagerie_proto::{ErrorCode, OpCode, SessionId, Zxid};
 
 use super::Node;
 use crate::apply::Outcome;
 use crate::front::conn::Slot;
 use crate::front::reads::ReadContext;
-use crate::front::{Admitted, Answered};
+use crate::front::{Admitted, Answered, Front};
 use crate::input::{BadRequest, ConnId, Now};
 use crate::output::Output;
 
@@ -86,9 +85,14 @@ impl Node {
         out: &mut Vec<Output>,
     ) {
         let session = SessionId(req.session_id);
-        // ZooKeeper closes any other connection of this session *before* it checks the
-        // password (ZooKeeperServer.processConnectRequest -> reopenSession), so even a
-        // failed resume disconnects the current owner, whose client then reconnects.
+        // The password first: ZooKeeper closes the session's other connection before it
+        // checks it (ZooKeeperServer.processConnectRequest -> reopenSession), which lets
+        // anyone who knows a session id keep disconnecting its owner.
+        if req.passwd.as_slice() != self.config.auth.session_password(session).as_slice() {
+            tracing::info!(conn = conn.0, session = %session, "resume with a wrong password refused");
+            Front::refuse_unregistered(conn, req.read_only, out);
+            return;
+        }
         if let Some(old) = self.front.conn_of(session)
             && old != conn
         {
@@ -96,13 +100,9 @@ impl Node {
         }
         self.front
             .open(now, conn, peer_ip, session, timeout, req.read_only);
-        if req.passwd.as_slice() != session_password(session.0).as_slice() {
-            self.front.refuse(conn, out);
-            return;
-        }
         match self.revalidate(now, session, timeout, out) {
             Some(true) => {
-                for (xid, op, req) in self.front.establish(conn, out) {
+                for (xid, op, req) in self.front.establish(conn, &self.config.auth, out) {
                     self.request(now, conn, xid, op, req, out);
                 }
             }

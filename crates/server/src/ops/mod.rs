@@ -7,6 +7,7 @@
 //! * [`monitor`]: the monitoring numbers, collected once from the core and the view.
 //! * [`facts`]: the version, process environment, directory sizes, trace mask and
 //!   operation names that both the four-letter words and the admin commands report.
+//! * [`redact`]: secrets and session ids kept out of operator output.
 //! * [`four_letter`]: the four-letter words (`ruok`, `srvr`, `mntr`, ...).
 //! * [`commands`]: ZooKeeper's AdminServer commands and their JSON.
 //! * [`answer`]: the admin HTTP server's questions ([`Query`]) answered.
@@ -19,6 +20,7 @@ pub mod facts;
 pub mod four_letter;
 pub mod metric;
 pub mod monitor;
+pub mod redact;
 pub mod view;
 
 use menagerie_core::Node;
