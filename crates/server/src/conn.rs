@@ -24,6 +24,17 @@ use crate::outbox::{Chunk, OutboxRx, WriteSide, outbox};
 /// (ZooKeeper: `zookeeper.nio.sessionlessCnxnTimeout`).
 const SESSIONLESS_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A connection's read buffer: room for a pipelining client's requests of one read, small
+/// enough that idle connections stay cheap (a frame larger than it is read around it).
+const READ_BUFFER: usize = 16 * 1024;
+
+/// A frame's body buffer starts at most this large and then doubles as the bytes arrive: a
+/// length prefix alone never makes the server allocate the length.
+const BODY_FIRST: usize = 4 * 1024;
+
+/// A body buffer larger than this is not kept for the next frame.
+const BODY_KEEP: usize = 64 * 1024;
+
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
 /// Accepts connections until shutdown.
@@ -159,17 +170,34 @@ async fn read_prefix<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Result<[u8; 
     }
 }
 
+/// Reads a frame body of `len` bytes into `buf`, growing it as the bytes arrive (see
+/// [`next_body_size`]); a buffer left large by an earlier frame is given back first.
 async fn read_body<R: AsyncRead + Unpin>(
     r: &mut BufReader<R>,
     len: usize,
     buf: &mut Vec<u8>,
 ) -> Result<(), ReadEnd> {
-    buf.resize(len, 0);
-    r.read_exact(buf).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => ReadEnd::Eof,
-        _ => ReadEnd::Io(e),
-    })?;
+    if buf.capacity() > BODY_KEEP {
+        *buf = Vec::new();
+    }
+    buf.clear();
+    while buf.len() < len {
+        let have = buf.len();
+        buf.resize(next_body_size(have, len), 0);
+        r.read_exact(&mut buf[have..])
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => ReadEnd::Eof,
+                _ => ReadEnd::Io(e),
+            })?;
+    }
     Ok(())
+}
+
+/// The size a body buffer holding `have` of `len` bytes grows to for the next read: by at
+/// most [`BODY_FIRST`] or `have`, whichever is larger, so memory follows the bytes received.
+fn next_body_size(have: usize, len: usize) -> usize {
+    len.min(have + BODY_FIRST.max(have))
 }
 
 fn frame_len(prefix: [u8; 4], max: usize, first: bool) -> Result<FrameStart, ReadEnd> {
@@ -199,7 +227,7 @@ async fn serve<R>(
 ) where
     R: AsyncRead + Unpin,
 {
-    let mut reader = BufReader::with_capacity(64 * 1024, read);
+    let mut reader = BufReader::with_capacity(READ_BUFFER, read);
     let connect = match first_packet(conn, peer, &mut reader, config.max_buffer).await {
         None => return,
         Some(FirstPacket::FourLetterWord(word)) => {
@@ -408,7 +436,8 @@ async fn read_request<R: AsyncRead + Unpin>(
 /// Writes what the shell could not write directly (see [`crate::outbox`]). Stops at once
 /// when the shell kills the connection (its output overflowed).
 async fn write_loop(mut w: WriteSide, rx: OutboxRx) {
-    let mut chunk = Vec::with_capacity(64 * 1024);
+    // Empty until the first hand-over (which swaps in the outbox's buffer).
+    let mut chunk = Vec::new();
     loop {
         match rx.next(&mut chunk).await {
             Chunk::Killed => return,
@@ -426,9 +455,9 @@ async fn write_loop(mut w: WriteSide, rx: OutboxRx) {
                     return;
                 }
                 chunk.clear();
-                if chunk.capacity() > 1 << 20 {
+                if chunk.capacity() > BODY_KEEP {
                     // Do not keep a burst's buffer for the connection's lifetime.
-                    chunk = Vec::with_capacity(64 * 1024);
+                    chunk = Vec::new();
                 }
             }
         }
@@ -462,4 +491,22 @@ async fn four_letter(
     };
     let _ = w.write_all(text.as_bytes()).await;
     w.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_buffers_grow_with_the_bytes_received() {
+        // A 1 MiB frame: 4 KiB first, then doubling, never past the length.
+        let mut sizes = vec![0];
+        while let Some(&have) = sizes.last().filter(|&&h| h < 1 << 20) {
+            sizes.push(next_body_size(have, 1 << 20));
+        }
+        let kib = [0, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+        assert_eq!(sizes, kib.map(|k| k << 10).to_vec());
+        // Small frames are read in one go.
+        assert_eq!(next_body_size(0, 100), 100);
+    }
 }
