@@ -7,7 +7,8 @@
 #   bash tests/compat/run_all.sh --selftest  # Java vs Java only: checks the harness and its masking
 #
 # Needs: python3 with kazoo; Debian packages zookeeper (Java server, jars, zkCli.sh) and
-# zookeeper-bin (cli_mt); a JDK (javac) for the Java-client scenario. Builds nothing.
+# zookeeper-bin (cli_mt); a JDK (javac) for the Java-client scenario; chromium, chromium-driver
+# and pip selenium for the console's browser test. Builds nothing.
 # Every test prints "TESTRESULT PASS|FAIL <name>"; the last line is "N passed, N failed".
 set -uo pipefail
 
@@ -65,6 +66,8 @@ missing=()
 "$PY" -c 'import cryptography' 2>/dev/null || missing+=("cryptography (pip, tls_test.py)")
 command -v javac >/dev/null 2>&1 || missing+=("a JDK with javac (apt default-jdk-headless)")
 command -v tmux >/dev/null 2>&1 || missing+=("tmux (apt)")
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || missing+=("chromium chromium-driver (apt, console_test.py)")
+"$PY" -c 'import selenium' 2>/dev/null || missing+=("selenium (pip, console_test.py)")
 if [ ${#missing[@]} -gt 0 ]; then
   echo "compat suite: missing prerequisites: ${missing[*]}"
 fi
@@ -105,6 +108,9 @@ run fourlw fourlw_test.py --servers "java,$cand"
 run zktop zktop_test.py --servers "java,$cand"
 run recipes recipes_test.py --servers "java,$cand"
 run admin admin_test.py --servers "java,$cand"
+if [ "$cand" = menagerie ]; then
+  run console console_test.py # the web console in headless Chromium (screenshots: target/console-screenshots)
+fi
 if [ "$cand" = menagerie ]; then
   run stress stress_test.py --servers java,menagerie
 else

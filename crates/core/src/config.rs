@@ -37,6 +37,14 @@ pub struct CoreConfig {
     pub snap_count: u64,
     /// The ensemble this server is a member of; `None` for a standalone server.
     pub ensemble: Option<crate::ensemble::EnsembleConfig>,
+    /// `readonlymode.enabled`: an ensemble member cut off from its quorum serves reads to
+    /// clients that ask for read-only sessions.
+    pub read_only_mode: bool,
+    /// `localSessionsEnabled`: new sessions on an ensemble member are local to it.
+    pub local_sessions: bool,
+    /// `localSessionsUpgradingEnabled`: a local session's first ephemeral create makes it
+    /// global (otherwise that create fails with `EphemeralOnLocalSession`).
+    pub local_sessions_upgrading: bool,
 }
 
 impl Default for CoreConfig {
@@ -52,6 +60,9 @@ impl Default for CoreConfig {
             auth: AuthConfig::default(),
             enforce_quota: false,
             digest_enabled: true,
+            read_only_mode: false,
+            local_sessions: false,
+            local_sessions_upgrading: false,
             snap_count: 100_000,
             ensemble: None,
         }

@@ -38,6 +38,50 @@ pub struct EnsembleConfig {
     pub commit_log_count: usize,
     /// `syncEnabled` (observers): log INFORMed txns before applying them.
     pub observer_sync_enabled: bool,
+    /// Hierarchical quorums (`group.N`, `weight.N`); `None` for majorities.
+    pub hierarchy: Option<Hierarchy>,
+}
+
+/// Hierarchical quorums (ZooKeeper's `QuorumHierarchical`): voters in disjoint groups, each
+/// with a weight. A set is a quorum when more than half of the groups of non-zero weight
+/// have more than half of their weight in it; a member of weight 0 votes but never leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Each voter's group.
+    pub group_of: BTreeMap<ServerId, u64>,
+    /// Each member's weight (participants without `weight.N` have 1).
+    pub weights: BTreeMap<ServerId, u64>,
+}
+
+impl Hierarchy {
+    /// The total weight of every group.
+    fn group_weights(&self) -> BTreeMap<u64, u64> {
+        let mut totals = BTreeMap::new();
+        for (sid, gid) in &self.group_of {
+            *totals.entry(*gid).or_insert(0) += self.weights.get(sid).copied().unwrap_or(0);
+        }
+        totals
+    }
+
+    /// ZooKeeper's `QuorumHierarchical.containsQuorum`.
+    fn contains_quorum(&self, sids: &std::collections::BTreeSet<ServerId>) -> bool {
+        if sids.is_empty() {
+            return false;
+        }
+        let mut acked: BTreeMap<u64, u64> = BTreeMap::new();
+        for sid in sids {
+            if let Some(gid) = self.group_of.get(sid) {
+                *acked.entry(*gid).or_insert(0) += self.weights.get(sid).copied().unwrap_or(0);
+            }
+        }
+        let totals = self.group_weights();
+        let groups = totals.values().filter(|w| **w > 0).count();
+        let counting = acked
+            .iter()
+            .filter(|(gid, w)| **w > totals.get(gid).copied().unwrap_or(0) / 2)
+            .count();
+        counting > groups / 2
+    }
 }
 
 /// FLE's quiet period before deciding (`FastLeaderElection.finalizeWait`, a constant).
@@ -56,6 +100,16 @@ impl EnsembleConfig {
             max_notification_interval_ms: 60_000,
             commit_log_count: 500,
             observer_sync_enabled: true,
+            hierarchy: None,
+        }
+    }
+
+    /// Whether `sid` may be elected: hierarchical quorums never elect a member of weight 0
+    /// (ZooKeeper's `totalOrderPredicate`); with majorities everyone may.
+    pub fn can_lead(&self, sid: ServerId) -> bool {
+        match &self.hierarchy {
+            Some(h) => h.weights.get(&sid).is_some_and(|w| *w > 0),
+            None => true,
         }
     }
 
@@ -72,11 +126,19 @@ impl EnsembleConfig {
             .map(|(s, _)| *s)
     }
 
-    /// Whether `acks` (any set of sids) holds a majority of the voters (ZooKeeper:
-    /// `QuorumMaj.containsQuorum`; non-voters in `acks` do not count).
+    /// Whether `acks` (any set of sids) holds a quorum of the voters: a majority
+    /// (ZooKeeper: `QuorumMaj.containsQuorum`) or, with groups, a majority of groups
+    /// (`QuorumHierarchical.containsQuorum`). Non-voters in `acks` do not count.
     pub fn is_quorum<'a>(&self, acks: impl IntoIterator<Item = &'a ServerId>) -> bool {
-        let votes = acks.into_iter().filter(|s| self.is_voter(**s)).count();
-        votes > self.voters().count() / 2
+        let votes: std::collections::BTreeSet<ServerId> = acks
+            .into_iter()
+            .filter(|s| self.is_voter(**s))
+            .copied()
+            .collect();
+        match &self.hierarchy {
+            Some(h) => h.contains_quorum(&votes),
+            None => votes.len() > self.voters().count() / 2,
+        }
     }
 }
 
@@ -105,5 +167,60 @@ mod tests {
         assert!(!c.is_quorum(&[ServerId(1), ServerId(2)]));
         assert!(c.is_quorum(&[ServerId(1), ServerId(2), ServerId(4)]));
         assert!(config(&[1], &[]).is_quorum(&[ServerId(1)]));
+    }
+
+    fn hierarchical(groups: &[(u64, &[i64])], weights: &[(i64, u64)]) -> EnsembleConfig {
+        let voters: Vec<i64> = groups.iter().flat_map(|(_, m)| m.iter().copied()).collect();
+        let mut c = config(&voters, &[]);
+        let mut h = Hierarchy {
+            group_of: BTreeMap::new(),
+            weights: voters.iter().map(|s| (ServerId(*s), 1)).collect(),
+        };
+        for (gid, members) in groups {
+            for m in *members {
+                h.group_of.insert(ServerId(*m), *gid);
+            }
+        }
+        for (sid, w) in weights {
+            h.weights.insert(ServerId(*sid), *w);
+        }
+        c.hierarchy = Some(h);
+        c
+    }
+
+    fn ids(v: &[i64]) -> Vec<ServerId> {
+        v.iter().map(|s| ServerId(*s)).collect()
+    }
+
+    #[test]
+    fn hierarchical_quorums_need_a_majority_of_groups_each_by_weight() {
+        // Three groups of three: two whole-enough groups suffice, five scattered servers do not.
+        let c = hierarchical(&[(1, &[1, 2, 3]), (2, &[4, 5, 6]), (3, &[7, 8, 9])], &[]);
+        assert!(c.is_quorum(&ids(&[1, 2, 4, 5])));
+        assert!(!c.is_quorum(&ids(&[1, 2, 4, 7])), "only group 1 past half");
+        assert!(
+            !c.is_quorum(&ids(&[1, 2, 3, 4, 7])),
+            "five of nine, one group"
+        );
+        assert!(!c.is_quorum(&ids(&[])));
+        // Groups of one and two: {3, 4} is a quorum of 4 servers (2 of 3 groups).
+        let c = hierarchical(&[(1, &[1, 2]), (2, &[3]), (3, &[4])], &[]);
+        assert!(c.is_quorum(&ids(&[3, 4])));
+        assert!(
+            !c.is_quorum(&ids(&[1, 3])),
+            "1 of 2 in group 1 is not more than half"
+        );
+        // Weights: server 1 carries its group; a zero-weight group does not count.
+        let c = hierarchical(&[(1, &[1, 2, 3]), (2, &[4]), (3, &[5])], &[(1, 3), (5, 0)]);
+        assert!(
+            c.is_quorum(&ids(&[1, 4])),
+            "weight 3 of 5 in group 1, group 2: 2 of 2 groups"
+        );
+        assert!(
+            !c.is_quorum(&ids(&[2, 3, 5])),
+            "weight 2 of 5 and a zero group"
+        );
+        assert!(!c.can_lead(ServerId(5)));
+        assert!(c.can_lead(ServerId(1)));
     }
 }

@@ -260,3 +260,166 @@ fn a_divergent_member_is_truncated_when_it_returns() {
     assert_eq!(c.request(leader, b, 2, exists("/kept"))[0].0.err, 0);
     let _ = new_leader;
 }
+
+/// Cuts `member` off from every other member (or heals it).
+fn isolate(c: &mut Cluster, member: ServerId, cut: bool) {
+    let others: Vec<ServerId> = c.members.keys().copied().filter(|s| *s != member).collect();
+    for s in others {
+        c.partition(member, s, cut);
+    }
+}
+
+#[test]
+fn a_member_cut_off_serves_read_only_clients_until_it_rejoins() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| c.read_only_mode = true);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let a = c.connect(leader, 1);
+    assert_eq!(c.request(leader, a, 1, create("/seen", b"v1"))[0].0.err, 0);
+    c.run(500);
+    let lone = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("a follower");
+    let before = c.members[&lone].node.last_processed_zxid();
+    isolate(&mut c, lone, true);
+    // Electing without a quorum: no clients at first, read-only ones after the delay.
+    c.run(1_000);
+    assert!(!c.members[&lone].node.serves_read_only());
+    let early = c.connect_with(lone, 10, 0, Some(true));
+    assert!(c.closed(lone, early), "not yet read-only");
+    c.run(2_000);
+    assert!(c.members[&lone].node.serves_read_only());
+    let rw = c.connect_with(lone, 11, 0, Some(false));
+    assert!(c.closed(lone, rw), "a read-write client is refused");
+    let ro = c.connect_with(lone, 12, 0, Some(true));
+    let resp = c.connect_response(lone, ro).expect("answered");
+    assert_eq!(resp.read_only, Some(true));
+    assert!(resp.timeout > 0);
+    let read = c.request(lone, ro, 1, exists("/seen"));
+    assert_eq!(read[0].0.err, 0);
+    assert_eq!(read[0].0.zxid, before.0, "reads carry the member's zxid");
+    let write = c.request(lone, ro, 2, create("/nope", b""));
+    assert_eq!(write[0].0.err, ErrorCode::NotReadOnly.code());
+    // A global session resumes here too; an unknown one is refused.
+    let global = c.session_of(leader, a).expect("session");
+    let resumed = c.connect_with(lone, 13, global, Some(true));
+    assert!(c.connected(lone, resumed), "a session the member knows");
+    let unknown = c.connect_with(lone, 14, global + 99, Some(true));
+    assert!(!c.connected(lone, unknown));
+    // The majority side kept serving writes (a new session: the first one had no pings
+    // for longer than its timeout); healing ends read-only mode.
+    let b = c.connect(leader, 2);
+    assert_eq!(c.request(leader, b, 1, create("/after", b""))[0].0.err, 0);
+    isolate(&mut c, lone, false);
+    c.run(3_000);
+    assert!(!c.members[&lone].node.serves_read_only());
+    assert!(
+        c.closed(lone, ro),
+        "read-only clients are closed on rejoining"
+    );
+    assert!(c.members[&lone].node.is_serving());
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+#[test]
+fn read_only_mode_is_off_by_default() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let lone = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("a follower");
+    isolate(&mut c, lone, true);
+    c.run(5_000);
+    assert!(!c.members[&lone].node.serves_read_only());
+    let ro = c.connect_with(lone, 10, 0, Some(true));
+    assert!(c.closed(lone, ro));
+}
+
+fn ephemeral_under(path: &str) -> Request {
+    ephemeral(path)
+}
+
+/// The last zxid every member applied (they agree once settled).
+fn zxid_of(c: &Cluster, member: ServerId) -> menagerie_proto::Zxid {
+    c.members[&member].node.last_processed_zxid()
+}
+
+#[test]
+fn local_sessions_cost_no_txn_and_upgrade_on_their_first_ephemeral() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| {
+        c.local_sessions = true;
+        c.local_sessions_upgrading = true;
+    });
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let follower = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("follower");
+    let before = zxid_of(&c, leader);
+    let a = c.connect(follower, 1);
+    assert!(c.connected(follower, a));
+    assert_eq!(c.members[&follower].node.local_session_count(), 1);
+    assert_eq!(c.request(follower, a, 1, exists("/zookeeper"))[0].0.err, 0);
+    assert_eq!(
+        zxid_of(&c, leader),
+        before,
+        "opening a local session is no txn"
+    );
+    // A persistent create keeps it local; an ephemeral one makes it global first.
+    assert_eq!(c.request(follower, a, 2, create("/p", b""))[0].0.err, 0);
+    assert_eq!(c.members[&follower].node.local_session_count(), 1);
+    assert_eq!(c.request(follower, a, 3, ephemeral_under("/e"))[0].0.err, 0);
+    assert_eq!(
+        c.members[&follower].node.local_session_count(),
+        0,
+        "upgraded"
+    );
+    let session = c.session_of(follower, a).expect("session");
+    assert!(
+        c.members[&leader]
+            .node
+            .replica()
+            .sessions()
+            .contains_key(&menagerie_proto::SessionId(session))
+    );
+    // A second local session closes without a txn.
+    let b = c.connect(follower, 2);
+    let at = zxid_of(&c, leader);
+    assert_eq!(c.request(follower, b, 1, Request::CloseSession)[0].0.err, 0);
+    assert!(c.closed(follower, b));
+    assert_eq!(zxid_of(&c, leader), at, "closing a local session is no txn");
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+#[test]
+fn without_upgrading_a_local_session_cannot_own_ephemerals_or_move() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| c.local_sessions = true);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let others: Vec<ServerId> = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .filter(|s| *s != leader)
+        .collect();
+    let a = c.connect(others[0], 1);
+    let err = c.request(others[0], a, 1, ephemeral_under("/e"))[0].0.err;
+    assert_eq!(err, ErrorCode::EphemeralOnLocalSession.code());
+    // The session is unknown on another member.
+    let session = c.session_of(others[0], a).expect("session");
+    let moved = c.connect_with(others[1], 2, session, None);
+    assert!(
+        !c.connected(others[1], moved),
+        "a local session does not move"
+    );
+    // It expires on its member without pings.
+    c.run(3_000);
+    assert!(c.closed(others[0], a), "expired");
+    assert_eq!(c.members[&others[0]].node.local_session_count(), 0);
+}

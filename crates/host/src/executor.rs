@@ -19,6 +19,11 @@ pub enum LogWork {
     Append(Vec<Arc<LoggedTxn>>),
     /// Start a new log file (before a snapshot), after making what is buffered durable.
     Roll,
+    /// Cut the log after this zxid (a learner told to TRUNC, or one that took a SNAP); what
+    /// follows is appended after the cut.
+    Truncate(i64),
+    /// Report, once everything queued before it is done, on this channel.
+    Barrier(std::sync::mpsc::SyncSender<()>),
 }
 
 /// The log could not be written; nothing after the last reported zxid is durable.
@@ -43,6 +48,15 @@ pub enum LogError {
     /// Starting a new log file failed.
     #[error("rolling the transaction log to a new file failed: {source}")]
     Roll {
+        /// What the file system said.
+        #[source]
+        source: menagerie_storage::Error,
+    },
+    /// Truncating the log failed.
+    #[error("truncating the transaction log after {zxid:#x} failed: {source}")]
+    Truncate {
+        /// The last zxid to keep.
+        zxid: i64,
         /// What the file system said.
         #[source]
         source: menagerie_storage::Error,
@@ -100,6 +114,18 @@ impl LogExecutor {
                         .roll()
                         .map_err(|source| LogError::Roll { source })?;
                 }
+                LogWork::Truncate(zxid) => {
+                    if up_to.is_some() {
+                        self.commit()?;
+                    }
+                    self.truncate(zxid)?;
+                }
+                LogWork::Barrier(done) => {
+                    if up_to.is_some() {
+                        self.commit()?;
+                    }
+                    let _ = done.send(());
+                }
             }
         }
         if up_to.is_some() {
@@ -107,6 +133,14 @@ impl LogExecutor {
             self.commit()?;
         }
         Ok(up_to)
+    }
+
+    /// Cuts the log after `zxid`; a log with no file yet has nothing to cut.
+    fn truncate(&mut self, zxid: i64) -> Result<(), LogError> {
+        match self.log.truncate(zxid) {
+            Ok(()) | Err(menagerie_storage::Error::NoLogToTruncate { .. }) => Ok(()),
+            Err(source) => Err(LogError::Truncate { zxid, source }),
+        }
     }
 
     fn commit(&mut self) -> Result<(), LogError> {

@@ -21,5 +21,5 @@ pub mod snapshot;
 
 pub use executor::{LogError, LogExecutor, LogWork};
 
-pub use recover::{Recovered, RecoveryError, RecoveryOptions, recover};
+pub use recover::{Recovered, RecoveryError, RecoveryOptions, recover, reload};
 pub use snapshot::{FuzzySnapshot, Slice, SnapshotError, SnapshotHeader, SnapshotPart};

@@ -6,11 +6,13 @@
 
 use std::collections::HashMap;
 
+use menagerie_core::replica::Replica;
 use menagerie_core::tree::DataTree;
 use menagerie_core::{Node, Now};
 use menagerie_proto::records::Acl;
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_proto::{SessionId, Zxid};
+use menagerie_storage::txnlog::TxnIterator;
 use menagerie_storage::{DataDirs, SnapshotReader, TxnLog, TxnLogOptions};
 use thiserror::Error;
 
@@ -165,4 +167,52 @@ fn replay_log(log: &TxnLog, server: &mut Node) -> Result<u64, RecoveryError> {
         replayed += 1;
     }
     Ok(replayed)
+}
+
+/// Rebuilds the committed state from disk up to `up_to` (after the log was cut there, for a
+/// learner told to TRUNC): the newest snapshot holding nothing after it, then the log up to
+/// it, into `replica` (a fresh one with the node's settings).
+pub fn reload(
+    dirs: &DataDirs,
+    extended_types: bool,
+    mut replica: Replica,
+    up_to: Zxid,
+) -> Result<Replica, RecoveryError> {
+    let seed = 0;
+    let loaded = dirs.load_snapshot_within(up_to.0, |r| {
+        let tree = restore_tree(r, DataTree::new(extended_types, seed))?;
+        Ok((tree, r.sessions().to_vec()))
+    })?;
+    if let Some(snap) = loaded {
+        let (tree, sessions) = snap.value;
+        *replica.tree_mut() = tree;
+        for (id, timeout) in sessions {
+            replica.restore_session(SessionId(id), timeout);
+        }
+        replica.restore_zxid(Zxid(snap.file.zxid));
+        replica.snapshot_loaded(Zxid(snap.file.zxid), snap.trailer.digest);
+    }
+    let from = replica.last_processed_zxid().0 + 1;
+    let iter = TxnIterator::open(
+        std::sync::Arc::clone(dirs.fs()),
+        dirs.log_dir(),
+        from,
+        menagerie_storage::DEFAULT_MAX_RECORD_LEN,
+    )?;
+    for entry in iter {
+        let entry = entry?;
+        if entry.zxid() > up_to.0 {
+            break;
+        }
+        let txn = LoggedTxn::from_bytes(&entry.body).map_err(|e| RecoveryError::BadTxn {
+            zxid: entry.zxid(),
+            file: entry.file.display().to_string(),
+            offset: entry.offset,
+            reason: e.to_string(),
+        })?;
+        replica.replay(&txn);
+    }
+    replica.recovery_done();
+    replica.tree_mut().rebuild_quotas();
+    Ok(replica)
 }

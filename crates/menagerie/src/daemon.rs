@@ -248,13 +248,21 @@ fn status(loaded: &Loaded) -> ExitCode {
         addr.port(),
         addr.ip()
     );
-    match srvr(addr).as_deref().and_then(mode_line) {
+    let answer = srvr(addr);
+    match answer.as_deref().and_then(mode_line) {
         Some(mode) => {
             println!("Mode: {mode}");
             ExitCode::SUCCESS
         }
         None => {
             eprintln!("Error contacting service. It is probably not running.");
+            if let Some(text) = answer.filter(|t| t.contains("not currently serving")) {
+                // zkServer.sh's line stays as it is for scripts; this says why.
+                eprintln!(
+                    "(it is running but answered \"{}\": an ensemble member that has not joined a serving quorum yet)",
+                    text.trim()
+                );
+            }
             ExitCode::FAILURE
         }
     }

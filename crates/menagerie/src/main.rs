@@ -132,10 +132,60 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            // One line with every cause (`{:#}`), no backtrace: "invalid configuration
+            // One line with every cause, no backtrace: "invalid configuration
             // /etc/zoo.cfg: invalid value "abc" for tickTime: not a valid number".
-            eprintln!("menagerie: {e:#}");
+            eprintln!("menagerie: {}", one_line(&e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error and its causes on one line, each cause once: many errors already name their
+/// source in their own message, so a cause whose text the line holds is skipped.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    /// An error that names its source in its message and also returns it as its source.
+    #[derive(Debug)]
+    struct Bind {
+        source: std::io::Error,
+    }
+
+    impl std::fmt::Display for Bind {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "cannot listen on 0.0.0.0:8080: {}", self.source)
+        }
+    }
+
+    impl std::error::Error for Bind {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.source)
+        }
+    }
+
+    #[test]
+    fn causes_already_in_the_message_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let e = anyhow::Error::new(Bind { source: io }).context("cannot start the server");
+        assert_eq!(
+            one_line(&e),
+            "cannot start the server: cannot listen on 0.0.0.0:8080: Address already in use"
+        );
     }
 }

@@ -125,12 +125,21 @@ pub fn run(args: &ServerArgs, daemon: bool) -> anyhow::Result<()> {
 /// The startup banner: version, configuration, data directories, log file and ports.
 fn banner(loaded: &Loaded, server: &RunningServer) {
     let c = &loaded.config;
+    let mode = match &c.quorum {
+        Some(q) => format!("ensemble member {} of {}", q.my_id, q.members.len()),
+        None => "standalone".to_owned(),
+    };
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         zookeeper_version = zookeeper_version(),
         pid = std::process::id(),
-        "menagerie starting (ZooKeeper-compatible server, standalone)"
+        "menagerie starting (ZooKeeper-compatible server, {mode})"
     );
+    if let Some(q) = &c.quorum {
+        for (sid, m) in &q.members {
+            tracing::info!(sid = %sid, member = %m.text, me = *sid == q.my_id, "ensemble member");
+        }
+    }
     match &loaded.config_path {
         Some(p) => tracing::info!(file = %p.display(), "configuration"),
         None => tracing::info!("configuration: built-in defaults (no --config)"),

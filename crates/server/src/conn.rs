@@ -37,6 +37,12 @@ const BODY_KEEP: usize = 64 * 1024;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
+/// A new connection id, unique in this process (also for virtual connections such as the
+/// HTTP gateway's sessions).
+pub fn next_conn_id() -> ConnId {
+    ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Accepts connections until shutdown.
 pub async fn accept_loop(
     listener: TcpListener,
@@ -49,7 +55,7 @@ pub async fn accept_loop(
         next_admitted(&listener, &config, &counts, &mut shutdown, "client").await
     {
         let _ = stream.set_nodelay(true);
-        let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+        let conn = next_conn_id();
         let (config, shell, counts) = (Arc::clone(&config), shell.clone(), Arc::clone(&counts));
         tokio::spawn(async move {
             let (read, write) = stream.into_split();
@@ -75,7 +81,7 @@ pub async fn secure_accept_loop(
         next_admitted(&listener, &config, &counts, &mut shutdown, "secure client").await
     {
         let _ = stream.set_nodelay(true);
-        let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+        let conn = next_conn_id();
         let (config, shell, counts) = (Arc::clone(&config), shell.clone(), Arc::clone(&counts));
         let acceptor = acceptor.clone();
         tokio::spawn(async move {

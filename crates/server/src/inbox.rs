@@ -1,6 +1,6 @@
 //! The shell's inbox: every message the tasks and threads around the shell send it, and the
 //! small shared types those messages carry. A leaf of the crate's import graph (it names
-//! only the outbox and the metric values), so connections, the storage and snapshot
+//! only the outbox, the metric values and the core's and wire crates' types), so connections, the storage and snapshot
 //! threads and the admin server can talk to the shell without importing it.
 //!
 //! Failures cross the channel as typed errors that say what failed
@@ -9,13 +9,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
+use menagerie_core::replica::Replica;
 use menagerie_core::{ConnId, Input};
 use menagerie_host::{LogError, SnapshotError};
-use tokio::sync::oneshot;
+use menagerie_proto::ServerId;
+use menagerie_proto::quorum::QuorumPacket;
+use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::ops::metric::Metric;
 use crate::outbox::Outbox;
 
 /// Messages to the shell task.
@@ -52,6 +55,15 @@ pub enum ToShell {
     },
     /// The storage thread failed; nothing more will be made durable.
     StorageFailed(LogError),
+    /// Something happened on a quorum-port link (see [`LinkEvent`]).
+    Link {
+        /// The member at the other end.
+        peer: ServerId,
+        /// Which link (links are numbered; events of a replaced link are ignored).
+        link: u64,
+        /// What happened.
+        event: LinkEvent,
+    },
     /// A background snapshot ended.
     SnapshotDone {
         /// Which one (`Snapshotter::id`).
@@ -59,6 +71,40 @@ pub enum ToShell {
         /// How it ended.
         outcome: SnapshotOutcome,
     },
+}
+
+/// What a quorum-port link reports.
+#[derive(Debug)]
+pub enum LinkEvent {
+    /// Connected; packets for the peer go through the handle.
+    Up(LinkHandle),
+    /// A packet arrived.
+    Packet(QuorumPacket),
+    /// The snapshot stream after a SNAP packet was read whole into a replica.
+    Snap(Box<Replica>),
+    /// The link is gone (or a dial failed).
+    Down,
+}
+
+/// The sending side of a quorum-port link: its writer task's queue, how many bytes wait in
+/// it, and a signal when the writer has written some.
+#[derive(Debug, Clone)]
+pub struct LinkHandle {
+    /// The writer's queue.
+    pub tx: mpsc::Sender<LinkCmd>,
+    /// Bytes queued and not yet written.
+    pub queued: Arc<AtomicUsize>,
+    /// Signalled after every write.
+    pub written: Arc<Notify>,
+}
+
+/// What a link's writer is asked to do.
+#[derive(Debug)]
+pub enum LinkCmd {
+    /// Write these bytes (encoded packets, or a slice of a SNAP stream).
+    Bytes(Vec<u8>),
+    /// Write what is queued, then close.
+    Close,
 }
 
 /// How a background snapshot ended.
@@ -82,10 +128,10 @@ pub enum Query {
         /// Query parameters (first value of each).
         args: BTreeMap<String, String>,
     },
-    /// The monitoring numbers (for `/metrics`).
-    Metrics,
     /// Whether writes can be made durable (for `/ready`).
     Ready,
+    /// A question of the HTTP layer (authorization, console views, snapshot, metrics).
+    Http(crate::http::queries::HttpQuery),
 }
 
 /// The shell's answer to a [`Query`].
@@ -93,11 +139,10 @@ pub enum Query {
 pub enum Answer {
     /// A command's JSON object (`ops::commands::Object`).
     Json(serde_json::Map<String, serde_json::Value>),
-    /// The monitoring numbers, and the Prometheus-only families
-    /// (`ops::monitor::extra_prometheus`).
-    Metrics(Vec<Metric>, String),
     /// Whether the server is serving (storage works).
     Ready(bool),
+    /// The answer to a [`Query::Http`].
+    Http(crate::http::queries::HttpAnswer),
 }
 
 /// Per-IP connection counts for `maxClientCnxns`, shared by the accept loops.

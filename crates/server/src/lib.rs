@@ -11,19 +11,21 @@
 //!   statistics.
 //! * [`snapshotter`]: fuzzy snapshots written in the background (over `menagerie-host`).
 //! * [`ops`]: the operations surface: four-letter words, admin commands, monitoring numbers.
-//! * [`admin`]: the admin HTTP transport (AdminServer commands, Prometheus metrics, probes).
+//! * [`http`]: the admin port on hyper/axum: AdminServer commands, Prometheus metrics,
+//!   probes, the REST gateway and the web console, with TLS and authentication.
 //! * [`purge`]: autopurge of old snapshots and logs.
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod config;
 pub mod conn;
 pub mod dirlock;
+pub mod http;
 pub mod inbox;
 pub mod ops;
 pub mod outbox;
 pub mod persistence;
 pub mod purge;
+pub mod quorum;
 pub mod security_config;
 pub mod shell;
 pub mod snapshotter;
@@ -76,13 +78,34 @@ pub enum StartError {
     Listen(#[from] std::io::Error),
     /// The admin or metrics port could not be bound (ZooKeeper exits then too).
     #[error("unable to start the admin server: {0}")]
-    Admin(#[from] admin::BindError),
+    Admin(#[from] http::BindError),
+    /// The epoch files of an ensemble member are missing pieces or contradict its data.
+    #[error("cannot start the ensemble member: {0}")]
+    Epoch(#[from] shell::boot::EpochError),
+    /// The election port could not be bound.
+    #[error("cannot listen on the election port {addr}: {source}")]
+    ElectionPort {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The TLS settings of the secure client port are unusable.
     #[error("cannot set up TLS for secureClientPort: {0}")]
     Tls(#[from] tls::TlsError),
     /// Another server uses the data directory (or its lock cannot be taken).
     #[error("cannot lock the data directory: {0}")]
     Locked(#[from] dirlock::LockError),
+}
+
+impl From<shell::boot::BootError> for StartError {
+    fn from(e: shell::boot::BootError) -> StartError {
+        match e {
+            shell::boot::BootError::Data(e) => StartError::Data(e),
+            shell::boot::BootError::Epoch(e) => StartError::Epoch(e),
+        }
+    }
 }
 
 /// Locks the data directories, binds the ports, recovers the data and starts serving in the
@@ -106,7 +129,7 @@ pub async fn start_on(
     // Ports first: connections wait in the listen backlog until recovery is done.
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
-    let admin = admin::Listeners::bind(&config.admin).await?;
+    let admin = http::Listeners::bind(&config.admin).await?;
     let (admin_addr, prometheus_addr) = admin.local_addrs();
     let secure = match &config.secure_client {
         Some((secure_addr, settings)) => {
@@ -118,6 +141,10 @@ pub async fn start_on(
     let secure_addr = match &secure {
         Some((l, _)) => Some(l.local_addr()?),
         None => None,
+    };
+    let election = match &config.quorum {
+        Some(q) => bind_election(q).await?,
+        None => Vec::new(),
     };
     let (server, recovered) = shell::recover(&config, fs, &clock)?;
     let fsync_stats = std::sync::Arc::clone(&recovered.fsync_stats);
@@ -137,6 +164,7 @@ pub async fn start_on(
             client: listener,
             secure,
             admin,
+            election,
         },
         shutdown_rx,
     ));
@@ -151,4 +179,34 @@ pub async fn start_on(
         purge,
         locks: None,
     })
+}
+
+/// Binds this member's election addresses (every interface with `quorumListenOnAllIPs`),
+/// trying `electionPortBindRetry` times a second apart as ZooKeeper does.
+async fn bind_election(q: &config::quorum::QuorumConfig) -> Result<Vec<TcpListener>, StartError> {
+    let mut addrs: Vec<SocketAddr> = q.me().map(|m| m.election.clone()).unwrap_or_default();
+    if q.listen_on_all_ips {
+        for a in &mut addrs {
+            a.set_ip(std::net::Ipv4Addr::UNSPECIFIED.into());
+        }
+    }
+    let mut listeners = Vec::new();
+    for addr in addrs {
+        let mut attempt = 0;
+        let listener = loop {
+            attempt += 1;
+            match TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(source) if attempt >= q.election_bind_retries.max(1) => {
+                    return Err(StartError::ElectionPort { addr, source });
+                }
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, attempt, "cannot bind the election port; trying again");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        };
+        listeners.push(listener);
+    }
+    Ok(listeners)
 }

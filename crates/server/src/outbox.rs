@@ -22,7 +22,7 @@ use menagerie_proto::jute::Record;
 use menagerie_proto::response::{encode_notification, encode_reply};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 
 /// Largest amount of unsent output one connection may accumulate: 64 MiB.
 pub const MAX_QUEUED_BYTES: usize = 64 << 20;
@@ -77,6 +77,9 @@ impl std::fmt::Debug for WriteSide {
 pub struct Outbox {
     shared: Arc<Shared>,
     direct: Option<Arc<OwnedWriteHalf>>,
+    /// A virtual connection (the HTTP gateway): outputs go to this channel as they are,
+    /// instead of being encoded for a socket.
+    virtual_tx: Option<mpsc::Sender<Output>>,
 }
 
 /// The writer's end.
@@ -135,8 +138,26 @@ pub fn outbox(side: &WriteSide) -> (Outbox, OutboxRx) {
         Outbox {
             shared: Arc::clone(&shared),
             direct,
+            virtual_tx: None,
         },
         OutboxRx { shared },
+    )
+}
+
+/// The outbox of a virtual connection (one without a socket, such as a session of the HTTP
+/// gateway): every output the shell pushes arrives on the receiver unencoded, in order,
+/// `Output::Close` included. More than `capacity` outputs not yet taken count as an overflow
+/// (the shell closes the connection, as for a client that stops reading). The receiver ends
+/// when the shell forgets the connection.
+pub fn virtual_outbox(capacity: usize) -> (Outbox, mpsc::Receiver<Output>) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    (
+        Outbox {
+            shared: Arc::new(Shared::default()),
+            direct: None,
+            virtual_tx: Some(tx),
+        },
+        rx,
     )
 }
 
@@ -181,6 +202,9 @@ impl Outbox {
     /// `Output::Close` ends the connection once everything before it is written). `Err`
     /// means the connection must be closed now.
     pub fn push(&self, o: &Output) -> Result<(), Overflow> {
+        if let Some(tx) = &self.virtual_tx {
+            return tx.try_send(o.clone()).map_err(|_| Overflow);
+        }
         let mut s = lock(&self.shared);
         if s.killed {
             return Err(Overflow);
@@ -206,6 +230,9 @@ impl Outbox {
     /// Sends what is buffered: straight to the socket if the writer is idle and the socket
     /// takes it, otherwise by waking the writer.
     pub fn flush(&self) {
+        if self.virtual_tx.is_some() {
+            return;
+        }
         let mut s = lock(&self.shared);
         if s.killed || s.writer_busy || (s.buf.is_empty() && !s.closing) {
             return;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use menagerie_core::auth::AuthConfig;
 
 use crate::config::error::{ConfigError, invalid};
-use crate::tls::{ClientAuth, TlsSettings};
+use crate::tls::{AdminTls, ClientAuth, TlsSettings};
 
 /// Environment variables whose `-Dzookeeper.*=...` words are read as settings.
 pub const JVM_FLAG_VARS: [&str; 2] = ["JVMFLAGS", "SERVER_JVMFLAGS"];
@@ -41,7 +41,7 @@ pub fn random_u64() -> u64 {
 }
 
 /// The `user_<name>="<password>"` options of the JAAS section `section`
-/// (ZooKeeper: `DigestLoginModule` in the `Node` section).
+/// (ZooKeeper: `DigestLoginModule` in the `Server` section).
 pub fn jaas_users(text: &str, section: &str) -> Option<BTreeMap<String, String>> {
     // Strip comments, then find `section {` ... `};`.
     let mut clean = String::new();
@@ -103,12 +103,17 @@ pub fn jvm_flag_properties() -> BTreeMap<String, String> {
     out
 }
 
-/// The `-Dzookeeper.*` words of a JVM command line fragment.
+/// The `-Dzookeeper.*` words of a JVM command line fragment (and `-Dreadonlymode.enabled`,
+/// which ZooKeeper reads without the prefix).
 pub fn parse_jvm_flags(flags: &str) -> BTreeMap<String, String> {
     flags
         .split_whitespace()
         .filter_map(|w| w.strip_prefix("-D"))
-        .filter(|w| w.starts_with("zookeeper.") || w.starts_with(JAAS_KEY))
+        .filter(|w| {
+            w.starts_with("zookeeper.")
+                || w.starts_with(JAAS_KEY)
+                || w.starts_with("readonlymode.enabled")
+        })
         .map(|w| match w.split_once('=') {
             Some((k, v)) => (k.to_owned(), v.to_owned()),
             None => (w.to_owned(), String::new()),
@@ -130,6 +135,8 @@ pub struct SecuritySettings {
     pub enforce_quota: bool,
     /// `secureClientPortAddress`:`secureClientPort` with its TLS settings.
     pub secure_client: Option<(SocketAddr, TlsSettings)>,
+    /// TLS of the admin server.
+    pub admin_tls: Option<AdminTls>,
 }
 
 /// The security keys seen so far while reading a configuration.
@@ -144,6 +151,11 @@ pub struct SecurityKeys {
     secure_addr: Option<IpAddr>,
     /// Other `ssl.*` keys, by name without the `zookeeper.` prefix.
     ssl: BTreeMap<String, String>,
+    /// `ssl.quorum.*` keys (the AdminServer's TLS, as ZooKeeper 3.9's `QuorumX509Util`),
+    /// by name without the `zookeeper.` prefix.
+    ssl_quorum: BTreeMap<String, String>,
+    /// `admin.portUnification`, `admin.forceHttps`, `admin.needClientAuth`.
+    admin_tls: [bool; 3],
     x509_super_user: Option<String>,
     jaas: Option<String>,
     jaas_section: Option<String>,
@@ -191,9 +203,15 @@ impl SecurityKeys {
             k if k == "superUser" || k.starts_with("superUser.") => {
                 self.sasl_super_users.push(value.to_owned())
             }
-            k if k.starts_with("ssl.") && !k.starts_with("ssl.quorum.") => {
+            k if k.starts_with("ssl.quorum.") => {
+                self.ssl_quorum.insert(k.to_owned(), value.to_owned());
+            }
+            k if k.starts_with("ssl.") => {
                 self.ssl.insert(k.to_owned(), value.to_owned());
             }
+            "admin.portUnification" => self.admin_tls[0] = java_bool(value),
+            "admin.forceHttps" => self.admin_tls[1] = java_bool(value),
+            "admin.needClientAuth" => self.admin_tls[2] = java_bool(value),
             _ => return false,
         }
         true
@@ -225,6 +243,7 @@ impl SecurityKeys {
             auth,
             enforce_quota: self.enforce_quota,
             secure_client,
+            admin_tls: self.admin_tls()?,
         })
     }
 
@@ -235,7 +254,7 @@ impl SecurityKeys {
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| invalid(JAAS_KEY, path, format!("cannot read: {e}")))?;
-        let section = self.jaas_section.as_deref().unwrap_or("Node");
+        let section = self.jaas_section.as_deref().unwrap_or("Server");
         let users = jaas_users(&text, section)
             .ok_or_else(|| invalid(JAAS_KEY, path, format!("no '{section} {{ ... }};' section")))?;
         if users.is_empty() {
@@ -325,20 +344,66 @@ impl SecurityKeys {
             ));
         }
         let addr = SocketAddr::new(self.secure_addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
-        Ok(Some((addr, self.tls_settings()?)))
+        let keys = TlsKeys {
+            keys: &self.ssl,
+            prefix: "ssl.",
+        };
+        let settings = keys.settings(("secureClientPort", &port.to_string()), None)?;
+        Ok(Some((addr, settings)))
     }
 
-    /// A non-empty `ssl.*` value.
-    fn ssl(&self, key: &str) -> Option<&str> {
-        self.ssl
-            .get(key)
+    /// The admin server's TLS (ZooKeeper 3.9's AdminServer: `admin.portUnification` or
+    /// `admin.forceHttps` with the `ssl.quorum.*` stores; client certificates required with
+    /// `admin.needClientAuth`, otherwise verified when offered and a trust store is given).
+    fn admin_tls(&self) -> Result<Option<AdminTls>, ConfigError> {
+        let [unify, force, need] = self.admin_tls;
+        if !unify && !force {
+            return Ok(None);
+        }
+        let key = if force {
+            "admin.forceHttps"
+        } else {
+            "admin.portUnification"
+        };
+        let auth = if need {
+            ClientAuth::Need
+        } else {
+            ClientAuth::Want
+        };
+        let keys = TlsKeys {
+            keys: &self.ssl_quorum,
+            prefix: "ssl.quorum.",
+        };
+        Ok(Some(AdminTls {
+            settings: keys.settings((key, "true"), Some(auth))?,
+            port_unification: unify && !force,
+        }))
+    }
+}
+
+/// The TLS keys under one prefix (`ssl.` for the secure client port, `ssl.quorum.` for the
+/// admin server), by full name without the `zookeeper.` prefix.
+struct TlsKeys<'a> {
+    keys: &'a BTreeMap<String, String>,
+    prefix: &'static str,
+}
+
+impl TlsKeys<'_> {
+    fn name(&self, short: &str) -> String {
+        format!("{}{short}", self.prefix)
+    }
+
+    /// A non-empty value.
+    fn get(&self, short: &str) -> Option<&str> {
+        self.keys
+            .get(&self.name(short))
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
 
-    /// A comma-separated `ssl.*` list.
-    fn ssl_list(&self, key: &str) -> Vec<String> {
-        self.ssl(key)
+    /// A comma-separated list.
+    fn list(&self, short: &str) -> Vec<String> {
+        self.get(short)
             .map(|v| {
                 v.split(',')
                     .map(|p| p.trim().to_owned())
@@ -348,27 +413,38 @@ impl SecurityKeys {
             .unwrap_or_default()
     }
 
-    /// The TLS settings from the `ssl.*` keys (ZooKeeper's names, PEM stores only, or
-    /// Menagerie's `ssl.certFile` / `ssl.keyFile` / `ssl.caFile`).
-    fn tls_settings(&self) -> Result<TlsSettings, ConfigError> {
+    /// The TLS settings (ZooKeeper's names, PEM stores only, or Menagerie's `certFile` /
+    /// `keyFile` / `caFile`). `needed_by` is the key and value that asked for TLS (named in
+    /// errors); `client_auth` replaces `<prefix>clientAuth` (the admin server's rule).
+    fn settings(
+        &self,
+        needed_by: (&str, &str),
+        client_auth: Option<ClientAuth>,
+    ) -> Result<TlsSettings, ConfigError> {
         self.check_store_types()?;
-        let key_store = self.ssl("ssl.keyStore.location");
-        let cert = self.ssl("ssl.certFile").or(key_store).ok_or_else(|| {
+        let key_store = self.get("keyStore.location");
+        let cert = self.get("certFile").or(key_store).ok_or_else(|| {
             invalid(
-                "secureClientPort",
-                &self.secure_port.unwrap_or(0).to_string(),
-                "needs ssl.keyStore.location (PEM) or ssl.certFile and ssl.keyFile",
+                needed_by.0,
+                needed_by.1,
+                format!(
+                    "needs {0}keyStore.location (PEM) or {0}certFile and {0}keyFile",
+                    self.prefix
+                ),
             )
         })?;
-        let key = self.ssl("ssl.keyFile").or(key_store).unwrap_or(cert);
-        let ca = self
-            .ssl("ssl.caFile")
-            .or(self.ssl("ssl.trustStore.location"));
-        let client_auth = self.client_auth()?;
-        self.warn_unused_ssl_keys();
-        let mut protocols = self.ssl_list("ssl.enabledProtocols");
+        let key = self.get("keyFile").or(key_store).unwrap_or(cert);
+        let ca = self.get("caFile").or(self.get("trustStore.location"));
+        let client_auth = match client_auth {
+            // Nothing to verify a certificate against: do not ask for one.
+            Some(ClientAuth::Want) if ca.is_none() => ClientAuth::None,
+            Some(a) => a,
+            None => self.client_auth()?,
+        };
+        self.warn_unused();
+        let mut protocols = self.list("enabledProtocols");
         if protocols.is_empty() {
-            protocols = self.ssl_list("ssl.protocol");
+            protocols = self.list("protocol");
         }
         Ok(TlsSettings {
             cert_file: PathBuf::from(cert),
@@ -376,7 +452,7 @@ impl SecurityKeys {
             ca_file: ca.map(PathBuf::from),
             client_auth,
             protocols,
-            ciphersuites: self.ssl_list("ssl.ciphersuites"),
+            ciphersuites: self.list("ciphersuites"),
         })
     }
 
@@ -384,14 +460,14 @@ impl SecurityKeys {
     /// it is not given).
     fn check_store_types(&self) -> Result<(), ConfigError> {
         for (loc, ty) in [
-            ("ssl.keyStore.location", "ssl.keyStore.type"),
-            ("ssl.trustStore.location", "ssl.trustStore.type"),
+            ("keyStore.location", "keyStore.type"),
+            ("trustStore.location", "trustStore.type"),
         ] {
-            let Some(path) = self.ssl(loc) else {
+            let Some(path) = self.get(loc) else {
                 continue;
             };
             let kind = self
-                .ssl(ty)
+                .get(ty)
                 .map(str::to_ascii_uppercase)
                 .unwrap_or_else(|| {
                     if path.ends_with(".pem") {
@@ -402,19 +478,19 @@ impl SecurityKeys {
                 });
             if kind != "PEM" {
                 return Err(invalid(
-                    ty,
+                    &self.name(ty),
                     &kind,
-                    format!("only PEM stores are supported ({loc}={path})"),
+                    format!("only PEM stores are supported ({}={path})", self.name(loc)),
                 ));
             }
         }
         Ok(())
     }
 
-    /// `ssl.clientAuth`: need (the default), want or none.
+    /// `<prefix>clientAuth`: need (the default), want or none.
     fn client_auth(&self) -> Result<ClientAuth, ConfigError> {
         match self
-            .ssl("ssl.clientAuth")
+            .get("clientAuth")
             .map(str::to_ascii_lowercase)
             .as_deref()
         {
@@ -422,38 +498,39 @@ impl SecurityKeys {
             Some("want") => Ok(ClientAuth::Want),
             Some("none") => Ok(ClientAuth::None),
             Some(other) => Err(invalid(
-                "ssl.clientAuth",
+                &self.name("clientAuth"),
                 other,
                 "expected need, want or none",
             )),
         }
     }
 
-    /// Logs the `ssl.*` keys ZooKeeper knows that Menagerie does not use.
-    fn warn_unused_ssl_keys(&self) {
-        for k in self.ssl.keys() {
-            if !USED_SSL_KEYS.contains(&k.as_str()) && !k.starts_with('!') {
+    /// Logs the keys ZooKeeper knows that Menagerie does not use.
+    fn warn_unused(&self) {
+        for k in self.keys.keys() {
+            let short = k.strip_prefix(self.prefix).unwrap_or(k);
+            if !USED_SSL_KEYS.contains(&short) && !k.starts_with('!') {
                 tracing::warn!(key = %k, "TLS setting accepted but not used by Menagerie");
             }
         }
     }
 }
 
-/// The `ssl.*` keys Menagerie reads.
+/// The TLS keys Menagerie reads (after the prefix).
 const USED_SSL_KEYS: [&str; 13] = [
-    "ssl.keyStore.location",
-    "ssl.keyStore.type",
-    "ssl.keyStore.password",
-    "ssl.trustStore.location",
-    "ssl.trustStore.type",
-    "ssl.trustStore.password",
-    "ssl.certFile",
-    "ssl.keyFile",
-    "ssl.caFile",
-    "ssl.clientAuth",
-    "ssl.protocol",
-    "ssl.enabledProtocols",
-    "ssl.ciphersuites",
+    "keyStore.location",
+    "keyStore.type",
+    "keyStore.password",
+    "trustStore.location",
+    "trustStore.type",
+    "trustStore.password",
+    "certFile",
+    "keyFile",
+    "caFile",
+    "clientAuth",
+    "protocol",
+    "enabledProtocols",
+    "ciphersuites",
 ];
 
 #[cfg(test)]
@@ -512,7 +589,8 @@ mod tests {
         ] {
             assert!(SecurityKeys::default().take(key, "yes"), "{key}");
         }
-        assert!(!SecurityKeys::default().take("ssl.quorum.keyStore.location", "q.jks"));
+        // The quorum stores are the admin server's TLS (ZooKeeper 3.9's AdminServer).
+        assert!(SecurityKeys::default().take("ssl.quorum.keyStore.location", "q.jks"));
         let c = load("zookeeper.skipACL=true\nzookeeper.enforceQuota=TRUE\n").expect("valid");
         assert!(!c.auth.skip_acl, "only 'yes' skips ACLs, as in ZooKeeper");
         assert!(c.enforce_quota);
@@ -532,6 +610,47 @@ mod tests {
                 .expect_err("unknown scheme");
         assert!(e.to_string().contains("kerberos"), "{e}");
         assert!(load("DigestAuthenticationProvider.superDigest=nocolon\n").is_err());
+    }
+
+    #[test]
+    fn admin_tls_keys_are_zookeeper_3_9s() {
+        let c = load(
+            "admin.portUnification=true\nssl.quorum.keyStore.location=/q/server.pem\n\
+             ssl.quorum.keyStore.type=PEM\nssl.quorum.trustStore.location=/q/ca.pem\n\
+             ssl.quorum.enabledProtocols=TLSv1.3\nssl.keyStore.location=/client.pem\n",
+        )
+        .expect("valid");
+        let t = c.admin_tls.expect("admin TLS");
+        assert!(t.port_unification);
+        assert_eq!(t.settings.cert_file, PathBuf::from("/q/server.pem"));
+        assert_eq!(t.settings.ca_file, Some(PathBuf::from("/q/ca.pem")));
+        assert_eq!(t.settings.client_auth, ClientAuth::Want);
+        assert_eq!(t.settings.protocols, vec!["TLSv1.3"]);
+        let c = load(
+            "zookeeper.admin.forceHttps=true\nadmin.needClientAuth=true\n\
+             ssl.quorum.keyStore.location=/q/server.pem\nssl.quorum.trustStore.location=/q/ca.pem\n",
+        )
+        .expect("valid");
+        let t = c.admin_tls.expect("admin TLS");
+        assert!(!t.port_unification);
+        assert_eq!(t.settings.client_auth, ClientAuth::Need);
+        // Without a trust store, no client certificates are asked for.
+        let c =
+            load("admin.forceHttps=true\nssl.quorum.certFile=c.pem\nssl.quorum.keyFile=k.pem\n")
+                .expect("valid");
+        assert_eq!(
+            c.admin_tls.expect("tls").settings.client_auth,
+            ClientAuth::None
+        );
+        let e = load("admin.portUnification=true\n").expect_err("no key store");
+        assert!(
+            e.to_string().contains("ssl.quorum.keyStore.location"),
+            "{e}"
+        );
+        let e =
+            load("admin.forceHttps=true\nssl.quorum.keyStore.location=k.jks\n").expect_err("JKS");
+        assert!(e.to_string().contains("ssl.quorum.keyStore.type"), "{e}");
+        assert_eq!(load("").expect("valid").admin_tls, None);
     }
 
     #[test]
@@ -575,13 +694,13 @@ mod tests {
             // comment user_nobody="x"
             Client { org.apache.zookeeper.server.auth.DigestLoginModule required
                 username="bob" password="pw"; };
-            Node {
+            Server {
                 org.apache.zookeeper.server.auth.DigestLoginModule required
                 user_super="adminsecret"
                 user_bob="bob pw;1";
             };
         "#;
-        let users = jaas_users(text, "Node").expect("section");
+        let users = jaas_users(text, "Server").expect("section");
         assert_eq!(users.len(), 2, "{users:?}");
         assert_eq!(users["bob"], "bob pw;1");
         assert_eq!(users["super"], "adminsecret");

@@ -48,6 +48,16 @@ pub struct TlsSettings {
     pub ciphersuites: Vec<String>,
 }
 
+/// TLS settings of the admin server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTls {
+    /// Certificates, keys, trust store, client authentication.
+    pub settings: TlsSettings,
+    /// `admin.portUnification`: TLS and plaintext HTTP on the same port (`false` with
+    /// `admin.forceHttps`: TLS only).
+    pub port_unification: bool,
+}
+
 /// Why the TLS settings cannot be used.
 #[derive(Debug, Error)]
 pub enum TlsError {
@@ -145,6 +155,11 @@ fn provider(ciphersuites: &[String]) -> Result<CryptoProvider, TlsError> {
 
 /// Builds the acceptor for the secure client port.
 pub fn acceptor(s: &TlsSettings) -> Result<TlsAcceptor, TlsError> {
+    Ok(TlsAcceptor::from(Arc::new(server_config(s)?)))
+}
+
+/// The rustls configuration for `s` (the admin server adds ALPN protocols to it).
+pub fn server_config(s: &TlsSettings) -> Result<RustlsConfig, TlsError> {
     let certs = load_certs(&s.cert_file)?;
     let key = load_key(&s.key_file)?;
     let provider = Arc::new(provider(&s.ciphersuites)?);
@@ -175,8 +190,7 @@ pub fn acceptor(s: &TlsSettings) -> Result<TlsAcceptor, TlsError> {
             )
         }
     };
-    let config = builder.with_single_cert(certs, key)?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok(builder.with_single_cert(certs, key)?)
 }
 
 /// The subject of a DER certificate as Java's `X500Principal.getName()` prints it (RFC

@@ -375,6 +375,10 @@ async fn commands_answer_zookeeper_json() {
     assert_eq!((&o["tracemask"], &o["error"]), (&12.into(), &Value::Null));
     assert_eq!(get_json(admin, "/commands/gtmk").await["tracemask"], 12);
     assert_eq!(four_letter(server.addr, "gtmk").await, "12");
+    assert_eq!(
+        four_letter(server.addr, "srst").await,
+        "Server stats reset.\n"
+    );
     get_json(admin, "/commands/stmk?traceMask=306").await;
 
     drop(state);

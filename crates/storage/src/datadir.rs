@@ -1,4 +1,4 @@
-//! The data directories: layout, file naming and ordering, picking the snapshot and logs to
+//! The data directories: layout (names and listings in `crate::names`), picking the snapshot and logs to
 //! recover from, and purging (ZooKeeper: `FileTxnSnapLog`, `Util`, `FileSnap`,
 //! `FileTxnLog.getLogFiles`, `PurgeTxnLog`; spec 10.1, 10.5, 10.7).
 //!
@@ -16,6 +16,11 @@ use std::sync::Arc;
 
 use crate::epoch::{self, EpochFile};
 use crate::fs::Fs;
+pub use crate::names::{
+    LogFile, SnapshotCompression, SnapshotFile, list_log_files, list_snapshot_files, log_file_name,
+    logs_needed_after, parse_log_name, parse_snapshot_name, snapshot_file_name,
+};
+use crate::names::{list, loose_zxid};
 use crate::snapshot::{SnapshotReader, SnapshotTrailer, looks_valid};
 use crate::txnlog::{TxnLog, TxnLogOptions};
 use crate::{Error, Result};
@@ -26,135 +31,6 @@ pub const VERSION_DIR: &str = "version-2";
 pub const SNAPSHOTS_TO_TRY: usize = 100;
 /// Smallest `autopurge.snapRetainCount` (ZooKeeper: `DatadirCleanupManager`).
 pub const MIN_SNAP_RETAIN_COUNT: usize = 3;
-
-/// `log.<hex zxid>` (ZooKeeper: `Util.makeLogName`).
-pub fn log_file_name(zxid: i64) -> String {
-    format!("log.{zxid:x}")
-}
-
-/// `snapshot.<hex zxid>` (ZooKeeper: `Util.makeSnapshotName`, uncompressed).
-pub fn snapshot_file_name(zxid: i64) -> String {
-    format!("snapshot.{zxid:x}")
-}
-
-/// A snapshot's compression, from its file extension (ZooKeeper: `SnapStream.StreamMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnapshotCompression {
-    /// Plain (`snapshot.<zxid>`).
-    None,
-    /// `snapshot.<zxid>.gz`.
-    Gzip,
-    /// `snapshot.<zxid>.snappy`.
-    Snappy,
-}
-
-fn parse_hex(s: &str) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    i64::from_str_radix(s, 16).ok()
-}
-
-/// The zxid of `log.<hex>`; `None` for any other name.
-pub fn parse_log_name(name: &str) -> Option<i64> {
-    parse_hex(name.strip_prefix("log.")?)
-}
-
-/// The zxid and compression of `snapshot.<hex>[.gz|.snappy]`; `None` for any other name,
-/// including the `.tmp` files of unfinished writes.
-pub fn parse_snapshot_name(name: &str) -> Option<(i64, SnapshotCompression)> {
-    let rest = name.strip_prefix("snapshot.")?;
-    let (hex, compression) = match rest.split_once('.') {
-        None => (rest, SnapshotCompression::None),
-        Some((hex, "gz")) => (hex, SnapshotCompression::Gzip),
-        Some((hex, "snappy")) => (hex, SnapshotCompression::Snappy),
-        Some(_) => return None,
-    };
-    Some((parse_hex(hex)?, compression))
-}
-
-/// ZooKeeper's own, looser parse (`Util.getZxidFromName`): `prefix.<hex>[.anything]`. Used
-/// by purge so that it deletes what ZooKeeper's purge deletes (e.g. stale `.tmp` files).
-fn loose_zxid(name: &str, prefix: &str) -> Option<i64> {
-    let mut parts = name.split('.');
-    if parts.next()? != prefix {
-        return None;
-    }
-    parse_hex(parts.next()?)
-}
-
-/// A transaction-log file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFile {
-    /// zxid of its first txn (from the name).
-    pub zxid: i64,
-    /// Its path.
-    pub path: PathBuf,
-}
-
-/// A snapshot file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SnapshotFile {
-    /// zxid from the name: the last txn applied when it was started.
-    pub zxid: i64,
-    /// Its path.
-    pub path: PathBuf,
-    /// Compression, from the extension.
-    pub compression: SnapshotCompression,
-}
-
-fn list(fs: &dyn Fs, dir: &Path) -> Result<Vec<String>> {
-    fs.list_dir(dir).map_err(|e| Error::io("list", dir, e))
-}
-
-/// The log files of `dir`, oldest first.
-pub fn list_log_files(fs: &dyn Fs, dir: &Path) -> Result<Vec<LogFile>> {
-    let mut v: Vec<LogFile> = list(fs, dir)?
-        .into_iter()
-        .filter_map(|name| {
-            let zxid = parse_log_name(&name)?;
-            Some(LogFile {
-                zxid,
-                path: dir.join(name),
-            })
-        })
-        .collect();
-    v.sort_by_key(|l| l.zxid);
-    Ok(v)
-}
-
-/// The snapshot files of `dir`, newest first.
-pub fn list_snapshot_files(fs: &dyn Fs, dir: &Path) -> Result<Vec<SnapshotFile>> {
-    let mut v: Vec<SnapshotFile> = list(fs, dir)?
-        .into_iter()
-        .filter_map(|name| {
-            let (zxid, compression) = parse_snapshot_name(&name)?;
-            Some(SnapshotFile {
-                zxid,
-                path: dir.join(name),
-                compression,
-            })
-        })
-        .collect();
-    v.sort_by_key(|s| std::cmp::Reverse(s.zxid));
-    Ok(v)
-}
-
-/// The log files needed to replay after a snapshot at `snapshot_zxid`: the newest one
-/// starting at or before it, and all later ones (ZooKeeper: `FileTxnLog.getLogFiles`).
-/// `logs` must be oldest first.
-pub fn logs_needed_after(logs: &[LogFile], snapshot_zxid: i64) -> &[LogFile] {
-    let start = logs
-        .iter()
-        .filter(|l| l.zxid <= snapshot_zxid)
-        .map(|l| l.zxid)
-        .fold(0, i64::max);
-    let first = logs
-        .iter()
-        .position(|l| l.zxid >= start)
-        .unwrap_or(logs.len());
-    &logs[first..]
-}
 
 /// A snapshot loaded by [`DataDirs::load_newest_snapshot`].
 #[derive(Debug)]
@@ -259,11 +135,26 @@ impl DataDirs {
     /// `load` consumes the reader's sessions, ACLs and nodes and builds a value; the seals
     /// are checked after it returns, and on failure its value is dropped. `Ok(None)` means
     /// there is no snapshot at all; [`Error::NoValidSnapshot`] that none could be read.
-    pub fn load_newest_snapshot<T, F>(&self, mut load: F) -> Result<Option<LoadedSnapshot<T>>>
+    pub fn load_newest_snapshot<T, F>(&self, load: F) -> Result<Option<LoadedSnapshot<T>>>
     where
         F: FnMut(&mut SnapshotReader) -> Result<T>,
     {
-        let candidates = self.valid_snapshots(SNAPSHOTS_TO_TRY)?;
+        self.load_snapshot_within(i64::MAX, load)
+    }
+
+    /// [`load_newest_snapshot`](Self::load_newest_snapshot) among the snapshots that hold
+    /// nothing after `max_zxid`: named at most that, and with a digest block (the zxid its
+    /// fuzzy walk ended at) at most that too. For a state rebuilt after the log was cut.
+    pub fn load_snapshot_within<T, F>(
+        &self,
+        max_zxid: i64,
+        mut load: F,
+    ) -> Result<Option<LoadedSnapshot<T>>>
+    where
+        F: FnMut(&mut SnapshotReader) -> Result<T>,
+    {
+        let mut candidates = self.valid_snapshots(SNAPSHOTS_TO_TRY)?;
+        candidates.retain(|f| f.zxid <= max_zxid);
         if candidates.is_empty() {
             return Ok(None);
         }
@@ -275,6 +166,9 @@ impl DataDirs {
                 Ok((value, trailer))
             });
             match attempt {
+                Ok((_, trailer)) if trailer.digest.is_some_and(|d| d.zxid.0 > max_zxid) => {
+                    tracing::info!(file = %file.path.display(), "snapshot holds txns after the cut; trying an older one")
+                }
                 Ok((value, trailer)) => {
                     return Ok(Some(LoadedSnapshot {
                         file,
@@ -357,6 +251,22 @@ impl DataDirs {
                 .map_err(|e| Error::io("fsync dir", dir, e))?;
         }
         Ok(report)
+    }
+
+    /// Removes every snapshot named after `zxid` (a learner whose log was cut there must
+    /// not recover from them); returns how many.
+    pub fn remove_snapshots_after(&self, zxid: i64) -> Result<usize> {
+        let mut removed = 0;
+        for f in self.snapshots()?.into_iter().filter(|f| f.zxid > zxid) {
+            self.remove(&f.path)?;
+            removed += 1;
+        }
+        if removed > 0 {
+            self.fs
+                .sync_dir(&self.snap_dir)
+                .map_err(|e| Error::io("fsync dir", &self.snap_dir, e))?;
+        }
+        Ok(removed)
     }
 
     fn remove(&self, path: &Path) -> Result<()> {

@@ -54,6 +54,7 @@ pub use menagerie_proto::digest;
 pub mod epoch;
 mod error;
 pub mod fs;
+mod names;
 pub mod snapshot;
 mod stream;
 pub mod txnlog;

@@ -25,8 +25,8 @@ use std::sync::Arc;
 use menagerie_proto::jute::{JuteWrite, Reader, Record};
 use menagerie_proto::records::{Acl, Id, StatPersisted};
 
-use crate::datadir::{SnapshotCompression, parse_snapshot_name, snapshot_file_name};
 use crate::fs::{Fs, FsFile, parent_dir, tmp_path};
+use crate::names::{SnapshotCompression, parse_snapshot_name, snapshot_file_name};
 use crate::stream::{DEFAULT_MAX_RECORD_LEN, JuteIn, is_eof};
 use crate::{Error, Result};
 

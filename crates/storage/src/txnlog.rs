@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use menagerie_proto::jute::Record;
 use menagerie_proto::txn::LoggedTxn;
 
-use crate::datadir::{list_log_files, log_file_name};
 use crate::fs::{Fs, FsFile};
+use crate::names::{list_log_files, log_file_name};
 use crate::{Error, Result};
 
 mod reader;
@@ -475,8 +475,15 @@ impl TxnLog {
     /// Removes every txn with zxid > `zxid` (a leader's TRUNC): cuts the newest file starting
     /// at or before `zxid` just before its first later txn, and deletes all files starting
     /// after `zxid` (ZooKeeper: `FileTxnLog.truncate`). The next append starts a new file.
+    /// With no log file at all it fails with [`Error::NoLogToTruncate`] and changes nothing
+    /// (the log stays usable).
     pub fn truncate(&mut self, zxid: i64) -> Result<()> {
         self.check()?;
+        if list_log_files(self.fs.as_ref(), &self.dir)?.is_empty() && self.current.is_none() {
+            return Err(Error::NoLogToTruncate {
+                dir: self.dir.clone(),
+            });
+        }
         let r = self.truncate_inner(zxid);
         self.poison(r)
     }
@@ -485,11 +492,6 @@ impl TxnLog {
         self.roll_inner()?;
         self.rolled.clear();
         let logs = list_log_files(self.fs.as_ref(), &self.dir)?;
-        if logs.is_empty() {
-            return Err(Error::NoLogToTruncate {
-                dir: self.dir.clone(),
-            });
-        }
         let keep = logs.iter().rposition(|l| l.zxid <= zxid);
         if let Some(i) = keep {
             let path = &logs[i].path;

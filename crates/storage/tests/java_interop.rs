@@ -13,12 +13,15 @@
 //! Skipped, with a message, when `java`, the ZooKeeper jars, `python3` or kazoo are missing.
 //! Every Java process started here is killed when its guard drops, even on panic.
 
+#[path = "java/server.rs"]
+mod java_server;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use java_server::{JavaServer, START_TIMEOUT, missing_prerequisite, python};
 
 use menagerie_proto::SessionId;
 use menagerie_storage::datadir::list_snapshot_files;
@@ -26,136 +29,8 @@ use menagerie_storage::snapshot::looks_valid;
 use menagerie_storage::txn::TxnBody;
 use menagerie_storage::*;
 
-const JARS: &[&str] = &[
-    "/usr/share/java/zookeeper.jar",
-    "/usr/share/java/zookeeper-jute.jar",
-    "/usr/share/java/slf4j-api.jar",
-    "/usr/share/java/slf4j-log4j12.jar",
-    "/usr/share/java/log4j-1.2.jar",
-];
 const DRIVE: &str = include_str!("java/drive.py");
 const CHECK: &str = include_str!("java/check.py");
-const START_TIMEOUT: Duration = Duration::from_secs(20);
-
-fn missing_prerequisite() -> Option<String> {
-    let ok = |cmd: &mut Command| {
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !ok(Command::new("java").arg("-version")) {
-        return Some("java not found".into());
-    }
-    if !Path::new(JARS[0]).exists() {
-        return Some(format!("{} not found", JARS[0]));
-    }
-    if !ok(Command::new("python3").args(["-c", "import kazoo"])) {
-        return Some("python3 with kazoo not found".into());
-    }
-    None
-}
-
-/// A running Java ZooKeeper; killed (SIGKILL) and reaped on drop.
-struct JavaServer {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Drop for JavaServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl JavaServer {
-    fn start(work: &Path, data_dir: &Path) -> JavaServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let cfg = work.join(format!("zoo-{port}.cfg"));
-        std::fs::write(
-            &cfg,
-            format!(
-                "tickTime=2000\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
-                 admin.enableServer=false\nsnapCount=20\n",
-                data_dir.display()
-            ),
-        )
-        .expect("write zoo.cfg");
-        let log = work.join(format!("server-{port}.log"));
-        let log4j = work.join("log4j.properties");
-        std::fs::write(
-            &log4j,
-            format!(
-                "log4j.rootLogger=INFO, F\nlog4j.appender.F=org.apache.log4j.FileAppender\n\
-                 log4j.appender.F.File={}\nlog4j.appender.F.layout=org.apache.log4j.PatternLayout\n\
-                 log4j.appender.F.layout.ConversionPattern=%d{{ISO8601}} %-5p [%t] %c{{1}}: %m%n\n",
-                work.join("server.log").display()
-            ),
-        )
-        .expect("write log4j.properties");
-        let cp: Vec<&str> = JARS
-            .iter()
-            .copied()
-            .filter(|j| Path::new(j).exists())
-            .collect();
-        let child = Command::new("java")
-            .args([
-                "-Xms64m",
-                "-Xmx256m",
-                "-XX:+UseSerialGC",
-                "-XX:TieredStopAtLevel=1",
-                "-Dzookeeper.extendedTypesEnabled=true",
-                "-Dznode.container.checkIntervalMs=100",
-                "-Dzookeeper.admin.enableServer=false",
-                "-Djava.net.preferIPv4Stack=true",
-            ])
-            .arg(format!("-Dlog4j.configuration=file:{}", log4j.display()))
-            .arg("-cp")
-            .arg(cp.join(":"))
-            .arg("org.apache.zookeeper.server.ZooKeeperServerMain")
-            .arg(&cfg)
-            .current_dir(work)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).expect("stdout log"))
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start java");
-        let server = JavaServer { child, port, log };
-        let deadline = Instant::now() + START_TIMEOUT;
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "Java ZooKeeper did not start; see {}",
-                server.log.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    fn hostport(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-}
-
-fn python(script: &str, hostport: &str) -> String {
-    let out = Command::new("python3")
-        .args(["-c", script, hostport])
-        .output()
-        .expect("run python3");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "python failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-}
 
 fn field(out: &str, key: &str) -> String {
     out.lines()

@@ -110,6 +110,27 @@ impl Front {
         auth: &AuthConfig,
         out: &mut Vec<Output>,
     ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
+        self.answer_handshake(conn, auth, false, out)
+    }
+
+    /// [`establish`](Self::establish) on a member in read-only mode: the answer says
+    /// `readOnly=true`.
+    pub(crate) fn establish_read_only(
+        &mut self,
+        conn: ConnId,
+        auth: &AuthConfig,
+        out: &mut Vec<Output>,
+    ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
+        self.answer_handshake(conn, auth, true, out)
+    }
+
+    fn answer_handshake(
+        &mut self,
+        conn: ConnId,
+        auth: &AuthConfig,
+        read_only_server: bool,
+        out: &mut Vec<Output>,
+    ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
         let Some(c) = self.conns.get_mut(&conn) else {
             return Vec::new();
         };
@@ -124,7 +145,7 @@ impl Front {
                 timeout,
                 session_id: c.session.0,
                 passwd: auth.session_password(c.session).to_vec(),
-                read_only: read_only.map(|_| false),
+                read_only: read_only.map(|_| read_only_server),
             },
         });
         std::mem::take(&mut c.early).into()

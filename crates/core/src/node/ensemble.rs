@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use menagerie_proto::quorum::{Notification, PeerState, QuorumPacket};
+use menagerie_proto::quorum::{Notification, PacketType, PeerState, QuorumPacket};
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_proto::{ServerId, Zxid};
 
-use super::Node;
+use super::{Node, SnapshotFor};
 use crate::ensemble::{EnsembleConfig, MemberRole};
 use crate::input::Now;
 use crate::output::{Output, SnapshotMode};
@@ -51,6 +51,9 @@ pub struct ZabState {
     pub committed: CommittedLog,
     /// The last role change, for the operations surface: (state, monotonic ms).
     pub since: (PeerState, u64),
+    /// Learners this member synced as leader: (by DIFF or TRUNC, by SNAP); ZooKeeper's
+    /// `diff_count` and `snap_count`.
+    pub syncs_sent: (u64, u64),
 }
 
 impl ZabState {
@@ -70,6 +73,7 @@ impl ZabState {
             last_logged: Zxid::ZERO,
             committed,
             since: (PeerState::Looking, 0),
+            syncs_sent: (0, 0),
         }
     }
 }
@@ -82,6 +86,10 @@ impl Node {
 
     /// Becomes LOOKING and starts a round.
     pub(super) fn start_election(&mut self, now: Now, out: &mut Vec<Output>) {
+        if self.zab.is_none() {
+            return;
+        }
+        self.ro_looking(now);
         let Some(zab) = self.zab.as_mut() else {
             return;
         };
@@ -122,9 +130,15 @@ impl Node {
         let me = self.config.server_id;
         let tick_ms = self.config.tick_ms;
         let last_committed = self.replica.last_processed_zxid();
+        self.ro_end(out);
         let Some(zab) = self.zab.as_mut() else {
             return;
         };
+        let took_ms = now.mono_ms.saturating_sub(zab.since.1);
+        tracing::info!(
+            state = vote.state.name(), leader = %vote.leader, took_ms,
+            "{} - LEADER ELECTION TOOK - {took_ms} MS", vote.state.name()
+        );
         zab.since = (vote.state, now.mono_ms);
         let epochs = (zab.accepted_epoch, zab.current_epoch);
         let mut acts = Actions::new();
@@ -166,6 +180,10 @@ impl Node {
     /// A quorum link came up.
     pub(super) fn peer_up(&mut self, now: Now, peer: ServerId, out: &mut Vec<Output>) {
         let mut acts = Actions::new();
+        if let Role::Leading(l) = &mut self.role {
+            // A learner that connects again registers again; its old link is gone.
+            l.peer_down(peer);
+        }
         if let (Role::Learning(l), Some(zab)) = (&mut self.role, &self.zab)
             && l.leader() == peer
         {
@@ -230,8 +248,20 @@ impl Node {
 
     fn exec_one(&mut self, now: Now, a: Action, out: &mut Vec<Output>) {
         match a {
-            Action::Send(to, packet) => out.push(Output::Send { to, packet }),
-            Action::SendSnapshot(to, zxid) => out.push(Output::SendSnapshot { to, zxid }),
+            Action::Send(to, packet) => {
+                if matches!(packet.kind(), Some(PacketType::Diff | PacketType::Trunc))
+                    && let Some(zab) = self.zab()
+                {
+                    zab.syncs_sent.0 += 1;
+                }
+                out.push(Output::Send { to, packet });
+            }
+            Action::SendSnapshot(to, zxid) => {
+                if let Some(zab) = self.zab() {
+                    zab.syncs_sent.1 += 1;
+                }
+                out.push(Output::SendSnapshot { to, zxid });
+            }
             Action::DropPeer(peer) => out.push(Output::DropPeer { peer }),
             Action::ConnectToLeader(leader) => out.push(Output::ConnectToLeader { leader }),
             Action::Persist(txn) => self.persist(txn, out),
@@ -250,8 +280,7 @@ impl Node {
                 out.push(Output::Truncate { to, reload });
             }
             Action::Snapshot => {
-                self.learner_snapshot = true;
-                out.push(Output::TakeSnapshot(SnapshotMode::Whole));
+                self.ask_snapshot(SnapshotFor::Learner, SnapshotMode::Whole, out);
             }
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),
@@ -274,7 +303,7 @@ impl Node {
         if !self.read_only
             && let Some(mode) = self.snapshots.logged(1)
         {
-            out.push(Output::TakeSnapshot(mode));
+            self.ask_snapshot(SnapshotFor::Policy, mode, out);
         }
     }
 
@@ -347,6 +376,8 @@ impl Node {
         for conn in self.front.conn_ids() {
             self.close(conn, out);
         }
+        // Local sessions die with the role (their clients find them expired elsewhere).
+        self.local = super::local_sessions::LocalSessions::default();
         self.start_election(now, out);
     }
 

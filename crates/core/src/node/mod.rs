@@ -13,6 +13,9 @@
 //! put Zab between persist and apply; the front and the replica stay the same.
 
 pub mod ensemble;
+pub mod ensemble_view;
+pub mod local_sessions;
+pub mod read_only;
 mod requests;
 mod roles;
 pub mod views;
@@ -29,7 +32,7 @@ use crate::config::CoreConfig;
 use crate::front::{Answered, Front};
 use crate::input::{ConnId, Input, Now, SnapshotEnd};
 use crate::notify::Notifier;
-use crate::output::Output;
+use crate::output::{Output, SnapshotMode};
 use crate::proposer::Proposer;
 use crate::replica::Replica;
 use crate::session::SessionIds;
@@ -53,8 +56,21 @@ pub struct Node {
     role: ensemble::Role,
     /// The ensemble state that outlives roles (`None` for a standalone server).
     zab: Option<ensemble::ZabState>,
-    /// A learner synced by SNAP asked for the snapshot now being written.
-    learner_snapshot: bool,
+    /// Who asked for each snapshot not yet ended, in the order they end.
+    snapshots_asked: VecDeque<SnapshotFor>,
+    /// Read-only mode (`readonlymode.enabled`).
+    ro: read_only::ReadOnly,
+    /// Sessions local to this member (`localSessionsEnabled`).
+    local: local_sessions::LocalSessions,
+}
+
+/// Who asked for a snapshot ([`Output::TakeSnapshot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SnapshotFor {
+    /// The snapshot policy (`snapCount`, `snapSizeLimitInKb`).
+    Policy,
+    /// A learner synced by SNAP, before it acknowledges NEWLEADER.
+    Learner,
 }
 
 impl Node {
@@ -79,7 +95,9 @@ impl Node {
         Node {
             role,
             zab,
-            learner_snapshot: false,
+            snapshots_asked: VecDeque::new(),
+            ro: read_only::ReadOnly::default(),
+            local: local_sessions::LocalSessions::default(),
             front: Front::new(session_ids),
             replica,
             watches: WatchManager::new(config.seed),
@@ -96,7 +114,14 @@ impl Node {
         if !self.read_only && self.snapshots.is_due() {
             return Some(0);
         }
-        let role = self.zab_deadline();
+        let role = [
+            self.zab_deadline(),
+            self.ro_deadline(),
+            self.local_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let proposer = match self.role {
             ensemble::Role::Standalone => Some(self.proposer.next_deadline()),
             ensemble::Role::Leading(ref l) if l.is_serving() => Some(self.proposer.next_deadline()),
@@ -133,8 +158,10 @@ impl Node {
     /// Forgets a connection and its watches (its session lives on until it expires or the
     /// client resumes it).
     fn drop_conn(&mut self, conn: ConnId) {
+        let session = self.front.session_of(conn);
         self.front.drop_conn(conn);
         self.watches.remove_conn(conn);
+        self.ro_forget(session);
     }
 
     /// Closes a connection after what was queued for it.
@@ -146,6 +173,8 @@ impl Node {
     fn tick(&mut self, now: Now, out: &mut Vec<Output>) {
         if self.zab.is_some() {
             self.zab_tick(now, out);
+            self.ro_tick(now);
+            self.expire_local_sessions(now, out);
         }
         // Only the server that orders writes expires sessions and reaps containers.
         let orders = match &self.role {
@@ -180,7 +209,7 @@ impl Node {
         if !self.read_only
             && let Some(mode) = self.snapshots.logged(1)
         {
-            out.push(Output::TakeSnapshot(mode));
+            self.ask_snapshot(SnapshotFor::Policy, mode, out);
         }
     }
 
@@ -188,12 +217,18 @@ impl Node {
         if !self.read_only
             && let Some(mode) = self.snapshots.due()
         {
-            out.push(Output::TakeSnapshot(mode));
+            self.ask_snapshot(SnapshotFor::Policy, mode, out);
         }
     }
 
+    /// Asks the shell for a snapshot; `Input::SnapshotEnded` reports them in this order.
+    fn ask_snapshot(&mut self, asker: SnapshotFor, mode: SnapshotMode, out: &mut Vec<Output>) {
+        self.snapshots_asked.push_back(asker);
+        out.push(Output::TakeSnapshot(mode));
+    }
+
     fn snapshot_ended(&mut self, now: Now, end: SnapshotEnd, out: &mut Vec<Output>) {
-        if std::mem::take(&mut self.learner_snapshot) {
+        if self.snapshots_asked.pop_front() == Some(SnapshotFor::Learner) {
             // The snapshot a learner synced by SNAP needs before it acknowledges NEWLEADER.
             let mut acts = crate::zab::action::Actions::new();
             if let ensemble::Role::Learning(l) = &mut self.role {

@@ -7,6 +7,7 @@ use menagerie_proto::response::Response;
 use menagerie_proto::{ErrorCode, OpCode, SessionId, Zxid};
 
 use super::Node;
+use super::local_sessions::Upgrade;
 use crate::apply::Outcome;
 use crate::front::conn::Slot;
 use crate::front::reads::ReadContext;
@@ -35,6 +36,15 @@ impl Node {
         req: ConnectRequest,
         out: &mut Vec<Output>,
     ) {
+        if self.serves_read_only() && Zxid(req.last_zxid_seen) <= self.replica.last_processed_zxid()
+        {
+            let timeout = req.timeout.clamp(
+                self.config.min_session_timeout_ms,
+                self.config.max_session_timeout_ms,
+            );
+            self.ro_connect(now, conn, peer_ip, req, timeout, out);
+            return;
+        }
         // A member that is not serving (electing, syncing) refuses clients, as ZooKeeper's
         // "ZooKeeperServer not running" does; they try another member.
         if !self.is_serving() {
@@ -68,7 +78,11 @@ impl Node {
             let session = self.front.new_session_id();
             self.front
                 .open(now, conn, peer_ip, session, timeout, req.read_only);
-            self.create_session(now, conn, session, timeout, out);
+            if self.local_sessions_enabled() {
+                self.create_local_session(now, conn, session, timeout, out);
+            } else {
+                self.create_session(now, conn, session, timeout, out);
+            }
         } else {
             self.resume(now, conn, peer_ip, req, timeout, out);
         }
@@ -186,6 +200,25 @@ impl Node {
         } = call;
         let zxid = self.replica.last_processed_zxid();
         let write = req.op().is_write() || matches!(req, Request::CloseSession);
+        if self.serves_read_only() && (write || matches!(req, Request::Sync(_))) {
+            let close = matches!(req, Request::CloseSession);
+            self.ro_refuse(now, conn, session, xid, close, out);
+            return;
+        }
+        if write {
+            match self.upgrade_if_needed(now, conn, session, &req, out) {
+                Upgrade::Refused => {
+                    let err = ErrorCode::EphemeralOnLocalSession;
+                    self.front.error_in_order(now, conn, xid, zxid, err, out);
+                    return;
+                }
+                Upgrade::No | Upgrade::Upgraded => {}
+            }
+        }
+        if matches!(req, Request::CloseSession) && self.is_local_session(session) {
+            self.close_local_session(conn, session, xid, out);
+            return;
+        }
         if self.read_only && write {
             let err = ErrorCode::NotReadOnly;
             self.front.error_in_order(now, conn, xid, zxid, err, out);

@@ -74,6 +74,9 @@ impl Node {
         timeout: i32,
         out: &mut Vec<Output>,
     ) -> Option<bool> {
+        if self.touch_local(now, session) {
+            return Some(true);
+        }
         if let Role::Learning(l) = &mut self.role {
             let leader = l.leader();
             let data = encode_revalidate(session, timeout);
@@ -93,6 +96,13 @@ impl Node {
 
     /// Records activity of a session; false if its requests must be dropped (closing).
     pub(super) fn touch(&mut self, now: Now, conn: ConnId, session: SessionId) -> bool {
+        if self.serves_read_only() {
+            // Nothing expires here while read-only: local sessions end with their connection.
+            return true;
+        }
+        if self.touch_local(now, session) {
+            return true;
+        }
         match &mut self.role {
             Role::Learning(l) => {
                 l.touch(session, self.front.timeout_of(conn));
@@ -126,15 +136,15 @@ impl Node {
             self.forward(conn, session, xid, op, body, out);
             return;
         }
+        let owner = self.config.server_id;
+        let check =
+            matches!(self.role, Role::Leading(_)).then(|| self.check_session(session, owner));
         let who = Requester {
             session,
             cxid: xid,
             ids: self.front.ids(conn),
         };
-        let owner = self.config.server_id;
         let tree = self.replica.tree();
-        let check = matches!(self.role, Role::Leading(_))
-            .then(|| self.proposer.sessions_mut().check_owner(session, owner));
         let txn = match check {
             Some(Err(e)) => self.proposer.propose_error(tree, now, who, e),
             _ => self.proposer.propose_request(
@@ -278,6 +288,10 @@ impl Node {
             cxid: fr.cxid,
             ids: &ids,
         };
+        let session_check = match OpCode::from_code(fr.op) {
+            Some(OpCode::CreateSession | OpCode::CloseSession | OpCode::Sync) => Ok(()),
+            _ => self.check_session(fr.session, from),
+        };
         let tree = self.replica.tree();
         let txn = match OpCode::from_code(fr.op) {
             Some(OpCode::CreateSession) => {
@@ -305,7 +319,7 @@ impl Node {
                 let req = op
                     .ok_or(BadRequest::UnknownOp)
                     .and_then(|op| decode_forwarded(op, &fr.body));
-                match self.proposer.sessions_mut().check_owner(fr.session, from) {
+                match session_check {
                     Err(e) => self.proposer.propose_error(tree, now, who, e),
                     Ok(()) => {
                         let req = req.as_ref().map_err(|e| *e);

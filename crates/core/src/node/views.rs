@@ -110,9 +110,10 @@ impl Node {
         self.in_flight.len()
     }
 
-    /// Whether the server only serves reads because its storage failed.
+    /// Whether the server only serves reads: its storage failed, or it is an ensemble member
+    /// in read-only mode.
     pub fn is_read_only(&self) -> bool {
-        self.read_only
+        self.read_only || self.serves_read_only()
     }
 
     // ---- recovery ---------------------------------------------------------------------

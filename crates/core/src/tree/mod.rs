@@ -107,6 +107,29 @@ pub struct Node {
 }
 
 impl Node {
+    /// An empty slot (a deleted node's place until it is reused).
+    fn vacant() -> Node {
+        Node {
+            path_data: Box::default(),
+            path_len: 0,
+            crc: 0,
+            acl: 0,
+            num_children: 0,
+            first_child: NIL,
+            prev_sibling: NIL,
+            next_sibling: NIL,
+            czxid: 0,
+            mzxid: 0,
+            pzxid: 0,
+            ctime: 0,
+            mtime: 0,
+            version: 0,
+            cversion: 0,
+            aversion: 0,
+            ephemeral_owner: 0,
+        }
+    }
+
     fn path_len(&self) -> usize {
         (self.path_len & !DATA_NULL) as usize
     }
@@ -588,11 +611,8 @@ impl DataTree {
         let Some(id) = self.lookup(path) else {
             if let Some(parent) = self.lookup(path::parent(path))
                 && path != "/"
-                && zxid > self.nodes[parent as usize].pzxid
             {
-                self.unhash(parent);
-                self.nodes[parent as usize].pzxid = zxid;
-                self.rehash(parent);
+                self.raise_pzxid(parent, zxid);
             }
             return Err(ErrorCode::NoNode);
         };
@@ -600,6 +620,24 @@ impl DataTree {
             return Err(ErrorCode::BadArguments);
         }
         let parent = self.lookup(path::parent(path)).ok_or(ErrorCode::NoNode)?;
+        self.unlink(parent, id);
+        self.raise_pzxid(parent, zxid);
+        let hash = self.hash(path.as_bytes());
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
+            entry.remove();
+        }
+        let node = std::mem::replace(&mut self.nodes[id as usize], Node::vacant());
+        self.free.push(id);
+        self.acls.release(node.acl);
+        self.data_bytes -= node.data_len() as u64;
+        self.path_bytes -= path.len() as u64;
+        self.quota_deleted(path, node.data_len() as i64);
+        self.forget_owner(path, node.ephemeral_owner);
+        Ok(())
+    }
+
+    /// Takes `id` out of its parent's child list (one child fewer).
+    fn unlink(&mut self, parent: NodeId, id: NodeId) {
         let (prev, next) = {
             let n = &self.nodes[id as usize];
             (n.prev_sibling, n.next_sibling)
@@ -614,44 +652,22 @@ impl DataTree {
         }
         self.unhash(id);
         self.unhash(parent);
-        let p = &mut self.nodes[parent as usize];
-        p.num_children -= 1;
-        if zxid > p.pzxid {
-            p.pzxid = zxid;
-        }
+        self.nodes[parent as usize].num_children -= 1;
         self.rehash(parent);
-        let hash = self.hash(path.as_bytes());
-        if let Ok(entry) = self.index.find_entry(hash, |&i| i == id) {
-            entry.remove();
+    }
+
+    /// Raises a node's pzxid to `zxid` if it is lower.
+    fn raise_pzxid(&mut self, id: NodeId, zxid: i64) {
+        if zxid > self.nodes[id as usize].pzxid {
+            self.unhash(id);
+            self.nodes[id as usize].pzxid = zxid;
+            self.rehash(id);
         }
-        let node = std::mem::replace(
-            &mut self.nodes[id as usize],
-            Node {
-                path_data: Box::default(),
-                path_len: 0,
-                crc: 0,
-                acl: 0,
-                num_children: 0,
-                first_child: NIL,
-                prev_sibling: NIL,
-                next_sibling: NIL,
-                czxid: 0,
-                mzxid: 0,
-                pzxid: 0,
-                ctime: 0,
-                mtime: 0,
-                version: 0,
-                cversion: 0,
-                aversion: 0,
-                ephemeral_owner: 0,
-            },
-        );
-        self.free.push(id);
-        self.acls.release(node.acl);
-        self.data_bytes -= node.data_len() as u64;
-        self.path_bytes -= path.len() as u64;
-        self.quota_deleted(path, node.data_len() as i64);
-        match EphemeralType::of(node.ephemeral_owner, self.extended_types) {
+    }
+
+    /// Drops a deleted node from the ephemeral, container or TTL index its owner puts it in.
+    fn forget_owner(&mut self, path: &str, owner: i64) {
+        match EphemeralType::of(owner, self.extended_types) {
             EphemeralType::Void => {}
             EphemeralType::Normal(s) => {
                 if let Some(set) = self.ephemerals.get_mut(&s) {
@@ -668,7 +684,6 @@ impl DataTree {
                 self.ttls.remove(path);
             }
         }
-        Ok(())
     }
 
     /// Sets data; `version` is the node's new data version as carried by the txn.

@@ -267,7 +267,7 @@ impl Election {
         };
         if r.finalize_at.is_some() {
             // The quiet period: a better vote reopens the round, anything else is dropped.
-            if !n.beats(&r.proposal, true) {
+            if !n.beats(&r.proposal, config.can_lead(n.leader)) {
                 r.finalize_at = Some(now + FINALIZE_WAIT_MS);
                 return;
             }
@@ -298,12 +298,16 @@ impl Election {
         let changed = if n.election_epoch > self.logical_clock {
             self.logical_clock = n.election_epoch;
             r.recvset.clear();
-            r.proposal = if n.beats(&r.init, true) { n } else { r.init };
+            r.proposal = if n.beats(&r.init, config.can_lead(n.leader)) {
+                n
+            } else {
+                r.init
+            };
             true
         } else if n.election_epoch < self.logical_clock {
             self.round = Some(r);
             return;
-        } else if n.beats(&r.proposal, true) {
+        } else if n.beats(&r.proposal, config.can_lead(n.leader)) {
             r.proposal = n;
             true
         } else {

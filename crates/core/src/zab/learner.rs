@@ -93,6 +93,10 @@ pub struct Learner {
     snapshot_pending: bool,
     /// Broadcast: proposals logged or being logged, not yet committed.
     pending: VecDeque<Arc<LoggedTxn>>,
+    /// Logged proposals not yet acknowledged, in zxid order: each is acknowledged once
+    /// durable, whether or not its COMMIT has already arrived (a quorum without this member
+    /// may commit it first; Java's leader drops a learner that skips an ACK).
+    unacked: VecDeque<Zxid>,
     /// The highest zxid durable here.
     durable: Zxid,
     /// The highest zxid acknowledged to the leader.
@@ -138,6 +142,7 @@ impl Learner {
             persist_target: Zxid::ZERO,
             snapshot_pending: false,
             pending: VecDeque::new(),
+            unacked: VecDeque::new(),
             durable: last_logged,
             acked: last_logged,
             touches: BTreeMap::new(),
@@ -310,6 +315,15 @@ impl Learner {
         if self.phase != LearnerPhase::AwaitState {
             return;
         }
+        if self.mode == SyncMode::Trunc && zxid != self.durable {
+            // The disk could not give the state at the truncation point (`durable` was set
+            // to it): syncing from here would leave a gap the leader knows nothing of.
+            tracing::error!(reloaded = %zxid, expected = %self.durable, "reload after TRUNC fell short");
+            acts.push(Action::StepDown(
+                "the state reloaded after TRUNC ends before the truncation point",
+            ));
+            return;
+        }
         if self.mode == SyncMode::Snap {
             // No divergent tail may survive beyond the snapshot the leader sent.
             acts.push(Action::Truncate {
@@ -455,19 +469,24 @@ impl Learner {
         let ack = QuorumPacket::new(PacketType::Ack, Zxid::epoch_start(self.new_epoch));
         acts.push(Action::Send(self.leader, ack));
         self.pending = std::mem::take(&mut self.uncommitted);
+        if !self.observer {
+            let acked = self.acked;
+            let unacked = self.pending.iter().map(|t| t.zxid()).filter(|z| *z > acked);
+            self.unacked.extend(unacked);
+        }
         self.phase = LearnerPhase::Broadcast;
         self.ack_durable(acts);
         acts.push(Action::Serve(self.new_epoch));
     }
 
-    /// Followers acknowledge each pending proposal once durable.
+    /// Followers acknowledge each logged proposal once durable, in zxid order.
     fn ack_durable(&mut self, acts: &mut Actions) {
-        if self.observer {
-            return;
-        }
-        for t in &self.pending {
-            let z = t.zxid();
-            if z > self.acked && z <= self.durable {
+        while let Some(&z) = self.unacked.front() {
+            if z > self.durable {
+                break;
+            }
+            self.unacked.pop_front();
+            if z > self.acked {
                 acts.push(Action::Send(
                     self.leader,
                     QuorumPacket::new(PacketType::Ack, z),
@@ -515,6 +534,7 @@ impl Learner {
             tracing::warn!(zxid = %t.zxid(), previous = %last.zxid(), "proposal out of sequence");
         }
         acts.push(Action::Persist(Arc::clone(&t)));
+        self.unacked.push_back(t.zxid());
         self.pending.push_back(t);
     }
 
@@ -562,5 +582,88 @@ fn decode(p: &QuorumPacket, acts: &mut Actions) -> Option<Arc<LoggedTxn>> {
             acts.push(Action::StepDown("undecodable txn from the leader"));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ensemble::MemberRole;
+    use menagerie_proto::txn::{CreateSessionTxn, TxnBody};
+
+    const LEADER: ServerId = ServerId(3);
+
+    fn follower_in_broadcast() -> Learner {
+        let members = [1, 2, 3]
+            .into_iter()
+            .map(|s| (ServerId(s), MemberRole::Participant))
+            .collect();
+        let config = EnsembleConfig::new(members, String::new());
+        let start = LearnerStart {
+            me: ServerId(1),
+            leader: LEADER,
+            observer: false,
+            epochs: (0, 0),
+            last_logged: Zxid::ZERO,
+        };
+        let mut acts = Actions::new();
+        let mut l = Learner::new(0, start, &config, 2000, &mut acts);
+        l.connected(0, &config, &mut acts);
+        let epoch = Zxid::epoch_start(1);
+        for kind in [
+            PacketType::LeaderInfo,
+            PacketType::Diff,
+            PacketType::NewLeader,
+            PacketType::UpToDate,
+        ] {
+            let zxid = if kind == PacketType::Diff {
+                Zxid::ZERO
+            } else {
+                epoch
+            };
+            l.packet(0, QuorumPacket::new(kind, zxid), &mut acts);
+        }
+        assert!(l.is_serving(), "phase {:?}", l.phase());
+        l
+    }
+
+    fn proposal(zxid: Zxid) -> QuorumPacket {
+        let body = TxnBody::CreateSession(CreateSessionTxn { timeout: 30_000 });
+        let t = LoggedTxn::new(SessionId(7), 0, zxid, 0, body, None);
+        QuorumPacket::with_data(PacketType::Proposal, zxid, t.to_bytes())
+    }
+
+    fn acks(acts: &Actions) -> Vec<Zxid> {
+        acts.iter()
+            .filter_map(|a| match a {
+                Action::Send(to, p) if *to == LEADER && p.kind() == Some(PacketType::Ack) => {
+                    Some(p.zxid)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A quorum without this follower can commit a proposal before this follower's log has
+    /// made it durable; the follower must still acknowledge it (a Java leader drops a learner
+    /// that skips an ACK).
+    #[test]
+    fn a_proposal_committed_before_it_is_durable_is_still_acknowledged() {
+        let mut l = follower_in_broadcast();
+        let (z1, z2) = (
+            Zxid::epoch_start(1).next(),
+            Zxid::epoch_start(1).next().next(),
+        );
+        let mut acts = Actions::new();
+        l.packet(1, proposal(z1), &mut acts);
+        l.packet(1, proposal(z2), &mut acts);
+        l.packet(1, QuorumPacket::new(PacketType::Commit, z1), &mut acts);
+        assert!(acks(&acts).is_empty(), "nothing is durable yet");
+        let mut acts = Actions::new();
+        l.persisted(z2, &mut acts);
+        assert_eq!(acks(&acts), vec![z1, z2]);
+        let mut acts = Actions::new();
+        l.persisted(z2, &mut acts);
+        assert!(acks(&acts).is_empty(), "each proposal is acknowledged once");
     }
 }

@@ -53,14 +53,21 @@ pub struct Cluster {
     /// shell does, a dial is retried for a while (Java tries 5 times, 100 ms apart).
     dials: Vec<(ServerId, ServerId, u64)>,
     tick_ms: u64,
+    /// Changes every member's core configuration (e.g. `readonlymode.enabled`).
+    adjust: fn(&mut CoreConfig),
 }
 
 pub fn sid(n: i64) -> ServerId {
     ServerId(n)
 }
 
-fn core_config(me: ServerId, config: &EnsembleConfig, tick_ms: u64) -> CoreConfig {
-    CoreConfig {
+fn core_config(
+    me: ServerId,
+    config: &EnsembleConfig,
+    tick_ms: u64,
+    adjust: fn(&mut CoreConfig),
+) -> CoreConfig {
+    let mut c = CoreConfig {
         server_id: me,
         tick_ms,
         min_session_timeout_ms: 2 * tick_ms as i32,
@@ -68,12 +75,19 @@ fn core_config(me: ServerId, config: &EnsembleConfig, tick_ms: u64) -> CoreConfi
         seed: me.0 as u64,
         ensemble: Some(config.clone()),
         ..CoreConfig::default()
-    }
+    };
+    adjust(&mut c);
+    c
 }
 
 impl Cluster {
     /// `voters` participants and `observers` observers, all started.
     pub fn new(voters: &[i64], observers: &[i64]) -> Cluster {
+        Cluster::with_config(voters, observers, |_| {})
+    }
+
+    /// [`Cluster::new`] with every member's core configuration changed by `adjust`.
+    pub fn with_config(voters: &[i64], observers: &[i64], adjust: fn(&mut CoreConfig)) -> Cluster {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
@@ -115,6 +129,7 @@ impl Cluster {
             cut: BTreeSet::new(),
             dials: Vec::new(),
             tick_ms: 100,
+            adjust,
         };
         let sids: Vec<ServerId> = c.config.members.keys().copied().collect();
         for s in sids {
@@ -134,7 +149,8 @@ impl Cluster {
     }
 
     fn fresh_node(&self, s: ServerId) -> Node {
-        let mut node = Node::new(core_config(s, &self.config, self.tick_ms), self.now);
+        let config = core_config(s, &self.config, self.tick_ms, self.adjust);
+        let mut node = Node::new(config, self.now);
         node.recovery_done(self.now, 0);
         node
     }
@@ -356,7 +372,8 @@ impl Cluster {
 
     /// Restarts a crashed member from its log and epoch files.
     pub fn restart(&mut self, s: ServerId) {
-        let mut node = Node::new(core_config(s, &self.config, self.tick_ms), self.now);
+        let config = core_config(s, &self.config, self.tick_ms, self.adjust);
+        let mut node = Node::new(config, self.now);
         let Some(m) = self.members.get_mut(&s) else {
             return;
         };
@@ -385,14 +402,25 @@ impl Cluster {
 
     /// Opens a client session on `member`; returns its connection.
     pub fn connect(&mut self, member: ServerId, conn: u64) -> ConnId {
+        self.connect_with(member, conn, 0, None)
+    }
+
+    /// A handshake with `session` (0: a new one) and the client's `readOnly` flag.
+    pub fn connect_with(
+        &mut self,
+        member: ServerId,
+        conn: u64,
+        session: i64,
+        read_only: Option<bool>,
+    ) -> ConnId {
         let conn = ConnId(conn);
         let req = ConnectRequest {
             protocol_version: 0,
             last_zxid_seen: 0,
             timeout: 4000,
-            session_id: 0,
-            passwd: vec![0; 16],
-            read_only: None,
+            session_id: session,
+            passwd: menagerie_proto::session::session_password(session).to_vec(),
+            read_only,
         };
         self.deliver(
             member,
@@ -449,6 +477,23 @@ impl Cluster {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The handshake answer `conn` on `member` got, if any.
+    pub fn connect_response(
+        &self,
+        member: ServerId,
+        conn: ConnId,
+    ) -> Option<menagerie_proto::records::ConnectResponse> {
+        self.members
+            .get(&member)?
+            .client_out
+            .get(&conn)?
+            .iter()
+            .find_map(|o| match o {
+                Output::Connected { resp, .. } => Some(resp.clone()),
+                _ => None,
+            })
     }
 
     /// Whether the handshake of `conn` on `member` was answered with a session.

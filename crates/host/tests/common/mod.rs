@@ -95,7 +95,7 @@ impl Node {
     }
 
     /// Feeds `input`; the txns it produces go to the log at once, and the outputs of their
-    /// acknowledgement follow. Returns every output but `Persist`.
+    /// acknowledgement follow. Returns every output but `Persist` and `TakeSnapshot`.
     pub fn feed(&mut self, input: Input) -> Result<Vec<Output>, LogError> {
         let mut raw = Vec::new();
         self.server.handle(START, input, &mut raw);

@@ -4,7 +4,10 @@
 use crate::jute::DecodeError;
 use crate::records::Id;
 
-use super::packet::MAX_QUORUM_BUFFER;
+/// Largest buffer or string on the quorum stream: `jute.maxbuffer` +
+/// `zookeeper.jute.maxbuffer.extrasize` with their defaults (Java's `BinaryInputArchive`
+/// drops the connection past it).
+pub const MAX_QUORUM_BUFFER: usize = 0xFFFFF + 0xFFFFF;
 
 /// Most identities a REQUEST's authinfo may carry here (a sanity bound; Java has none).
 const MAX_AUTHINFO: usize = 4096;

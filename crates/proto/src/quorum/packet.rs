@@ -10,11 +10,7 @@ use crate::jute::{DecodeError, JuteWrite, Reader, Record};
 use crate::records::Id;
 
 use super::cursor::Cursor;
-
-/// Largest buffer or string on the quorum stream: `jute.maxbuffer` +
-/// `zookeeper.jute.maxbuffer.extrasize` with their defaults (Java's `BinaryInputArchive`
-/// drops the connection past it).
-pub const MAX_QUORUM_BUFFER: usize = 0xFFFFF + 0xFFFFF;
+pub use super::cursor::MAX_QUORUM_BUFFER;
 
 /// The Zab 1.0 protocol version learners announce and leaders send in LEADERINFO.
 pub const PROTOCOL_VERSION: i32 = 0x10000;

@@ -2,12 +2,15 @@
 //! [`ServerConfig`]. Invalid values stop startup with a message naming the key and value;
 //! keys ZooKeeper accepts that Menagerie does not use yet are reported as warnings.
 
+pub use crate::tls::AdminTls;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub mod error;
 mod parse;
 pub mod properties;
+pub mod quorum;
+pub mod values;
 
 use menagerie_core::auth::AuthConfig;
 use menagerie_core::reaper::ReaperConfig;
@@ -37,6 +40,13 @@ pub struct ServerConfig {
     /// `digest.enabled` / `zookeeper.digest.enabled`: write the tree digest with every txn
     /// and in snapshots, and check it (default true, as in ZooKeeper 3.6+).
     pub digest_enabled: bool,
+    /// `readonlymode.enabled` (ZooKeeper: the `-Dreadonlymode.enabled` system property; a
+    /// zoo.cfg key too for Menagerie): read-only service while cut off from the quorum.
+    pub read_only_mode: bool,
+    /// `localSessionsEnabled` (ensemble members).
+    pub local_sessions: bool,
+    /// `localSessionsUpgradingEnabled` (ensemble members).
+    pub local_sessions_upgrading: bool,
     /// `jute.maxbuffer`: largest accepted frame.
     pub max_buffer: usize,
     /// `4lw.commands.whitelist`, lower case; `*` allows all.
@@ -69,6 +79,9 @@ pub struct ServerConfig {
     pub enforce_quota: bool,
     /// `secureClientPortAddress`:`secureClientPort`, with its TLS settings.
     pub secure_client: Option<(SocketAddr, crate::tls::TlsSettings)>,
+    /// The ensemble this server is a member of (`server.N` lines and `myid`); `None` for a
+    /// standalone server.
+    pub quorum: Option<quorum::QuorumConfig>,
     /// Keys that were accepted but are not used.
     pub unused_keys: Vec<String>,
 }
@@ -79,7 +92,9 @@ pub struct AdminConfig {
     /// `admin.enableServer`: ZooKeeper's default is on; the embedded default config keeps it
     /// off so that a bare `menagerie server` (and tests) do not take port 8080.
     pub enabled: bool,
-    /// `admin.serverAddress`:`admin.serverPort` (0.0.0.0:8080).
+    /// `admin.serverAddress`:`admin.serverPort`. ZooKeeper's default address is 0.0.0.0;
+    /// Menagerie's is 127.0.0.1 (the admin port also serves the console and the REST
+    /// gateway), so only a configured `admin.serverAddress` exposes it to the network.
     pub addr: SocketAddr,
     /// `admin.commandURL` (`/commands`).
     pub command_url: String,
@@ -87,6 +102,15 @@ pub struct AdminConfig {
     /// is ZooKeeper's PrometheusMetricsProvider (default 0.0.0.0:7000): a second listener that
     /// serves only `/metrics`, as ZooKeeper's provider does.
     pub prometheus_addr: Option<SocketAddr>,
+    /// TLS on the admin port (`admin.portUnification` or `admin.forceHttps`, with the
+    /// `ssl.quorum.*` stores as ZooKeeper 3.9's AdminServer reads them).
+    pub tls: Option<AdminTls>,
+    /// `admin.rateLimiterIntervalInMS`: at most one `snapshot` command per interval
+    /// (ZooKeeper's default: 5 minutes).
+    pub rate_limit: std::time::Duration,
+    /// `admin.gateway.sessionIdleMs` (Menagerie): a REST gateway session without requests or
+    /// open watches this long is closed (default 60 s).
+    pub gateway_idle: std::time::Duration,
 }
 
 impl AdminConfig {
@@ -94,9 +118,12 @@ impl AdminConfig {
     pub fn zookeeper_default() -> AdminConfig {
         AdminConfig {
             enabled: true,
-            addr: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             command_url: "/commands".into(),
             prometheus_addr: None,
+            tls: None,
+            rate_limit: std::time::Duration::from_millis(300_000),
+            gateway_idle: std::time::Duration::from_secs(60),
         }
     }
 }
@@ -124,6 +151,9 @@ impl Default for ServerConfig {
             max_session_timeout_ms: 60000,
             extended_types: false,
             digest_enabled: true,
+            read_only_mode: false,
+            local_sessions: false,
+            local_sessions_upgrading: false,
             max_buffer: menagerie_proto::frame::DEFAULT_MAX_BUFFER,
             four_letter_whitelist: vec!["srvr".into()],
             reaper: ReaperConfig::default(),
@@ -138,6 +168,7 @@ impl Default for ServerConfig {
             auth: AuthConfig::default(),
             enforce_quota: false,
             secure_client: None,
+            quorum: None,
             unused_keys: Vec::new(),
         }
     }

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::{ConfigError, invalid};
+use super::quorum::QuorumKeys;
+use super::values::{boolean, number};
 use super::{AdminConfig, ServerConfig};
 use crate::security_config::SecurityKeys;
 
@@ -28,9 +30,11 @@ impl ServerConfig {
         let mut basics = Basics::default();
         let mut admin = AdminKeys::default();
         let mut security = SecurityKeys::default();
+        let mut quorum = QuorumKeys::default();
         for (key, raw) in props {
             let (key, value) = (key.as_str(), raw.trim());
             let taken = security.take(key, value)
+                || quorum.take(key, value)?
                 || basics.take(&mut c, key, value)?
                 || limits(&mut c, key, value)?
                 || log_and_snapshots(&mut c, key, value)?
@@ -45,15 +49,20 @@ impl ServerConfig {
         c.auth = security.auth;
         c.enforce_quota = security.enforce_quota;
         c.secure_client = security.secure_client;
-        basics.finish(&mut c)?;
+        c.admin.tls = security.admin_tls;
+        let data_dir = basics
+            .data_dir
+            .clone()
+            .ok_or(ConfigError::Missing("dataDir"))?;
+        c.quorum = quorum.finish(&data_dir)?;
+        let line_client = c
+            .quorum
+            .as_ref()
+            .and_then(|q| q.me())
+            .and_then(|m| m.client);
+        basics.finish(&mut c, line_client)?;
         Ok(c)
     }
-}
-
-fn number<T: std::str::FromStr>(key: &str, value: &str) -> Result<T, ConfigError> {
-    value
-        .parse()
-        .map_err(|_| invalid(key, value, "not a valid number"))
 }
 
 /// An IP address or a host name (resolved now, first address), as ZooKeeper accepts for its
@@ -69,16 +78,6 @@ fn ip(key: &str, value: &str) -> Result<IpAddr, ConfigError> {
         .and_then(|mut addrs| addrs.next())
         .map(|a| a.ip())
         .ok_or_else(|| invalid(key, value, "not an IP address or a resolvable host name"))
-}
-
-fn boolean(key: &str, value: &str) -> Result<bool, ConfigError> {
-    // Java's Boolean.parseBoolean: "true" in any case is true, anything else false; we are
-    // stricter and refuse values that are neither, since a typo there is surely a mistake.
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "yes" => Ok(true),
-        "false" | "no" => Ok(false),
-        _ => Err(invalid(key, value, "expected true or false")),
-    }
 }
 
 /// `autopurge.purgeInterval`: hours as an integer (ZooKeeper 3.8; 0 or negative disables),
@@ -144,11 +143,22 @@ impl Basics {
 
     /// Stores the directories, the client address and the session timeout bounds (2 and 20
     /// ticks unless given, as in ZooKeeper).
-    fn finish(self, c: &mut ServerConfig) -> Result<(), ConfigError> {
+    /// An ensemble member may take its client address from its `server.N` line instead of
+    /// `clientPort` (`line_client`).
+    fn finish(
+        self,
+        c: &mut ServerConfig,
+        line_client: Option<SocketAddr>,
+    ) -> Result<(), ConfigError> {
         c.data_dir = self.data_dir.ok_or(ConfigError::Missing("dataDir"))?;
         c.data_log_dir = self.data_log_dir.unwrap_or_else(|| c.data_dir.clone());
-        let port = self.port.ok_or(ConfigError::Missing("clientPort"))?;
-        c.client_addr = SocketAddr::new(self.addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port);
+        c.client_addr = match (self.port, line_client) {
+            (Some(port), _) => {
+                SocketAddr::new(self.addr.unwrap_or(IpAddr::from([0, 0, 0, 0])), port)
+            }
+            (None, Some(addr)) => addr,
+            (None, None) => return Err(ConfigError::Missing("clientPort")),
+        };
         let tick = i32::try_from(c.tick_ms)
             .map_err(|_| invalid("tickTime", &c.tick_ms.to_string(), "too large"))?;
         c.min_session_timeout_ms = match self.min_session_timeout {
@@ -195,6 +205,11 @@ fn limits(c: &mut ServerConfig, key: &str, value: &str) -> Result<bool, ConfigEr
             c.extended_types = boolean(key, value)?
         }
         "digest.enabled" | "zookeeper.digest.enabled" => c.digest_enabled = boolean(key, value)?,
+        "readonlymode.enabled" | "zookeeper.readonlymode.enabled" => {
+            c.read_only_mode = boolean(key, value)?
+        }
+        "localSessionsEnabled" => c.local_sessions = boolean(key, value)?,
+        "localSessionsUpgradingEnabled" => c.local_sessions_upgrading = boolean(key, value)?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -275,6 +290,16 @@ impl AdminKeys {
                     return Err(invalid(key, value, "must not be /"));
                 }
             }
+            "admin.rateLimiterIntervalInMS" | "zookeeper.admin.rateLimiterIntervalInMS" => {
+                a.rate_limit = std::time::Duration::from_millis(number(key, value)?)
+            }
+            "admin.gateway.sessionIdleMs" => {
+                let ms: u64 = number(key, value)?;
+                if ms < 100 {
+                    return Err(invalid(key, value, "must be at least 100"));
+                }
+                a.gateway_idle = std::time::Duration::from_millis(ms)
+            }
             "metricsProvider.className" => self.provider = Some(value.to_owned()),
             "metricsProvider.httpHost" => self.metrics_host = Some(ip(key, value)?),
             "metricsProvider.httpPort" => self.metrics_port = Some(number(key, value)?),
@@ -352,7 +377,7 @@ mod tests {
     fn admin_keys() {
         let c = ServerConfig::from_properties(&props("dataDir=d\nclientPort=1\n")).unwrap();
         assert!(c.admin.enabled);
-        assert_eq!(c.admin.addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.admin.addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.admin.command_url, "/commands");
         assert_eq!(c.admin.prometheus_addr, None);
         let c = ServerConfig::from_properties(&props(
@@ -448,11 +473,15 @@ mod tests {
     }
 
     #[test]
-    fn unknown_and_cluster_keys_do_not_stop_startup() {
+    fn unknown_keys_do_not_stop_startup_and_one_server_line_is_standalone() {
         let c = ServerConfig::from_properties(&props(
-            "dataDir=d\nclientPort=1\ninitLimit=5\nserver.1=a:2888:3888\nsomething.new=1\n",
+            "dataDir=d\nclientPort=1\ninitLimit=5\nserver.1=127.0.0.1:2888:3888\nsomething.new=1\n",
         ))
         .unwrap();
-        assert_eq!(c.unused_keys.len(), 3);
+        assert_eq!(c.unused_keys, vec!["something.new".to_string()]);
+        assert_eq!(
+            c.quorum, None,
+            "one server line with standaloneEnabled: standalone"
+        );
     }
 }

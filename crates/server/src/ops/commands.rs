@@ -8,6 +8,7 @@ use menagerie_core::ConnInfo;
 use menagerie_core::{ConnId, Node};
 use serde_json::{Map, Value, json};
 
+use super::ensemble;
 use super::facts::{
     VERSION, dir_size, environment, op_name, session_of, set_trace_mask, trace_mask,
 };
@@ -93,6 +94,9 @@ fn answer(
     view: &ShellView<'_>,
     o: &mut Object,
 ) -> Result<(), String> {
+    if let Some(answered) = ensemble::command(primary, server, view, o) {
+        return answered;
+    }
     match primary {
         "configuration" => configuration(o, view),
         "connection_stat_reset" => server.reset_connection_stats(),
@@ -122,14 +126,8 @@ fn answer(
             o.put("zxid", format!("{:x}", zxid).into());
             o.put("timestamp", timestamp.into());
         }
-        // Standalone: ZooKeeper's answer for a server that is not a quorum member.
-        "leader" => return Err("server is not initialized".to_owned()),
         "monitor" => *o = to_json(&collect(server, view, 0)),
         "observer_connection_stat_reset" | "ruok" => {}
-        "observers" => {
-            o.put("synced_observers", 0.into());
-            o.put("observers", json!([]));
-        }
         "server_stats" => server_stats(o, server, view),
         "set_trace_mask" => return set_trace_mask_command(o, args),
         "stat_reset" => server.reset_stats(),
@@ -139,14 +137,9 @@ fn answer(
             o.put("secure_connections", json!([]));
         }
         "system_properties" => system_properties(o, view),
-        "voting_view" => o.put("current_config", json!({})),
         "watch_summary" => watch_summary(o, server),
         "watches" => watches(o, server),
         "watches_by_path" => watches_by_path(o, server),
-        "zabstate" => {
-            o.put("voting", false.into());
-            o.put("zabstate", "".into());
-        }
         _ => return Err(format!("Unknown command: {primary}")),
     }
     Ok(())
@@ -243,7 +236,10 @@ fn configuration(o: &mut Object, view: &ShellView<'_>) {
     o.put("max_client_cnxns", c.max_client_cnxns.into());
     o.put("min_session_timeout", c.min_session_timeout_ms.into());
     o.put("max_session_timeout", c.max_session_timeout_ms.into());
-    o.put("server_id", 0.into());
+    o.put(
+        "server_id",
+        c.quorum.as_ref().map_or(0, |q| q.my_id.0).into(),
+    );
     o.put("client_port_listen_backlog", (-1).into());
 }
 
@@ -327,7 +323,7 @@ fn server_stats(o: &mut Object, server: &Node, view: &ShellView<'_>) {
         "data_dir_size": data_size,
         "log_dir_size": log_size,
         "provider_null": false,
-        "server_state": "standalone",
+        "server_state": ensemble::server_state(server),
         "last_processed_zxid": server.last_processed_zxid().0,
         "outstanding_requests": server.outstanding(),
         "avg_latency": round4(stats.latency.avg()),

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use menagerie_core::ConnInfo;
 use menagerie_core::{ConnId, Node};
 
+use super::ensemble;
 use super::facts::{VERSION, dir_size, environment, op_name, session_of, trace_mask};
 use super::metric::to_mntr;
 use super::monitor::collect;
@@ -16,6 +17,9 @@ use crate::config::ServerConfig;
 
 /// Renders a whitelisted command; may reset counters (`crst`, `srst`).
 pub fn render(word: &str, server: &mut Node, view: &ShellView<'_>) -> String {
+    if let Some(answer) = ensemble::not_serving_answer(word, server) {
+        return answer;
+    }
     match word {
         "ruok" => "imok".into(),
         // "ro" once the storage has failed and only reads are served.
@@ -36,7 +40,7 @@ pub fn render(word: &str, server: &mut Node, view: &ShellView<'_>) -> String {
         }
         "srst" => {
             server.reset_stats();
-            "Node stats reset.\n".into()
+            "Server stats reset.\n".into()
         }
         "conf" => conf(view.config),
         "envi" => envi(),
@@ -64,6 +68,9 @@ pub fn render(word: &str, server: &mut Node, view: &ShellView<'_>) -> String {
 
 fn srvr(server: &Node, view: &ShellView<'_>, with_clients: bool) -> String {
     let mut s = format!("Zookeeper version: {VERSION}\n");
+    if server.serves_read_only() {
+        s.push_str("READ-ONLY mode; serving only read-only clients\n");
+    }
     if with_clients {
         s.push_str("Clients:\n");
         s.push_str(&requester_line(view));
@@ -85,9 +92,12 @@ fn srvr(server: &Node, view: &ShellView<'_>, with_clients: bool) -> String {
     let _ = writeln!(s, "Connections: {}", server.connection_count() + 1);
     let _ = writeln!(s, "Outstanding: {}", server.outstanding());
     let _ = writeln!(s, "Zxid: 0x{:x}", server.last_processed_zxid());
-    s.push_str("Mode: standalone\n");
+    let _ = writeln!(s, "Mode: {}", ensemble::server_state(server));
     // ZooKeeper counts the root twice (under "/" and its alias "").
     let _ = writeln!(s, "Node count: {}", server.tree().node_count() + 1);
+    if let Some(line) = ensemble::proposal_sizes_line(server) {
+        s.push_str(&line);
+    }
     s
 }
 
@@ -142,7 +152,11 @@ fn conf(c: &ServerConfig) -> String {
     let _ = writeln!(s, "minSessionTimeout={}", c.min_session_timeout_ms);
     let _ = writeln!(s, "maxSessionTimeout={}", c.max_session_timeout_ms);
     let _ = writeln!(s, "clientPortListenBacklog=-1");
-    let _ = writeln!(s, "serverId=0");
+    let id = c.quorum.as_ref().map_or(0, |q| q.my_id.0);
+    let _ = writeln!(s, "serverId={id}");
+    if let Some(q) = &c.quorum {
+        ensemble::conf_lines(q, &mut s);
+    }
     s
 }
 

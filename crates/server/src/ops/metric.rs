@@ -82,23 +82,6 @@ pub fn to_json(metrics: &[Metric]) -> serde_json::Map<String, serde_json::Value>
         .collect()
 }
 
-/// Prometheus text exposition format 0.0.4, as ZooKeeper's PrometheusMetricsProvider writes
-/// it: every numeric metric is a gauge named like its `mntr` key without `zk_`, with the
-/// name as its help text; strings (`version`, `server_state`) are not exported.
-pub fn to_prometheus(metrics: &[Metric]) -> String {
-    let mut s = String::new();
-    for x in metrics {
-        let v = match &x.value {
-            Value::Int(i) => *i as f64,
-            Value::Float(f) => *f,
-            Value::Text(_) => continue,
-        };
-        let _ = writeln!(s, "# HELP {0} {0}\n# TYPE {0} gauge", x.name);
-        let _ = writeln!(s, "{} {}", x.name, java_double(v));
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,8 +108,5 @@ mod tests {
         let json = to_json(&metrics);
         assert_eq!(json["znode_count"], serde_json::json!(5));
         assert!(json["avg_latency"].is_f64());
-        let prom = to_prometheus(&metrics);
-        assert!(!prom.contains("version"));
-        assert!(prom.contains("# TYPE znode_count gauge\nznode_count 5.0\n"));
     }
 }

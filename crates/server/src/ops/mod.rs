@@ -10,12 +10,16 @@
 //! * [`redact`]: secrets and session ids kept out of operator output.
 //! * [`four_letter`]: the four-letter words (`ruok`, `srvr`, `mntr`, ...).
 //! * [`commands`]: ZooKeeper's AdminServer commands and their JSON.
+//! * [`ensemble`]: what an ensemble member adds (its mode, the leader's gauges, the
+//!   ensemble's admin commands).
 //! * [`answer`]: the admin HTTP server's questions ([`Query`]) answered.
 //!
-//! The import graph inside runs one way: `view`, `metric` and `facts` are leaves, `monitor`
-//! builds on them, `four_letter` and `commands` on all of those, and this file on the two.
+//! The import graph inside runs one way: `view`, `metric` and `facts` are leaves,
+//! `ensemble` builds on `metric` and `view`, `monitor` on those, `four_letter` and
+//! `commands` on all of those, and this file on the two.
 
 pub mod commands;
+pub mod ensemble;
 pub mod facts;
 pub mod four_letter;
 pub mod metric;
@@ -33,10 +37,7 @@ use view::ShellView;
 pub fn answer(query: Query, server: &mut Node, view: &ShellView<'_>, storage_ok: bool) -> Answer {
     match query {
         Query::Command { name, args } => Answer::Json(commands::run(&name, &args, server, view)),
-        Query::Metrics => Answer::Metrics(
-            monitor::collect(server, view, 0),
-            monitor::extra_prometheus(&view.fsync.snapshot(), server.stats()),
-        ),
         Query::Ready => Answer::Ready(storage_ok),
+        Query::Http(q) => Answer::Http(crate::http::queries::answer(q, server, view)),
     }
 }

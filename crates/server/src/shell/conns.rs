@@ -40,7 +40,9 @@ impl Connections {
     }
 
     /// Routes outputs in order: txns to `to_persist`, replies and notifications into their
-    /// connection's outbox (flushed at the end of the batch), a close after what is queued.
+    /// connection's outbox (flushed at the end of the batch), a close after what is queued,
+    /// anything else to `others`. It stops after an epoch write or a log cut, leaving the
+    /// rest in `out` for the shell to route once that is done.
     /// A connection whose outbox overflows is killed and remembered for
     /// [`drop_overflowed`](Self::drop_overflowed).
     pub fn route(
@@ -49,7 +51,8 @@ impl Connections {
         to_persist: &mut Vec<Arc<LoggedTxn>>,
         others: &mut Vec<Output>,
     ) {
-        for o in out.drain(..) {
+        let mut rest = std::mem::take(out).into_iter();
+        while let Some(o) = rest.next() {
             match o {
                 Output::Persist(txn) => to_persist.push(txn),
                 Output::Close { conn } => {
@@ -61,6 +64,13 @@ impl Connections {
                 Output::Connected { conn, .. }
                 | Output::Reply { conn, .. }
                 | Output::Notify { conn, .. } => self.push(conn, &o),
+                // A barrier: what follows must wait until the shell has carried it out
+                // (the epoch durable, the log cut, before later appends).
+                o @ (Output::PersistEpoch { .. } | Output::Truncate { .. }) => {
+                    others.push(o);
+                    out.extend(rest);
+                    return;
+                }
                 other => others.push(other),
             }
         }

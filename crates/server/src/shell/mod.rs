@@ -15,9 +15,12 @@
 
 pub mod boot;
 mod conns;
+mod ensemble;
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use menagerie_core::{Input, Node, Now, Output, SnapshotEnd, SnapshotMode};
 use menagerie_host::snapshot::take_snapshot;
@@ -31,11 +34,15 @@ pub use boot::{Clock, recover};
 use conns::Connections;
 
 use crate::config::ServerConfig;
+use crate::config::quorum::QuorumConfig;
 use crate::conn;
 use crate::inbox::{Answer, ConnCounts, Query, SnapshotOutcome, ToShell};
 use crate::ops;
 use crate::ops::view::ShellView;
 use crate::persistence::{Recovered, StorageThread};
+use crate::quorum::QuorumNet;
+use crate::quorum::election::{ElectionNet, ElectionPeers};
+use crate::quorum::link::{LinkContext, ReplicaTemplate};
 use crate::snapshotter::{Progress, Snapshotter};
 
 /// How many messages the shell takes before acknowledging persistence (bounds latency).
@@ -56,7 +63,9 @@ pub struct Listeners {
     /// `secureClientPort` with its TLS acceptor.
     pub secure: Option<(TcpListener, tokio_rustls::TlsAcceptor)>,
     /// The admin HTTP and Prometheus ports.
-    pub admin: crate::admin::Listeners,
+    pub admin: crate::http::Listeners,
+    /// The election port(s) of an ensemble member (empty when standalone).
+    pub election: Vec<TcpListener>,
 }
 
 /// Runs the server until `shutdown` turns true: starts the accept loops and the admin server,
@@ -90,8 +99,20 @@ pub async fn run(
         shutdown.clone(),
     ));
     let admin = tokio::spawn(listeners.admin.serve(tx.clone(), shutdown.clone()));
+    let quorum = config
+        .quorum
+        .as_ref()
+        .map(|q| start_quorum(q, &config, listeners.election, tx.clone()));
+    let election = quorum.as_ref().map(|(_, task)| task.abort_handle());
     let mut shell = Shell::new(config, clock, server, recovered, tx, rx);
+    shell.quorum = quorum.map(|(net, _)| net);
     shell.serve(&mut shutdown).await;
+    if let Some(q) = shell.quorum.as_mut() {
+        q.shutdown();
+    }
+    if let Some(e) = election {
+        e.abort();
+    }
     accept.abort();
     admin.abort();
     if let Some(a) = secure_accept {
@@ -99,6 +120,44 @@ pub async fn run(
     }
     // Dropping the outboxes ends every connection's writer, which closes its socket.
     drop(shell);
+}
+
+/// Starts the election transport and the quorum links of member `q`.
+fn start_quorum(
+    q: &QuorumConfig,
+    config: &ServerConfig,
+    election: Vec<TcpListener>,
+    shell: mpsc::Sender<ToShell>,
+) -> (QuorumNet, tokio::task::JoinHandle<()>) {
+    let cnx_timeout = Duration::from_millis(q.cnx_timeout_ms);
+    let peers = ElectionPeers {
+        me: q.my_id,
+        addrs: q
+            .members
+            .iter()
+            .map(|(id, m)| (*id, m.election.clone()))
+            .collect(),
+        multi_address: q.multi_address,
+        connect_timeout: cnx_timeout,
+        header_timeout: cnx_timeout,
+    };
+    let (net, task) = ElectionNet::start(election, peers, shell.clone());
+    let ctx = LinkContext {
+        shell,
+        template: replica_template(config),
+        init_timeout: Duration::from_millis(config.tick_ms * q.init_limit.max(1)),
+        ids: Arc::default(),
+    };
+    (QuorumNet::new(q, net, ctx), task)
+}
+
+/// The settings of a fresh replica (a SNAP stream's, or one rebuilt after a TRUNC).
+fn replica_template(config: &ServerConfig) -> ReplicaTemplate {
+    ReplicaTemplate {
+        extended_types: config.extended_types,
+        seed: 0,
+        digest_enabled: config.digest_enabled,
+    }
 }
 
 /// The shell's state: the core, the connections, the storage thread and the snapshots.
@@ -119,8 +178,8 @@ struct Shell {
     storage_ok: bool,
     dirs: DataDirs,
     fsync_stats: Arc<FsyncStats>,
-    /// The snapshot the core asked for, started after the batch.
-    snapshot_asked: Option<SnapshotMode>,
+    /// The snapshots the core asked for, started after the batch, one at a time.
+    snapshot_asked: VecDeque<SnapshotMode>,
     snapshot: Option<Snapshotter>,
     snapshots_started: u64,
     conns: Connections,
@@ -130,6 +189,9 @@ struct Shell {
     to_persist: Vec<Arc<LoggedTxn>>,
     /// Outputs for others than the client connections and the log.
     others: Vec<Output>,
+    /// The ensemble transport of a member (`None` when standalone, or after the member
+    /// left the ensemble because its disk failed).
+    quorum: Option<QuorumNet>,
 }
 
 impl Shell {
@@ -163,13 +225,14 @@ impl Shell {
             storage_ok: true,
             dirs,
             fsync_stats,
-            snapshot_asked: None,
+            snapshot_asked: VecDeque::new(),
             snapshot: None,
             snapshots_started: 0,
             conns: Connections::default(),
             out: Vec::new(),
             to_persist: Vec::new(),
             others: Vec::new(),
+            quorum: None,
         }
     }
 
@@ -195,6 +258,7 @@ impl Shell {
             msg = self.inbox.recv() => msg.map(Wake::Message),
             _ = sleep_until(deadline) => Some(Wake::Timer),
             _ = snapshot_room(&self.snapshot) => Some(Wake::SnapshotRoom),
+            _ = stream_room(&self.quorum) => Some(Wake::SnapshotRoom),
         }
     }
 
@@ -262,6 +326,7 @@ impl Shell {
             ToShell::Admin { query, reply } => self.on_admin(now, query, reply),
             ToShell::StorageFailed(e) => self.on_storage_failed(now, &e),
             ToShell::SnapshotDone { id, outcome } => self.on_snapshot_done(now, id, outcome),
+            ToShell::Link { peer, link, event } => self.on_link(now, peer, link, event),
         }
     }
 
@@ -277,14 +342,18 @@ impl Shell {
         }
     }
 
-    /// Routes the core's outputs (see [`Connections::route`]).
+    /// Routes the core's outputs (see [`Connections::route`]) and carries out the others,
+    /// until the outputs they lead to are routed too.
     fn dispatch(&mut self) {
-        self.conns
-            .route(&mut self.out, &mut self.to_persist, &mut self.others);
-        for o in std::mem::take(&mut self.others) {
-            match o {
-                Output::TakeSnapshot(mode) => self.snapshot_asked = Some(mode),
-                other => tracing::warn!(output = ?other, "ensemble output in a standalone shell"),
+        loop {
+            self.conns
+                .route(&mut self.out, &mut self.to_persist, &mut self.others);
+            if self.others.is_empty() && self.out.is_empty() {
+                return;
+            }
+            let now = self.clock.now();
+            for o in std::mem::take(&mut self.others) {
+                self.other_output(now, o);
             }
         }
     }
@@ -372,6 +441,7 @@ impl Shell {
         self.conns.flush();
         self.schedule_snapshot(now);
         self.step_snapshot(now);
+        self.end_batch_quorum(now);
         self.dispatch();
     }
 
@@ -398,7 +468,7 @@ impl Shell {
         if !self.storage_ok || self.snapshot.is_some() {
             return;
         }
-        let Some(mode) = self.snapshot_asked.take() else {
+        let Some(mode) = self.snapshot_asked.pop_front() else {
             return;
         };
         self.storage.send(LogWork::Roll);
@@ -451,6 +521,14 @@ async fn snapshot_room(snapshot: &Option<Snapshotter>) {
     match snapshot {
         Some(s) => s.room().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Resolves when a SNAP stream can take another slice (never without one).
+async fn stream_room(quorum: &Option<QuorumNet>) {
+    match quorum {
+        Some(q) if q.streaming() => q.stream_room().await,
+        _ => std::future::pending().await,
     }
 }
 

@@ -216,3 +216,17 @@ fn epochs_and_initialize_marker() {
     assert!(dirs.take_initialize_marker().unwrap());
     assert!(!dirs.take_initialize_marker().unwrap());
 }
+
+#[test]
+fn a_cut_removes_later_snapshots_and_bounds_which_one_loads() {
+    let (mem, dirs) = dirs();
+    for z in [3, 7, 9] {
+        snap(&dirs, z);
+    }
+    let within = dirs.load_snapshot_within(8, root_data).unwrap().unwrap();
+    assert_eq!((within.file.zxid, within.value.as_str()), (7, "7"));
+    assert!(dirs.load_snapshot_within(2, root_data).unwrap().is_none());
+    assert_eq!(dirs.remove_snapshots_after(7).unwrap(), 1);
+    assert_eq!(names(&mem, dirs.snap_dir()), ["snapshot.3", "snapshot.7"]);
+    assert_eq!(dirs.remove_snapshots_after(7).unwrap(), 0);
+}

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use menagerie_proto::txn::TxnHeader;
 
 use super::{TXNLOG_MAGIC, TXNLOG_VERSION};
-use crate::datadir::list_log_files;
 use crate::fs::Fs;
+use crate::names::list_log_files;
 use crate::stream::{JuteIn, is_eof};
 use crate::{Error, Result};
 use menagerie_proto::jute::Record;

@@ -10,12 +10,13 @@ use menagerie_proto::response::Response;
 use serde_json::{Value, json};
 
 use super::args::parse_opts;
-use super::commands::usage_of;
 use super::format::{
     data_text, java_list, keeper_error, plain_keeper_error, stat_json, stat_text, validate_path,
 };
+use super::nodes::{err_on, unexpected};
 use super::session::WatchKind;
-use super::znode::{CmdResult, Ctx, err_on, path_arg, unexpected};
+use super::usage::usage_of;
+use super::znode::{CmdResult, Ctx, path_arg};
 use crate::client::ClientError;
 
 impl Ctx<'_, '_> {

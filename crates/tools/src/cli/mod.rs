@@ -26,11 +26,13 @@ pub mod admin;
 pub mod args;
 pub mod commands;
 pub mod format;
+pub mod nodes;
 pub mod quota;
 pub mod session;
 pub mod shell;
 pub mod transfer;
 pub mod tz;
+pub mod usage;
 pub mod znode;
 
 use std::io::Write;

@@ -8,8 +8,8 @@ use serde_json::json;
 
 use super::args::Parsed;
 use super::format::{keeper_error, parse_stats_track, stats_track_text, validate_path};
+use super::nodes::read_node;
 use super::session::Io;
-use super::znode::read_node;
 use crate::client::{Client, ClientError};
 
 const QUOTA_ROOT: &str = "/zookeeper/quota";

@@ -16,8 +16,8 @@ use super::format::{
     acl_from_json, acl_json, data_from_json, data_json, event_json, event_text, keeper_error,
     validate_path,
 };
+use super::nodes::{join, read_node};
 use super::session::{Io, Shared};
-use super::znode::{join, read_node};
 use crate::client::{Client, ClientError};
 
 /// Most nodes `tree` / `export` visit (a bound, not a target).

@@ -7,21 +7,22 @@ use std::sync::Arc;
 use menagerie_proto::ErrorCode;
 use menagerie_proto::records::{
     Acl, CreateRequest, CreateTtlRequest, DeleteRequest, GetDataRequest, PathRequest,
-    PathWatchRequest, SetAclRequest, SetDataRequest, Stat,
+    PathWatchRequest, SetAclRequest, SetDataRequest,
 };
 use menagerie_proto::request::Request;
 use menagerie_proto::response::{MultiResult, Response};
 use serde_json::{Value, json};
 
 use super::args::{Parsed, parse_opts};
-use super::commands::usage_of;
 use super::format::{
     acl_json, acl_text, data_json, data_text, java_list, keeper_error, parse_acl,
     plain_keeper_error, stat_json, stat_text, validate_path,
 };
+use super::nodes::{err_on, join, unexpected};
 use super::quota;
 use super::session::{Io, WatchKind};
 use super::transfer;
+use super::usage::usage_of;
 use crate::client::{Client, ClientError};
 
 /// What a subtree walk does with each node.
@@ -44,21 +45,6 @@ pub(super) struct Ctx<'a, 'b> {
 
 /// A command failure: the message zkCli prints on stderr (exit status 1).
 pub(super) type CmdResult = Result<(), String>;
-
-/// Maps a call error on `path` to zkCli's message.
-pub(super) fn err_on(path: &str) -> impl Fn(ClientError) -> String + '_ {
-    move |e| match e {
-        ClientError::Server(code) => keeper_error(code, Some(path)),
-        ClientError::ConnectionLoss | ClientError::Io(_) => {
-            plain_keeper_error(ErrorCode::ConnectionLoss, Some(path))
-        }
-        e => e.to_string(),
-    }
-}
-
-pub(super) fn unexpected(r: &Response) -> String {
-    format!("unexpected response from the server: {r:?}")
-}
 
 /// The path argument (positional 1) of a parsed command, validated.
 pub(super) fn path_arg(p: &Parsed, usage: &str) -> Result<String, String> {
@@ -597,15 +583,6 @@ impl Ctx<'_, '_> {
     }
 }
 
-/// `parent/child` without doubling the root's slash.
-pub fn join(parent: &str, child: &str) -> String {
-    if parent == "/" {
-        format!("/{child}")
-    } else {
-        format!("{parent}/{child}")
-    }
-}
-
 /// A hex dump like zkCli's `get -x`: offset, 16 bytes in hex, the printable characters.
 fn hexdump(data: &[u8]) -> String {
     let mut s = String::new();
@@ -627,23 +604,6 @@ fn hexdump(data: &[u8]) -> String {
         s.push('\n');
     }
     s.trim_end_matches('\n').to_string()
-}
-
-/// Reads data and stat of a node; `None` if it does not exist.
-pub async fn read_node(
-    client: &Client,
-    path: &str,
-) -> Result<Option<(Option<Vec<u8>>, Stat)>, String> {
-    let r = Request::GetData(GetDataRequest {
-        path: path.to_string(),
-        watch: false,
-    });
-    match client.call(r).await {
-        Ok((_, Response::GetData { data, stat })) => Ok(Some((data, stat))),
-        Ok((_, r)) => Err(unexpected(&r)),
-        Err(ClientError::Server(ErrorCode::NoNode)) => Ok(None),
-        Err(e) => Err(err_on(path)(e)),
-    }
 }
 
 /// `create`'s mode flags (`-e`, `-s`, `-c`, `-t ttl`) as the create flags and the TTL (for a

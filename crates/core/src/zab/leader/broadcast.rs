@@ -26,6 +26,7 @@ impl Leader {
         self.last_proposed = zxid;
         acts.push(Action::Persist(Arc::clone(&txn)));
         let p = proposal(&txn);
+        self.proposal_sizes.record(p.payload().len());
         let followers: Vec<ServerId> = self
             .learners
             .iter()

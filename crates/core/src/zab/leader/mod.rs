@@ -68,6 +68,40 @@ struct Establishing {
     deadline_ms: u64,
 }
 
+/// The sizes of the proposals a leader sent, in bytes (-1 before the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProposalSizes {
+    /// The last one.
+    pub last: i64,
+    /// The smallest.
+    pub min: i64,
+    /// The largest.
+    pub max: i64,
+}
+
+impl Default for ProposalSizes {
+    fn default() -> Self {
+        ProposalSizes {
+            last: -1,
+            min: -1,
+            max: -1,
+        }
+    }
+}
+
+impl ProposalSizes {
+    fn record(&mut self, size: usize) {
+        let size = i64::try_from(size).unwrap_or(i64::MAX);
+        self.last = size;
+        self.min = if self.min < 0 {
+            size
+        } else {
+            self.min.min(size)
+        };
+        self.max = self.max.max(size);
+    }
+}
+
 /// What the node must handle itself from a learner's packet.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FromLearner {
@@ -96,6 +130,8 @@ pub struct Leader {
     last_committed: Zxid,
     /// Forwarded syncs: answered once this zxid commits.
     syncs: Vec<(Zxid, ServerId)>,
+    /// Sizes of the proposals sent (ZooKeeper's `ProposalStats`).
+    proposal_sizes: ProposalSizes,
     /// Half-tick timer: pings every half tick, liveness every tick.
     half_ticks: u64,
     next_half_tick_ms: u64,
@@ -135,6 +171,7 @@ impl Leader {
             last_proposed: last_logged,
             last_committed: last_logged,
             syncs: Vec::new(),
+            proposal_sizes: ProposalSizes::default(),
             half_ticks: 0,
             next_half_tick_ms: now + tick_ms / 2,
             tick_ms,
@@ -180,6 +217,16 @@ impl Leader {
             tracing::info!(learner = %peer, "learner disconnected");
         }
         self.syncs.retain(|(_, s)| *s != peer);
+    }
+
+    /// The sizes of the proposals sent so far.
+    pub fn proposal_sizes(&self) -> ProposalSizes {
+        self.proposal_sizes
+    }
+
+    /// Forwarded syncs waiting for their commit.
+    pub fn pending_syncs(&self) -> usize {
+        self.syncs.len()
     }
 
     /// A packet from a learner. Returns what the node must handle itself.

@@ -1,0 +1,251 @@
+//! Questions the HTTP layer asks the shell task, answered from the core between client
+//! inputs (so every answer is a consistent view), and the answers.
+
+use std::collections::{BTreeMap, BinaryHeap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use menagerie_core::Node;
+use menagerie_core::auth::{check_acl, digest_auth};
+use menagerie_proto::records::Id;
+use serde::Serialize;
+
+use super::auth::Credential;
+use crate::ops::view::ShellView;
+
+/// A question for the shell.
+#[derive(Debug)]
+pub enum HttpQuery {
+    /// Whether `credential` has `perm` on `path` (ZooKeeper's admin command authorization).
+    Authorize {
+        /// Who.
+        credential: Credential,
+        /// Permission bits (ZooKeeper's `Perms`).
+        perm: i32,
+        /// The node whose ACL decides.
+        path: String,
+    },
+    /// The largest znodes by data size.
+    Largest {
+        /// How many.
+        limit: usize,
+    },
+    /// Live sessions with their connections, ephemerals and watches.
+    Sessions,
+    /// Write a snapshot of the tree now (ZooKeeper 3.9's `snapshot` command).
+    Snapshot,
+    /// The numbers of a `/metrics` scrape.
+    Metrics,
+    /// Where the transaction log is (for the change history, read off the shell task).
+    LogDir,
+}
+
+/// The shell's answer.
+#[derive(Debug)]
+pub enum HttpAnswer {
+    /// To [`HttpQuery::Authorize`].
+    Authorized(Result<(), Denied>),
+    /// To [`HttpQuery::Largest`], with `jute.maxbuffer`.
+    Largest(Vec<NodeSize>, usize),
+    /// To [`HttpQuery::Sessions`].
+    Sessions(Vec<SessionInfo>),
+    /// To [`HttpQuery::Snapshot`]: the file written and its zxid, or why not.
+    Snapshot(Result<(PathBuf, i64), String>),
+    /// To [`HttpQuery::Metrics`].
+    Metrics(Box<super::metrics::Scrape>),
+    /// To [`HttpQuery::LogDir`]: the data directories.
+    LogDir(menagerie_storage::DataDirs),
+}
+
+/// Why an authorization failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// The identities lack the permission.
+    NoAuth,
+    /// The node does not exist.
+    NoNode,
+}
+
+/// One znode and its data size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+pub struct NodeSize {
+    /// Data length in bytes.
+    pub bytes: usize,
+    /// The node.
+    pub path: String,
+}
+
+/// What the console shows of a live session.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    /// Session id in hex (`0x...`), as ZooKeeper prints it.
+    pub session_id: String,
+    /// Client address (`unknown` when not connected).
+    pub client: String,
+    /// Negotiated timeout, ms.
+    pub timeout_ms: i32,
+    /// Wall-clock ms of the connection's establishment.
+    pub established_ms: i64,
+    /// Wall-clock ms of the last reply to it.
+    pub last_response_ms: i64,
+    /// Requests received on the connection.
+    pub requests: u64,
+    /// Its ephemeral nodes.
+    pub ephemerals: Vec<String>,
+    /// Paths with a data watch of the connection.
+    pub watches: Vec<String>,
+}
+
+/// Answers `q`; called by the shell task.
+pub fn answer(q: HttpQuery, server: &Node, view: &ShellView<'_>) -> HttpAnswer {
+    match q {
+        HttpQuery::Authorize {
+            credential,
+            perm,
+            path,
+        } => HttpAnswer::Authorized(authorize(server, view, &credential, perm, &path)),
+        HttpQuery::Largest { limit } => {
+            HttpAnswer::Largest(largest(server, limit), view.config.max_buffer)
+        }
+        HttpQuery::Sessions => HttpAnswer::Sessions(sessions(server, view)),
+        HttpQuery::Snapshot => HttpAnswer::Snapshot(snapshot(server, view)),
+        HttpQuery::LogDir => HttpAnswer::LogDir(data_dirs(view)),
+        HttpQuery::Metrics => HttpAnswer::Metrics(Box::new(super::metrics::Scrape {
+            metrics: crate::ops::monitor::collect(server, view, 0),
+            fsync: view.fsync.snapshot(),
+            stats: server.stats().clone(),
+        })),
+    }
+}
+
+/// The identities a credential gives, as the matching ZooKeeper provider adds them.
+pub fn identities(credential: &Credential, view: &ShellView<'_>) -> Vec<Id> {
+    let auth = &view.config.auth;
+    match credential {
+        Credential::Digest(user_password) => digest_auth(user_password, auth),
+        Credential::Ip(ip) => vec![Id {
+            scheme: "ip".into(),
+            id: ip.clone(),
+        }],
+        Credential::X509(subject) => {
+            let mut ids = vec![Id {
+                scheme: "x509".into(),
+                id: subject.clone(),
+            }];
+            if auth.x509_super_user.as_deref() == Some(subject.as_str()) {
+                ids.push(Id {
+                    scheme: "super".into(),
+                    id: subject.clone(),
+                });
+            }
+            ids
+        }
+    }
+}
+
+fn authorize(
+    server: &Node,
+    view: &ShellView<'_>,
+    credential: &Credential,
+    perm: i32,
+    path: &str,
+) -> Result<(), Denied> {
+    let tree = server.tree();
+    let node = tree.get(path).ok_or(Denied::NoNode)?;
+    let ids = identities(credential, view);
+    let acl = tree.acl(node);
+    // ZooKeeper checks each bit of `perm` on its own.
+    for bit in (0..5).map(|b| 1 << b).filter(|b| perm & b != 0) {
+        if !check_acl(acl, bit, &ids, view.config.auth.skip_acl) {
+            return Err(Denied::NoAuth);
+        }
+    }
+    Ok(())
+}
+
+/// The `limit` largest nodes (one pass, a bounded heap).
+fn largest(server: &Node, limit: usize) -> Vec<NodeSize> {
+    let limit = limit.clamp(1, 1000);
+    let mut heap: BinaryHeap<std::cmp::Reverse<(usize, Arc<str>)>> = BinaryHeap::new();
+    server.tree().for_each_preorder(|n| {
+        let bytes = n.data_len();
+        if heap.len() < limit {
+            heap.push(std::cmp::Reverse((bytes, Arc::from(n.path()))));
+        } else if heap.peek().is_some_and(|m| m.0.0 < bytes) {
+            heap.pop();
+            heap.push(std::cmp::Reverse((bytes, Arc::from(n.path()))));
+        }
+    });
+    let mut v: Vec<NodeSize> = heap
+        .into_iter()
+        .map(|std::cmp::Reverse((bytes, path))| NodeSize {
+            bytes,
+            path: path.to_string(),
+        })
+        .collect();
+    v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
+    v
+}
+
+fn sessions(server: &Node, view: &ShellView<'_>) -> Vec<SessionInfo> {
+    let mut watches: BTreeMap<menagerie_core::ConnId, Vec<String>> = BTreeMap::new();
+    for (path, conn) in server.data_watches() {
+        watches.entry(conn).or_default().push(path);
+    }
+    let tree = server.tree();
+    let mut out: Vec<SessionInfo> = server
+        .connections()
+        .into_iter()
+        .filter(|c| c.session != menagerie_proto::SessionId::NONE)
+        .map(|c| SessionInfo {
+            session_id: format!("0x{:x}", c.session.0),
+            client: view
+                .peers
+                .get(&c.conn)
+                .map_or_else(|| "unknown".into(), ToString::to_string),
+            timeout_ms: c.timeout_ms,
+            established_ms: c.stats.established_ms,
+            last_response_ms: c.stats.last_response_ms,
+            requests: c.stats.received,
+            ephemerals: tree.ephemerals(c.session.0).map(str::to_owned).collect(),
+            watches: watches.remove(&c.conn).unwrap_or_default(),
+        })
+        .collect();
+    // Sessions without a connection (their client is reconnecting or gone).
+    let connected: std::collections::HashSet<i64> =
+        server.connections().iter().map(|c| c.session.0).collect();
+    for s in server.sessions() {
+        let id = s.id.0;
+        if !connected.contains(&id) {
+            out.push(SessionInfo {
+                session_id: format!("0x{id:x}"),
+                client: "unknown".into(),
+                timeout_ms: s.timeout_ms,
+                established_ms: 0,
+                last_response_ms: 0,
+                requests: 0,
+                ephemerals: tree.ephemerals(id).map(str::to_owned).collect(),
+                watches: Vec::new(),
+            });
+        }
+    }
+    out
+}
+
+/// Writes a snapshot into the data directory as of the last applied zxid (exact, not
+/// fuzzy: written from the core's own task).
+fn snapshot(server: &Node, view: &ShellView<'_>) -> Result<(PathBuf, i64), String> {
+    let dirs = data_dirs(view);
+    let zxid = server.last_processed_zxid().0;
+    menagerie_host::snapshot::take_snapshot(&dirs, server.replica())
+        .map(|path| (path, zxid))
+        .map_err(|e| e.to_string())
+}
+
+fn data_dirs(view: &ShellView<'_>) -> menagerie_storage::DataDirs {
+    menagerie_storage::DataDirs::new(
+        Arc::new(menagerie_storage::StdFs),
+        &view.config.data_dir,
+        Some(&view.config.data_log_dir),
+    )
+}
