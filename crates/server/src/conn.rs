@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::admission::Refusal;
 use crate::config::ServerConfig;
 use crate::inbox::{ConnCounts, ToShell};
 use crate::outbox::{Chunk, OutboxRx, WriteSide, outbox};
@@ -52,7 +53,7 @@ pub async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     while let Some((stream, peer)) =
-        next_admitted(&listener, &config, &counts, &mut shutdown, "client").await
+        next_admitted(&listener, &counts, &mut shutdown, "client").await
     {
         let _ = stream.set_nodelay(true);
         let conn = next_conn_id();
@@ -78,7 +79,7 @@ pub async fn secure_accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     while let Some((stream, peer)) =
-        next_admitted(&listener, &config, &counts, &mut shutdown, "secure client").await
+        next_admitted(&listener, &counts, &mut shutdown, "secure client").await
     {
         let _ = stream.set_nodelay(true);
         let conn = next_conn_id();
@@ -98,20 +99,22 @@ pub async fn secure_accept_loop(
                     serve(conn, read, write, peer, subject, &config, &shell).await;
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(peer = %peer, error = %e, "TLS handshake failed; closing")
+                    crate::throttled_warn!(peer = %peer, error = %e, "TLS handshake failed; closing")
                 }
-                Err(_) => tracing::warn!(peer = %peer, "no TLS handshake in time; closing"),
+                Err(_) => {
+                    crate::throttled_warn!(peer = %peer, "no TLS handshake in time; closing")
+                }
             }
             release(&counts, peer);
         });
     }
 }
 
-/// The next connection `maxClientCnxns` admits (others are closed and logged); `None` at
-/// shutdown. An accept error (e.g. EMFILE) backs off briefly instead of spinning.
+/// The next connection [`crate::admission`] admits (others are closed, with a throttled
+/// warning); `None` at shutdown. An accept error (e.g. EMFILE) backs off briefly instead of
+/// spinning.
 async fn next_admitted(
     listener: &TcpListener,
-    config: &ServerConfig,
     counts: &ConnCounts,
     shutdown: &mut watch::Receiver<bool>,
     port: &str,
@@ -122,40 +125,30 @@ async fn next_admitted(
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(error = %e, port, "accept failed");
+                    crate::throttled_warn!(error = %e, port, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
         };
-        if admit(config, counts, peer) {
-            return Some((stream, peer));
+        let admitted = match counts.lock() {
+            Ok(mut table) => table.admit(peer.ip()),
+            Err(_) => Ok(()),
+        };
+        match admitted {
+            Ok(()) => return Some((stream, peer)),
+            Err(Refusal::PerAddress(limit)) => crate::throttled_warn!(peer = %peer, port, limit,
+                "too many connections from this address (maxClientCnxns); closing"),
+            Err(Refusal::Total(limit)) => crate::throttled_warn!(peer = %peer, port, limit,
+                "too many connections (maxCnxns, or the open file limit less the descriptors \
+                 kept for storage); closing"),
         }
-        tracing::warn!(peer = %peer, port, limit = config.max_client_cnxns,
-            "too many connections from this address (maxClientCnxns); closing");
     }
-}
-
-fn admit(config: &ServerConfig, counts: &ConnCounts, peer: SocketAddr) -> bool {
-    let Ok(mut map) = counts.lock() else {
-        return true;
-    };
-    let n = map.entry(peer.ip()).or_insert(0);
-    if config.max_client_cnxns > 0 && *n >= config.max_client_cnxns {
-        return false;
-    }
-    *n += 1;
-    true
 }
 
 fn release(counts: &ConnCounts, peer: SocketAddr) {
-    if let Ok(mut map) = counts.lock()
-        && let Some(n) = map.get_mut(&peer.ip())
-    {
-        *n -= 1;
-        if *n == 0 {
-            map.remove(&peer.ip());
-        }
+    if let Ok(mut table) = counts.lock() {
+        table.release(peer.ip());
     }
 }
 
@@ -349,7 +342,7 @@ fn log_end(conn: ConnId, peer: SocketAddr, end: &ReadEnd) {
             tracing::debug!(conn = conn.0, peer = %peer, error = %e, "connection error")
         }
         ReadEnd::Protocol(m) => {
-            tracing::warn!(conn = conn.0, peer = %peer, "closing connection: {m}")
+            crate::throttled_warn!(conn = conn.0, peer = %peer, "closing connection: {m}")
         }
     }
 }

@@ -14,8 +14,11 @@
 //! * [`http`]: the admin port on hyper/axum: AdminServer commands, Prometheus metrics,
 //!   probes, the REST gateway and the web console, with TLS and authentication.
 //! * [`purge`]: autopurge of old snapshots and logs.
+//! * [`admission`]: which connections are admitted (per address, in all, descriptor budget);
+//!   [`throttle`]: rate-limited warnings.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod config;
 pub mod conn;
 pub mod dirlock;
@@ -29,6 +32,7 @@ pub mod quorum;
 pub mod security_config;
 pub mod shell;
 pub mod snapshotter;
+pub mod throttle;
 pub mod tls;
 
 use std::net::SocketAddr;

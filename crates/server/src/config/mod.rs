@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub client_addr: SocketAddr,
     /// `maxClientCnxns` per client IP; 0 = unlimited.
     pub max_client_cnxns: usize,
+    /// `maxCnxns`: client connections in all (both client ports); 0 = no limit but the
+    /// descriptor budget (see [`crate::admission`]).
+    pub max_cnxns: usize,
     /// `minSessionTimeout`, ms.
     pub min_session_timeout_ms: i32,
     /// `maxSessionTimeout`, ms.
@@ -147,6 +150,7 @@ impl Default for ServerConfig {
             data_log_dir: PathBuf::from("data"),
             client_addr: SocketAddr::from(([127, 0, 0, 1], 2181)),
             max_client_cnxns: 60,
+            max_cnxns: 0,
             min_session_timeout_ms: 6000,
             max_session_timeout_ms: 60000,
             extended_types: false,

@@ -86,7 +86,7 @@ impl Connections {
             }
             return;
         }
-        tracing::warn!(
+        crate::throttled_warn!(
             conn = conn.0,
             limit = MAX_QUEUED_BYTES,
             "client is not reading its replies; closing the connection"

@@ -68,6 +68,19 @@ pub struct Listeners {
     pub election: Vec<TcpListener>,
 }
 
+/// The accept loops' connection table: `maxClientCnxns`, and `maxCnxns` within the budget
+/// of file descriptors (the soft limit raised to the hard one first).
+fn admission_table(config: &ServerConfig) -> crate::admission::ConnTable {
+    let fd_limit = crate::admission::raise_fd_limit();
+    let total = crate::admission::total_limit(config.max_cnxns, fd_limit);
+    tracing::info!(
+        max_cnxns = total,
+        open_file_limit = ?fd_limit,
+        "client connections admitted in all (maxCnxns within the open file limit)"
+    );
+    crate::admission::ConnTable::new(config.max_client_cnxns, total)
+}
+
 /// Runs the server until `shutdown` turns true: starts the accept loops and the admin server,
 /// then the shell's loop.
 pub async fn run(
@@ -80,7 +93,7 @@ pub async fn run(
 ) {
     let (tx, rx) = mpsc::channel::<ToShell>(4096);
     let config = Arc::new(config);
-    let counts: ConnCounts = Arc::default();
+    let counts: ConnCounts = Arc::new(std::sync::Mutex::new(admission_table(&config)));
     let secure_accept = listeners.secure.map(|(l, acceptor)| {
         tokio::spawn(conn::secure_accept_loop(
             l,
