@@ -70,3 +70,53 @@ async fn multi_and_multi_read_take_only_their_own_kind_of_op() {
     }
     assert_eq!(exists(&mut s, 4, "/b").await.2, -101, "nothing created");
 }
+
+/// Reads until the server closes the connection; the bytes read, or `None` if it is still
+/// open after `wait`.
+async fn read_until_closed(
+    s: &mut tokio::net::TcpStream,
+    wait: std::time::Duration,
+) -> Option<usize> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut total = 0;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(total),
+            Ok(Ok(n)) => total += n,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_do_not_read_are_closed_when_together_they_hold_too_much() {
+    // 8 MiB for all clients' unsent replies; one connection alone may queue 64 MiB.
+    let f = common::start_with(|c| c.max_queued_bytes_total = 8 << 20).await;
+    let (mut owner, _) = handshake(f.addr()).await;
+    let data = vec![7u8; 900_000];
+    assert_eq!(
+        call(&mut owner, &request(1, 1, &create_body("/big", &data)))
+            .await
+            .2,
+        0
+    );
+    // 40 getData of 0.9 MB (36 MB of replies), sent without reading any reply.
+    let (mut hog, _) = handshake(f.addr()).await;
+    let mut burst = Vec::new();
+    for xid in 1..=40 {
+        burst.extend(request(xid, 4, &path_watch("/big")));
+    }
+    send(&mut hog, &burst).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let got = read_until_closed(&mut hog, std::time::Duration::from_secs(10)).await;
+    let got = got.expect("the connection holding the most is closed");
+    assert!(
+        got < 40 * 900_000,
+        "closed before all replies were sent ({got} bytes)"
+    );
+    // Everyone else is served.
+    assert_eq!(exists(&mut owner, 2, "/big").await.2, 0);
+    still_serving(f.addr()).await;
+}

@@ -225,6 +225,7 @@ impl Shell {
         let (durable_tx, durable) = watch::channel(0i64);
         let storage = StorageThread::start(log, durable_tx, to_self.clone());
         let _ = replayed;
+        let conns = Connections::new(config.max_queued_bytes_total);
         Shell {
             started: clock.now(),
             config,
@@ -241,7 +242,7 @@ impl Shell {
             snapshot_asked: VecDeque::new(),
             snapshot: None,
             snapshots_started: 0,
-            conns: Connections::default(),
+            conns,
             out: Vec::new(),
             to_persist: Vec::new(),
             others: Vec::new(),
@@ -452,6 +453,7 @@ impl Shell {
         // One write per connection, after the txns went to the disk so that the fsync starts
         // first.
         self.conns.flush();
+        self.drop_overflowed(now);
         self.schedule_snapshot(now);
         self.step_snapshot(now);
         self.end_batch_quorum(now);
