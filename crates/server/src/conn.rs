@@ -230,7 +230,7 @@ async fn serve<R>(
     let connect = match first_packet(conn, peer, &mut reader, config.max_buffer).await {
         None => return,
         Some(FirstPacket::FourLetterWord(word)) => {
-            four_letter(word, peer, write, config, shell).await;
+            four_letter(word, peer, &mut reader, write, config, shell).await;
             return;
         }
         Some(FirstPacket::Connect(req)) => req,
@@ -463,15 +463,28 @@ async fn write_loop(mut w: WriteSide, rx: OutboxRx) {
     }
 }
 
-async fn four_letter(
+async fn four_letter<R: AsyncRead + Unpin>(
     word: [u8; 4],
     peer: SocketAddr,
+    reader: &mut BufReader<R>,
     mut w: WriteSide,
     config: &ServerConfig,
     shell: &mpsc::Sender<ToShell>,
 ) {
     let word = String::from_utf8_lossy(&word).into_owned();
-    let text = if config.four_letter_allowed(&word) {
+    let text = if word == "stmk" && config.four_letter_allowed(&word) {
+        // The new mask follows as an 8-byte big-endian long; the answer is the mask.
+        let mut mask = [0u8; 8];
+        match tokio::time::timeout(SESSIONLESS_TIMEOUT, reader.read_exact(&mut mask)).await {
+            Ok(Ok(_)) => {
+                let mask = i64::from_be_bytes(mask);
+                crate::ops::facts::set_trace_mask(mask);
+                tracing::info!(peer = %peer, mask, "trace mask set (stmk)");
+                mask.to_string()
+            }
+            _ => return,
+        }
+    } else if config.four_letter_allowed(&word) {
         let (reply, rx) = oneshot::channel();
         if shell
             .send(ToShell::FourLetter {
