@@ -86,6 +86,11 @@ async fn outputs_never_show_secrets_or_whole_session_ids() {
             .expect("request");
         outputs.push((cmd.to_owned(), body));
     }
+    // The console's sessions view (the REST gateway), open to anyone who reaches the port.
+    let body = tokio::task::spawn_blocking(move || http_get(admin, "/api/v1/server/sessions"))
+        .await
+        .expect("request");
+    outputs.push(("/api/v1/server/sessions".to_owned(), body));
 
     for (name, text) in &outputs {
         for whole in [format!("{id:x}"), format!("{id:X}"), id.to_string()] {
@@ -108,6 +113,7 @@ async fn outputs_never_show_secrets_or_whole_session_ids() {
         "dump",
         "watches",
         "watches_by_path",
+        "/api/v1/server/sessions",
     ] {
         let text = &outputs.iter().find(|(n, _)| n == name).expect("output").1;
         assert!(text.contains(&masked), "{name} lacks {masked}: {text}");
