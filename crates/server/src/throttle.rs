@@ -1,6 +1,6 @@
 //! Rate-limited warnings: a flood of bad connections must not flood the log (issue 16,
 //! item 14). Each kind of warning is logged at most once per [`WARN_INTERVAL`]; the next
-//! line that gets through says how many were left out meanwhile.
+//! line that gets through says how many were left out meanwhile (they are logged at DEBUG).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -50,13 +50,16 @@ impl Default for Throttle {
 }
 
 /// `tracing::warn!` through a `static` [`Throttle`] of this call site; lines that get through
-/// carry `suppressed`, the number left out since the previous one.
+/// carry `suppressed`, the number left out since the previous one. The ones left out are
+/// logged at DEBUG level.
 #[macro_export]
 macro_rules! throttled_warn {
     ($($arg:tt)+) => {{
         static THROTTLE: $crate::throttle::Throttle = $crate::throttle::Throttle::new();
         if let Some(suppressed) = THROTTLE.allow(std::time::Instant::now()) {
             tracing::warn!(suppressed, $($arg)+);
+        } else {
+            tracing::debug!($($arg)+);
         }
     }};
 }
