@@ -40,6 +40,9 @@ pub struct EnsembleConfig {
     pub observer_sync_enabled: bool,
     /// Hierarchical quorums (`group.N`, `weight.N`); `None` for majorities.
     pub hierarchy: Option<Hierarchy>,
+    /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round and
+    /// the leader answers learners' syncs only after one (a Menagerie extension).
+    pub linearizable_reads: bool,
 }
 
 /// Hierarchical quorums (ZooKeeper's `QuorumHierarchical`): voters in disjoint groups, each
@@ -101,6 +104,7 @@ impl EnsembleConfig {
             commit_log_count: 500,
             observer_sync_enabled: true,
             hierarchy: None,
+            linearizable_reads: false,
         }
     }
 

@@ -97,6 +97,14 @@ pub enum Input {
         /// What it says.
         notification: Notification,
     },
+    /// The election-port connection to `peer` came up (`up`) or closed: a closed one means
+    /// no better vote can come from it (the election may decide without waiting).
+    ElectionLink {
+        /// The other end.
+        peer: ServerId,
+        /// Whether the connection is up.
+        up: bool,
+    },
     /// A quorum-port link to `peer` is up: on a learner, its connection to the leader it was
     /// told to dial ([`Output::ConnectToLeader`](crate::Output::ConnectToLeader)); on a
     /// leader, a learner's connection whose first packet (FOLLOWERINFO or OBSERVERINFO,

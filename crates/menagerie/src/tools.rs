@@ -12,7 +12,8 @@ use menagerie_tools::bench::{BenchConfig, Workload};
 /// `menagerie bench`'s options.
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
-    /// Server address.
+    /// Server address, or an ensemble's members joined by commas (sessions are spread over
+    /// them; setup goes to the first).
     #[arg(long, default_value = "127.0.0.1:2181")]
     target: String,
     /// Concurrent sessions.

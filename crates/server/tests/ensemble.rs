@@ -294,6 +294,29 @@ async fn a_member_far_behind_syncs_by_snapshot_and_one_slightly_behind_by_diff()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linearizable_reads_on_every_member_see_the_write_acknowledged_before() {
+    // With the setting, a plain read (no sync) on any member, issued after a write was
+    // acknowledged through another member, returns that write.
+    let mut e = Ensemble::new("menagerie.linearizableReads=true\n");
+    e.start_all().await;
+    e.formed().await;
+    let writer = client(e.addr(0)).await;
+    create(&writer, "/lin", b"0").await;
+    let readers = [client(e.addr(1)).await, client(e.addr(2)).await];
+    for n in 1..=50 {
+        let value = n.to_string().into_bytes();
+        within(writer.set_data("/lin", &value, None))
+            .await
+            .expect("set_data");
+        for (i, r) in readers.iter().enumerate() {
+            let (data, _) = within(r.get_data("/lin")).await.expect("get_data");
+            assert_eq!(data, value, "member {} after write {n}", i + 1);
+        }
+    }
+    e.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hierarchical_quorums_serve_with_two_of_three_groups() {
     // Four members in three groups: {3, 4} is a quorum (two of the three groups), which a
     // majority of four would not be (the same test without the group lines fails).

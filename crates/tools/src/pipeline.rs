@@ -47,7 +47,8 @@ pub struct Script {
 /// How to run the driver.
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
-    /// `host:port`.
+    /// `host:port`, or several joined by commas (an ensemble's members: session `i`
+    /// connects to the `i`-th modulo their number).
     pub target: String,
     /// Requests in flight per session.
     pub outstanding: usize,
@@ -155,8 +156,8 @@ async fn drive_all(
     ops: Arc<AtomicU64>,
 ) -> Result<DriverResult, ClientError> {
     let mut conns = Vec::new();
-    for s in scripts {
-        conns.push((connect(&config.target).await?, s));
+    for (i, s) in scripts.into_iter().enumerate() {
+        conns.push((connect(member(&config.target, i)).await?, s));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -227,8 +228,8 @@ async fn churn_all(
     let results = local
         .run_until(async {
             let mut tasks = Vec::new();
-            for _ in 0..loops {
-                let (ops, target) = (Arc::clone(&ops), config.target.clone());
+            for i in 0..loops {
+                let (ops, target) = (Arc::clone(&ops), member(&config.target, i).to_string());
                 tasks.push(tokio::task::spawn_local(async move {
                     let mut r = SessionResult {
                         ops: 0,
@@ -289,10 +290,10 @@ async fn fanout_rounds(
     path: &str,
 ) -> Result<DriverResult, ClientError> {
     let mut conns = Vec::with_capacity(watchers);
-    for _ in 0..watchers {
-        conns.push(connect(&config.target).await?);
+    for i in 0..watchers {
+        conns.push(connect(member(&config.target, i)).await?);
     }
-    let mut setter = connect(&config.target).await?;
+    let mut setter = connect(member(&config.target, 0)).await?;
     let arm = Encoded::new(&Request::Exists(PathWatchRequest {
         path: path.into(),
         watch: true,
@@ -385,6 +386,12 @@ async fn create_and_close(target: &str) -> Result<(), ClientError> {
             };
         }
     }
+}
+
+/// The `i`-th (modulo their number) of the comma-separated addresses in `targets`.
+pub fn member(targets: &str, i: usize) -> &str {
+    let n = targets.split(',').count();
+    targets.split(',').nth(i % n).unwrap_or(targets).trim()
 }
 
 /// Connects and creates a session; returns the socket ready for requests.

@@ -36,6 +36,9 @@ pub(crate) enum Slot {
         received_ms: u64,
         released: bool,
     },
+    /// Reads behind it wait for a linearizable-read round (leadership confirmed, or the
+    /// leader's answer to a sync) that started after they arrived.
+    Barrier { round: u64, released: bool },
 }
 
 /// Where a connection's session stands.

@@ -10,6 +10,7 @@ mod auth;
 pub(crate) mod conn;
 pub mod reads;
 pub mod stats;
+mod waits;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -22,6 +23,7 @@ use menagerie_proto::{ErrorCode, SessionId, Zxid};
 pub use conn::ConnInfo;
 use conn::{Conn, SessionState, Slot};
 pub use stats::{ConnStats, Latency, LatencyHistogram, Stats};
+pub(crate) use waits::Forwarded;
 
 use crate::auth::{AuthConfig, passes_enforcement};
 use crate::input::{BadRequest, ConnId, Now};
@@ -48,9 +50,11 @@ pub struct Front {
     /// Counter mixed into SASL nonces.
     sasl_serial: u64,
     /// Syncs forwarded to the leader, oldest first (its SYNC answers release them in order).
-    forwarded_syncs: VecDeque<ConnId>,
+    forwarded_syncs: VecDeque<Forwarded>,
     /// Syncs of a leader's own clients: released once this zxid has committed.
     local_syncs: Vec<(Zxid, ConnId)>,
+    /// Connections with reads behind a linearizable-read barrier, by round.
+    barriers: BTreeMap<u64, Vec<ConnId>>,
 }
 
 impl Front {
@@ -64,6 +68,7 @@ impl Front {
             sasl_serial: 0,
             forwarded_syncs: VecDeque::new(),
             local_syncs: Vec::new(),
+            barriers: BTreeMap::new(),
         }
     }
 
@@ -341,65 +346,8 @@ impl Front {
         match c.queue.front() {
             Some(Slot::Read { .. } | Slot::Error { .. }) => c.queue.pop_front(),
             Some(Slot::Sync { released: true, .. }) => c.queue.pop_front(),
+            Some(Slot::Barrier { released: true, .. }) => c.queue.pop_front(),
             _ => None,
-        }
-    }
-
-    /// Queues a `sync` that waits for the leader: `until` a zxid commits (a leader's own
-    /// client) or, with `None`, the leader's SYNC answer (a learner's client).
-    pub(crate) fn push_sync(
-        &mut self,
-        now: Now,
-        conn: ConnId,
-        xid: i32,
-        path: String,
-        until: Option<Zxid>,
-    ) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        c.queue.push_back(Slot::Sync {
-            xid,
-            path,
-            received_ms: now.mono_ms,
-            released: false,
-        });
-        match until {
-            Some(z) => self.local_syncs.push((z, conn)),
-            None => self.forwarded_syncs.push_back(conn),
-        }
-    }
-
-    /// The leader answered the oldest forwarded sync; returns its connection.
-    pub(crate) fn release_forwarded_sync(&mut self) -> Option<ConnId> {
-        let conn = self.forwarded_syncs.pop_front()?;
-        self.release_sync(conn);
-        Some(conn)
-    }
-
-    /// Releases the local syncs waiting for `zxid` or less; returns their connections.
-    pub(crate) fn release_local_syncs(&mut self, zxid: Zxid) -> Vec<ConnId> {
-        let (done, waiting): (Vec<_>, Vec<_>) =
-            self.local_syncs.drain(..).partition(|(z, _)| *z <= zxid);
-        self.local_syncs = waiting;
-        let conns: Vec<ConnId> = done.into_iter().map(|(_, c)| c).collect();
-        for c in &conns {
-            self.release_sync(*c);
-        }
-        conns
-    }
-
-    fn release_sync(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.get_mut(&conn) else {
-            return;
-        };
-        for slot in c.queue.iter_mut() {
-            if let Slot::Sync { released, .. } = slot
-                && !*released
-            {
-                *released = true;
-                return;
-            }
         }
     }
 

@@ -116,6 +116,21 @@ impl Node {
         self.election_step(now, step, out);
     }
 
+    /// The election connection to `peer` came up or closed.
+    pub(super) fn election_link(
+        &mut self,
+        now: Now,
+        peer: ServerId,
+        up: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(zab) = self.zab.as_mut() else {
+            return;
+        };
+        let step = zab.election.link(now.mono_ms, peer, up, &zab.config);
+        self.election_step(now, step, out);
+    }
+
     fn election_step(&mut self, now: Now, step: ElectionStep, out: &mut Vec<Output>) {
         for (to, notification) in step.sends {
             out.push(Output::SendVote { to, notification });
@@ -285,11 +300,8 @@ impl Node {
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),
             Action::StepDown(why) => self.step_down(now, why, out),
-            Action::SyncDone => {
-                if let Some(conn) = self.front.release_forwarded_sync() {
-                    self.drain(now, conn, out);
-                }
-            }
+            Action::SyncDone => self.sync_answered(now, out),
+            Action::Confirmed(round) => self.round_done(now, round, out),
             Action::Revalidated(session, valid) => self.revalidated(now, session, valid, out),
         }
     }
@@ -341,11 +353,18 @@ impl Node {
                 sessions.add(s, t, now.mono_ms);
             }
         }
+        let mut sync_ms = 0;
         if let Some(zab) = self.zab() {
             zab.election.established(epoch);
             zab.last_logged = zab.last_logged.max(start);
+            sync_ms = now.mono_ms.saturating_sub(zab.since.1);
         }
-        tracing::info!(epoch, "serving clients");
+        // With the election's line, the failover's phases: election, then discovery and sync.
+        tracing::info!(
+            epoch,
+            sync_ms,
+            "serving clients; discovery and sync took {sync_ms} ms"
+        );
     }
 
     /// Leaves the role: clients are disconnected (they reconnect elsewhere), what was
@@ -376,6 +395,7 @@ impl Node {
         for conn in self.front.conn_ids() {
             self.close(conn, out);
         }
+        self.forget_rounds();
         // Local sessions die with the role (their clients find them expired elsewhere).
         self.local = super::local_sessions::LocalSessions::default();
         self.start_election(now, out);

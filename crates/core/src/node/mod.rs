@@ -14,6 +14,7 @@
 
 pub mod ensemble;
 pub mod ensemble_view;
+mod linearizable;
 pub mod local_sessions;
 pub mod read_only;
 mod requests;
@@ -62,6 +63,8 @@ pub struct Node {
     ro: read_only::ReadOnly,
     /// Sessions local to this member (`localSessionsEnabled`).
     local: local_sessions::LocalSessions,
+    /// A learner's linearizable-read rounds (`menagerie.linearizableReads`).
+    lin: linearizable::LearnerRounds,
 }
 
 /// Who asked for a snapshot ([`Output::TakeSnapshot`]).
@@ -98,6 +101,7 @@ impl Node {
             snapshots_asked: VecDeque::new(),
             ro: read_only::ReadOnly::default(),
             local: local_sessions::LocalSessions::default(),
+            lin: linearizable::LearnerRounds::default(),
             front: Front::new(session_ids),
             replica,
             watches: WatchManager::new(config.seed),
@@ -146,6 +150,7 @@ impl Node {
             Input::Tick => self.tick(now, out),
             Input::StorageFailed => self.storage_failed(out),
             Input::Vote { from, notification } => self.vote(now, from, notification, out),
+            Input::ElectionLink { peer, up } => self.election_link(now, peer, up, out),
             Input::PeerUp { peer } => self.peer_up(now, peer, out),
             Input::PeerDown { peer } => self.peer_down(now, peer, out),
             Input::Peer { from, packet } => self.peer_packet(now, from, packet, out),

@@ -241,6 +241,9 @@ impl Node {
             Request::CloseSession => self.close_session(now, conn, session, xid, out),
             r if write => self.submit_write(now, call, Ok(r), out),
             r @ Request::Sync(_) => self.sync(now, conn, xid, r, out),
+            r if self.reads_linearized() => {
+                self.linearizable_read(now, (conn, session, xid), r, out)
+            }
             r => self.read_now_or_queued(now, conn, xid, r, out),
         }
     }
@@ -344,6 +347,7 @@ impl Node {
                     let body = Response::Sync { path };
                     self.front.reply(conn, xid, zxid, ErrorCode::Ok, body, out);
                 }
+                Slot::Barrier { .. } => {}
                 Slot::Write { .. } => return,
             }
         }

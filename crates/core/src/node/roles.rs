@@ -217,7 +217,7 @@ impl Node {
     }
 
     /// Sends a client's request to the leader with the connection's identities.
-    fn forward(
+    pub(super) fn forward(
         &mut self,
         conn: ConnId,
         session: SessionId,
@@ -309,8 +309,8 @@ impl Node {
             }
             Some(OpCode::Sync) => {
                 let mut acts = Actions::new();
-                if let Role::Leading(l) = &mut self.role {
-                    l.sync(from, &mut acts);
+                if let (Role::Leading(l), Some(zab)) = (&mut self.role, &self.zab) {
+                    l.sync(from, &zab.config, &mut acts);
                 }
                 self.exec(now, acts, out);
                 return;

@@ -44,6 +44,9 @@ pub enum Action {
     StepDown(&'static str),
     /// The leader answered a forwarded `sync`: the oldest one waiting completes.
     SyncDone,
+    /// A leadership confirmation round (linearizable reads) is over: reads waiting for it
+    /// may be served.
+    Confirmed(u64),
     /// The leader answered a REVALIDATE.
     Revalidated(SessionId, bool),
 }

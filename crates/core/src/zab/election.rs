@@ -8,7 +8,7 @@
 //! not LOOKING still answers LOOKING voters with its vote, which is how a restarted member
 //! finds an established leader.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use menagerie_proto::quorum::{Notification, PeerState};
 use menagerie_proto::{ServerId, Zxid};
@@ -54,6 +54,9 @@ pub struct Election {
     round: Option<Round>,
     /// Notifications to this member from itself, handled after the current input.
     loopback: Vec<Notification>,
+    /// Members whose election connection the transport saw close (a killed process): no
+    /// better vote can come from them until they reconnect.
+    unreachable: BTreeSet<ServerId>,
 }
 
 impl Election {
@@ -72,6 +75,52 @@ impl Election {
             },
             round: None,
             loopback: Vec::new(),
+            unreachable: BTreeSet::new(),
+        }
+    }
+
+    /// The election connection to `peer` came up or closed. In the quiet period before a
+    /// decision, once every voter still reachable agrees with the proposal, no better vote
+    /// can come and the member decides at once instead of waiting out `finalizeWait`
+    /// (a Menagerie shortcut: safety never rested on the wait, since every member of the
+    /// agreeing quorum only adopts a proposal at least as recent as itself).
+    pub fn link(
+        &mut self,
+        now: u64,
+        peer: ServerId,
+        up: bool,
+        config: &EnsembleConfig,
+    ) -> ElectionStep {
+        if up {
+            self.unreachable.remove(&peer);
+        } else {
+            self.unreachable.insert(peer);
+        }
+        let mut step = ElectionStep::default();
+        self.decide_if_all_agree(now, config, &mut step);
+        step
+    }
+
+    /// Decides now if the quiet period runs and every reachable voter agrees.
+    fn decide_if_all_agree(&mut self, now: u64, config: &EnsembleConfig, step: &mut ElectionStep) {
+        let Some(r) = self.round.as_mut() else {
+            return;
+        };
+        if r.finalize_at.is_none() {
+            return;
+        }
+        let target = Vote {
+            election_epoch: self.logical_clock,
+            ..r.proposal
+        };
+        let all_agree = config.voters().all(|v| {
+            v == self.me
+                || self.unreachable.contains(&v)
+                || r.recvset.get(&v).is_some_and(|n| n.same_as(&target))
+        });
+        if all_agree {
+            r.finalize_at = Some(now);
+            *step = self.tick(now, config);
         }
     }
 
@@ -195,6 +244,12 @@ impl Election {
         let mut step = ElectionStep::default();
         self.receive_one(now, from, n, config, &mut step);
         self.drain_loopback(now, config, &mut step);
+        if step.decided.is_none() {
+            let mut early = ElectionStep::default();
+            self.decide_if_all_agree(now, config, &mut early);
+            step.sends.extend(early.sends);
+            step.decided = early.decided;
+        }
         step
     }
 
@@ -609,6 +664,36 @@ mod tests {
         net.run(2_000);
         let v = net.decided.get(&ServerId(3)).expect("3 decided");
         assert_eq!((v.leader, v.state), (ServerId(2), PeerState::Following));
+    }
+
+    /// A member whose election connection closed (a killed leader) cannot send a better
+    /// vote: the survivors decide as soon as they agree instead of waiting `finalizeWait`.
+    #[test]
+    fn survivors_decide_at_once_when_the_missing_member_is_known_gone() {
+        for known_gone in [false, true] {
+            let mut net = Net::new(config(&[1, 2, 3], &[]));
+            net.down = vec![ServerId(3)];
+            if known_gone {
+                for s in [1, 2] {
+                    if let Some(e) = net.members.get_mut(&ServerId(s)) {
+                        let step = e.link(0, ServerId(3), false, &net.config);
+                        assert!(step.decided.is_none(), "not looking yet");
+                    }
+                }
+            }
+            net.start(1, Zxid::ZERO, 0);
+            net.start(2, Zxid::ZERO, 0);
+            net.run(0);
+            let decided = net.decided.len();
+            assert_eq!(
+                decided,
+                if known_gone { 2 } else { 0 },
+                "known gone: {known_gone}"
+            );
+            net.run(FINALIZE_WAIT_MS + 20);
+            assert_eq!(net.decided.len(), 2);
+            assert!(net.decided.values().all(|v| v.leader == ServerId(2)));
+        }
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub struct QuorumConfig {
     pub observer_sync_enabled: bool,
     /// Hierarchical quorums (`group.N`, `weight.N`), if configured.
     pub hierarchy: Option<Hierarchy>,
+    /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round.
+    pub linearizable_reads: bool,
 }
 
 impl QuorumConfig {
@@ -100,6 +102,7 @@ impl QuorumConfig {
         e.commit_log_count = self.commit_log_count;
         e.observer_sync_enabled = self.observer_sync_enabled;
         e.hierarchy = self.hierarchy.clone();
+        e.linearizable_reads = self.linearizable_reads;
         e
     }
 }
@@ -121,6 +124,7 @@ pub(super) struct QuorumKeys {
     max_notification_ms: Option<u64>,
     commit_log_count: Option<usize>,
     sync_enabled: Option<bool>,
+    linearizable_reads: bool,
     dynamic_file: Option<PathBuf>,
     /// `group.G` values by gid, with the key as written.
     groups: BTreeMap<u64, (String, String)>,
@@ -170,6 +174,7 @@ impl QuorumKeys {
             "syncEnabled" | "observer.syncEnabled" | "zookeeper.observer.syncEnabled" => {
                 self.sync_enabled = Some(boolean(key, value)?)
             }
+            "menagerie.linearizableReads" => self.linearizable_reads = boolean(key, value)?,
             "dynamicConfigFile" => self.dynamic_file = Some(PathBuf::from(value)),
             "electionAlg" if value.trim() != "3" => {
                 return Err(invalid(key, value, "only 3 (fast leader election) exists"));
@@ -311,6 +316,7 @@ impl QuorumKeys {
             commit_log_count: self.commit_log_count.unwrap_or(500).max(500),
             observer_sync_enabled: self.sync_enabled.unwrap_or(true),
             hierarchy,
+            linearizable_reads: self.linearizable_reads,
         }))
     }
 

@@ -82,6 +82,7 @@ impl ElectionNet {
             cmd,
             conns: BTreeMap::new(),
             next_conn: 0,
+            events: Vec::new(),
         };
         let task = tokio::spawn(manager.run(listeners, rx));
         (net, task)
@@ -123,6 +124,8 @@ struct Manager {
     cmd: mpsc::UnboundedSender<Cmd>,
     conns: BTreeMap<ServerId, Peer>,
     next_conn: u64,
+    /// Connections that came up or closed, for the core, in order.
+    events: Vec<(ServerId, bool)>,
 }
 
 impl Manager {
@@ -148,7 +151,14 @@ impl Manager {
                     let p = self.peer(sid);
                     if p.conn.as_ref().is_some_and(|(c, _)| *c == id) {
                         p.conn = None;
+                        self.events.push((sid, false));
                     }
+                }
+            }
+            for (peer, up) in std::mem::take(&mut self.events) {
+                let input = Input::ElectionLink { peer, up };
+                if self.shell.send(ToShell::Input(input)).await.is_err() {
+                    return;
                 }
             }
         }
@@ -206,6 +216,7 @@ impl Manager {
         tokio::spawn(writer(write, rx, cmd.clone(), sid, id));
         let read = std::io::Cursor::new(rest).chain(read);
         tokio::spawn(reader(read, self.shell.clone(), cmd, sid, id));
+        self.events.push((sid, true));
         tracing::debug!(peer = %sid, "election connection up");
     }
 }

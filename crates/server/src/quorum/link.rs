@@ -63,11 +63,16 @@ impl LinkContext {
     }
 }
 
-/// A learner dials its leader: up to 5 attempts 100 ms apart (ZooKeeper's learner), each
+/// Pauses between a learner's attempts to reach its leader: short at first, since the
+/// leader opens its quorum port only as it takes the role, about when its followers dial
+/// (ZooKeeper waits 100 ms each time); about as long in all as ZooKeeper's five attempts.
+const DIAL_PAUSES_MS: [u64; 7] = [5, 10, 20, 40, 80, 160, 160];
+
+/// A learner dials its leader: up to 8 attempts (pauses of [`DIAL_PAUSES_MS`]), each
 /// bounded by the init timeout. The link's events go to the shell; a failed dial is a `Down`.
 pub fn dial(addrs: Vec<std::net::SocketAddr>, leader: ServerId, id: u64, ctx: LinkContext) {
     tokio::spawn(async move {
-        for attempt in 0..5 {
+        for attempt in 0..=DIAL_PAUSES_MS.len() {
             for addr in &addrs {
                 let connect = tokio::time::timeout(ctx.init_timeout, TcpStream::connect(addr));
                 if let Ok(Ok(stream)) = connect.await {
@@ -76,8 +81,8 @@ pub fn dial(addrs: Vec<std::net::SocketAddr>, leader: ServerId, id: u64, ctx: Li
                     return;
                 }
             }
-            if attempt < 4 {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            if let Some(pause) = DIAL_PAUSES_MS.get(attempt) {
+                tokio::time::sleep(Duration::from_millis(*pause)).await;
             }
         }
         tracing::warn!(leader = %leader, "cannot connect to the leader's quorum port");

@@ -21,7 +21,7 @@ pub use plan::{Limit, Plan};
 pub use tasks::POPULATE_ROOT;
 
 use crate::client::{Client, ClientError};
-use crate::pipeline::{DriverConfig, Script};
+use crate::pipeline::{DriverConfig, Script, member};
 use menagerie_proto::records::{CreateRequest, GetDataRequest, PathWatchRequest, SetDataRequest};
 use menagerie_proto::request::Request;
 
@@ -99,7 +99,8 @@ impl Workload {
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
-    /// `host:port`.
+    /// `host:port`, or an ensemble's members joined by commas: session `i` connects to the
+    /// `i`-th (modulo their number); setup and `srvr` go to the first.
     pub target: String,
     /// Concurrent sessions.
     pub sessions: usize,
@@ -208,7 +209,8 @@ pub async fn run(config: &BenchConfig, workload: Workload) -> Result<BenchResult
         return tasks::populate(config, n).await;
     }
     let root = bench_root();
-    let setup = Arc::new(Client::connect(&config.target, Duration::from_secs(30)).await?);
+    let setup =
+        Arc::new(Client::connect(member(&config.target, 0), Duration::from_secs(30)).await?);
     ensure(&setup, &root).await?;
     let result = match workload {
         Workload::WatchFanout(n) if config.rate.is_none() => {

@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{BenchConfig, BenchResult, Workload, bench_root, run};
 use crate::client::ClientError;
+use crate::pipeline::member;
 
 /// ZooKeeper's default `maxClientCnxns`.
 pub const ZOOKEEPER_DEFAULT_MAX_CNXNS: usize = 60;
@@ -46,13 +47,13 @@ impl Plan {
         workloads: &[Workload],
         given: Option<usize>,
     ) -> Result<Plan, ClientError> {
-        let srvr = four_letter(&config.target, "srvr").await?;
+        let srvr = four_letter(member(&config.target, 0), "srvr").await?;
         let limit = match given {
             Some(n) => Limit {
                 per_address: n,
                 source: "--max-client-cnxns",
             },
-            None => match four_letter(&config.target, "conf")
+            None => match four_letter(member(&config.target, 0), "conf")
                 .await
                 .ok()
                 .and_then(|t| conf_max_cnxns(&t))
@@ -168,7 +169,7 @@ impl Plan {
     /// Prints how long the run took and how many transactions it left in the server's
     /// transaction log, with how to purge them.
     pub async fn finish(&self, config: &BenchConfig) {
-        let after = four_letter(&config.target, "srvr")
+        let after = four_letter(member(&config.target, 0), "srvr")
             .await
             .ok()
             .and_then(|t| zxid(&t));

@@ -16,6 +16,9 @@ use super::{
     report_progress, scripts,
 };
 use crate::client::{Client, ClientError};
+use crate::pipeline::member;
+use menagerie_proto::records::PathRequest;
+use menagerie_proto::request::Request;
 
 /// Counters shared by the tasks of one run.
 struct Counters {
@@ -71,6 +74,7 @@ pub(super) async fn closed_loop(
     workload: Workload,
 ) -> Result<BenchResult, ClientError> {
     prepare(setup, root, workload, config.sessions).await?;
+    caught_up(config, root).await?;
     if let Some(scripts) = scripts(root, workload, config.sessions) {
         return pipelined(config, workload, scripts).await;
     }
@@ -78,6 +82,19 @@ pub(super) async fn closed_loop(
         return churned(config).await;
     }
     task_loops(config, root, workload).await
+}
+
+/// With several members in the target, a `sync` through each so that every member serves
+/// what the setup created before the sessions start.
+async fn caught_up(config: &BenchConfig, root: &str) -> Result<(), ClientError> {
+    let members = config.target.split(',').count();
+    for i in (1..members).filter(|_| members > 1) {
+        let c = Client::connect(member(&config.target, i), Duration::from_secs(30)).await?;
+        c.call(Request::Sync(PathRequest { path: root.into() }))
+            .await?;
+        let _ = c.close().await;
+    }
+    Ok(())
 }
 
 /// `sessions` clients with `outstanding` tasks each, every task running one operation
@@ -88,9 +105,9 @@ async fn task_loops(
     workload: Workload,
 ) -> Result<BenchResult, ClientError> {
     let mut clients = Vec::new();
-    for _ in 0..config.sessions {
+    for s in 0..config.sessions {
         clients.push(Arc::new(
-            Client::connect(&config.target, Duration::from_secs(30)).await?,
+            Client::connect(member(&config.target, s), Duration::from_secs(30)).await?,
         ));
     }
     let counters = Counters::new();
@@ -100,7 +117,7 @@ async fn task_loops(
             let worker = Worker {
                 client: Arc::clone(client),
                 counters: Arc::clone(&counters),
-                target: config.target.clone(),
+                target: member(&config.target, s).to_string(),
                 root: root.to_string(),
                 rate: config.rate,
                 session: s,
@@ -229,8 +246,8 @@ pub(super) async fn watch_fanout(
     let node = format!("{root}/watched");
     ensure(setup, &node).await?;
     let mut watchers = Vec::new();
-    for _ in 0..n {
-        let c = Client::connect(&config.target, Duration::from_secs(30)).await?;
+    for i in 0..n {
+        let c = Client::connect(member(&config.target, i), Duration::from_secs(30)).await?;
         let events = c
             .take_events()
             .ok_or_else(|| ClientError::Protocol("events taken".into()))?;
@@ -271,7 +288,7 @@ pub const POPULATE_ROOT: &str = "/menagerie-populate";
 /// Creates `n` nodes of 100 bytes under [`POPULATE_ROOT`] (kept), as fast as the server
 /// takes them.
 pub(super) async fn populate(config: &BenchConfig, n: u64) -> Result<BenchResult, ClientError> {
-    let setup = Client::connect(&config.target, Duration::from_secs(30)).await?;
+    let setup = Client::connect(member(&config.target, 0), Duration::from_secs(30)).await?;
     ensure(&setup, POPULATE_ROOT).await?;
     // 1,000 parents, so that no node has a million children.
     let parents = n.div_ceil(1000).max(1);
@@ -281,8 +298,9 @@ pub(super) async fn populate(config: &BenchConfig, n: u64) -> Result<BenchResult
     let next = Arc::new(AtomicU64::new(0));
     let counters = Counters::new();
     let mut tasks = Vec::new();
-    for _ in 0..config.sessions {
-        let client = Arc::new(Client::connect(&config.target, Duration::from_secs(30)).await?);
+    for s in 0..config.sessions {
+        let client =
+            Arc::new(Client::connect(member(&config.target, s), Duration::from_secs(30)).await?);
         for _ in 0..config.outstanding {
             let (client, next, c) = (
                 Arc::clone(&client),

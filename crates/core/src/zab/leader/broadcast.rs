@@ -62,7 +62,11 @@ impl Leader {
                 None
             }
             Some(PacketType::Request) => Some(FromLearner::Request(p)),
-            Some(PacketType::Ping) => Some(FromLearner::Touches(p.data.unwrap_or_default())),
+            Some(PacketType::Ping) => {
+                self.confirmations.replied(from);
+                self.check_confirmed(config, acts);
+                Some(FromLearner::Touches(p.data.unwrap_or_default()))
+            }
             Some(PacketType::Revalidate) => {
                 Some(FromLearner::Revalidate(p.data.unwrap_or_default()))
             }
@@ -134,8 +138,18 @@ impl Leader {
         }
     }
 
-    /// A learner forwarded a `sync`: answered once what is proposed now has committed.
-    pub fn sync(&mut self, learner: ServerId, acts: &mut Actions) {
+    /// A learner forwarded a `sync`: answered once what is proposed now has committed
+    /// (and, with linearizable reads, once a confirmation round started after it is over).
+    pub fn sync(&mut self, learner: ServerId, config: &EnsembleConfig, acts: &mut Actions) {
+        if config.linearizable_reads {
+            let round = self.confirm(config, acts);
+            self.confirming_syncs.push((round, learner));
+            return;
+        }
+        self.sync_after_commit(learner, acts);
+    }
+
+    fn sync_after_commit(&mut self, learner: ServerId, acts: &mut Actions) {
         if self.outstanding.is_empty() {
             self.deliver(
                 learner,
@@ -192,7 +206,40 @@ impl Leader {
         for (s, h) in &self.learners {
             if h.phase == Phase::Broadcast {
                 acts.push(Action::Send(*s, QuorumPacket::new(PacketType::Ping, zxid)));
+                self.confirmations.sent(*s);
             }
+        }
+    }
+
+    /// Asks for a leadership confirmation round (linearizable reads): returns the round
+    /// whose end (`Action::Confirmed`) releases the caller, starting it now if none is in
+    /// flight (reads arriving meanwhile share the next one).
+    pub fn confirm(&mut self, config: &EnsembleConfig, acts: &mut Actions) -> u64 {
+        let joined = self.confirmations.join();
+        if joined.start {
+            self.ping(acts);
+            self.confirmations.started(joined.round);
+            self.check_confirmed(config, acts);
+        }
+        joined.round
+    }
+
+    /// Ends the round in flight if a quorum confirmed it: the syncs waiting for it go on to
+    /// wait for their commit, the node is told, and the next round starts if one is wanted.
+    fn check_confirmed(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
+        let Some((round, again)) = self.confirmations.confirmed(self.me, config) else {
+            return;
+        };
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.confirming_syncs)
+            .into_iter()
+            .partition(|(r, _)| *r <= round);
+        self.confirming_syncs = waiting;
+        for (_, learner) in done {
+            self.sync_after_commit(learner, acts);
+        }
+        acts.push(Action::Confirmed(round));
+        if again {
+            self.confirm(config, acts);
         }
     }
 

@@ -7,6 +7,7 @@
 //! reaches a Java 3.8 learner between NEWLEADER and UPTODATE can crash its sync).
 
 mod broadcast;
+pub mod confirm;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -130,6 +131,10 @@ pub struct Leader {
     last_committed: Zxid,
     /// Forwarded syncs: answered once this zxid commits.
     syncs: Vec<(Zxid, ServerId)>,
+    /// Leadership confirmation rounds (linearizable reads), and the learners' syncs that
+    /// wait for one (with `linearizableReads`).
+    confirmations: confirm::Confirmations,
+    confirming_syncs: Vec<(u64, ServerId)>,
     /// Sizes of the proposals sent (ZooKeeper's `ProposalStats`).
     proposal_sizes: ProposalSizes,
     /// Half-tick timer: pings every half tick, liveness every tick.
@@ -171,6 +176,8 @@ impl Leader {
             last_proposed: last_logged,
             last_committed: last_logged,
             syncs: Vec::new(),
+            confirmations: confirm::Confirmations::default(),
+            confirming_syncs: Vec::new(),
             proposal_sizes: ProposalSizes::default(),
             half_ticks: 0,
             next_half_tick_ms: now + tick_ms / 2,
@@ -217,6 +224,8 @@ impl Leader {
             tracing::info!(learner = %peer, "learner disconnected");
         }
         self.syncs.retain(|(_, s)| *s != peer);
+        self.confirming_syncs.retain(|(_, s)| *s != peer);
+        self.confirmations.reset(peer);
     }
 
     /// The sizes of the proposals sent so far.
@@ -303,6 +312,7 @@ impl Leader {
             ack_deadline_tick: tick + config.init_limit + config.sync_limit,
         };
         self.learners.insert(from, handler);
+        self.confirmations.reset(from);
         tracing::info!(learner = %from, observer, accepted_epoch = p.zxid.epoch(), "learner registered");
         match (&mut self.establishing, self.epoch) {
             (Some(e), None) => {
