@@ -2,6 +2,9 @@
 //! service offers it with users from a JAAS `Server` section (`DigestLoginModule`,
 //! `user_<name>="<password>"`). Only `qop=auth` is offered (no integrity or privacy
 //! layer), as ZooKeeper's clients use it. Kerberos (GSSAPI) is not implemented.
+//!
+//! Quorum SASL (`quorum.auth.*`) runs the same mechanism between members under another
+//! service ([`QUORUM`]), with the learner's side here too ([`respond`], [`check_rspauth`]).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +14,27 @@ use md5::{Digest, Md5};
 pub const REALM: &str = "zk-sasl-md5";
 /// The digest-uri clients must use.
 pub const DIGEST_URI: &str = "zookeeper/zk-sasl-md5";
+
+/// The names one DIGEST-MD5 service authenticates under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+    /// The realm the server offers (Java: the server name).
+    pub realm: &'static str,
+    /// The digest-uri clients must use (`protocol/server name`).
+    pub digest_uri: &'static str,
+}
+
+/// ZooKeeper's client port (`zookeeper/zk-sasl-md5`).
+pub const CLIENT: Service = Service {
+    realm: REALM,
+    digest_uri: DIGEST_URI,
+};
+
+/// Quorum SASL between members (`zookeeper-quorum/zk-quorum-sasl-md5`).
+pub const QUORUM: Service = Service {
+    realm: "zk-quorum-sasl-md5",
+    digest_uri: "zookeeper-quorum/zk-quorum-sasl-md5",
+};
 
 /// Why an exchange failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +55,15 @@ pub fn nonce(secret: u64, conn: u64, serial: u64) -> String {
     ]))
 }
 
-/// The server's challenge for `nonce`.
+/// The server's challenge for `nonce` (client port).
 pub fn challenge(nonce: &str) -> Vec<u8> {
-    format!("realm=\"{REALM}\",nonce=\"{nonce}\",qop=\"auth\",charset=utf-8,algorithm=md5-sess")
+    challenge_for(CLIENT, nonce)
+}
+
+/// The challenge of `service` for `nonce`.
+pub fn challenge_for(service: Service, nonce: &str) -> Vec<u8> {
+    let realm = service.realm;
+    format!("realm=\"{realm}\",nonce=\"{nonce}\",qop=\"auth\",charset=utf-8,algorithm=md5-sess")
         .into_bytes()
 }
 
@@ -129,9 +159,19 @@ fn digest_value(d: &BTreeMap<String, String>, password: &str, a2_prefix: &str) -
     hex(&md5(&[kd.as_bytes()]))
 }
 
-/// Checks the client's response to the challenge with `nonce`. On success: the
-/// authenticated user name and the final server token (`rspauth=...`).
+/// Checks the client's response to the challenge with `nonce` (client port). On success:
+/// the authenticated user name and the final server token (`rspauth=...`).
 pub fn verify(
+    response: &[u8],
+    nonce: &str,
+    users: &BTreeMap<String, String>,
+) -> Result<(String, Vec<u8>), SaslFailure> {
+    verify_for(CLIENT, response, nonce, users)
+}
+
+/// [`verify`] for `service`.
+pub fn verify_for(
+    service: Service,
     response: &[u8],
     nonce: &str,
     users: &BTreeMap<String, String>,
@@ -142,12 +182,12 @@ pub fn verify(
     }
     match d.get("realm").map(String::as_str) {
         None => {
-            d.insert("realm".into(), REALM.into());
+            d.insert("realm".into(), service.realm.into());
         }
-        Some(REALM) => {}
+        Some(r) if r == service.realm => {}
         Some(_) => return Err(SaslFailure::Protocol("wrong realm")),
     }
-    if d.get("digest-uri").map(String::as_str) != Some(DIGEST_URI) {
+    if d.get("digest-uri").map(String::as_str) != Some(service.digest_uri) {
         return Err(SaslFailure::Protocol("mismatched digest-uri"));
     }
     match d.get("qop").map(String::as_str) {
@@ -172,6 +212,78 @@ pub fn verify(
     }
     let rspauth = digest_value(&d, password, "");
     Ok((user, format!("rspauth={rspauth}").into_bytes()))
+}
+
+/// What a client's response was computed from, to check the server's `rspauth` with.
+#[derive(Clone)]
+pub struct ClientExchange {
+    directives: BTreeMap<String, String>,
+    password: String,
+}
+
+impl std::fmt::Debug for ClientExchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientExchange").finish_non_exhaustive()
+    }
+}
+
+/// The client's answer to a `service` challenge, for `user`/`password` with the client
+/// nonce `cnonce` (the caller's randomness). Fails if the challenge offers no nonce or not
+/// `qop=auth`.
+pub fn respond(
+    service: Service,
+    challenge: &[u8],
+    (user, password): (&str, &str),
+    cnonce: &str,
+) -> Result<(Vec<u8>, ClientExchange), SaslFailure> {
+    let c = parse_directives(challenge);
+    let nonce = c
+        .get("nonce")
+        .ok_or(SaslFailure::Protocol("challenge without a nonce"))?;
+    if let Some(qop) = c.get("qop")
+        && !qop.split(',').any(|q| q.trim() == "auth")
+    {
+        return Err(SaslFailure::Protocol("challenge does not offer qop=auth"));
+    }
+    let realm = c.get("realm").map_or(service.realm, String::as_str);
+    let mut d = BTreeMap::new();
+    for (k, v) in [
+        ("username", user),
+        ("realm", realm),
+        ("nonce", nonce),
+        ("nc", "00000001"),
+        ("cnonce", cnonce),
+        ("digest-uri", service.digest_uri),
+        ("qop", "auth"),
+    ] {
+        d.insert(k.to_owned(), v.to_owned());
+    }
+    let response = digest_value(&d, password, "AUTHENTICATE");
+    let quote = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    let text = format!(
+        "charset=utf-8,username=\"{}\",realm=\"{}\",nonce=\"{}\",nc=00000001,cnonce=\"{}\",\
+         digest-uri=\"{}\",maxbuf=65536,response={response},qop=auth",
+        quote(user),
+        quote(realm),
+        quote(nonce),
+        quote(cnonce),
+        service.digest_uri,
+    );
+    let exchange = ClientExchange {
+        directives: d,
+        password: password.to_owned(),
+    };
+    Ok((text.into_bytes(), exchange))
+}
+
+/// Checks the server's last token (`rspauth=...`): it proves the server knew the password.
+pub fn check_rspauth(exchange: &ClientExchange, token: &[u8]) -> Result<(), SaslFailure> {
+    let expected = digest_value(&exchange.directives, &exchange.password, "");
+    match parse_directives(token).get("rspauth") {
+        Some(r) if r.eq_ignore_ascii_case(&expected) => Ok(()),
+        Some(_) => Err(SaslFailure::BadCredentials),
+        None => Err(SaslFailure::Protocol("last token without rspauth")),
+    }
 }
 
 #[cfg(test)]
@@ -242,5 +354,50 @@ mod tests {
         assert_eq!(d["a"], "x,y");
         assert_eq!(d["b"], "1");
         assert_eq!(d["c"], "q\"r");
+    }
+
+    #[test]
+    fn quorum_client_and_server_agree_and_wrong_passwords_fail() {
+        let users = BTreeMap::from([("learner".to_owned(), "secret".to_owned())]);
+        let challenge = challenge_for(QUORUM, "n7");
+        let (resp, ex) = respond(QUORUM, &challenge, ("learner", "secret"), "c1").expect("ok");
+        let text = String::from_utf8(resp.clone()).expect("utf8");
+        assert!(text.contains("digest-uri=\"zookeeper-quorum/zk-quorum-sasl-md5\""));
+        assert!(text.contains("realm=\"zk-quorum-sasl-md5\""));
+        let (user, token) = verify_for(QUORUM, &resp, "n7", &users).expect("verified");
+        assert_eq!(user, "learner");
+        assert_eq!(check_rspauth(&ex, &token), Ok(()));
+        // The client-port service does not accept a quorum response, nor the reverse.
+        assert!(verify(&resp, "n7", &users).is_err());
+        let (wrong, ex2) = respond(QUORUM, &challenge, ("learner", "nope"), "c1").expect("ok");
+        assert_eq!(
+            verify_for(QUORUM, &wrong, "n7", &users),
+            Err(SaslFailure::BadCredentials)
+        );
+        assert_eq!(
+            check_rspauth(&ex2, &token),
+            Err(SaslFailure::BadCredentials)
+        );
+        assert!(respond(QUORUM, b"realm=\"x\"", ("a", "b"), "c").is_err());
+        assert!(respond(QUORUM, b"nonce=\"x\",qop=\"auth-conf\"", ("a", "b"), "c").is_err());
+    }
+
+    #[test]
+    fn quorum_response_matches_an_independent_computation() {
+        // md5-sess per RFC 2831 computed with Python's hashlib for user "learner", password
+        // "secret", realm zk-quorum-sasl-md5, nonce "n7", cnonce "c1",
+        // digest-uri zookeeper-quorum/zk-quorum-sasl-md5.
+        let (resp, _) = respond(
+            QUORUM,
+            &challenge_for(QUORUM, "n7"),
+            ("learner", "secret"),
+            "c1",
+        )
+        .expect("ok");
+        let text = String::from_utf8(resp).expect("utf8");
+        assert!(
+            text.contains("response=8027254d01e28eab0b06ac85bb132880"),
+            "{text}"
+        );
     }
 }

@@ -101,6 +101,9 @@ pub enum StartError {
     /// Another server uses the data directory (or its lock cannot be taken).
     #[error("cannot lock the data directory: {0}")]
     Locked(#[from] dirlock::LockError),
+    /// The quorum TLS settings are unusable.
+    #[error("cannot set up quorum TLS: {0}")]
+    QuorumTls(#[from] quorum::tls::QuorumTlsError),
 }
 
 impl From<shell::boot::BootError> for StartError {
@@ -146,9 +149,12 @@ pub async fn start_on(
         Some((l, _)) => Some(l.local_addr()?),
         None => None,
     };
-    let election = match &config.quorum {
-        Some(q) => bind_election(q).await?,
-        None => Vec::new(),
+    let (election, quorum_transport) = match &config.quorum {
+        Some(q) => (
+            bind_election(q).await?,
+            quorum::transport::Transport::new(&q.security)?,
+        ),
+        None => (Vec::new(), quorum::transport::Transport::default()),
     };
     let (server, recovered) = shell::recover(&config, fs, &clock)?;
     let fsync_stats = std::sync::Arc::clone(&recovered.fsync_stats);
@@ -169,6 +175,7 @@ pub async fn start_on(
             secure,
             admin,
             election,
+            quorum_transport,
         },
         shutdown_rx,
     ));

@@ -255,8 +255,20 @@ impl SecurityKeys {
         let text = std::fs::read_to_string(path)
             .map_err(|e| invalid(JAAS_KEY, path, format!("cannot read: {e}")))?;
         let section = self.jaas_section.as_deref().unwrap_or("Server");
-        let users = jaas_users(&text, section)
-            .ok_or_else(|| invalid(JAAS_KEY, path, format!("no '{section} {{ ... }};' section")))?;
+        let Some(users) = jaas_users(&text, section) else {
+            // As ZooKeeper: a JAAS file without the default `Server` section (one with only
+            // the quorum sections, say) leaves client SASL off; a section named by
+            // `zookeeper.sasl.serverconfig` must exist.
+            if self.jaas_section.is_none() {
+                tracing::info!(file = %path, "no 'Server' section in the JAAS file: client SASL is off");
+                return Ok(BTreeMap::new());
+            }
+            return Err(invalid(
+                JAAS_KEY,
+                path,
+                format!("no '{section} {{ ... }};' section (zookeeper.sasl.serverconfig)"),
+            ));
+        };
         if users.is_empty() {
             tracing::warn!(file = %path, "JAAS section has no user_<name> entries: SASL will refuse everyone");
         }

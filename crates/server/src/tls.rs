@@ -84,7 +84,7 @@ fn pem_err(path: &Path, reason: impl std::fmt::Display) -> TlsError {
     }
 }
 
-fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| pem_err(path, e))?
         .collect::<Result<Vec<_>, _>>()
@@ -95,7 +95,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| {
         pem_err(
             path,
@@ -104,7 +104,9 @@ fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     })
 }
 
-fn versions(protocols: &[String]) -> Result<Vec<&'static SupportedProtocolVersion>, TlsError> {
+pub(crate) fn versions(
+    protocols: &[String],
+) -> Result<Vec<&'static SupportedProtocolVersion>, TlsError> {
     if protocols.is_empty() {
         return Ok(rustls::ALL_VERSIONS.to_vec());
     }
@@ -133,7 +135,7 @@ fn suite_name(s: rustls::SupportedCipherSuite) -> String {
     name.replacen("TLS13_", "TLS_", 1)
 }
 
-fn provider(ciphersuites: &[String]) -> Result<CryptoProvider, TlsError> {
+pub(crate) fn provider(ciphersuites: &[String]) -> Result<CryptoProvider, TlsError> {
     let mut p = rustls::crypto::ring::default_provider();
     if ciphersuites.is_empty() {
         return Ok(p);

@@ -10,6 +10,7 @@ pub mod error;
 mod parse;
 pub mod properties;
 pub mod quorum;
+pub mod quorum_security;
 pub mod values;
 
 use menagerie_core::auth::AuthConfig;

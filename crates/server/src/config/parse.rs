@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::error::{ConfigError, invalid};
 use super::quorum::QuorumKeys;
+use super::quorum_security::QuorumSecurityKeys;
 use super::values::{boolean, number};
 use super::{AdminConfig, ServerConfig};
 use crate::security_config::SecurityKeys;
@@ -31,9 +32,14 @@ impl ServerConfig {
         let mut admin = AdminKeys::default();
         let mut security = SecurityKeys::default();
         let mut quorum = QuorumKeys::default();
+        let mut quorum_security = QuorumSecurityKeys::default();
         for (key, raw) in props {
             let (key, value) = (key.as_str(), raw.trim());
+            // The `ssl.quorum.*` stores serve both the quorum and the admin port's TLS:
+            // both areas see them.
+            let quorum_secured = quorum_security.take(key, value);
             let taken = security.take(key, value)
+                || quorum_secured
                 || quorum.take(key, value)?
                 || basics.take(&mut c, key, value)?
                 || limits(&mut c, key, value)?
@@ -55,6 +61,10 @@ impl ServerConfig {
             .clone()
             .ok_or(ConfigError::Missing("dataDir"))?;
         c.quorum = quorum.finish(&data_dir)?;
+        if let Some(q) = c.quorum.as_mut() {
+            let jaas = props.get(crate::security_config::JAAS_KEY);
+            q.security = quorum_security.finish(jaas.map(String::as_str))?;
+        }
         let line_client = c
             .quorum
             .as_ref()

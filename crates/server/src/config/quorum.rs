@@ -57,6 +57,8 @@ pub struct QuorumConfig {
     pub observer_sync_enabled: bool,
     /// Hierarchical quorums (`group.N`, `weight.N`), if configured.
     pub hierarchy: Option<Hierarchy>,
+    /// Quorum TLS and SASL (`sslQuorum`, `ssl.quorum.*`, `quorum.auth.*`).
+    pub security: super::quorum_security::QuorumSecurity,
     /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round.
     pub linearizable_reads: bool,
 }
@@ -316,6 +318,7 @@ impl QuorumKeys {
             commit_log_count: self.commit_log_count.unwrap_or(500).max(500),
             observer_sync_enabled: self.sync_enabled.unwrap_or(true),
             hierarchy,
+            security: Default::default(),
             linearizable_reads: self.linearizable_reads,
         }))
     }

@@ -13,10 +13,11 @@ use menagerie_core::Input;
 use menagerie_proto::ServerId;
 use menagerie_proto::quorum::Notification;
 use menagerie_proto::quorum::election::{InitialMessage, MAX_NOTIFICATION};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use super::transport::{QuorumStream, Transport};
 use crate::inbox::ToShell;
 
 /// How the election transport reaches every member.
@@ -32,15 +33,17 @@ pub struct ElectionPeers {
     pub connect_timeout: Duration,
     /// How long an accepted connection may take to send its header.
     pub header_timeout: Duration,
+    /// TLS and SASL between members.
+    pub transport: Transport,
 }
 
 /// A message for the manager task.
 enum Cmd {
     /// Send a notification to a member.
     Send(ServerId, Arc<Vec<u8>>),
-    /// A connection this member may keep: accepted from a larger sid (with the bytes read
-    /// after its header), or dialled to a smaller one.
-    Install(ServerId, TcpStream, Vec<u8>),
+    /// A connection this member may keep: accepted from a larger sid, or dialled to a
+    /// smaller one (with the bytes read after its header or authentication).
+    Install(ServerId, QuorumStream, Vec<u8>),
     /// A dial ended without a connection to keep.
     DialEnded(ServerId),
     /// A smaller sid dialled: it must be called back.
@@ -191,10 +194,10 @@ impl Manager {
         tokio::spawn(async move {
             match dial(&peers, to).await {
                 // A larger sid keeps the connection: ours only asked it to call back.
-                Some(stream) if to < peers.me => {
-                    let _ = cmd.send(Cmd::Install(to, stream, Vec::new()));
+                Some((stream, rest)) if to < peers.me => {
+                    let _ = cmd.send(Cmd::Install(to, stream, rest));
                 }
-                Some(mut stream) => {
+                Some((mut stream, _)) => {
                     let _ = stream.shutdown().await;
                 }
                 None => {}
@@ -205,10 +208,10 @@ impl Manager {
 
     /// Keeps a connection to `sid`, replacing any previous one; the last notification goes
     /// out on it at once.
-    fn install(&mut self, sid: ServerId, stream: TcpStream, rest: Vec<u8>) {
+    fn install(&mut self, sid: ServerId, stream: QuorumStream, rest: Vec<u8>) {
         self.next_conn += 1;
         let id = self.next_conn;
-        let (read, write) = stream.into_split();
+        let (read, write) = tokio::io::split(stream);
         let p = self.peer(sid);
         let (tx, rx) = watch::channel(p.last.clone());
         p.conn = Some((id, tx));
@@ -221,8 +224,10 @@ impl Manager {
     }
 }
 
-/// Connects to one of `to`'s election addresses and sends the initial message in one write.
-async fn dial(peers: &ElectionPeers, to: ServerId) -> Option<TcpStream> {
+/// Connects to one of `to`'s election addresses, sends the initial message in one write and
+/// authenticates if quorum SASL asks it to; returns the stream with the bytes read after
+/// the authentication.
+async fn dial(peers: &ElectionPeers, to: ServerId) -> Option<(QuorumStream, Vec<u8>)> {
     let addrs = peers.addrs.get(&to)?;
     let mine: Vec<String> = peers
         .addrs
@@ -234,14 +239,24 @@ async fn dial(peers: &ElectionPeers, to: ServerId) -> Option<TcpStream> {
         addrs: mine,
     }
     .to_bytes(peers.multi_address);
+    let transport = &peers.transport;
     for addr in addrs {
-        let connect = tokio::time::timeout(peers.connect_timeout, TcpStream::connect(addr));
-        let Ok(Ok(mut stream)) = connect.await else {
-            continue;
+        let mut stream = match transport.connect(*addr, peers.connect_timeout).await {
+            Ok(s) => s,
+            Err(why) => {
+                tracing::debug!(peer = %to, %addr, why, "cannot open an election connection");
+                continue;
+            }
         };
-        let _ = stream.set_nodelay(true);
-        if stream.write_all(&header).await.is_ok() {
-            return Some(stream);
+        if stream.write_all(&header).await.is_err() || stream.flush().await.is_err() {
+            continue;
+        }
+        match transport
+            .authenticate_to(&mut stream, peers.connect_timeout)
+            .await
+        {
+            Ok(rest) => return Some((stream, rest)),
+            Err(why) => tracing::warn!(peer = %to, %addr, why, "quorum SASL failed"),
         }
     }
     tracing::debug!(peer = %to, "cannot connect to the election port");
@@ -262,7 +277,17 @@ async fn accept_loop(
         };
         let (peers, cmd) = (Arc::clone(&peers), cmd.clone());
         tokio::spawn(async move {
-            match read_header(stream, peers.header_timeout).await {
+            let timeout = peers.header_timeout;
+            let opened = async {
+                let s = peers.transport.accept(stream, timeout).await?;
+                let (header, mut s, rest) = read_header(s, timeout).await.map_err(str::to_owned)?;
+                let rest = peers
+                    .transport
+                    .authenticate_from(&mut s, rest, timeout)
+                    .await?;
+                Ok::<_, String>((header, s, rest))
+            };
+            match opened.await {
                 Ok((header, stream, rest)) => admit(&peers, &cmd, header, stream, rest),
                 Err(why) => tracing::warn!(%from, why, "election connection refused"),
             }
@@ -275,10 +300,9 @@ fn admit(
     peers: &ElectionPeers,
     cmd: &mpsc::UnboundedSender<Cmd>,
     h: InitialMessage,
-    stream: TcpStream,
+    stream: QuorumStream,
     rest: Vec<u8>,
 ) {
-    let _ = stream.set_nodelay(true);
     if h.sid < peers.me {
         drop(stream);
         let _ = cmd.send(Cmd::CallBack(h.sid));
@@ -292,9 +316,9 @@ fn admit(
 /// Reads a connection's initial message; returns it with the bytes read after it (the
 /// dialler may send its first notification at once).
 async fn read_header(
-    mut stream: TcpStream,
+    mut stream: QuorumStream,
     timeout: Duration,
-) -> Result<(InitialMessage, TcpStream, Vec<u8>), &'static str> {
+) -> Result<(InitialMessage, QuorumStream, Vec<u8>), &'static str> {
     let mut buf = Vec::with_capacity(64);
     let read = async {
         loop {
@@ -320,7 +344,7 @@ async fn read_header(
 
 /// Writes the latest notification whenever it changes (the send queue of one).
 async fn writer(
-    mut w: tokio::net::tcp::OwnedWriteHalf,
+    mut w: WriteHalf<QuorumStream>,
     mut rx: watch::Receiver<Latest>,
     cmd: mpsc::UnboundedSender<Cmd>,
     sid: ServerId,
@@ -332,7 +356,7 @@ async fn writer(
             let mut frame = Vec::with_capacity(4 + bytes.len());
             frame.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
             frame.extend_from_slice(&bytes);
-            if w.write_all(&frame).await.is_err() {
+            if w.write_all(&frame).await.is_err() || w.flush().await.is_err() {
                 break;
             }
         }

@@ -15,11 +15,11 @@ use menagerie_proto::quorum::packet::LearnerInfo;
 use menagerie_proto::quorum::snap::SnapDecoder;
 use menagerie_proto::quorum::{PacketType, QuorumPacket};
 use menagerie_proto::{ServerId, Zxid};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use super::transport::{QuorumStream, Transport};
 use crate::inbox::{LinkCmd, LinkEvent, LinkHandle, ToShell};
 
 /// Writes queued for one link before it is dropped as too slow.
@@ -54,6 +54,8 @@ pub struct LinkContext {
     pub init_timeout: Duration,
     /// Link numbers, shared by dials and accepts so that they never collide.
     pub ids: Arc<AtomicU64>,
+    /// TLS and SASL between members.
+    pub transport: Transport,
 }
 
 impl LinkContext {
@@ -69,16 +71,32 @@ impl LinkContext {
 const DIAL_PAUSES_MS: [u64; 7] = [5, 10, 20, 40, 80, 160, 160];
 
 /// A learner dials its leader: up to 8 attempts (pauses of [`DIAL_PAUSES_MS`]), each
-/// bounded by the init timeout. The link's events go to the shell; a failed dial is a `Down`.
+/// bounded by the init timeout, then authenticates if quorum SASL asks it to. The link's
+/// events go to the shell; a failed dial is a `Down`.
 pub fn dial(addrs: Vec<std::net::SocketAddr>, leader: ServerId, id: u64, ctx: LinkContext) {
     tokio::spawn(async move {
         for attempt in 0..=DIAL_PAUSES_MS.len() {
             for addr in &addrs {
-                let connect = tokio::time::timeout(ctx.init_timeout, TcpStream::connect(addr));
-                if let Ok(Ok(stream)) = connect.await {
-                    tracing::info!(leader = %leader, %addr, "connected to the leader");
-                    run(stream, leader, id, Vec::new(), Vec::new(), ctx).await;
-                    return;
+                let mut stream = match ctx.transport.connect(*addr, ctx.init_timeout).await {
+                    Ok(s) => s,
+                    Err(why) => {
+                        tracing::debug!(leader = %leader, %addr, why, "cannot connect to the leader");
+                        continue;
+                    }
+                };
+                match ctx
+                    .transport
+                    .authenticate_to(&mut stream, ctx.init_timeout)
+                    .await
+                {
+                    Ok(rest) => {
+                        tracing::info!(leader = %leader, %addr, "connected to the leader");
+                        run(stream, leader, id, Vec::new(), rest, ctx).await;
+                        return;
+                    }
+                    Err(why) => {
+                        tracing::warn!(leader = %leader, %addr, why, "quorum SASL with the leader failed");
+                    }
                 }
             }
             if let Some(pause) = DIAL_PAUSES_MS.get(attempt) {
@@ -107,7 +125,16 @@ pub async fn accept_loop(listener: TcpListener, ctx: LinkContext) {
         let ctx = ctx.clone();
         let link = ctx.next_id();
         tokio::spawn(async move {
-            match first_packet(stream, ctx.init_timeout).await {
+            let timeout = ctx.init_timeout;
+            let opened = async {
+                let mut s = ctx.transport.accept(stream, timeout).await?;
+                let buf = ctx
+                    .transport
+                    .authenticate_from(&mut s, Vec::new(), timeout)
+                    .await?;
+                first_packet(s, buf, timeout).await.map_err(str::to_owned)
+            };
+            match opened.await {
                 Ok((sid, first, stream, rest)) => {
                     run(stream, sid, link, vec![first], rest, ctx).await;
                 }
@@ -117,24 +144,24 @@ pub async fn accept_loop(listener: TcpListener, ctx: LinkContext) {
     }
 }
 
-/// Reads the first packet of an accepted learner: it must be FOLLOWERINFO or OBSERVERINFO
-/// naming the learner's sid.
+/// Reads the first packet of an accepted learner (after `buf`, bytes already read): it must
+/// be FOLLOWERINFO or OBSERVERINFO naming the learner's sid.
 async fn first_packet(
-    mut stream: TcpStream,
+    mut stream: QuorumStream,
+    mut buf: Vec<u8>,
     timeout: Duration,
-) -> Result<(ServerId, QuorumPacket, TcpStream, Vec<u8>), &'static str> {
-    let mut buf = Vec::new();
+) -> Result<(ServerId, QuorumPacket, QuorumStream, Vec<u8>), &'static str> {
     let read = async {
         loop {
+            if let Some((p, used)) = QuorumPacket::decode_prefix(&buf).map_err(|_| "bad packet")? {
+                return Ok((p, used));
+            }
             let mut chunk = vec![0u8; 4096];
             let n = stream.read(&mut chunk).await.map_err(|_| "read failed")?;
             if n == 0 {
                 return Err("closed before its first packet");
             }
             buf.extend_from_slice(&chunk[..n]);
-            if let Some((p, used)) = QuorumPacket::decode_prefix(&buf).map_err(|_| "bad packet")? {
-                return Ok((p, used));
-            }
         }
     };
     let (p, used) = tokio::time::timeout(timeout, read)
@@ -154,15 +181,14 @@ async fn first_packet(
 /// Runs a link: announces it with its writer, delivers `first` packets, then reads (starting
 /// with `pending`, bytes already read after them) until the stream ends.
 async fn run(
-    stream: TcpStream,
+    stream: QuorumStream,
     peer: ServerId,
     id: u64,
     first: Vec<QuorumPacket>,
     pending: Vec<u8>,
     ctx: LinkContext,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
+    let (read, write) = tokio::io::split(stream);
     let (tx, rx) = mpsc::channel(LINK_QUEUE);
     let handle = LinkHandle {
         tx,
@@ -199,7 +225,7 @@ async fn run(
 /// Writes what the shell queues. A write that fails or takes longer than `timeout`, or a
 /// `Close`, ends the link: the writer signals `closed`, which stops the reader too.
 async fn writer(
-    mut w: OwnedWriteHalf,
+    mut w: WriteHalf<QuorumStream>,
     mut rx: mpsc::Receiver<LinkCmd>,
     queued: Arc<AtomicUsize>,
     written: Arc<tokio::sync::Notify>,
@@ -215,7 +241,11 @@ async fn writer(
             }
         }
         if !buf.is_empty() {
-            match tokio::time::timeout(timeout, w.write_all(&buf)).await {
+            let write = async {
+                w.write_all(&buf).await?;
+                w.flush().await
+            };
+            match tokio::time::timeout(timeout, write).await {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => break,
                 Err(_) => {
@@ -248,7 +278,7 @@ fn collect(cmd: LinkCmd, buf: &mut Vec<u8>) -> bool {
 
 /// Reads packets (and the stream after a SNAP) and hands them to the shell.
 async fn reader(
-    mut r: OwnedReadHalf,
+    mut r: ReadHalf<QuorumStream>,
     mut buf: Vec<u8>,
     peer: ServerId,
     id: u64,

@@ -10,6 +10,9 @@
 
 pub mod election;
 pub mod link;
+pub mod sasl;
+pub mod tls;
+pub mod transport;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

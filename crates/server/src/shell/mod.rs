@@ -43,6 +43,7 @@ use crate::persistence::{Recovered, StorageThread};
 use crate::quorum::QuorumNet;
 use crate::quorum::election::{ElectionNet, ElectionPeers};
 use crate::quorum::link::{LinkContext, ReplicaTemplate};
+use crate::quorum::transport::Transport;
 use crate::snapshotter::{Progress, Snapshotter};
 
 /// How many messages the shell takes before acknowledging persistence (bounds latency).
@@ -66,6 +67,8 @@ pub struct Listeners {
     pub admin: crate::http::Listeners,
     /// The election port(s) of an ensemble member (empty when standalone).
     pub election: Vec<TcpListener>,
+    /// How an ensemble member reaches and accepts the others (TLS, SASL).
+    pub quorum_transport: Transport,
 }
 
 /// The accept loops' connection table: `maxClientCnxns`, and `maxCnxns` within the budget
@@ -112,10 +115,10 @@ pub async fn run(
         shutdown.clone(),
     ));
     let admin = tokio::spawn(listeners.admin.serve(tx.clone(), shutdown.clone()));
-    let quorum = config
-        .quorum
-        .as_ref()
-        .map(|q| start_quorum(q, &config, listeners.election, tx.clone()));
+    let quorum = config.quorum.as_ref().map(|q| {
+        let (election, transport) = (listeners.election, listeners.quorum_transport);
+        start_quorum(q, &config, (election, transport), tx.clone())
+    });
     let election = quorum.as_ref().map(|(_, task)| task.abort_handle());
     let mut shell = Shell::new(config, clock, server, recovered, tx, rx);
     shell.quorum = quorum.map(|(net, _)| net);
@@ -139,7 +142,7 @@ pub async fn run(
 fn start_quorum(
     q: &QuorumConfig,
     config: &ServerConfig,
-    election: Vec<TcpListener>,
+    (election, transport): (Vec<TcpListener>, Transport),
     shell: mpsc::Sender<ToShell>,
 ) -> (QuorumNet, tokio::task::JoinHandle<()>) {
     let cnx_timeout = Duration::from_millis(q.cnx_timeout_ms);
@@ -153,6 +156,7 @@ fn start_quorum(
         multi_address: q.multi_address,
         connect_timeout: cnx_timeout,
         header_timeout: cnx_timeout,
+        transport: transport.clone(),
     };
     let (net, task) = ElectionNet::start(election, peers, shell.clone());
     let ctx = LinkContext {
@@ -160,6 +164,7 @@ fn start_quorum(
         template: replica_template(config),
         init_timeout: Duration::from_millis(config.tick_ms * q.init_limit.max(1)),
         ids: Arc::default(),
+        transport,
     };
     (QuorumNet::new(q, net, ctx), task)
 }

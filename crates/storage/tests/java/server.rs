@@ -13,6 +13,13 @@ const JARS: &[&str] = &[
     "/usr/share/java/slf4j-api.jar",
     "/usr/share/java/slf4j-log4j12.jar",
     "/usr/share/java/log4j-1.2.jar",
+    // Netty: a quorum TLS member's accept side (UnifiedServerSocket) needs it.
+    "/usr/share/java/netty-common.jar",
+    "/usr/share/java/netty-buffer.jar",
+    "/usr/share/java/netty-codec.jar",
+    "/usr/share/java/netty-handler.jar",
+    "/usr/share/java/netty-transport.jar",
+    "/usr/share/java/netty-resolver.jar",
 ];
 
 /// How long a Java server may take to open its client port.
@@ -80,16 +87,32 @@ impl JavaServer {
 
     /// `QuorumPeerMain` on the configuration file `cfg` (which names client port `port`).
     pub fn start_quorum(work: &Path, cfg: &Path, port: u16) -> JavaServer {
+        JavaServer::start_quorum_with(work, cfg, port, &[])
+    }
+
+    /// [`JavaServer::start_quorum`] with extra JVM flags (`-Dname=value`).
+    pub fn start_quorum_with(work: &Path, cfg: &Path, port: u16, flags: &[String]) -> JavaServer {
         let text = std::fs::read_to_string(cfg).expect("read zoo.cfg");
-        JavaServer::run(
+        JavaServer::run_with(
             work,
             &text,
             port,
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            flags,
         )
     }
 
     fn run(work: &Path, cfg_text: &str, port: u16, main: &str) -> JavaServer {
+        JavaServer::run_with(work, cfg_text, port, main, &[])
+    }
+
+    fn run_with(
+        work: &Path,
+        cfg_text: &str,
+        port: u16,
+        main: &str,
+        flags: &[String],
+    ) -> JavaServer {
         let cfg = work.join(format!("zoo-{port}.cfg"));
         std::fs::write(&cfg, cfg_text).expect("write zoo.cfg");
         let log = work.join(format!("server-{port}.log"));
@@ -121,6 +144,7 @@ impl JavaServer {
                 "-Djava.net.preferIPv4Stack=true",
             ])
             .arg(format!("-Dlog4j.configuration=file:{}", log4j.display()))
+            .args(flags)
             .arg("-cp")
             .arg(cp.join(":"))
             .arg(main)
@@ -142,6 +166,11 @@ impl JavaServer {
             std::thread::sleep(Duration::from_millis(50));
         }
         server
+    }
+
+    /// The log file its stdout goes to.
+    pub fn log(&self) -> &Path {
+        &self.log
     }
 
     /// `127.0.0.1:<port>`.
