@@ -6,6 +6,7 @@ same run, same disk, fsync on for both.
     python3 scripts/bench_vs_java.py                       # the whole suite (~15 min)
     python3 scripts/bench_vs_java.py --quick               # shorter runs, 100k znodes
     python3 scripts/bench_vs_java.py --markdown report.md --json report.json
+    python3 scripts/bench_vs_java.py --ensemble            # 3 Java members vs 3 Menagerie members
 
 Both servers run standalone with equivalent zoo.cfg (tickTime=2000, forceSync=yes by default,
 snapCount default, maxClientCnxns=0, data on the same file system under --workdir). Java runs
@@ -205,9 +206,15 @@ def main() -> int:
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--markdown", help="write a markdown report here")
     ap.add_argument("--json", help="write all figures as JSON here")
+    ap.add_argument("--ensemble", action="store_true",
+                    help="3-member ensembles instead of standalone servers")
+    ap.add_argument("--kills", type=int, default=3,
+                    help="--ensemble: leader kill -9 rounds per ensemble")
     args = ap.parse_args()
     if args.quick:
         args.duration, args.repeat, args.znodes = 3.0, 1, 100_000
+    if args.ensemble:
+        return ensemble_main(args)
     menagerie = Path(args.menagerie)
     if not menagerie.exists():
         print(f"{menagerie} missing: run `cargo build --release` first", file=sys.stderr)
@@ -285,6 +292,37 @@ def main() -> int:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.markdown:
         Path(args.markdown).write_text(markdown(report))
+    return 0
+
+
+def ensemble_main(args) -> int:
+    """--ensemble: see scripts/bench_ensemble.py."""
+    import bench_ensemble
+    menagerie = Path(args.menagerie)
+    if not menagerie.exists():
+        print(f"{menagerie} missing: run `cargo build --release` first", file=sys.stderr)
+        return 2
+    if args.quick:
+        args.kills = 1
+    report = bench_ensemble.run(args, menagerie)
+    report["machine"] = machine()
+    report["settings"] = vars(args)
+    table = [HEADER] + bench_ensemble.rows(report)
+    widths = [max(len(r[i]) for r in table) for i in range(len(HEADER))]
+    for r in table:
+        print("  ".join(c.rjust(widths[i]) if i else c.ljust(widths[i]) for i, c in enumerate(r)))
+    for k, why in report["skipped"].items():
+        print(f"({k} skipped: {why})")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.markdown:
+        m = report["machine"]
+        lines = [f"Machine: {m['cpu']}, {m['cores']} cores; {m['java']}. 3-member ensembles, "
+                 f"{args.sessions} sessions spread over the members x {args.outstanding} "
+                 f"outstanding, {args.duration} s x {args.repeat} runs (medians), fsync on.", "",
+                 "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        lines += ["| " + " | ".join(r) + " |" for r in table[1:]]
+        Path(args.markdown).write_text("\n".join(lines) + "\n")
     return 0
 
 

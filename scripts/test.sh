@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (see README): formatting, lints, unit and integration tests,
 # benchmark smoke run, then the compatibility suite against real ZooKeeper clients and the
-# real Java ZooKeeper (differential). Needs the packages .ci/run installs.
+# real Java ZooKeeper (differential), then the ensemble tests (tests/ensemble). Needs the
+# packages .ci/run installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,3 +33,6 @@ bash scripts/check_systemd_unit.sh target/release/menagerie
 echo "== compatibility suite (kazoo, zkCli.sh, cli_mt, differential vs Java ZooKeeper)"
 cargo build --release --bin menagerie
 MENAGERIE_BIN="$PWD/target/release/menagerie" bash tests/compat/run_all.sh
+
+echo "== ensemble tests (Java ZooKeeper 3.8 and Menagerie members, real processes; CI subset)"
+MENAGERIE_BIN="$PWD/target/release/menagerie" bash tests/ensemble/run_ci.sh

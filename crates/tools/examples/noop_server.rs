@@ -16,6 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// closeSession's opcode.
 const CLOSE_SESSION: i32 = -11;
+/// create's opcode.
+const CREATE: i32 = 1;
 /// A ConnectRequest without the trailing readOnly byte.
 const CONNECT_LEN: usize = 44;
 
@@ -31,9 +33,28 @@ async fn frame(s: &mut TcpStream) -> std::io::Result<Vec<u8>> {
     Ok(body)
 }
 
+/// The four-letter words the bench asks before it starts.
+async fn four_letter(s: &mut TcpStream, word: [u8; 4]) -> std::io::Result<()> {
+    let text = match &word {
+        b"srvr" => "Zookeeper version: no-op protocol floor\nZxid: 0x0\nMode: standalone\n",
+        b"conf" => "maxClientCnxns=0\n",
+        _ => "",
+    };
+    s.write_all(text.as_bytes()).await
+}
+
 async fn serve(mut s: TcpStream) -> std::io::Result<()> {
     s.set_nodelay(true)?;
-    let connect = frame(&mut s).await?;
+    let prefix = s.read_u32().await?.to_be_bytes();
+    if prefix.iter().all(u8::is_ascii_lowercase) {
+        return four_letter(&mut s, prefix).await;
+    }
+    let len = u32::from_be_bytes(prefix) as usize;
+    if len > 1 << 20 {
+        return Err(std::io::Error::other("frame too large"));
+    }
+    let mut connect = vec![0; len];
+    s.read_exact(&mut connect).await?;
     let mut reply = Vec::with_capacity(64);
     reply.extend_from_slice(&0i32.to_be_bytes()); // protocol version
     reply.extend_from_slice(&30_000i32.to_be_bytes()); // timeout
@@ -53,10 +74,13 @@ async fn serve(mut s: TcpStream) -> std::io::Result<()> {
             return Ok(());
         };
         let op = i32::from_be_bytes([op[0], op[1], op[2], op[3]]);
-        let mut out = 16u32.to_be_bytes().to_vec();
+        // create (1) answers a path (the bench's setup); everything else no body.
+        let body: &[u8] = if op == CREATE { &[0, 0, 0, 1, b'/'] } else { &[] };
+        let mut out = (16 + body.len() as u32).to_be_bytes().to_vec();
         out.extend_from_slice(xid);
         out.extend_from_slice(&0i64.to_be_bytes()); // zxid
         out.extend_from_slice(&0i32.to_be_bytes()); // ok
+        out.extend_from_slice(body);
         s.write_all(&out).await?;
         if op == CLOSE_SESSION {
             return Ok(());
