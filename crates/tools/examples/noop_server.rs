@@ -75,7 +75,11 @@ async fn serve(mut s: TcpStream) -> std::io::Result<()> {
         };
         let op = i32::from_be_bytes([op[0], op[1], op[2], op[3]]);
         // create (1) answers a path (the bench's setup); everything else no body.
-        let body: &[u8] = if op == CREATE { &[0, 0, 0, 1, b'/'] } else { &[] };
+        let body: &[u8] = if op == CREATE {
+            &[0, 0, 0, 1, b'/']
+        } else {
+            &[]
+        };
         let mut out = (16 + body.len() as u32).to_be_bytes().to_vec();
         out.extend_from_slice(xid);
         out.extend_from_slice(&0i64.to_be_bytes()); // zxid
