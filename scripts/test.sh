@@ -18,9 +18,10 @@ cargo test --workspace
 echo "== benchmarks compile and run once"
 cargo bench --workspace -- --test >/dev/null
 
-echo "== fuzz smoke run (request decoder, 30 s)"
+echo "== fuzz smoke run (client request decoder 30 s, peer decoders 15 s)"
 if cargo fuzz --version >/dev/null 2>&1; then
   (cd fuzz && cargo fuzz run --sanitizer=none request_decoder -- -max_total_time=30 -print_final_stats=0 2>&1 | tail -n 2)
+  (cd fuzz && cargo fuzz run --sanitizer=none peer_decoder -- -max_total_time=15 -print_final_stats=0 2>&1 | tail -n 2)
 else
   echo "cargo-fuzz not installed (cargo install cargo-fuzz --locked); skipping"
 fi

@@ -14,6 +14,9 @@ a value (node counts, watches, ephemeral paths, errors) the values are compared 
 Known, deliberate differences (checked, not ignored):
 * ``environment`` and ``system_properties``: the JVM-only keys (``java.*``, ``sun.*``, ``jdk.*``,
   ...) cannot exist in a native server; the other keys must match.
+* Session ids: Menagerie never shows a whole one (docs/security.md); it shows the string
+  ``0x<high 40 bits>_<fingerprint>`` where ZooKeeper shows the number. Such strings count as
+  the number for the shape comparison, and a session is recognised by its high bits.
 * ``monitor``: Java's metrics provider adds ~470 counters and summaries Menagerie does not
   measure; every Menagerie key must exist in Java's answer with the same JSON type, and the
   classic gauges (the mntr set of a 3.8 standalone server) must all be present.
@@ -99,8 +102,33 @@ def http(port: int, path: str, method: str = "GET") -> tuple[int, str, str]:
         return e.code, e.headers.get("Content-Type", ""), e.read().decode(errors="replace")
 
 
+MASKED_SID = re.compile(r"0x([0-9a-f]{10})_[0-9a-f]{6}")
+
+
+def unmask(v):
+    """A masked session id (string) as ZooKeeper's number type, recursively (keys too)."""
+    if isinstance(v, dict):
+        return {("0" if MASKED_SID.fullmatch(k) else k): unmask(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [unmask(x) for x in v]
+    if isinstance(v, str) and MASKED_SID.fullmatch(v):
+        return 0
+    return v
+
+
+def same_session(v, sid: int) -> bool:
+    """Whether v shows session sid: the number (ZooKeeper), or its masked form (Menagerie)."""
+    m = MASKED_SID.fullmatch(str(v))
+    return str(v) == str(sid) or (m is not None and int(m.group(1), 16) == sid >> 24)
+
+
+def by_session(d: dict, sid: int):
+    return next((x for k, x in d.items() if same_session(k, sid)), None)
+
+
 def shape(v):
     """Keys and JSON types, recursively; maps keyed by ids/paths/times keep one value shape."""
+    v = unmask(v)
     if isinstance(v, dict):
         if v and all(re.fullmatch(r"-?\d+|/.*", k) for k in v):
             return {"<key>": shape(next(iter(v.values())))}
@@ -200,13 +228,13 @@ def compare(a: dict, b: dict, labels: list[str], show: bool) -> list[tuple[str, 
                 if ja != jb:
                     problems.append(f"error answer {ja} vs {jb}")
             if primary == "dump":
-                ea = ja["session_id_to_ephemeral_paths"].get(str(sa))
-                eb = jb["session_id_to_ephemeral_paths"].get(str(sb))
+                ea = by_session(ja["session_id_to_ephemeral_paths"], sa)
+                eb = by_session(jb["session_id_to_ephemeral_paths"], sb)
                 if ea != eb:
                     problems.append(f"ephemerals {ea} vs {eb}")
             if primary == "watches":
-                wa = ja["session_id_to_watched_paths"].get(str(sa))
-                wb = jb["session_id_to_watched_paths"].get(str(sb))
+                wa = by_session(ja["session_id_to_watched_paths"], sa)
+                wb = by_session(jb["session_id_to_watched_paths"], sb)
                 if sorted(wa or []) != sorted(wb or []):
                     problems.append(f"watched paths {wa} vs {wb}")
             if primary == "watches_by_path":
@@ -217,7 +245,8 @@ def compare(a: dict, b: dict, labels: list[str], show: bool) -> list[tuple[str, 
             if primary == "connections":
                 ids_a = [x["session_id"] for x in ja["connections"]]
                 ids_b = [x["session_id"] for x in jb["connections"]]
-                if (ids_a, ids_b) != ([sa], [sb]):
+                if not (len(ids_a) == len(ids_b) == 1 and same_session(ids_a[0], sa)
+                        and same_session(ids_b[0], sb)):
                     problems.append(f"session ids {ids_a} vs {ids_b}")
             if primary in ("configuration",):
                 for k in ("data_dir", "data_log_dir"):

@@ -105,6 +105,22 @@ def _zk4466(exp: dict, got: dict) -> bool:
     )
 
 
+def _owner_kept(exp: dict, got: dict) -> bool:
+    # a resume with a wrong password: Java disconnects the session's owner first, Menagerie
+    # keeps it; everything else about the record is equal
+    er, gr = exp.get("result"), got.get("result")
+    if not (isinstance(er, dict) and isinstance(gr, dict)):
+        return False
+    return (
+        exp.get("op") == got.get("op")
+        and exp.get("args") == got.get("args")
+        and er.get("owner_was_disconnected") is True
+        and gr.get("owner_was_disconnected") is False
+        and {k: v for k, v in er.items() if k != "owner_was_disconnected"}
+        == {k: v for k, v in gr.items() if k != "owner_was_disconnected"}
+    )
+
+
 ALLOWED = [
     {
         "id": "ZOOKEEPER-4026",
@@ -143,6 +159,18 @@ ALLOWED = [
             "the persistent watch's NodeDataChanged from the candidate."
         ),
         "accept": _zk4466,
+    },
+    {
+        "id": "issue-16-owner-kept",
+        "scenarios": ["javaclient"],
+        "why": (
+            "A resume with a wrong password: ZooKeeper (3.8.0 and later) closes the session's "
+            "current connection before checking the password, so anyone who knows a session id "
+            "(cons, ephemeralOwner) can keep disconnecting its owner. Menagerie refuses the resume "
+            "and leaves the owner connected (issue 16, item 3; docs/security.md). Accepted only "
+            "for owner_was_disconnected true (Java) vs false (candidate), the rest equal."
+        ),
+        "accept": _owner_kept,
     },
 ]
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import re
+import socket
+import struct
 import sys
 import time
 from pathlib import Path
@@ -33,7 +35,7 @@ from kazoo.client import KazooClient  # noqa: E402
 import zkserver  # noqa: E402
 
 WORDS = ["ruok", "isro", "srvr", "stat", "cons", "wchs", "wchc", "wchp", "mntr", "conf", "envi",
-         "dirs", "gtmk", "dump", "crst", "srst", "xxxx", "hash"]
+         "dirs", "gtmk", "dump", "crst", "srst", "xxxx", "hash", "stmk"]
 
 MNTR_TREE_KEYS = ["zk_server_state", "zk_ephemerals_count", "zk_num_alive_connections",
                   "zk_outstanding_requests", "zk_znode_count", "zk_global_sessions", "zk_local_sessions",
@@ -71,6 +73,9 @@ def collect(hostport: str) -> dict[str, str]:
                 # The digest log keeps every 128th zxid: go past 0x100.
                 for r in [c.create_async(f"/bulk{i}", b"b") for i in range(300)]:
                     r.get(timeout=30)
+            if w == "stmk":
+                out[w] = set_trace_mask(hostport, 0x1234) + " then gtmk " + c.command(b"gtmk")
+                continue
             try:
                 out[w] = c.command(w.encode())
             except Exception as e:  # noqa: BLE001
@@ -80,6 +85,17 @@ def collect(hostport: str) -> dict[str, str]:
     finally:
         c.stop()
         c.close()
+
+
+def set_trace_mask(hostport: str, mask: int) -> str:
+    """``stmk``: the word, then the new mask as an 8-byte big-endian long; the answer."""
+    host, port = hostport.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.sendall(b"stmk" + struct.pack(">q", mask))
+        chunks = []
+        while chunk := s.recv(4096):
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
 
 
 def kv(text: str, sep: str) -> list[tuple[str, str]]:
@@ -92,7 +108,8 @@ def kv(text: str, sep: str) -> list[tuple[str, str]]:
 
 
 def mask_sid(s: str) -> str:
-    return re.sub(r"0x[0-9a-f]{8,16}", "0x<session>", s)
+    # Menagerie masks session ids (0x<high 40 bits>_<fingerprint>; see docs/security.md).
+    return re.sub(r"0x[0-9a-f]{10}_[0-9a-f]{6}|0x[0-9a-f]{8,16}", "0x<session>", s)
 
 
 def norm_conn_line(ln: str) -> str:

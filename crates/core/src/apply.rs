@@ -275,11 +275,12 @@ fn close_session(
         .ephemerals(header.client_id.0)
         .map(str::to_owned)
         .collect();
+    // An empty list is how a session with too many ephemerals to list is closed.
+    if listed.is_some_and(|l| !l.is_empty()) && !leftovers.is_empty() {
+        tracing::warn!(session = %header.client_id, count = leftovers.len(), first = %leftovers[0],
+            "ephemerals not listed in closeSession txn; deleting them too");
+    }
     for p in leftovers {
-        if listed.is_some() {
-            tracing::warn!(path = %p, session = %header.client_id,
-                "ephemeral not listed in closeSession txn; deleting it too");
-        }
         delete(tree, &p, zxid, changes);
     }
     Outcome::Done

@@ -2,7 +2,10 @@
 //! `digest` and `ip` authentication providers).
 
 use base64::Engine;
+use hmac::{Hmac, Mac};
+use menagerie_proto::SessionId;
 use menagerie_proto::records::{Acl, Id};
+use menagerie_proto::session::{PASSWORD_LEN, session_password};
 use sha1::{Digest, Sha1};
 
 /// Authentication switches of the server (ZooKeeper system properties, also accepted as
@@ -29,6 +32,30 @@ pub struct AuthConfig {
     pub sasl_super_users: Vec<String>,
     /// Secret mixed into DIGEST-MD5 nonces (random per server start).
     pub nonce_secret: u64,
+    /// `menagerie.sessionSecretFile`: a secret shared by every member of an all-Menagerie
+    /// ensemble, mixed into session passwords (see [`AuthConfig::session_password`]).
+    pub session_secret: Option<Vec<u8>>,
+}
+
+impl AuthConfig {
+    /// The password of `session`. Without a session secret it is ZooKeeper's, computed from
+    /// the session id alone (`ZooKeeperServer.generatePasswd`), which Java members of a
+    /// mixed ensemble need; but then anyone who learns a session id can take the session
+    /// over. With a secret it is the first 16 bytes of HMAC-SHA1(secret, "menagerie session
+    /// password" ‖ session id), which only servers holding the secret can compute.
+    pub fn session_password(&self, session: SessionId) -> [u8; PASSWORD_LEN] {
+        let Some(secret) = &self.session_secret else {
+            return session_password(session.0);
+        };
+        let mut mac =
+            <Hmac<Sha1> as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length");
+        mac.update(b"menagerie session password");
+        mac.update(&session.0.to_be_bytes());
+        let tag = mac.finalize().into_bytes();
+        let mut out = [0u8; PASSWORD_LEN];
+        out.copy_from_slice(&tag[..PASSWORD_LEN]);
+        out
+    }
 }
 
 /// The identities `addauth digest <user:password>` adds, in the order ZooKeeper adds them:

@@ -373,11 +373,26 @@ impl PrepContext<'_> {
             // A path whose parent vanished is simply skipped at apply.
             let _ = self.remove_from_parent(p);
         }
+        // Every replica deletes the session's ephemerals it holds whether they are listed
+        // or not (apply, and ZooKeeper's `killSession`), so a list too long for a log entry
+        // that any reader accepts is left out rather than written.
+        let listed_bytes: usize = paths.iter().map(|p| 4 + p.len()).sum();
+        if listed_bytes > CLOSE_SESSION_LIST_LIMIT {
+            tracing::info!(session = %self.session, ephemerals = paths.len(), bytes = listed_bytes,
+                "closeSession txn leaves its ephemerals unlisted: the list would be too long for one log entry");
+            paths.clear();
+        }
         TxnBody::CloseSession(Some(CloseSessionTxn {
             paths_to_delete: paths,
         }))
     }
 }
+
+/// Longest encoded path list a closeSession txn carries (half of ZooKeeper's default
+/// `jute.maxbuffer`, so the entry stays readable by any ZooKeeper or Menagerie with default
+/// settings); a longer list is left out and each replica deletes the session's ephemerals
+/// from its own tree.
+pub const CLOSE_SESSION_LIST_LIMIT: usize = 512 * 1024;
 
 /// What the flags of a create ask for (ZooKeeper: `CreateMode.fromFlag`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

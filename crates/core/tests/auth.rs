@@ -123,3 +123,121 @@ fn notifications_need_read_permission_on_the_node_concerned() {
     assert_eq!(out[..1], [notify(C, z, DELETED, "/p/secret")]);
     assert_eq!(out.len(), 2, "{out:?}");
 }
+
+/// Issue 16, item 5: `setWatches` catch-up events follow the READ rule of live events. A
+/// reconnecting client without READ learns nothing of the data and children changes, or the
+/// creation, of a private node; a reader hears them all.
+#[test]
+fn set_watches_catch_up_events_need_read_permission() {
+    let mut h = Harness::new();
+    h.connect(A);
+    h.add_auth(A, "digest", "owner:pw");
+    let private = vec![acl(perms::ALL, "auth", "")];
+    h.ok(A, create_acl("/private", private.clone(), 0));
+    h.ok(A, create("/open", b"", 0));
+    let rel = h.zxid();
+    h.ok(A, set_data("/private", b"changed", -1));
+    h.ok(A, create("/private/child", b"", 0));
+    h.ok(A, create_acl("/born-private", private, 0));
+    h.ok(A, set_data("/open", b"changed", -1));
+    let watches = || {
+        Request::SetWatches2(SetWatches2 {
+            relative_zxid: rel,
+            data_watches: strings(&["/private", "/open"]),
+            exist_watches: strings(&["/born-private"]),
+            child_watches: strings(&["/private"]),
+            persistent_watches: vec![],
+            persistent_recursive_watches: vec![],
+        })
+    };
+    let stranger = h.open();
+    let zxid = h.zxid();
+    assert_eq!(
+        h.send(stranger, SET_WATCHES_XID, watches()),
+        vec![
+            notify(stranger, -1, DATA_CHANGED, "/open"),
+            reply(
+                stranger,
+                SET_WATCHES_XID,
+                zxid,
+                ErrorCode::Ok,
+                Response::Empty
+            ),
+        ]
+    );
+    let owner = h.open();
+    h.add_auth(owner, "digest", "owner:pw");
+    let zxid = h.zxid();
+    assert_eq!(
+        h.send(owner, SET_WATCHES_XID, watches()),
+        vec![
+            notify(owner, -1, DATA_CHANGED, "/private"),
+            notify(owner, -1, DATA_CHANGED, "/open"),
+            notify(owner, -1, CREATED, "/born-private"),
+            notify(owner, -1, CHILDREN_CHANGED, "/private"),
+            reply(owner, SET_WATCHES_XID, zxid, ErrorCode::Ok, Response::Empty),
+        ]
+    );
+    // The stranger's watches on private nodes fired silently, as live ones do: a later
+    // change is not told either.
+    let out = h.send(A, 1, set_data("/private", b"again", -1));
+    assert!(
+        !out.iter()
+            .any(|o| matches!(o, Output::Notify { conn, .. } if *conn == stranger)),
+        "{out:?}"
+    );
+}
+
+/// Issue 16, item 5: `getAllChildrenNumber` counts what the caller could find by listing
+/// children: a private child is listed (and counted), what lies below it is not.
+#[test]
+fn get_all_children_number_skips_what_lies_below_unreadable_nodes() {
+    let mut h = Harness::new();
+    h.connect(A);
+    h.add_auth(A, "digest", "owner:pw");
+    h.ok(A, create("/app", b"", 0));
+    h.ok(A, create("/app/open", b"", 0));
+    h.ok(A, create("/app/open/x", b"", 0));
+    h.ok(
+        A,
+        create_acl("/app/private", vec![acl(perms::ALL, "auth", "")], 0),
+    );
+    for i in 0..5 {
+        h.ok(A, create(&format!("/app/private/c{i}"), b"", 0));
+    }
+    h.ok(A, create("/app/private/c0/deeper", b"", 0));
+    let count = |h: &mut Harness, conn| match h.answer_ok(conn, all_children("/app")) {
+        Response::AllChildrenNumber(n) => n,
+        other => panic!("{other:?}"),
+    };
+    let stranger = h.open();
+    assert_eq!(count(&mut h, stranger), 3, "open, open/x, private");
+    assert_eq!(count(&mut h, A), 9);
+}
+
+fn all_children(path: &str) -> Request {
+    Request::GetAllChildrenNumber(PathRequest { path: path.into() })
+}
+
+/// Issue 16, item 6: identities per connection are capped; the `addauth` past the cap is
+/// refused with AuthFailed and the connection closed (a client needs a handful; 100,000 cost
+/// ZooKeeper 32 s and slowed every later ACL check). Repeating one it holds is fine.
+#[test]
+fn identities_per_connection_are_capped() {
+    let mut h = Harness::new();
+    let c = h.open();
+    // The connection starts with its ip identity.
+    for i in 1..256 {
+        let a = h.add_auth(c, "digest", &format!("user{i}:pw"));
+        assert_eq!((a.err, a.closed), (0, false), "identity {i}");
+    }
+    let a = h.add_auth(c, "digest", "user1:pw");
+    assert_eq!((a.err, a.closed), (0, false), "one it holds");
+    let a = h.add_auth(c, "digest", "one-too-many:pw");
+    assert_eq!(
+        (a.err, a.closed),
+        (ErrorCode::AuthFailed.code(), true),
+        "the 257th"
+    );
+    assert_eq!(h.node.connection_count(), 0);
+}

@@ -87,7 +87,7 @@ fn connect_response_has_the_read_only_byte_iff_the_request_had_it() {
             out,
             vec![close(A), connected(B, 10_000, FIRST_SESSION, expected)]
         );
-        // ...and a refused one (which also drops the owner's connection, as in ZooKeeper).
+        // ...and a refused one (which leaves the owner's connection alone).
         let out = h.connect_with(
             C,
             ConnectRequest {
@@ -96,7 +96,7 @@ fn connect_response_has_the_read_only_byte_iff_the_request_had_it() {
                 ..resume(FIRST_SESSION, 0)
             },
         );
-        assert_eq!(out, vec![close(B), refused(C, expected), close(C)]);
+        assert_eq!(out, vec![refused(C, expected), close(C)]);
     }
 }
 
@@ -151,9 +151,9 @@ fn resume_with_a_wrong_password_or_an_unknown_session_is_refused() {
         assert_eq!(out, vec![refused(conn, Some(false)), close(conn)]);
     }
     assert_eq!(h.node.connection_count(), 1);
-    // A wrong password for a live session: as in ZooKeeper (processConnectRequest closes the
-    // session's other connections before it checks the password, verified against 3.8.0),
-    // the owner's connection is dropped too; the session itself survives.
+    // A wrong password for a live session leaves its owner alone. (ZooKeeper 3.8 closes the
+    // session's other connections before it checks the password, so anyone knowing a
+    // session id can keep disconnecting its owner; Menagerie checks first.)
     let out = h.connect_with(
         B,
         ConnectRequest {
@@ -161,13 +161,78 @@ fn resume_with_a_wrong_password_or_an_unknown_session_is_refused() {
             ..resume(s, 0)
         },
     );
-    assert_eq!(out, vec![close(A), refused(B, Some(false)), close(B)]);
-    assert_eq!(h.node.connection_count(), 0);
+    assert_eq!(out, vec![refused(B, Some(false)), close(B)]);
+    assert_eq!(h.node.connection_count(), 1);
     assert_eq!(h.log.len(), 1);
-    // The owner comes back with the right password and finds its session intact.
+    h.ok(A, create("/still-here", b"", 0));
+    // The owner moves with the right password and finds its session intact.
     let out = h.connect_with(C, resume(s, 0));
-    assert_eq!(out.len(), 1);
-    h.ok(C, create("/still-here", b"", 0));
+    assert_eq!(out.len(), 2, "{out:?}");
+    h.stat(C, "/still-here");
+}
+
+/// `menagerie.sessionSecretFile` (issue 16, item 3): passwords come from a secret, so a
+/// session id alone (shown by `cons`, guessable from its structure) no longer lets anyone
+/// resume, and take over, the session with ZooKeeper's formula.
+#[test]
+fn a_session_secret_makes_passwords_unguessable_from_the_id() {
+    let secret = b"an ensemble-wide secret".to_vec();
+    let mut h = Harness::configured(|c| {
+        c.auth.session_secret = Some(secret.clone());
+        c.min_session_timeout_ms = 4000;
+        c.max_session_timeout_ms = 40_000;
+    });
+    let out = h.connect_with(A, new_session());
+    let [Output::Connected { resp, .. }] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    let s = resp.session_id;
+    assert_ne!(resp.passwd, session_password(s).to_vec());
+    let with_secret = |secret: &[u8]| {
+        menagerie_core::auth::AuthConfig {
+            session_secret: Some(secret.to_vec()),
+            ..Default::default()
+        }
+        .session_password(SessionId(s))
+        .to_vec()
+    };
+    assert_eq!(resp.passwd, with_secret(&secret));
+    let given = resp.passwd.clone();
+    h.ok(A, create("/lock", b"", 1));
+    // ZooKeeper's formula, or another ensemble's secret: refused, the owner undisturbed.
+    for (conn, passwd) in [
+        (B, session_password(s).to_vec()),
+        (C, with_secret(b"another secret")),
+    ] {
+        let req = ConnectRequest {
+            passwd,
+            ..resume(s, 0)
+        };
+        assert_eq!(
+            h.connect_with(conn, req),
+            vec![refused(conn, Some(false)), close(conn)]
+        );
+    }
+    h.stat(A, "/lock");
+    // The password the server handed out resumes the session.
+    let req = ConnectRequest {
+        passwd: given.clone(),
+        ..resume(s, 0)
+    };
+    let out = h.connect_with(D, req);
+    assert_eq!(
+        out,
+        vec![
+            close(A),
+            Output::Connected {
+                conn: D,
+                resp: ConnectResponse {
+                    passwd: given,
+                    ..connected_resp(10_000, s, Some(false))
+                }
+            }
+        ]
+    );
 }
 
 #[test]
@@ -335,6 +400,49 @@ fn close_session_covers_pending_ephemeral_creates_and_skips_pending_deletes() {
         ]
     );
     assert_eq!(h.children(B, "/"), strings(&["zookeeper"]));
+}
+
+/// A session with more ephemerals than one log entry should carry (issue 16, item 8: a
+/// closeSession txn over `jute.maxbuffer` made the log unreadable at the next restart): the
+/// txn leaves the list out and stays small, and apply still deletes every ephemeral of the
+/// session, pending creates included, with the digest predicted right.
+#[test]
+fn close_session_with_too_many_ephemerals_leaves_the_list_out() {
+    let mut h = Harness::new();
+    let s = h.connect(A);
+    h.connect(B);
+    h.ok(A, create("/locks", b"", 0));
+    h.ok(B, create("/locks/other", b"", 1));
+    let name = |i: usize| format!("/locks/{i:0>40}");
+    for i in 0..11_000 {
+        h.ok(A, create(&name(i), b"", 1));
+    }
+    h.ok(B, get_children("/locks", true));
+    h.auto_persist = false;
+    assert_eq!(h.send(A, 1, create("/pending", b"", 1)), vec![]);
+    assert_eq!(h.send(A, 2, Request::CloseSession), vec![]);
+    let txn = h.last_txn().clone();
+    assert_eq!(
+        txn.body,
+        TxnBody::CloseSession(Some(CloseSessionTxn {
+            paths_to_delete: vec![]
+        }))
+    );
+    assert_eq!(txn.header.client_id, SessionId(s));
+    assert!(txn.to_bytes().len() < 100, "{} bytes", txn.to_bytes().len());
+    let out = h.persist_all();
+    let z = h.zxid();
+    assert_eq!(
+        out[out.len() - 3..],
+        [
+            notify(B, z, CHILDREN_CHANGED, "/locks"),
+            reply(A, 2, z, ErrorCode::Ok, Response::Empty),
+            close(A),
+        ]
+    );
+    assert_eq!(h.children(B, "/locks"), strings(&["other"]));
+    assert_eq!(h.children(B, "/"), strings(&["locks", "zookeeper"]));
+    assert_eq!(h.node.session_count(), 1);
 }
 
 #[test]

@@ -391,3 +391,56 @@ fn malformed_requests_are_marshalling_errors() {
     h.err(A, add_watch("/", 2), ErrorCode::MarshallingError);
     h.ok(A, exists("/", false));
 }
+
+/// deleteContainer (opcode 20) is the server's own reaper operation: from a client it would
+/// delete any empty non-ephemeral node without an ACL check. It is refused with BadArguments
+/// whatever its body (a jute path, ZooKeeper 3.8.0's raw path bytes, garbage), nothing is
+/// logged, the node stays and the connection is kept.
+#[test]
+fn delete_container_from_a_client_is_bad_arguments_and_keeps_the_node() {
+    let mut h = Harness::new();
+    h.connect(A);
+    h.ok(A, create_acl("/locked", world(perms::READ), 0));
+    h.ok(A, container("/box"));
+    h.ok(A, create("/plain", b"", 0));
+    let (zxid, logged) = (h.zxid(), h.log.len());
+    let path = |p: &str| Ok(Request::DeleteContainer(PathRequest { path: p.into() }));
+    let bodies = [
+        path("/locked"),
+        path("/box"),
+        path("/plain"),
+        path("/nope"),
+        Err(BadRequest::Malformed),
+    ];
+    for (i, body) in bodies.into_iter().enumerate() {
+        let xid = 50 + i as i32;
+        assert_eq!(
+            h.send_raw(A, xid, 20, body),
+            vec![reply(
+                A,
+                xid,
+                zxid,
+                ErrorCode::BadArguments,
+                Response::Empty
+            )],
+        );
+    }
+    assert_eq!((h.zxid(), h.log.len()), (zxid, logged), "nothing logged");
+    for p in ["/locked", "/box", "/plain"] {
+        h.stat(A, p);
+    }
+    // Behind a write in flight, the refusal keeps its place in the reply order.
+    h.auto_persist = false;
+    assert_eq!(h.send(A, 60, create("/w", b"", 0)), vec![]);
+    assert_eq!(h.send_raw(A, 61, 20, path("/plain")), vec![]);
+    let out = h.persist_all();
+    assert_eq!(
+        out,
+        vec![
+            reply(A, 60, zxid + 1, ErrorCode::Ok, created("/w")),
+            reply(A, 61, zxid + 1, ErrorCode::BadArguments, Response::Empty),
+        ]
+    );
+    h.auto_persist = true;
+    h.stat(A, "/plain");
+}

@@ -108,7 +108,8 @@ pub struct InspectArgs {
     #[arg(long, short)]
     verbose: bool,
     /// The jute.maxbuffer the files were written with (bytes; default 1048575): longer
-    /// entries are reported as damage.
+    /// snapshot buffers, and log entries over the larger of this and 64 MiB, are reported as
+    /// damage.
     #[arg(long)]
     jute_maxbuffer: Option<usize>,
 }

@@ -101,7 +101,8 @@ impl Request {
             OpCode::Sync => Q::Sync(Record::read(r)?),
             OpCode::Ping => Q::Ping,
             OpCode::Check => Q::Check(Record::read(r)?),
-            OpCode::Multi | OpCode::MultiRead => decode_multi(r)?,
+            OpCode::Multi => decode_multi(r, false)?,
+            OpCode::MultiRead => decode_multi(r, true)?,
             OpCode::Reconfig => Q::Reconfig(Record::read(r)?),
             OpCode::CheckWatches => Q::CheckWatches(Record::read(r)?),
             OpCode::RemoveWatches => Q::RemoveWatches(Record::read(r)?),
@@ -188,11 +189,11 @@ impl Request {
 }
 
 /// Decodes the hand-framed multi body (ZooKeeper: `MultiOperationRecord`): a sequence of
-/// `MultiHeader` + op record, ended by a header with `done = true`. Write ops make a `Multi`,
-/// getData/getChildren a `MultiRead`; mixing them is an error (MarshallingError).
-fn decode_multi(r: &mut Reader<'_>) -> Result<Request, DecodeError> {
+/// `MultiHeader` + op record, ended by a header with `done = true`. A `multi` (opcode 14)
+/// takes write ops only, a `multiRead` (22) getData/getChildren only; any other op is an
+/// error (ZooKeeper answers MarshallingError, verified against 3.8.0).
+fn decode_multi(r: &mut Reader<'_>, reads: bool) -> Result<Request, DecodeError> {
     let mut ops = Vec::new();
-    let mut reads = None::<bool>;
     loop {
         let h = MultiHeader::read(r)?;
         if h.done {
@@ -213,17 +214,22 @@ fn decode_multi(r: &mut Reader<'_>) -> Result<Request, DecodeError> {
             OpCode::GetData | OpCode::GetChildren => true,
             _ => return Err(DecodeError::InvalidMulti("op not allowed in multi")),
         };
-        if *reads.get_or_insert(is_read) != is_read {
-            return Err(DecodeError::InvalidMulti("mixes read and write ops"));
+        if is_read != reads {
+            return Err(DecodeError::InvalidMulti(if reads {
+                "a write op in multiRead"
+            } else {
+                "a read op in multi"
+            }));
         }
         // The `decode` of these ops always yields a request.
         if let Some(req) = Request::decode(op, r)? {
             ops.push(req);
         }
     }
-    Ok(match reads {
-        Some(true) => Request::MultiRead(ops),
-        _ => Request::Multi(ops),
+    Ok(if reads {
+        Request::MultiRead(ops)
+    } else {
+        Request::Multi(ops)
     })
 }
 
@@ -299,6 +305,47 @@ mod tests {
                 let _ = Request::decode(op, &mut Reader::new(&body));
             }
         }
+    }
+
+    /// A body of `ops` framed as a multi.
+    fn multi_body(ops: &[Request]) -> Vec<u8> {
+        let mut w = Vec::new();
+        Request::Multi(ops.to_vec()).write_body(&mut w);
+        w
+    }
+
+    #[test]
+    fn multi_takes_writes_and_multi_read_takes_reads_only() {
+        let get = Request::GetData(GetDataRequest {
+            path: "/a".into(),
+            watch: false,
+        });
+        let del = Request::Delete(DeleteRequest {
+            path: "/a".into(),
+            version: -1,
+        });
+        let decode = |op, body: &[u8]| Request::decode(op, &mut Reader::new(body));
+        for (op, ops) in [
+            (OpCode::Multi, vec![get.clone()]),
+            (OpCode::MultiRead, vec![del.clone()]),
+        ] {
+            assert!(
+                matches!(
+                    decode(op, &multi_body(&ops)),
+                    Err(DecodeError::InvalidMulti(_))
+                ),
+                "{op:?} {ops:?}"
+            );
+        }
+        // Empty ones keep their kind: an empty multiRead is no write.
+        assert_eq!(
+            decode(OpCode::MultiRead, &multi_body(&[])).unwrap(),
+            Some(Request::MultiRead(vec![]))
+        );
+        assert_eq!(
+            decode(OpCode::Multi, &multi_body(&[])).unwrap(),
+            Some(Request::Multi(vec![]))
+        );
     }
 
     #[test]

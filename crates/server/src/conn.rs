@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::admission::Refusal;
 use crate::config::ServerConfig;
 use crate::inbox::{ConnCounts, ToShell};
 use crate::outbox::{Chunk, OutboxRx, WriteSide, outbox};
@@ -23,6 +24,17 @@ use crate::outbox::{Chunk, OutboxRx, WriteSide, outbox};
 /// How long a connection may take to send its ConnectRequest
 /// (ZooKeeper: `zookeeper.nio.sessionlessCnxnTimeout`).
 const SESSIONLESS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A connection's read buffer: room for a pipelining client's requests of one read, small
+/// enough that idle connections stay cheap (a frame larger than it is read around it).
+const READ_BUFFER: usize = 16 * 1024;
+
+/// A frame's body buffer starts at most this large and then doubles as the bytes arrive: a
+/// length prefix alone never makes the server allocate the length.
+const BODY_FIRST: usize = 4 * 1024;
+
+/// A body buffer larger than this is not kept for the next frame.
+const BODY_KEEP: usize = 64 * 1024;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
@@ -41,7 +53,7 @@ pub async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     while let Some((stream, peer)) =
-        next_admitted(&listener, &config, &counts, &mut shutdown, "client").await
+        next_admitted(&listener, &counts, &mut shutdown, "client").await
     {
         let _ = stream.set_nodelay(true);
         let conn = next_conn_id();
@@ -67,7 +79,7 @@ pub async fn secure_accept_loop(
     mut shutdown: watch::Receiver<bool>,
 ) {
     while let Some((stream, peer)) =
-        next_admitted(&listener, &config, &counts, &mut shutdown, "secure client").await
+        next_admitted(&listener, &counts, &mut shutdown, "secure client").await
     {
         let _ = stream.set_nodelay(true);
         let conn = next_conn_id();
@@ -87,20 +99,22 @@ pub async fn secure_accept_loop(
                     serve(conn, read, write, peer, subject, &config, &shell).await;
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(peer = %peer, error = %e, "TLS handshake failed; closing")
+                    crate::throttled_warn!(peer = %peer, error = %e, "TLS handshake failed; closing")
                 }
-                Err(_) => tracing::warn!(peer = %peer, "no TLS handshake in time; closing"),
+                Err(_) => {
+                    crate::throttled_warn!(peer = %peer, "no TLS handshake in time; closing")
+                }
             }
             release(&counts, peer);
         });
     }
 }
 
-/// The next connection `maxClientCnxns` admits (others are closed and logged); `None` at
-/// shutdown. An accept error (e.g. EMFILE) backs off briefly instead of spinning.
+/// The next connection [`crate::admission`] admits (others are closed, with a throttled
+/// warning); `None` at shutdown. An accept error (e.g. EMFILE) backs off briefly instead of
+/// spinning.
 async fn next_admitted(
     listener: &TcpListener,
-    config: &ServerConfig,
     counts: &ConnCounts,
     shutdown: &mut watch::Receiver<bool>,
     port: &str,
@@ -111,40 +125,30 @@ async fn next_admitted(
             r = listener.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    tracing::warn!(error = %e, port, "accept failed");
+                    crate::throttled_warn!(error = %e, port, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
         };
-        if admit(config, counts, peer) {
-            return Some((stream, peer));
+        let admitted = match counts.lock() {
+            Ok(mut table) => table.admit(peer.ip()),
+            Err(_) => Ok(()),
+        };
+        match admitted {
+            Ok(()) => return Some((stream, peer)),
+            Err(Refusal::PerAddress(limit)) => crate::throttled_warn!(peer = %peer, port, limit,
+                "too many connections from this address (maxClientCnxns); closing"),
+            Err(Refusal::Total(limit)) => crate::throttled_warn!(peer = %peer, port, limit,
+                "too many connections (maxCnxns, or the open file limit less the descriptors \
+                 kept for storage); closing"),
         }
-        tracing::warn!(peer = %peer, port, limit = config.max_client_cnxns,
-            "too many connections from this address (maxClientCnxns); closing");
     }
-}
-
-fn admit(config: &ServerConfig, counts: &ConnCounts, peer: SocketAddr) -> bool {
-    let Ok(mut map) = counts.lock() else {
-        return true;
-    };
-    let n = map.entry(peer.ip()).or_insert(0);
-    if config.max_client_cnxns > 0 && *n >= config.max_client_cnxns {
-        return false;
-    }
-    *n += 1;
-    true
 }
 
 fn release(counts: &ConnCounts, peer: SocketAddr) {
-    if let Ok(mut map) = counts.lock()
-        && let Some(n) = map.get_mut(&peer.ip())
-    {
-        *n -= 1;
-        if *n == 0 {
-            map.remove(&peer.ip());
-        }
+    if let Ok(mut table) = counts.lock() {
+        table.release(peer.ip());
     }
 }
 
@@ -165,17 +169,34 @@ async fn read_prefix<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> Result<[u8; 
     }
 }
 
+/// Reads a frame body of `len` bytes into `buf`, growing it as the bytes arrive (see
+/// [`next_body_size`]); a buffer left large by an earlier frame is given back first.
 async fn read_body<R: AsyncRead + Unpin>(
     r: &mut BufReader<R>,
     len: usize,
     buf: &mut Vec<u8>,
 ) -> Result<(), ReadEnd> {
-    buf.resize(len, 0);
-    r.read_exact(buf).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => ReadEnd::Eof,
-        _ => ReadEnd::Io(e),
-    })?;
+    if buf.capacity() > BODY_KEEP {
+        *buf = Vec::new();
+    }
+    buf.clear();
+    while buf.len() < len {
+        let have = buf.len();
+        buf.resize(next_body_size(have, len), 0);
+        r.read_exact(&mut buf[have..])
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => ReadEnd::Eof,
+                _ => ReadEnd::Io(e),
+            })?;
+    }
     Ok(())
+}
+
+/// The size a body buffer holding `have` of `len` bytes grows to for the next read: by at
+/// most [`BODY_FIRST`] or `have`, whichever is larger, so memory follows the bytes received.
+fn next_body_size(have: usize, len: usize) -> usize {
+    len.min(have + BODY_FIRST.max(have))
 }
 
 fn frame_len(prefix: [u8; 4], max: usize, first: bool) -> Result<FrameStart, ReadEnd> {
@@ -205,11 +226,11 @@ async fn serve<R>(
 ) where
     R: AsyncRead + Unpin,
 {
-    let mut reader = BufReader::with_capacity(64 * 1024, read);
+    let mut reader = BufReader::with_capacity(READ_BUFFER, read);
     let connect = match first_packet(conn, peer, &mut reader, config.max_buffer).await {
         None => return,
         Some(FirstPacket::FourLetterWord(word)) => {
-            four_letter(word, peer, write, config, shell).await;
+            four_letter(word, peer, &mut reader, write, config, shell).await;
             return;
         }
         Some(FirstPacket::Connect(req)) => req,
@@ -321,7 +342,7 @@ fn log_end(conn: ConnId, peer: SocketAddr, end: &ReadEnd) {
             tracing::debug!(conn = conn.0, peer = %peer, error = %e, "connection error")
         }
         ReadEnd::Protocol(m) => {
-            tracing::warn!(conn = conn.0, peer = %peer, "closing connection: {m}")
+            crate::throttled_warn!(conn = conn.0, peer = %peer, "closing connection: {m}")
         }
     }
 }
@@ -414,7 +435,8 @@ async fn read_request<R: AsyncRead + Unpin>(
 /// Writes what the shell could not write directly (see [`crate::outbox`]). Stops at once
 /// when the shell kills the connection (its output overflowed).
 async fn write_loop(mut w: WriteSide, rx: OutboxRx) {
-    let mut chunk = Vec::with_capacity(64 * 1024);
+    // Empty until the first hand-over (which swaps in the outbox's buffer).
+    let mut chunk = Vec::new();
     loop {
         match rx.next(&mut chunk).await {
             Chunk::Killed => return,
@@ -432,24 +454,37 @@ async fn write_loop(mut w: WriteSide, rx: OutboxRx) {
                     return;
                 }
                 chunk.clear();
-                if chunk.capacity() > 1 << 20 {
+                if chunk.capacity() > BODY_KEEP {
                     // Do not keep a burst's buffer for the connection's lifetime.
-                    chunk = Vec::with_capacity(64 * 1024);
+                    chunk = Vec::new();
                 }
             }
         }
     }
 }
 
-async fn four_letter(
+async fn four_letter<R: AsyncRead + Unpin>(
     word: [u8; 4],
     peer: SocketAddr,
+    reader: &mut BufReader<R>,
     mut w: WriteSide,
     config: &ServerConfig,
     shell: &mpsc::Sender<ToShell>,
 ) {
     let word = String::from_utf8_lossy(&word).into_owned();
-    let text = if config.four_letter_allowed(&word) {
+    let text = if word == "stmk" && config.four_letter_allowed(&word) {
+        // The new mask follows as an 8-byte big-endian long; the answer is the mask.
+        let mut mask = [0u8; 8];
+        match tokio::time::timeout(SESSIONLESS_TIMEOUT, reader.read_exact(&mut mask)).await {
+            Ok(Ok(_)) => {
+                let mask = i64::from_be_bytes(mask);
+                crate::ops::facts::set_trace_mask(mask);
+                tracing::info!(peer = %peer, mask, "trace mask set (stmk)");
+                mask.to_string()
+            }
+            _ => return,
+        }
+    } else if config.four_letter_allowed(&word) {
         let (reply, rx) = oneshot::channel();
         if shell
             .send(ToShell::FourLetter {
@@ -468,4 +503,22 @@ async fn four_letter(
     };
     let _ = w.write_all(text.as_bytes()).await;
     w.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_buffers_grow_with_the_bytes_received() {
+        // A 1 MiB frame: 4 KiB first, then doubling, never past the length.
+        let mut sizes = vec![0];
+        while let Some(&have) = sizes.last().filter(|&&h| h < 1 << 20) {
+            sizes.push(next_body_size(have, 1 << 20));
+        }
+        let kib = [0, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+        assert_eq!(sizes, kib.map(|k| k << 10).to_vec());
+        // Small frames are read in one go.
+        assert_eq!(next_body_size(0, 100), 100);
+    }
 }

@@ -6,8 +6,8 @@
 //! Failures cross the channel as typed errors that say what failed
 //! ([`menagerie_host::LogError`], [`menagerie_host::SnapshotError`]).
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, SocketAddr};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
@@ -145,5 +145,5 @@ pub enum Answer {
     Http(crate::http::queries::HttpAnswer),
 }
 
-/// Per-IP connection counts for `maxClientCnxns`, shared by the accept loops.
-pub type ConnCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+/// Connection counts for `maxClientCnxns` and `maxCnxns`, shared by the accept loops.
+pub type ConnCounts = Arc<Mutex<crate::admission::ConnTable>>;

@@ -6,6 +6,7 @@
 //! * [`inbox`]: the messages the shell receives (a leaf module).
 //! * [`conn`]: one task pair per client connection (framing, decoding; [`outbox`]: the
 //!   encoded output waiting for the socket).
+//! * [`dirlock`]: one server per data directory (`menagerie.lock`).
 //! * [`persistence`]: recovery and the storage thread (over `menagerie-host`), fsync
 //!   statistics.
 //! * [`snapshotter`]: fuzzy snapshots written in the background (over `menagerie-host`).
@@ -13,10 +14,14 @@
 //! * [`http`]: the admin port on hyper/axum: AdminServer commands, Prometheus metrics,
 //!   probes, the REST gateway and the web console, with TLS and authentication.
 //! * [`purge`]: autopurge of old snapshots and logs.
+//! * [`admission`]: which connections are admitted (per address, in all, descriptor budget);
+//!   [`throttle`]: rate-limited warnings.
 #![forbid(unsafe_code)]
 
+pub mod admission;
 pub mod config;
 pub mod conn;
+pub mod dirlock;
 pub mod http;
 pub mod inbox;
 pub mod ops;
@@ -27,6 +32,7 @@ pub mod quorum;
 pub mod security_config;
 pub mod shell;
 pub mod snapshotter;
+pub mod throttle;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -49,6 +55,8 @@ pub struct RunningServer {
     shutdown: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     purge: Option<tokio::task::JoinHandle<()>>,
+    /// The data directories' locks, released once the server has stopped.
+    locks: Option<dirlock::DataDirLocks>,
 }
 
 impl RunningServer {
@@ -59,6 +67,7 @@ impl RunningServer {
         if let Some(purge) = self.purge {
             let _ = purge.await;
         }
+        drop(self.locks);
     }
 }
 
@@ -89,6 +98,9 @@ pub enum StartError {
     /// The TLS settings of the secure client port are unusable.
     #[error("cannot set up TLS for secureClientPort: {0}")]
     Tls(#[from] tls::TlsError),
+    /// Another server uses the data directory (or its lock cannot be taken).
+    #[error("cannot lock the data directory: {0}")]
+    Locked(#[from] dirlock::LockError),
     /// The quorum TLS settings are unusable.
     #[error("cannot set up quorum TLS: {0}")]
     QuorumTls(#[from] quorum::tls::QuorumTlsError),
@@ -103,24 +115,29 @@ impl From<shell::boot::BootError> for StartError {
     }
 }
 
-/// Recovers the data directory, binds the client port and starts serving in the background.
+/// Locks the data directories, binds the ports, recovers the data and starts serving in the
+/// background. Nothing in the data directories is read or written before the locks are
+/// held and every port is bound: a second server started by mistake on the same
+/// directories or ports stops there, leaving the running server's files alone.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    start_on(config, std::sync::Arc::new(menagerie_storage::StdFs)).await
+    let locks = dirlock::DataDirLocks::acquire(&config.data_dir, &config.data_log_dir)?;
+    let mut server = start_on(config, std::sync::Arc::new(menagerie_storage::StdFs)).await?;
+    server.locks = Some(locks);
+    Ok(server)
 }
 
 /// [`start`] with the data directories on `fs` (tests inject disk faults through
-/// `menagerie_storage::MemFs`).
+/// `menagerie_storage::MemFs`), without directory locks.
 pub async fn start_on(
     config: ServerConfig,
     fs: std::sync::Arc<dyn menagerie_storage::Fs>,
 ) -> Result<RunningServer, StartError> {
     let clock = shell::Clock::start();
-    let (server, recovered) = shell::recover(&config, fs, &clock)?;
+    // Ports first: connections wait in the listen backlog until recovery is done.
     let listener = TcpListener::bind(config.client_addr).await?;
     let addr = listener.local_addr()?;
     let admin = http::Listeners::bind(&config.admin).await?;
     let (admin_addr, prometheus_addr) = admin.local_addrs();
-    let fsync_stats = std::sync::Arc::clone(&recovered.fsync_stats);
     let secure = match &config.secure_client {
         Some((secure_addr, settings)) => {
             let acceptor = tls::acceptor(settings)?;
@@ -139,6 +156,8 @@ pub async fn start_on(
         ),
         None => (Vec::new(), quorum::transport::Transport::default()),
     };
+    let (server, recovered) = shell::recover(&config, fs, &clock)?;
+    let fsync_stats = std::sync::Arc::clone(&recovered.fsync_stats);
     let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
     let purge = purge::spawn(
         recovered.dirs.clone(),
@@ -169,6 +188,7 @@ pub async fn start_on(
         shutdown,
         task,
         purge,
+        locks: None,
     })
 }
 

@@ -12,10 +12,13 @@
 //! A client that stops reading its socket must not make the server buffer without bound:
 //! once more than [`MAX_QUEUED_BYTES`] of replies and notifications wait for one connection,
 //! the connection is closed (its session lives on and can resume elsewhere), as ZooKeeper
-//! closes connections it cannot write to.
+//! closes connections it cannot write to. The bytes waiting in all outboxes of a server are
+//! also counted together ([`Outbox::count_in`]), so that the shell can close the largest
+//! offenders when many such clients together hold too much (issue 16, item 11).
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use menagerie_core::Output;
 use menagerie_proto::jute::Record;
@@ -95,6 +98,8 @@ struct Shared {
     wake: Notify,
     /// Makes the writer stop at once.
     kill: Notify,
+    /// The server-wide count of queued bytes this queue adds to, once registered.
+    total: OnceLock<Arc<AtomicUsize>>,
 }
 
 #[derive(Debug, Default)]
@@ -109,6 +114,15 @@ struct State {
     closing: bool,
     /// The writer must stop at once (overflow), or is gone.
     killed: bool,
+    /// `buf.len() + writing` as last added to the server-wide count.
+    accounted: usize,
+}
+
+impl State {
+    /// Bytes waiting: buffered, or taken by the writer and not yet written.
+    fn queued(&self) -> usize {
+        self.buf.len() + self.writing
+    }
 }
 
 /// The connection's queue is over its limit (or its writer is gone).
@@ -162,6 +176,20 @@ pub fn virtual_outbox(capacity: usize) -> (Outbox, mpsc::Receiver<Output>) {
 }
 
 impl Shared {
+    /// Brings the server-wide count up to date with `s` (call after every change of the
+    /// buffer or of `writing`, under the lock).
+    fn settle(&self, s: &mut State) {
+        let now = s.queued();
+        if let Some(total) = self.total.get() {
+            if now > s.accounted {
+                total.fetch_add(now - s.accounted, Ordering::Relaxed);
+            } else {
+                total.fetch_sub(s.accounted - now, Ordering::Relaxed);
+            }
+        }
+        s.accounted = now;
+    }
+
     /// Wakes the writer wherever it waits (for work, or for the socket).
     fn kill_writer(&self) {
         self.kill.notify_one();
@@ -217,14 +245,31 @@ impl Outbox {
             return Ok(());
         }
         encode(&mut s.buf, o);
-        if s.buf.len() + s.writing > MAX_QUEUED_BYTES {
+        if s.queued() > MAX_QUEUED_BYTES {
             s.killed = true;
             s.buf = Vec::new();
+            self.shared.settle(&mut s);
             drop(s);
             self.shared.kill_writer();
             return Err(Overflow);
         }
+        self.shared.settle(&mut s);
         Ok(())
+    }
+
+    /// Adds this queue's bytes to `total` from now on (the shell's count for the whole
+    /// server). Only the first call counts.
+    pub fn count_in(&self, total: &Arc<AtomicUsize>) {
+        let mut s = lock(&self.shared);
+        if self.shared.total.set(Arc::clone(total)).is_ok() {
+            s.accounted = 0;
+            self.shared.settle(&mut s);
+        }
+    }
+
+    /// Bytes queued for this connection and not yet written.
+    pub fn queued(&self) -> usize {
+        lock(&self.shared).queued()
     }
 
     /// Sends what is buffered: straight to the socket if the writer is idle and the socket
@@ -250,9 +295,11 @@ impl Outbox {
             }
             if at == s.buf.len() {
                 s.buf.clear();
+                self.shared.settle(&mut s);
                 return;
             }
             s.buf.drain(..at);
+            self.shared.settle(&mut s);
         }
         s.writer_busy = true;
         drop(s);
@@ -264,6 +311,7 @@ impl Outbox {
         let mut s = lock(&self.shared);
         s.killed = true;
         s.buf = Vec::new();
+        self.shared.settle(&mut s);
         drop(s);
         self.shared.kill_writer();
     }
@@ -289,13 +337,16 @@ impl OutboxRx {
                 let mut s = lock(&self.shared);
                 s.writing = 0;
                 if s.killed {
+                    self.shared.settle(&mut s);
                     return Chunk::Killed;
                 }
                 if !s.buf.is_empty() {
                     std::mem::swap(&mut s.buf, chunk);
                     s.writing = chunk.len();
+                    self.shared.settle(&mut s);
                     return Chunk::Data;
                 }
+                self.shared.settle(&mut s);
                 if s.closing {
                     return Chunk::Close;
                 }
@@ -318,5 +369,7 @@ impl Drop for OutboxRx {
         let mut s = lock(&self.shared);
         s.killed = true;
         s.buf = Vec::new();
+        s.writing = 0;
+        self.shared.settle(&mut s);
     }
 }

@@ -47,7 +47,8 @@ fn log_options(config: &ServerConfig, fsync_stats: &Arc<FsyncStats>) -> TxnLogOp
     TxnLogOptions {
         force_sync: config.force_sync,
         pre_alloc_size: config.pre_alloc_size,
-        max_entry_len: config.max_buffer + 1024,
+        // The log's own limit, never below what a request of jute.maxbuffer bytes can make.
+        max_entry_len: menagerie_storage::MAX_ENTRY_LEN.max(config.max_buffer + 1024),
         fsync_warning_threshold: std::time::Duration::from_millis(
             config.fsync_warning_threshold_ms,
         ),

@@ -27,6 +27,13 @@ pub const AVAILABLE_SCHEMES: [&str; 4] = ["digest", "ip", "sasl", "x509"];
 /// ZooKeeper; also a zoo.cfg key or a `-D` word in the JVM flag variables for Menagerie).
 pub const JAAS_KEY: &str = "java.security.auth.login.config";
 
+/// The file holding the secret mixed into session passwords (Menagerie only; see
+/// `AuthConfig::session_password`).
+pub const SESSION_SECRET_KEY: &str = "menagerie.sessionSecretFile";
+
+/// Shortest session secret accepted.
+pub const MIN_SESSION_SECRET: usize = 16;
+
 /// A random number from the operating system (for SASL nonces).
 pub fn random_u64() -> u64 {
     use std::hash::BuildHasher;
@@ -154,6 +161,7 @@ pub struct SecurityKeys {
     jaas_section: Option<String>,
     sasl_super_users: Vec<String>,
     require_sasl: bool,
+    session_secret_file: Option<String>,
 }
 
 impl SecurityKeys {
@@ -189,6 +197,9 @@ impl SecurityKeys {
             JAAS_KEY => self.jaas = (!value.is_empty()).then(|| value.to_owned()),
             "sasl.serverconfig" => self.jaas_section = Some(value.to_owned()),
             "sessionRequireClientSASLAuth" => self.require_sasl = java_bool(value),
+            SESSION_SECRET_KEY => {
+                self.session_secret_file = (!value.is_empty()).then(|| value.to_owned())
+            }
             k if k == "superUser" || k.starts_with("superUser.") => {
                 self.sasl_super_users.push(value.to_owned())
             }
@@ -221,6 +232,7 @@ impl SecurityKeys {
             super_digest: self.super_digest()?,
             skip_acl: self.skip_acl.unwrap_or(false),
             x509_super_user: self.x509_super_user.clone(),
+            session_secret: self.session_secret()?,
             ..AuthConfig::default()
         };
         if auth.skip_acl {
@@ -261,6 +273,28 @@ impl SecurityKeys {
             tracing::warn!(file = %path, "JAAS section has no user_<name> entries: SASL will refuse everyone");
         }
         Ok(users)
+    }
+
+    /// The session secret from `menagerie.sessionSecretFile`: the file's bytes without
+    /// trailing whitespace, at least [`MIN_SESSION_SECRET`] of them.
+    fn session_secret(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        let Some(path) = &self.session_secret_file else {
+            return Ok(None);
+        };
+        let mut secret = std::fs::read(path)
+            .map_err(|e| invalid(SESSION_SECRET_KEY, path, format!("cannot read: {e}")))?;
+        while secret.last().is_some_and(u8::is_ascii_whitespace) {
+            secret.pop();
+        }
+        if secret.len() < MIN_SESSION_SECRET {
+            return Err(invalid(
+                SESSION_SECRET_KEY,
+                path,
+                format!("the secret must be at least {MIN_SESSION_SECRET} bytes"),
+            ));
+        }
+        tracing::info!(file = %path, "session passwords mix in the session secret (every member of the ensemble must be a Menagerie with the same secret)");
+        Ok(Some(secret))
     }
 
     /// The schemes `enforce.auth` requires (none when it is off); each must be available.
@@ -524,6 +558,26 @@ mod tests {
             keys.take(&k, v.trim());
         }
         keys.finish()
+    }
+
+    #[test]
+    fn session_secret_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good");
+        std::fs::write(&good, "0123456789abcdef\n").expect("write");
+        let c = load(&format!("menagerie.sessionSecretFile={}\n", good.display())).expect("ok");
+        assert_eq!(
+            c.auth.session_secret.as_deref(),
+            Some(&b"0123456789abcdef"[..])
+        );
+        assert_eq!(load("").expect("ok").auth.session_secret, None);
+        let short = dir.path().join("short");
+        std::fs::write(&short, "tiny\n").expect("write");
+        for path in [short, dir.path().join("missing")] {
+            let err = load(&format!("menagerie.sessionSecretFile={}\n", path.display()))
+                .expect_err("refused");
+            assert!(err.to_string().contains(SESSION_SECRET_KEY), "{err}");
+        }
     }
 
     #[test]

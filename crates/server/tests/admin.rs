@@ -182,7 +182,8 @@ const CONNECTION: &[(&str, &str)] = &[
     ("outstanding_requests", "int"),
     ("packets_received", "int"),
     ("packets_sent", "int"),
-    ("session_id", "int"),
+    // A masked id (issue 16): a string where ZooKeeper has the number.
+    ("session_id", "str"),
     ("last_operation", "str"),
     ("established", "int"),
     ("session_timeout", "int"),
@@ -245,7 +246,8 @@ async fn commands_answer_zookeeper_json() {
         .expect("start");
     let admin = server.admin_addr.expect("admin server bound");
     let state = make_state(&server).await;
-    let session = state.client.session_id().0;
+    // Session ids are shown masked (see ops::redact).
+    let session = menagerie_server::ops::redact::masked_session(state.client.session_id().0);
 
     // The listing: one link per primary name, ZooKeeper's 26.
     let (status, _, body) = get(admin, "/commands").await;
@@ -315,12 +317,12 @@ async fn commands_answer_zookeeper_json() {
     assert_shape("stats.connections[0]", brief, &CONNECTION[..5]);
     let dump = get_json(admin, "/commands/dump").await;
     assert_eq!(
-        dump["session_id_to_ephemeral_paths"][session.to_string()],
+        dump["session_id_to_ephemeral_paths"][&session],
         serde_json::json!(["/e"])
     );
     let watches = get_json(admin, "/commands/watches").await;
     assert_eq!(
-        watches["session_id_to_watched_paths"][session.to_string()],
+        watches["session_id_to_watched_paths"][&session],
         serde_json::json!(["/a", "/a/b"])
     );
     let by_path = get_json(admin, "/commands/watches_by_path").await;

@@ -354,11 +354,10 @@ async fn a_resume_with_a_wrong_password_is_refused() {
     assert_eq!((refused.timeout, refused.session), (0, 0));
     assert_eq!(refused.passwd, [0; 16]);
     assert!(closed(&mut s).await, "closed after the refusal");
-    // ZooKeeper drops the session's current connection before checking the password.
-    assert!(
-        closed(&mut first).await,
-        "the old connection is closed by a resume attempt"
-    );
+    // ZooKeeper drops the session's current connection before checking the password, which
+    // lets anyone who knows a session id keep disconnecting its owner; Menagerie keeps it
+    // (issue 16, item 3).
+    answers(&mut first, 1).await;
 
     // The right password resumes the same session on a new connection.
     let mut s = dial(f.addr()).await;

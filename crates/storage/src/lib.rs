@@ -74,5 +74,6 @@ pub use snapshot::{
 };
 pub use stream::DEFAULT_MAX_RECORD_LEN;
 pub use txnlog::{
-    CommitInfo, FsyncStats, FsyncStatsSnapshot, LogEntry, TxnIterator, TxnLog, TxnLogOptions,
+    CommitInfo, FsyncStats, FsyncStatsSnapshot, LogEntry, MAX_ENTRY_LEN, TxnIterator, TxnLog,
+    TxnLogOptions,
 };

@@ -25,7 +25,6 @@ use menagerie_proto::txn::LoggedTxn;
 
 use crate::fs::{Fs, FsFile};
 use crate::names::{list_log_files, log_file_name};
-use crate::stream::DEFAULT_MAX_RECORD_LEN;
 use crate::{Error, Result};
 
 mod reader;
@@ -38,6 +37,12 @@ pub use stats::{FSYNC_BUCKET_BOUNDS_MS, FSYNC_BUCKETS, FsyncStats, FsyncStatsSna
 pub const TXNLOG_MAGIC: i32 = i32::from_be_bytes(*b"ZKLG");
 /// On-disk format version (ZooKeeper: `FileTxnLog.VERSION`).
 pub const TXNLOG_VERSION: i32 = 2;
+/// Default longest log entry body, read or written: far above what one request can make
+/// (a request is at most `jute.maxbuffer`, 1 MiB by default, and a closeSession txn lists
+/// at most 512 KiB of paths), yet small enough that a damaged length field is recognised as
+/// damage rather than taken for a torn tail. Independent of `jute.maxbuffer`, so lowering
+/// that setting never makes a log unreadable.
+pub const MAX_ENTRY_LEN: usize = 64 << 20;
 /// Size of the file header.
 pub const FILE_HEADER_LEN: u64 = 16;
 /// Default preallocation block: 64 MiB (ZooKeeper: `zookeeper.preAllocSize` = 65536 KB).
@@ -62,7 +67,9 @@ pub struct TxnLogOptions {
     /// Roll to a new file after a commit leaves the current one larger than this many bytes
     /// of entries (`zookeeper.txnLogSizeLimitInKb`; `None` = off).
     pub size_limit: Option<u64>,
-    /// Longest entry body accepted when reading (`jute.maxbuffer` + 1024 by default).
+    /// Longest entry body accepted, when reading and when appending, so that the log never
+    /// holds an entry its own reader refuses ([`MAX_ENTRY_LEN`] by default; a server uses the
+    /// larger of that and `jute.maxbuffer` + 1024).
     pub max_entry_len: usize,
     /// The `dbid` written in file headers (always 0 in ZooKeeper).
     pub db_id: i64,
@@ -76,7 +83,7 @@ impl Default for TxnLogOptions {
             fsync_warning_threshold: Duration::from_millis(1000),
             fsync_stats: None,
             size_limit: None,
-            max_entry_len: DEFAULT_MAX_RECORD_LEN,
+            max_entry_len: MAX_ENTRY_LEN,
             db_id: 0,
         }
     }
@@ -282,8 +289,12 @@ impl TxnLog {
                 "Faulty serialization for header and txn".into(),
             ));
         }
-        if body.len() > i32::MAX as usize {
-            return Err(Error::InvalidInput(format!("txn of {} bytes", body.len())));
+        if body.len() > self.opts.max_entry_len {
+            return Err(Error::InvalidInput(format!(
+                "txn of {} bytes is longer than the log's entry limit of {} bytes (jute.maxbuffer + 1024)",
+                body.len(),
+                self.opts.max_entry_len
+            )));
         }
         let r = self.append_inner(zxid, body);
         self.poison(r)
@@ -528,3 +539,6 @@ fn header_is_zero(fs: &dyn Fs, path: &Path) -> Result<bool> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod damage_tests;

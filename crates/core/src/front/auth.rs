@@ -11,6 +11,11 @@ use crate::input::ConnId;
 use crate::output::Output;
 use crate::sasl::{self, SaslFailure};
 
+/// Most identities one connection may hold. Every ACL check scans them, and ZooKeeper sets
+/// no limit: 100,000 `addauth` on one connection cost 32 s of server time and slowed every
+/// later check. A client needs a handful.
+pub const MAX_IDENTITIES: usize = 256;
+
 impl Front {
     /// Adds an identity to the connection. The reply echoes the request's xid, as
     /// ZooKeeper's `processPacket` does: the Java client always sends -4, other clients (e.g.
@@ -36,7 +41,24 @@ impl Front {
                 .map(|id| vec![id]),
             _ => None,
         };
-        let Some(ids) = ids else {
+        let held = self.ids(conn);
+        let new = ids.as_ref().map(|ids| {
+            ids.iter()
+                .filter(|id| !held.contains(id))
+                .cloned()
+                .collect::<Vec<_>>()
+        });
+        let too_many = new
+            .as_ref()
+            .is_some_and(|n| held.len() + n.len() > MAX_IDENTITIES);
+        let (Some(new), false) = (new, too_many) else {
+            if too_many {
+                tracing::warn!(
+                    conn = conn.0,
+                    limit = MAX_IDENTITIES,
+                    "addauth refused: too many identities on one connection; closing"
+                );
+            }
             self.reply(
                 conn,
                 xid,
@@ -49,11 +71,7 @@ impl Front {
             return;
         };
         if let Some(c) = self.conns.get_mut(&conn) {
-            for id in ids {
-                if !c.ids.contains(&id) {
-                    c.ids.push(id);
-                }
-            }
+            c.ids.extend(new);
         }
         self.reply(conn, xid, Zxid::ZERO, ErrorCode::Ok, Response::Empty, out);
     }

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, VecDeque};
 use menagerie_proto::records::{ConnectResponse, Id, ReplyHeader};
 use menagerie_proto::request::Request;
 use menagerie_proto::response::Response;
-use menagerie_proto::session::{PASSWORD_LEN, session_password};
+use menagerie_proto::session::PASSWORD_LEN;
 use menagerie_proto::{ErrorCode, SessionId, Zxid};
 
 pub use conn::ConnInfo;
@@ -112,9 +112,10 @@ impl Front {
     pub(crate) fn establish(
         &mut self,
         conn: ConnId,
+        auth: &AuthConfig,
         out: &mut Vec<Output>,
     ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
-        self.answer_handshake(conn, false, out)
+        self.answer_handshake(conn, auth, false, out)
     }
 
     /// [`establish`](Self::establish) on a member in read-only mode: the answer says
@@ -122,14 +123,16 @@ impl Front {
     pub(crate) fn establish_read_only(
         &mut self,
         conn: ConnId,
+        auth: &AuthConfig,
         out: &mut Vec<Output>,
     ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
-        self.answer_handshake(conn, true, out)
+        self.answer_handshake(conn, auth, true, out)
     }
 
     fn answer_handshake(
         &mut self,
         conn: ConnId,
+        auth: &AuthConfig,
         read_only_server: bool,
         out: &mut Vec<Output>,
     ) -> Vec<(i32, i32, Result<Request, BadRequest>)> {
@@ -146,7 +149,7 @@ impl Front {
                 protocol_version: 0,
                 timeout,
                 session_id: c.session.0,
-                passwd: session_password(c.session.0).to_vec(),
+                passwd: auth.session_password(c.session).to_vec(),
                 read_only: read_only.map(|_| read_only_server),
             },
         });
@@ -160,6 +163,17 @@ impl Front {
             Some(SessionState::Pending { read_only, .. }) => read_only,
             _ => None,
         };
+        Front::refuse_unregistered(conn, read_only, out);
+        self.drop_conn(conn);
+    }
+
+    /// [`Front::refuse`] for a connection that was never registered (`read_only`: the
+    /// handshake's read-only flag, echoed as ZooKeeper does).
+    pub(crate) fn refuse_unregistered(
+        conn: ConnId,
+        read_only: Option<bool>,
+        out: &mut Vec<Output>,
+    ) {
         out.push(Output::Connected {
             conn,
             resp: ConnectResponse {
@@ -171,7 +185,6 @@ impl Front {
             },
         });
         out.push(Output::Close { conn });
-        self.drop_conn(conn);
     }
 
     /// Forgets a connection (its session lives on until it expires or resumes elsewhere).

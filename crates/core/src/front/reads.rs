@@ -158,12 +158,20 @@ impl ReadContext<'_> {
         })
     }
 
+    /// The descendants the caller could find by listing children: none below a child it
+    /// may not READ (ZooKeeper counts those too).
     fn all_children_number(&self, r: &PathRequest) -> Result<Response, ErrorCode> {
         self.readable(&r.path)?;
         let id = self.tree.lookup(&r.path).ok_or(ErrorCode::NoNode)?;
-        Ok(Response::AllChildrenNumber(
-            self.tree.count_descendants(id) as i32
-        ))
+        let (tree, ids, skip) = (self.tree, self.ids, self.skip_acl);
+        let n =
+            tree.count_listable_descendants(id, |n| check_acl(tree.acl(n), perms::READ, ids, skip));
+        Ok(Response::AllChildrenNumber(n as i32))
+    }
+
+    /// Whether the caller may READ `node`.
+    fn may_read(&self, node: &crate::tree::Node) -> bool {
+        check_acl(self.tree.acl(node), perms::READ, self.ids, self.skip_acl)
     }
 
     fn ephemerals(&self, prefix: &str) -> Response {
@@ -221,7 +229,11 @@ impl ReadContext<'_> {
     }
 
     /// Re-registers watches after a reconnect, sending catch-up events for changes the
-    /// client missed (ZooKeeper: `DataTree.setWatches`, spec 04 §4.5).
+    /// client missed (ZooKeeper: `DataTree.setWatches`, spec 04 §4.5). A change to a node the
+    /// caller may not READ (a data change, children changed, a creation) fires its watch
+    /// without an event, as a live one does (ZooKeeper 3.8.4+ filters only live events, so
+    /// its catch-up events tell the existence and change of unreadable nodes). A deletion is
+    /// told: `exists` tells it to anyone.
     fn set_watches(&mut self, s: &SetWatches2, out: &mut Vec<Output>) {
         let (conn, rel) = (self.conn, s.relative_zxid);
         let event = |out: &mut Vec<Output>, t: EventType, p: &str| {
@@ -238,20 +250,27 @@ impl ReadContext<'_> {
         for p in &s.data_watches {
             match self.tree.get(p) {
                 None => event(out, EventType::Deleted, p),
-                Some(n) if n.mzxid > rel => event(out, EventType::DataChanged, p),
+                Some(n) if n.mzxid > rel && self.may_read(n) => {
+                    event(out, EventType::DataChanged, p)
+                }
+                Some(n) if n.mzxid > rel => {}
                 Some(_) => self.watches.add_standard(Table::Data, p, conn),
             }
         }
         for p in &s.exist_watches {
             match self.tree.get(p) {
-                Some(_) => event(out, EventType::Created, p),
+                Some(n) if self.may_read(n) => event(out, EventType::Created, p),
+                Some(_) => {}
                 None => self.watches.add_standard(Table::Data, p, conn),
             }
         }
         for p in &s.child_watches {
             match self.tree.get(p) {
                 None => event(out, EventType::Deleted, p),
-                Some(n) if n.pzxid > rel => event(out, EventType::ChildrenChanged, p),
+                Some(n) if n.pzxid > rel && self.may_read(n) => {
+                    event(out, EventType::ChildrenChanged, p)
+                }
+                Some(n) if n.pzxid > rel => {}
                 Some(_) => self.watches.add_standard(Table::Child, p, conn),
             }
         }

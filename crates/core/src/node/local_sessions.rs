@@ -80,7 +80,7 @@ impl Node {
     ) {
         let expires = now.mono_ms + timeout.max(0) as u64;
         self.local.sessions.insert(session, (timeout, expires));
-        for (xid, op, req) in self.front.establish(conn, out) {
+        for (xid, op, req) in self.front.establish(conn, &self.config.auth, out) {
             self.request(now, conn, xid, op, req, out);
         }
     }

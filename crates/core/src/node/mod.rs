@@ -320,7 +320,7 @@ impl Node {
             return;
         };
         if self.front.pending_handshake(conn).is_some() {
-            for (xid, op, req) in self.front.establish(conn, out) {
+            for (xid, op, req) in self.front.establish(conn, &self.config.auth, out) {
                 self.request(now, conn, xid, op, req, out);
             }
         }

@@ -17,7 +17,6 @@ use std::collections::BTreeSet;
 
 use menagerie_proto::records::ConnectRequest;
 use menagerie_proto::response::Response;
-use menagerie_proto::session::session_password;
 use menagerie_proto::{ErrorCode, SessionId};
 
 use super::Node;
@@ -124,12 +123,13 @@ impl Node {
             .open(now, conn, peer_ip, session, timeout, req.read_only);
         let known =
             self.ro.local.contains(&session) || self.replica.sessions().contains_key(&session);
-        let password_ok = new || req.passwd.as_slice() == session_password(session.0).as_slice();
+        let password_ok =
+            new || req.passwd.as_slice() == self.config.auth.session_password(session).as_slice();
         if !known || !password_ok {
             self.front.refuse(conn, out);
             return;
         }
-        for (xid, op, req) in self.front.establish_read_only(conn, out) {
+        for (xid, op, req) in self.front.establish_read_only(conn, &self.config.auth, out) {
             self.request(now, conn, xid, op, req, out);
         }
     }

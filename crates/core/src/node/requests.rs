@@ -4,7 +4,6 @@
 use menagerie_proto::records::ConnectRequest;
 use menagerie_proto::request::Request;
 use menagerie_proto::response::Response;
-use menagerie_proto::session::session_password;
 use menagerie_proto::{ErrorCode, OpCode, SessionId, Zxid};
 
 use super::Node;
@@ -12,7 +11,7 @@ use super::local_sessions::Upgrade;
 use crate::apply::Outcome;
 use crate::front::conn::Slot;
 use crate::front::reads::ReadContext;
-use crate::front::{Admitted, Answered};
+use crate::front::{Admitted, Answered, Front};
 use crate::input::{BadRequest, ConnId, Now};
 use crate::output::Output;
 
@@ -100,9 +99,14 @@ impl Node {
         out: &mut Vec<Output>,
     ) {
         let session = SessionId(req.session_id);
-        // ZooKeeper closes any other connection of this session *before* it checks the
-        // password (ZooKeeperServer.processConnectRequest -> reopenSession), so even a
-        // failed resume disconnects the current owner, whose client then reconnects.
+        // The password first: ZooKeeper closes the session's other connection before it
+        // checks it (ZooKeeperServer.processConnectRequest -> reopenSession), which lets
+        // anyone who knows a session id keep disconnecting its owner.
+        if req.passwd.as_slice() != self.config.auth.session_password(session).as_slice() {
+            tracing::info!(conn = conn.0, session = %session, "resume with a wrong password refused");
+            Front::refuse_unregistered(conn, req.read_only, out);
+            return;
+        }
         if let Some(old) = self.front.conn_of(session)
             && old != conn
         {
@@ -110,13 +114,9 @@ impl Node {
         }
         self.front
             .open(now, conn, peer_ip, session, timeout, req.read_only);
-        if req.passwd.as_slice() != session_password(session.0).as_slice() {
-            self.front.refuse(conn, out);
-            return;
-        }
         match self.revalidate(now, session, timeout, out) {
             Some(true) => {
-                for (xid, op, req) in self.front.establish(conn, out) {
+                for (xid, op, req) in self.front.establish(conn, &self.config.auth, out) {
                     self.request(now, conn, xid, op, req, out);
                 }
             }
@@ -148,6 +148,15 @@ impl Node {
             return;
         }
         let zxid = self.replica.last_processed_zxid();
+        if op == OpCode::DeleteContainer.code() {
+            // The reaper's own operation (`Proposer::reap`): from a client it would delete any
+            // empty node without an ACL check. Refused whatever the body's encoding (a jute
+            // path, ZooKeeper 3.8.0's raw path bytes, garbage); the connection stays.
+            tracing::debug!(conn = conn.0, "deleteContainer from a client refused");
+            let err = ErrorCode::BadArguments;
+            self.front.error_in_order(now, conn, xid, zxid, err, out);
+            return;
+        }
         match req {
             Ok(Request::Check(_)) | Err(BadRequest::UnknownOp) => {
                 // Unknown opcodes, and standalone `check` (ZOOKEEPER-2623), are Unimplemented

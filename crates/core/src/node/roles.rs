@@ -264,7 +264,7 @@ impl Node {
             return;
         }
         if valid {
-            for (xid, op, req) in self.front.establish(conn, out) {
+            for (xid, op, req) in self.front.establish(conn, &self.config.auth, out) {
                 self.request(now, conn, xid, op, req, out);
             }
         } else {

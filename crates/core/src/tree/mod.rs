@@ -439,6 +439,25 @@ impl DataTree {
         count
     }
 
+    /// Number of descendants (the node itself excluded) a client can find by listing
+    /// children: every child of a node it may list, and below a child only if `listable`
+    /// holds for that child.
+    pub fn count_listable_descendants(&self, id: NodeId, listable: impl Fn(&Node) -> bool) -> u64 {
+        let mut count = 0;
+        let mut stack = vec![id];
+        while let Some(n) = stack.pop() {
+            let mut c = self.nodes[n as usize].first_child;
+            while c != NIL {
+                count += 1;
+                if listable(&self.nodes[c as usize]) {
+                    stack.push(c);
+                }
+                c = self.nodes[c as usize].next_sibling;
+            }
+        }
+        count
+    }
+
     /// Ephemeral paths owned by `session`.
     pub fn ephemerals(&self, session: i64) -> impl Iterator<Item = &str> {
         self.ephemerals

@@ -19,6 +19,9 @@ use menagerie_core::reaper::ReaperConfig;
 pub use error::ConfigError;
 pub use properties::parse_properties;
 
+/// Default of `menagerie.maxQueuedBytesTotal`: 512 MiB.
+pub const DEFAULT_MAX_QUEUED_BYTES_TOTAL: usize = 512 << 20;
+
 /// The server's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -32,6 +35,13 @@ pub struct ServerConfig {
     pub client_addr: SocketAddr,
     /// `maxClientCnxns` per client IP; 0 = unlimited.
     pub max_client_cnxns: usize,
+    /// `menagerie.maxQueuedBytesTotal`: replies and notifications waiting for all clients
+    /// together; above it the connections with the most are closed (0: no limit; each
+    /// connection is limited to 64 MiB anyway).
+    pub max_queued_bytes_total: usize,
+    /// `maxCnxns`: client connections in all (both client ports); 0 = no limit but the
+    /// descriptor budget (see [`crate::admission`]).
+    pub max_cnxns: usize,
     /// `minSessionTimeout`, ms.
     pub min_session_timeout_ms: i32,
     /// `maxSessionTimeout`, ms.
@@ -148,6 +158,8 @@ impl Default for ServerConfig {
             data_log_dir: PathBuf::from("data"),
             client_addr: SocketAddr::from(([127, 0, 0, 1], 2181)),
             max_client_cnxns: 60,
+            max_cnxns: 0,
+            max_queued_bytes_total: DEFAULT_MAX_QUEUED_BYTES_TOTAL,
             min_session_timeout_ms: 6000,
             max_session_timeout_ms: 60000,
             extended_types: false,

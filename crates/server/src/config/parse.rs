@@ -198,6 +198,8 @@ impl Basics {
 fn limits(c: &mut ServerConfig, key: &str, value: &str) -> Result<bool, ConfigError> {
     match key {
         "maxClientCnxns" => c.max_client_cnxns = number(key, value)?,
+        "maxCnxns" | "zookeeper.maxCnxns" => c.max_cnxns = number(key, value)?,
+        "menagerie.maxQueuedBytesTotal" => c.max_queued_bytes_total = number(key, value)?,
         "jute.maxbuffer" | "zookeeper.jute.maxbuffer" => {
             c.max_buffer = number(key, value)?;
             if c.max_buffer < 1024 {

@@ -11,6 +11,7 @@ use menagerie_proto::records::Id;
 use serde::Serialize;
 
 use super::auth::Credential;
+use crate::ops::redact::masked_session;
 use crate::ops::view::ShellView;
 
 /// A question for the shell.
@@ -198,7 +199,7 @@ fn sessions(server: &Node, view: &ShellView<'_>) -> Vec<SessionInfo> {
         .into_iter()
         .filter(|c| c.session != menagerie_proto::SessionId::NONE)
         .map(|c| SessionInfo {
-            session_id: format!("0x{:x}", c.session.0),
+            session_id: masked_session(c.session.0),
             client: view
                 .peers
                 .get(&c.conn)
@@ -218,7 +219,7 @@ fn sessions(server: &Node, view: &ShellView<'_>) -> Vec<SessionInfo> {
         let id = s.id.0;
         if !connected.contains(&id) {
             out.push(SessionInfo {
-                session_id: format!("0x{id:x}"),
+                session_id: masked_session(id),
                 client: "unknown".into(),
                 timeout_ms: s.timeout_ms,
                 established_ms: 0,

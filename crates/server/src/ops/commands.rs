@@ -14,6 +14,7 @@ use super::facts::{
 };
 use super::metric::{round4, to_json};
 use super::monitor::collect;
+use super::redact::{masked_session, redact_properties_text, redact_value};
 use super::view::ShellView;
 use crate::config::properties::parse_properties;
 
@@ -117,7 +118,7 @@ fn answer(
         "hash" => hash(o, server),
         "initial_configuration" => o.put(
             "initial_configuration",
-            view.config.initial_config.clone().into(),
+            redact_properties_text(&view.config.initial_config).into(),
         ),
         "is_read_only" => o.put("read_only", server.is_read_only().into()),
         "last_snapshot" => {
@@ -176,17 +177,20 @@ fn watches(o: &mut Object, server: &Node) {
     }
     let m: Object = by_session
         .into_iter()
-        .map(|(sid, paths)| (sid.to_string(), json!(paths)))
+        .map(|(sid, paths)| (masked_session(sid), json!(paths)))
         .collect();
     o.put("session_id_to_watched_paths", m.into());
 }
 
 /// Watching sessions by path.
 fn watches_by_path(o: &mut Object, server: &Node) {
-    let mut by_path: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let sessions = session_of(server);
     for (p, c) in server.data_watches() {
-        by_path.entry(p).or_default().push(session(&sessions, c));
+        by_path
+            .entry(p)
+            .or_default()
+            .push(masked_session(session(&sessions, c)));
     }
     let m: Object = by_path
         .into_iter()
@@ -250,7 +254,7 @@ fn connection(c: &ConnInfo, view: &ShellView<'_>, brief: bool) -> Value {
     o.put("packets_received", st.received.into());
     o.put("packets_sent", st.sent.into());
     if !brief {
-        o.put("session_id", c.session.0.into());
+        o.put("session_id", masked_session(c.session.0).into());
         o.put("last_operation", op_name(st.last_op).into());
         o.put("established", st.established_ms.into());
         o.put("session_timeout", c.timeout_ms.into());
@@ -283,9 +287,12 @@ fn connections(server: &Node, view: &ShellView<'_>, brief: bool) -> Value {
 }
 
 fn dump(o: &mut Object, server: &Node) {
-    let mut buckets: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
+    let mut buckets: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for si in server.sessions() {
-        buckets.entry(si.expires_at_ms).or_default().push(si.id.0);
+        buckets
+            .entry(si.expires_at_ms)
+            .or_default()
+            .push(masked_session(si.id.0));
     }
     let expiry: Object = buckets
         .into_iter()
@@ -297,7 +304,7 @@ fn dump(o: &mut Object, server: &Node) {
         .sessions_with_ephemerals()
         .map(|id| {
             let paths: Vec<String> = tree.ephemerals(id).map(|p| p.to_string()).collect();
-            (id.to_string(), json!(paths))
+            (masked_session(id), json!(paths))
         })
         .collect();
     o.put("session_id_to_ephemeral_paths", ephemerals.into());
@@ -392,7 +399,8 @@ fn system_properties(o: &mut Object, view: &ShellView<'_>) {
             } else {
                 format!("zookeeper.{k}")
             };
-            props.insert(key, v.trim().to_owned());
+            let v = redact_value(&key, v.trim());
+            props.insert(key, v);
         }
     }
     props.remove("zookeeper.version");

@@ -11,6 +11,7 @@ use super::ensemble;
 use super::facts::{VERSION, dir_size, environment, op_name, session_of, trace_mask};
 use super::metric::to_mntr;
 use super::monitor::collect;
+use super::redact::masked_session;
 use super::view::ShellView;
 use crate::config::ServerConfig;
 
@@ -117,8 +118,8 @@ fn connection_line(s: &mut String, c: &ConnInfo, view: &ShellView<'_>, brief: bo
     if !brief && c.session != menagerie_proto::SessionId::NONE {
         let _ = write!(
             s,
-            ",sid=0x{:x},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={:.0},maxlat={}",
-            c.session,
+            ",sid={},lop={},est={},to={},lcxid=0x{:x},lzxid=0x{:x},lresp={},llat={},minlat={},avglat={:.0},maxlat={}",
+            masked_session(c.session.0),
             op_name(st.last_op),
             st.established_ms,
             c.timeout_ms,
@@ -180,7 +181,7 @@ fn dump(server: &Node, view: &ShellView<'_>) -> String {
         let wall = view.now.wall_ms + (*at as i64 - view.now.mono_ms as i64);
         let _ = writeln!(s, "{} expire at {}:", ids.len(), wall);
         for id in ids {
-            let _ = writeln!(s, "\t0x{id:x}");
+            let _ = writeln!(s, "\t{}", masked_session(*id));
         }
     }
     s.push_str("ephemeral nodes dump:\n");
@@ -188,7 +189,7 @@ fn dump(server: &Node, view: &ShellView<'_>) -> String {
     let owners: Vec<i64> = tree.sessions_with_ephemerals().collect();
     let _ = writeln!(s, "Sessions with Ephemerals ({}):", owners.len());
     for id in owners {
-        let _ = writeln!(s, "0x{id:x}:");
+        let _ = writeln!(s, "{}:", masked_session(id));
         for p in tree.ephemerals(id) {
             let _ = writeln!(s, "\t{p}");
         }
@@ -219,7 +220,7 @@ fn wchc(server: &Node) -> String {
     }
     let mut s = String::new();
     for (sid, paths) in by_session {
-        let _ = writeln!(s, "0x{sid:x}");
+        let _ = writeln!(s, "{}", masked_session(sid));
         for p in paths {
             let _ = writeln!(s, "\t{p}");
         }
@@ -241,7 +242,7 @@ fn wchp(server: &Node) -> String {
     for (p, sids) in by_path {
         let _ = writeln!(s, "{p}");
         for sid in sids {
-            let _ = writeln!(s, "\t0x{sid:x}");
+            let _ = writeln!(s, "\t{}", masked_session(sid));
         }
     }
     s.push('\n');

@@ -7,6 +7,7 @@
 //! * [`monitor`]: the monitoring numbers, collected once from the core and the view.
 //! * [`facts`]: the version, process environment, directory sizes, trace mask and
 //!   operation names that both the four-letter words and the admin commands report.
+//! * [`redact`]: secrets and session ids kept out of operator output.
 //! * [`four_letter`]: the four-letter words (`ruok`, `srvr`, `mntr`, ...).
 //! * [`commands`]: ZooKeeper's AdminServer commands and their JSON.
 //! * [`ensemble`]: what an ensemble member adds (its mode, the leader's gauges, the
@@ -23,6 +24,7 @@ pub mod facts;
 pub mod four_letter;
 pub mod metric;
 pub mod monitor;
+pub mod redact;
 pub mod view;
 
 use menagerie_core::Node;

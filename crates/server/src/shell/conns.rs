@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use menagerie_core::{ConnId, Output};
 use menagerie_proto::txn::LoggedTxn;
@@ -13,6 +14,11 @@ use crate::outbox::{MAX_QUEUED_BYTES, Outbox};
 /// Every registered connection's outbox and address, and what the current batch did to them.
 #[derive(Default)]
 pub struct Connections {
+    /// Bytes queued in all outboxes together (each outbox keeps it up to date).
+    queued_total: Arc<AtomicUsize>,
+    /// Above this many queued bytes in all, the largest queues' connections are closed
+    /// (0: no limit).
+    queued_limit: usize,
     outboxes: HashMap<ConnId, Outbox>,
     peers: HashMap<ConnId, SocketAddr>,
     /// Connections given output in this batch, to flush at its end.
@@ -22,8 +28,17 @@ pub struct Connections {
 }
 
 impl Connections {
+    /// An empty table whose outboxes may hold `queued_limit` bytes in all (0: no limit).
+    pub fn new(queued_limit: usize) -> Connections {
+        Connections {
+            queued_limit,
+            ..Connections::default()
+        }
+    }
+
     /// A new connection.
     pub fn register(&mut self, conn: ConnId, tx: Outbox, peer: SocketAddr) {
+        tx.count_in(&self.queued_total);
         self.outboxes.insert(conn, tx);
         self.peers.insert(conn, peer);
     }
@@ -88,7 +103,7 @@ impl Connections {
             }
             return;
         }
-        tracing::warn!(
+        crate::throttled_warn!(
             conn = conn.0,
             limit = MAX_QUEUED_BYTES,
             "client is not reading its replies; closing the connection"
@@ -107,12 +122,53 @@ impl Connections {
         }
     }
 
-    /// Writes the batch's output: one write per connection.
+    /// Writes the batch's output: one write per connection. Then, if the outboxes hold
+    /// more than the server-wide limit, closes the connections with the largest queues.
     pub fn flush(&mut self) {
         for conn in self.unflushed.drain(..) {
             if let Some(tx) = self.outboxes.get(&conn) {
                 tx.flush();
             }
+        }
+        self.shed_largest();
+    }
+
+    /// Bytes queued in all outboxes together.
+    pub fn queued_total(&self) -> usize {
+        self.queued_total.load(Ordering::Relaxed)
+    }
+
+    /// Closes the connections with the largest output queues until the total is back
+    /// under the limit (each is killed like an overflowed one, for
+    /// [`drop_overflowed`](Self::drop_overflowed)).
+    fn shed_largest(&mut self) {
+        let mut total = self.queued_total();
+        if self.queued_limit == 0 || total <= self.queued_limit {
+            return;
+        }
+        let mut sizes: Vec<(usize, ConnId)> = self
+            .outboxes
+            .iter()
+            .map(|(conn, tx)| (tx.queued(), *conn))
+            .collect();
+        sizes.sort_unstable_by(|a, b| b.cmp(a));
+        for (queued, conn) in sizes {
+            if total <= self.queued_limit || queued == 0 {
+                break;
+            }
+            crate::throttled_warn!(
+                conn = conn.0,
+                queued,
+                total,
+                limit = self.queued_limit,
+                "replies waiting for all clients exceed menagerie.maxQueuedBytesTotal; \
+                 closing the connection with the most"
+            );
+            if let Some(tx) = self.outboxes.remove(&conn) {
+                tx.kill();
+            }
+            self.overflowed.push(conn);
+            total = total.saturating_sub(queued);
         }
     }
 }

@@ -71,6 +71,19 @@ pub struct Listeners {
     pub quorum_transport: Transport,
 }
 
+/// The accept loops' connection table: `maxClientCnxns`, and `maxCnxns` within the budget
+/// of file descriptors (the soft limit raised to the hard one first).
+fn admission_table(config: &ServerConfig) -> crate::admission::ConnTable {
+    let fd_limit = crate::admission::raise_fd_limit();
+    let total = crate::admission::total_limit(config.max_cnxns, fd_limit);
+    tracing::info!(
+        max_cnxns = total,
+        open_file_limit = ?fd_limit,
+        "client connections admitted in all (maxCnxns within the open file limit)"
+    );
+    crate::admission::ConnTable::new(config.max_client_cnxns, total)
+}
+
 /// Runs the server until `shutdown` turns true: starts the accept loops and the admin server,
 /// then the shell's loop.
 pub async fn run(
@@ -83,7 +96,7 @@ pub async fn run(
 ) {
     let (tx, rx) = mpsc::channel::<ToShell>(4096);
     let config = Arc::new(config);
-    let counts: ConnCounts = Arc::default();
+    let counts: ConnCounts = Arc::new(std::sync::Mutex::new(admission_table(&config)));
     let secure_accept = listeners.secure.map(|(l, acceptor)| {
         tokio::spawn(conn::secure_accept_loop(
             l,
@@ -217,6 +230,7 @@ impl Shell {
         let (durable_tx, durable) = watch::channel(0i64);
         let storage = StorageThread::start(log, durable_tx, to_self.clone());
         let _ = replayed;
+        let conns = Connections::new(config.max_queued_bytes_total);
         Shell {
             started: clock.now(),
             config,
@@ -233,7 +247,7 @@ impl Shell {
             snapshot_asked: VecDeque::new(),
             snapshot: None,
             snapshots_started: 0,
-            conns: Connections::default(),
+            conns,
             out: Vec::new(),
             to_persist: Vec::new(),
             others: Vec::new(),
@@ -444,6 +458,7 @@ impl Shell {
         // One write per connection, after the txns went to the disk so that the fsync starts
         // first.
         self.conns.flush();
+        self.drop_overflowed(now);
         self.schedule_snapshot(now);
         self.step_snapshot(now);
         self.end_batch_quorum(now);

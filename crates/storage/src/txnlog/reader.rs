@@ -190,13 +190,14 @@ impl LogFileReader {
                 .corrupt(offset + 8, oversize_hint(len, self.max_entry_len)));
         }
         if len as u64 + 1 > self.inp.remaining() {
-            return Ok(partial);
+            let rest = self.rest_of_file(len as usize)?;
+            return self.torn_or_damaged(offset, &rest, None);
         }
         let mut body = vec![0u8; len as usize];
         self.inp.read_exact(&mut body)?;
-        if self.inp.read_u8()? != b'B' {
-            tracing::warn!(file = %self.inp.file().display(), offset, "Last transaction was partial.");
-            return Ok(partial);
+        let marker = self.inp.read_u8()?;
+        if marker != b'B' {
+            return self.torn_or_damaged(offset, &body, Some(marker));
         }
         let computed = u64::from(adler2::adler32_slice(&body));
         if crc as u64 != computed {
@@ -222,6 +223,106 @@ impl LogFileReader {
     }
 }
 
+impl LogFileReader {
+    /// The entry at `offset` did not end well: its end-of-record byte (just read, after
+    /// `body`) is `marker` instead of `'B'`, or (`marker` = `None`) its length runs past the
+    /// end of the file and `body` is the rest of the file. A torn tail or damage?
+    ///
+    /// A torn write leaves the bytes it did not reach as they were, and the log's unwritten
+    /// area reads as zeros (preallocated, or zeros written ahead), so only a zero marker (or
+    /// the end of the file) can be the tail of an interrupted write, and only if no complete
+    /// entry lies inside the cut-off region or right after it. Anything else is damage: the
+    /// entries after it were acknowledged, and taking it for a torn tail would cut them off.
+    fn torn_or_damaged(&mut self, offset: u64, body: &[u8], marker: Option<u8>) -> Result<Step> {
+        let body_at = offset + 12;
+        if let Some(m) = marker.filter(|&m| m != 0) {
+            return Err(self.inp.corrupt(
+                body_at + body.len() as u64,
+                format!("end-of-record byte is 0x{m:02x}, not 'B' (damage, not a torn tail)"),
+            ));
+        }
+        if let Some(at) = find_whole_entry(body, self.max_entry_len) {
+            return Err(self.inp.corrupt(
+                offset + 8,
+                format!(
+                    "the entry's length runs over a complete entry at offset {} (damage, not a torn tail)",
+                    body_at + at as u64
+                ),
+            ));
+        }
+        if marker.is_some() && self.whole_entry_follows()? {
+            return Err(self.inp.corrupt(
+                body_at + body.len() as u64,
+                "end-of-record byte is 0 but a complete entry follows it (damage, not a torn tail)",
+            ));
+        }
+        tracing::warn!(file = %self.inp.file().display(), offset, "Last transaction was partial.");
+        Ok(Step::End(FileEnd::Partial { offset }))
+    }
+
+    /// Whether a complete entry starts at the current position. Consumes what it reads;
+    /// the reader is done with the file after.
+    fn whole_entry_follows(&mut self) -> Result<bool> {
+        if self.inp.remaining() < 12 {
+            return Ok(false);
+        }
+        let mut head = [0u8; 12];
+        self.inp.read_exact(&mut head)?;
+        let len = i32::from_be_bytes([head[8], head[9], head[10], head[11]]);
+        if len <= 0 || len as usize > self.max_entry_len || len as u64 >= self.inp.remaining() {
+            return Ok(false);
+        }
+        let mut entry = head.to_vec();
+        entry.resize(12 + len as usize + 1, 0);
+        self.inp.read_exact(&mut entry[12..])?;
+        Ok(entry_at(&entry, 0, self.max_entry_len))
+    }
+
+    /// The rest of the file (an entry whose length runs past its end), at most `len` bytes.
+    fn rest_of_file(&mut self, len: usize) -> Result<Vec<u8>> {
+        let n = self.inp.remaining().min(len as u64);
+        let mut rest = vec![0u8; n as usize];
+        self.inp.read_exact(&mut rest)?;
+        Ok(rest)
+    }
+}
+
+/// Whether `bytes[at..]` starts with a complete entry: checksum, length, body, `'B'`, and
+/// the checksum matches.
+fn entry_at(bytes: &[u8], at: usize, max_entry_len: usize) -> bool {
+    let field = |from: usize, n: usize| bytes.get(at + from..at + from + n);
+    let (Some(crc), Some(len)) = (field(0, 8), field(8, 4)) else {
+        return false;
+    };
+    let len = i32::from_be_bytes([len[0], len[1], len[2], len[3]]);
+    if len <= 0 || len as usize > max_entry_len {
+        return false;
+    }
+    let (Some(body), Some(&[b'B'])) = (field(12, len as usize), field(12 + len as usize, 1)) else {
+        return false;
+    };
+    // A TxnHeader's type (its last field) must be a txn type, before the checksum is
+    // computed: this keeps a scan over a long damaged region cheap.
+    let Some(t) = body.get(28..32) else {
+        return false;
+    };
+    if !matches!(
+        i32::from_be_bytes([t[0], t[1], t[2], t[3]]),
+        -11 | -10 | -1 | 1..=21
+    ) {
+        return false;
+    }
+    let crc = u64::from_be_bytes([
+        crc[0], crc[1], crc[2], crc[3], crc[4], crc[5], crc[6], crc[7],
+    ]);
+    crc == u64::from(adler2::adler32_slice(body))
+}
+
+/// The offset of the first complete entry inside `bytes`, if any.
+fn find_whole_entry(bytes: &[u8], max_entry_len: usize) -> Option<usize> {
+    (0..bytes.len()).find(|&at| entry_at(bytes, at, max_entry_len))
+}
+
 /// Summary of a full scan of one log file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileScan {
@@ -242,9 +343,10 @@ fn oversize_hint(len: i32, max_entry_len: usize) -> String {
         return format!("Unreasonable length = {len}");
     }
     format!(
-        "Unreasonable length = {len}: the entry is longer than the limit of {max_entry_len} bytes \
-         (jute.maxbuffer + 1024); if the log was written with a larger jute.maxbuffer, set \
-         jute.maxbuffer to at least {} (zoo.cfg, or --jute-maxbuffer for menagerie inspect)",
+        "Unreasonable length = {len}: the entry is longer than the log's limit of {max_entry_len} \
+         bytes (the larger of 64 MiB and jute.maxbuffer + 1024); if the log was written with a \
+         larger jute.maxbuffer, set jute.maxbuffer to at least {} (zoo.cfg, or --jute-maxbuffer \
+         for menagerie inspect)",
         (len as usize).saturating_sub(1024).max(1024)
     )
 }

@@ -352,7 +352,7 @@ fn impossible_length_is_corruption_not_a_torn_tail() {
 }
 
 #[test]
-fn missing_end_marker_in_an_older_file_continues_with_the_next() {
+fn a_torn_tail_in_an_older_file_continues_with_the_next() {
     let (mem, fs) = setup();
     let mut log = TxnLog::open(fs.clone(), &dir(), small()).unwrap();
     for z in 1..=3 {
@@ -361,10 +361,11 @@ fn missing_end_marker_in_an_older_file_continues_with_the_next() {
     log.roll().unwrap();
     log.append(4, &body(4)).unwrap();
     log.commit().unwrap();
-    // Damage the 'B' of entry 2 in log.1: ZooKeeper treats it as the end of that file.
-    let b2 = 16 + entry_len(1) + entry_len(2) - 1;
-    mem.corrupt(&dir().join("log.1"), b2, 0xff).unwrap();
-    assert_eq!(zxids(&log, 0), [1, 4]);
+    // Entry 3 of log.1 lost its 'B' (a torn write ZooKeeper left there before it started
+    // log.4): the end of that file, as ZooKeeper reads it.
+    let b3 = 16 + entry_len(1) + entry_len(2) + entry_len(3) - 1;
+    mem.corrupt(&dir().join("log.1"), b3, b'B').unwrap();
+    assert_eq!(zxids(&log, 0), [1, 2, 4]);
 }
 
 #[test]

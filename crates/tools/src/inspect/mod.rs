@@ -49,7 +49,9 @@ pub struct InspectOptions {
     /// Show a progress bar on stderr for large files (the binary turns it on when stderr is
     /// a terminal).
     pub progress: bool,
-    /// Longest entry body or buffer accepted (`jute.maxbuffer` + 1024 by default).
+    /// Longest snapshot buffer accepted (`jute.maxbuffer` + 1024 by default); log entries
+    /// may be as long as the log's own limit (`menagerie_storage::MAX_ENTRY_LEN`) or this,
+    /// whichever is larger.
     pub max_record_len: usize,
 }
 
@@ -61,6 +63,12 @@ impl InspectOptions {
             max_record_len: menagerie_storage::DEFAULT_MAX_RECORD_LEN,
             ..InspectOptions::default()
         }
+    }
+
+    /// Longest log entry accepted: the log's own limit, or `max_record_len` if larger (the
+    /// server reads its log the same way).
+    fn max_log_entry_len(&self) -> usize {
+        self.max_len().max(menagerie_storage::MAX_ENTRY_LEN)
     }
 
     fn max_len(&self) -> usize {

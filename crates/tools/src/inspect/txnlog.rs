@@ -86,7 +86,7 @@ pub(super) fn inspect(
     out: &mut dyn Write,
 ) -> Result<FileReport, InspectError> {
     let mut report = FileReport::new(path, FileKind::TxnLog);
-    let mut r = match LogFileReader::open(fs, path, opts.max_len()) {
+    let mut r = match LogFileReader::open(fs, path, opts.max_log_entry_len()) {
         Ok(r) => r,
         Err(e) => {
             report.problems.push(e.to_string());
