@@ -402,12 +402,23 @@ async fn purge_keeps_the_newest_snapshots() {
     for i in 0..40 {
         create_node(port, &format!("/n{i}")).await;
     }
+    // Let the last snapshot the creates asked for finish (a busy machine may still be
+    // writing it; one cut short by the stop is not a complete snapshot to keep or count).
+    let data = dir.path().join("data");
+    let mut seen = snapshots(&data);
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let now = snapshots(&data);
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
     assert!(
         menagerie(&["server", "stop", "--config", cfg])
             .status
             .success()
     );
-    let data = dir.path().join("data");
     let before = snapshots(&data);
     assert!(before > 3, "{before} snapshots");
     let out = menagerie(&["purge", "--config", cfg, "-n", "2"]);
