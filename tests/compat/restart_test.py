@@ -120,7 +120,8 @@ class RestartScenario(scenario_kazoo.Scenario):
 
         # a session that stays open across the restart: ZooKeeper restores sessions from its
         # log, so the client reconnects to the same session and its ephemeral survives
-        live = KazooClient(hosts=self.hostport, timeout=10.0)  # default retry: keeps reconnecting
+        # 30 s: a restart on a loaded machine (a JVM starting) must not outlast the session
+        live = KazooClient(hosts=self.hostport, timeout=30.0)  # default retry: keeps reconnecting
         live.start(timeout=15)
         self.clients["live"] = live
         self.sessions[live.client_id[0]] = "live"
