@@ -168,3 +168,60 @@ fn a_leader_cut_off_from_its_quorum_answers_no_linearizable_read() {
         "the old leader stepped down and closed its client"
     );
 }
+
+#[test]
+fn writes_behind_linearizable_reads_keep_the_session_order() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], linearizable);
+    c.run(3_000);
+    let leader = c.leader().expect("a leader");
+    let follower = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("f");
+    for (member, base) in [(follower, 10u64), (leader, 20)] {
+        let conn = c.connect(member, base);
+        c.run(200);
+        let path = format!("/order{base}");
+        assert_eq!(c.request(member, conn, 1, create(&path, b"0"))[0].0.err, 0);
+        // read, write, read, write, read sent together: the writes must not be answered
+        // (or lost) ahead of the reads before them.
+        for (i, k) in (2..12).enumerate() {
+            if i % 2 == 0 {
+                c.send(member, conn, k, get(&path));
+            } else {
+                c.send(member, conn, k, set(&path, format!("{k}").as_bytes()));
+            }
+        }
+        c.run(500);
+        assert!(!c.closed(member, conn), "member {member}");
+        let xids: Vec<i32> = c.members[&member]
+            .client_out
+            .get(&conn)
+            .map(|v| {
+                v.iter()
+                    .filter_map(|o| match o {
+                        menagerie_core::Output::Reply { header, .. } if header.xid > 1 => {
+                            Some(header.xid)
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            xids,
+            (2..12).collect::<Vec<_>>(),
+            "member {member}: replies in order"
+        );
+        // each read sees the write before it
+        for k in (4..12).step_by(2) {
+            let r = c.replies(member, conn, k);
+            assert_eq!(
+                data_of(&r),
+                Some(format!("{}", k - 1).into_bytes()),
+                "read {k}"
+            );
+        }
+    }
+}

@@ -346,7 +346,9 @@ impl Front {
         match c.queue.front() {
             Some(Slot::Read { .. } | Slot::Error { .. }) => c.queue.pop_front(),
             Some(Slot::Sync { released: true, .. }) => c.queue.pop_front(),
-            Some(Slot::Barrier { released: true, .. }) => c.queue.pop_front(),
+            Some(Slot::Barrier { released: true, .. } | Slot::Deferred { .. }) => {
+                c.queue.pop_front()
+            }
             _ => None,
         }
     }

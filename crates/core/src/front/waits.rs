@@ -1,7 +1,10 @@
 //! What a connection's queue waits for besides writes: `sync` answers (a leader's commit or
 //! the leader's SYNC packet) and linearizable-read barriers.
 
+use std::collections::VecDeque;
+
 use menagerie_proto::Zxid;
+use menagerie_proto::request::Request;
 
 use super::Front;
 use super::conn::Slot;
@@ -125,6 +128,44 @@ impl Front {
             }
         }
         conns
+    }
+
+    /// Whether `conn` has reads behind an open linearizable-read barrier (or a write
+    /// deferred behind one): a write must then wait its turn.
+    pub(crate) fn behind_barrier(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_some_and(|c| {
+            c.queue.iter().any(|s| {
+                matches!(
+                    s,
+                    Slot::Barrier {
+                        released: false,
+                        ..
+                    } | Slot::Deferred { .. }
+                )
+            })
+        })
+    }
+
+    /// Queues a write to be submitted when it reaches the front of `conn`'s queue.
+    pub(crate) fn defer(&mut self, conn: ConnId, xid: i32, op: i32, req: Request) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.queue.push_back(Slot::Deferred { xid, op, req });
+        }
+    }
+
+    /// Takes what is queued for `conn` (to submit a deferred write at the front).
+    pub(crate) fn take_queue(&mut self, conn: ConnId) -> VecDeque<Slot> {
+        self.conns
+            .get_mut(&conn)
+            .map(|c| std::mem::take(&mut c.queue))
+            .unwrap_or_default()
+    }
+
+    /// Puts back what [`Front::take_queue`] took, behind what was queued meanwhile.
+    pub(crate) fn restore_queue(&mut self, conn: ConnId, rest: VecDeque<Slot>) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.queue.extend(rest);
+        }
     }
 
     /// The role ended: nothing it was waiting for will come (its clients are closed).

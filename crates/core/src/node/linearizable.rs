@@ -107,6 +107,33 @@ impl Node {
         }
     }
 
+    /// A write that waited behind a barrier reached the front of its queue: submitted now,
+    /// ahead of what was queued after it.
+    pub(super) fn submit_deferred(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        (xid, op): (i32, i32),
+        req: Request,
+        out: &mut Vec<Output>,
+    ) {
+        let rest = self.front.take_queue(conn);
+        let session = self.front.session_of(conn);
+        match req {
+            Request::CloseSession => self.close_session(now, conn, session, xid, out),
+            r => {
+                let call = super::requests::Call {
+                    conn,
+                    session,
+                    xid,
+                    op,
+                };
+                self.submit_write(now, call, Ok(r), out);
+            }
+        }
+        self.front.restore_queue(conn, rest);
+    }
+
     /// The role ended: rounds in flight will not be answered.
     pub(super) fn forget_rounds(&mut self) {
         self.lin = LearnerRounds::default();

@@ -224,6 +224,10 @@ impl Node {
             self.front.error_in_order(now, conn, xid, zxid, err, out);
             return;
         }
+        if (write || matches!(req, Request::CloseSession)) && self.front.behind_barrier(conn) {
+            self.front.defer(conn, xid, call.op, req);
+            return;
+        }
         match req {
             Request::Ping => {
                 self.front
@@ -348,6 +352,10 @@ impl Node {
                     self.front.reply(conn, xid, zxid, ErrorCode::Ok, body, out);
                 }
                 Slot::Barrier { .. } => {}
+                Slot::Deferred { xid, op, req } => {
+                    self.submit_deferred(now, conn, (xid, op), req, out);
+                    return;
+                }
                 Slot::Write { .. } => return,
             }
         }
