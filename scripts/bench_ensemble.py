@@ -41,10 +41,12 @@ KINDS = ["java", "menagerie"]
 POLL = 0.01  # seconds between srvr polls while timing a failover
 
 
-def start_ensemble(kind: str, workdir: str, java_heap: str | None) -> Ensemble:
+def start_ensemble(kind: str, workdir: str | None, java_heap: str | None,
+                   extra_cfg: dict | None = None) -> Ensemble:
+    """Three members of `kind` with production timing, started and stable."""
     jvm = tuple([f"-Xmx{java_heap}"] if java_heap else [])
     ens = Ensemble({1: kind, 2: kind, 3: kind}, tick=2000, init_limit=10, sync_limit=5,
-                   name=f"bench-{kind}", workdir=workdir, jvm_opts=jvm)
+                   name=f"bench-{kind}", workdir=workdir, jvm_opts=jvm, extra_cfg=extra_cfg)
     # warnings only, but the line that says how long an election took (timed below)
     ens.rust_log = "warn,menagerie_core::node::ensemble=info"
     ens.start()

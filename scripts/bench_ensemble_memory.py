@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ensemble import ROOT  # noqa: E402
-from ensemble import Ensemble  # noqa: E402  (tests/ensemble, put on the path by bench_ensemble)
+from bench_ensemble import ROOT, start_ensemble  # noqa: E402
 
 
 def four_letter(hostport: str, word: str) -> str:
@@ -70,12 +69,9 @@ def populate(menagerie: Path, hostport: str, n: int) -> float:
 
 
 def measure(kind: str, menagerie: Path, args) -> dict:
-    ens = Ensemble({1: kind, 2: kind, 3: kind}, tick=2000, init_limit=10, sync_limit=5,
-                   name=f"mem-{kind}", workdir=args.workdir)
-    ens.rust_log = "warn"
+    ens = start_ensemble(kind, args.workdir, None)
     try:
-        ens.start()
-        leader = ens[ens.wait_stable(120)]
+        leader = ens[ens.leader()]
         print(f"{kind}: populating {args.znodes} znodes", file=sys.stderr)
         populate_s = populate(menagerie, leader.hostport, args.znodes)
         time.sleep(3)

@@ -18,18 +18,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_ensemble import ROOT, bench_spread  # noqa: E402
-from ensemble import Ensemble  # noqa: E402  (tests/ensemble, put on the path by bench_ensemble)
+from bench_ensemble import ROOT, bench_spread, start_ensemble  # noqa: E402
 
 
 def measure(menagerie: Path, linearizable: bool, args) -> dict:
     extra = {"menagerie.linearizableReads": "true"} if linearizable else {}
-    ens = Ensemble({1: "menagerie", 2: "menagerie", 3: "menagerie"}, tick=2000, init_limit=10,
-                   sync_limit=5, extra_cfg=extra, name="bench-lin", workdir=args.workdir)
-    ens.rust_log = "warn"
+    ens = start_ensemble("menagerie", args.workdir, None, extra)
     try:
-        ens.start()
-        ens.wait_stable(120)
         out = {}
         for w in args.workloads.split(","):
             runs = [bench_spread(menagerie, ens, w, args.duration, args.sessions,
