@@ -524,6 +524,17 @@ impl WatchManager {
         v
     }
 
+    /// A compact copy of the data-table registrations (what `data_watches` lists), taken
+    /// without an allocation per registration.
+    pub fn data_watch_copy(&self) -> crate::listing::WatchCopy {
+        let mut copy = crate::listing::WatchCopy::default();
+        for e in self.data.entries.iter().flatten() {
+            let path = WatchTable::path_of(&self.data.arena, e);
+            copy.push(path, e.watchers.iter().map(|(c, _)| c));
+        }
+        copy
+    }
+
     /// Number of (path, connection) registrations in both tables.
     pub fn count(&self) -> usize {
         self.data.count() + self.child.count()

@@ -71,7 +71,11 @@ fn not_allowed(allow: &'static str) -> Response {
 
 /// A command's JSON answer with `status`.
 fn json(status: StatusCode, o: &Object) -> Response {
-    let body = serde_json::to_string_pretty(o).unwrap_or_else(|_| "{}".into()) + "\n";
+    json_body(status, crate::ops::dumps::to_json_text(o))
+}
+
+/// A command's JSON answer, already rendered, with `status`.
+fn json_body(status: StatusCode, body: String) -> Response {
     (status, [(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
@@ -204,6 +208,7 @@ async fn command(
     };
     match ask(&app.shell, query).await {
         Some(Answer::Json(o)) => json(StatusCode::OK, &o),
+        Some(Answer::JsonText(body)) => json_body(StatusCode::OK, body),
         _ => command_error(
             StatusCode::OK,
             name,
