@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import socket
 import struct
 import subprocess
@@ -140,6 +142,8 @@ def main() -> int:
     args = ap.parse_args()
     zkserver.install_signal_handlers()
     binary = zkserver.menagerie_bin()
+    # The shell logs how long each capture held it (debug level).
+    os.environ.setdefault("RUST_LOG", "info,menagerie_server::shell::dumps=debug")
     with zkserver.start_server("menagerie", extra={"maxClientCnxns": 0}) as srv:
         pinger = Pinger()
         pinger.start()
@@ -169,6 +173,9 @@ def main() -> int:
         show(f"get with {args.dumps} x {args.word}", during)
         for at, took, size in sorted(results):
             print(f"  {args.word} sent at {at:.1f} s: {size / 1e6:.1f} MB in {took:.2f} s")
+        took = re.findall(r"capture_took=([0-9.]+m?s)", Path(srv.log_path).read_text())
+        if took:
+            print(f"  the shell's share (capture) of each: {', '.join(took)}")
         pinger.stop.set()
     return 0
 

@@ -18,6 +18,15 @@ pub struct PackedPaths {
 }
 
 impl PackedPaths {
+    /// Room for `paths` paths of `bytes` bytes in all, so that filling it copies each
+    /// byte once.
+    pub fn with_capacity(paths: usize, bytes: usize) -> PackedPaths {
+        PackedPaths {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(paths),
+        }
+    }
+
     /// Appends a path.
     pub fn push(&mut self, path: &str) {
         self.text.push_str(path);
@@ -59,6 +68,16 @@ pub struct WatchCopy {
 }
 
 impl WatchCopy {
+    /// Room for `paths` watched paths of `bytes` bytes in all and `registrations`
+    /// watchers (a copy is taken while the node waits: no reallocation while filling it).
+    pub fn with_capacity(paths: usize, bytes: usize, registrations: usize) -> WatchCopy {
+        WatchCopy {
+            paths: PackedPaths::with_capacity(paths, bytes),
+            watchers_end: Vec::with_capacity(paths),
+            conns: Vec::with_capacity(registrations),
+        }
+    }
+
     /// Adds a watched path with its watchers (a path without watchers is left out).
     pub fn push(&mut self, path: &str, watchers: impl Iterator<Item = ConnId>) {
         let before = self.conns.len();
