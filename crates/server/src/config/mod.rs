@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub mod error;
+pub mod jvm_flags;
 mod parse;
 pub mod properties;
 pub mod quorum;
@@ -195,9 +196,16 @@ impl ServerConfig {
             path: path.to_owned(),
             source,
         })?;
-        let mut props = crate::security_config::jvm_flag_properties();
-        props.extend(parse_properties(&text));
+        let jvm = jvm_flags::from_environment(Some(path));
+        let (props, from_jvm) = jvm_flags::merge(jvm, parse_properties(&text));
         let mut config = Self::from_properties(&props)?;
+        config.unused_keys.retain(|k| {
+            let from_flags = from_jvm.contains(k);
+            if from_flags {
+                tracing::debug!(property = %k, "JVM flag ignored: the server configuration does not read it");
+            }
+            !from_flags
+        });
         config.initial_config = text;
         Ok(config)
     }
