@@ -1,7 +1,7 @@
 //! Questions the HTTP layer asks the shell task, answered from the core between client
 //! inputs (so every answer is a consistent view), and the answers.
 
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,7 +11,6 @@ use menagerie_proto::records::Id;
 use serde::Serialize;
 
 use super::auth::Credential;
-use crate::ops::redact::masked_session;
 use crate::ops::view::ShellView;
 
 /// A question for the shell.
@@ -48,8 +47,8 @@ pub enum HttpAnswer {
     Authorized(Result<(), Denied>),
     /// To [`HttpQuery::Largest`], with `jute.maxbuffer`.
     Largest(Vec<NodeSize>, usize),
-    /// To [`HttpQuery::Sessions`].
-    Sessions(Vec<SessionInfo>),
+    /// To [`HttpQuery::Sessions`]: the JSON body (see [`super::sessions_view`]).
+    Sessions(String),
     /// To [`HttpQuery::Snapshot`]: the file written and its zxid, or why not.
     Snapshot(Result<(PathBuf, i64), String>),
     /// To [`HttpQuery::Metrics`].
@@ -108,7 +107,9 @@ pub fn answer(q: HttpQuery, server: &Node, view: &ShellView<'_>) -> HttpAnswer {
         HttpQuery::Largest { limit } => {
             HttpAnswer::Largest(largest(server, limit), view.config.max_buffer)
         }
-        HttpQuery::Sessions => HttpAnswer::Sessions(sessions(server, view)),
+        HttpQuery::Sessions => HttpAnswer::Sessions(
+            super::sessions_view::SessionsCapture::capture(server, view).render(),
+        ),
         HttpQuery::Snapshot => HttpAnswer::Snapshot(snapshot(server, view)),
         HttpQuery::LogDir => HttpAnswer::LogDir(data_dirs(view)),
         HttpQuery::Metrics => HttpAnswer::Metrics(Box::new(super::metrics::Scrape {
@@ -186,51 +187,6 @@ fn largest(server: &Node, limit: usize) -> Vec<NodeSize> {
         .collect();
     v.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.path.cmp(&b.path)));
     v
-}
-
-fn sessions(server: &Node, view: &ShellView<'_>) -> Vec<SessionInfo> {
-    let mut watches: BTreeMap<menagerie_core::ConnId, Vec<String>> = BTreeMap::new();
-    for (path, conn) in server.data_watches() {
-        watches.entry(conn).or_default().push(path);
-    }
-    let tree = server.tree();
-    let mut out: Vec<SessionInfo> = server
-        .connections()
-        .into_iter()
-        .filter(|c| c.session != menagerie_proto::SessionId::NONE)
-        .map(|c| SessionInfo {
-            session_id: masked_session(c.session.0),
-            client: view
-                .peers
-                .get(&c.conn)
-                .map_or_else(|| "unknown".into(), ToString::to_string),
-            timeout_ms: c.timeout_ms,
-            established_ms: c.stats.established_ms,
-            last_response_ms: c.stats.last_response_ms,
-            requests: c.stats.received,
-            ephemerals: tree.ephemerals(c.session.0).map(str::to_owned).collect(),
-            watches: watches.remove(&c.conn).unwrap_or_default(),
-        })
-        .collect();
-    // Sessions without a connection (their client is reconnecting or gone).
-    let connected: std::collections::HashSet<i64> =
-        server.connections().iter().map(|c| c.session.0).collect();
-    for s in server.sessions() {
-        let id = s.id.0;
-        if !connected.contains(&id) {
-            out.push(SessionInfo {
-                session_id: masked_session(id),
-                client: "unknown".into(),
-                timeout_ms: s.timeout_ms,
-                established_ms: 0,
-                last_response_ms: 0,
-                requests: 0,
-                ephemerals: tree.ephemerals(id).map(str::to_owned).collect(),
-                watches: Vec::new(),
-            });
-        }
-    }
-    out
 }
 
 /// Writes a snapshot into the data directory as of the last applied zxid (exact, not

@@ -104,6 +104,8 @@ pub enum Capture {
     Connections(Clients),
     /// The `stats` command: its object up to the connections, then the connections.
     Stats(Object, Clients),
+    /// The console's sessions view (its JSON body).
+    Sessions(Box<crate::http::sessions_view::SessionsCapture>),
 }
 
 /// Captures what `word` needs (`None` for a word that is not large).
@@ -215,6 +217,7 @@ impl Capture {
                 o.insert("secure_connections".into(), json!([]));
                 finished("stats", o)
             }
+            Capture::Sessions(capture) => Rendered::Text(capture.render()),
         }
     }
 }

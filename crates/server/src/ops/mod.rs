@@ -51,6 +51,10 @@ pub fn answer(
             Reply::Later(capture) => return Reply::Later(capture),
         },
         Query::Ready => Answer::Ready(storage_ok),
+        Query::Http(crate::http::queries::HttpQuery::Sessions) => {
+            let capture = crate::http::sessions_view::SessionsCapture::capture(server, view);
+            return Reply::Later(dumps::Capture::Sessions(Box::new(capture)));
+        }
         Query::Http(q) => Answer::Http(crate::http::queries::answer(q, server, view)),
     };
     Reply::Ready(answer)
@@ -63,6 +67,7 @@ pub fn is_large_query(query: &Query) -> bool {
         Query::Command { name, .. } => {
             commands::primary_name(name).is_some_and(dumps::is_large_command)
         }
+        Query::Http(crate::http::queries::HttpQuery::Sessions) => true,
         _ => false,
     }
 }

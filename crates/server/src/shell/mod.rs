@@ -409,6 +409,9 @@ impl Shell {
         permit: Option<OwnedSemaphorePermit>,
     ) {
         let large = ops::dumps::is_large_word(&word);
+        if large && reply.is_closed() {
+            return; // The asker left while it waited for its turn.
+        }
         let permit = match self.dumps.turn(large, permit) {
             Turn::Go(permit) => permit,
             Turn::Wait => {
@@ -445,6 +448,9 @@ impl Shell {
         permit: Option<OwnedSemaphorePermit>,
     ) {
         let large = ops::is_large_query(&query);
+        if large && reply.is_closed() {
+            return; // The asker gave up while it waited for its turn.
+        }
         let permit = match self.dumps.turn(large, permit) {
             Turn::Go(permit) => permit,
             Turn::Wait => {
