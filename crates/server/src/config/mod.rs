@@ -123,6 +123,9 @@ pub struct AdminConfig {
     /// `admin.gateway.sessionIdleMs` (Menagerie): a REST gateway session without requests or
     /// open watches this long is closed (default 60 s).
     pub gateway_idle: std::time::Duration,
+    /// `admin.restore.enabled` (ZooKeeper's `zookeeper.admin.restore.enabled`, default true):
+    /// whether the `restore` command runs.
+    pub restore_enabled: bool,
 }
 
 impl AdminConfig {
@@ -136,6 +139,7 @@ impl AdminConfig {
             tls: None,
             rate_limit: std::time::Duration::from_millis(300_000),
             gateway_idle: std::time::Duration::from_secs(60),
+            restore_enabled: true,
         }
     }
 }

@@ -302,6 +302,9 @@ impl AdminKeys {
                     return Err(invalid(key, value, "must not be /"));
                 }
             }
+            "admin.restore.enabled" | "zookeeper.admin.restore.enabled" => {
+                a.restore_enabled = boolean(key, value)?
+            }
             "admin.rateLimiterIntervalInMS" | "zookeeper.admin.rateLimiterIntervalInMS" => {
                 a.rate_limit = std::time::Duration::from_millis(number(key, value)?)
             }

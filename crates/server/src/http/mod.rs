@@ -27,6 +27,7 @@ pub mod guard;
 pub mod listener;
 pub mod metrics;
 pub mod queries;
+pub mod restore;
 pub mod sessions_view;
 pub mod state;
 pub mod target;

@@ -38,6 +38,10 @@ pub enum HttpQuery {
     Metrics,
     /// Where the transaction log is (for the change history, read off the shell task).
     LogDir,
+    /// Whether `restore` may run, and how to read the snapshot (asked before the upload).
+    RestorePlan,
+    /// Replace the state with this checked snapshot (ZooKeeper 3.9's `restore`).
+    Restore(Box<menagerie_host::restore::CheckedSnapshot>),
 }
 
 /// The shell's answer.
@@ -55,6 +59,20 @@ pub enum HttpAnswer {
     Metrics(Box<super::metrics::Scrape>),
     /// To [`HttpQuery::LogDir`]: the data directories.
     LogDir(menagerie_storage::DataDirs),
+    /// To [`HttpQuery::RestorePlan`]: where to put the upload and how to read it, or why
+    /// `restore` is refused here (HTTP status, message).
+    RestorePlan(Result<RestorePlan, (u16, String)>),
+    /// To [`HttpQuery::Restore`]: the new last zxid, or why nothing changed.
+    Restored(Result<i64, String>),
+}
+
+/// How the admin server reads an uploaded snapshot for `restore`.
+#[derive(Debug)]
+pub struct RestorePlan {
+    /// The data directories (the upload is kept in the snapshot directory while checked).
+    pub dirs: menagerie_storage::DataDirs,
+    /// `zookeeper.extendedTypesEnabled`: how the tree reads ephemeral owners.
+    pub extended_types: bool,
 }
 
 /// Why an authorization failed.
@@ -112,6 +130,9 @@ pub fn answer(q: HttpQuery, server: &Node, view: &ShellView<'_>) -> HttpAnswer {
         ),
         HttpQuery::Snapshot => HttpAnswer::Snapshot(snapshot(server, view)),
         HttpQuery::LogDir => HttpAnswer::LogDir(data_dirs(view)),
+        HttpQuery::RestorePlan => HttpAnswer::RestorePlan(restore_plan(view)),
+        // The shell itself replaces its state (`shell::restore`).
+        HttpQuery::Restore(_) => HttpAnswer::Restored(Err("not answered by the shell".into())),
         HttpQuery::Metrics => HttpAnswer::Metrics(Box::new(super::metrics::Scrape {
             metrics: crate::ops::monitor::collect(server, view, 0),
             fsync: view.fsync.snapshot(),
@@ -197,6 +218,27 @@ fn snapshot(server: &Node, view: &ShellView<'_>) -> Result<(PathBuf, i64), Strin
     menagerie_host::snapshot::take_snapshot(&dirs, server.replica())
         .map(|path| (path, zxid))
         .map_err(|e| e.to_string())
+}
+
+/// Whether `restore` runs here: ZooKeeper's `zookeeper.admin.restore.enabled` (503 when
+/// off), standalone servers only.
+fn restore_plan(view: &ShellView<'_>) -> Result<RestorePlan, (u16, String)> {
+    if !view.config.admin.restore_enabled {
+        return Err((
+            503,
+            "restore is disabled (admin.restore.enabled=false)".into(),
+        ));
+    }
+    if view.config.quorum.is_some() {
+        return Err((
+            500,
+            "restore is supported on a standalone server only".into(),
+        ));
+    }
+    Ok(RestorePlan {
+        dirs: data_dirs(view),
+        extended_types: view.config.extended_types,
+    })
 }
 
 fn data_dirs(view: &ShellView<'_>) -> menagerie_storage::DataDirs {

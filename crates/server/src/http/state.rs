@@ -22,6 +22,8 @@ pub struct AppState {
     pub gateway: Arc<Pool>,
     /// `snapshot` rate limit (ZooKeeper's `admin.rateLimiterIntervalInMS`).
     pub snapshot_limiter: Arc<auth::RateLimiter>,
+    /// `restore` rate limit (the same interval, counted apart, as in ZooKeeper).
+    pub restore_limiter: Arc<auth::RateLimiter>,
     /// The listener is bound to a loopback address (see [`guard`]).
     pub loopback_only: bool,
 }

@@ -17,6 +17,7 @@ pub mod boot;
 mod conns;
 mod dumps;
 mod ensemble;
+mod restore;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -447,6 +448,15 @@ impl Shell {
         reply: oneshot::Sender<Answer>,
         permit: Option<OwnedSemaphorePermit>,
     ) {
+        let query = match query {
+            Query::Http(crate::http::queries::HttpQuery::Restore(snap)) => {
+                let restored = self.restore(now, *snap);
+                let answer = crate::http::queries::HttpAnswer::Restored(restored);
+                let _ = reply.send(Answer::Http(answer));
+                return;
+            }
+            other => other,
+        };
         let large = ops::is_large_query(&query);
         if large && reply.is_closed() {
             return; // The asker gave up while it waited for its turn.
