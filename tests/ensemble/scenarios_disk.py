@@ -1,0 +1,1 @@
+"""Scenarios: storage faults (placeholder)."""
