@@ -93,6 +93,9 @@ class _Reaper:
         "    try: subprocess.run(c,stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,"
         "timeout=10)\n"
         "    except Exception: pass\n"
+        "for m in mounts:\n"
+        "    try: os.rmdir(m)\n"
+        "    except OSError: pass\n"
     )
 
     def __init__(self) -> None:
@@ -276,6 +279,8 @@ class Member:
         self.paused = False
         self.stopped = False  # stopped or killed on purpose (not a crash)
         self.ever_paused = False  # SIGSTOPped at some point (its timeouts fired on resume)
+        self.ever_disk_full = False  # its log's disk filled up (it rightly acked nothing)
+        self.extra_env: dict[str, str] = {}  # e.g. libfaketime's (scenarios_clock.py)
         self.history: list[tuple[float, str]] = []  # (start time, kind) of every run
         self.runs = 0
         os.makedirs(self.data_dir, exist_ok=True)
@@ -326,6 +331,7 @@ class Member:
                 "ENSEMBLE_RUST_LOG", self.ens.rust_log)
             env.pop("SERVER_JVMFLAGS", None)
             env.pop("JVMFLAGS", None)
+        env.update(self.extra_env)
         return env
 
     def start(self, kind: str | None = None) -> None:

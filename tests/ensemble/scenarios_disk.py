@@ -53,7 +53,7 @@ def mount_tmpfs(ctx: Context, size: str) -> str:
     if p.returncode != 0:
         os.rmdir(path)
         raise Skip(f"a full disk needs a tmpfs mount, refused here (uid {os.geteuid()}): "
-                   f"{p.stderr.strip() or p.returncode}")
+                   f"{' '.join(p.stderr.split()) or p.returncode}")
     _reaper.tell(f"M+{path}")
 
     def unmount() -> None:
@@ -185,6 +185,7 @@ def full_disk(ctx: Context, flavour: str, quorum_needs_it: bool) -> None:
     filler = os.path.join(logdir, "filler")
     since = len(ens[victim].log_text())
     n = fill(filler)
+    ens[victim].ever_disk_full = True  # a Java leader rightly drops it (javalogs.py)
     t_full = time.monotonic()
     acked_full = wl.acked()
     ctx.log(f"filled {ens[victim].name}'s dataLogDir ({TMPFS_SIZE} tmpfs): {n} bytes of filler")
