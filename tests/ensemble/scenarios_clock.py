@@ -96,7 +96,10 @@ class Owner:
         _reaper.tell(f"-{self.proc.pid}")
 
 
-@scenario(flavours=("java", "menagerie"))
+# Menagerie only: a Java member under libfaketime (even with the monotonic clock left alone)
+# hangs in the leader's discovery phase (its timed waits go through libfaketime), so Java
+# gives no baseline here.
+@scenario(flavours=("menagerie",))
 def test_clock_jumps_leader(ctx: Context, flavour: str) -> None:
     """The leader's wall clock jumps an hour forward, then an hour back (monotonic clock
     untouched), under write load with 4 s sessions: no session expires wrongly, a dead

@@ -24,7 +24,7 @@ import time
 import txnlog
 from registry import JAVA_BUG_NOTE, Context, Failure, Skip, require_flavour, scenario
 from steps import form, stop_and_check, writes_resume
-from workload import Workload
+from workload import Workload, make_client
 
 DISK_FLAVOURS = ("java", "menagerie", "mixed-mlead", "mixed-jlead")
 TMPFS_SIZE = "8m"
@@ -123,22 +123,30 @@ def _victim(kinds: dict[int, str]) -> int:
     return ([s for s in others if kinds[s] != kinds[top]] or others)[0]
 
 
-def _wait_serving(ens, sid: int, timeout: float) -> str | None:
-    """Waits until member `sid` serves as follower with the leader's zxid; None when it
-    did, else what it was doing."""
+def _serves_again(ens, sid: int, timeout: float) -> str | None:
+    """Waits until member `sid` takes a new session and a write through it (its own log
+    takes writes again); None when it did, else what it was doing."""
+    from kazoo.exceptions import NodeExistsError
     deadline = time.monotonic() + timeout
     state = "?"
     while time.monotonic() < deadline:
         m = ens[sid]
         if not m.alive():
             return f"exited ({m.proc.returncode})"
-        st = m.srvr(timeout=1.0)
-        lead = ens.leader()
-        lz = ens[lead].srvr().get("zxid") if lead else None
-        state = f"mode {st.get('mode')}, zxid {st.get('zxid')}, leader zxid {lz}"
-        if st.get("mode") == "follower" and lz is not None and st.get("zxid", -1) >= lz - 50:
+        zk = make_client(ens.hosts([sid]), timeout=5.0)
+        try:
+            zk.start(timeout=5)
+            zk.create("/enospc-recovered", b"x")
             return None
-        time.sleep(0.3)
+        except NodeExistsError:
+            return None  # an earlier attempt of ours went through
+        except Exception as e:  # noqa: BLE001 - not yet: say what it does
+            state = f"mode {m.srvr(timeout=1.0).get('mode')}, a write through it: " \
+                    f"{type(e).__name__}"
+        finally:
+            zk.stop()
+            zk.close()
+        time.sleep(0.5)
     return state
 
 
@@ -192,9 +200,11 @@ def full_disk(ctx: Context, flavour: str, quorum_needs_it: bool) -> None:
     effect = wait_effect(ens, victim, since, EFFECT_WAIT)
     ctx.log(f"{ens[victim].name} after {time.monotonic() - t_full:.1f} s: {effect}")
     if quorum_needs_it:
+        acked_effect = wl.acked()
         time.sleep(ens.sync_limit * ens.tick / 1000 + 3)
         ctx.log(f"disk full for {time.monotonic() - t_full:.1f} s: "
-                f"{wl.acked() - acked_full} writes acknowledged meanwhile; "
+                f"{wl.acked() - acked_full} writes acknowledged meanwhile, "
+                f"{wl.acked() - acked_effect} of them after the full disk showed; "
                 f"{ens[victim].name}: {_state(ens, victim)}")
         ens.kill(lead)
         ctx.log(f"killed the leader {ens[lead].name}; only {ens[victim].name} (disk full "
@@ -206,9 +216,10 @@ def full_disk(ctx: Context, flavour: str, quorum_needs_it: bool) -> None:
                 f"{_state(ens, victim)}")
     os.unlink(filler)
     ctx.log("filler removed")
-    _recover(ctx, ens, victim)
     if quorum_needs_it:
         ens.start_member(other)
+    _recover(ctx, ens, victim)
+    if quorum_needs_it:
         new = ens.wait_stable(timeout=60, expect=[victim, other])
         ctx.log(f"{ens[new].name} leads {ens[victim].name} and {ens[other].name}")
         writes_resume(ctx, wl, "without the old leader", n=40)
@@ -231,12 +242,12 @@ def _recover(ctx: Context, ens, victim: int) -> None:
     by itself (ENSEMBLE_ENOSPC_NO_RESTART=1: "recovers without restart")."""
     m = ens[victim]
     if os.environ.get(NO_RESTART_ENV):
-        why = _wait_serving(ens, victim, NO_RESTART_WAIT)
-        if why is not None and ens.leader() is not None:
-            raise Failure(f"recovers without restart: {m.name} does not serve again within "
-                          f"{NO_RESTART_WAIT:.0f} s of the space being freed: {why}")
-        ctx.log(f"recovers without restart: {m.name} "
-                + ("serves again, caught up" if why is None else f"is {why} (no leader yet)"))
+        why = _serves_again(ens, victim, NO_RESTART_WAIT)
+        if why is not None:
+            raise Failure(f"recovers without restart: {m.name} does not take a new session and "
+                          f"a write within {NO_RESTART_WAIT:.0f} s of the space being freed: "
+                          f"{why}")
+        ctx.log(f"recovers without restart: {m.name} takes new sessions and writes again")
         return
     if m.alive():
         m.stop()
