@@ -234,7 +234,12 @@ def _state(ens, sid: int) -> str:
     m = ens[sid]
     if not m.alive():
         return f"exited ({m.proc.returncode}); last log lines:\n{m.log_tail(4)}"
-    return f"running, mode {m.srvr(timeout=1.0).get('mode')}"
+    st = m.srvr(timeout=1.0)
+    lead = ens.leader()
+    lz = ens[lead].srvr().get("zxid") if lead is not None and lead != sid else None
+    z = st.get("zxid")
+    return (f"running, mode {st.get('mode')}, zxid {hex(z) if z is not None else '?'}"
+            + (f" (leader {ens[lead].name} at {lz:#x})" if lz is not None else ""))
 
 
 def _recover(ctx: Context, ens, victim: int) -> None:
