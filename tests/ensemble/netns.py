@@ -98,6 +98,9 @@ def unavailable_reason() -> str | None:
                 check=False)
         if q.returncode != 0:
             return f"creating a veth pair refused: {q.stderr.strip()}"
+        q = _ip("netns", "exec", probe, "true", check=False)
+        if q.returncode != 0:
+            return f"`ip netns exec` refused: {q.stderr.strip()}"
     finally:
         _ip("netns", "del", probe, check=False)
     return None
