@@ -416,6 +416,12 @@ mod tests {
         ))
         .unwrap();
         assert!(c.admin.addr.ip().is_loopback(), "{}", c.admin.addr);
+        assert!(c.admin.restore_enabled, "ZooKeeper's default");
+        let c = ServerConfig::from_properties(&props(
+            "dataDir=d\nclientPort=1\nzookeeper.admin.restore.enabled=false\n",
+        ))
+        .unwrap();
+        assert!(!c.admin.restore_enabled);
         for bad in [
             "admin.serverPort=x",
             "admin.serverAddress=no such host",
