@@ -34,6 +34,8 @@ pub struct Member {
     pub listening: bool,
     /// Client outputs per connection.
     pub client_out: BTreeMap<ConnId, Vec<Output>>,
+    /// Its disk has stopped: what it logs never becomes durable.
+    pub disk_stalled: bool,
 }
 
 /// A delivery to a member.
@@ -145,6 +147,7 @@ impl Cluster {
                 timers_stopped: false,
                 listening: false,
                 client_out: BTreeMap::new(),
+                disk_stalled: false,
             };
             c.members.insert(s, member);
             c.deliver(s, Input::Tick);
@@ -194,7 +197,8 @@ impl Cluster {
         for o in out {
             self.route(d.to, o, &mut persisted);
         }
-        if let Some(up_to) = persisted {
+        let stalled = self.members.get(&d.to).is_some_and(|m| m.disk_stalled);
+        if let Some(up_to) = persisted.filter(|_| !stalled) {
             self.deliver(d.to, Input::Persisted { up_to });
         }
     }
