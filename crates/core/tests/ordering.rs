@@ -89,18 +89,20 @@ fn no_reply_goes_to_a_connection_that_is_gone() {
     assert_eq!(h.persist_all(), vec![notify(B, z + 1, CREATED, "/y")]);
 }
 
-/// After the storage fails: writes in flight are never acknowledged (their connections are
-/// closed), new writes get NotReadOnly, new sessions are refused, reads go on.
+/// While the storage is failed: a write in flight waits (its connection stays open), new
+/// writes get NotReadOnly, new sessions are refused, reads go on. Once the shell has made the
+/// waiting txns durable and reports the storage recovered, the waiting write is answered and
+/// the server is writable again.
 #[test]
-fn a_failed_storage_leaves_a_read_only_server() {
+fn a_failed_storage_leaves_a_read_only_server_until_it_recovers() {
     let mut h = Harness::new();
     h.connect(A);
     h.connect(B);
     h.ok(A, create("/kept", b"v", 0));
     h.auto_persist = false;
     // A's write is in flight when the disk fails.
-    assert_eq!(h.send(A, 1, create("/lost", b"", 0)), vec![]);
-    assert_eq!(h.run(Input::StorageFailed), vec![close(A)]);
+    assert_eq!(h.send(A, 1, create("/waits", b"", 0)), vec![]);
+    assert_eq!(h.run(Input::StorageFailed), vec![]);
     assert!(h.node.is_read_only());
     let z = h.zxid();
     assert_eq!(
@@ -113,9 +115,20 @@ fn a_failed_storage_leaves_a_read_only_server() {
     assert_eq!(data.as_deref(), Some(&b"v"[..]));
     assert_eq!(h.connect_with(C, new_session()), vec![close(C)]);
     // Nothing was proposed after the failure.
+    assert_eq!(h.unacked, [z + 1]);
+    // The shell's retry made A's txn durable: it is answered; the server is writable.
+    let out = h.persist_all();
     assert!(
-        h.unacked.iter().all(|&zxid| zxid <= z + 1),
-        "{:?}",
-        h.unacked
+        out.iter()
+            .any(|o| matches!(o, Output::Reply { conn, .. } if *conn == A)),
+        "{out:?}"
     );
+    assert_eq!(h.run(Input::StorageRecovered), vec![]);
+    assert!(!h.node.is_read_only());
+    h.auto_persist = true;
+    h.ok(B, set_data("/kept", b"w", -1));
+    assert!(matches!(
+        h.connect_with(C, new_session()).as_slice(),
+        [Output::Connected { .. }]
+    ));
 }

@@ -107,7 +107,10 @@ fn after_a_failure_work_waits_in_order_and_a_retry_writes_it_once_the_disk_works
     fs.clear_faults();
     assert_eq!(log.retry().expect("the disk works"), Some(4));
     assert!(!log.has_failed());
-    assert_eq!(log.execute(vec![LogWork::Append(vec![txn(5)])]).ok(), Some(Some(5)));
+    assert_eq!(
+        log.execute(vec![LogWork::Append(vec![txn(5)])]).ok(),
+        Some(Some(5))
+    );
     log.close().expect("close");
     assert_eq!(logged_zxids(&fs), [1, 2, 3, 4, 5]);
 }

@@ -19,6 +19,7 @@ pub mod local_sessions;
 pub mod read_only;
 mod requests;
 mod roles;
+mod storage;
 pub mod views;
 
 use std::collections::VecDeque;
@@ -51,7 +52,7 @@ pub struct Node {
     /// Txns proposed and not yet durable, in zxid order.
     in_flight: VecDeque<Arc<LoggedTxn>>,
     snapshots: SnapshotPolicy,
-    /// Storage failed: reads only ([`Input::StorageFailed`]).
+    /// Storage failed and has not recovered: reads only ([`Input::StorageFailed`]).
     read_only: bool,
     /// The role this node plays.
     role: ensemble::Role,
@@ -151,7 +152,8 @@ impl Node {
             Input::Persisted { up_to } => self.persisted(now, up_to, out),
             Input::SnapshotEnded(end) => self.snapshot_ended(now, end, out),
             Input::Tick => self.tick(now, out),
-            Input::StorageFailed => self.storage_failed(out),
+            Input::StorageFailed => self.storage_failed(now, out),
+            Input::StorageRecovered => self.storage_recovered(now, out),
             Input::Vote { from, notification } => self.vote(now, from, notification, out),
             Input::ElectionLink { peer, up } => self.election_link(now, peer, up, out),
             Input::PeerUp { peer } => self.peer_up(now, peer, out),
@@ -387,19 +389,5 @@ impl Node {
             zxid: self.replica.last_processed_zxid(),
         };
         self.front.record(now, conn, answered);
-    }
-
-    /// The log can no longer be made durable. Writes in flight will never be acknowledged,
-    /// so their connections are closed (the client sees ConnectionLoss: outcome unknown, as
-    /// when a ZooKeeper server dies); new writes get NotReadOnly and new sessions are refused,
-    /// as on a read-only ZooKeeper server; reads on existing sessions go on.
-    fn storage_failed(&mut self, out: &mut Vec<Output>) {
-        if self.read_only {
-            return;
-        }
-        self.read_only = true;
-        for conn in self.front.stuck_on_storage() {
-            self.close(conn, out);
-        }
     }
 }
