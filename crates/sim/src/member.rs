@@ -52,8 +52,8 @@ pub struct Member {
     pub storage_failed: bool,
     /// Writing its data directory (epoch files, a cut of the log) failed.
     pub dir_failed: bool,
-    /// A cut of the log to finish once the data directory works: (to, reload).
-    pub pending_truncate: Option<(Zxid, bool)>,
+    /// A cut of the log to finish once the data directory works.
+    pub pending_truncate: Option<Zxid>,
     /// The backoff of the retry scheduled, if one is (ms).
     pub retry_ms: Option<u64>,
     /// A data-directory write failed while outputs were carried out: drop the rest.
@@ -390,7 +390,7 @@ impl Sim {
             Ok(None) => {}
             Err(e) => {
                 let why = format!("truncation to {to} failed: {e}");
-                self.dir_failed(sid, why, Some((to, reload)), feedback);
+                self.dir_failed(sid, why, Some(to), feedback);
             }
         }
         true

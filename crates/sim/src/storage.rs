@@ -3,7 +3,8 @@
 //! (`Input::StorageFailed`: a member leaves its role and stays out of elections), and a
 //! retry with a backoff (100 ms doubling to 5 s, as `crates/server/src/persistence.rs`)
 //! brings the log back to its last durable entry, writes what waited, finishes a cut that
-//! failed, gives the core the epochs the files hold and reports `Input::StorageRecovered`.
+//! failed, reloads the state from disk, gives the core the epochs the files hold and
+//! reports `Input::StorageRecovered`.
 
 use menagerie_core::Input;
 use menagerie_core::replica::Replica;
@@ -36,7 +37,7 @@ impl Sim {
         &mut self,
         sid: ServerId,
         why: String,
-        truncate: Option<(Zxid, bool)>,
+        truncate: Option<Zxid>,
         feedback: &mut Vec<Input>,
     ) {
         let m = self.members.get_mut(&sid).expect("member");
@@ -107,17 +108,20 @@ impl Sim {
             return Ok(());
         }
         m.disk.probe().map_err(|e| e.to_string())?;
-        if let Some((to, reload)) = m.pending_truncate {
+        if let Some(to) = m.pending_truncate {
             m.disk.truncate(to).map_err(|e| e.to_string())?;
-            if reload {
-                let empty = Replica::new(false, seed ^ sid.0 as u64, true);
-                let replica = m.disk.reload(to, empty).map_err(|e| e.to_string())?;
-                m.pending_truncate = None;
-                self.deliver(sid, Input::Reloaded(Box::new(replica)));
-            }
+            m.pending_truncate = None;
         }
+        // What came with the failed write was dropped, txns included: the state is what
+        // the disk holds.
+        let empty = Replica::new(false, seed ^ sid.0 as u64, true);
+        let replica = m
+            .disk
+            .reload(Zxid(i64::MAX), empty)
+            .map_err(|e| e.to_string())?;
+        m.durable = m.durable.min(replica.last_processed_zxid());
+        self.deliver(sid, Input::Reloaded(Box::new(replica)));
         let m = self.members.get_mut(&sid).expect("member");
-        m.pending_truncate = None;
         let Some(node) = m.node.as_mut() else {
             return Err("down".into());
         };

@@ -108,7 +108,7 @@ impl Shell {
         self.storage.send(LogWork::Truncate(to.0));
         if let Err(e) = self.dirs.remove_snapshots_after(to.0) {
             let what = "removing snapshots after the truncation point";
-            self.dir_failed(now, what, e.to_string(), Some((to, reload)));
+            self.dir_failed(now, what, e.to_string(), Some(to));
             return;
         }
         if !reload {
@@ -119,7 +119,7 @@ impl Shell {
             Ok(replica) => self.feed(now, Input::Reloaded(Box::new(replica))),
             Err(why) => {
                 let what = "rebuilding the state after truncating";
-                self.dir_failed(now, what, why, Some((to, true)));
+                self.dir_failed(now, what, why, Some(to));
             }
         }
     }

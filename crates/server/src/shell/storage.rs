@@ -6,10 +6,11 @@
 //! * **The data directory** (an ensemble member's epoch files and `updatingEpoch` marker,
 //!   the snapshots a TRUNC removes, the state reloaded after it) is written by the shell
 //!   itself. When that fails, the outputs the core produced with the failed write (the
-//!   acknowledgement of an epoch that is not on disk) are dropped, the core is told the
-//!   storage failed (it leaves its role), and the shell probes the directory with a backoff;
-//!   once a probe succeeds it finishes the cut that failed, gives the core the epochs the files
-//!   hold, and reports the storage recovered.
+//!   acknowledgement of an epoch that is not on disk, txns of the sync) are dropped, the
+//!   core is told the storage failed (it leaves its role), and the shell probes the
+//!   directory with a backoff; once a probe succeeds (and the log works) it finishes the cut
+//!   that failed, reloads the state from disk, gives the core the epochs the files hold, and
+//!   reports the storage recovered.
 //!
 //! The core leaves read-only (a standalone server) or elects again (a member) only when both
 //! work.
@@ -44,8 +45,8 @@ struct DirFailure {
     error: String,
     backoff: Duration,
     probe_at: tokio::time::Instant,
-    /// A cut of the log whose snapshot removal or reload must be done again: (to, reload).
-    truncate: Option<(Zxid, bool)>,
+    /// A cut of the log whose snapshot removal must be done again.
+    truncate: Option<Zxid>,
     retries: u64,
 }
 
@@ -88,7 +89,7 @@ impl Shell {
         now: Now,
         what: &str,
         error: String,
-        truncate: Option<(Zxid, bool)>,
+        truncate: Option<Zxid>,
     ) {
         tracing::error!(
             error,
@@ -155,26 +156,26 @@ impl Shell {
         }
     }
 
-    /// Whether the directory takes writes again; then the unfinished cut is finished and the
-    /// core gets the epochs the files hold (an epoch whose write failed was never
-    /// acknowledged, so the member must not act on it).
-    fn repair_dir(&mut self, now: Now, truncate: Option<(Zxid, bool)>) -> Result<(), String> {
+    /// Whether the directory takes writes again; then the unfinished cut is finished, the
+    /// state is reloaded from disk (what the core produced with the failed write was
+    /// dropped, its txns included: memory must not be ahead of the log) and the core gets
+    /// the epochs the files hold (an epoch whose write failed was never acknowledged, so
+    /// the member must not act on it).
+    fn repair_dir(&mut self, now: Now, truncate: Option<Zxid>) -> Result<(), String> {
         self.dirs.probe().map_err(|e| e.to_string())?;
-        if let Some((to, reload)) = truncate {
+        if self.health.log_failed || self.health.log_gone {
+            return Err("the log is failing too".into());
+        }
+        if let Some(to) = truncate {
             self.dirs
                 .remove_snapshots_after(to.0)
                 .map_err(|e| e.to_string())?;
-            if reload {
-                if self.health.log_failed || self.health.log_gone {
-                    return Err("the log is failing too".into());
-                }
-                let replica = self.reload(to)?;
-                self.feed(now, Input::Reloaded(Box::new(replica)));
-            }
             if let Some(d) = self.health.dir.as_mut() {
                 d.truncate = None;
             }
         }
+        let replica = self.reload(Zxid(i64::MAX))?;
+        self.feed(now, Input::Reloaded(Box::new(replica)));
         let (accepted, current) = self.server.epochs().unwrap_or((0, 0));
         let read = |which, held: u32| -> Result<u32, String> {
             let on_disk = self.dirs.read_epoch(which).map_err(|e| e.to_string())?;
