@@ -132,3 +132,53 @@ fn a_failed_storage_leaves_a_read_only_server_until_it_recovers() {
         [Output::Connected { .. }]
     ));
 }
+
+/// A `tracing` writer that collects the formatted log lines.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Clients that keep trying to open sessions while the storage is failed get one warning
+/// per 10 s of their clock, with the number left out (issue 16, item 14).
+#[test]
+fn refused_sessions_while_storage_is_failed_are_warned_about_once_per_interval() {
+    let logs = Captured::default();
+    let sub = tracing_subscriber::fmt()
+        .with_writer({
+            let l = logs.clone();
+            move || l.clone()
+        })
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(sub, || {
+        let mut h = Harness::new();
+        h.run(Input::StorageFailed);
+        for c in 0..50 {
+            assert_eq!(
+                h.connect_with(ConnId(100 + c), new_session()),
+                vec![close(ConnId(100 + c))]
+            );
+        }
+        h.advance(10_000);
+        assert_eq!(
+            h.connect_with(ConnId(200), new_session()),
+            vec![close(ConnId(200))]
+        );
+    });
+    let text = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("refusing a new session"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(warnings[1].contains("suppressed=49"), "{text}");
+}

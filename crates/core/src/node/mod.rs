@@ -54,6 +54,9 @@ pub struct Node {
     snapshots: SnapshotPolicy,
     /// Storage failed and has not recovered: reads only ([`Input::StorageFailed`]).
     read_only: bool,
+    /// The last "refusing a new session" warning (monotonic ms) and how many were left out
+    /// since.
+    refusals_warned: Option<(u64, u64)>,
     /// The role this node plays.
     role: ensemble::Role,
     /// The ensemble state that outlives roles (`None` for a standalone server).
@@ -110,6 +113,7 @@ impl Node {
             in_flight: VecDeque::new(),
             snapshots: SnapshotPolicy::new(config.snap_count, config.seed),
             read_only: false,
+            refusals_warned: None,
             config,
         }
     }

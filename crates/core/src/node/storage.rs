@@ -14,8 +14,11 @@
 
 use super::Node;
 use super::ensemble::Role;
-use crate::input::Now;
+use crate::input::{ConnId, Now};
 use crate::output::Output;
+
+/// At most one "refusing a new session" warning per this many ms (the others are counted).
+const REFUSAL_WARN_INTERVAL_MS: u64 = 10_000;
 
 impl Node {
     /// Nothing more can be made durable for now.
@@ -49,5 +52,31 @@ impl Node {
     /// lead nor acknowledge anything.
     pub(super) fn held_out_of_elections(&self) -> bool {
         self.read_only && self.zab.is_some()
+    }
+
+    /// A new session needs a durable createSession txn: refused while the storage is failed.
+    /// The warning is logged once per [`REFUSAL_WARN_INTERVAL_MS`] with the number left out.
+    pub(super) fn refuse_session_while_failed(
+        &mut self,
+        now: Now,
+        conn: ConnId,
+        out: &mut Vec<Output>,
+    ) {
+        match &mut self.refusals_warned {
+            Some((at, left_out)) if now.mono_ms < *at + REFUSAL_WARN_INTERVAL_MS => {
+                *left_out += 1;
+                tracing::debug!(conn = conn.0, "refusing a new session: storage has failed");
+            }
+            warned => {
+                let suppressed = warned.map_or(0, |(_, n)| n);
+                *warned = Some((now.mono_ms, 0));
+                tracing::warn!(
+                    conn = conn.0,
+                    suppressed,
+                    "refusing a new session: storage has failed"
+                );
+            }
+        }
+        out.push(Output::Close { conn });
     }
 }
