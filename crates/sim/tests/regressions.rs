@@ -81,3 +81,10 @@ fn a_short_log_never_carries_a_new_epoch() {
 fn a_member_whose_data_directory_failed_comes_back_from_its_disk() {
     passes(155, 5, 1);
 }
+
+/// Finding 12: a learner whose role ended before its SNAP snapshot was written waited
+/// forever in every later sync for a durability report (Convergence).
+#[test]
+fn a_snap_snapshot_written_after_the_role_ended_counts_as_durable() {
+    passes(2829, 3, 0);
+}

@@ -311,7 +311,8 @@ impl Node {
                 out.push(Output::Truncate { to, reload });
             }
             Action::Snapshot => {
-                self.ask_snapshot(SnapshotFor::Learner, SnapshotMode::Whole, out);
+                let zxid = self.replica.last_processed_zxid();
+                self.ask_snapshot(SnapshotFor::Learner(zxid), SnapshotMode::Whole, out);
             }
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),

@@ -76,8 +76,8 @@ pub struct Node {
 enum SnapshotFor {
     /// The snapshot policy (`snapCount`, `snapSizeLimitInKb`).
     Policy,
-    /// A learner synced by SNAP, before it acknowledges NEWLEADER.
-    Learner,
+    /// A learner synced by SNAP (at this zxid), before it acknowledges NEWLEADER.
+    Learner(Zxid),
 }
 
 impl Node {
@@ -242,26 +242,54 @@ impl Node {
     }
 
     fn snapshot_ended(&mut self, now: Now, end: SnapshotEnd, out: &mut Vec<Output>) {
-        if self.snapshots_asked.pop_front() == Some(SnapshotFor::Learner) {
-            // The snapshot a learner synced by SNAP needs before it acknowledges NEWLEADER.
-            let mut acts = crate::zab::action::Actions::new();
-            if let ensemble::Role::Learning(l) = &mut self.role {
-                match end {
-                    SnapshotEnd::Written => l.snapshot_written(&mut acts),
-                    _ => acts.push(crate::zab::action::Action::StepDown(
-                        "the snapshot after a SNAP sync failed",
-                    )),
-                }
-            }
-            self.exec(now, acts, out);
+        if let Some(SnapshotFor::Learner(zxid)) = self.snapshots_asked.front().copied() {
+            self.snapshots_asked.pop_front();
+            self.learner_snapshot_ended(now, zxid, end, out);
             return;
         }
+        self.snapshots_asked.pop_front();
         match end {
             SnapshotEnd::Written => self.snapshots.written(),
             SnapshotEnd::Abandoned => self.snapshots.abandoned(),
             SnapshotEnd::Failed => self.snapshots.failed(),
         }
         self.snapshot_if_due(out);
+    }
+
+    /// The snapshot a learner synced by SNAP (at `zxid`) needs before it acknowledges
+    /// NEWLEADER ended. Written, the disk holds the state up to `zxid` (capped by what is
+    /// still logged): durable from now on, even if the role that asked for it has ended
+    /// (otherwise a later sync that logs nothing would wait for a durability report that
+    /// never comes; found by the simulator, seed 2829).
+    fn learner_snapshot_ended(
+        &mut self,
+        now: Now,
+        zxid: Zxid,
+        end: SnapshotEnd,
+        out: &mut Vec<Output>,
+    ) {
+        let mut acts = crate::zab::action::Actions::new();
+        let covered = self.zab.as_mut().map(|zab| {
+            let covered = zxid.min(zab.last_logged);
+            if end == SnapshotEnd::Written {
+                zab.durable = zab.durable.max(covered);
+            }
+            covered
+        });
+        if let ensemble::Role::Learning(l) = &mut self.role {
+            match end {
+                SnapshotEnd::Written => {
+                    if let Some(covered) = covered {
+                        l.persisted(covered, &mut acts);
+                    }
+                    l.snapshot_written(&mut acts);
+                }
+                _ => acts.push(crate::zab::action::Action::StepDown(
+                    "the snapshot after a SNAP sync failed",
+                )),
+            }
+        }
+        self.exec(now, acts, out);
     }
 
     /// Txns up to `up_to` are durable: a standalone server commits them; a leader counts
