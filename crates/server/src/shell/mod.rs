@@ -373,6 +373,7 @@ impl Shell {
     /// until the outputs they lead to are routed too.
     fn dispatch(&mut self) {
         loop {
+            let persisted_before = self.to_persist.len();
             self.conns
                 .route(&mut self.out, &mut self.to_persist, &mut self.others);
             if self.others.is_empty() && self.out.is_empty() {
@@ -388,7 +389,11 @@ impl Shell {
                 }
                 self.other_output(now, o);
             }
-            self.health.discard_rest = false;
+            if std::mem::take(&mut self.health.discard_rest) {
+                // Its txns too (a sync logged without its `updatingEpoch` marker could not
+                // restart); the state is reloaded from disk before the member elects again.
+                self.to_persist.truncate(persisted_before);
+            }
         }
     }
 
