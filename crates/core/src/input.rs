@@ -85,9 +85,14 @@ pub enum Input {
     SnapshotEnded(SnapshotEnd),
     /// Time passed; run timers due at `now`.
     Tick,
-    /// Nothing more can be made durable (the log's disk is full or failing): from now on
-    /// the server only serves reads on existing sessions.
+    /// Nothing can be made durable for now (the log's disk is full or failing; the shell
+    /// keeps what was handed to the log and retries): until [`Input::StorageRecovered`] a
+    /// standalone server serves only reads on existing sessions, and an ensemble member
+    /// leaves its role and stays out of elections.
     StorageFailed,
+    /// Everything handed to the log is durable again (reported with `Persisted` first):
+    /// writes and new sessions are accepted again; an ensemble member elects.
+    StorageRecovered,
 
     // ---- the ensemble -----------------------------------------------------------------
     /// A Fast Leader Election notification from `from` (election port).

@@ -89,18 +89,20 @@ fn no_reply_goes_to_a_connection_that_is_gone() {
     assert_eq!(h.persist_all(), vec![notify(B, z + 1, CREATED, "/y")]);
 }
 
-/// After the storage fails: writes in flight are never acknowledged (their connections are
-/// closed), new writes get NotReadOnly, new sessions are refused, reads go on.
+/// While the storage is failed: a write in flight waits (its connection stays open), new
+/// writes get NotReadOnly, new sessions are refused, reads go on. Once the shell has made the
+/// waiting txns durable and reports the storage recovered, the waiting write is answered and
+/// the server is writable again.
 #[test]
-fn a_failed_storage_leaves_a_read_only_server() {
+fn a_failed_storage_leaves_a_read_only_server_until_it_recovers() {
     let mut h = Harness::new();
     h.connect(A);
     h.connect(B);
     h.ok(A, create("/kept", b"v", 0));
     h.auto_persist = false;
     // A's write is in flight when the disk fails.
-    assert_eq!(h.send(A, 1, create("/lost", b"", 0)), vec![]);
-    assert_eq!(h.run(Input::StorageFailed), vec![close(A)]);
+    assert_eq!(h.send(A, 1, create("/waits", b"", 0)), vec![]);
+    assert_eq!(h.run(Input::StorageFailed), vec![]);
     assert!(h.node.is_read_only());
     let z = h.zxid();
     assert_eq!(
@@ -113,9 +115,70 @@ fn a_failed_storage_leaves_a_read_only_server() {
     assert_eq!(data.as_deref(), Some(&b"v"[..]));
     assert_eq!(h.connect_with(C, new_session()), vec![close(C)]);
     // Nothing was proposed after the failure.
+    assert_eq!(h.unacked, [z + 1]);
+    // The shell's retry made A's txn durable: it is answered; the server is writable.
+    let out = h.persist_all();
     assert!(
-        h.unacked.iter().all(|&zxid| zxid <= z + 1),
-        "{:?}",
-        h.unacked
+        out.iter()
+            .any(|o| matches!(o, Output::Reply { conn, .. } if *conn == A)),
+        "{out:?}"
     );
+    assert_eq!(h.run(Input::StorageRecovered), vec![]);
+    assert!(!h.node.is_read_only());
+    h.auto_persist = true;
+    h.ok(B, set_data("/kept", b"w", -1));
+    assert!(matches!(
+        h.connect_with(C, new_session()).as_slice(),
+        [Output::Connected { .. }]
+    ));
+}
+
+/// A `tracing` writer that collects the formatted log lines.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Clients that keep trying to open sessions while the storage is failed get one warning
+/// per 10 s of their clock, with the number left out (issue 16, item 14).
+#[test]
+fn refused_sessions_while_storage_is_failed_are_warned_about_once_per_interval() {
+    let logs = Captured::default();
+    let sub = tracing_subscriber::fmt()
+        .with_writer({
+            let l = logs.clone();
+            move || l.clone()
+        })
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(sub, || {
+        let mut h = Harness::new();
+        h.run(Input::StorageFailed);
+        for c in 0..50 {
+            assert_eq!(
+                h.connect_with(ConnId(100 + c), new_session()),
+                vec![close(ConnId(100 + c))]
+            );
+        }
+        h.advance(10_000);
+        assert_eq!(
+            h.connect_with(ConnId(200), new_session()),
+            vec![close(ConnId(200))]
+        );
+    });
+    let text = String::from_utf8_lossy(&logs.0.lock().expect("log buffer")).into_owned();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("refusing a new session"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{text}");
+    assert!(warnings[1].contains("suppressed=49"), "{text}");
 }

@@ -61,8 +61,14 @@ pub enum ToShell {
         /// Held until the answer is rendered.
         permit: OwnedSemaphorePermit,
     },
-    /// The storage thread failed; nothing more will be made durable.
+    /// A log write failed; nothing is made durable until [`ToShell::StorageRecovered`]
+    /// (the storage thread retries).
     StorageFailed(LogError),
+    /// The storage thread wrote everything that waited: the log works again.
+    StorageRecovered {
+        /// How long it was down.
+        down: std::time::Duration,
+    },
     /// Something happened on a quorum-port link (see [`LinkEvent`]).
     Link {
         /// The member at the other end.

@@ -8,14 +8,20 @@
 //!   file and offset.
 //! * **Group commit** ([`StorageThread`]): the shell hands over the txns of one batch; the
 //!   thread takes everything queued, has [`LogExecutor`] append it all and fsync once, and
-//!   reports the highest durable zxid. Replies wait for that report. If the disk fails,
-//!   nothing more is acknowledged.
+//!   reports the highest durable zxid. Replies wait for that report. If the disk fails
+//!   (full, no file descriptors left, an I/O error), nothing more is acknowledged: the thread
+//!   reports the failure, keeps the work not yet durable and everything queued after it, and
+//!   retries with a backoff ([`RETRY_FIRST`] doubling to [`RETRY_MAX`]), each time bringing
+//!   the log back to its last durable entry first. When a retry succeeds it logs how long
+//!   the storage was down and reports it recovered.
 //! * **Fsync statistics** ([`FsyncStats`], in [`Recovered::fsync_stats`]): the log times
 //!   every commit's fsync; one slower than `fsync.warningthresholdms` is logged as a warning
 //!   naming the file and duration, and counted. Metrics and admin commands read the counters
 //!   with [`FsyncStats::snapshot`] from any thread.
 
 use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
 
 use menagerie_core::{Node, Now};
 use menagerie_host::{LogExecutor, LogWork, RecoveryError, RecoveryOptions};
@@ -80,6 +86,11 @@ pub fn recover(
     })
 }
 
+/// The first retry after a failed log write comes this long after it.
+pub const RETRY_FIRST: Duration = Duration::from_millis(100);
+/// Retries back off, doubling, up to this interval.
+pub const RETRY_MAX: Duration = Duration::from_secs(5);
+
 /// The thread that owns the transaction log.
 pub struct StorageThread {
     tx: std::sync::mpsc::Sender<LogWork>,
@@ -88,7 +99,7 @@ pub struct StorageThread {
 impl StorageThread {
     /// Starts the thread. It publishes the highest durable zxid on `durable` (a watch, so
     /// the shell sees it ahead of queued client input and several reports coalesce) and
-    /// reports a failure to `shell`.
+    /// reports a failure, and the recovery that follows it, to `shell`.
     pub fn start(
         log: TxnLog,
         durable: tokio::sync::watch::Sender<i64>,
@@ -109,31 +120,101 @@ impl StorageThread {
     }
 }
 
+/// A failure of the log not yet recovered from.
+struct Outage {
+    since: Instant,
+    /// The first error.
+    error: String,
+    next_try: Instant,
+    backoff: Duration,
+    retries: u64,
+}
+
 /// The storage thread's loop: until the shell is gone, take everything queued and execute
-/// it as one batch (one fsync).
+/// it as one batch (one fsync); after a failure, retry on schedule.
 fn run(
     mut log: LogExecutor,
     rx: &std::sync::mpsc::Receiver<LogWork>,
     durable: &tokio::sync::watch::Sender<i64>,
     shell: &mpsc::Sender<ToShell>,
 ) {
-    while let Ok(first) = rx.recv() {
-        // Take everything already queued: one fsync for all of it.
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter());
-        match log.execute(batch) {
-            Ok(Some(up_to)) => {
-                if durable.send(up_to).is_err() {
-                    return;
+    let mut outage: Option<Outage> = None;
+    loop {
+        let first = match &outage {
+            None => match rx.recv() {
+                Ok(w) => Some(w),
+                Err(_) => break,
+            },
+            Some(o) => {
+                match rx.recv_timeout(o.next_try.saturating_duration_since(Instant::now())) {
+                    Ok(w) => Some(w),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
                 }
             }
-            Ok(None) => {}
-            Err(e) => {
-                // Never acknowledge what may not be durable: stop here. Reads go on.
-                tracing::error!(error = %e, "transaction log write failed; no further writes will be acknowledged");
-                let _ = shell.blocking_send(ToShell::StorageFailed(e));
+        };
+        // Take everything already queued: one fsync for all of it.
+        let mut batch: Vec<LogWork> = first.into_iter().collect();
+        batch.extend(rx.try_iter());
+        let mut result = log.execute(batch);
+        if outage
+            .as_ref()
+            .is_some_and(|o| Instant::now() >= o.next_try)
+        {
+            result = log.retry();
+        }
+        match result {
+            Ok(up_to) => {
+                if let Some(up_to) = up_to
+                    && durable.send(up_to).is_err()
+                {
+                    return;
+                }
+                if !log.has_failed()
+                    && let Some(o) = outage.take()
+                {
+                    recovered(&o, shell);
+                }
             }
+            Err(e) => match outage.as_mut() {
+                None => {
+                    // Never acknowledge what may not be durable. Reads go on.
+                    tracing::error!(error = %e, "transaction log write failed; writes wait and are not acknowledged until the disk works again (retrying)");
+                    outage = Some(Outage {
+                        since: Instant::now(),
+                        error: e.to_string(),
+                        next_try: Instant::now() + RETRY_FIRST,
+                        backoff: RETRY_FIRST,
+                        retries: 0,
+                    });
+                    let _ = shell.blocking_send(ToShell::StorageFailed(e));
+                }
+                Some(o) => {
+                    o.retries += 1;
+                    o.backoff = (o.backoff * 2).min(RETRY_MAX);
+                    o.next_try = Instant::now() + o.backoff;
+                    crate::throttled_warn!(
+                        error = %e,
+                        retries = o.retries,
+                        down_ms = o.since.elapsed().as_millis() as u64,
+                        "transaction log still failing; retrying"
+                    );
+                }
+            },
         }
     }
     let _ = log.close();
+}
+
+/// Says that the storage is back, with how long it was down and why.
+fn recovered(o: &Outage, shell: &mpsc::Sender<ToShell>) {
+    let down = o.since.elapsed();
+    tracing::info!(
+        down_ms = down.as_millis() as u64,
+        retries = o.retries + 1,
+        error = %o.error,
+        "storage is back after {:.1} s: writes are acknowledged again",
+        down.as_secs_f64()
+    );
+    let _ = shell.blocking_send(ToShell::StorageRecovered { down });
 }

@@ -85,6 +85,16 @@ impl Ensemble {
         self.members[i].server = Some(server);
     }
 
+    /// Starts member `i` with its data directories on `fs` (a disk faults can be injected
+    /// into).
+    async fn start_on(&mut self, i: usize, fs: menagerie_storage::MemFs) {
+        let config = Ensemble::config(&self.members[i].cfg);
+        let server = within(menagerie_server::start_on(config, std::sync::Arc::new(fs)))
+            .await
+            .expect("member starts");
+        self.members[i].server = Some(server);
+    }
+
     async fn start_all(&mut self) {
         for i in 0..self.members.len() {
             self.start(i).await;
@@ -399,6 +409,61 @@ async fn local_sessions_are_counted_and_upgrade_for_ephemerals() {
 
 async fn zxid_of_leader(e: &Ensemble, leader: usize) -> i64 {
     zxid(e.addr(leader)).await
+}
+
+/// A leader whose disk fills up stops leading (as ZooKeeper's leader shuts down) and stays
+/// out of elections while the others elect and go on; once its disk has room again it comes
+/// back by itself, without a restart, and catches up (issue 16, item 9). Before, it kept
+/// leading without being able to log, and then stayed read-only until restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_disk_fills_up_steps_down_and_rejoins_once_it_has_room() {
+    use menagerie_storage::fs::{FaultKind, FaultOp};
+    let mut e = Ensemble::new("");
+    let disks: Vec<menagerie_storage::MemFs> =
+        (0..3).map(|_| menagerie_storage::MemFs::new()).collect();
+    for (i, disk) in disks.iter().enumerate() {
+        e.start_on(i, disk.clone()).await;
+    }
+    let leader = e.formed().await;
+    let others: Vec<usize> = (0..3).filter(|i| *i != leader).collect();
+    let c = client(e.addr(others[0])).await;
+    create(&c, "/before", b"1").await;
+
+    disks[leader].inject(FaultOp::Write, FaultKind::NoSpace, None, None);
+    // The next write reaches the full disk (its outcome may be either: the followers can
+    // still commit it).
+    let opts = zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all());
+    let _ = tokio::time::timeout(Duration::from_secs(10), c.create("/racing", b"", &opts)).await;
+    let patience = Patience::new("the others elect a new leader without the full member");
+    loop {
+        let full = mode(e.addr(leader)).await;
+        let modes = [mode(e.addr(others[0])).await, mode(e.addr(others[1])).await];
+        let one_leads = modes.iter().filter(|m| *m == "leader").count() == 1;
+        let serve = modes.iter().all(|m| m == "leader" || m == "follower");
+        if full.is_empty() && one_leads && serve {
+            break;
+        }
+        assert!(!patience.expired(), "modes {full:?} {modes:?}");
+        patience.wait().await;
+    }
+    let c = client(e.addr(others[1])).await;
+    create(&c, "/during", b"2").await;
+    // Still full: it stays out.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(mode(e.addr(leader)).await, "");
+
+    disks[leader].clear_faults();
+    e.formed().await;
+    assert_eq!(mode(e.addr(leader)).await, "follower");
+    for path in ["/before", "/during"] {
+        assert!(
+            read_synced(e.addr(leader), path).await.is_some(),
+            "{path} on the member whose disk was full"
+        );
+    }
+    let c = client(e.addr(leader)).await;
+    create(&c, "/after", b"3").await;
+    e.stop_all().await;
 }
 
 /// Stops a follower, creates `n` nodes, starts it again; the leader's (DIFF, SNAP) counts

@@ -325,7 +325,8 @@ impl Sim {
             .push(self.now + t, Ev::Fault(FaultEv::DiskClear(sid)));
     }
 
-    /// Space is freed; a member whose log failed is restarted (as an operator would).
+    /// Space is freed; a member whose storage failed comes back by itself at its next retry
+    /// (`storage.rs`), as the shell does, without a restart.
     fn disk_clear(&mut self, sid: ServerId) {
         let m = self.members.get_mut(&sid).expect("member");
         if !m.disk_full {
@@ -333,12 +334,8 @@ impl Sim {
         }
         m.disk_full = false;
         m.disk.clear_faults();
-        let failed = m.storage_failed && m.is_up();
         self.history
             .record(self.now, format!("m{sid}"), "disk has room again");
-        if failed {
-            self.crash(sid, CrashMode::ProcessOnly, "restart after its log failed");
-        }
         if !self.members[&sid].is_up() {
             self.restart(sid);
         }

@@ -12,7 +12,7 @@
 //!
 //! Modules: [`world`] (clock and event queue), [`net`] and `transport` (links, votes,
 //! partitions), [`disk`] (a member's data directory), `member` (the shell's job: inputs in,
-//! outputs carried out), `faults`, [`workload`] (clients), [`history`], [`checker`],
+//! outputs carried out), `storage` (the shell's retry after a failed disk), `faults`, [`workload`] (clients), [`history`], [`checker`],
 //! [`report`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -27,6 +27,7 @@ mod member;
 pub mod net;
 pub mod report;
 mod sim;
+mod storage;
 mod transport;
 pub mod workload;
 pub mod world;

@@ -48,8 +48,16 @@ pub struct Member {
     pub listening: bool,
     /// An fsync is in progress.
     pub fsync_busy: bool,
-    /// Its log failed: nothing more is appended until it restarts.
+    /// Its log failed: appends wait until a retry succeeds (`storage.rs`).
     pub storage_failed: bool,
+    /// Writing its data directory (epoch files, a cut of the log) failed.
+    pub dir_failed: bool,
+    /// A cut of the log to finish once the data directory works.
+    pub pending_truncate: Option<Zxid>,
+    /// The backoff of the retry scheduled, if one is (ms).
+    pub retry_ms: Option<u64>,
+    /// A data-directory write failed while outputs were carried out: drop the rest.
+    pub discard_rest: bool,
     /// Its current dial of a leader: (leader, dial id).
     pub dial: Option<(ServerId, u64)>,
     /// The disk was filled; it is cleared at the next restart or when calm comes.
@@ -83,6 +91,10 @@ impl Member {
             listening: false,
             fsync_busy: false,
             storage_failed: false,
+            dir_failed: false,
+            pending_truncate: None,
+            retry_ms: None,
+            discard_rest: false,
             dial: None,
             disk_full: false,
             last_role: None,
@@ -149,6 +161,9 @@ impl Sim {
                 m.node = Some(node);
                 m.durable = zxid;
                 m.storage_failed = false;
+                m.dir_failed = false;
+                m.pending_truncate = None;
+                m.retry_ms = None;
                 m.fsync_busy = false;
                 m.listening = false;
                 m.timer_at = None;
@@ -234,10 +249,18 @@ impl Sim {
         self.observe(sid, before, &out);
         let mut feedback = Vec::new();
         for o in out {
+            // After a failed data-directory write, what came with it is dropped (as the
+            // shell does); snapshots asked for are still taken.
+            if self.members[&sid].discard_rest && !matches!(o, Output::TakeSnapshot(_)) {
+                continue;
+            }
             if !self.execute(sid, o, &mut feedback) {
                 self.crash(sid, CrashMode::ProcessOnly, "storage error");
                 return Vec::new();
             }
+        }
+        if let Some(m) = self.members.get_mut(&sid) {
+            m.discard_rest = false;
         }
         self.arm_timer(sid);
         feedback
@@ -326,12 +349,9 @@ impl Sim {
             Output::PersistEpoch { accepted, current } => {
                 let m = self.members.get_mut(&sid).expect("member");
                 if let Err(e) = m.disk.write_epochs(accepted, current) {
-                    self.history.record(
-                        self.now,
-                        format!("m{sid}"),
-                        format!("epoch write failed: {e}"),
-                    );
-                    return false;
+                    let why = format!("epoch write failed: {e}");
+                    self.dir_failed(sid, why, None, feedback);
+                    return true;
                 }
                 self.checker
                     .epochs_written(self.now, sid, accepted, current);
@@ -339,9 +359,8 @@ impl Sim {
             Output::UpdatingEpoch(on) => {
                 let m = self.members.get_mut(&sid).expect("member");
                 if let Err(e) = m.disk.updating_epoch(on) {
-                    let text = format!("updatingEpoch marker failed: {e}");
-                    self.history.record(self.now, format!("m{sid}"), text);
-                    return false;
+                    let why = format!("updatingEpoch marker failed: {e}");
+                    self.dir_failed(sid, why, None, feedback);
                 }
             }
             Output::Truncate { to, reload } => return self.truncate(sid, to, reload, feedback),
@@ -370,9 +389,8 @@ impl Sim {
             Ok(Some(replica)) => feedback.push(Input::Reloaded(Box::new(replica))),
             Ok(None) => {}
             Err(e) => {
-                let text = format!("truncation to {to} failed: {e}");
-                self.history.record(self.now, format!("m{sid}"), text);
-                return false;
+                let why = format!("truncation to {to} failed: {e}");
+                self.dir_failed(sid, why, Some(to), feedback);
             }
         }
         true
@@ -380,11 +398,13 @@ impl Sim {
 
     fn persist(&mut self, sid: ServerId, txn: &Arc<LoggedTxn>, feedback: &mut Vec<Input>) {
         let m = self.members.get_mut(&sid).expect("member");
+        // After a failure the disk keeps it for the retry.
+        let result = m.disk.append(txn);
         if m.storage_failed {
             return;
         }
-        if let Err(e) = m.disk.append(txn) {
-            self.storage_failed(sid, &e.to_string(), feedback);
+        if let Err(e) = result {
+            self.log_failed(sid, &e.to_string(), feedback);
             return;
         }
         if !m.fsync_busy {
@@ -393,16 +413,6 @@ impl Sim {
             let latency = self.fsync_latency();
             self.queue
                 .push(self.now + latency, Ev::FsyncDone { member: sid, inc });
-        }
-    }
-
-    fn storage_failed(&mut self, sid: ServerId, why: &str, feedback: &mut Vec<Input>) {
-        let m = self.members.get_mut(&sid).expect("member");
-        if !m.storage_failed {
-            m.storage_failed = true;
-            self.history
-                .record(self.now, format!("m{sid}"), format!("log failed: {why}"));
-            feedback.push(Input::StorageFailed);
         }
     }
 
@@ -436,7 +446,7 @@ impl Sim {
             Ok(None) => {}
             Err(e) => {
                 let mut feedback = Vec::new();
-                self.storage_failed(sid, &e.to_string(), &mut feedback);
+                self.log_failed(sid, &e.to_string(), &mut feedback);
                 for input in feedback {
                     self.deliver(sid, input);
                 }
@@ -538,6 +548,7 @@ impl Sim {
         m.timer_at = None;
         m.fsync_busy = false;
         m.last_role = None;
+        m.discard_rest = false;
         m.disk.crash(mode);
         self.history.record(
             self.now,

@@ -160,6 +160,7 @@ impl Sim {
             } => self.dial_attempt(learner, dial, attempt),
             Ev::Timer { member, generation } => self.timer(member, generation),
             Ev::FsyncDone { member, inc } => self.fsync_done(member, inc),
+            Ev::StorageRetry { member, inc } => self.storage_retry(member, inc),
             Ev::SnapshotDone { member, inc, end } => self.snapshot_done(member, inc, end),
             Ev::Input { member, inc, input } => {
                 if self.members.get(&member).is_some_and(|m| m.inc == inc) {

@@ -54,6 +54,13 @@ pub enum Ev {
         /// Its incarnation when the fsync started.
         inc: u64,
     },
+    /// A member whose storage failed retries it.
+    StorageRetry {
+        /// The member.
+        member: ServerId,
+        /// Its incarnation when the retry was scheduled.
+        inc: u64,
+    },
     /// A member's snapshot write is reported.
     SnapshotDone {
         /// The member.

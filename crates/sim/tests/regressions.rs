@@ -73,3 +73,18 @@ fn a_stale_leader_expires_no_session() {
 fn a_short_log_never_carries_a_new_epoch() {
     passes(269, 3, 0);
 }
+
+/// Finding 11: a learner whose `updatingEpoch` marker could not be written (full disk)
+/// dropped the sync's txns, yet held them in memory; once its disk had room its log
+/// disagreed with its digest (DigestMismatch). It now reloads its state from disk.
+#[test]
+fn a_member_whose_data_directory_failed_comes_back_from_its_disk() {
+    passes(155, 5, 1);
+}
+
+/// Finding 12: a learner whose role ended before its SNAP snapshot was written waited
+/// forever in every later sync for a durability report (Convergence).
+#[test]
+fn a_snap_snapshot_written_after_the_role_ended_counts_as_durable() {
+    passes(2829, 3, 0);
+}

@@ -327,6 +327,26 @@ impl DataDirs {
             .map_err(|e| Error::io("fsync dir", &self.snap_dir, e))
     }
 
+    /// Whether files can be written durably in the data directory again after a failure (a
+    /// full disk, no file descriptors left): writes, fsyncs and removes a small probe file,
+    /// as an epoch file or snapshot would need.
+    pub fn probe(&self) -> Result<()> {
+        let path = self.snap_dir.join("menagerie.probe");
+        let result = (|| {
+            let mut f = self.fs.create(&path)?;
+            f.write_at(0, &[0u8; 512])?;
+            f.sync_data()
+        })();
+        // Whatever happened, the probe file does not stay.
+        let removed = match self.fs.remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+        result
+            .and(removed)
+            .map_err(|e| Error::io("probe", &path, e))
+    }
+
     fn updating_epoch_path(&self) -> std::path::PathBuf {
         self.snap_dir.join(epoch::UPDATING_EPOCH_FILE)
     }

@@ -522,6 +522,34 @@ impl TxnLog {
         Ok(())
     }
 
+    /// Brings a log whose write failed back to its last durable point, so that appending
+    /// can resume: buffered and unsynced data are dropped (after a failed fsync the kernel
+    /// may already have discarded them, so they are never trusted), every entry after the
+    /// last zxid known durable is cut off, and files that start after it are removed — a
+    /// half-created file from a failed roll among them, whatever its preallocation. The next
+    /// append starts a new file. Afterwards [`TxnLog::last_zxid`] is that durable zxid; the
+    /// caller appends again what followed it. Fails (and stays poisoned) if the disk still
+    /// refuses; it can be called again.
+    pub fn recover_after_failure(&mut self) -> Result<()> {
+        self.current = None;
+        self.rolled.clear();
+        self.buf.clear();
+        let durable = self.last_zxid_synced;
+        if list_log_files(self.fs.as_ref(), &self.dir)?.is_empty() {
+            self.fs
+                .sync_dir(&self.dir)
+                .map_err(|e| Error::io("fsync dir", &self.dir, e))?;
+            self.last_zxid_seen = durable;
+        } else {
+            self.truncate_inner(durable)?;
+        }
+        self.dir_dirty = false;
+        if let Some(why) = self.failed.take() {
+            tracing::info!(durable, after = %why, "transaction log back at its last durable entry");
+        }
+        Ok(())
+    }
+
     /// Writes buffered entries without syncing and closes the files.
     pub fn close(mut self) -> Result<()> {
         self.check()?;
@@ -542,3 +570,6 @@ mod tests;
 
 #[cfg(test)]
 mod damage_tests;
+
+#[cfg(test)]
+mod recovery_tests;

@@ -106,11 +106,6 @@ impl Conn {
     pub fn established(&self) -> bool {
         self.state == SessionState::Established
     }
-
-    /// Whether a write of this connection is in flight.
-    pub fn has_write_in_flight(&self) -> bool {
-        self.queue.iter().any(|s| matches!(s, Slot::Write { .. }))
-    }
 }
 
 /// What the operations surface can see of one connection.

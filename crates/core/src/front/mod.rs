@@ -400,16 +400,6 @@ impl Front {
         }
     }
 
-    /// Connections that cannot go on once storage has failed: handshakes waiting for a
-    /// createSession and connections with writes in flight (their outcome is unknown).
-    pub(crate) fn stuck_on_storage(&self) -> Vec<ConnId> {
-        self.conns
-            .iter()
-            .filter(|(_, c)| !c.established() || c.has_write_in_flight())
-            .map(|(id, _)| *id)
-            .collect()
-    }
-
     /// Server-wide counters.
     pub fn stats(&self) -> &Stats {
         &self.stats

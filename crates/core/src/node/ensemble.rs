@@ -101,6 +101,11 @@ impl Node {
         };
         self.role = Role::Looking;
         zab.since = (PeerState::Looking, now.mono_ms);
+        if self.read_only {
+            // Storage failed: no round until it works again (`Input::StorageRecovered`).
+            zab.election.settle(PeerState::Looking);
+            return;
+        }
         let step = zab
             .election
             .start(now.mono_ms, zab.last_logged, zab.current_epoch, &zab.config);
@@ -115,6 +120,9 @@ impl Node {
         n: Notification,
         out: &mut Vec<Output>,
     ) {
+        if self.held_out_of_elections() {
+            return;
+        }
         let Some(zab) = self.zab.as_mut() else {
             return;
         };
@@ -304,7 +312,8 @@ impl Node {
                 out.push(Output::Truncate { to, reload });
             }
             Action::Snapshot => {
-                self.ask_snapshot(SnapshotFor::Learner, SnapshotMode::Whole, out);
+                let zxid = self.replica.last_processed_zxid();
+                self.ask_snapshot(SnapshotFor::Learner(zxid), SnapshotMode::Whole, out);
             }
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),
@@ -472,6 +481,7 @@ impl Node {
     pub(super) fn zab_tick(&mut self, now: Now, out: &mut Vec<Output>) {
         let mut acts = Actions::new();
         match (&mut self.role, &mut self.zab) {
+            (Role::Looking, _) if self.read_only => return,
             (Role::Looking, Some(zab)) if !zab.election.is_looking() => {
                 self.start_election(now, out);
                 return;
@@ -506,6 +516,7 @@ impl Node {
     /// When a timer of the role is due.
     pub(super) fn zab_deadline(&self) -> Option<u64> {
         match (&self.role, &self.zab) {
+            (Role::Looking, Some(_)) if self.read_only => None,
             (Role::Looking, Some(zab)) => Some(zab.election.next_deadline().unwrap_or(0)),
             (Role::Leading(l), _) => Some(l.next_deadline()),
             (Role::Learning(l), _) => Some(l.next_deadline()),

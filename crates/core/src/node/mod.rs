@@ -19,6 +19,7 @@ pub mod local_sessions;
 pub mod read_only;
 mod requests;
 mod roles;
+mod storage;
 pub mod views;
 
 use std::collections::VecDeque;
@@ -51,8 +52,11 @@ pub struct Node {
     /// Txns proposed and not yet durable, in zxid order.
     in_flight: VecDeque<Arc<LoggedTxn>>,
     snapshots: SnapshotPolicy,
-    /// Storage failed: reads only ([`Input::StorageFailed`]).
+    /// Storage failed and has not recovered: reads only ([`Input::StorageFailed`]).
     read_only: bool,
+    /// The last "refusing a new session" warning (monotonic ms) and how many were left out
+    /// since.
+    refusals_warned: Option<(u64, u64)>,
     /// The role this node plays.
     role: ensemble::Role,
     /// The ensemble state that outlives roles (`None` for a standalone server).
@@ -72,8 +76,8 @@ pub struct Node {
 enum SnapshotFor {
     /// The snapshot policy (`snapCount`, `snapSizeLimitInKb`).
     Policy,
-    /// A learner synced by SNAP, before it acknowledges NEWLEADER.
-    Learner,
+    /// A learner synced by SNAP (at this zxid), before it acknowledges NEWLEADER.
+    Learner(Zxid),
 }
 
 impl Node {
@@ -109,6 +113,7 @@ impl Node {
             in_flight: VecDeque::new(),
             snapshots: SnapshotPolicy::new(config.snap_count, config.seed),
             read_only: false,
+            refusals_warned: None,
             config,
         }
     }
@@ -151,7 +156,8 @@ impl Node {
             Input::Persisted { up_to } => self.persisted(now, up_to, out),
             Input::SnapshotEnded(end) => self.snapshot_ended(now, end, out),
             Input::Tick => self.tick(now, out),
-            Input::StorageFailed => self.storage_failed(out),
+            Input::StorageFailed => self.storage_failed(now, out),
+            Input::StorageRecovered => self.storage_recovered(now, out),
             Input::Vote { from, notification } => self.vote(now, from, notification, out),
             Input::ElectionLink { peer, up } => self.election_link(now, peer, up, out),
             Input::PeerUp { peer } => self.peer_up(now, peer, out),
@@ -236,26 +242,54 @@ impl Node {
     }
 
     fn snapshot_ended(&mut self, now: Now, end: SnapshotEnd, out: &mut Vec<Output>) {
-        if self.snapshots_asked.pop_front() == Some(SnapshotFor::Learner) {
-            // The snapshot a learner synced by SNAP needs before it acknowledges NEWLEADER.
-            let mut acts = crate::zab::action::Actions::new();
-            if let ensemble::Role::Learning(l) = &mut self.role {
-                match end {
-                    SnapshotEnd::Written => l.snapshot_written(&mut acts),
-                    _ => acts.push(crate::zab::action::Action::StepDown(
-                        "the snapshot after a SNAP sync failed",
-                    )),
-                }
-            }
-            self.exec(now, acts, out);
+        if let Some(SnapshotFor::Learner(zxid)) = self.snapshots_asked.front().copied() {
+            self.snapshots_asked.pop_front();
+            self.learner_snapshot_ended(now, zxid, end, out);
             return;
         }
+        self.snapshots_asked.pop_front();
         match end {
             SnapshotEnd::Written => self.snapshots.written(),
             SnapshotEnd::Abandoned => self.snapshots.abandoned(),
             SnapshotEnd::Failed => self.snapshots.failed(),
         }
         self.snapshot_if_due(out);
+    }
+
+    /// The snapshot a learner synced by SNAP (at `zxid`) needs before it acknowledges
+    /// NEWLEADER ended. Written, the disk holds the state up to `zxid` (capped by what is
+    /// still logged): durable from now on, even if the role that asked for it has ended
+    /// (otherwise a later sync that logs nothing would wait for a durability report that
+    /// never comes; found by the simulator, seed 2829).
+    fn learner_snapshot_ended(
+        &mut self,
+        now: Now,
+        zxid: Zxid,
+        end: SnapshotEnd,
+        out: &mut Vec<Output>,
+    ) {
+        let mut acts = crate::zab::action::Actions::new();
+        let covered = self.zab.as_mut().map(|zab| {
+            let covered = zxid.min(zab.last_logged);
+            if end == SnapshotEnd::Written {
+                zab.durable = zab.durable.max(covered);
+            }
+            covered
+        });
+        if let ensemble::Role::Learning(l) = &mut self.role {
+            match end {
+                SnapshotEnd::Written => {
+                    if let Some(covered) = covered {
+                        l.persisted(covered, &mut acts);
+                    }
+                    l.snapshot_written(&mut acts);
+                }
+                _ => acts.push(crate::zab::action::Action::StepDown(
+                    "the snapshot after a SNAP sync failed",
+                )),
+            }
+        }
+        self.exec(now, acts, out);
     }
 
     /// Txns up to `up_to` are durable: a standalone server commits them; a leader counts
@@ -387,19 +421,5 @@ impl Node {
             zxid: self.replica.last_processed_zxid(),
         };
         self.front.record(now, conn, answered);
-    }
-
-    /// The log can no longer be made durable. Writes in flight will never be acknowledged,
-    /// so their connections are closed (the client sees ConnectionLoss: outcome unknown, as
-    /// when a ZooKeeper server dies); new writes get NotReadOnly and new sessions are refused,
-    /// as on a read-only ZooKeeper server; reads on existing sessions go on.
-    fn storage_failed(&mut self, out: &mut Vec<Output>) {
-        if self.read_only {
-            return;
-        }
-        self.read_only = true;
-        for conn in self.front.stuck_on_storage() {
-            self.close(conn, out);
-        }
     }
 }

@@ -54,8 +54,7 @@ impl Node {
         }
         // A new session needs a durable createSession txn: not while storage is failed.
         if self.read_only && req.session_id == 0 {
-            tracing::warn!(conn = conn.0, "refusing a new session: storage has failed");
-            out.push(Output::Close { conn });
+            self.refuse_session_while_failed(now, conn, out);
             return;
         }
         // "Client has seen a newer zxid than we have": it must try another server.

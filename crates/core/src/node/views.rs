@@ -171,11 +171,19 @@ impl Node {
     }
 
     /// Recovery: the epoch files (`acceptedEpoch`, `currentEpoch`) of an ensemble member.
+    /// (Also after the data directory failed: what the files hold again.)
     pub fn restore_epochs(&mut self, accepted: u32, current: u32) {
         if let Some(zab) = self.zab.as_mut() {
             zab.accepted_epoch = accepted;
             zab.current_epoch = current;
         }
+    }
+
+    /// The epochs (`acceptedEpoch`, `currentEpoch`) of an ensemble member.
+    pub fn epochs(&self) -> Option<(u32, u32)> {
+        self.zab
+            .as_ref()
+            .map(|z| (z.accepted_epoch, z.current_epoch))
     }
 
     /// Recovery is complete: every session restored expires a timeout from `now` unless its

@@ -34,6 +34,10 @@ pub struct Member {
     pub listening: bool,
     /// Client outputs per connection.
     pub client_out: BTreeMap<ConnId, Vec<Output>>,
+    /// Its disk fails (see [`Cluster::fail_disk`]): txns handed to the log wait in `held`.
+    pub disk_failed: bool,
+    /// Txns handed to the log while the disk failed, in order (not durable).
+    pub held: Vec<Arc<LoggedTxn>>,
     /// Its disk has stopped: what it logs never becomes durable.
     pub disk_stalled: bool,
 }
@@ -147,6 +151,8 @@ impl Cluster {
                 timers_stopped: false,
                 listening: false,
                 client_out: BTreeMap::new(),
+                disk_failed: false,
+                held: Vec::new(),
                 disk_stalled: false,
             };
             c.members.insert(s, member);
@@ -224,10 +230,15 @@ impl Cluster {
                 }
             }
             Output::Persist(txn) => {
-                *persisted = Some(persisted.map_or(txn.zxid(), |z| z.max(txn.zxid())));
+                let zxid = txn.zxid();
                 if let Some(m) = self.members.get_mut(&from) {
+                    if m.disk_failed {
+                        m.held.push(txn);
+                        return;
+                    }
                     m.log.push(txn);
                 }
+                *persisted = Some(persisted.map_or(zxid, |z| z.max(zxid)));
             }
             Output::PersistEpoch { accepted, current } => {
                 if let Some(m) = self.members.get_mut(&from) {
@@ -361,12 +372,41 @@ impl Cluster {
         }
     }
 
+    /// The member's log fails (a full disk): what it hands to the log waits, not durable,
+    /// and the core is told, as the shell's storage thread does.
+    pub fn fail_disk(&mut self, s: ServerId) {
+        if let Some(m) = self.members.get_mut(&s) {
+            m.disk_failed = true;
+        }
+        self.deliver(s, Input::StorageFailed);
+        self.settle();
+    }
+
+    /// The disk works again: the shell's retry writes what waited, reports it durable, then
+    /// the storage recovered.
+    pub fn heal_disk(&mut self, s: ServerId) {
+        let Some(m) = self.members.get_mut(&s) else {
+            return;
+        };
+        m.disk_failed = false;
+        let held = std::mem::take(&mut m.held);
+        let up_to = held.iter().map(|t| t.zxid()).max();
+        m.log.extend(held);
+        if let Some(up_to) = up_to {
+            self.deliver(s, Input::Persisted { up_to });
+        }
+        self.deliver(s, Input::StorageRecovered);
+        self.settle();
+    }
+
     /// Crashes a member: it stops; its links drop.
     pub fn crash(&mut self, s: ServerId) {
         if let Some(m) = self.members.get_mut(&s) {
             m.up = false;
             m.listening = false;
             m.client_out.clear();
+            // What waited for a failed disk was never durable.
+            m.held.clear();
         }
         let links: Vec<_> = self
             .links

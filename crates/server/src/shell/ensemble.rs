@@ -19,9 +19,11 @@ impl Shell {
     pub(super) fn other_output(&mut self, now: Now, o: Output) {
         match o {
             Output::TakeSnapshot(mode) => self.snapshot_asked.push_back(mode),
-            Output::PersistEpoch { accepted, current } => self.persist_epoch(accepted, current),
+            Output::PersistEpoch { accepted, current } => {
+                self.persist_epoch(now, accepted, current)
+            }
             Output::Truncate { to, reload } => self.truncate(now, to, reload),
-            Output::UpdatingEpoch(on) => self.updating_epoch(on),
+            Output::UpdatingEpoch(on) => self.updating_epoch(now, on),
             other => {
                 let mut inputs = Vec::new();
                 let unhandled = match self.quorum.as_mut() {
@@ -68,8 +70,9 @@ impl Shell {
     }
 
     /// Writes the epoch files before anything after them is carried out. A member that
-    /// cannot leaves the ensemble: it must not acknowledge an epoch it may forget.
-    fn persist_epoch(&mut self, accepted: Option<u32>, current: Option<u32>) {
+    /// cannot leaves its role until its disk works again: it must not acknowledge an epoch
+    /// it may forget.
+    fn persist_epoch(&mut self, now: Now, accepted: Option<u32>, current: Option<u32>) {
         let writes = [
             (EpochFile::Accepted, accepted),
             (EpochFile::Current, current),
@@ -77,33 +80,24 @@ impl Shell {
         for (which, epoch) in writes {
             let Some(epoch) = epoch else { continue };
             if let Err(e) = self.dirs.write_epoch(which, i64::from(epoch)) {
-                tracing::error!(error = %e, file = which.file_name(), "cannot write an epoch file; leaving the ensemble");
-                self.leave_ensemble();
+                self.dir_failed(now, which.file_name(), e.to_string(), None);
                 return;
             }
         }
     }
 
     /// Creates (before the sync's txns reach the log) or removes (after `currentEpoch` was
-    /// written) the `updatingEpoch` marker. A member that cannot leaves the ensemble.
-    fn updating_epoch(&mut self, on: bool) {
+    /// written) the `updatingEpoch` marker. A member that cannot leaves its role until its
+    /// disk works again.
+    fn updating_epoch(&mut self, now: Now, on: bool) {
         let result = if on {
             self.dirs.mark_epoch_update()
         } else {
             self.dirs.clear_epoch_update()
         };
         if let Err(e) = result {
-            tracing::error!(error = %e, "cannot write the updatingEpoch marker; leaving the ensemble");
-            self.leave_ensemble();
+            self.dir_failed(now, "updatingEpoch", e.to_string(), None);
         }
-    }
-
-    /// Stops all ensemble traffic of this member (its disk failed).
-    fn leave_ensemble(&mut self) {
-        if let Some(mut q) = self.quorum.take() {
-            q.shutdown();
-        }
-        self.storage_ok = false;
     }
 
     /// Cuts the log after `to` (after the appends already handed out) and drops snapshots
@@ -113,8 +107,8 @@ impl Shell {
         tracing::info!(zxid = %to, reload, "cutting the transaction log");
         self.storage.send(LogWork::Truncate(to.0));
         if let Err(e) = self.dirs.remove_snapshots_after(to.0) {
-            tracing::error!(error = %e, "cannot remove snapshots after the truncation point");
-            self.leave_ensemble();
+            let what = "removing snapshots after the truncation point";
+            self.dir_failed(now, what, e.to_string(), Some(to));
             return;
         }
         if !reload {
@@ -124,18 +118,15 @@ impl Shell {
         match self.reload(to) {
             Ok(replica) => self.feed(now, Input::Reloaded(Box::new(replica))),
             Err(why) => {
-                tracing::error!(
-                    why,
-                    "cannot rebuild the state after truncating; leaving the ensemble"
-                );
-                self.leave_ensemble();
+                let what = "rebuilding the state after truncating";
+                self.dir_failed(now, what, why, Some(to));
             }
         }
     }
 
     /// Waits for the log cut, recovers the state up to `to` and writes it as a snapshot (so
     /// that no older fuzzy snapshot with later txns in it is what a restart loads).
-    fn reload(&mut self, to: Zxid) -> Result<Replica, String> {
+    pub(super) fn reload(&mut self, to: Zxid) -> Result<Replica, String> {
         let (done_tx, done) = std::sync::mpsc::sync_channel(1);
         if !self.storage.send(LogWork::Barrier(done_tx))
             || done.recv_timeout(TRUNCATE_WAIT).is_err()

@@ -18,6 +18,7 @@ mod conns;
 mod dumps;
 mod ensemble;
 mod restore;
+mod storage;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -25,8 +26,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use menagerie_core::{Input, Node, Now, Output, SnapshotEnd, SnapshotMode};
+use menagerie_host::LogWork;
 use menagerie_host::snapshot::take_snapshot;
-use menagerie_host::{LogError, LogWork};
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_storage::{DataDirs, FsyncStats};
 use tokio::net::TcpListener;
@@ -59,6 +60,8 @@ enum Wake {
     Durable,
     Timer,
     SnapshotRoom,
+    /// Time to probe the data directory that failed.
+    Probe,
 }
 
 /// Every socket the server listens on, bound before it starts.
@@ -196,8 +199,8 @@ struct Shell {
     /// The highest durable zxid the core was told about.
     last_durable: i64,
     storage: StorageThread,
-    /// False once the storage failed: nothing more is made durable.
-    storage_ok: bool,
+    /// Whether the log and the data directory work (see `shell/storage.rs`).
+    health: storage::StorageHealth,
     dirs: DataDirs,
     fsync_stats: Arc<FsyncStats>,
     /// The snapshots the core asked for, started after the batch, one at a time.
@@ -211,8 +214,7 @@ struct Shell {
     to_persist: Vec<Arc<LoggedTxn>>,
     /// Outputs for others than the client connections and the log.
     others: Vec<Output>,
-    /// The ensemble transport of a member (`None` when standalone, or after the member
-    /// left the ensemble because its disk failed).
+    /// The ensemble transport of a member (`None` when standalone).
     quorum: Option<QuorumNet>,
     /// Turns for the large operator answers rendered off this task.
     dumps: DumpTurns,
@@ -247,7 +249,7 @@ impl Shell {
             durable,
             last_durable: 0,
             storage,
-            storage_ok: true,
+            health: storage::StorageHealth::default(),
             dirs,
             fsync_stats,
             snapshot_asked: VecDeque::new(),
@@ -285,6 +287,7 @@ impl Shell {
             _ = sleep_until(deadline) => Some(Wake::Timer),
             _ = snapshot_room(&self.snapshot) => Some(Wake::SnapshotRoom),
             _ = stream_room(&self.quorum) => Some(Wake::SnapshotRoom),
+            _ = sleep_until(self.health.probe_at()) => Some(Wake::Probe),
         }
     }
 
@@ -295,6 +298,10 @@ impl Shell {
             Wake::Message(m) => (Some(m), false),
             Wake::Timer => (None, true),
             Wake::Durable | Wake::SnapshotRoom => (None, false),
+            Wake::Probe => {
+                self.probe_dir(now);
+                (None, false)
+            }
         };
         let mut handled = 0;
         loop {
@@ -358,6 +365,7 @@ impl Shell {
                 other => self.on_message(now, other),
             },
             ToShell::StorageFailed(e) => self.on_storage_failed(now, &e),
+            ToShell::StorageRecovered { down } => self.on_storage_recovered(now, down),
             ToShell::SnapshotDone { id, outcome } => self.on_snapshot_done(now, id, outcome),
             ToShell::Link { peer, link, event } => self.on_link(now, peer, link, event),
         }
@@ -379,6 +387,7 @@ impl Shell {
     /// until the outputs they lead to are routed too.
     fn dispatch(&mut self) {
         loop {
+            let persisted_before = self.to_persist.len();
             self.conns
                 .route(&mut self.out, &mut self.to_persist, &mut self.others);
             if self.others.is_empty() && self.out.is_empty() {
@@ -386,7 +395,18 @@ impl Shell {
             }
             let now = self.clock.now();
             for o in std::mem::take(&mut self.others) {
+                // After a failed data-directory write, what the core produced with it (an
+                // acknowledgement of what is not on disk) is dropped; the snapshots it asked
+                // for are still taken, as the core waits for their end.
+                if self.health.discard_rest && !matches!(o, Output::TakeSnapshot(_)) {
+                    continue;
+                }
                 self.other_output(now, o);
+            }
+            if std::mem::take(&mut self.health.discard_rest) {
+                // Its txns too (a sync logged without its `updatingEpoch` marker could not
+                // restart); the state is reloaded from disk before the member elects again.
+                self.to_persist.truncate(persisted_before);
             }
         }
     }
@@ -478,7 +498,7 @@ impl Shell {
             fsync: &self.fsync_stats,
         };
         let started = std::time::Instant::now();
-        match ops::answer(query, &mut self.server, &view, self.storage_ok) {
+        match ops::answer(query, &mut self.server, &view, self.health.ok()) {
             Reply::Ready(answer) => {
                 let _ = reply.send(answer);
             }
@@ -486,17 +506,6 @@ impl Shell {
                 let _ = reply.send(Answer::JsonText(text));
             }),
         }
-    }
-
-    fn on_storage_failed(&mut self, now: Now, e: &LogError) {
-        tracing::error!(error = %e, "storage failed: writes are no longer acknowledged; reads are still served");
-        self.fail_storage(now);
-    }
-
-    /// Nothing more can be made durable: the core turns read-only.
-    fn fail_storage(&mut self, now: Now) {
-        self.storage_ok = false;
-        self.server.handle(now, Input::StorageFailed, &mut self.out);
     }
 
     fn on_snapshot_done(&mut self, now: Now, id: u64, outcome: SnapshotOutcome) {
@@ -543,22 +552,21 @@ impl Shell {
         if self.to_persist.is_empty() {
             return;
         }
-        if self.storage_ok
-            && !self
-                .storage
-                .send(LogWork::Append(std::mem::take(&mut self.to_persist)))
+        // Also while the storage is failed: the storage thread keeps the work, in order, until
+        // it can write it.
+        if !self
+            .storage
+            .send(LogWork::Append(std::mem::take(&mut self.to_persist)))
         {
-            tracing::error!("the storage thread is gone; writes are no longer acknowledged");
-            self.fail_storage(now);
+            self.storage_gone(now);
             self.dispatch();
         }
-        self.to_persist.clear();
     }
 
     /// Starts the snapshot the core asked for (the log is rolled first, so that the
     /// snapshot's log starts with the next txn).
     fn schedule_snapshot(&mut self, now: Now) {
-        if !self.storage_ok || self.snapshot.is_some() {
+        if !self.health.ok() || self.snapshot.is_some() {
             return;
         }
         let Some(mode) = self.snapshot_asked.pop_front() else {

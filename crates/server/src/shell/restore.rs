@@ -26,7 +26,7 @@ impl Shell {
         if self.config.quorum.is_some() {
             return Err("restore is supported on a standalone server only".into());
         }
-        if !self.storage_ok {
+        if !self.health.ok() {
             return Err("the storage has failed; restart the server first".into());
         }
         if self.snapshot.is_some() || !self.snapshot_asked.is_empty() {

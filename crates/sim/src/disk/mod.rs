@@ -52,6 +52,11 @@ pub struct Disk {
     appended: Option<Zxid>,
     /// The highest zxid handed to the log and still in it.
     logged: Zxid,
+    /// Txns handed to the log and not yet durable, in order (written again by
+    /// [`Disk::retry`] after a failure, as the shell's executor keeps its pending work).
+    waiting: Vec<Arc<LoggedTxn>>,
+    /// A log write failed and [`Disk::retry`] has not succeeded since: appends only wait.
+    failed: bool,
 }
 
 impl Disk {
@@ -70,6 +75,8 @@ impl Disk {
             options,
             appended: None,
             logged: Zxid::ZERO,
+            waiting: Vec::new(),
+            failed: false,
         }
     }
 
@@ -83,6 +90,8 @@ impl Disk {
     pub fn recover(&mut self, node: &mut Node, now: Now) -> Result<u64, DiskError> {
         self.log = None;
         self.appended = None;
+        self.waiting.clear();
+        self.failed = false;
         let options = RecoveryOptions {
             log: self.options.clone(),
             extended_types: false,
@@ -102,13 +111,53 @@ impl Disk {
         Ok((accepted as u32, current as u32))
     }
 
-    /// Appends a txn (written, not yet durable: see [`Disk::commit`]).
-    pub fn append(&mut self, txn: &LoggedTxn) -> Result<(), DiskError> {
-        let log = self.log.as_mut().ok_or(DiskError::NoLog)?;
-        log.append(txn.zxid().0, &txn.to_bytes())?;
-        self.appended = Some(self.appended.map_or(txn.zxid(), |z| z.max(txn.zxid())));
+    /// Appends a txn (written, not yet durable: see [`Disk::commit`]). After a failure it
+    /// only waits for [`Disk::retry`].
+    pub fn append(&mut self, txn: &Arc<LoggedTxn>) -> Result<(), DiskError> {
+        self.waiting.push(Arc::clone(txn));
         self.logged = self.logged.max(txn.zxid());
+        if self.failed {
+            return Ok(());
+        }
+        let log = self.log.as_mut().ok_or(DiskError::NoLog)?;
+        if let Err(e) = log.append(txn.zxid().0, &txn.to_bytes()) {
+            self.failed = true;
+            return Err(e.into());
+        }
+        self.appended = Some(self.appended.map_or(txn.zxid(), |z| z.max(txn.zxid())));
         Ok(())
+    }
+
+    /// After a failure: the log back at its last durable entry (the shell's executor's
+    /// `retry`), then what waited written again and committed. Returns the highest zxid now
+    /// durable.
+    pub fn retry(&mut self) -> Result<Option<Zxid>, DiskError> {
+        let log = self.log.as_mut().ok_or(DiskError::NoLog)?;
+        log.recover_after_failure()?;
+        for t in &self.waiting {
+            if t.zxid().0 > log.last_synced_zxid() {
+                log.append(t.zxid().0, &t.to_bytes())?;
+            }
+        }
+        log.commit()?;
+        self.failed = false;
+        self.appended = None;
+        Ok(self.waiting.drain(..).map(|t| t.zxid()).max())
+    }
+
+    /// Whether the directory takes durable writes again (the shell's probe).
+    pub fn probe(&self) -> Result<(), DiskError> {
+        Ok(self.dirs.probe()?)
+    }
+
+    /// The epochs the files hold, `held` for a file that is missing.
+    pub fn epochs_or(&self, held: (u32, u32)) -> Result<(u32, u32), DiskError> {
+        let accepted = self.dirs.read_epoch(EpochFile::Accepted)?;
+        let current = self.dirs.read_epoch(EpochFile::Current)?;
+        Ok((
+            accepted.map_or(held.0, |e| e as u32),
+            current.map_or(held.1, |e| e as u32),
+        ))
     }
 
     /// Whether appends wait for a commit.
@@ -119,7 +168,11 @@ impl Disk {
     /// Writes and fsyncs everything appended; returns the highest zxid now durable.
     pub fn commit(&mut self) -> Result<Option<Zxid>, DiskError> {
         let log = self.log.as_mut().ok_or(DiskError::NoLog)?;
-        log.commit()?;
+        if let Err(e) = log.commit() {
+            self.failed = true;
+            return Err(e.into());
+        }
+        self.waiting.clear();
         Ok(self.appended.take())
     }
 
@@ -159,6 +212,7 @@ impl Disk {
         let log = self.log.as_mut().ok_or(DiskError::NoLog)?;
         if self.appended.is_some() {
             log.commit()?;
+            self.waiting.clear();
         }
         self.logged = self.logged.min(to);
         // As the shell's executor: the cut appends are not reported durable.
@@ -187,6 +241,7 @@ impl Disk {
                 // Durable now, but reported by the group commit under way (as the shell's
                 // executor reports appends made durable by the fsync before a roll).
                 log.commit()?;
+                self.waiting.clear();
             }
             log.roll()?;
         }
@@ -198,6 +253,8 @@ impl Disk {
     pub fn crash(&mut self, mode: CrashMode) {
         self.log = None;
         self.appended = None;
+        self.waiting.clear();
+        self.failed = false;
         self.fs.crash(mode);
     }
 

@@ -8,18 +8,18 @@ use menagerie_proto::records::Acl;
 use menagerie_proto::txn::{CreateTxn, LoggedTxn, TxnBody, TxnDigest, TxnHeader};
 use menagerie_proto::{SessionId, Zxid};
 
-fn dir() -> PathBuf {
+pub(super) fn dir() -> PathBuf {
     PathBuf::from("/data/version-2")
 }
 
-fn setup() -> (MemFs, Arc<dyn Fs>) {
+pub(super) fn setup() -> (MemFs, Arc<dyn Fs>) {
     let mem = MemFs::new();
     mem.create_dir_all(&dir()).unwrap();
     let fs: Arc<dyn Fs> = Arc::new(mem.clone());
     (mem, fs)
 }
 
-fn small() -> TxnLogOptions {
+pub(super) fn small() -> TxnLogOptions {
     TxnLogOptions {
         pre_alloc_size: 8192,
         ..TxnLogOptions::default()
@@ -27,7 +27,7 @@ fn small() -> TxnLogOptions {
 }
 
 /// A setData body for `zxid` with `zxid % 7 * 10` bytes of data.
-fn body(zxid: i64) -> Vec<u8> {
+pub(super) fn body(zxid: i64) -> Vec<u8> {
     let header = TxnHeader {
         client_id: SessionId(0x1234),
         cxid: zxid as i32,
@@ -81,7 +81,7 @@ fn entry_len(zxid: i64) -> u64 {
     8 + 4 + body(zxid).len() as u64 + 1
 }
 
-fn zxids(log: &TxnLog, from: i64) -> Vec<i64> {
+pub(super) fn zxids(log: &TxnLog, from: i64) -> Vec<i64> {
     log.read_from(from)
         .unwrap()
         .map(|e| e.unwrap().zxid())
