@@ -73,3 +73,18 @@ fn a_stale_leader_expires_no_session() {
 fn a_short_log_never_carries_a_new_epoch() {
     passes(269, 3, 0);
 }
+
+/// Finding 12: a learner left its SNAP sync before the sync's snapshot was written; its
+/// tree (the leader's snapshot) was in memory only. Synced next by DIFF, it logged the new
+/// txns over it and acknowledged NEWLEADER without that snapshot, and a restart replayed
+/// them over an older tree (DigestMismatch: seeds 10576, 11958, 14680). Elected leader
+/// instead, it waited forever for a durable log that nothing would write (Convergence:
+/// seeds 10132, 15620, the latter on the learner side).
+#[test]
+fn a_tree_from_an_unfinished_snap_sync_is_written_before_it_counts() {
+    passes(10576, 3, 0);
+    passes(11958, 3, 0);
+    passes(14680, 3, 0);
+    passes(10132, 3, 0);
+    passes(15620, 3, 0);
+}

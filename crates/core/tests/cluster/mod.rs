@@ -34,6 +34,10 @@ pub struct Member {
     pub listening: bool,
     /// Client outputs per connection.
     pub client_out: BTreeMap<ConnId, Vec<Output>>,
+    /// Snapshots it asks for are held (not written) until `release_snapshots`.
+    pub hold_snapshots: bool,
+    /// Snapshots asked for and held.
+    pub held_snapshots: usize,
 }
 
 /// A delivery to a member.
@@ -145,6 +149,8 @@ impl Cluster {
                 timers_stopped: false,
                 listening: false,
                 client_out: BTreeMap::new(),
+                hold_snapshots: false,
+                held_snapshots: 0,
             };
             c.members.insert(s, member);
             c.deliver(s, Input::Tick);
@@ -235,9 +241,10 @@ impl Cluster {
             // Restarts here keep the epochs as they were; the startup check that reads the
             // marker is the host's (`restore_epochs`, tested in crates/host).
             Output::UpdatingEpoch(_) => {}
-            Output::TakeSnapshot(_) => {
-                self.deliver(from, Input::SnapshotEnded(SnapshotEnd::Written));
-            }
+            Output::TakeSnapshot(_) => match self.members.get_mut(&from) {
+                Some(m) if m.hold_snapshots => m.held_snapshots += 1,
+                _ => self.deliver(from, Input::SnapshotEnded(SnapshotEnd::Written)),
+            },
             o @ (Output::Connected { conn, .. }
             | Output::Reply { conn, .. }
             | Output::Notify { conn, .. }
@@ -354,6 +361,20 @@ impl Cluster {
                 self.deliver(s, Input::Tick);
             }
             self.settle();
+        }
+    }
+
+    /// Writes the snapshots `s` asked for and were held, and stops holding them.
+    pub fn release_snapshots(&mut self, s: ServerId) {
+        let held = match self.members.get_mut(&s) {
+            Some(m) => {
+                m.hold_snapshots = false;
+                std::mem::take(&mut m.held_snapshots)
+            }
+            None => 0,
+        };
+        for _ in 0..held {
+            self.deliver(s, Input::SnapshotEnded(SnapshotEnd::Written));
         }
     }
 
