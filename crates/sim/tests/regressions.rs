@@ -74,7 +74,7 @@ fn a_short_log_never_carries_a_new_epoch() {
     passes(269, 3, 0);
 }
 
-/// Finding 12: a learner left its SNAP sync before the sync's snapshot was written; its
+/// Finding 11: a learner left its SNAP sync before the sync's snapshot was written; its
 /// tree (the leader's snapshot) was in memory only. Synced next by DIFF, it logged the new
 /// txns over it and acknowledged NEWLEADER without that snapshot, and a restart replayed
 /// them over an older tree (DigestMismatch: seeds 10576, 11958, 14680). Elected leader
