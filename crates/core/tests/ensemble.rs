@@ -575,8 +575,14 @@ fn a_tree_from_an_unfinished_snap_sync_is_written_before_the_member_serves_again
         m.hold_snapshots = true;
     }
     c.run(3_000);
-    assert_eq!(c.members[&sid(1)].node.last_processed_zxid(), zxid_of(&c, leader));
-    assert!(!c.members[&sid(1)].node.is_serving(), "served before its snapshot was written");
+    assert_eq!(
+        c.members[&sid(1)].node.last_processed_zxid(),
+        zxid_of(&c, leader)
+    );
+    assert!(
+        !c.members[&sid(1)].node.is_serving(),
+        "served before its snapshot was written"
+    );
     // It leaves the role with the leader's snapshot in memory only; writes go on without it.
     isolate(&mut c, sid(1), true);
     c.run(3_000);

@@ -156,9 +156,17 @@ fn a_diff_over_a_tree_owed_to_the_disk_writes_a_snapshot_before_the_newleader_ac
         vec![0, 1, 0, 0],
     );
     l.packet(0, info, &mut acts);
-    l.packet(0, QuorumPacket::new(PacketType::Diff, Zxid::new(1, 2)), &mut acts);
+    l.packet(
+        0,
+        QuorumPacket::new(PacketType::Diff, Zxid::new(1, 2)),
+        &mut acts,
+    );
     l.packet(0, txn(1), &mut acts);
-    l.packet(0, QuorumPacket::new(PacketType::Commit, Zxid::new(1, 1)), &mut acts);
+    l.packet(
+        0,
+        QuorumPacket::new(PacketType::Commit, Zxid::new(1, 1)),
+        &mut acts,
+    );
     acts.clear();
     let newleader = QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2));
     l.packet(0, newleader, &mut acts);
@@ -171,7 +179,10 @@ fn a_diff_over_a_tree_owed_to_the_disk_writes_a_snapshot_before_the_newleader_ac
             .any(|a| matches!(a, Action::Send(_, p) if p.kind() == Some(PacketType::Ack)))
     };
     l.persisted(Zxid::new(1, 1), &mut acts);
-    assert!(!acked(&acts), "acked NEWLEADER before the tree it builds on is on disk");
+    assert!(
+        !acked(&acts),
+        "acked NEWLEADER before the tree it builds on is on disk"
+    );
     l.snapshot_written(&mut acts);
     assert!(acked(&acts), "{acts:?}");
     assert_eq!(l.phase(), LearnerPhase::AwaitUpToDate);
