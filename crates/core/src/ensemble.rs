@@ -38,6 +38,10 @@ pub struct EnsembleConfig {
     /// How many committed txns the leader keeps in memory to sync learners by DIFF
     /// (`zookeeper.commitLogCount`; at least 500).
     pub commit_log_count: usize,
+    /// `menagerie.commitLogBytes`: beyond `commit_log_count`, committed txns kept while they
+    /// take at most this many bytes, so that a member a few thousand txns behind syncs by
+    /// DIFF (0: the count alone, as ZooKeeper's in-memory log).
+    pub commit_log_bytes: usize,
     /// `syncEnabled` (observers): log INFORMed txns before applying them.
     pub observer_sync_enabled: bool,
     /// A mistake planted for the simulator's checker ([`PlantedBug::None`] on real servers).
@@ -94,6 +98,9 @@ impl Hierarchy {
 /// FLE's quiet period before deciding (`FastLeaderElection.finalizeWait`, a constant).
 pub const FINALIZE_WAIT_MS: u64 = 200;
 
+/// The default of `menagerie.commitLogBytes` (8 MiB: about 20,000 small txns).
+pub const DEFAULT_COMMIT_LOG_BYTES: usize = 8 << 20;
+
 impl EnsembleConfig {
     /// A configuration of `members` with Java's defaults for everything else.
     pub fn new(members: BTreeMap<ServerId, MemberRole>, config_text: String) -> EnsembleConfig {
@@ -106,6 +113,7 @@ impl EnsembleConfig {
             min_notification_interval_ms: 200,
             max_notification_interval_ms: 60_000,
             commit_log_count: 500,
+            commit_log_bytes: DEFAULT_COMMIT_LOG_BYTES,
             observer_sync_enabled: true,
             planted_bug: PlantedBug::None,
             hierarchy: None,

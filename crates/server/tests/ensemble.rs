@@ -400,3 +400,52 @@ async fn local_sessions_are_counted_and_upgrade_for_ephemerals() {
 async fn zxid_of_leader(e: &Ensemble, leader: usize) -> i64 {
     zxid(e.addr(leader)).await
 }
+
+/// Stops a follower, creates `n` nodes, starts it again; the leader's (DIFF, SNAP) counts
+/// that this sync added.
+async fn sync_after_absence(config: &str, n: usize) -> (u64, u64) {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let mut e = Ensemble::new(config);
+    e.start_all().await;
+    let leader = e.formed().await;
+    let follower = (leader + 1) % 3;
+    let c = client(e.addr(leader)).await;
+    // The follower's last txn is one the leader remembers (an epoch start never is).
+    create(&c, "/before", b"b").await;
+    let patience = Patience::new("the follower has /before");
+    while read_synced(e.addr(follower), "/before").await.is_none() {
+        patience.wait().await;
+    }
+    e.stop(follower).await;
+    for k in 0..n {
+        create(&c, &format!("/away{k}"), &[1; 100]).await;
+    }
+    drop(c);
+    let before = sync_counts(e.addr(leader)).await;
+    e.start(follower).await;
+    assert_eq!(e.formed().await, leader, "the leader stays");
+    let last = format!("/away{}", n - 1);
+    let patience = Patience::new("the returning member has every node");
+    while read_synced(e.addr(follower), &last).await.is_none() {
+        patience.wait().await;
+    }
+    let after = sync_counts(e.addr(leader)).await;
+    e.stop_all().await;
+    (after.0 - before.0, after.1 - before.1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_thousands_of_txns_behind_syncs_by_diff_within_the_byte_budget() {
+    // 1,200 txns: more than ZooKeeper's 500 kept in memory, well within 8 MiB. (A debug
+    // build applies them slowly enough that the member may sync a second time, by DIFF.)
+    let (diffs, snaps) = sync_after_absence("", 1200).await;
+    assert!(
+        diffs >= 1 && snaps == 0,
+        "DIFF by default: {diffs} DIFF, {snaps} SNAP"
+    );
+    assert_eq!(
+        sync_after_absence("menagerie.commitLogBytes=0\n", 1200).await,
+        (0, 1),
+        "SNAP with the count alone, as ZooKeeper's in-memory log"
+    );
+}

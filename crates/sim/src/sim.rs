@@ -257,5 +257,8 @@ fn ensemble_config(opts: &SimOptions) -> EnsembleConfig {
     config.min_notification_interval_ms = 50;
     config.max_notification_interval_ms = 1600;
     config.planted_bug = opts.bug;
+    // Odd seeds keep committed txns by size as well (DIFF from further back, and the budget's
+    // eviction); even ones by count only, as ZooKeeper (more SNAP syncs).
+    config.commit_log_bytes = if opts.seed % 2 == 1 { 256 << 10 } else { 0 };
     config
 }

@@ -86,7 +86,8 @@ impl ZabState {
 
     /// The state of a member `me` of `config`.
     pub fn new(me: ServerId, config: EnsembleConfig) -> ZabState {
-        let committed = CommittedLog::new(config.commit_log_count.max(500));
+        let committed =
+            CommittedLog::with_budget(config.commit_log_count.max(500), config.commit_log_bytes);
         ZabState {
             election: Election::new(me),
             config,

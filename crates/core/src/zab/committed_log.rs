@@ -8,11 +8,19 @@ use std::sync::Arc;
 use menagerie_proto::Zxid;
 use menagerie_proto::txn::LoggedTxn;
 
-/// The last `capacity` committed txns, in zxid order.
+/// What one kept txn is counted as beyond its encoded bytes (its allocations).
+const ENTRY_OVERHEAD: usize = 256;
+
+/// Recent committed txns, in zxid order: at least the last `min_count` (ZooKeeper's
+/// `commitLogCount`), and older ones while all of them together take at most `max_bytes`
+/// (a Menagerie extension: a follower restarted after a few thousand writes comes back by
+/// DIFF where ZooKeeper reads its on-disk log, instead of by a whole snapshot).
 #[derive(Debug, Clone)]
 pub struct CommittedLog {
-    txns: VecDeque<Arc<LoggedTxn>>,
-    capacity: usize,
+    txns: VecDeque<(Arc<LoggedTxn>, usize)>,
+    min_count: usize,
+    max_bytes: usize,
+    bytes: usize,
 }
 
 /// How to bring a learner up to date.
@@ -37,17 +45,25 @@ pub enum SyncPlan {
 }
 
 impl CommittedLog {
-    /// An empty log keeping at most `capacity` txns.
+    /// An empty log keeping exactly the last `capacity` txns.
     pub fn new(capacity: usize) -> CommittedLog {
+        CommittedLog::with_budget(capacity, 0)
+    }
+
+    /// An empty log keeping the last `min_count` txns, and more while they take at most
+    /// `max_bytes` (counted as encoded size plus a fixed allowance per txn).
+    pub fn with_budget(min_count: usize, max_bytes: usize) -> CommittedLog {
         CommittedLog {
             txns: VecDeque::new(),
-            capacity: capacity.max(1),
+            min_count: min_count.max(1),
+            max_bytes,
+            bytes: 0,
         }
     }
 
     /// Remembers a committed txn (the next in zxid order).
     pub fn push(&mut self, txn: Arc<LoggedTxn>) {
-        if let Some(last) = self.txns.back() {
+        if let Some((last, _)) = self.txns.back() {
             assert!(
                 txn.zxid() > last.zxid(),
                 "committed txns are remembered in zxid order: {} after {}",
@@ -55,27 +71,49 @@ impl CommittedLog {
                 last.zxid()
             );
         }
-        if self.txns.len() == self.capacity {
-            self.txns.pop_front();
+        let size = if self.max_bytes == 0 {
+            0
+        } else {
+            txn.to_bytes().len() + ENTRY_OVERHEAD
+        };
+        self.bytes += size;
+        self.txns.push_back((txn, size));
+        while self.txns.len() > self.min_count
+            && (self.max_bytes == 0 || self.bytes > self.max_bytes)
+        {
+            self.pop_oldest();
         }
-        self.txns.push_back(txn);
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some((_, size)) = self.txns.pop_front() {
+            self.bytes -= size;
+        }
     }
 
     /// Forgets everything (the state was replaced by a snapshot).
     pub fn clear(&mut self) {
         self.txns.clear();
+        self.bytes = 0;
     }
 
     /// Forgets txns after `zxid` (TRUNC).
     pub fn truncate_after(&mut self, zxid: Zxid) {
-        while self.txns.back().is_some_and(|t| t.zxid() > zxid) {
-            self.txns.pop_back();
+        while self.txns.back().is_some_and(|(t, _)| t.zxid() > zxid) {
+            if let Some((_, size)) = self.txns.pop_back() {
+                self.bytes -= size;
+            }
         }
     }
 
     /// The newest zxid kept.
     pub fn last_zxid(&self) -> Option<Zxid> {
-        self.txns.back().map(|t| t.zxid())
+        self.txns.back().map(|(t, _)| t.zxid())
+    }
+
+    /// The bytes the kept txns are counted as (zero without a byte budget).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Number of txns kept.
@@ -98,7 +136,7 @@ impl CommittedLog {
     /// 4. anything else: SNAP.
     pub fn plan(&self, peer: Zxid, last: Zxid) -> SyncPlan {
         let (min, max) = match (self.txns.front(), self.txns.back()) {
-            (Some(a), Some(b)) => (a.zxid(), b.zxid()),
+            (Some((a, _)), Some((b, _))) => (a.zxid(), b.zxid()),
             _ => (last, last),
         };
         let new_epoch_peer = peer.is_epoch_start();
@@ -123,15 +161,26 @@ impl CommittedLog {
     /// Step 3: `min <= peer <= max`.
     fn plan_within(&self, peer: Zxid, max: Zxid) -> SyncPlan {
         let mut prev: Option<Zxid> = None;
-        for (i, t) in self.txns.iter().enumerate() {
+        for (i, (t, _)) in self.txns.iter().enumerate() {
             let z = t.zxid();
             if z < peer {
                 prev = Some(z);
                 continue;
             }
-            let rest = || self.txns.iter().skip(i).cloned().collect::<Vec<_>>();
+            let rest = || {
+                self.txns
+                    .iter()
+                    .skip(i)
+                    .map(|(t, _)| Arc::clone(t))
+                    .collect::<Vec<_>>()
+            };
             if z == peer {
-                let txns = self.txns.iter().skip(i + 1).cloned().collect();
+                let txns = self
+                    .txns
+                    .iter()
+                    .skip(i + 1)
+                    .map(|(t, _)| Arc::clone(t))
+                    .collect();
                 return SyncPlan::Diff { zxid: max, txns };
             }
             if peer.is_epoch_start() {
@@ -254,5 +303,31 @@ mod tests {
         assert_eq!(l.plan(Zxid::new(1, 1), Zxid::new(1, 3)), SyncPlan::Snap);
         l.truncate_after(Zxid::new(1, 2));
         assert_eq!(l.len(), 1);
+    }
+
+    #[test]
+    fn a_byte_budget_keeps_more_than_the_count_and_no_more_than_it_allows() {
+        let size = txn(1, 1).to_bytes().len() + ENTRY_OVERHEAD;
+        let mut l = CommittedLog::with_budget(2, size * 5);
+        for c in 1..=20 {
+            l.push(txn(1, c));
+        }
+        assert_eq!(l.len(), 5, "five fit in the budget");
+        assert_eq!(l.bytes(), size * 5);
+        assert!(matches!(
+            l.plan(Zxid::new(1, 16), Zxid::new(1, 20)),
+            SyncPlan::Diff { .. }
+        ));
+        assert_eq!(l.plan(Zxid::new(1, 15), Zxid::new(1, 20)), SyncPlan::Snap);
+        l.truncate_after(Zxid::new(1, 18));
+        assert_eq!(l.bytes(), size * 3);
+        l.clear();
+        assert_eq!((l.len(), l.bytes()), (0, 0));
+        // A budget smaller than the count's txns: the count wins.
+        let mut small = CommittedLog::with_budget(3, 1);
+        for c in 1..=10 {
+            small.push(txn(1, c));
+        }
+        assert_eq!(small.len(), 3);
     }
 }

@@ -53,6 +53,8 @@ pub struct QuorumConfig {
     pub max_notification_interval_ms: u64,
     /// `zookeeper.commitLogCount`: committed txns kept for DIFF syncs.
     pub commit_log_count: usize,
+    /// `menagerie.commitLogBytes`: more committed txns kept for DIFF syncs, by size.
+    pub commit_log_bytes: usize,
     /// `syncEnabled` (observers): log INFORMed txns.
     pub observer_sync_enabled: bool,
     /// Hierarchical quorums (`group.N`, `weight.N`), if configured.
@@ -102,6 +104,7 @@ impl QuorumConfig {
         e.min_notification_interval_ms = self.min_notification_interval_ms;
         e.max_notification_interval_ms = self.max_notification_interval_ms;
         e.commit_log_count = self.commit_log_count;
+        e.commit_log_bytes = self.commit_log_bytes;
         e.observer_sync_enabled = self.observer_sync_enabled;
         e.hierarchy = self.hierarchy.clone();
         e.linearizable_reads = self.linearizable_reads;
@@ -125,6 +128,7 @@ pub(super) struct QuorumKeys {
     min_notification_ms: Option<u64>,
     max_notification_ms: Option<u64>,
     commit_log_count: Option<usize>,
+    commit_log_bytes: Option<usize>,
     sync_enabled: Option<bool>,
     linearizable_reads: bool,
     dynamic_file: Option<PathBuf>,
@@ -173,6 +177,7 @@ impl QuorumKeys {
             "commitLogCount" | "zookeeper.commitLogCount" => {
                 self.commit_log_count = Some(number(key, value)?)
             }
+            "menagerie.commitLogBytes" => self.commit_log_bytes = Some(number(key, value)?),
             "syncEnabled" | "observer.syncEnabled" | "zookeeper.observer.syncEnabled" => {
                 self.sync_enabled = Some(boolean(key, value)?)
             }
@@ -316,6 +321,9 @@ impl QuorumKeys {
             min_notification_interval_ms: self.min_notification_ms.unwrap_or(200),
             max_notification_interval_ms: self.max_notification_ms.unwrap_or(60_000),
             commit_log_count: self.commit_log_count.unwrap_or(500).max(500),
+            commit_log_bytes: self
+                .commit_log_bytes
+                .unwrap_or(menagerie_core::ensemble::DEFAULT_COMMIT_LOG_BYTES),
             observer_sync_enabled: self.sync_enabled.unwrap_or(true),
             hierarchy,
             security: Default::default(),
