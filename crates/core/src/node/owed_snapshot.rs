@@ -45,6 +45,7 @@ impl Node {
         let was_owed = std::mem::replace(&mut zab.snapshot_owed, false);
         if was_owed {
             zab.durable = zab.durable.max(zxid.min(zab.last_logged));
+            tracing::info!(zxid = %zxid, "the tree from the leader's snapshot is on disk now");
         }
         let mut acts = Actions::new();
         match (&mut self.role, &self.zab) {
