@@ -267,11 +267,7 @@ impl Node {
                     && end != SnapshotEnd::Written
                     && let ensemble::Role::Learning(_) = self.role
                 {
-                    let mut acts = crate::zab::action::Actions::new();
-                    acts.push(crate::zab::action::Action::StepDown(
-                        "the snapshot after a SNAP sync failed",
-                    ));
-                    self.exec(now, acts, out);
+                    self.step_down(now, "the snapshot after a SNAP sync failed", out);
                 }
             }
             Some(SnapshotFor::Owed) => {}
