@@ -58,6 +58,12 @@ impl SnapshotPolicy {
         self.since = self.since.max(self.threshold);
     }
 
+    /// `n` txns were replayed from the log at startup: they count toward the next snapshot
+    /// (which is due at the next tick if they reach the threshold).
+    pub fn count_replayed(&mut self, n: u64) {
+        self.since += n;
+    }
+
     /// `n` more txns were logged; returns the snapshot to take now, if one is due.
     pub fn logged(&mut self, n: u64) -> Option<SnapshotMode> {
         self.since += n;
@@ -112,6 +118,15 @@ impl SnapshotPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replayed_txns_count_toward_the_next_snapshot_without_asking_for_one() {
+        let mut p = SnapshotPolicy::new(1000, 7);
+        p.count_replayed(10);
+        assert!(!p.is_due(), "a few replayed txns: no snapshot yet");
+        p.count_replayed(1000);
+        assert!(p.is_due(), "more than snapCount replayed: due at once");
+    }
 
     #[test]
     fn thresholds_fall_between_half_and_all_of_snap_count() {

@@ -165,8 +165,9 @@ impl Node {
 
     /// Recovery is complete: every session restored expires a timeout from `now` unless its
     /// client comes back, as in ZooKeeper after a restart; if `replayed` txns came from the
-    /// log, a snapshot is asked for at once (as ZooKeeper snapshots after loading), so that
-    /// the next start need not replay them again.
+    /// log, a standalone server asks for a snapshot at once (as ZooKeeper snapshots after
+    /// loading), so that the next start need not replay them again; an ensemble member counts
+    /// them toward its next snapshot.
     pub fn recovery_done(&mut self, now: Now, replayed: u64) {
         self.replica.recovery_done();
         let last = self.replica.last_processed_zxid();
@@ -180,7 +181,11 @@ impl Node {
         for (&session, &timeout) in self.replica.sessions() {
             sessions.add(session, timeout, now.mono_ms);
         }
-        if replayed > 0 {
+        if self.zab.is_some() {
+            // As Java's learners after a DIFF: no snapshot at startup (it would compete with
+            // the sync for the disk and a core); the replayed txns count toward the next one.
+            self.snapshots.count_replayed(replayed);
+        } else if replayed > 0 {
             self.snapshots.request_now();
         }
     }
