@@ -69,20 +69,33 @@ class _Reaper:
     """A child process that kills the process groups we tell it about once our pipe closes.
 
     It covers the one case atexit cannot: this Python process being killed with SIGKILL (for
-    example by a CI timeout). Lines on its stdin: ``+PID`` (started) and ``-PID`` (reaped).
+    example by a CI timeout). Lines on its stdin: ``+PID`` (started) and ``-PID`` (reaped);
+    ``M+PATH``/``M-PATH`` a mount (unmounted, lazily, after the kills) and ``N+NAME``/``N-NAME``
+    a network namespace (deleted last; see netns.py).
     """
 
     CODE = (
-        "import os,signal,sys\n"
-        "pids=set()\n"
+        "import os,signal,subprocess,sys\n"
+        "pids=set();mounts=set();nets=set()\n"
         "for line in sys.stdin:\n"
         "    line=line.strip()\n"
         "    if line[:1]=='+': pids.add(int(line[1:]))\n"
         "    elif line[:1]=='-': pids.discard(int(line[1:]))\n"
+        "    elif line[:2]=='M+': mounts.add(line[2:])\n"
+        "    elif line[:2]=='M-': mounts.discard(line[2:])\n"
+        "    elif line[:2]=='N+': nets.add(line[2:])\n"
+        "    elif line[:2]=='N-': nets.discard(line[2:])\n"
         "for p in pids:\n"
         "    for s in (signal.SIGCONT, signal.SIGKILL):\n"
         "        try: os.killpg(p, s)\n"
         "        except OSError: pass\n"
+        "for c in [['umount','-l',m] for m in mounts]+[['ip','netns','del',n] for n in nets]:\n"
+        "    try: subprocess.run(c,stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL,"
+        "timeout=10)\n"
+        "    except Exception: pass\n"
+        "for m in mounts:\n"
+        "    try: os.rmdir(m)\n"
+        "    except OSError: pass\n"
     )
 
     def __init__(self) -> None:
@@ -161,9 +174,24 @@ def free_ports(n: int) -> list[int]:
             s.close()
 
 
-def four_letter(port: int, word: str, timeout: float = 2.0) -> str:
+def four_letter(port: int, word: str, timeout: float = 2.0, host: str = HOST) -> str:
     """The whole answer to a four-letter word ('' when the member does not answer)."""
-    return zkserver.four_letter(port, word, timeout=timeout)
+    if host == HOST:
+        return zkserver.four_letter(port, word, timeout=timeout)
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            s.sendall(word.encode())
+            chunks = []
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+            return b"".join(chunks).decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def parse_srvr(text: str) -> dict:
@@ -241,6 +269,8 @@ class Member:
         self.kind = kind
         self.client_port, self.quorum_port, self.election_port = ports
         self.observer = observer
+        # its address: 127.0.0.1, or its own in a network namespace (netns.NetLab)
+        self.host = ens.net.host(sid) if ens.net is not None else HOST
         self.dir = os.path.join(ens.workdir, f"m{sid}")
         self.data_dir = os.path.join(self.dir, "data")
         self.cfg_path = os.path.join(self.dir, "zoo.cfg")
@@ -249,6 +279,8 @@ class Member:
         self.paused = False
         self.stopped = False  # stopped or killed on purpose (not a crash)
         self.ever_paused = False  # SIGSTOPped at some point (its timeouts fired on resume)
+        self.ever_disk_full = False  # its log's disk filled up (it rightly acked nothing)
+        self.extra_env: dict[str, str] = {}  # e.g. libfaketime's (scenarios_clock.py)
         self.history: list[tuple[float, str]] = []  # (start time, kind) of every run
         self.runs = 0
         os.makedirs(self.data_dir, exist_ok=True)
@@ -257,7 +289,7 @@ class Member:
     # -- identity
     @property
     def hostport(self) -> str:
-        return f"{HOST}:{self.client_port}"
+        return f"{self.host}:{self.client_port}"
 
     @property
     def name(self) -> str:
@@ -272,6 +304,10 @@ class Member:
         return self.proc is not None and self.proc.poll() is None
 
     def command(self) -> list[str]:
+        prefix = self.ens.net.exec_prefix(self.sid) if self.ens.net is not None else []
+        return prefix + self._program()
+
+    def _program(self) -> list[str]:
         if self.kind == "java":
             quorum_level = "debug" if debug_logs() else "info"
             return [
@@ -295,6 +331,7 @@ class Member:
                 "ENSEMBLE_RUST_LOG", self.ens.rust_log)
             env.pop("SERVER_JVMFLAGS", None)
             env.pop("JVMFLAGS", None)
+        env.update(self.extra_env)
         return env
 
     def start(self, kind: str | None = None) -> None:
@@ -374,17 +411,17 @@ class Member:
     def srvr(self, timeout: float = 2.0) -> dict:
         if not self.alive() or self.paused:
             return {}
-        return parse_srvr(four_letter(self.client_port, "srvr", timeout))
+        return parse_srvr(four_letter(self.client_port, "srvr", timeout, self.host))
 
     def mntr(self, timeout: float = 2.0) -> dict:
         if not self.alive() or self.paused:
             return {}
-        return parse_mntr(four_letter(self.client_port, "mntr", timeout))
+        return parse_mntr(four_letter(self.client_port, "mntr", timeout, self.host))
 
     def hash(self, timeout: float = 3.0) -> dict[int, int]:
         if not self.alive() or self.paused:
             return {}
-        return parse_hash(four_letter(self.client_port, "hash", timeout))
+        return parse_hash(four_letter(self.client_port, "hash", timeout, self.host))
 
     def mode(self) -> str | None:
         return self.srvr().get("mode")
@@ -396,7 +433,7 @@ class Member:
             if not self.alive():
                 raise EnsembleError(f"{self.name} exited while starting\n{self.log_tail(20)}")
             try:
-                with socket.create_connection((HOST, port), timeout=0.5):
+                with socket.create_connection((self.host, port), timeout=0.5):
                     return
             except OSError:
                 time.sleep(0.05)
@@ -445,7 +482,7 @@ class Ensemble:
                  tick: int = 500, init_limit: int = 20, sync_limit: int = 10,
                  extra_cfg: dict | None = None, java_props: dict | None = None,
                  name: str = "ensemble", keep: bool | None = None, workdir: str | None = None,
-                 jvm_opts: tuple[str, ...] = TEST_JVM_OPTS):
+                 jvm_opts: tuple[str, ...] = TEST_JVM_OPTS, net=None):
         if isinstance(kinds, list):
             kinds = {i + 1: k for i, k in enumerate(kinds)}
         self.name = name
@@ -456,6 +493,8 @@ class Ensemble:
         self.java_props = dict(java_props or {})
         self.jvm_opts = tuple(jvm_opts)
         self.rust_log = "info"
+        self.net = net  # netns.NetLab: members in network namespaces of their own
+        self.member_cfg: dict[int, dict] = {}
         self.keep = bool(os.environ.get("ENSEMBLE_KEEP")) if keep is None else keep
         self.failed = False
         base = workdir or os.environ.get("ENSEMBLE_WORKDIR") or None
@@ -472,7 +511,7 @@ class Ensemble:
 
     # -- configuration
     def server_lines(self) -> list[str]:
-        return [f"server.{m.sid}={HOST}:{m.quorum_port}:{m.election_port}"
+        return [f"server.{m.sid}={m.host}:{m.quorum_port}:{m.election_port}"
                 + (":observer" if m.observer else "") for m in self.members.values()]
 
     def _write_cfg(self, m: Member) -> None:
@@ -482,7 +521,7 @@ class Ensemble:
             f"syncLimit={self.sync_limit}",
             f"dataDir={m.data_dir}",
             f"clientPort={m.client_port}",
-            f"clientPortAddress={HOST}",
+            f"clientPortAddress={m.host}",
             "4lw.commands.whitelist=*",
             "admin.enableServer=false",
             "maxClientCnxns=0",
@@ -490,8 +529,14 @@ class Ensemble:
         if m.observer:
             lines.append("peerType=observer")
         lines += [f"{k}={v}" for k, v in self.extra_cfg.items()]
+        lines += [f"{k}={v}" for k, v in self.member_cfg.get(m.sid, {}).items()]
         lines += self.server_lines()
         Path(m.cfg_path).write_text("\n".join(lines) + "\n")
+
+    def set_member_cfg(self, sid: int, key: str, value) -> None:
+        """One member's own zoo.cfg line (e.g. its dataLogDir); rewrites its zoo.cfg."""
+        self.member_cfg.setdefault(sid, {})[key] = value
+        self._write_cfg(self.members[sid])
 
     def java_props_for(self, m: Member) -> list[str]:
         return [f"-D{k}={v}" for k, v in self.java_props.items()]

@@ -61,7 +61,8 @@ def menagerie_learner_errors(ens) -> list[str]:
 
     An ACK out of order is always an error. A drop for a missing ACK is one unless that Java
     member was paused (SIGSTOP; its timers fire when it resumes, rightly) or the learner was
-    (a paused learner acknowledges nothing)."""
+    (a paused learner acknowledges nothing), or the learner's log disk was filled up (it
+    cannot log, so it must acknowledge nothing: scenarios_disk.py)."""
     lt = time.localtime()
     day_start = time.mktime((lt.tm_year, lt.tm_mon, lt.tm_mday, 0, 0, 0, 0, 0, -1))
     counts: dict[tuple[str, str, str], int] = {}
@@ -72,7 +73,8 @@ def menagerie_learner_errors(ens) -> list[str]:
             learner = ens.members.get(sid)
             if learner is None or t is None or learner.kind_at(t) != "menagerie":
                 continue
-            if what == "dropped_for_missing_ack" and (m.ever_paused or learner.ever_paused):
+            if what == "dropped_for_missing_ack" and (
+                    m.ever_paused or learner.ever_paused or learner.ever_disk_full):
                 continue
             key = (f"java#{m.sid}", f"menagerie#{sid}", what)
             counts[key] = counts.get(key, 0) + 1

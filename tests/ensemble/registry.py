@@ -183,6 +183,7 @@ class Context:
         self.t0 = time.monotonic()
         self.ensembles: list[Ensemble] = []
         self.notes: list[str] = []
+        self.cleanups: list[Callable[[], None]] = []  # run after the ensembles are closed
 
     def log(self, msg: str) -> None:
         print(f"  [{time.monotonic() - self.t0:6.1f}s] {msg}", flush=True)
@@ -192,6 +193,11 @@ class Context:
         ens = Ensemble(kinds, name=safe, **kw)
         self.ensembles.append(ens)
         return ens
+
+    def on_exit(self, fn: Callable[[], None]) -> None:
+        """`fn` runs when the scenario ends (pass, fail or skip), after its ensembles are
+        closed, last registered first: unmounts, network namespaces."""
+        self.cleanups.append(fn)
 
     def note(self, msg: str) -> None:
         """Text printed with a failure (e.g. the Java-bug note of mixed scenarios)."""
@@ -233,6 +239,12 @@ class Context:
                 ens.close()
             except EnsembleError as e:
                 print(f"  (close: {e})", flush=True)
+        for fn in reversed(self.cleanups):
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 - every clean-up runs
+                print(f"  (clean-up failed: {type(e).__name__}: {e})", flush=True)
+        self.cleanups.clear()
         if failed:
             for n in self.notes:
                 print(f"  NOTE: {n}", flush=True)

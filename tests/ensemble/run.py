@@ -32,6 +32,9 @@ import ensemble  # noqa: E402
 import scenarios_basic  # noqa: E402,F401  (registers scenarios)
 import scenarios_faults  # noqa: E402,F401
 import scenarios_sessions  # noqa: E402,F401
+import scenarios_partition  # noqa: E402,F401
+import scenarios_disk  # noqa: E402,F401
+import scenarios_clock  # noqa: E402,F401
 from registry import SCENARIOS, Context, Failure, Skip, is_known, known_failure  # noqa: E402
 
 
@@ -44,6 +47,9 @@ def select(patterns: list[str], ci: bool) -> list[str]:
         pats = [p.replace("[", "[[]") for p in patterns]
         names = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in pats)]
     return names
+
+
+SKIPPED: list[tuple[str, str]] = []  # (scenario, reason), repeated in the summary
 
 
 def run_one(name: str) -> str:
@@ -61,6 +67,7 @@ def run_one(name: str) -> str:
         verdict = "PASS"
     except Skip as e:
         verdict = "SKIP"
+        SKIPPED.append((name, str(e)))
         print(f"  skipped: {e}", flush=True)
     except (Failure, ensemble.EnsembleError, TimeoutError) as e:
         verdict, failed = "FAIL", True
@@ -102,6 +109,8 @@ def main() -> int:
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0, "XFAIL": 0}
     for n in names:
         counts[run_one(n)] += 1
+    for n, why in SKIPPED:
+        print(f"SKIPPED {n}: {why}")
     print(f"\nensemble scenarios: {time.monotonic() - t:.0f} s; {counts['XFAIL']} known "
           "failures (TESTRESULT XFAIL, not counted as failed)")
     print(f"{counts['PASS']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")

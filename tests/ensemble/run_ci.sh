@@ -56,6 +56,7 @@ step kazoo-upstream-java 180 "$PY" "$HERE/kazoo_upstream/run_kazoo_tests.py" --s
   --modules test_counter.py
 
 echo
+grep -h '^SKIPPED ' "$LOGDIR"/*.log  # each skipped scenario with its reason
 echo "ensemble CI subset: $((SECONDS - t0)) s; $xfail known failures (XFAIL, with their cause above)"
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

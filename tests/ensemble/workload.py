@@ -483,9 +483,15 @@ class History:
         for r in writes:
             by[r["status"]] = by.get(r["status"], 0) + 1
         unknown = sum(1 for r in self.records if r["outcome"] == "unknown")
+        errs: dict[str, int] = {}
+        for r in writes:
+            if r["status"] == "failed":
+                errs[r["err"]] = errs.get(r["err"], 0) + 1
         clients = sorted({r["cid"] for r in self.records})
         return (f"{len(clients)} clients, {len(writes)} writes "
-                f"({', '.join(f'{k} {v}' for k, v in sorted(by.items()))}), "
+                f"({', '.join(f'{k} {v}' for k, v in sorted(by.items()))}"
+                + (f"; failed with {', '.join(f'{k} {v}' for k, v in sorted(errs.items()))}"
+                   if errs else "") + "), "
                 f"{unknown} attempts with unknown outcome (retried), "
                 f"{sum(1 for r in fin if r['op'] == 'get')} reads, "
                 f"{self.t_stop - self.t_start:.1f} s")

@@ -34,6 +34,7 @@ pub mod digest_log;
 pub mod ensemble;
 pub mod front;
 pub mod input;
+pub mod listing;
 pub mod node;
 pub mod notify;
 pub mod output;

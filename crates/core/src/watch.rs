@@ -524,6 +524,20 @@ impl WatchManager {
         v
     }
 
+    /// A compact copy of the data-table registrations (what `data_watches` lists), taken
+    /// without an allocation per registration.
+    pub fn data_watch_copy(&self) -> crate::listing::WatchCopy {
+        let table = &self.data;
+        let paths = table.entries.len().saturating_sub(table.free.len());
+        let bytes = table.arena.text.len().saturating_sub(table.arena.dead);
+        let mut copy = crate::listing::WatchCopy::with_capacity(paths, bytes, table.count);
+        for e in table.entries.iter().flatten() {
+            let path = WatchTable::path_of(&table.arena, e);
+            copy.push(path, e.watchers.iter().map(|(c, _)| c));
+        }
+        copy
+    }
+
     /// Number of (path, connection) registrations in both tables.
     pub fn count(&self) -> usize {
         self.data.count() + self.child.count()

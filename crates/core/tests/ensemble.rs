@@ -607,3 +607,42 @@ fn a_tree_from_an_unfinished_snap_sync_is_written_before_the_member_serves_again
     assert!(c.members[&sid(1)].node.is_serving());
     assert!(all_equal(&c), "{:?}", c.digests());
 }
+
+/// Found by the real-process full-disk scenario: a follower whose disk stopped kept
+/// answering pings, so the leader went on counting it as synced while it acknowledged
+/// nothing. As ZooKeeper's `SyncLimitCheck`, the leader drops a follower whose oldest
+/// unacknowledged proposal has waited `syncLimit` ticks.
+#[test]
+fn a_follower_that_acknowledges_nothing_is_dropped_after_sync_limit() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    let leader = c.leader().expect("a leader");
+    let stalled = sid(1);
+    assert_ne!(leader, stalled);
+    let synced = |c: &Cluster| {
+        let view = c.members[&leader]
+            .node
+            .ensemble_view()
+            .expect("an ensemble");
+        view.learners.iter().any(|l| l.sid == stalled && l.synced)
+    };
+    assert!(synced(&c), "synced before its disk stops");
+    c.members.get_mut(&stalled).expect("member").disk_stalled = true;
+    let conn = c.connect(leader, 1);
+    let r = c.request(leader, conn, 1, create("/a", b"x"));
+    assert_eq!(r[0].0.err, 0, "the others are a quorum");
+    let mut dropped = false;
+    for _ in 0..150 {
+        c.run(200);
+        if !synced(&c) {
+            dropped = true;
+            break;
+        }
+    }
+    assert!(
+        dropped,
+        "still counted as synced 30 s after its disk stopped"
+    );
+    let r = c.request(leader, conn, 2, create("/b", b"y"));
+    assert_eq!(r[0].0.err, 0, "the ensemble goes on without it");
+}

@@ -19,6 +19,7 @@
 pub mod epochs;
 pub mod executor;
 pub mod recover;
+pub mod restore;
 pub mod snapshot;
 
 pub use executor::{LogError, LogExecutor, LogWork};

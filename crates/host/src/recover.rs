@@ -115,7 +115,7 @@ fn load_snapshot(
 }
 
 /// Reads every node of a snapshot into `tree`.
-fn restore_tree(
+pub(crate) fn restore_tree(
     r: &mut SnapshotReader,
     mut tree: DataTree,
 ) -> Result<DataTree, menagerie_storage::Error> {

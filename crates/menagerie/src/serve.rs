@@ -38,15 +38,15 @@ impl ServerArgs {
     /// Reads the zoo.cfg (or the defaults) and the log settings. Errors name the file, the
     /// key and the value.
     pub fn load(&self) -> anyhow::Result<Loaded> {
-        let mut props = menagerie_server::security_config::jvm_flag_properties();
-        let (mut config, config_path) = match &self.config {
-            Some(p) => {
-                let path = absolute(p);
+        let config_file = self.config.as_deref().map(absolute);
+        let jvm = menagerie_server::config::jvm_flags::from_environment(config_file.as_deref());
+        let mut props = jvm.clone();
+        let (mut config, config_path) = match config_file {
+            Some(path) => {
                 let config = ServerConfig::load(&path)
                     .with_context(|| format!("invalid configuration {}", path.display()))?;
-                props.extend(menagerie_server::config::parse_properties(
-                    &config.initial_config,
-                ));
+                let cfg = menagerie_server::config::parse_properties(&config.initial_config);
+                props = menagerie_server::config::jvm_flags::merge(jvm, cfg).0;
                 (config, Some(path))
             }
             None => {

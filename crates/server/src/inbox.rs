@@ -17,7 +17,7 @@ use menagerie_core::{ConnId, Input};
 use menagerie_host::{LogError, SnapshotError};
 use menagerie_proto::ServerId;
 use menagerie_proto::quorum::QuorumPacket;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, oneshot};
 
 use crate::outbox::Outbox;
 
@@ -52,6 +52,14 @@ pub enum ToShell {
         query: Query,
         /// Where the answer goes.
         reply: oneshot::Sender<Answer>,
+    },
+    /// A four-letter word or admin request whose large answer waited for its turn to be
+    /// rendered (see `ops::dumps::MAX_RENDERING`); the permit is that turn.
+    Turn {
+        /// The `FourLetter` or `Admin` message.
+        request: Box<ToShell>,
+        /// Held until the answer is rendered.
+        permit: OwnedSemaphorePermit,
     },
     /// The storage thread failed; nothing more will be made durable.
     StorageFailed(LogError),
@@ -139,6 +147,9 @@ pub enum Query {
 pub enum Answer {
     /// A command's JSON object (`ops::commands::Object`).
     Json(serde_json::Map<String, serde_json::Value>),
+    /// A command's JSON as the admin server sends it (a large answer rendered off the
+    /// shell task).
+    JsonText(String),
     /// Whether the server is serving (storage works).
     Ready(bool),
     /// The answer to a [`Query::Http`].

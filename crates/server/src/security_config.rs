@@ -3,9 +3,8 @@
 //! ZooKeeper reads these settings as JVM system properties (`zookeeper.skipACL`, ...); a
 //! zoo.cfg key ZooKeeper does not know is turned into the system property `zookeeper.<key>`,
 //! so both `skipACL=yes` and `zookeeper.skipACL=yes` work in zoo.cfg. Menagerie accepts the
-//! same two spellings, and also takes `-Dzookeeper.<key>=<value>` words from the
-//! `SERVER_JVMFLAGS` and `JVMFLAGS` environment variables (what `zkServer.sh` passes to the
-//! JVM), with zoo.cfg winning over the environment, as in ZooKeeper.
+//! same two spellings, and also takes them as `-D` words of the JVM flags (see
+//! [`crate::config::jvm_flags`]), with zoo.cfg winning over the flags, as in ZooKeeper.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,9 +14,6 @@ use menagerie_core::auth::AuthConfig;
 
 use crate::config::error::{ConfigError, invalid};
 use crate::tls::{AdminTls, ClientAuth, TlsSettings};
-
-/// Environment variables whose `-Dzookeeper.*=...` words are read as settings.
-pub const JVM_FLAG_VARS: [&str; 2] = ["JVMFLAGS", "SERVER_JVMFLAGS"];
 
 /// Authentication schemes a connection can obtain an identity of (what `enforce.auth.schemes`
 /// may name; ZooKeeper refuses to start with a scheme that has no provider).
@@ -89,36 +85,6 @@ pub fn jaas_users(text: &str, section: &str) -> Option<BTreeMap<String, String>>
         }
         rest = after;
     }
-}
-
-/// `-Dzookeeper.<key>=<value>` settings from [`JVM_FLAG_VARS`], keyed by the full property
-/// name (later variables win).
-pub fn jvm_flag_properties() -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for var in JVM_FLAG_VARS {
-        if let Ok(flags) = std::env::var(var) {
-            out.extend(parse_jvm_flags(&flags));
-        }
-    }
-    out
-}
-
-/// The `-Dzookeeper.*` words of a JVM command line fragment (and `-Dreadonlymode.enabled`,
-/// which ZooKeeper reads without the prefix).
-pub fn parse_jvm_flags(flags: &str) -> BTreeMap<String, String> {
-    flags
-        .split_whitespace()
-        .filter_map(|w| w.strip_prefix("-D"))
-        .filter(|w| {
-            w.starts_with("zookeeper.")
-                || w.starts_with(JAAS_KEY)
-                || w.starts_with("readonlymode.enabled")
-        })
-        .map(|w| match w.split_once('=') {
-            Some((k, v)) => (k.to_owned(), v.to_owned()),
-            None => (w.to_owned(), String::new()),
-        })
-        .collect()
 }
 
 /// Java's `Boolean.parseBoolean`: `true` in any case is true, anything else false.
@@ -731,18 +697,5 @@ mod tests {
         .expect("ok");
         assert_eq!(c.auth.enforce_auth_schemes, vec!["sasl"]);
         assert!(load("java.security.auth.login.config=/nonexistent/jaas\n").is_err());
-    }
-
-    #[test]
-    fn jvm_flags_give_zookeeper_properties() {
-        let p = parse_jvm_flags(
-            "-Xmx1g -Dzookeeper.skipACL=yes -Dfoo=bar -Dzookeeper.DigestAuthenticationProvider.superDigest=super:a= -Djava.security.auth.login.config=/j",
-        );
-        assert_eq!(p.len(), 3);
-        assert_eq!(p["zookeeper.skipACL"], "yes");
-        assert_eq!(
-            p["zookeeper.DigestAuthenticationProvider.superDigest"],
-            "super:a="
-        );
     }
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use common::wire::*;
+use zookeeper_client as zk;
 
 const BAD_ARGUMENTS: i32 = -8;
 const MARSHALLING_ERROR: i32 = -5;
@@ -119,4 +120,102 @@ async fn clients_that_do_not_read_are_closed_when_together_they_hold_too_much() 
     // Everyone else is served.
     assert_eq!(exists(&mut owner, 2, "/big").await.2, 0);
     still_serving(f.addr()).await;
+}
+
+/// Registers `count` data watches on paths that do not exist (`<prefix>/n<i>`), pipelined on
+/// a new session; returns its connection (the watches live as long as it does).
+async fn watch_many(addr: std::net::SocketAddr, prefix: &str, count: i32) -> tokio::net::TcpStream {
+    // A minute-long session: this one sends no pings while the test runs.
+    let mut s = dial(addr).await;
+    send(
+        &mut s,
+        &connect_request(0, 60_000, 0, &[0; 16], Some(false)),
+    )
+    .await;
+    read_frame(&mut s).await.expect("ConnectResponse");
+    let mut frames = Vec::new();
+    for i in 0..count {
+        let mut body = Vec::new();
+        buffer(&mut body, format!("{prefix}/n{i}").as_bytes());
+        body.push(1); // watch
+        frames.extend(request(i + 1, 3, &body));
+    }
+    send(&mut s, &frames).await;
+    for i in 0..count {
+        let reply = read_frame(&mut s).await.expect("exists reply");
+        assert_eq!(reply_header(&reply).0, i + 1);
+    }
+    s
+}
+
+/// Issue 16 item 12: `wchp` with many watches is rendered off the shell task, so a client
+/// keeps being served while eight large dumps are produced. Before, the shell formatted
+/// each dump itself and served nothing else meanwhile: the client got at most a few
+/// answers before the first dump was complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_are_served_while_large_dumps_render() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const SESSIONS: i32 = 4;
+    const WATCHES: i32 = 25_000;
+    let f = common::start_with(|c| {
+        c.max_session_timeout_ms = 60_000;
+        c.four_letter_whitelist = vec!["*".into()];
+    })
+    .await;
+    let mut watchers = Vec::new();
+    for s in 0..SESSIONS {
+        watchers.push(watch_many(f.addr(), &format!("/dump/s{s}"), WATCHES).await);
+    }
+    let client = common::connect(&f.addr().to_string()).await;
+    client
+        .create(
+            "/served",
+            b"x",
+            &zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all()),
+        )
+        .await
+        .expect("create");
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut dumps = Vec::new();
+    for _ in 0..8 {
+        let mut s = dial(f.addr()).await;
+        send(&mut s, b"wchp").await;
+        let done = Arc::clone(&done);
+        dumps.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            let read = tokio::io::AsyncReadExt::read_to_end(&mut s, &mut out);
+            let bound = std::time::Duration::from_secs(120);
+            tokio::time::timeout(bound, read)
+                .await
+                .expect("dump in time")
+                .expect("dump");
+            done.fetch_add(1, Ordering::SeqCst);
+            out
+        }));
+    }
+    // Reads answered before the first of the eight dumps was complete.
+    let mut served = 0;
+    let patience = common::Patience::new("a dump completes");
+    while done.load(Ordering::SeqCst) == 0 {
+        assert!(!patience.expired(), "no dump completed in time");
+        let (data, _) = client.get_data("/served").await.expect("getData");
+        assert_eq!(data, b"x");
+        served += 1;
+    }
+    for d in dumps {
+        let text = String::from_utf8(d.await.expect("dump task")).expect("UTF-8");
+        let paths = text.lines().filter(|l| l.starts_with('/')).count();
+        let sessions = text.lines().filter(|l| l.starts_with('\t')).count();
+        assert_eq!(
+            (paths, sessions),
+            ((SESSIONS * WATCHES) as usize, (SESSIONS * WATCHES) as usize)
+        );
+    }
+    eprintln!("{served} reads answered before the first dump was complete");
+    assert!(
+        served >= 20,
+        "only {served} reads were answered while the first dump was rendered"
+    );
+    drop(watchers);
 }

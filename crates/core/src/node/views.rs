@@ -90,6 +90,21 @@ impl Node {
         self.watches.data_watches()
     }
 
+    /// The data-watch registrations as a compact copy (for dumps rendered elsewhere).
+    pub fn data_watch_copy(&self) -> crate::listing::WatchCopy {
+        self.watches.data_watch_copy()
+    }
+
+    /// The ephemeral nodes of every owning session as a compact copy.
+    pub fn ephemeral_copy(&self) -> crate::listing::EphemeralCopy {
+        let tree = self.tree();
+        let mut copy = crate::listing::EphemeralCopy::default();
+        for session in tree.sessions_with_ephemerals() {
+            copy.push(session, tree.ephemerals(session));
+        }
+        copy
+    }
+
     /// Traffic counters.
     pub fn stats(&self) -> &Stats {
         self.front.stats()

@@ -38,6 +38,8 @@ pub struct Member {
     pub hold_snapshots: bool,
     /// Snapshots asked for and held.
     pub held_snapshots: usize,
+    /// Its disk has stopped: what it logs never becomes durable.
+    pub disk_stalled: bool,
 }
 
 /// A delivery to a member.
@@ -151,6 +153,7 @@ impl Cluster {
                 client_out: BTreeMap::new(),
                 hold_snapshots: false,
                 held_snapshots: 0,
+                disk_stalled: false,
             };
             c.members.insert(s, member);
             c.deliver(s, Input::Tick);
@@ -200,7 +203,8 @@ impl Cluster {
         for o in out {
             self.route(d.to, o, &mut persisted);
         }
-        if let Some(up_to) = persisted {
+        let stalled = self.members.get(&d.to).is_some_and(|m| m.disk_stalled);
+        if let Some(up_to) = persisted.filter(|_| !stalled) {
             self.deliver(d.to, Input::Persisted { up_to });
         }
     }

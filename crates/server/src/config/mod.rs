@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub mod error;
+pub mod jvm_flags;
 mod parse;
 pub mod properties;
 pub mod quorum;
@@ -122,6 +123,9 @@ pub struct AdminConfig {
     /// `admin.gateway.sessionIdleMs` (Menagerie): a REST gateway session without requests or
     /// open watches this long is closed (default 60 s).
     pub gateway_idle: std::time::Duration,
+    /// `admin.restore.enabled` (ZooKeeper's `zookeeper.admin.restore.enabled`, default true):
+    /// whether the `restore` command runs.
+    pub restore_enabled: bool,
 }
 
 impl AdminConfig {
@@ -135,6 +139,7 @@ impl AdminConfig {
             tls: None,
             rate_limit: std::time::Duration::from_millis(300_000),
             gateway_idle: std::time::Duration::from_secs(60),
+            restore_enabled: true,
         }
     }
 }
@@ -195,9 +200,16 @@ impl ServerConfig {
             path: path.to_owned(),
             source,
         })?;
-        let mut props = crate::security_config::jvm_flag_properties();
-        props.extend(parse_properties(&text));
+        let jvm = jvm_flags::from_environment(Some(path));
+        let (props, from_jvm) = jvm_flags::merge(jvm, parse_properties(&text));
         let mut config = Self::from_properties(&props)?;
+        config.unused_keys.retain(|k| {
+            let from_flags = from_jvm.contains(k);
+            if from_flags {
+                tracing::debug!(property = %k, "JVM flag ignored: the server configuration does not read it");
+            }
+            !from_flags
+        });
         config.initial_config = text;
         Ok(config)
     }

@@ -302,6 +302,9 @@ impl AdminKeys {
                     return Err(invalid(key, value, "must not be /"));
                 }
             }
+            "admin.restore.enabled" | "zookeeper.admin.restore.enabled" => {
+                a.restore_enabled = boolean(key, value)?
+            }
             "admin.rateLimiterIntervalInMS" | "zookeeper.admin.rateLimiterIntervalInMS" => {
                 a.rate_limit = std::time::Duration::from_millis(number(key, value)?)
             }
@@ -413,6 +416,12 @@ mod tests {
         ))
         .unwrap();
         assert!(c.admin.addr.ip().is_loopback(), "{}", c.admin.addr);
+        assert!(c.admin.restore_enabled, "ZooKeeper's default");
+        let c = ServerConfig::from_properties(&props(
+            "dataDir=d\nclientPort=1\nzookeeper.admin.restore.enabled=false\n",
+        ))
+        .unwrap();
+        assert!(!c.admin.restore_enabled);
         for bad in [
             "admin.serverPort=x",
             "admin.serverAddress=no such host",

@@ -70,13 +70,17 @@ fn not_allowed(allow: &'static str) -> Response {
 }
 
 /// A command's JSON answer with `status`.
-fn json(status: StatusCode, o: &Object) -> Response {
-    let body = serde_json::to_string_pretty(o).unwrap_or_else(|_| "{}".into()) + "\n";
+pub(super) fn json(status: StatusCode, o: &Object) -> Response {
+    json_body(status, crate::ops::dumps::to_json_text(o))
+}
+
+/// A command's JSON answer, already rendered, with `status`.
+fn json_body(status: StatusCode, body: String) -> Response {
     (status, [(CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// ZooKeeper's `CommandResponse(command, error, status)`.
-fn command_error(status: StatusCode, command: &str, error: &str) -> Response {
+pub(super) fn command_error(status: StatusCode, command: &str, error: &str) -> Response {
     let mut o = Object::new();
     o.insert("command".into(), command.into());
     o.insert("error".into(), error.into());
@@ -151,7 +155,14 @@ async fn route(app: &AppState, req: Request) -> Response {
             });
         }
         let peer = req.extensions().get::<Peer>().cloned();
-        return command(app, peer, req.headers(), name, primary, args).await;
+        let (parts, body) = req.into_parts();
+        let asked = Asked {
+            name,
+            primary,
+            args,
+            body,
+        };
+        return command(app, peer, &parts.headers, asked).await;
     }
     if !is_get {
         return not_allowed("GET, HEAD");
@@ -170,16 +181,28 @@ async fn route(app: &AppState, req: Request) -> Response {
     }
 }
 
+/// A command request: the name as asked, its primary name, its arguments and its body.
+struct Asked<'a> {
+    name: &'a str,
+    primary: Option<&'static str>,
+    args: BTreeMap<String, String>,
+    body: Body,
+}
+
 /// Runs one command after its authorization (ZooKeeper's `Commands.runCommand` order:
 /// unknown command, then authentication and authorization, then the command).
 async fn command(
     app: &AppState,
     peer: Option<Peer>,
     headers: &HeaderMap,
-    name: &str,
-    primary: Option<&'static str>,
-    args: BTreeMap<String, String>,
+    asked: Asked<'_>,
 ) -> Response {
+    let Asked {
+        name,
+        primary,
+        args,
+        body,
+    } = asked;
     let rule = primary.map_or(Rule::Open, auth::rule);
     if rule != Rule::Open
         && let Err(r) = authorize(app, peer.as_ref(), headers, name, rule).await
@@ -188,14 +211,7 @@ async fn command(
     }
     match primary {
         Some("snapshot") => return snapshot(app, name, &args).await,
-        Some("restore") => {
-            return command_error(
-                StatusCode::NOT_IMPLEMENTED,
-                name,
-                "restore is not supported by Menagerie yet; stop the server and replace the \
-                 data directory's snapshot instead",
-            );
-        }
+        Some("restore") => return super::restore::restore(app, name, body).await,
         _ => {}
     }
     let query = Query::Command {
@@ -204,12 +220,22 @@ async fn command(
     };
     match ask(&app.shell, query).await {
         Some(Answer::Json(o)) => json(StatusCode::OK, &o),
+        Some(Answer::JsonText(body)) => json_body(StatusCode::OK, body),
         _ => command_error(
             StatusCode::OK,
             name,
             "This ZooKeeper instance is not currently serving requests",
         ),
     }
+}
+
+/// The answer when the shell does not answer.
+pub(super) fn not_serving(name: &str) -> Response {
+    command_error(
+        StatusCode::OK,
+        name,
+        "This ZooKeeper instance is not currently serving requests",
+    )
 }
 
 /// ZooKeeper 3.9's `handleAuthentication` + `handleAuthorization` with ALL on `/`.

@@ -152,6 +152,7 @@ impl Listeners {
             command_url: Arc::from(self.command_url.as_str()),
             gateway: super::gateway::pool::Pool::start(shell, shutdown.clone(), self.gateway_idle),
             snapshot_limiter: Arc::new(super::auth::RateLimiter::new(self.rate_limit)),
+            restore_limiter: Arc::new(super::auth::RateLimiter::new(self.rate_limit)),
         };
         let admin = self.admin.map(|l| {
             let router = super::admin_routes::router(state.clone());

@@ -27,6 +27,8 @@ pub mod guard;
 pub mod listener;
 pub mod metrics;
 pub mod queries;
+pub mod restore;
+pub mod sessions_view;
 pub mod state;
 pub mod target;
 

@@ -1,7 +1,7 @@
 //! Questions the HTTP layer asks the shell task, answered from the core between client
 //! inputs (so every answer is a consistent view), and the answers.
 
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,7 +11,6 @@ use menagerie_proto::records::Id;
 use serde::Serialize;
 
 use super::auth::Credential;
-use crate::ops::redact::masked_session;
 use crate::ops::view::ShellView;
 
 /// A question for the shell.
@@ -39,6 +38,10 @@ pub enum HttpQuery {
     Metrics,
     /// Where the transaction log is (for the change history, read off the shell task).
     LogDir,
+    /// Whether `restore` may run, and how to read the snapshot (asked before the upload).
+    RestorePlan,
+    /// Replace the state with this checked snapshot (ZooKeeper 3.9's `restore`).
+    Restore(Box<menagerie_host::restore::CheckedSnapshot>),
 }
 
 /// The shell's answer.
@@ -48,14 +51,28 @@ pub enum HttpAnswer {
     Authorized(Result<(), Denied>),
     /// To [`HttpQuery::Largest`], with `jute.maxbuffer`.
     Largest(Vec<NodeSize>, usize),
-    /// To [`HttpQuery::Sessions`].
-    Sessions(Vec<SessionInfo>),
+    /// To [`HttpQuery::Sessions`]: the JSON body (see [`super::sessions_view`]).
+    Sessions(String),
     /// To [`HttpQuery::Snapshot`]: the file written and its zxid, or why not.
     Snapshot(Result<(PathBuf, i64), String>),
     /// To [`HttpQuery::Metrics`].
     Metrics(Box<super::metrics::Scrape>),
     /// To [`HttpQuery::LogDir`]: the data directories.
     LogDir(menagerie_storage::DataDirs),
+    /// To [`HttpQuery::RestorePlan`]: where to put the upload and how to read it, or why
+    /// `restore` is refused here (HTTP status, message).
+    RestorePlan(Result<RestorePlan, (u16, String)>),
+    /// To [`HttpQuery::Restore`]: the new last zxid, or why nothing changed.
+    Restored(Result<i64, String>),
+}
+
+/// How the admin server reads an uploaded snapshot for `restore`.
+#[derive(Debug)]
+pub struct RestorePlan {
+    /// The data directories (the upload is kept in the snapshot directory while checked).
+    pub dirs: menagerie_storage::DataDirs,
+    /// `zookeeper.extendedTypesEnabled`: how the tree reads ephemeral owners.
+    pub extended_types: bool,
 }
 
 /// Why an authorization failed.
@@ -108,9 +125,14 @@ pub fn answer(q: HttpQuery, server: &Node, view: &ShellView<'_>) -> HttpAnswer {
         HttpQuery::Largest { limit } => {
             HttpAnswer::Largest(largest(server, limit), view.config.max_buffer)
         }
-        HttpQuery::Sessions => HttpAnswer::Sessions(sessions(server, view)),
+        HttpQuery::Sessions => HttpAnswer::Sessions(
+            super::sessions_view::SessionsCapture::capture(server, view).render(),
+        ),
         HttpQuery::Snapshot => HttpAnswer::Snapshot(snapshot(server, view)),
         HttpQuery::LogDir => HttpAnswer::LogDir(data_dirs(view)),
+        HttpQuery::RestorePlan => HttpAnswer::RestorePlan(restore_plan(view)),
+        // The shell itself replaces its state (`shell::restore`).
+        HttpQuery::Restore(_) => HttpAnswer::Restored(Err("not answered by the shell".into())),
         HttpQuery::Metrics => HttpAnswer::Metrics(Box::new(super::metrics::Scrape {
             metrics: crate::ops::monitor::collect(server, view, 0),
             fsync: view.fsync.snapshot(),
@@ -188,51 +210,6 @@ fn largest(server: &Node, limit: usize) -> Vec<NodeSize> {
     v
 }
 
-fn sessions(server: &Node, view: &ShellView<'_>) -> Vec<SessionInfo> {
-    let mut watches: BTreeMap<menagerie_core::ConnId, Vec<String>> = BTreeMap::new();
-    for (path, conn) in server.data_watches() {
-        watches.entry(conn).or_default().push(path);
-    }
-    let tree = server.tree();
-    let mut out: Vec<SessionInfo> = server
-        .connections()
-        .into_iter()
-        .filter(|c| c.session != menagerie_proto::SessionId::NONE)
-        .map(|c| SessionInfo {
-            session_id: masked_session(c.session.0),
-            client: view
-                .peers
-                .get(&c.conn)
-                .map_or_else(|| "unknown".into(), ToString::to_string),
-            timeout_ms: c.timeout_ms,
-            established_ms: c.stats.established_ms,
-            last_response_ms: c.stats.last_response_ms,
-            requests: c.stats.received,
-            ephemerals: tree.ephemerals(c.session.0).map(str::to_owned).collect(),
-            watches: watches.remove(&c.conn).unwrap_or_default(),
-        })
-        .collect();
-    // Sessions without a connection (their client is reconnecting or gone).
-    let connected: std::collections::HashSet<i64> =
-        server.connections().iter().map(|c| c.session.0).collect();
-    for s in server.sessions() {
-        let id = s.id.0;
-        if !connected.contains(&id) {
-            out.push(SessionInfo {
-                session_id: masked_session(id),
-                client: "unknown".into(),
-                timeout_ms: s.timeout_ms,
-                established_ms: 0,
-                last_response_ms: 0,
-                requests: 0,
-                ephemerals: tree.ephemerals(id).map(str::to_owned).collect(),
-                watches: Vec::new(),
-            });
-        }
-    }
-    out
-}
-
 /// Writes a snapshot into the data directory as of the last applied zxid (exact, not
 /// fuzzy: written from the core's own task).
 fn snapshot(server: &Node, view: &ShellView<'_>) -> Result<(PathBuf, i64), String> {
@@ -241,6 +218,27 @@ fn snapshot(server: &Node, view: &ShellView<'_>) -> Result<(PathBuf, i64), Strin
     menagerie_host::snapshot::take_snapshot(&dirs, server.replica())
         .map(|path| (path, zxid))
         .map_err(|e| e.to_string())
+}
+
+/// Whether `restore` runs here: ZooKeeper's `zookeeper.admin.restore.enabled` (503 when
+/// off), standalone servers only.
+fn restore_plan(view: &ShellView<'_>) -> Result<RestorePlan, (u16, String)> {
+    if !view.config.admin.restore_enabled {
+        return Err((
+            503,
+            "restore is disabled (admin.restore.enabled=false)".into(),
+        ));
+    }
+    if view.config.quorum.is_some() {
+        return Err((
+            500,
+            "restore is supported on a standalone server only".into(),
+        ));
+    }
+    Ok(RestorePlan {
+        dirs: data_dirs(view),
+        extended_types: view.config.extended_types,
+    })
 }
 
 fn data_dirs(view: &ShellView<'_>) -> menagerie_storage::DataDirs {

@@ -22,6 +22,8 @@ pub struct AppState {
     pub gateway: Arc<Pool>,
     /// `snapshot` rate limit (ZooKeeper's `admin.rateLimiterIntervalInMS`).
     pub snapshot_limiter: Arc<auth::RateLimiter>,
+    /// `restore` rate limit (the same interval, counted apart, as in ZooKeeper).
+    pub restore_limiter: Arc<auth::RateLimiter>,
     /// The listener is bound to a loopback address (see [`guard`]).
     pub loopback_only: bool,
 }
@@ -34,11 +36,20 @@ impl std::fmt::Debug for AppState {
     }
 }
 
+/// How long a large answer (`ops::dumps`) may take: it may wait for its turn behind others
+/// and is rendered off the shell task.
+pub const LARGE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Sends `query` to the shell and waits (bounded) for its answer; `None` when the shell
 /// does not answer in time or is gone.
 pub async fn ask(shell: &mpsc::Sender<ToShell>, query: Query) -> Option<Answer> {
+    let bound = if crate::ops::is_large_query(&query) {
+        LARGE_ANSWER_TIMEOUT
+    } else {
+        SHELL_TIMEOUT
+    };
     let (reply, rx) = oneshot::channel();
-    tokio::time::timeout(SHELL_TIMEOUT, async {
+    tokio::time::timeout(bound, async {
         shell.send(ToShell::Admin { query, reply }).await.ok()?;
         rx.await.ok()
     })

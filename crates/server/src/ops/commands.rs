@@ -1,20 +1,18 @@
 //! ZooKeeper 3.8's AdminServer commands (`Commands.java`): names, aliases and the JSON each
 //! answers, with the same keys and JSON types as a standalone ZooKeeper server.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use menagerie_core::ConnInfo;
-use menagerie_core::{ConnId, Node};
+use menagerie_core::Node;
 use serde_json::{Map, Value, json};
 
+use super::dumps::{self, Capture, Clients, Reply};
 use super::ensemble;
-use super::facts::{
-    VERSION, dir_size, environment, op_name, session_of, set_trace_mask, trace_mask,
-};
+use super::facts::{VERSION, dir_size, environment, set_trace_mask, trace_mask};
 use super::metric::{round4, to_json};
 use super::monitor::collect;
-use super::redact::{masked_session, redact_properties_text, redact_value};
+use super::redact::{redact_properties_text, redact_value};
 use super::view::ShellView;
 use crate::config::properties::parse_properties;
 
@@ -74,16 +72,36 @@ pub fn run(
     server: &mut Node,
     view: &ShellView<'_>,
 ) -> Object {
-    let Some(primary) = primary_name(name) else {
-        return finish(
-            name,
-            Object::new(),
-            Some(format!("Unknown command: {name}")),
-        );
+    match prepare(name, args, server, view) {
+        Reply::Ready(o) => o,
+        Reply::Later(capture) => capture.into_object().unwrap_or_default(),
+    }
+}
+
+/// Runs a command, or captures what a large answer needs so that it can be rendered off
+/// the shell task ([`Capture::render`] then gives the admin server's JSON body).
+pub fn prepare(
+    name: &str,
+    args: &BTreeMap<String, String>,
+    server: &mut Node,
+    view: &ShellView<'_>,
+) -> Reply<Object> {
+    let primary = primary_name(name);
+    if primary == Some("stats") {
+        let mut o = Object::new();
+        server_stats(&mut o, server, view);
+        return Reply::Later(Capture::Stats(o, Clients::capture(server, view)));
+    }
+    if let Some(capture) = primary.and_then(|p| dumps::capture_command(p, server, view)) {
+        return Reply::Later(capture);
+    }
+    let Some(primary) = primary else {
+        let error = Some(format!("Unknown command: {name}"));
+        return Reply::Ready(finish(name, Object::new(), error));
     };
     let mut o = Object::new();
     let error = answer(primary, args, server, view, &mut o).err();
-    finish(primary, o, error)
+    Reply::Ready(finish(primary, o, error))
 }
 
 /// Fills `o` with the answer of the command named `primary`; `Err` is the command's error.
@@ -100,15 +118,10 @@ fn answer(
     match primary {
         "configuration" => configuration(o, view),
         "connection_stat_reset" => server.reset_connection_stats(),
-        "connections" => {
-            o.put("connections", connections(server, view, false));
-            o.put("secure_connections", json!([]));
-        }
         "dirs" => {
             o.put("datadir_size", dir_size(&view.config.data_dir).into());
             o.put("logdir_size", dir_size(&view.config.data_log_dir).into());
         }
-        "dump" => dump(o, server),
         "environment" => {
             for (k, v) in environment() {
                 o.put(k, v.into());
@@ -131,15 +144,7 @@ fn answer(
         "server_stats" => server_stats(o, server, view),
         "set_trace_mask" => return set_trace_mask_command(o, args),
         "stat_reset" => server.reset_stats(),
-        "stats" => {
-            server_stats(o, server, view);
-            o.put("connections", connections(server, view, true));
-            o.put("secure_connections", json!([]));
-        }
         "system_properties" => system_properties(o, view),
-        "watch_summary" => watch_summary(o, server),
-        "watches" => watches(o, server),
-        "watches_by_path" => watches_by_path(o, server),
         _ => return Err(format!("Unknown command: {primary}")),
     }
     Ok(())
@@ -168,46 +173,11 @@ fn set_trace_mask_command(o: &mut Object, args: &BTreeMap<String, String>) -> Re
     Ok(())
 }
 
-/// Watched paths by session.
-fn watches(o: &mut Object, server: &Node) {
-    let mut by_session: BTreeMap<i64, Vec<String>> = BTreeMap::new();
-    let sessions = session_of(server);
-    for (p, c) in server.data_watches() {
-        by_session.entry(session(&sessions, c)).or_default().push(p);
-    }
-    let m: Object = by_session
-        .into_iter()
-        .map(|(sid, paths)| (masked_session(sid), json!(paths)))
-        .collect();
-    o.put("session_id_to_watched_paths", m.into());
-}
-
-/// Watching sessions by path.
-fn watches_by_path(o: &mut Object, server: &Node) {
-    let mut by_path: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let sessions = session_of(server);
-    for (p, c) in server.data_watches() {
-        by_path
-            .entry(p)
-            .or_default()
-            .push(masked_session(session(&sessions, c)));
-    }
-    let m: Object = by_path
-        .into_iter()
-        .map(|(p, sids)| (p, json!(sids)))
-        .collect();
-    o.put("path_to_session_ids", m.into());
-}
-
 /// Appends `command` and `error` (ZooKeeper's `CommandResponse.toMap`).
 fn finish(command: &str, mut o: Object, error: Option<String>) -> Object {
     o.put("command", command.into());
     o.put("error", error.map_or(Value::Null, Value::String));
     o
-}
-
-fn session(sessions: &HashMap<ConnId, i64>, c: ConnId) -> i64 {
-    sessions.get(&c).copied().unwrap_or(0)
 }
 
 /// `insert` with a borrowed key.
@@ -243,73 +213,6 @@ fn configuration(o: &mut Object, view: &ShellView<'_>) {
     o.put("client_port_listen_backlog", (-1).into());
 }
 
-/// One connection as ZooKeeper's `ServerCnxn.getConnectionInfo(brief)`.
-fn connection(c: &ConnInfo, view: &ShellView<'_>, brief: bool) -> Value {
-    let peer = view.peer(c.conn);
-    let st = &c.stats;
-    let mut o = Object::new();
-    o.put("remote_socket_address", peer.into());
-    o.put("interest_ops", 1.into());
-    o.put("outstanding_requests", c.queued.into());
-    o.put("packets_received", st.received.into());
-    o.put("packets_sent", st.sent.into());
-    if !brief {
-        o.put("session_id", masked_session(c.session.0).into());
-        o.put("last_operation", op_name(st.last_op).into());
-        o.put("established", st.established_ms.into());
-        o.put("session_timeout", c.timeout_ms.into());
-        o.put("last_cxid", st.last_cxid.into());
-        o.put("last_zxid", st.last_zxid.0.into());
-        o.put("last_response_time", st.last_response_ms.into());
-        o.put("last_latency", st.latency.last.into());
-        o.put("min_latency", st.latency.min.into());
-        // ZooKeeper's per-connection average is a long (integer division).
-        o.put(
-            "avg_latency",
-            st.latency
-                .total
-                .checked_div(st.latency.count)
-                .unwrap_or(0)
-                .into(),
-        );
-        o.put("max_latency", st.latency.max.into());
-    }
-    o.into()
-}
-
-fn connections(server: &Node, view: &ShellView<'_>, brief: bool) -> Value {
-    server
-        .connections()
-        .iter()
-        .map(|c| connection(c, view, brief))
-        .collect::<Vec<_>>()
-        .into()
-}
-
-fn dump(o: &mut Object, server: &Node) {
-    let mut buckets: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-    for si in server.sessions() {
-        buckets
-            .entry(si.expires_at_ms)
-            .or_default()
-            .push(masked_session(si.id.0));
-    }
-    let expiry: Object = buckets
-        .into_iter()
-        .map(|(at, ids)| (at.to_string(), json!(ids)))
-        .collect();
-    o.put("expiry_time_to_session_ids", expiry.into());
-    let tree = server.tree();
-    let ephemerals: Object = tree
-        .sessions_with_ephemerals()
-        .map(|id| {
-            let paths: Vec<String> = tree.ephemerals(id).map(|p| p.to_string()).collect();
-            (masked_session(id), json!(paths))
-        })
-        .collect();
-    o.put("session_id_to_ephemeral_paths", ephemerals.into());
-}
-
 fn server_stats(o: &mut Object, server: &Node, view: &ShellView<'_>) {
     let stats = server.stats();
     let buffers = json!({"last_buffer_size": -1, "min_buffer_size": -1, "max_buffer_size": -1});
@@ -341,15 +244,6 @@ fn server_stats(o: &mut Object, server: &Node, view: &ShellView<'_>) {
     o.put("client_response", buffers);
     // ZooKeeper counts the root twice (under "/" and its alias "").
     o.put("node_count", (server.tree().node_count() + 1).into());
-}
-
-fn watch_summary(o: &mut Object, server: &Node) {
-    let watches = server.data_watches();
-    let conns: BTreeSet<ConnId> = watches.iter().map(|(_, c)| *c).collect();
-    let paths: BTreeSet<&str> = watches.iter().map(|(p, _)| p.as_str()).collect();
-    o.put("num_connections", conns.len().into());
-    o.put("num_paths", paths.len().into());
-    o.put("num_total_watches", watches.len().into());
 }
 
 /// The newest snapshot file of the data directory: (zxid, modification time in seconds), or
@@ -442,6 +336,8 @@ const DIRECT_KEYS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]

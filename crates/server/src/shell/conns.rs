@@ -49,6 +49,12 @@ impl Connections {
         self.peers.remove(&conn);
     }
 
+    /// Forgets every client connection (their sockets close once their writers see it).
+    pub fn forget_all(&mut self) {
+        self.outboxes.clear();
+        self.peers.clear();
+    }
+
     /// Remote address of every connection.
     pub fn peers(&self) -> &HashMap<ConnId, SocketAddr> {
         &self.peers

@@ -15,7 +15,9 @@
 
 pub mod boot;
 mod conns;
+mod dumps;
 mod ensemble;
+mod restore;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -28,16 +30,18 @@ use menagerie_host::{LogError, LogWork};
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_storage::{DataDirs, FsyncStats};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 
 pub use boot::{Clock, recover};
 use conns::Connections;
+use dumps::{DumpTurns, Turn, render_elsewhere};
 
 use crate::config::ServerConfig;
 use crate::config::quorum::QuorumConfig;
 use crate::conn;
 use crate::inbox::{Answer, ConnCounts, Query, SnapshotOutcome, ToShell};
 use crate::ops;
+use crate::ops::dumps::Reply;
 use crate::ops::view::ShellView;
 use crate::persistence::{Recovered, StorageThread};
 use crate::quorum::QuorumNet;
@@ -210,6 +214,8 @@ struct Shell {
     /// The ensemble transport of a member (`None` when standalone, or after the member
     /// left the ensemble because its disk failed).
     quorum: Option<QuorumNet>,
+    /// Turns for the large operator answers rendered off this task.
+    dumps: DumpTurns,
 }
 
 impl Shell {
@@ -252,6 +258,7 @@ impl Shell {
             to_persist: Vec::new(),
             others: Vec::new(),
             quorum: None,
+            dumps: DumpTurns::new(ops::dumps::MAX_RENDERING),
         }
     }
 
@@ -340,9 +347,16 @@ impl Shell {
                 }
             }
             ToShell::FourLetter { word, peer, reply } => {
-                self.on_four_letter(now, &word, peer, reply)
+                self.on_four_letter(now, word, peer, reply, None)
             }
-            ToShell::Admin { query, reply } => self.on_admin(now, query, reply),
+            ToShell::Admin { query, reply } => self.on_admin(now, query, reply, None),
+            ToShell::Turn { request, permit } => match *request {
+                ToShell::FourLetter { word, peer, reply } => {
+                    self.on_four_letter(now, word, peer, reply, Some(permit))
+                }
+                ToShell::Admin { query, reply } => self.on_admin(now, query, reply, Some(permit)),
+                other => self.on_message(now, other),
+            },
             ToShell::StorageFailed(e) => self.on_storage_failed(now, &e),
             ToShell::SnapshotDone { id, outcome } => self.on_snapshot_done(now, id, outcome),
             ToShell::Link { peer, link, event } => self.on_link(now, peer, link, event),
@@ -385,13 +399,27 @@ impl Shell {
         });
     }
 
+    /// Answers a four-letter word; a large answer is captured here and rendered on the
+    /// blocking pool, once it has its turn (`permit`).
     fn on_four_letter(
         &mut self,
         now: Now,
-        word: &str,
+        word: String,
         peer: SocketAddr,
         reply: oneshot::Sender<String>,
+        permit: Option<OwnedSemaphorePermit>,
     ) {
+        let large = ops::dumps::is_large_word(&word);
+        if large && reply.is_closed() {
+            return; // The asker left while it waited for its turn.
+        }
+        let permit = match self.dumps.turn(large, permit) {
+            Turn::Go(permit) => permit,
+            Turn::Wait => {
+                let request = ToShell::FourLetter { word, peer, reply };
+                return self.dumps.wait(request, &self.to_self);
+            }
+        };
         let view = ShellView {
             requester: peer,
             peers: self.conns.peers(),
@@ -400,10 +428,47 @@ impl Shell {
             now,
             fsync: &self.fsync_stats,
         };
-        let _ = reply.send(ops::four_letter::render(word, &mut self.server, &view));
+        let started = std::time::Instant::now();
+        match ops::four_letter::prepare(&word, &mut self.server, &view) {
+            Reply::Ready(text) => {
+                let _ = reply.send(text);
+            }
+            Reply::Later(c) => render_elsewhere((c, started.elapsed()), permit, move |text| {
+                let _ = reply.send(text);
+            }),
+        }
     }
 
-    fn on_admin(&mut self, now: Now, query: Query, reply: oneshot::Sender<Answer>) {
+    /// Answers an admin HTTP query; a large command's answer is captured here and rendered
+    /// on the blocking pool, once it has its turn (`permit`).
+    fn on_admin(
+        &mut self,
+        now: Now,
+        query: Query,
+        reply: oneshot::Sender<Answer>,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let query = match query {
+            Query::Http(crate::http::queries::HttpQuery::Restore(snap)) => {
+                let restored = self.restore(now, *snap);
+                let answer = crate::http::queries::HttpAnswer::Restored(restored);
+                let _ = reply.send(Answer::Http(answer));
+                return;
+            }
+            other => other,
+        };
+        let large = ops::is_large_query(&query);
+        if large && reply.is_closed() {
+            return; // The asker gave up while it waited for its turn.
+        }
+        let permit = match self.dumps.turn(large, permit) {
+            Turn::Go(permit) => permit,
+            Turn::Wait => {
+                return self
+                    .dumps
+                    .wait(ToShell::Admin { query, reply }, &self.to_self);
+            }
+        };
         let view = ShellView {
             requester: SocketAddr::from(([0, 0, 0, 0], 0)),
             peers: self.conns.peers(),
@@ -412,7 +477,15 @@ impl Shell {
             now,
             fsync: &self.fsync_stats,
         };
-        let _ = reply.send(ops::answer(query, &mut self.server, &view, self.storage_ok));
+        let started = std::time::Instant::now();
+        match ops::answer(query, &mut self.server, &view, self.storage_ok) {
+            Reply::Ready(answer) => {
+                let _ = reply.send(answer);
+            }
+            Reply::Later(c) => render_elsewhere((c, started.elapsed()), permit, move |text| {
+                let _ = reply.send(Answer::JsonText(text));
+            }),
+        }
     }
 
     fn on_storage_failed(&mut self, now: Now, e: &LogError) {

@@ -86,6 +86,12 @@ impl Leader {
     /// An ACK: counted if it is a voter's, for a proposal still outstanding.
     fn ack(&mut self, from: ServerId, zxid: Zxid, config: &EnsembleConfig, acts: &mut Actions) {
         // Acks of an epoch start (NEWLEADER, UPTODATE) and of committed txns are ignored.
+        if let Some(h) = self.learners.get_mut(&from) {
+            // Acks come in zxid order: this one answers every earlier proposal too.
+            while h.unacked.front().is_some_and(|(z, _)| *z <= zxid) {
+                h.unacked.pop_front();
+            }
+        }
         if zxid.is_epoch_start() || zxid <= self.last_committed {
             return;
         }
@@ -206,11 +212,40 @@ impl Leader {
             self.next_half_tick_ms += (self.tick_ms / 2).max(1);
             self.half_ticks += 1;
             self.ping(acts);
+            self.drop_followers_behind_on_acks(config, acts);
             if self.half_ticks.is_multiple_of(2) && self.is_serving() && !self.quorum_synced(config)
             {
                 acts.push(Action::StepDown("not sufficient followers synced"));
                 return;
             }
+        }
+    }
+
+    /// A follower whose oldest unacknowledged proposal has waited `syncLimit` ticks is
+    /// dropped, as ZooKeeper's `SyncLimitCheck` does ("transaction timeout"): pings alone
+    /// (a member whose disk stopped) must not keep it counted as synced.
+    fn drop_followers_behind_on_acks(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
+        let limit = 2 * config.sync_limit;
+        let now = self.half_ticks;
+        let late: Vec<ServerId> = self
+            .learners
+            .iter()
+            .filter(|(_, h)| {
+                h.unacked
+                    .front()
+                    .is_some_and(|(_, sent)| now - sent >= limit)
+            })
+            .map(|(s, _)| *s)
+            .collect();
+        for learner in late {
+            let oldest = self
+                .learners
+                .get(&learner)
+                .and_then(|h| h.unacked.front())
+                .map(|(z, _)| *z);
+            tracing::warn!(learner = %learner, oldest = ?oldest, "closing the link to a follower that acknowledged no proposal within syncLimit (transaction timeout)");
+            self.peer_down(learner);
+            acts.push(Action::DropPeer(learner));
         }
     }
 

@@ -50,6 +50,9 @@ pub struct Handler {
     /// The leader tick after which it no longer counts as synced (refreshed by every packet
     /// it sends; ZooKeeper: `tickOfNextAckDeadline`).
     pub ack_deadline_tick: u64,
+    /// Proposals sent to it in broadcast and not yet acknowledged, with the half tick each
+    /// was sent at (ZooKeeper: `SyncLimitCheck`): the oldest may wait at most `syncLimit`.
+    unacked: std::collections::VecDeque<(Zxid, u64)>,
 }
 
 /// Discovery and sync progress that ends once the leader serves.
@@ -346,6 +349,7 @@ impl Leader {
             phase: Phase::Registered,
             held: Vec::new(),
             ack_deadline_tick: tick + config.init_limit + config.sync_limit,
+            unacked: std::collections::VecDeque::new(),
         };
         self.learners.insert(from, handler);
         self.confirmations.reset(from);
@@ -625,7 +629,12 @@ impl Leader {
             return;
         };
         match h.phase {
-            Phase::Broadcast => acts.push(Action::Send(to, p)),
+            Phase::Broadcast => {
+                if !h.observer && p.kind() == Some(PacketType::Proposal) {
+                    h.unacked.push_back((p.zxid, self.half_ticks));
+                }
+                acts.push(Action::Send(to, p))
+            }
             Phase::AwaitNewLeaderAck | Phase::AwaitServing => h.held.push(p),
             _ => {}
         }

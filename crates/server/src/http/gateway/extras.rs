@@ -297,8 +297,15 @@ async fn largest(State(app): State<AppState>, Query(args): Query<LimitArgs>) -> 
 /// GET `/api/v1/server/sessions`: live sessions with client, timeout, last reply,
 /// ephemerals and watches (what `cons`, `dump` and `wchc` show, in one consistent view).
 async fn sessions(State(app): State<AppState>) -> Response {
-    match ask_http(&app.shell, HttpQuery::Sessions).await {
-        Some(HttpAnswer::Sessions(s)) => Json(json!({"sessions": s})).into_response(),
+    let json_body = |body: String| {
+        let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+        (StatusCode::OK, json, body).into_response()
+    };
+    let query = crate::inbox::Query::Http(HttpQuery::Sessions);
+    match crate::http::state::ask(&app.shell, query).await {
+        // Rendered off the shell task (`ops::dumps`), or on it by `queries::answer`.
+        Some(crate::inbox::Answer::JsonText(body)) => json_body(body),
+        Some(crate::inbox::Answer::Http(HttpAnswer::Sessions(body))) => json_body(body),
         _ => (
             StatusCode::SERVICE_UNAVAILABLE,
             "the server does not answer\n",
