@@ -91,4 +91,7 @@ fn a_tree_from_an_unfinished_snap_sync_is_written_before_it_counts() {
     // 540a448 moved the 3-voter seeds off it.
     passes(21886, 5, 1);
     passes(22517, 5, 1);
+    // The snapshot of such a tree holds an epoch above currentEpoch: it is written under
+    // the `updatingEpoch` marker, or the member cannot start (CurrentEpochBehindLog).
+    passes(10747, 3, 0);
 }

@@ -32,6 +32,11 @@ impl Node {
             .any(|a| a.generation == generation);
         if zab.snapshot_owed && !asked && !self.read_only {
             tracing::info!("the tree from the leader's snapshot is not on disk yet: snapshot");
+            if self.replica.last_processed_zxid().epoch() > zab.current_epoch {
+                // The snapshot holds txns of an epoch above currentEpoch: a restart must
+                // adopt that epoch (as after a sync logged under the marker).
+                out.push(Output::UpdatingEpoch(true));
+            }
             self.ask_snapshot(SnapshotFor::Owed, SnapshotMode::Whole, out);
         }
     }
