@@ -554,6 +554,60 @@ fn a_stale_leader_steps_down_before_answering_a_client() {
     assert_ne!(c.members[&old].node.peer_state(), Some(PeerState::Leading));
 }
 
+/// Found by the simulator (seeds 10576, 11958, 14680): a learner synced by SNAP left the
+/// role before the sync's snapshot was written, so its tree was in memory only. Synced next
+/// by DIFF, it logged the new txns and acknowledged NEWLEADER (and served) with nothing on
+/// disk below them: a restart would have replayed them over an older tree. The tree must
+/// be written first.
+#[test]
+fn a_tree_from_an_unfinished_snap_sync_is_written_before_the_member_serves_again() {
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    c.run(3_000);
+    c.crash(sid(1));
+    let leader = c.leader().expect("leader");
+    let conn = c.connect(leader, 1);
+    for i in 0..600 {
+        let r = c.request(leader, conn, i + 1, create(&format!("/s{i}"), b"v"));
+        assert_eq!(r.first().map(|r| r.0.err), Some(0));
+    }
+    c.restart(sid(1));
+    if let Some(m) = c.members.get_mut(&sid(1)) {
+        m.hold_snapshots = true;
+    }
+    c.run(3_000);
+    assert_eq!(
+        c.members[&sid(1)].node.last_processed_zxid(),
+        zxid_of(&c, leader)
+    );
+    assert!(
+        !c.members[&sid(1)].node.is_serving(),
+        "served before its snapshot was written"
+    );
+    // It leaves the role with the leader's snapshot in memory only; writes go on without it.
+    isolate(&mut c, sid(1), true);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let conn = c.connect(leader, 2);
+    for i in 0..5 {
+        let r = c.request(leader, conn, i + 1, create(&format!("/t{i}"), b"v"));
+        assert_eq!(r.first().map(|r| r.0.err), Some(0));
+    }
+    isolate(&mut c, sid(1), false);
+    c.run(3_000);
+    assert_eq!(
+        c.members[&sid(1)].node.peer_state(),
+        Some(PeerState::Following)
+    );
+    assert!(
+        !c.members[&sid(1)].node.is_serving(),
+        "acknowledged a DIFF over a tree that is not on disk"
+    );
+    c.release_snapshots(sid(1));
+    c.run(3_000);
+    assert!(c.members[&sid(1)].node.is_serving());
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
 /// Found by the real-process full-disk scenario: a follower whose disk stopped kept
 /// answering pings, so the leader went on counting it as synced while it acknowledged
 /// nothing. As ZooKeeper's `SyncLimitCheck`, the leader drops a follower whose oldest

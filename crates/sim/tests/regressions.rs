@@ -88,3 +88,25 @@ fn a_member_whose_data_directory_failed_comes_back_from_its_disk() {
 fn a_snap_snapshot_written_after_the_role_ended_counts_as_durable() {
     passes(2829, 3, 0);
 }
+
+/// Finding 13: a learner left its SNAP sync before the sync's snapshot was written; its
+/// tree (the leader's snapshot) was in memory only. Synced next by DIFF, it logged the new
+/// txns over it and acknowledged NEWLEADER without that snapshot, and a restart replayed
+/// them over an older tree (DigestMismatch: seeds 10576, 11958, 14680). Elected leader
+/// instead, it waited forever for a durable log that nothing would write (Convergence:
+/// seeds 10132, 15620, the latter on the learner side). Found at 10ec273.
+#[test]
+fn a_tree_from_an_unfinished_snap_sync_is_written_before_it_counts() {
+    passes(10576, 3, 0);
+    passes(11958, 3, 0);
+    passes(14680, 3, 0);
+    passes(10132, 3, 0);
+    passes(15620, 3, 0);
+    // With 5 voters and an observer; these two still fail without the fix after main's
+    // 540a448 moved the 3-voter seeds off it.
+    passes(21886, 5, 1);
+    passes(22517, 5, 1);
+    // The snapshot of such a tree holds an epoch above currentEpoch: it is written under
+    // the `updatingEpoch` marker, or the member cannot start (CurrentEpochBehindLog).
+    passes(10747, 3, 0);
+}

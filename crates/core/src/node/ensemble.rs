@@ -51,6 +51,14 @@ pub struct ZabState {
     /// lowered by a truncation, set by recovery): a role starts from it, not from
     /// `last_logged`, so that nothing still in flight to the disk counts as durable.
     pub durable: Zxid,
+    /// The tree came from a leader's snapshot (SNAP sync) that is not on disk yet: the log
+    /// holds nothing of the history below it, so nothing logged after it is durable history
+    /// until a snapshot of it is written (a learner's NEWLEADER ack and a leader's epoch
+    /// wait for that snapshot).
+    pub snapshot_owed: bool,
+    /// Raised each time a SNAP sync or a reload replaces the tree (a snapshot asked under
+    /// an older generation is not of the current tree).
+    pub tree_generation: u64,
     /// Recent committed txns (to sync learners by DIFF).
     pub committed: CommittedLog,
     /// The last role change, for the operations surface: (state, monotonic ms).
@@ -61,6 +69,16 @@ pub struct ZabState {
 }
 
 impl ZabState {
+    /// How far the history on disk reaches: `durable`, or nothing while the tree is owed
+    /// to the disk (`snapshot_owed`).
+    pub fn durable_history(&self) -> Zxid {
+        if self.snapshot_owed {
+            Zxid::ZERO
+        } else {
+            self.durable
+        }
+    }
+
     /// The newest zxid in the committed log (zero when empty).
     pub fn committed_tail(&self) -> Zxid {
         self.committed.last_zxid().unwrap_or(Zxid::ZERO)
@@ -77,6 +95,8 @@ impl ZabState {
             current_epoch: 0,
             last_logged: Zxid::ZERO,
             durable: Zxid::ZERO,
+            snapshot_owed: false,
+            tree_generation: 0,
             committed,
             since: (PeerState::Looking, 0),
             syncs_sent: (0, 0),
@@ -183,7 +203,7 @@ impl Node {
                     now.mono_ms,
                     me,
                     epochs,
-                    (zab.last_logged, zab.durable),
+                    (zab.last_logged, zab.durable_history()),
                     ctx,
                     tick_ms,
                     &mut acts,
@@ -198,13 +218,17 @@ impl Node {
                     observer,
                     epochs,
                     last_logged: zab.last_logged,
-                    durable: zab.durable,
+                    durable: zab.durable_history(),
+                    snapshot_owed: zab.snapshot_owed,
                 };
                 let learner = Learner::new(now.mono_ms, start, &zab.config, tick_ms, &mut acts);
                 Role::Learning(Box::new(learner))
             }
         };
         self.exec(now, acts, out);
+        if matches!(self.role, Role::Leading(_)) {
+            self.ask_owed_snapshot(out);
+        }
     }
 
     /// A quorum link came up.
@@ -312,8 +336,7 @@ impl Node {
                 out.push(Output::Truncate { to, reload });
             }
             Action::Snapshot => {
-                let zxid = self.replica.last_processed_zxid();
-                self.ask_snapshot(SnapshotFor::Learner(zxid), SnapshotMode::Whole, out);
+                self.ask_snapshot(SnapshotFor::Learner, SnapshotMode::Whole, out);
             }
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),
@@ -424,6 +447,7 @@ impl Node {
         self.forget_rounds();
         // Local sessions die with the role (their clients find them expired elsewhere).
         self.local = super::local_sessions::LocalSessions::default();
+        self.ask_owed_snapshot(out);
         self.start_election(now, out);
     }
 
@@ -454,8 +478,11 @@ impl Node {
         if let Some(zab) = self.zab() {
             zab.committed.clear();
             zab.last_logged = zxid;
-            // The snapshot is in memory only; the learner's NEWLEADER ack waits for it.
+            // The snapshot is in memory only; the learner's NEWLEADER ack waits for it, and
+            // so does any later role if this one ends first.
             zab.durable = zab.durable.min(zxid);
+            zab.snapshot_owed = true;
+            zab.tree_generation += 1;
         }
         self.exec(now, acts, out);
     }
@@ -473,6 +500,9 @@ impl Node {
             zab.committed.truncate_after(zxid);
             zab.last_logged = zxid;
             zab.durable = zab.durable.min(zxid);
+            // The tree is the disk's own now.
+            zab.snapshot_owed = false;
+            zab.tree_generation += 1;
         }
         self.exec(now, acts, out);
     }

@@ -16,6 +16,7 @@ pub mod ensemble;
 pub mod ensemble_view;
 mod linearizable;
 pub mod local_sessions;
+mod owed_snapshot;
 pub mod read_only;
 mod requests;
 mod roles;
@@ -61,8 +62,8 @@ pub struct Node {
     role: ensemble::Role,
     /// The ensemble state that outlives roles (`None` for a standalone server).
     zab: Option<ensemble::ZabState>,
-    /// Who asked for each snapshot not yet ended, in the order they end.
-    snapshots_asked: VecDeque<SnapshotFor>,
+    /// Each snapshot asked for and not yet ended, in the order they end.
+    snapshots_asked: VecDeque<AskedSnapshot>,
     /// Read-only mode (`readonlymode.enabled`).
     ro: read_only::ReadOnly,
     /// Sessions local to this member (`localSessionsEnabled`).
@@ -76,8 +77,22 @@ pub struct Node {
 enum SnapshotFor {
     /// The snapshot policy (`snapCount`, `snapSizeLimitInKb`).
     Policy,
-    /// A learner synced by SNAP (at this zxid), before it acknowledges NEWLEADER.
-    Learner(Zxid),
+    /// A learner synced by SNAP, before it acknowledges NEWLEADER.
+    Learner,
+    /// The tree a leader's snapshot replaced, not yet on disk when the learner role ended
+    /// (see `ZabState::snapshot_owed`).
+    Owed,
+}
+
+/// A snapshot asked for: by whom, and of which tree.
+#[derive(Debug, Clone, Copy)]
+struct AskedSnapshot {
+    asker: SnapshotFor,
+    /// `ZabState::tree_generation` when asked: a snapshot of an older generation is of a
+    /// tree a SNAP sync or a reload has since replaced.
+    generation: u64,
+    /// The tree's last applied zxid when asked (the snapshot holds at least that).
+    zxid: Zxid,
 }
 
 impl Node {
@@ -237,59 +252,40 @@ impl Node {
 
     /// Asks the shell for a snapshot; `Input::SnapshotEnded` reports them in this order.
     fn ask_snapshot(&mut self, asker: SnapshotFor, mode: SnapshotMode, out: &mut Vec<Output>) {
-        self.snapshots_asked.push_back(asker);
+        self.snapshots_asked.push_back(AskedSnapshot {
+            asker,
+            generation: self.tree_generation(),
+            zxid: self.replica.last_processed_zxid(),
+        });
         out.push(Output::TakeSnapshot(mode));
     }
 
     fn snapshot_ended(&mut self, now: Now, end: SnapshotEnd, out: &mut Vec<Output>) {
-        if let Some(SnapshotFor::Learner(zxid)) = self.snapshots_asked.front().copied() {
-            self.snapshots_asked.pop_front();
-            self.learner_snapshot_ended(now, zxid, end, out);
-            return;
+        let asked = self.snapshots_asked.pop_front();
+        let of_this_tree = asked.is_some_and(|a| a.generation == self.tree_generation());
+        if let (Some(a), SnapshotEnd::Written, true) = (asked, end, of_this_tree) {
+            self.tree_written(now, a.zxid, out);
         }
-        self.snapshots_asked.pop_front();
-        match end {
-            SnapshotEnd::Written => self.snapshots.written(),
-            SnapshotEnd::Abandoned => self.snapshots.abandoned(),
-            SnapshotEnd::Failed => self.snapshots.failed(),
-        }
-        self.snapshot_if_due(out);
-    }
-
-    /// The snapshot a learner synced by SNAP (at `zxid`) needs before it acknowledges
-    /// NEWLEADER ended. Written, the disk holds the state up to `zxid` (capped by what is
-    /// still logged): durable from now on, even if the role that asked for it has ended
-    /// (otherwise a later sync that logs nothing would wait for a durability report that
-    /// never comes; found by the simulator, seed 2829).
-    fn learner_snapshot_ended(
-        &mut self,
-        now: Now,
-        zxid: Zxid,
-        end: SnapshotEnd,
-        out: &mut Vec<Output>,
-    ) {
-        let mut acts = crate::zab::action::Actions::new();
-        let covered = self.zab.as_mut().map(|zab| {
-            let covered = zxid.min(zab.last_logged);
-            if end == SnapshotEnd::Written {
-                zab.durable = zab.durable.max(covered);
-            }
-            covered
-        });
-        if let ensemble::Role::Learning(l) = &mut self.role {
-            match end {
-                SnapshotEnd::Written => {
-                    if let Some(covered) = covered {
-                        l.persisted(covered, &mut acts);
-                    }
-                    l.snapshot_written(&mut acts);
+        match asked.map(|a| a.asker) {
+            Some(SnapshotFor::Learner) => {
+                // The snapshot a learner synced by SNAP needs before it acknowledges NEWLEADER.
+                if of_this_tree
+                    && end != SnapshotEnd::Written
+                    && let ensemble::Role::Learning(_) = self.role
+                {
+                    self.step_down(now, "the snapshot after a SNAP sync failed", out);
                 }
-                _ => acts.push(crate::zab::action::Action::StepDown(
-                    "the snapshot after a SNAP sync failed",
-                )),
+            }
+            Some(SnapshotFor::Owed) => {}
+            Some(SnapshotFor::Policy) | None => {
+                match end {
+                    SnapshotEnd::Written => self.snapshots.written(),
+                    SnapshotEnd::Abandoned => self.snapshots.abandoned(),
+                    SnapshotEnd::Failed => self.snapshots.failed(),
+                }
+                self.snapshot_if_due(out);
             }
         }
-        self.exec(now, acts, out);
     }
 
     /// Txns up to `up_to` are durable: a standalone server commits them; a leader counts
@@ -301,6 +297,8 @@ impl Node {
         }
         let mut acts = crate::zab::action::Actions::new();
         match (&mut self.role, &self.zab) {
+            // A leader whose tree is not on disk yet is durable only once it is.
+            (ensemble::Role::Leading(_), Some(zab)) if zab.snapshot_owed => {}
             (ensemble::Role::Leading(l), Some(zab)) => {
                 let ctx = crate::zab::leader::SyncContext {
                     config: &zab.config,

@@ -71,6 +71,9 @@ pub struct LearnerStart {
     /// The last zxid its log reported durable (at most `last_logged`; txns between the two
     /// are still on their way to the disk and must be durable before NEWLEADER's ack).
     pub durable: Zxid,
+    /// The tree came from an earlier SNAP sync whose snapshot is not written yet: this
+    /// sync writes one before NEWLEADER's ack, whatever its mode.
+    pub snapshot_owed: bool,
 }
 
 /// A learner's state.
@@ -131,6 +134,7 @@ impl Learner {
             epochs,
             last_logged,
             durable,
+            snapshot_owed,
         } = start;
         acts.push(Action::ConnectToLeader(leader));
         Learner {
@@ -147,7 +151,7 @@ impl Learner {
             synced: Vec::new(),
             deferred: Vec::new(),
             persist_target: Zxid::ZERO,
-            snapshot_pending: false,
+            snapshot_pending: snapshot_owed,
             pending: VecDeque::new(),
             unacked: VecDeque::new(),
             durable: durable.min(last_logged),
@@ -428,7 +432,9 @@ impl Learner {
                 self.persist_target = self.persist_target.max(t.zxid());
             }
         }
-        if self.snapshot_pending && self.deferred.is_empty() {
+        if self.snapshot_pending {
+            // Of the tree the sync builds on (a DIFF's commits wait for UPTODATE; they are
+            // in the log).
             acts.push(Action::Snapshot);
         }
         self.try_ack_new_leader(acts);

@@ -38,6 +38,10 @@ pub struct Member {
     pub disk_failed: bool,
     /// Txns handed to the log while the disk failed, in order (not durable).
     pub held: Vec<Arc<LoggedTxn>>,
+    /// Snapshots it asks for are held (not written) until `release_snapshots`.
+    pub hold_snapshots: bool,
+    /// Snapshots asked for and held.
+    pub held_snapshots: usize,
     /// Its disk has stopped: what it logs never becomes durable.
     pub disk_stalled: bool,
 }
@@ -153,6 +157,8 @@ impl Cluster {
                 client_out: BTreeMap::new(),
                 disk_failed: false,
                 held: Vec::new(),
+                hold_snapshots: false,
+                held_snapshots: 0,
                 disk_stalled: false,
             };
             c.members.insert(s, member);
@@ -250,9 +256,10 @@ impl Cluster {
             // Restarts here keep the epochs as they were; the startup check that reads the
             // marker is the host's (`restore_epochs`, tested in crates/host).
             Output::UpdatingEpoch(_) => {}
-            Output::TakeSnapshot(_) => {
-                self.deliver(from, Input::SnapshotEnded(SnapshotEnd::Written));
-            }
+            Output::TakeSnapshot(_) => match self.members.get_mut(&from) {
+                Some(m) if m.hold_snapshots => m.held_snapshots += 1,
+                _ => self.deliver(from, Input::SnapshotEnded(SnapshotEnd::Written)),
+            },
             o @ (Output::Connected { conn, .. }
             | Output::Reply { conn, .. }
             | Output::Notify { conn, .. }
@@ -397,6 +404,20 @@ impl Cluster {
         }
         self.deliver(s, Input::StorageRecovered);
         self.settle();
+    }
+
+    /// Writes the snapshots `s` asked for and were held, and stops holding them.
+    pub fn release_snapshots(&mut self, s: ServerId) {
+        let held = match self.members.get_mut(&s) {
+            Some(m) => {
+                m.hold_snapshots = false;
+                std::mem::take(&mut m.held_snapshots)
+            }
+            None => 0,
+        };
+        for _ in 0..held {
+            self.deliver(s, Input::SnapshotEnded(SnapshotEnd::Written));
+        }
     }
 
     /// Crashes a member: it stops; its links drop.

@@ -27,6 +27,7 @@ fn diffing_learner() -> Learner {
         epochs: (0, 0),
         last_logged: Zxid::ZERO,
         durable: Zxid::ZERO,
+        snapshot_owed: false,
     };
     let mut acts = Actions::new();
     let mut l = Learner::new(0, start, &config, 100, &mut acts);
@@ -97,6 +98,7 @@ fn newleader_is_acked_only_once_the_earlier_log_is_durable() {
         epochs: (1, 1),
         last_logged: Zxid::new(1, 2),
         durable: Zxid::new(1, 1),
+        snapshot_owed: false,
     };
     let mut acts = Actions::new();
     let mut l = Learner::new(0, start, &config, 100, &mut acts);
@@ -125,6 +127,67 @@ fn newleader_is_acked_only_once_the_earlier_log_is_durable() {
     assert_eq!(l.phase(), LearnerPhase::AwaitUpToDate);
 }
 
+/// Found by the simulator (seeds 10576, 11958, 14680): a learner whose tree came from a
+/// SNAP sync that ended before its snapshot was written synced next by DIFF, logged the
+/// DIFF's txns and acknowledged NEWLEADER without that snapshot; its disk then held the
+/// new txns over an older tree, and after a restart it replayed them into a wrong tree.
+#[test]
+fn a_diff_over_a_tree_owed_to_the_disk_writes_a_snapshot_before_the_newleader_ack() {
+    let members = BTreeMap::from([
+        (ServerId(1), MemberRole::Participant),
+        (ServerId(2), MemberRole::Participant),
+    ]);
+    let config = EnsembleConfig::new(members, String::new());
+    let start = LearnerStart {
+        me: ServerId(1),
+        leader: ServerId(2),
+        observer: false,
+        epochs: (1, 1),
+        last_logged: Zxid::new(1, 0),
+        durable: Zxid::ZERO,
+        snapshot_owed: true,
+    };
+    let mut acts = Actions::new();
+    let mut l = Learner::new(0, start, &config, 100, &mut acts);
+    l.connected(0, &config, &mut acts);
+    let info = QuorumPacket::with_data(
+        PacketType::LeaderInfo,
+        Zxid::epoch_start(2),
+        vec![0, 1, 0, 0],
+    );
+    l.packet(0, info, &mut acts);
+    l.packet(
+        0,
+        QuorumPacket::new(PacketType::Diff, Zxid::new(1, 2)),
+        &mut acts,
+    );
+    l.packet(0, txn(1), &mut acts);
+    l.packet(
+        0,
+        QuorumPacket::new(PacketType::Commit, Zxid::new(1, 1)),
+        &mut acts,
+    );
+    acts.clear();
+    let newleader = QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2));
+    l.packet(0, newleader, &mut acts);
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Snapshot)),
+        "no snapshot asked: {acts:?}"
+    );
+    let acked = |acts: &Actions| {
+        acts.iter()
+            .any(|a| matches!(a, Action::Send(_, p) if p.kind() == Some(PacketType::Ack)))
+    };
+    l.persisted(Zxid::new(1, 1), &mut acts);
+    assert!(
+        !acked(&acts),
+        "acked NEWLEADER before the tree it builds on is on disk"
+    );
+    l.snapshot_written(&mut acts);
+    assert!(acked(&acts), "{acts:?}");
+    assert_eq!(l.phase(), LearnerPhase::AwaitUpToDate);
+}
+
 const LEADER: ServerId = ServerId(3);
 
 fn follower_in_broadcast() -> Learner {
@@ -140,6 +203,7 @@ fn follower_in_broadcast() -> Learner {
         epochs: (0, 0),
         last_logged: Zxid::ZERO,
         durable: Zxid::ZERO,
+        snapshot_owed: false,
     };
     let mut acts = Actions::new();
     let mut l = Learner::new(0, start, &config, 2000, &mut acts);
