@@ -286,6 +286,7 @@ def _env() -> dict:
 def split_events(lines: list[str]) -> tuple[list[str], list[str]]:
     """Take 'WATCHER::' / '' / 'WatchedEvent ...' triples out of the output."""
     out, events = [], []
+    stray_watcher = False
     i = 0
     while i < len(lines):
         ln = lines[i]
@@ -298,10 +299,16 @@ def split_events(lines: list[str]) -> tuple[list[str], list[str]]:
                 events.append(lines[j])
                 i = j + 1
                 continue
+            # The event thread's lines interleaved with the command's output (zkCli prints
+            # 'WATCHER::', '' and the event in three calls): its '' comes later.
+            stray_watcher = True
             i += 1
             continue
         m = EVENT_RE.match(ln)
         if m:
+            if stray_watcher and out and out[-1] == "":
+                out.pop()
+            stray_watcher = False
             events.append(ln)
             i += 1
             continue

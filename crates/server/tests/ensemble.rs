@@ -16,10 +16,7 @@ use zookeeper_client as zk;
 const FORM: Duration = Duration::from_secs(30);
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    common::unused_port()
 }
 
 /// One member: its directory, configuration file and (while running) server.

@@ -25,14 +25,7 @@ pub struct SessionsCapture {
 impl SessionsCapture {
     /// Copies the connections, sessions, data watches and ephemerals.
     pub fn capture(server: &Node, view: &ShellView<'_>) -> SessionsCapture {
-        let conns = server
-            .connections()
-            .into_iter()
-            .map(|c| {
-                let peer = view.peers.get(&c.conn).copied();
-                (c, peer)
-            })
-            .collect();
+        let conns = crate::ops::dumps::connections_with_peers(server, view);
         SessionsCapture {
             conns,
             sessions: server.sessions(),

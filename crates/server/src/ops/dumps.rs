@@ -47,6 +47,21 @@ pub enum Reply<T> {
     Later(Capture),
 }
 
+/// Every connection with its client's address (the shell knows the addresses).
+pub(crate) fn connections_with_peers(
+    server: &Node,
+    view: &ShellView<'_>,
+) -> Vec<(ConnInfo, Option<SocketAddr>)> {
+    server
+        .connections()
+        .into_iter()
+        .map(|c| {
+            let peer = view.peers.get(&c.conn).copied();
+            (c, peer)
+        })
+        .collect()
+}
+
 /// The connections as the shell saw them, with their remote addresses.
 #[derive(Debug)]
 pub struct Clients {
@@ -57,14 +72,7 @@ pub struct Clients {
 impl Clients {
     /// Copies the connection list and their addresses.
     pub fn capture(server: &Node, view: &ShellView<'_>) -> Clients {
-        let conns = server
-            .connections()
-            .into_iter()
-            .map(|c| {
-                let peer = view.peers.get(&c.conn).copied();
-                (c, peer)
-            })
-            .collect();
+        let conns = connections_with_peers(server, view);
         Clients {
             requester: view.requester,
             conns,

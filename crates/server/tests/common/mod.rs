@@ -134,3 +134,23 @@ pub async fn mntr(addr: SocketAddr, key: &str) -> String {
         .unwrap_or_else(|| panic!("{key} in {text}"))
         .to_owned()
 }
+
+/// A loopback port nothing listens on, taken from a range below the kernel's ephemeral
+/// ports (32768 and up on Linux), so that the clients of tests running at the same time
+/// cannot be handed it as their local port between this check and the server's bind.
+pub fn unused_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 12_000 + (std::process::id() % 400) * 50;
+    for _ in 0..20_000 {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 20_000;
+        let port = 12_000 + (base - 12_000 + offset) % 20_000;
+        let Ok(port) = u16::try_from(port) else {
+            continue;
+        };
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no unused loopback port between 12000 and 32000");
+}
