@@ -6,40 +6,16 @@
 //! comes back by itself: `storage_recovery.rs`). A client nobody here wrote (the
 //! `zookeeper-client` crate) does the writes.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{ChildGuard, four_letter, free_port};
+
 const BIN: &str = env!("CARGO_BIN_EXE_menagerie");
-
-/// Kills the server when dropped (a failing test too).
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// A four-letter word's answer, `None` if the server does not answer.
-fn four_letter(port: u16, word: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
-}
 
 /// A connection that sends a ConnectRequest (not waiting for the answer), `None` if the
 /// connection cannot be made in time.

@@ -3,13 +3,15 @@
 //! the real binary as they configure ZooKeeper, with zoo.cfg winning. Four-letter words and
 //! a client nobody here wrote (the `zookeeper-client` crate) see the effect.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use zookeeper_client as zk;
+
+mod common;
+use common::{four_letter, free_port};
 
 const BIN: &str = env!("CARGO_BIN_EXE_menagerie");
 
@@ -36,23 +38,6 @@ impl Server {
         }
         err
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// A four-letter word's answer, `None` if the server does not answer.
-fn four_letter(port: u16, word: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
 }
 
 /// `dir/conf/zoo.cfg` with a client port, no admin server and `extra` lines.

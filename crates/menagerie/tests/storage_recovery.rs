@@ -5,25 +5,17 @@
 //! restarted and the waiting write's connection was closed. A client nobody here wrote (the
 //! `zookeeper-client` crate) does the writes.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use zookeeper_client::{Acls, Client, CreateMode, CreateOptions};
 
+mod common;
+use common::{ChildGuard, four_letter, free_port};
+
 const BIN: &str = env!("CARGO_BIN_EXE_menagerie");
-
-/// Kills the server when dropped (a failing test too).
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A small tmpfs, unmounted when dropped (a failing test too).
 struct Tmpfs(PathBuf);
@@ -54,24 +46,6 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// A four-letter word's answer, `None` if the server does not answer.
-fn four_letter(port: u16, word: &str) -> Option<String> {
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(word.as_bytes()).ok()?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).ok()?;
-    Some(out)
 }
 
 /// Starts the server on `data` with `extra` zoo.cfg lines; its log goes to
