@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use zookeeper_client::{Acls, Client, CreateMode, CreateOptions};
 
 mod common;
-use common::{ChildGuard, four_letter, free_port};
+use common::{ChildGuard, four_letter, free_port, wait_until_serving};
 
 const BIN: &str = env!("CARGO_BIN_EXE_menagerie");
 
@@ -70,11 +70,7 @@ fn start(dir: &Path, data: &Path, port: u16, extra: &str) -> ChildGuard {
         .spawn()
         .expect("start the server");
     let guard = ChildGuard(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while four_letter(port, "ruok").as_deref() != Some("imok") {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until_serving(port);
     guard
 }
 

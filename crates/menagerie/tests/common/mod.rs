@@ -34,3 +34,15 @@ pub fn four_letter(port: u16, word: &str) -> Option<String> {
     s.read_to_string(&mut out).ok()?;
     Some(out)
 }
+
+/// Waits (at most 20 s) until the server on `port` answers `ruok` with `imok`.
+pub fn wait_until_serving(port: u16) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while four_letter(port, "ruok").as_deref() != Some("imok") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
