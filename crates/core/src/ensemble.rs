@@ -51,6 +51,38 @@ pub struct EnsembleConfig {
     /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round and
     /// the leader answers learners' syncs only after one (a Menagerie extension).
     pub linearizable_reads: bool,
+    /// The zxid-rollover epoch change ([`Rollover`]).
+    pub rollover: Rollover,
+}
+
+/// How a leader whose 32-bit zxid counter nears its end moves on (a Menagerie extension):
+/// with every connected learner a Menagerie member, the ensemble moves to the next epoch
+/// without an election (docs/adr/0013-rollover-epoch-change.md); otherwise the leader steps
+/// down when the counter runs out, as ZooKeeper's does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rollover {
+    /// `menagerie.rolloverEpochChange` (default true): lead the epoch change, and announce
+    /// as a learner that this member can follow one. Off, the member behaves as ZooKeeper.
+    pub epoch_change: bool,
+    /// `menagerie.rolloverMargin`: the change starts once a proposal's counter reaches
+    /// `Zxid::MAX_COUNTER - margin`.
+    pub margin: u32,
+    /// `menagerie.firstZxidCounter` (tests and drills; default 0): the counter a leader's
+    /// first epoch after an election starts from, to bring its end near.
+    pub first_counter: u32,
+}
+
+/// The default of `menagerie.rolloverMargin`.
+pub const DEFAULT_ROLLOVER_MARGIN: u32 = 1 << 16;
+
+impl Default for Rollover {
+    fn default() -> Self {
+        Rollover {
+            epoch_change: true,
+            margin: DEFAULT_ROLLOVER_MARGIN,
+            first_counter: 0,
+        }
+    }
 }
 
 /// Hierarchical quorums (ZooKeeper's `QuorumHierarchical`): voters in disjoint groups, each
@@ -118,6 +150,7 @@ impl EnsembleConfig {
             planted_bug: PlantedBug::None,
             hierarchy: None,
             linearizable_reads: false,
+            rollover: Rollover::default(),
         }
     }
 

@@ -66,6 +66,9 @@ pub struct ZabState {
     /// Learners this member synced as leader: (by DIFF or TRUNC, by SNAP); ZooKeeper's
     /// `diff_count` and `snap_count`.
     pub syncs_sent: (u64, u64),
+    /// Rollover epoch changes this member led (moves to a new epoch without an election),
+    /// and the longest that proposals waited for one (ms).
+    pub epoch_changes: (u64, u64),
 }
 
 impl ZabState {
@@ -100,6 +103,7 @@ impl ZabState {
             committed,
             since: (PeerState::Looking, 0),
             syncs_sent: (0, 0),
+            epoch_changes: (0, 0),
         }
     }
 }
@@ -340,6 +344,7 @@ impl Node {
             }
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),
+            Action::EpochChanged { epoch, waited_ms } => self.epoch_changed(epoch, waited_ms),
             Action::StepDown(why) => self.step_down(now, why, out),
             Action::SyncDone => self.sync_answered(now, out),
             Action::Confirmed(round) => self.round_done(now, round, out),
@@ -381,6 +386,18 @@ impl Node {
         }
     }
 
+    /// A rollover epoch change put the role in `epoch`; it serves on.
+    fn epoch_changed(&mut self, epoch: u32, waited_ms: u64) {
+        let leading = matches!(self.role, Role::Leading(_));
+        if let Some(zab) = self.zab() {
+            zab.election.established(epoch);
+            if leading {
+                zab.epoch_changes.0 += 1;
+                zab.epoch_changes.1 = zab.epoch_changes.1.max(waited_ms);
+            }
+        }
+    }
+
     /// The role now serves clients in `epoch`.
     fn serve(&mut self, now: Now, epoch: u32) {
         let start = Zxid::epoch_start(epoch);
@@ -388,7 +405,13 @@ impl Node {
             // ZooKeeper's leader moves its lastProcessedZxid to the epoch's start and tracks
             // every global session afresh, a timeout from now.
             self.replica.restore_zxid(start);
-            self.proposer = Proposer::new(&self.config, now, start);
+            // `menagerie.firstZxidCounter` (tests) brings the counter's end near.
+            let first = self
+                .zab
+                .as_ref()
+                .map_or(0, |z| z.config.rollover.first_counter);
+            let first = Zxid::new(epoch, first);
+            self.proposer = Proposer::new(&self.config, now, first);
             let sessions = self.proposer.sessions_mut();
             for (&s, &t) in self.replica.sessions() {
                 sessions.add(s, t, now.mono_ms);
@@ -563,6 +586,12 @@ impl Node {
             Role::Learning(l) if l.is_observer() => Some(PeerState::Observing),
             Role::Learning(_) => Some(PeerState::Following),
         }
+    }
+
+    /// Rollover epoch changes this member led since it started, and the longest that
+    /// proposals waited for one (ms).
+    pub fn epoch_changes(&self) -> (u64, u64) {
+        self.zab.as_ref().map_or((0, 0), |z| z.epoch_changes)
     }
 
     /// Whether clients are served.

@@ -28,13 +28,21 @@ impl Node {
     pub(super) fn propose(&mut self, now: Now, txn: LoggedTxn, out: &mut Vec<Output>) {
         match &mut self.role {
             Role::Leading(l) => {
-                if txn.zxid().counter() > Zxid::MAX_COUNTER {
+                let counter = txn.zxid().counter();
+                if counter > Zxid::MAX_COUNTER {
                     // ZooKeeper: "zxid lower 32 bits have rolled over, forcing re-election".
                     self.step_down(now, "zxid counter rolled over", out);
                     return;
                 }
                 let mut acts = Actions::new();
                 l.propose(Arc::new(txn), &mut acts);
+                if let Some(zab) = &self.zab
+                    && l.wants_epoch_change(counter, &zab.config)
+                    && let Some(epoch) = l.start_epoch_change(now.mono_ms, &zab.config, &mut acts)
+                {
+                    // What is prepped from now on belongs to the next epoch.
+                    self.proposer.restore_zxid(Zxid::epoch_start(epoch));
+                }
                 self.exec(now, acts, out);
             }
             _ => self.log(txn, out),

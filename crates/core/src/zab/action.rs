@@ -43,6 +43,14 @@ pub enum Action {
     Commit(Arc<LoggedTxn>),
     /// Start serving clients in `epoch`.
     Serve(u32),
+    /// A rollover epoch change put this member in `epoch` while it keeps serving; on the
+    /// leader, `waited_ms` says how long proposals waited for it.
+    EpochChanged {
+        /// The new epoch.
+        epoch: u32,
+        /// How long proposals were held (the leader; 0 on learners).
+        waited_ms: u64,
+    },
     /// Leave the role and elect again.
     StepDown(&'static str),
     /// The leader answered a forwarded `sync`: the oldest one waiting completes.

@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use menagerie_proto::quorum::packet::{
-    LearnerInfo, PROTOCOL_VERSION, encode_int, encode_touches, parse_revalidate_reply,
+    LearnerInfo, MENAGERIE_PROTOCOL_VERSION, PROTOCOL_VERSION, encode_int, encode_touches,
+    parse_revalidate_reply,
 };
 use menagerie_proto::quorum::{PacketType, QuorumPacket};
 use menagerie_proto::txn::LoggedTxn;
@@ -116,6 +117,13 @@ pub struct Learner {
     sync_timeout_ms: u64,
     /// A mistake planted for the simulator ([`PlantedBug::None`] on real servers).
     planted: PlantedBug,
+    /// Announce (and follow) the rollover epoch change (`menagerie.rolloverEpochChange`).
+    epoch_change: bool,
+    /// A rollover epoch change received: the epoch, acknowledged once the history up to
+    /// the zxid is durable.
+    changing_to: Option<(u32, Zxid)>,
+    /// The last live txn handed to the log.
+    logged: Zxid,
 }
 
 impl Learner {
@@ -161,6 +169,9 @@ impl Learner {
             timeout_ms: config.init_limit * tick_ms,
             sync_timeout_ms: config.sync_limit * tick_ms,
             planted: config.planted_bug,
+            epoch_change: config.rollover.epoch_change,
+            changing_to: None,
+            logged: Zxid::ZERO,
         }
     }
 
@@ -229,7 +240,11 @@ impl Learner {
         };
         let info = LearnerInfo {
             server_id: self.me,
-            protocol_version: PROTOCOL_VERSION,
+            protocol_version: if self.epoch_change {
+                MENAGERIE_PROTOCOL_VERSION
+            } else {
+                PROTOCOL_VERSION
+            },
             config_version: config.config_version,
         };
         let p = QuorumPacket::with_data(
@@ -446,7 +461,7 @@ impl Learner {
         match p.kind() {
             Some(PacketType::Proposal) => {
                 if let Some(t) = decode(&p, acts) {
-                    acts.push(Action::Persist(Arc::clone(&t)));
+                    self.log(&t, acts);
                     self.uncommitted.push_back(t);
                 }
             }
@@ -460,7 +475,7 @@ impl Learner {
             },
             Some(PacketType::Inform) => {
                 if let Some(t) = decode(&p, acts) {
-                    acts.push(Action::Persist(Arc::clone(&t)));
+                    self.log(&t, acts);
                     self.deferred.push(t);
                 }
             }
@@ -473,7 +488,11 @@ impl Learner {
         self.durable = self.durable.max(up_to);
         match self.phase {
             LearnerPhase::Persisting => self.try_ack_new_leader(acts),
-            LearnerPhase::Broadcast => self.ack_durable(acts),
+            LearnerPhase::Broadcast => {
+                // The epoch change's ack precedes the acks of the new epoch's proposals.
+                self.try_ack_epoch_change(acts);
+                self.ack_durable(acts);
+            }
             _ => {}
         }
     }
@@ -551,7 +570,7 @@ impl Learner {
             Some(PacketType::Commit) if !self.observer => self.commit(p.zxid, acts),
             Some(PacketType::Inform) if self.observer => {
                 if let Some(t) = decode(&p, acts) {
-                    acts.push(Action::Persist(Arc::clone(&t)));
+                    self.log(&t, acts);
                     acts.push(Action::Commit(t));
                 }
             }
@@ -563,6 +582,7 @@ impl Learner {
                 acts.push(Action::Send(self.leader, reply));
             }
             Some(PacketType::Sync) => acts.push(Action::SyncDone),
+            Some(PacketType::NewLeader) if self.epoch_change => self.epoch_change(p.zxid, acts),
             Some(PacketType::Revalidate) => match parse_revalidate_reply(p.payload()) {
                 Ok((session, valid)) => acts.push(Action::Revalidated(session, valid)),
                 Err(e) => tracing::warn!(error = %e, "malformed REVALIDATE reply"),
@@ -577,7 +597,7 @@ impl Learner {
         {
             tracing::warn!(zxid = %t.zxid(), previous = %last.zxid(), "proposal out of sequence");
         }
-        acts.push(Action::Persist(Arc::clone(&t)));
+        self.log(&t, acts);
         let zxid = t.zxid();
         self.unacked.push_back(zxid);
         self.pending.push_back(t);
@@ -601,6 +621,71 @@ impl Learner {
             }
             None => tracing::warn!(zxid = %zxid, "commit with nothing pending ignored"),
         }
+    }
+
+    /// NEWLEADER in broadcast: the leader moves to the next epoch without an election
+    /// (docs/adr/0013-rollover-epoch-change.md). Accepted only for an epoch above the one
+    /// accepted (as LEADERINFO's strict case): this member's history so far must be durable
+    /// before it writes currentEpoch and acknowledges.
+    fn epoch_change(&mut self, start: Zxid, acts: &mut Actions) {
+        let epoch = start.epoch();
+        if start.counter() != 0 || epoch <= self.accepted_epoch || self.changing_to.is_some() {
+            tracing::warn!(
+                epoch,
+                accepted = self.accepted_epoch,
+                "epoch change refused"
+            );
+            acts.push(Action::StepDown("epoch change refused"));
+            return;
+        }
+        tracing::info!(
+            from = self.current_epoch,
+            to = epoch,
+            "leader moves to the next epoch"
+        );
+        self.accepted_epoch = epoch;
+        acts.push(Action::PersistEpoch {
+            accepted: Some(epoch),
+            current: None,
+        });
+        // The new epoch's proposals may reach the log before currentEpoch names it.
+        acts.push(Action::UpdatingEpoch(true));
+        self.changing_to = Some((epoch, self.last_logged_in_broadcast()));
+        self.try_ack_epoch_change(acts);
+    }
+
+    /// The last zxid handed to this learner's log.
+    fn last_logged_in_broadcast(&self) -> Zxid {
+        self.logged.max(self.persist_target).max(self.last_logged)
+    }
+
+    /// Hands a live txn to the log.
+    fn log(&mut self, t: &Arc<LoggedTxn>, acts: &mut Actions) {
+        self.logged = self.logged.max(t.zxid());
+        acts.push(Action::Persist(Arc::clone(t)));
+    }
+
+    fn try_ack_epoch_change(&mut self, acts: &mut Actions) {
+        let Some((epoch, upto)) = self.changing_to else {
+            return;
+        };
+        if self.durable < upto {
+            return;
+        }
+        self.changing_to = None;
+        self.current_epoch = epoch;
+        self.new_epoch = epoch;
+        acts.push(Action::PersistEpoch {
+            accepted: None,
+            current: Some(epoch),
+        });
+        acts.push(Action::UpdatingEpoch(false));
+        let ack = QuorumPacket::new(PacketType::Ack, Zxid::epoch_start(epoch));
+        acts.push(Action::Send(self.leader, ack));
+        acts.push(Action::EpochChanged {
+            epoch,
+            waited_ms: 0,
+        });
     }
 
     /// When the read timeout runs out.

@@ -195,6 +195,17 @@ impl Cluster {
         panic!("deliveries never settled");
     }
 
+    /// Handles one queued delivery; false when none is left.
+    pub fn step_one(&mut self) -> bool {
+        match self.queue.pop_front() {
+            Some(d) => {
+                self.step(d);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn step(&mut self, d: Delivery) {
         let now = self.now;
         let Some(m) = self.members.get_mut(&d.to) else {

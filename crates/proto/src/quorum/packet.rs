@@ -15,6 +15,12 @@ pub use super::cursor::MAX_QUORUM_BUFFER;
 /// The Zab 1.0 protocol version learners announce and leaders send in LEADERINFO.
 pub const PROTOCOL_VERSION: i32 = 0x10000;
 
+/// The protocol version a Menagerie learner announces in its LearnerInfo: Zab 1.0 plus a
+/// mark in the low bits ("Mg") saying it can move to a new epoch without an election (the
+/// rollover epoch change). A Java leader only checks that the version is at least
+/// [`PROTOCOL_VERSION`], so it treats such a learner as any 3.4+ one.
+pub const MENAGERIE_PROTOCOL_VERSION: i32 = PROTOCOL_VERSION | 0x4d67;
+
 /// Packet types (`Leader.java` constants).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(i32)]

@@ -63,6 +63,9 @@ pub struct QuorumConfig {
     pub security: super::quorum_security::QuorumSecurity,
     /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round.
     pub linearizable_reads: bool,
+    /// `menagerie.rolloverEpochChange`, `menagerie.rolloverMargin`,
+    /// `menagerie.firstZxidCounter`: the zxid-rollover epoch change.
+    pub rollover: menagerie_core::ensemble::Rollover,
 }
 
 impl QuorumConfig {
@@ -108,6 +111,7 @@ impl QuorumConfig {
         e.observer_sync_enabled = self.observer_sync_enabled;
         e.hierarchy = self.hierarchy.clone();
         e.linearizable_reads = self.linearizable_reads;
+        e.rollover = self.rollover;
         e
     }
 }
@@ -131,6 +135,7 @@ pub(super) struct QuorumKeys {
     commit_log_bytes: Option<usize>,
     sync_enabled: Option<bool>,
     linearizable_reads: bool,
+    rollover: menagerie_core::ensemble::Rollover,
     dynamic_file: Option<PathBuf>,
     /// `group.G` values by gid, with the key as written.
     groups: BTreeMap<u64, (String, String)>,
@@ -182,6 +187,9 @@ impl QuorumKeys {
                 self.sync_enabled = Some(boolean(key, value)?)
             }
             "menagerie.linearizableReads" => self.linearizable_reads = boolean(key, value)?,
+            "menagerie.rolloverEpochChange" => self.rollover.epoch_change = boolean(key, value)?,
+            "menagerie.rolloverMargin" => self.rollover.margin = counter(key, value)?,
+            "menagerie.firstZxidCounter" => self.rollover.first_counter = counter(key, value)?,
             "dynamicConfigFile" => self.dynamic_file = Some(PathBuf::from(value)),
             "electionAlg" if value.trim() != "3" => {
                 return Err(invalid(key, value, "only 3 (fast leader election) exists"));
@@ -328,6 +336,7 @@ impl QuorumKeys {
             hierarchy,
             security: Default::default(),
             linearizable_reads: self.linearizable_reads,
+            rollover: self.rollover,
         }))
     }
 
@@ -376,6 +385,15 @@ impl QuorumKeys {
         }
         Ok(())
     }
+}
+
+/// A zxid counter value: at most `Zxid::MAX_COUNTER`.
+fn counter(key: &str, value: &str) -> Result<u32, ConfigError> {
+    let n: u32 = number(key, value)?;
+    if n > menagerie_proto::Zxid::MAX_COUNTER {
+        return Err(invalid(key, value, "a zxid counter is at most 4294967294"));
+    }
+    Ok(n)
 }
 
 fn positive(key: &str, value: &str) -> Result<u64, ConfigError> {

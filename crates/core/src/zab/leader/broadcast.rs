@@ -16,7 +16,11 @@ use crate::zab::action::{Action, Actions};
 impl Leader {
     /// Broadcasts a txn the node prepped (zxid assigned, the next after the last proposed):
     /// the leader logs it, and followers get a PROPOSAL.
+    /// During a rollover epoch change the txn (of the new epoch) waits for it.
     pub fn propose(&mut self, txn: Arc<LoggedTxn>, acts: &mut Actions) {
+        let Some(txn) = self.queue(txn) else {
+            return;
+        };
         let zxid = txn.zxid();
         assert!(self.is_serving(), "only a serving leader proposes");
         assert!(
@@ -43,6 +47,7 @@ impl Leader {
     /// The leader's own log is durable up to `up_to`: its acks.
     pub fn persisted(&mut self, now: u64, up_to: Zxid, ctx: SyncContext<'_>, acts: &mut Actions) {
         let config = ctx.config;
+        self.clock_ms = self.clock_ms.max(now);
         self.durable = self.durable.max(up_to);
         if self.establishing.is_some() {
             self.durable_while_establishing(now, ctx, acts);
@@ -52,6 +57,7 @@ impl Leader {
             acks.insert(me);
         }
         self.try_commit(config, acts);
+        self.change_durable(config, acts);
     }
 
     /// A packet from a learner in broadcast.
@@ -92,6 +98,9 @@ impl Leader {
                 h.unacked.pop_front();
             }
         }
+        if self.change_ack(from, zxid, config, acts) {
+            return;
+        }
         if zxid.is_epoch_start() || zxid <= self.last_committed {
             return;
         }
@@ -126,6 +135,7 @@ impl Leader {
             let (txn, _) = entry.remove();
             self.commit(txn, acts);
         }
+        self.try_announce(config, acts);
     }
 
     fn commit(&mut self, txn: Arc<LoggedTxn>, acts: &mut Actions) {
@@ -169,7 +179,9 @@ impl Leader {
     }
 
     fn sync_after_commit(&mut self, learner: ServerId, acts: &mut Actions) {
-        if self.outstanding.is_empty() {
+        if let Some(queued) = self.last_queued() {
+            self.syncs.push((queued, learner));
+        } else if self.outstanding.is_empty() {
             self.deliver(
                 learner,
                 QuorumPacket::new(PacketType::Sync, Zxid::ZERO),
@@ -182,12 +194,14 @@ impl Leader {
 
     /// The zxid a local `sync` must see committed before it is answered (`None`: now).
     pub fn sync_point(&self) -> Option<Zxid> {
-        (!self.outstanding.is_empty()).then_some(self.last_proposed)
+        self.last_queued()
+            .or((!self.outstanding.is_empty()).then_some(self.last_proposed))
     }
 
     /// When the next timer is due.
     pub fn next_deadline(&self) -> u64 {
         let half = self.next_half_tick_ms;
+        let half = self.change_deadline().map_or(half, |d| half.min(d));
         match &self.establishing {
             Some(e) => half.min(e.deadline_ms),
             None => half,
@@ -206,6 +220,13 @@ impl Leader {
                 Some(_) => "no quorum acknowledged the new epoch within initLimit",
             };
             acts.push(Action::StepDown(why));
+            return;
+        }
+        self.clock_ms = self.clock_ms.max(now);
+        if self.change_deadline().is_some_and(|d| now >= d) {
+            acts.push(Action::StepDown(
+                "no quorum acknowledged the rollover epoch change within syncLimit",
+            ));
             return;
         }
         while now >= self.next_half_tick_ms {

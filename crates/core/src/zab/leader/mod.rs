@@ -8,11 +8,14 @@
 
 mod broadcast;
 pub mod confirm;
+mod epoch_change;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use menagerie_proto::quorum::packet::{PROTOCOL_VERSION, encode_int, parse_int};
+use menagerie_proto::quorum::packet::{
+    MENAGERIE_PROTOCOL_VERSION, PROTOCOL_VERSION, encode_int, parse_int,
+};
 use menagerie_proto::quorum::{LearnerInfo, PacketType, QuorumPacket};
 use menagerie_proto::txn::LoggedTxn;
 use menagerie_proto::{ServerId, Zxid};
@@ -43,6 +46,9 @@ pub enum Phase {
 pub struct Handler {
     /// An observer (INFORM, never acks) rather than a follower.
     pub observer: bool,
+    /// A Menagerie learner that can follow a rollover epoch change (its LearnerInfo
+    /// carries [`MENAGERIE_PROTOCOL_VERSION`]); Java's learners cannot.
+    pub menagerie: bool,
     /// Where it stands.
     pub phase: Phase,
     /// Live traffic held until its UPTODATE.
@@ -143,6 +149,10 @@ pub struct Leader {
     confirming_syncs: Vec<(u64, ServerId)>,
     /// Sizes of the proposals sent (ZooKeeper's `ProposalStats`).
     proposal_sizes: ProposalSizes,
+    /// A rollover epoch change under way (proposals wait for it).
+    change: Option<epoch_change::EpochChange>,
+    /// The latest time an input carried (monotonic ms).
+    clock_ms: u64,
     /// Half-tick timer: pings every half tick, liveness every tick.
     half_ticks: u64,
     next_half_tick_ms: u64,
@@ -187,6 +197,8 @@ impl Leader {
             confirmations: confirm::Confirmations::default(),
             confirming_syncs: Vec::new(),
             proposal_sizes: ProposalSizes::default(),
+            change: None,
+            clock_ms: now,
             half_ticks: 0,
             next_half_tick_ms: now + tick_ms / 2,
             tick_ms,
@@ -286,6 +298,7 @@ impl Leader {
         ctx: SyncContext<'_>,
         acts: &mut Actions,
     ) -> Option<FromLearner> {
+        self.clock_ms = self.clock_ms.max(now);
         let tick = self.half_ticks / 2;
         if let Some(h) = self.learners.get_mut(&from) {
             h.ack_deadline_tick = tick + ctx.config.sync_limit;
@@ -343,9 +356,11 @@ impl Leader {
             return;
         }
         let observer = p.kind() == Some(PacketType::ObserverInfo);
+        let menagerie = info.is_some_and(|i| i.protocol_version == MENAGERIE_PROTOCOL_VERSION);
         let tick = self.half_ticks / 2;
         let handler = Handler {
             observer,
+            menagerie,
             phase: Phase::Registered,
             held: Vec::new(),
             ack_deadline_tick: tick + config.init_limit + config.sync_limit,
@@ -353,7 +368,7 @@ impl Leader {
         };
         self.learners.insert(from, handler);
         self.confirmations.reset(from);
-        tracing::info!(learner = %from, observer, accepted_epoch = p.zxid.epoch(), "learner registered");
+        tracing::info!(learner = %from, observer, menagerie, accepted_epoch = p.zxid.epoch(), "learner registered");
         match (&mut self.establishing, self.epoch) {
             (Some(e), None) => {
                 // Every registrant before the quorum counts for the epoch, observers too.
@@ -363,6 +378,8 @@ impl Leader {
                 }
                 self.try_fix_epoch(now, ctx, acts);
             }
+            // During a rollover epoch change it waits for the new epoch.
+            (None, Some(_)) if self.change.is_some() => {}
             (_, Some(epoch)) => self.send_leader_info(from, epoch, acts),
             (None, None) => unreachable!("a serving leader has an epoch"),
         }
@@ -451,7 +468,10 @@ impl Leader {
             self.start_sync(from, ctx, acts);
             return;
         }
-        if learner_zxid != Zxid::NONE && ctx.config.is_voter(from) {
+        // Only a learner that accepted the epoch from this leader just now counts (ACKEPOCH
+        // -1, "already accepted", proves nothing: another leader of the same epoch, or a
+        // rollover epoch change, may have given it; docs/adr/0013-rollover-epoch-change.md).
+        if learner_zxid != Zxid::NONE && learner_epoch != -1 && ctx.config.is_voter(from) {
             e.epoch_acks.insert(from);
         }
         self.try_epoch_acked(now, ctx, acts);
