@@ -33,6 +33,10 @@ pub struct SimArgs {
     /// Known open issues (listed in docs/testing.md) count as violations too.
     #[arg(long)]
     pub strict: bool,
+    /// Leaders start their zxid counter near its end, so that rollover epoch changes
+    /// (moves to a new epoch without an election) happen.
+    #[arg(long)]
+    pub counter_near_end: bool,
 }
 
 /// Runs the seeds; returns the number of violations.
@@ -55,6 +59,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<usize> {
         bug,
         faults: !args.no_faults,
         strict: args.strict,
+        counter_near_end: args.counter_near_end,
         ..SimOptions::new(args.first)
     };
     let verbose = args.verbose;

@@ -131,6 +131,11 @@ impl Sim {
     }
 
     fn core_config(&self, sid: ServerId, inc: u64) -> CoreConfig {
+        let mut ensemble = self.ensemble.clone();
+        if self.opts.counter_near_end && self.opts.seed % 4 == 3 && sid == ServerId(1) {
+            // A learner that cannot follow a rollover epoch change, as a Java one.
+            ensemble.rollover.epoch_change = false;
+        }
         CoreConfig {
             server_id: sid,
             tick_ms: TICK_MS,
@@ -138,7 +143,7 @@ impl Sim {
             max_session_timeout_ms: 20 * TICK_MS as i32,
             seed: self.opts.seed ^ ((sid.0 as u64) << 40) ^ (inc << 20),
             snap_count: self.plan.snap_count,
-            ensemble: Some(self.ensemble.clone()),
+            ensemble: Some(ensemble),
             ..CoreConfig::default()
         }
     }
@@ -230,6 +235,7 @@ impl Sim {
             m.newleader_logged = Some(m.disk.logged());
         }
         let before = node.last_processed_zxid();
+        let changes_before = node.epoch_changes().0;
         let mut out = Vec::new();
         let _span = tracing::info_span!("m", id = sid.0, t = self.now).entered();
         let result = catch_unwind(AssertUnwindSafe(|| node.handle(now, input, &mut out)));
@@ -245,6 +251,11 @@ impl Sim {
                 vec![format!("m{sid}")],
             );
             return Vec::new();
+        }
+        if let Some(node) = self.members.get(&sid).and_then(|m| m.node.as_ref()) {
+            let (changes, waited_ms) = node.epoch_changes();
+            self.epoch_changes.0 += changes.saturating_sub(changes_before);
+            self.epoch_changes.1 = self.epoch_changes.1.max(waited_ms);
         }
         self.observe(sid, before, &out);
         let mut feedback = Vec::new();

@@ -44,6 +44,9 @@ pub struct RunReport {
     pub trace_hash: u64,
     /// Violations of known open issues (not failures unless strict).
     pub known: Vec<Violation>,
+    /// Rollover epoch changes (without an election), and the longest that proposals
+    /// waited for one (simulated ms).
+    pub epoch_changes: (u64, u64),
 }
 
 impl RunReport {
@@ -83,6 +86,15 @@ impl RunReport {
             coverage: sim.checker.coverage,
             trace_hash: sim.history.hash(),
             known: sim.checker.known.clone(),
+            epoch_changes: sim.epoch_changes,
+        }
+    }
+
+    /// ", N epoch changes (waits up to M ms)" when the run had any.
+    fn epoch_change_note(&self) -> String {
+        match self.epoch_changes {
+            (0, _) => String::new(),
+            (n, ms) => format!(", {n} epoch changes (writes waited up to {ms} ms)"),
         }
     }
 
@@ -109,7 +121,7 @@ impl fmt::Display for RunReport {
             let c = &self.coverage;
             return write!(
                 f,
-                "seed {}: ok ({} ms simulated, {} events; checked {} txns, {} writes, {} reads, {} syncs, {} watch events, {} expiries; trace {:016x})",
+                "seed {}: ok ({} ms simulated, {} events; checked {} txns, {} writes, {} reads, {} syncs, {} watch events, {} expiries{}; trace {:016x})",
                 self.opts.seed,
                 self.sim_ms,
                 self.events,
@@ -119,6 +131,7 @@ impl fmt::Display for RunReport {
                 c.syncs,
                 c.events,
                 c.expiries,
+                self.epoch_change_note(),
                 self.trace_hash
             )
             .and_then(|()| {

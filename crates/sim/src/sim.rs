@@ -72,6 +72,9 @@ pub struct Sim {
     pub partitions: crate::faults::Partitions,
     /// Convergence checks made at the end so far.
     end_attempts: u32,
+    /// Rollover epoch changes led (moves to a new epoch without an election), and the
+    /// longest that proposals waited for one (ms).
+    pub epoch_changes: (u64, u64),
 }
 
 impl Sim {
@@ -108,6 +111,7 @@ impl Sim {
             violation: None,
             partitions: Default::default(),
             end_attempts: 0,
+            epoch_changes: (0, 0),
             opts,
         }
     }
@@ -261,5 +265,10 @@ fn ensemble_config(opts: &SimOptions) -> EnsembleConfig {
     // Odd seeds keep committed txns by size as well (DIFF from further back, and the budget's
     // eviction); even ones by count only, as ZooKeeper (more SNAP syncs).
     config.commit_log_bytes = if opts.seed % 2 == 1 { 256 << 10 } else { 0 };
+    if opts.counter_near_end {
+        let (headroom, margin) = crate::config::COUNTER_HEADROOM;
+        config.rollover.first_counter = menagerie_proto::Zxid::MAX_COUNTER - headroom;
+        config.rollover.margin = margin;
+    }
     config
 }

@@ -110,3 +110,42 @@ fn a_tree_from_an_unfinished_snap_sync_is_written_before_it_counts() {
     // the `updatingEpoch` marker, or the member cannot start (CurrentEpochBehindLog).
     passes(10747, 3, 0);
 }
+
+/// A seed with leaders' counters near their end (rollover epoch changes, ADR 0013).
+fn passes_near_end(seed: u64, voters: usize, observers: usize) {
+    let report = run_seed(SimOptions {
+        voters,
+        observers,
+        strict: true,
+        counter_near_end: true,
+        ..SimOptions::new(seed)
+    });
+    assert!(report.passed(), "{report}");
+    assert!(
+        report.epoch_changes.0 > 0,
+        "no epoch change happened: {report}"
+    );
+}
+
+/// Rollover finding 1: closeSession txns prepped in one batch with the txn that started
+/// the epoch change were queued for the new epoch with old-epoch zxids (CoreAssertion:
+/// proposals out of zxid order).
+#[test]
+fn a_batch_that_starts_the_epoch_change_goes_out_in_the_old_epoch() {
+    passes_near_end(195, 5, 1);
+}
+
+/// Rollover finding 2: a client whose closeSession waited in the change's queue
+/// reconnected and was told its session expired before any leader had proposed closing
+/// it (ExpiryByLeader); such revalidations now wait for the change.
+#[test]
+fn a_closing_sessions_revalidation_waits_for_the_epoch_change() {
+    passes_near_end(53, 3, 2);
+}
+
+/// Rollover finding 3 (the checker's): an epoch change that never got its quorum is not
+/// an established epoch; a leader elected afterwards may take that epoch (Leadership).
+#[test]
+fn an_epoch_change_without_its_quorum_establishes_nothing() {
+    passes_near_end(180, 5, 1);
+}

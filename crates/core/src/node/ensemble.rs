@@ -69,6 +69,9 @@ pub struct ZabState {
     /// Rollover epoch changes this member led (moves to a new epoch without an election),
     /// and the longest that proposals waited for one (ms).
     pub epoch_changes: (u64, u64),
+    /// Revalidations of closing sessions held during a rollover epoch change: (the
+    /// learner that asked, or `None` for this member's own client; session; timeout).
+    pub held_revalidations: Vec<(Option<ServerId>, menagerie_proto::SessionId, i32)>,
 }
 
 impl ZabState {
@@ -104,6 +107,7 @@ impl ZabState {
             since: (PeerState::Looking, 0),
             syncs_sent: (0, 0),
             epoch_changes: (0, 0),
+            held_revalidations: Vec::new(),
         }
     }
 }
@@ -344,7 +348,10 @@ impl Node {
             }
             Action::Commit(txn) => self.commit_replicated(now, txn, out),
             Action::Serve(epoch) => self.serve(now, epoch),
-            Action::EpochChanged { epoch, waited_ms } => self.epoch_changed(epoch, waited_ms),
+            Action::EpochChanged { epoch, waited_ms } => {
+                self.epoch_changed(epoch, waited_ms);
+                self.release_revalidations(now, out);
+            }
             Action::StepDown(why) => self.step_down(now, why, out),
             Action::SyncDone => self.sync_answered(now, out),
             Action::Confirmed(round) => self.round_done(now, round, out),
@@ -440,6 +447,9 @@ impl Node {
     pub(super) fn step_down(&mut self, now: Now, why: &'static str, out: &mut Vec<Output>) {
         tracing::warn!(reason = why, "leaving the role; electing again");
         let role = std::mem::replace(&mut self.role, Role::Looking);
+        if let Some(zab) = self.zab.as_mut() {
+            zab.held_revalidations.clear();
+        }
         let unapplied: Vec<Arc<LoggedTxn>> = match role {
             Role::Leading(l) => {
                 out.push(Output::ListenQuorum(false));

@@ -205,10 +205,12 @@ impl Node {
             self.ro_tick(now);
             self.expire_local_sessions(now, out);
         }
-        // Only the server that orders writes expires sessions and reaps containers.
+        // Only the server that orders writes expires sessions and reaps containers (not
+        // during a rollover epoch change: a session must not be reported expired while its
+        // closeSession waits unlogged; they expire right after it).
         let orders = match &self.role {
             ensemble::Role::Standalone => true,
-            ensemble::Role::Leading(l) => l.is_serving(),
+            ensemble::Role::Leading(l) => l.is_serving() && !l.changing_epoch(),
             _ => false,
         };
         if orders {

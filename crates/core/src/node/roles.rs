@@ -96,6 +96,9 @@ impl Node {
             out.push(Output::Send { to: leader, packet });
             return None;
         }
+        if self.hold_revalidation(None, session, timeout) {
+            return None;
+        }
         let me = self.config.server_id;
         let sessions = self.proposer.sessions_mut();
         let valid = sessions.touch(session, now.mono_ms);
@@ -344,6 +347,50 @@ impl Node {
         self.propose(now, txn, out);
     }
 
+    /// During a rollover epoch change, a closing session's revalidation waits for the
+    /// change (its closeSession is queued, not yet proposed): true if held.
+    fn hold_revalidation(
+        &mut self,
+        from: Option<ServerId>,
+        session: SessionId,
+        timeout: i32,
+    ) -> bool {
+        let changing = matches!(&self.role, Role::Leading(l) if l.changing_epoch());
+        let closing = self
+            .proposer
+            .sessions()
+            .get(session)
+            .is_some_and(|s| s.closing);
+        match &mut self.zab {
+            Some(zab) if changing && closing => {
+                zab.held_revalidations.push((from, session, timeout));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Answers the revalidations held during a rollover epoch change.
+    pub(super) fn release_revalidations(&mut self, now: Now, out: &mut Vec<Output>) {
+        let held = match &mut self.zab {
+            Some(zab) => std::mem::take(&mut zab.held_revalidations),
+            None => return,
+        };
+        for (from, session, timeout) in held {
+            match from {
+                Some(learner) => {
+                    let data = encode_revalidate(session, timeout);
+                    self.learner_revalidate(now, learner, &data, out);
+                }
+                None => {
+                    if let Some(valid) = self.revalidate(now, session, timeout, out) {
+                        self.revalidated(now, session, valid, out);
+                    }
+                }
+            }
+        }
+    }
+
     /// A learner revalidates a session its client resumed there: valid if the session
     /// lives; the learner becomes its owner.
     pub(super) fn learner_revalidate(
@@ -357,6 +404,9 @@ impl Node {
             tracing::warn!(learner = %from, "malformed REVALIDATE ignored");
             return;
         };
+        if self.hold_revalidation(Some(from), session, timeout) {
+            return;
+        }
         let sessions = self.proposer.sessions_mut();
         let valid = sessions.touch(session, now.mono_ms);
         if valid {

@@ -76,7 +76,11 @@ impl Checker {
                             self.fail(at, "AckAfterDurable", detail, vec![format!("m{sid}")]);
                         }
                     }
-                    Some(PacketType::NewLeader) if state == PeerState::Leading => {
+                    // A serving leader's NEWLEADER announces a rollover epoch change, which
+                    // is established once it writes currentEpoch (above).
+                    Some(PacketType::NewLeader)
+                        if state == PeerState::Leading && !self.zab.serving.contains(&sid) =>
+                    {
                         self.established(at, sid, packet.zxid.epoch());
                     }
                     Some(PacketType::Diff | PacketType::Trunc) => {

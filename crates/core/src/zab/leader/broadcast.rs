@@ -18,7 +18,7 @@ impl Leader {
     /// the leader logs it, and followers get a PROPOSAL.
     /// During a rollover epoch change the txn (of the new epoch) waits for it.
     pub fn propose(&mut self, txn: Arc<LoggedTxn>, acts: &mut Actions) {
-        let Some(txn) = self.queue(txn) else {
+        let Some(txn) = self.queue(txn, acts) else {
             return;
         };
         let zxid = txn.zxid();

@@ -90,15 +90,30 @@ impl Leader {
         Some(epoch)
     }
 
-    /// Holds a txn of the new epoch until the change is over.
-    pub(super) fn queue(&mut self, txn: Arc<LoggedTxn>) -> Option<Arc<LoggedTxn>> {
-        match &mut self.change {
-            Some(c) => {
-                c.queued.push(txn);
-                None
-            }
-            None => Some(txn),
+    /// Holds a txn of the new epoch until the change is over. A txn of the old epoch
+    /// (prepped in the same batch as the one that started the change, e.g. expiries) goes
+    /// out at once, while the old epoch is still open; should one come after the change
+    /// was announced, the leader steps down (an election sorts it out).
+    pub(super) fn queue(
+        &mut self,
+        txn: Arc<LoggedTxn>,
+        acts: &mut Actions,
+    ) -> Option<Arc<LoggedTxn>> {
+        let Some(c) = &mut self.change else {
+            return Some(txn);
+        };
+        if txn.zxid().epoch() == c.epoch {
+            c.queued.push(txn);
+            return None;
         }
+        if c.announced {
+            tracing::error!(zxid = %txn.zxid(), "a txn of the old epoch after the epoch change was announced");
+            acts.push(Action::StepDown(
+                "a txn of the old epoch after the epoch change",
+            ));
+            return None;
+        }
+        Some(txn)
     }
 
     /// The last zxid queued during a change, if any.
@@ -201,7 +216,6 @@ impl Leader {
             queued = c.queued.len(),
             "epoch changed without an election; proposals waited {waited_ms} ms"
         );
-        acts.push(Action::EpochChanged { epoch, waited_ms });
         let waiting: Vec<ServerId> = self
             .learners
             .iter()
@@ -214,5 +228,6 @@ impl Leader {
         for txn in c.queued {
             self.propose(txn, acts);
         }
+        acts.push(Action::EpochChanged { epoch, waited_ms });
     }
 }
