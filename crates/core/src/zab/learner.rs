@@ -489,8 +489,12 @@ impl Learner {
         match self.phase {
             LearnerPhase::Persisting => self.try_ack_new_leader(acts),
             LearnerPhase::Broadcast => {
-                // The epoch change's ack precedes the acks of the new epoch's proposals.
-                self.try_ack_epoch_change(acts);
+                // The epoch change's ack comes after the acks of the old epoch's proposals
+                // and before those of the new epoch's.
+                if let Some((epoch, _)) = self.changing_to {
+                    self.ack_durable_below(Zxid::epoch_start(epoch), acts);
+                    self.try_ack_epoch_change(acts);
+                }
                 self.ack_durable(acts);
             }
             _ => {}
@@ -544,8 +548,13 @@ impl Learner {
 
     /// Followers acknowledge each logged proposal once durable, in zxid order.
     fn ack_durable(&mut self, acts: &mut Actions) {
+        self.ack_durable_below(Zxid(i64::MAX), acts);
+    }
+
+    /// [`ack_durable`](Self::ack_durable) for the proposals below `limit`.
+    fn ack_durable_below(&mut self, limit: Zxid, acts: &mut Actions) {
         while let Some(&z) = self.unacked.front() {
-            if z > self.durable {
+            if z > self.durable || z >= limit {
                 break;
             }
             self.unacked.pop_front();

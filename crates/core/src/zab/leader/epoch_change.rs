@@ -231,3 +231,6 @@ impl Leader {
         acts.push(Action::EpochChanged { epoch, waited_ms });
     }
 }
+
+#[cfg(test)]
+mod tests;

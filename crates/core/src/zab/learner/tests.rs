@@ -292,3 +292,84 @@ fn the_sync_is_logged_under_the_updating_epoch_marker() {
     let cleared = acts.iter().position(|a| *a == Action::UpdatingEpoch(false));
     assert!(epoch.is_some() && epoch < cleared, "{acts:?}");
 }
+
+/// The rollover epoch change (ADR 0013): NEWLEADER in broadcast moves the follower to the
+/// next epoch only if it is above the epoch it accepted, and its ack waits until what it
+/// logged is durable, after both epoch files.
+#[test]
+fn an_epoch_change_is_acked_once_durable_and_only_above_the_accepted_epoch() {
+    let mut l = follower_in_broadcast();
+    let z1 = Zxid::epoch_start(1).next();
+    let mut acts = Actions::new();
+    l.packet(1, proposal(z1), &mut acts);
+    l.packet(1, QuorumPacket::new(PacketType::Commit, z1), &mut acts);
+    acts.clear();
+    let change = QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2));
+    l.packet(2, change, &mut acts);
+    assert!(
+        acts.contains(&Action::PersistEpoch {
+            accepted: Some(2),
+            current: None
+        }),
+        "{acts:?}"
+    );
+    assert!(acks(&acts).is_empty(), "acked before {z1} is durable");
+    acts.clear();
+    l.persisted(z1, &mut acts);
+    let current = acts.iter().position(|a| {
+        *a == Action::PersistEpoch {
+            accepted: None,
+            current: Some(2),
+        }
+    });
+    let ack = acts.iter().position(|a| {
+        matches!(a, Action::Send(_, p) if p.kind() == Some(PacketType::Ack)
+            && p.zxid == Zxid::epoch_start(2))
+    });
+    assert!(current.is_some() && current < ack, "{acts:?}");
+    assert_eq!(acks(&acts), vec![z1, Zxid::epoch_start(2)]);
+    // A second change to an epoch already accepted is refused.
+    acts.clear();
+    let again = QuorumPacket::new(PacketType::NewLeader, Zxid::epoch_start(2));
+    l.packet(3, again, &mut acts);
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::StepDown(_))),
+        "{acts:?}"
+    );
+}
+
+/// With `menagerie.rolloverEpochChange=false` the learner announces itself as Java's do,
+/// and NEWLEADER in broadcast is ignored.
+#[test]
+fn without_the_setting_a_learner_announces_and_follows_as_java() {
+    let members: BTreeMap<ServerId, MemberRole> = [1, 2]
+        .into_iter()
+        .map(|s| (ServerId(s), MemberRole::Participant))
+        .collect();
+    let mut config = EnsembleConfig::new(members, String::new());
+    for (on, version) in [
+        (true, MENAGERIE_PROTOCOL_VERSION),
+        (false, PROTOCOL_VERSION),
+    ] {
+        config.rollover.epoch_change = on;
+        let start = LearnerStart {
+            me: ServerId(1),
+            leader: ServerId(2),
+            observer: false,
+            epochs: (0, 0),
+            last_logged: Zxid::ZERO,
+            durable: Zxid::ZERO,
+            snapshot_owed: false,
+        };
+        let mut acts = Actions::new();
+        let mut l = Learner::new(0, start, &config, 100, &mut acts);
+        l.connected(0, &config, &mut acts);
+        let info = acts.iter().find_map(|a| match a {
+            Action::Send(_, p) if p.kind() == Some(PacketType::FollowerInfo) => {
+                LearnerInfo::parse(p.payload())
+            }
+            _ => None,
+        });
+        assert_eq!(info.map(|i| i.protocol_version), Some(version));
+    }
+}
