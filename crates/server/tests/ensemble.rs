@@ -511,3 +511,36 @@ async fn a_member_thousands_of_txns_behind_syncs_by_diff_within_the_byte_budget(
         "SNAP with the count alone, as ZooKeeper's in-memory log"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_counter_near_its_end_moves_to_the_next_epoch_without_an_election() {
+    // Leaders start 300 short of the counter's end and change epoch 100 short of it: the
+    // writes go on through one leader, none refused, and the epoch goes up by one.
+    let start = menagerie_proto::Zxid::MAX_COUNTER - 300;
+    let mut e = Ensemble::new(&format!(
+        "menagerie.firstZxidCounter={start}\nmenagerie.rolloverMargin=100\n"
+    ));
+    e.start_all().await;
+    let leader = e.formed().await;
+    let follower = (leader + 1) % 3;
+    let c = client(e.addr(follower)).await;
+    let epoch_before = zxid(e.addr(leader)).await >> 32;
+    let mut slowest = Duration::ZERO;
+    for i in 0..300 {
+        let began = std::time::Instant::now();
+        create(&c, &format!("/r{i}"), b"x").await;
+        slowest = slowest.max(began.elapsed());
+    }
+    eprintln!("slowest write across the epoch change: {slowest:?}");
+    assert_eq!(e.formed().await, leader, "the same leader");
+    let epoch_after = zxid(e.addr(leader)).await >> 32;
+    assert_eq!(epoch_after, epoch_before + 1, "the next epoch");
+    for i in 0..3 {
+        assert!(
+            read_synced(e.addr(i), "/r299").await.is_some(),
+            "member {i} has the last write"
+        );
+        assert_eq!(zxid(e.addr(i)).await >> 32, epoch_after, "member {i}");
+    }
+    e.stop_all().await;
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
-use menagerie_core::ensemble::{EnsembleConfig, Hierarchy, MemberRole};
+use menagerie_core::ensemble::{EnsembleConfig, Hierarchy, MemberRole, Rollover};
 use menagerie_proto::ServerId;
 
 use super::error::{ConfigError, invalid};
@@ -65,7 +65,7 @@ pub struct QuorumConfig {
     pub linearizable_reads: bool,
     /// `menagerie.rolloverEpochChange`, `menagerie.rolloverMargin`,
     /// `menagerie.firstZxidCounter`: the zxid-rollover epoch change.
-    pub rollover: menagerie_core::ensemble::Rollover,
+    pub rollover: Rollover,
 }
 
 impl QuorumConfig {
@@ -135,7 +135,7 @@ pub(super) struct QuorumKeys {
     commit_log_bytes: Option<usize>,
     sync_enabled: Option<bool>,
     linearizable_reads: bool,
-    rollover: menagerie_core::ensemble::Rollover,
+    rollover: Rollover,
     dynamic_file: Option<PathBuf>,
     /// `group.G` values by gid, with the key as written.
     groups: BTreeMap<u64, (String, String)>,
@@ -629,6 +629,45 @@ mod tests {
         let bad = dir_with_myid(" 1");
         let e = keys(&lines).finish(bad.path()).expect_err("untrimmed");
         assert!(e.to_string().contains("myid"), "{e}");
+    }
+
+    #[test]
+    fn rollover_settings_are_read_and_bad_values_name_the_key() {
+        let d = dir_with_myid("1");
+        let lines = [
+            ("server.1", "127.0.0.1:1:2"),
+            ("server.2", "127.0.0.1:3:4"),
+            ("initLimit", "5"),
+            ("syncLimit", "2"),
+        ];
+        let q = keys(&lines)
+            .finish(d.path())
+            .expect("config")
+            .expect("ensemble");
+        assert_eq!(q.ensemble().rollover, Rollover::default());
+        let mut more = lines.to_vec();
+        more.extend([
+            ("menagerie.rolloverEpochChange", "false"),
+            ("menagerie.rolloverMargin", "5"),
+            ("menagerie.firstZxidCounter", "4294967000"),
+        ]);
+        let q = keys(&more)
+            .finish(d.path())
+            .expect("config")
+            .expect("ensemble");
+        let r = q.ensemble().rollover;
+        assert_eq!(
+            (r.epoch_change, r.margin, r.first_counter),
+            (false, 5, 4_294_967_000)
+        );
+        for (k, v) in [
+            ("menagerie.rolloverEpochChange", "maybe"),
+            ("menagerie.rolloverMargin", "-1"),
+            ("menagerie.firstZxidCounter", "4294967295"),
+        ] {
+            let e = QuorumKeys::default().take(k, v).expect_err(v);
+            assert!(e.to_string().contains(k), "{e}");
+        }
     }
 
     fn four_in_groups(extra: &[(&str, &str)]) -> Result<Option<QuorumConfig>, ConfigError> {
