@@ -188,7 +188,13 @@ impl QuorumKeys {
             }
             "menagerie.linearizableReads" => self.linearizable_reads = boolean(key, value)?,
             "menagerie.rolloverEpochChange" => self.rollover.epoch_change = boolean(key, value)?,
-            "menagerie.rolloverMargin" => self.rollover.margin = counter(key, value)?,
+            "menagerie.rolloverMargin" => {
+                let margin = counter(key, value)?;
+                if margin > i32::MAX as u32 {
+                    return Err(invalid(key, value, "the margin is at most 2147483647"));
+                }
+                self.rollover.margin = margin;
+            }
             "menagerie.firstZxidCounter" => self.rollover.first_counter = counter(key, value)?,
             "dynamicConfigFile" => self.dynamic_file = Some(PathBuf::from(value)),
             "electionAlg" if value.trim() != "3" => {
@@ -663,6 +669,7 @@ mod tests {
         for (k, v) in [
             ("menagerie.rolloverEpochChange", "maybe"),
             ("menagerie.rolloverMargin", "-1"),
+            ("menagerie.rolloverMargin", "3000000000"),
             ("menagerie.firstZxidCounter", "4294967295"),
         ] {
             let e = QuorumKeys::default().take(k, v).expect_err(v);
