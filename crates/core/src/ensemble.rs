@@ -51,6 +51,9 @@ pub struct EnsembleConfig {
     /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round and
     /// the leader answers learners' syncs only after one (a Menagerie extension).
     pub linearizable_reads: bool,
+    /// `reconfigEnabled`: the configuration may change at run time (the reconfig
+    /// operation, newer configurations adopted from peers; spec 09 §10).
+    pub reconfig_enabled: bool,
 }
 
 /// Hierarchical quorums (ZooKeeper's `QuorumHierarchical`): voters in disjoint groups, each
@@ -118,6 +121,7 @@ impl EnsembleConfig {
             planted_bug: PlantedBug::None,
             hierarchy: None,
             linearizable_reads: false,
+            reconfig_enabled: false,
         }
     }
 

@@ -143,6 +143,16 @@ impl Node {
         let owner = self.config.server_id;
         let check =
             matches!(self.role, Role::Leading(_)).then(|| self.check_session(session, owner));
+        if let (Some(Ok(())), Ok(Request::Reconfig(r))) = (&check, &req) {
+            let ids = self.front.ids(conn).to_vec();
+            let who = Requester {
+                session,
+                cxid: xid,
+                ids: &ids,
+            };
+            self.submit_reconfig(now, who, r, out);
+            return;
+        }
         let who = Requester {
             session,
             cxid: xid,
@@ -323,6 +333,10 @@ impl Node {
                 let req = op
                     .ok_or(BadRequest::UnknownOp)
                     .and_then(|op| decode_forwarded(op, &fr.body));
+                if let (Ok(()), Ok(Request::Reconfig(r))) = (&session_check, &req) {
+                    self.submit_reconfig(now, who, r, out);
+                    return;
+                }
                 match session_check {
                     Err(e) => self.proposer.propose_error(tree, now, who, e),
                     Ok(()) => {
