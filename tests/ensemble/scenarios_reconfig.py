@@ -88,7 +88,8 @@ def _reconfig(ctx: Context, admin: KazooClient, **kw) -> str:
 
 @scenario(flavours=RECONFIG_FLAVOURS, ci=("menagerie",))
 def test_reconfig_members(ctx: Context, flavour: str) -> None:
-    """Removing a follower, adding it back and removing the leader keep every write."""
+    """Removing a follower, adding it back, removing the leader and restarting the rest keep
+    every write."""
     kinds = require_flavour(flavour)
     if flavour.startswith("mixed"):
         ctx.note(JAVA_BUG_NOTE)
@@ -125,8 +126,17 @@ def test_reconfig_members(ctx: Context, flavour: str) -> None:
         if new_leader == leader:
             raise Failure("the removed leader still leads")
         ctx.log(f"leader {ens[leader].name} removed; {ens[new_leader].name} leads")
-        _agree(ctx, ens, text, [s for s in sids if s != leader])
+        remaining = [s for s in sids if s != leader]
+        _agree(ctx, ens, text, remaining)
         writes_resume(ctx, wl, "leader removed", n=20)
+
+        # Each member comes back from its own files (zoo.cfg rewritten to point at the
+        # dynamic file the reconfiguration wrote) with the same configuration.
+        for s in remaining:
+            ens.restart(s)
+            ens.wait_stable(60, expect=remaining)
+            _agree(ctx, ens, text, remaining)
+            writes_resume(ctx, wl, f"{ens[s].name} restarted from its rewritten zoo.cfg", n=10)
     finally:
         admin.stop()
         admin.close()
@@ -144,3 +154,35 @@ def _stop_if_not_serving(ctx: Context, ens, sid: int, timeout: float = 10.0) -> 
         time.sleep(0.5)
     ctx.log(f"removed {ens[sid].name} does not serve (mode {ens[sid].mode()}); stopped")
     ens.stop_member(sid)
+
+
+@scenario(flavours=("java", "menagerie"), ci=("menagerie",))
+def test_reconfig_zkcli(ctx: Context, flavour: str) -> None:
+    """zkCli.sh's reconfig and config (the Java client's ZooKeeperAdmin) remove and add a
+    member: the shell prints the committed configuration, and config shows it."""
+    import zkcli_test  # tests/compat, on the path through ensemble.py
+
+    kinds = require_flavour(flavour)
+    ens = ctx.ensemble(kinds, extra_cfg=SUPER_CFG)
+    leader = form(ctx, ens)
+    follower = max(s for s in ens.members if s != leader)
+    lines = _servers(_config_on(ens, leader))
+    m = ens[follower]
+    joining = f"server.{follower}={lines[follower].split(';')[0]};{m.host}:{m.client_port}"
+    cmds = ["addauth digest super:test", f"reconfig -remove {follower}", "config",
+            f"reconfig -add {joining}", "config"]
+    blocks, _, raw = zkcli_test.run_piped(ens[leader].hostport, cmds)
+    if len(blocks) < len(cmds):
+        raise Failure(f"zkCli printed {len(blocks)} of {len(cmds)} blocks:\n{raw[-2000:]}")
+    removed, shown, added, shown_after = blocks[1], blocks[2], blocks[3], blocks[4]
+    ctx.log(f"zkCli reconfig -remove: {removed}")
+    if not removed or removed[0] != "Committed new configuration:" or any(
+            ln.startswith(f"server.{follower}=") for ln in removed):
+        raise Failure(f"reconfig -remove printed {removed}")
+    if shown != removed[1:]:
+        raise Failure(f"config after -remove printed {shown}, reconfig printed {removed[1:]}")
+    if joining not in added:
+        raise Failure(f"reconfig -add printed {added} (no {joining!r})")
+    if shown_after != added[1:]:
+        raise Failure(f"config after -add printed {shown_after}, reconfig printed {added[1:]}")
+    _agree(ctx, ens, "\n".join(added[1:]), sorted(ens.members))

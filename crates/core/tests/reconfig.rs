@@ -200,3 +200,24 @@ fn an_observer_joins_and_leaves_with_javas_text() {
     assert_eq!(err, 0);
     assert!(!text.expect("text").contains("server.100"));
 }
+
+#[test]
+fn observers_activate_the_configuration_they_are_informed_of() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[4], enabled);
+    c.run(3_000);
+    let leader = c.leader().expect("a leader");
+    let gone = [1, 2, 3]
+        .into_iter()
+        .map(sid)
+        .find(|s| *s != leader)
+        .expect("a follower");
+    let (err, text) = ask(&mut c, sid(4), 1, reconfig("", &gone.0.to_string(), -1));
+    assert_eq!(err, 0, "a reconfig sent to an observer is forwarded");
+    let text = text.expect("text");
+    c.run(2_000);
+    assert_eq!(config_on(&mut c, sid(4), 2), text);
+    // The observer follows on with the new configuration: a write through it commits.
+    let w = c.connect(sid(4), 3);
+    let r = c.request(sid(4), w, 1, create("/through-observer", b"x"));
+    assert_eq!(r.first().map(|(h, _)| h.err), Some(0), "{r:?}");
+}

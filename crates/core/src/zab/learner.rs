@@ -262,7 +262,13 @@ impl Learner {
             LearnerPhase::Persisting | LearnerPhase::AwaitUpToDate
                 if matches!(
                     kind,
-                    Some(PacketType::Proposal | PacketType::Commit | PacketType::Inform)
+                    Some(
+                        PacketType::Proposal
+                            | PacketType::Commit
+                            | PacketType::Inform
+                            | PacketType::CommitAndActivate
+                            | PacketType::InformAndActivate
+                    )
                 ) =>
             {
                 self.live_before_up_to_date(p, acts)
@@ -457,14 +463,30 @@ impl Learner {
                     self.uncommitted.push_back(t);
                 }
             }
-            Some(PacketType::Commit) => match self.uncommitted.front() {
-                Some(t) if t.zxid() == p.zxid => {
-                    if let Some(t) = self.uncommitted.pop_front() {
-                        self.deferred.push(t);
+            Some(PacketType::Commit | PacketType::CommitAndActivate) => {
+                match self.uncommitted.front() {
+                    Some(t) if t.zxid() == p.zxid => {
+                        if let Some(t) = self.uncommitted.pop_front() {
+                            self.activate_at_up_to_date(&t, p.kind());
+                            self.deferred.push(t);
+                        }
+                    }
+                    _ => {
+                        tracing::warn!(zxid = %p.zxid, "commit before UPTODATE matches no proposal")
                     }
                 }
-                _ => tracing::warn!(zxid = %p.zxid, "commit before UPTODATE matches no proposal"),
-            },
+            }
+            Some(PacketType::InformAndActivate) => {
+                if let Some(t) = p
+                    .payload()
+                    .get(8..)
+                    .and_then(|b| decode_bytes(p.zxid, b, acts))
+                {
+                    self.activate_at_up_to_date(&t, p.kind());
+                    acts.push(Action::Persist(Arc::clone(&t)));
+                    self.deferred.push(t);
+                }
+            }
             Some(PacketType::Inform) => {
                 if let Some(t) = decode(&p, acts) {
                     acts.push(Action::Persist(Arc::clone(&t)));

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use menagerie_proto::ServerId;
-use menagerie_proto::quorum::QuorumPacket;
+use menagerie_proto::quorum::{PacketType, QuorumPacket};
 use menagerie_proto::txn::{LoggedTxn, TxnBody};
 
 use super::{Learner, decode_bytes};
@@ -45,6 +45,18 @@ impl Learner {
         acts.push(Action::Commit(t));
         if let Some(text) = text {
             acts.push(Action::Activate { text, designated });
+        }
+    }
+
+    /// A reconfiguration committed between NEWLEADER and UPTODATE (a Java leader sends live
+    /// traffic then): its configuration replaces NEWLEADER's, activated at UPTODATE.
+    pub(super) fn activate_at_up_to_date(&mut self, t: &LoggedTxn, kind: Option<PacketType>) {
+        let activating = matches!(
+            kind,
+            Some(PacketType::CommitAndActivate | PacketType::InformAndActivate)
+        );
+        if let Some(text) = config_of(t).filter(|_| activating) {
+            self.newleader_config = Some(text);
         }
     }
 
