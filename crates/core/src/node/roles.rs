@@ -210,6 +210,15 @@ impl Node {
             Request::Sync(r) => r.path.clone(),
             _ => String::new(),
         };
+        if let (Role::Leading(l), Some(zab)) = (&mut self.role, &self.zab)
+            && zab.config.linearizable_sync
+        {
+            // Answered only after a quorum confirmed this leader after the sync arrived.
+            let mut acts = Actions::new();
+            let round = l.confirm(&zab.config, &mut acts);
+            self.front.push_barrier(conn, round);
+            self.exec(now, acts, out);
+        }
         let until = match &mut self.role {
             Role::Leading(l) => match l.sync_point() {
                 Some(z) => Some(z),

@@ -64,6 +64,8 @@ pub struct QuorumConfig {
     pub security: super::quorum_security::QuorumSecurity,
     /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round.
     pub linearizable_reads: bool,
+    /// `menagerie.linearizableSync`: `sync` waits for a leadership confirmation round.
+    pub linearizable_sync: bool,
     /// `reconfigEnabled`: dynamic reconfiguration.
     pub reconfig_enabled: bool,
     /// The configuration's version (`version=` of the dynamic configuration file; 0 when
@@ -117,6 +119,7 @@ impl QuorumConfig {
         e.observer_sync_enabled = self.observer_sync_enabled;
         e.hierarchy = self.hierarchy.clone();
         e.linearizable_reads = self.linearizable_reads;
+        e.linearizable_sync = self.linearizable_sync;
         e.reconfig_enabled = self.reconfig_enabled;
         e.config_version = self.version;
         e
@@ -142,6 +145,7 @@ pub(super) struct QuorumKeys {
     commit_log_bytes: Option<usize>,
     sync_enabled: Option<bool>,
     linearizable_reads: bool,
+    linearizable_sync: bool,
     reconfig_enabled: bool,
     /// `version=` of the dynamic configuration file.
     version: i64,
@@ -196,6 +200,7 @@ impl QuorumKeys {
                 self.sync_enabled = Some(boolean(key, value)?)
             }
             "menagerie.linearizableReads" => self.linearizable_reads = boolean(key, value)?,
+            "menagerie.linearizableSync" => self.linearizable_sync = boolean(key, value)?,
             "dynamicConfigFile" => self.dynamic_file = Some(PathBuf::from(value)),
             "electionAlg" if value.trim() != "3" => {
                 return Err(invalid(key, value, "only 3 (fast leader election) exists"));
@@ -335,6 +340,7 @@ impl QuorumKeys {
             hierarchy,
             security: Default::default(),
             linearizable_reads: self.linearizable_reads,
+            linearizable_sync: self.linearizable_sync,
             reconfig_enabled: self.reconfig_enabled,
             version: self.version,
             config_file: None,

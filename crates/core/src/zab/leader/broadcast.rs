@@ -169,7 +169,7 @@ impl Leader {
     /// A learner forwarded a `sync`: answered once what is proposed now has committed
     /// (and, with linearizable reads, once a confirmation round started after it is over).
     pub fn sync(&mut self, learner: ServerId, config: &EnsembleConfig, acts: &mut Actions) {
-        if config.linearizable_reads {
+        if config.linearizable_reads || config.linearizable_sync {
             let round = self.confirm(config, acts);
             self.confirming_syncs.push((round, learner));
             return;
