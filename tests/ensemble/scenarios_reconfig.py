@@ -186,3 +186,56 @@ def test_reconfig_zkcli(ctx: Context, flavour: str) -> None:
     if shown_after != added[1:]:
         raise Failure(f"config after -add printed {shown_after}, reconfig printed {added[1:]}")
     _agree(ctx, ens, "\n".join(added[1:]), sorted(ens.members))
+
+
+@scenario(flavours=("java", "menagerie"), ci=("menagerie",))
+def test_reconfig_client_port(ctx: Context, flavour: str) -> None:
+    """A reconfiguration that gives a member a new client port moves its listener: clients
+    reach it on the new port at once, and the old port stops accepting."""
+    import socket
+
+    from ensemble import free_ports
+
+    kinds = require_flavour(flavour)
+    ens = ctx.ensemble(kinds, extra_cfg=SUPER_CFG)
+    leader = form(ctx, ens)
+    follower = max(s for s in ens.members if s != leader)
+    m = ens[follower]
+    lines = _servers(_config_on(ens, leader))
+    new_port = free_ports(1)[0]
+    joining = f"server.{follower}={lines[follower].split(';')[0]};{m.host}:{new_port}"
+    admin = _super_client(ens.hosts([leader]))
+    try:
+        text = _reconfig(ctx, admin, joining=joining)
+    finally:
+        admin.stop()
+        admin.close()
+    deadline = time.monotonic() + 20
+    seen = ""
+    while time.monotonic() < deadline:
+        try:
+            zk = KazooClient(hosts=f"{m.host}:{new_port}", timeout=5.0)
+            zk.start(timeout=5)
+            zk.sync("/zookeeper/config")
+            seen = zk.get("/zookeeper/config")[0].decode()
+            zk.stop()
+            zk.close()
+            if seen == text:
+                break
+        except Exception:  # noqa: BLE001 (not listening yet)
+            time.sleep(0.3)
+    if seen != text:
+        raise Failure(f"{m.name} not serving the new configuration on port {new_port}: {seen!r}")
+    ctx.log(f"{m.name} serves on its new client port {new_port}")
+    old_open = True
+    for _ in range(40):
+        try:
+            with socket.create_connection((m.host, m.client_port), timeout=1):
+                pass
+            time.sleep(0.25)
+        except OSError:
+            old_open = False
+            break
+    if old_open:
+        raise Failure(f"{m.name} still accepts clients on its old port {m.client_port}")
+    ctx.log(f"old client port {m.client_port} closed")
