@@ -53,11 +53,18 @@ pub struct EnsembleConfig {
     pub linearizable_reads: bool,
     /// The zxid-rollover epoch change ([`Rollover`]).
     pub rollover: Rollover,
+    /// `menagerie.linearizableSync`: `sync` waits for a leadership confirmation round, so a
+    /// session's `sync` followed by a read is linearizable (the opt-in for one session's
+    /// reads, a Menagerie extension; ZooKeeper's sync+read is not).
+    pub linearizable_sync: bool,
+    /// `reconfigEnabled`: the configuration may change at run time (the reconfig
+    /// operation, newer configurations adopted from peers; spec 09 §10).
+    pub reconfig_enabled: bool,
 }
 
 /// How a leader whose 32-bit zxid counter nears its end moves on (a Menagerie extension):
 /// with every connected learner a Menagerie member, the ensemble moves to the next epoch
-/// without an election (docs/adr/0013-rollover-epoch-change.md); otherwise the leader steps
+/// without an election (docs/adr/0014-rollover-epoch-change.md); otherwise the leader steps
 /// down when the counter runs out, as ZooKeeper's does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rollover {
@@ -151,6 +158,8 @@ impl EnsembleConfig {
             hierarchy: None,
             linearizable_reads: false,
             rollover: Rollover::default(),
+            linearizable_sync: false,
+            reconfig_enabled: false,
         }
     }
 

@@ -1,4 +1,4 @@
-//! The zxid-rollover epoch change (`menagerie.rolloverEpochChange`, ADR 0013): a leader
+//! The zxid-rollover epoch change (`menagerie.rolloverEpochChange`, ADR 0014): a leader
 //! whose counter nears its end moves the ensemble to the next epoch without an election
 //! while clients keep writing; with a learner that cannot follow it (as a Java one), the
 //! leader steps down when the counter runs out, as ZooKeeper's does.

@@ -29,7 +29,7 @@ pub struct SimOptions {
     /// counted and shown, and the run goes on).
     pub strict: bool,
     /// Leaders start their zxid counter near its end ([`COUNTER_HEADROOM`] short of it), so
-    /// that rollover epoch changes happen (ADR 0013); in one seed of four, member 1 cannot
+    /// that rollover epoch changes happen (ADR 0014); in one seed of four, member 1 cannot
     /// follow one (as a Java learner), and leaders fall back to an election.
     pub counter_near_end: bool,
 }

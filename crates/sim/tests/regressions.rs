@@ -111,7 +111,7 @@ fn a_tree_from_an_unfinished_snap_sync_is_written_before_it_counts() {
     passes(10747, 3, 0);
 }
 
-/// A seed with leaders' counters near their end (rollover epoch changes, ADR 0013).
+/// A seed with leaders' counters near their end (rollover epoch changes, ADR 0014).
 fn passes_near_end(seed: u64, voters: usize, observers: usize) {
     let report = run_seed(SimOptions {
         voters,

@@ -154,6 +154,16 @@ impl Node {
         let owner = self.config.server_id;
         let check =
             matches!(self.role, Role::Leading(_)).then(|| self.check_session(session, owner));
+        if let (Some(Ok(())), Ok(Request::Reconfig(r))) = (&check, &req) {
+            let ids = self.front.ids(conn).to_vec();
+            let who = Requester {
+                session,
+                cxid: xid,
+                ids: &ids,
+            };
+            self.submit_reconfig(now, who, r, out);
+            return;
+        }
         let who = Requester {
             session,
             cxid: xid,
@@ -211,6 +221,15 @@ impl Node {
             Request::Sync(r) => r.path.clone(),
             _ => String::new(),
         };
+        if let (Role::Leading(l), Some(zab)) = (&mut self.role, &self.zab)
+            && zab.config.linearizable_sync
+        {
+            // Answered only after a quorum confirmed this leader after the sync arrived.
+            let mut acts = Actions::new();
+            let round = l.confirm(&zab.config, &mut acts);
+            self.front.push_barrier(conn, round);
+            self.exec(now, acts, out);
+        }
         let until = match &mut self.role {
             Role::Leading(l) => match l.sync_point() {
                 Some(z) => Some(z),
@@ -334,6 +353,10 @@ impl Node {
                 let req = op
                     .ok_or(BadRequest::UnknownOp)
                     .and_then(|op| decode_forwarded(op, &fr.body));
+                if let (Ok(()), Ok(Request::Reconfig(r))) = (&session_check, &req) {
+                    self.submit_reconfig(now, who, r, out);
+                    return;
+                }
                 match session_check {
                     Err(e) => self.proposer.propose_error(tree, now, who, e),
                     Ok(()) => {

@@ -1,4 +1,4 @@
-//! The rollover epoch change (a Menagerie extension; docs/adr/0013-rollover-epoch-change.md):
+//! The rollover epoch change (a Menagerie extension; docs/adr/0014-rollover-epoch-change.md):
 //! a serving leader whose zxid counter nears its end moves the ensemble to the next epoch
 //! without an election. It stops proposing (later txns, numbered in the new epoch, wait in
 //! a queue), lets what is outstanding commit, then sends every learner NEWLEADER for the
@@ -39,13 +39,14 @@ pub(super) struct EpochChange {
 impl Leader {
     /// Whether a proposal with `counter` should start a rollover epoch change now: the
     /// setting is on, the counter is within the margin of its end, the leader serves with
-    /// no change under way, and every connected learner can follow one.
+    /// no change or reconfiguration under way, and every connected learner can follow one.
     pub fn wants_epoch_change(&self, counter: u32, config: &EnsembleConfig) -> bool {
         let rollover = config.rollover;
         rollover.epoch_change
             && counter >= Zxid::MAX_COUNTER.saturating_sub(rollover.margin)
             && self.is_serving()
             && self.change.is_none()
+            && self.pending_config.is_none()
             && self.epoch.is_some_and(|e| e < u32::MAX)
             && self.learners.values().all(|h| h.menagerie)
     }

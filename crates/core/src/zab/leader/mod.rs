@@ -9,6 +9,7 @@
 mod broadcast;
 pub mod confirm;
 mod epoch_change;
+mod reconfig;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -153,6 +154,12 @@ pub struct Leader {
     change: Option<epoch_change::EpochChange>,
     /// The latest time an input carried (monotonic ms).
     clock_ms: u64,
+    /// The reconfiguration proposed and not yet committed.
+    pending_config: Option<reconfig::PendingConfig>,
+    /// With reconfig enabled, a configuration of version 0 gets the new epoch's first zxid
+    /// as its version (ZOOKEEPER-1783): NEWLEADER carries it, and it is activated when the
+    /// leader serves.
+    restamped: Option<String>,
     /// Half-tick timer: pings every half tick, liveness every tick.
     half_ticks: u64,
     next_half_tick_ms: u64,
@@ -199,6 +206,8 @@ impl Leader {
             proposal_sizes: ProposalSizes::default(),
             change: None,
             clock_ms: now,
+            pending_config: None,
+            restamped: None,
             half_ticks: 0,
             next_half_tick_ms: now + tick_ms / 2,
             tick_ms,
@@ -396,6 +405,7 @@ impl Leader {
         }
         let epoch = e.candidate;
         self.epoch = Some(epoch);
+        self.restamped = reconfig::restamped_text(config, epoch);
         e.deadline_ms = now + config.init_limit * self.tick_ms;
         tracing::info!(epoch, "new epoch fixed; LEADERINFO to the learners");
         acts.push(Action::PersistEpoch {
@@ -470,7 +480,7 @@ impl Leader {
         }
         // Only a learner that accepted the epoch from this leader just now counts (ACKEPOCH
         // -1, "already accepted", proves nothing: another leader of the same epoch, or a
-        // rollover epoch change, may have given it; docs/adr/0013-rollover-epoch-change.md).
+        // rollover epoch change, may have given it; docs/adr/0014-rollover-epoch-change.md).
         if learner_zxid != Zxid::NONE && learner_epoch != -1 && ctx.config.is_voter(from) {
             e.epoch_acks.insert(from);
         }
@@ -549,10 +559,11 @@ impl Leader {
             }
             SyncPlan::Snap => acts.push(Action::SendSnapshot(to, ctx.last_committed)),
         }
+        let text = self.restamped.as_ref().unwrap_or(&ctx.config.config_text);
         let newleader = QuorumPacket::with_data(
             PacketType::NewLeader,
             Zxid::epoch_start(epoch),
-            ctx.config.config_text.as_bytes().to_vec(),
+            text.as_bytes().to_vec(),
         );
         acts.push(Action::Send(to, newleader));
         // Proposals still waiting for their quorum reach followers after UPTODATE, in order,
@@ -615,6 +626,12 @@ impl Leader {
         self.last_committed = start;
         tracing::info!(epoch, "leader serving");
         acts.push(Action::Serve(epoch));
+        if let Some(text) = self.restamped.take() {
+            acts.push(Action::Activate {
+                text,
+                designated: self.me,
+            });
+        }
         let ready: Vec<ServerId> = self
             .learners
             .iter()

@@ -293,7 +293,7 @@ fn the_sync_is_logged_under_the_updating_epoch_marker() {
     assert!(epoch.is_some() && epoch < cleared, "{acts:?}");
 }
 
-/// The rollover epoch change (ADR 0013): NEWLEADER in broadcast moves the follower to the
+/// The rollover epoch change (ADR 0014): NEWLEADER in broadcast moves the follower to the
 /// next epoch only if it is above the epoch it accepted, and its ack waits until what it
 /// logged is durable, after both epoch files.
 #[test]
