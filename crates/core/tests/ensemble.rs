@@ -398,6 +398,41 @@ fn local_sessions_cost_no_txn_and_upgrade_on_their_first_ephemeral() {
     assert!(all_equal(&c), "{:?}", c.digests());
 }
 
+/// Simulator finding (seed 43): closing a local session was answered at once, ahead of the
+/// connection's write still in flight, and the connection closed, so the write's reply was
+/// lost (a client saw its replies out of order).
+#[test]
+fn closing_a_local_session_answers_after_the_requests_before_it() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| {
+        c.local_sessions = true;
+        c.local_sessions_upgrading = true;
+    });
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let follower = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("follower");
+    let a = c.connect(follower, 1);
+    assert_eq!(c.members[&follower].node.local_session_count(), 1);
+    c.send(follower, a, 1, create("/p", b"x"));
+    c.send(follower, a, 2, exists("/p"));
+    c.send(follower, a, 3, Request::CloseSession);
+    c.settle();
+    let xids: Vec<i32> = c.members[&follower].client_out[&a]
+        .iter()
+        .filter_map(|o| match o {
+            menagerie_core::Output::Reply { header, .. } if header.xid > 0 => Some(header.xid),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(xids, vec![1, 2, 3], "replies in request order");
+    assert_eq!(c.replies(follower, a, 1)[0].0.err, 0);
+    assert!(c.closed(follower, a));
+    assert_eq!(c.members[&follower].node.local_session_count(), 0);
+}
+
 #[test]
 fn without_upgrading_a_local_session_cannot_own_ephemerals_or_move() {
     let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| c.local_sessions = true);

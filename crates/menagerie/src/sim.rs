@@ -1,7 +1,7 @@
 //! `menagerie sim`: runs seeds of the deterministic simulator (`menagerie-sim`) and reports
 //! violations; the last line is `N seeds, M violations`.
 
-use menagerie_sim::{PlantedBug, RunReport, SimOptions};
+use menagerie_sim::{Features, PlantedBug, RunReport, SimOptions};
 
 /// What `menagerie sim` was asked.
 #[derive(clap::Args, Debug)]
@@ -33,6 +33,11 @@ pub struct SimArgs {
     /// Known open issues (listed in docs/testing.md) count as violations too.
     #[arg(long)]
     pub strict: bool,
+    /// Optional core features: `seed` (each seed's own mix, the default), `none`, or a
+    /// comma-separated list of `linearizable`, `hierarchy` (5 voters), `read-only`,
+    /// `local-sessions`, `upgrading`.
+    #[arg(long, default_value = "seed")]
+    pub features: String,
 }
 
 /// Runs the seeds; returns the number of violations.
@@ -55,6 +60,8 @@ pub fn run(args: &SimArgs) -> anyhow::Result<usize> {
         bug,
         faults: !args.no_faults,
         strict: args.strict,
+        features: Features::parse(&args.features)
+            .map_err(|e| anyhow::anyhow!("--features: {e}"))?,
         ..SimOptions::new(args.first)
     };
     let verbose = args.verbose;

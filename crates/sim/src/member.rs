@@ -131,6 +131,7 @@ impl Sim {
     }
 
     fn core_config(&self, sid: ServerId, inc: u64) -> CoreConfig {
+        let features = self.opts.features();
         CoreConfig {
             server_id: sid,
             tick_ms: TICK_MS,
@@ -139,6 +140,9 @@ impl Sim {
             seed: self.opts.seed ^ ((sid.0 as u64) << 40) ^ (inc << 20),
             snap_count: self.plan.snap_count,
             ensemble: Some(self.ensemble.clone()),
+            read_only_mode: features.read_only,
+            local_sessions: features.local_sessions,
+            local_sessions_upgrading: features.local_sessions && features.upgrading,
             ..CoreConfig::default()
         }
     }

@@ -109,16 +109,22 @@ impl fmt::Display for RunReport {
             let c = &self.coverage;
             return write!(
                 f,
-                "seed {}: ok ({} ms simulated, {} events; checked {} txns, {} writes, {} reads, {} syncs, {} watch events, {} expiries; trace {:016x})",
+                "seed {}: ok [{}] ({} ms simulated, {} events; checked {} txns, {} writes, {} reads ({} linearizable, {} read-only), {} syncs, {} watch events, {} expiries, {} refused read-only writes, {} local session ends, {} local-session ephemerals; trace {:016x})",
                 self.opts.seed,
+                self.opts.features().describe(self.opts.voters),
                 self.sim_ms,
                 self.events,
                 c.committed,
                 c.writes,
                 c.reads,
+                c.lin_reads,
+                c.ro_reads,
                 c.syncs,
                 c.events,
                 c.expiries,
+                c.ro_refused,
+                c.local_ends,
+                c.local_ephemerals,
                 self.trace_hash
             )
             .and_then(|()| {
@@ -136,6 +142,11 @@ impl fmt::Display for RunReport {
             v.at % 1000
         )?;
         writeln!(f, "  {}", v.detail)?;
+        writeln!(
+            f,
+            "  features: {}",
+            self.opts.features().describe(self.opts.voters)
+        )?;
         writeln!(f, "  faults: {:?}", self.plan)?;
         writeln!(f, "  history around it:")?;
         for line in &self.context {

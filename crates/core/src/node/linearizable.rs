@@ -120,6 +120,9 @@ impl Node {
         let rest = self.front.take_queue(conn);
         let session = self.front.session_of(conn);
         match req {
+            Request::CloseSession if self.is_local_session(session) => {
+                self.close_local_session(conn, session, xid, out)
+            }
             Request::CloseSession => self.close_session(now, conn, session, xid, out),
             r => {
                 let call = super::requests::Call {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use menagerie_proto::records::{Stat, WatcherEvent};
 use menagerie_proto::response::Response;
+use menagerie_proto::txn::LoggedTxn;
 use menagerie_proto::{ErrorCode, Zxid};
 
 use super::Checker;
@@ -19,6 +20,12 @@ pub struct InvokeCtx {
     pub floor: Zxid,
     /// When it was sent.
     pub at: u64,
+    /// The newest state (resolved zxid) a completed read of a read-write connection had
+    /// shown before this request was sent: with linearizable reads, no later read may show
+    /// an older one.
+    pub read_floor: Zxid,
+    /// Sent on a connection the member answered as read-only.
+    pub read_only: bool,
 }
 
 /// A reply as a client received it.
@@ -38,13 +45,21 @@ pub struct Reply {
     pub err: i32,
     /// Body.
     pub body: Response,
+    /// The connection's handshake was answered read-only.
+    pub read_only: bool,
 }
 
 /// A check waiting for the chain to reach a zxid.
 #[derive(Debug, Clone)]
 enum Deferred {
-    /// A reply (write or read) to compare with the model.
-    Reply { at: u64, op: Op, reply: Reply },
+    /// A reply (write or read) to compare with the model; `floor`: the oldest state a
+    /// linearizable read may show.
+    Reply {
+        at: u64,
+        op: Op,
+        reply: Reply,
+        floor: Option<Zxid>,
+    },
     /// A watch that fired with event `kind` at `zxid`: it must be the first change after it
     /// was set.
     Fired {
@@ -78,14 +93,32 @@ pub struct ClientState {
     watches: BTreeMap<u64, BTreeMap<(String, bool), Zxid>>,
     /// Deferred checks by the zxid they wait for.
     deferred: BTreeMap<Zxid, Vec<Deferred>>,
+    /// The newest state a completed read of a read-write connection showed.
+    max_read: Zxid,
+    /// Writes sent on read-only connections: (session, xid). None may ever be committed.
+    ro_writes: std::collections::BTreeSet<(i64, i32)>,
+    /// Sessions whose client was told they ended (closed or expired), and when.
+    pub ended: BTreeMap<i64, u64>,
 }
 
 impl Checker {
-    /// A request is sent.
-    pub fn invoke(&mut self, _client: usize, _session: i64, _op: &Op) -> InvokeCtx {
+    /// Request `xid` of `session` is sent (`read_only`: on a connection answered
+    /// read-only).
+    pub fn invoke(
+        &mut self,
+        at: u64,
+        (session, xid): (i64, i32),
+        op: &Op,
+        read_only: bool,
+    ) -> InvokeCtx {
+        if read_only && op.is_write() && !matches!(op, Op::CloseSession) {
+            self.clients.ro_writes.insert((session, xid));
+        }
         InvokeCtx {
             floor: self.clients.max_acked,
-            at: 0,
+            at,
+            read_floor: self.clients.max_read,
+            read_only,
         }
     }
 
@@ -128,17 +161,26 @@ impl Checker {
         member: menagerie_proto::ServerId,
     ) {
         self.coverage.expiries += 1;
-        if !self.zab.closes_proposed.contains(&session) {
-            let detail = format!(
-                "c{client} was told by m{member} that session {session:#x} expired, but no leader proposed to close it"
-            );
-            self.fail(
-                at,
-                "ExpiryByLeader",
-                detail,
-                vec![format!("c{client}"), format!("{session:#x}")],
-            );
+        self.clients.ended.insert(session, at);
+        if self.zab.closes_proposed.contains(&session) {
+            return;
         }
+        // A local session (local sessions, or one opened on a read-only member) is known to
+        // its member only: elsewhere it is unknown, hence expired, and no txn closes it.
+        let local = self.features.local_sessions || self.features.read_only;
+        if local && !self.model.session_known(session) {
+            self.coverage.local_ends += 1;
+            return;
+        }
+        let detail = format!(
+            "c{client} was told by m{member} that session {session:#x} expired, but no leader proposed to close it"
+        );
+        self.fail(
+            at,
+            "ExpiryByLeader",
+            detail,
+            vec![format!("c{client}"), format!("{session:#x}")],
+        );
     }
 
     /// A reply to `op`.
@@ -155,23 +197,119 @@ impl Checker {
                 self.fail(at, "SyncSeesAcknowledged", detail, focus);
             }
             Op::Sync => self.coverage.syncs += 1,
+            op if op.is_write() && reply.read_only => self.read_only_write(at, op, reply),
             op if op.is_write() => self.write_replied(at, op, ctx, reply),
             op => {
                 self.set_watch(op, &reply);
+                let answered = reply.err == 0 || reply.err == ErrorCode::NoNode.code();
+                let floor = (self.features.linearizable && answered && !reply.read_only)
+                    .then(|| ctx.floor.max(ctx.read_floor));
+                if answered
+                    && !reply.read_only
+                    && let Some(z) = self.chain.resolve(reply.zxid)
+                {
+                    self.clients.max_read = self.clients.max_read.max(z);
+                }
                 self.defer(
                     reply.zxid,
                     Deferred::Reply {
                         at,
                         op: op.clone(),
                         reply,
+                        floor,
                     },
                 );
             }
         }
     }
 
+    /// A session no leader was asked to create was closed: only a local session may be.
+    fn local_close(&mut self, at: u64, reply: Reply) {
+        if self.features.local_sessions || self.features.read_only {
+            self.coverage.local_ends += 1;
+            return;
+        }
+        let detail = format!(
+            "c{} closed session {:#x} at {}, but no leader proposed to create it",
+            reply.client, reply.session, reply.zxid
+        );
+        self.fail(at, "AckedWriteProposed", detail, vec![format!("c{}", reply.client)]);
+    }
+
+    /// A write answered on a read-only connection: refused with `NotReadOnly` (closing a
+    /// session local to the read-only member ends it).
+    fn read_only_write(&mut self, at: u64, op: &Op, reply: Reply) {
+        if reply.err == ErrorCode::NotReadOnly.code() {
+            self.coverage.ro_refused += 1;
+            return;
+        }
+        if matches!(op, Op::CloseSession) && reply.err == 0 {
+            self.clients.ended.insert(reply.session, at);
+            if self.model.session_known(reply.session) {
+                let detail = format!(
+                    "c{} closed global session {:#x} on a read-only member",
+                    reply.client, reply.session
+                );
+                self.fail(at, "ReadOnlyRefusesWrites", detail, vec![format!("c{}", reply.client)]);
+            }
+            self.coverage.local_ends += 1;
+            return;
+        }
+        if reply.err == 0 {
+            let detail = format!(
+                "c{} {} was acknowledged at {} on a read-only connection",
+                reply.client,
+                op.describe(),
+                reply.zxid
+            );
+            self.fail(at, "ReadOnlyRefusesWrites", detail, vec![format!("c{}", reply.client)]);
+        }
+    }
+
+    /// A txn was committed: it must not be a write sent on a read-only connection.
+    pub(super) fn check_not_read_only_write(&mut self, at: u64, txn: &LoggedTxn) {
+        let key = (txn.header.client_id.0, txn.header.cxid);
+        if self.clients.ro_writes.contains(&key) {
+            let detail = format!(
+                "{} committed at {}: a write sent on a read-only connection",
+                super::zab::describe_txn(txn),
+                txn.zxid()
+            );
+            self.fail(at, "ReadOnlyWriteApplied", detail, vec![format!("{}", txn.zxid())]);
+        }
+    }
+
+    /// At the end: the sessions clients were told ended own no ephemeral.
+    pub(super) fn check_ended_sessions(&mut self, at: u64) {
+        let ended: Vec<(i64, u64)> = self.clients.ended.iter().map(|(s, t)| (*s, *t)).collect();
+        for (session, told) in ended {
+            let left = self.model.ephemerals_of(session);
+            if !left.is_empty() {
+                let detail = format!(
+                    "session {session:#x} ended (its client was told at {}.{:03}s), yet at the end it still owns {left:?}",
+                    told / 1000,
+                    told % 1000
+                );
+                return self.fail(at, "EphemeralOutlivesSession", detail, left);
+            }
+        }
+    }
+
     fn write_replied(&mut self, at: u64, op: &Op, ctx: &InvokeCtx, reply: Reply) {
         let focus = vec![format!("c{}", reply.client), format!("{}", reply.zxid)];
+        if matches!(op, Op::CloseSession) && reply.err == 0 {
+            self.clients.ended.insert(reply.session, at);
+            if !self.zab.creates_proposed.contains(&reply.session) {
+                // A local session: its member ends it, no txn.
+                return self.local_close(at, reply);
+            }
+        }
+        if self.features.local_sessions
+            && reply.err == 0
+            && matches!(op, Op::Create { mode: Mode::Ephemeral, .. })
+        {
+            self.coverage.local_ephemerals += 1;
+        }
         let z = reply.zxid;
         let txn = self.chain.proposal(z).cloned();
         let ours = txn
@@ -186,6 +324,7 @@ impl Checker {
                         at,
                         op: op.clone(),
                         reply,
+                        floor: None,
                     },
                 );
             }
@@ -214,6 +353,7 @@ impl Checker {
                 at,
                 op: op.clone(),
                 reply,
+                floor: None,
             },
         );
     }
@@ -353,11 +493,33 @@ impl Checker {
 
     fn check_deferred(&mut self, z: Zxid, d: Deferred) {
         match d {
-            Deferred::Reply { at, op, reply } => {
+            Deferred::Reply {
+                at,
+                op,
+                reply,
+                floor,
+            } => {
                 if op.is_write() {
                     self.coverage.writes += 1;
                 } else {
                     self.coverage.reads += 1;
+                }
+                if reply.read_only {
+                    self.coverage.ro_reads += 1;
+                }
+                if let Some(floor) = floor {
+                    self.coverage.lin_reads += 1;
+                    let floor = self.chain.resolve(floor).unwrap_or(floor);
+                    if z < floor {
+                        let detail = format!(
+                            "c{} {} was answered with the state at {} ({z}), older than {floor}, which a write acknowledged or a read answered before this read was sent had shown",
+                            reply.client,
+                            op.describe(),
+                            reply.zxid
+                        );
+                        let focus = vec![format!("c{}", reply.client), format!("{floor}")];
+                        return self.fail(at, "LinearizableRead", detail, focus);
+                    }
                 }
                 if !self.chain.contains(z) {
                     let detail = format!(
@@ -369,6 +531,8 @@ impl Checker {
                     let focus = vec![format!("c{}", reply.client), format!("{}", reply.zxid)];
                     let invariant = if op.is_write() {
                         "Durability"
+                    } else if reply.read_only {
+                        "ReadOnlyReadCommitted"
                     } else {
                         "ReadCommitted"
                     };

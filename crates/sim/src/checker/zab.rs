@@ -27,6 +27,8 @@ pub struct ZabState {
     serving: BTreeSet<ServerId>,
     /// Sessions a leader has proposed to close.
     pub closes_proposed: BTreeSet<i64>,
+    /// Sessions a leader has proposed to create (global sessions; local ones never are).
+    pub creates_proposed: BTreeSet<i64>,
     /// The last state each member was seen serving (to skip repeats).
     last_seen: BTreeMap<ServerId, (Zxid, u64)>,
 }
@@ -55,8 +57,14 @@ impl Checker {
                         );
                         self.fail(at, "Integrity", detail, vec![format!("{}", txn.zxid())]);
                     }
-                    if matches!(txn.body, TxnBody::CloseSession(_)) {
-                        self.zab.closes_proposed.insert(txn.session().0);
+                    match txn.body {
+                        TxnBody::CloseSession(_) => {
+                            self.zab.closes_proposed.insert(txn.session().0);
+                        }
+                        TxnBody::CreateSession(_) => {
+                            self.zab.creates_proposed.insert(txn.session().0);
+                        }
+                        _ => {}
                     }
                 }
                 Output::PersistEpoch { current, .. } => {
@@ -247,11 +255,21 @@ impl Checker {
         let Some(z) = resolved.filter(|z| *z > self.chain.tip()) else {
             return;
         };
-        let holders = durable.values().filter(|d| **d >= z).count();
-        if holders <= self.voters / 2 {
+        let holders: Vec<ServerId> = durable
+            .iter()
+            .filter(|(_, d)| **d >= z)
+            .map(|(s, _)| *s)
+            .collect();
+        // A quorum as the ensemble defines it: a majority of voters, or with hierarchical
+        // quorums a majority of groups each with a majority of its weight.
+        if !self.ensemble.is_quorum(&holders) {
             let detail = format!(
-                "m{sid} serves {z}, but only {holders} of {} voters hold it durably: {durable:?}",
-                self.voters
+                "m{sid} serves {z}, but only {holders:?} of the voters hold it durably, no quorum{}: {durable:?}",
+                if self.ensemble.hierarchy.is_some() {
+                    " of groups"
+                } else {
+                    ""
+                }
             );
             // A new leader's head is committed by the NEWLEADER quorum (finding 4: the
             // leader counted itself before its own log was durable).

@@ -195,12 +195,13 @@ impl Op {
     }
 }
 
-/// Draws the next op of client `client`; `tag` makes written data unique; `version_of`
-/// gives the last version the client saw of a key, for conditional writes.
+/// Draws the next op of client `client`; `tag` makes written data unique; without
+/// `ephemerals` the client creates persistent nodes where it would create ephemerals;
+/// `version_of` gives the last version the client saw of a key, for conditional writes.
 pub fn draw(
     rng: &mut ChaCha8Rng,
-    client: usize,
-    tag: u64,
+    (client, tag): (usize, u64),
+    ephemerals: bool,
     version_of: impl Fn(&str) -> Option<i32>,
 ) -> Op {
     let data = format!("c{client}.{tag}").into_bytes();
@@ -227,7 +228,11 @@ pub fn draw(
         16..=21 => Op::Create {
             path: format!("/e/c{client}-{}", rng.random_range(0..3u32)),
             data,
-            mode: Mode::Ephemeral,
+            mode: if ephemerals {
+                Mode::Ephemeral
+            } else {
+                Mode::Persistent
+            },
         },
         22..=35 => {
             let version = cond(rng, &k);
