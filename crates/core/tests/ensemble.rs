@@ -308,6 +308,13 @@ fn a_member_cut_off_serves_read_only_clients_until_it_rejoins() {
     assert!(c.connected(lone, resumed), "a session the member knows");
     let unknown = c.connect_with(lone, 14, global + 99, Some(true));
     assert!(!c.connected(lone, unknown));
+    // ... closed without an answer: it may be alive on the quorum's side, which this
+    // member cannot ask, so it must not be told it expired (simulator finding, seed 393).
+    assert!(c.closed(lone, unknown));
+    assert!(
+        c.connect_response(lone, unknown).is_none(),
+        "not told its session expired"
+    );
     // The majority side kept serving writes (a new session: the first one had no pings
     // for longer than its timeout); healing ends read-only mode.
     let b = c.connect(leader, 2);
@@ -321,6 +328,38 @@ fn a_member_cut_off_serves_read_only_clients_until_it_rejoins() {
     );
     assert!(c.members[&lone].node.is_serving());
     assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+/// Simulator finding (seeds 11, 93): a leader cut off with a proposal outstanding applies
+/// it when it steps down (ZooKeeper's fast-forward); the next leader may truncate it, so
+/// the member must not show it to read-only clients.
+#[test]
+fn a_member_whose_state_may_not_be_committed_serves_no_read_only_clients() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| c.read_only_mode = true);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let a = c.connect(leader, 1);
+    assert_eq!(c.request(leader, a, 1, create("/seen", b"v1"))[0].0.err, 0);
+    let committed = c.members[&leader].node.last_processed_zxid();
+    isolate(&mut c, leader, true);
+    // Proposed, never acknowledged by anyone.
+    c.send(leader, a, 2, create("/maybe", b"x"));
+    c.run(5_000);
+    assert!(
+        c.members[&leader].node.last_processed_zxid() > committed,
+        "the step-down applied the outstanding proposal"
+    );
+    assert!(!c.members[&leader].node.serves_read_only());
+    let ro = c.connect_with(leader, 10, 0, Some(true));
+    assert!(c.closed(leader, ro), "no read-only service from that state");
+    // Once synced in a role again, a later cut-off serves read-only clients.
+    isolate(&mut c, leader, false);
+    c.run(3_000);
+    let lone = leader;
+    assert!(c.members[&lone].node.is_serving());
+    isolate(&mut c, lone, true);
+    c.run(5_000);
+    assert!(c.members[&lone].node.serves_read_only());
 }
 
 #[test]

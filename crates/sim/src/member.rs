@@ -72,6 +72,9 @@ pub struct Member {
     /// What it had handed to its log when NEWLEADER arrived: all of it must be durable
     /// before it acknowledges NEWLEADER.
     pub newleader_logged: Option<Zxid>,
+    /// It served in a role since it last started (its tree then came from a leader, not
+    /// only from its own log, which may end with txns that never commit).
+    pub served_since_start: bool,
 }
 
 impl Member {
@@ -101,6 +104,7 @@ impl Member {
             snap_synced: false,
             durable: Zxid::ZERO,
             newleader_logged: None,
+            served_since_start: false,
         }
     }
 
@@ -171,6 +175,7 @@ impl Sim {
                 m.fsync_busy = false;
                 m.listening = false;
                 m.timer_at = None;
+                m.served_since_start = false;
                 let text = format!("started: zxid {zxid}, {replayed} txns replayed");
                 self.history.record(self.now, format!("m{sid}"), text);
                 if let Ok(epochs) = epochs {
@@ -296,6 +301,9 @@ impl Sim {
         self.checker
             .outputs(self.now, sid, state, before, out, &durable);
         self.checker.observe(self.now, &obs, &durable);
+        if obs.serving {
+            self.members.get_mut(&sid).expect("member").served_since_start = true;
+        }
         if changed {
             self.members.get_mut(&sid).expect("member").last_role = Some((state, obs.serving));
             let serving = if obs.serving { ", serving" } else { "" };

@@ -64,7 +64,10 @@ pub struct Observation {
 /// the invariant and where it is described (docs/simulation.md, "Findings"). Empty: every
 /// finding so far is fixed; an issue found and not yet fixed is parked here (reported with
 /// `Checker::known_issue`) so that CI stays useful meanwhile.
-pub const KNOWN_ISSUES: [(&str, &str); 0] = [];
+pub const KNOWN_ISSUES: [(&str, &str); 1] = [(
+    "ReadOnlyAfterRestart",
+    "a member restarted while cut off serves read-only clients its own log, whose last txns may never commit (docs/simulation.md, Known limits)",
+)];
 
 /// What the checker checked in a run (so that a passing run is known not to be vacuous).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -443,6 +443,13 @@ impl Sim {
             err: header.err,
             body,
             read_only: self.clients[c].conn.as_ref().is_some_and(|k| k.read_only),
+            from_own_log: self.clients[c].conn.as_ref().is_some_and(|k| {
+                k.read_only
+                    && self
+                        .members
+                        .get(&k.member)
+                        .is_some_and(|m| !m.served_since_start)
+            }),
         };
         self.checker.reply(now, &p.op, &p.ctx, reply);
     }
