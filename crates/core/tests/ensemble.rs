@@ -472,6 +472,54 @@ fn closing_a_local_session_answers_after_the_requests_before_it() {
     assert_eq!(c.members[&follower].node.local_session_count(), 0);
 }
 
+/// Simulator finding (seed 467, 5 voters + observer): with local sessions on, an ephemeral
+/// create that reached the leader after its session's close had committed passed as another
+/// member's local session, and created a node owned by a closed session, for ever.
+#[test]
+fn an_ephemeral_create_of_a_closed_session_fails_with_local_sessions_on() {
+    use menagerie_proto::quorum::packet::ForwardedRequest;
+    use menagerie_proto::quorum::{PacketType, QuorumPacket};
+    use menagerie_proto::{OpCode, SessionId, Zxid};
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| {
+        c.local_sessions = true;
+        c.local_sessions_upgrading = true;
+    });
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let follower = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("follower");
+    let a = c.connect(follower, 1);
+    assert_eq!(c.request(follower, a, 1, ephemeral("/e1"))[0].0.err, 0);
+    let session = c.session_of(follower, a).expect("session");
+    assert_eq!(c.request(follower, a, 2, Request::CloseSession)[0].0.err, 0);
+    // The follower's forward of a create its client sent before the close was answered,
+    // arriving after the close committed.
+    let mut body = Vec::new();
+    ephemeral("/late").write_body(&mut body);
+    let request = ForwardedRequest {
+        session: SessionId(session),
+        cxid: 3,
+        op: OpCode::Create.code(),
+        body,
+    };
+    let packet = QuorumPacket::with_data(PacketType::Request, Zxid::NONE, request.to_bytes());
+    c.deliver(
+        leader,
+        menagerie_core::Input::Peer {
+            from: follower,
+            packet,
+        },
+    );
+    c.settle();
+    let b = c.connect(leader, 5);
+    let late = c.request(leader, b, 1, exists("/late"));
+    assert_eq!(late[0].0.err, ErrorCode::NoNode.code(), "no orphan ephemeral");
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
 #[test]
 fn without_upgrading_a_local_session_cannot_own_ephemerals_or_move() {
     let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| c.local_sessions = true);

@@ -16,6 +16,7 @@ use menagerie_proto::{OpCode, ServerId, SessionId, Zxid};
 
 use super::Node;
 use super::ensemble::Role;
+use super::local_sessions::creates_ephemeral;
 use super::requests::Call;
 use crate::input::{BadRequest, ConnId, Now};
 use crate::output::Output;
@@ -141,8 +142,9 @@ impl Node {
             return;
         }
         let owner = self.config.server_id;
-        let check =
-            matches!(self.role, Role::Leading(_)).then(|| self.check_session(session, owner));
+        let ephemeral = req.as_ref().is_ok_and(creates_ephemeral);
+        let check = matches!(self.role, Role::Leading(_))
+            .then(|| self.check_session(session, owner, ephemeral));
         let who = Requester {
             session,
             cxid: xid,
@@ -292,9 +294,17 @@ impl Node {
             cxid: fr.cxid,
             ids: &ids,
         };
+        let decoded = || {
+            OpCode::from_code(fr.op)
+                .ok_or(BadRequest::UnknownOp)
+                .and_then(|op| decode_forwarded(op, &fr.body))
+        };
         let session_check = match OpCode::from_code(fr.op) {
             Some(OpCode::CreateSession | OpCode::CloseSession | OpCode::Sync) => Ok(()),
-            _ => self.check_session(fr.session, from),
+            _ => {
+                let ephemeral = decoded().is_ok_and(|r| creates_ephemeral(&r));
+                self.check_session(fr.session, from, ephemeral)
+            }
         };
         let tree = self.replica.tree();
         let txn = match OpCode::from_code(fr.op) {
@@ -319,10 +329,8 @@ impl Node {
                 self.exec(now, acts, out);
                 return;
             }
-            op => {
-                let req = op
-                    .ok_or(BadRequest::UnknownOp)
-                    .and_then(|op| decode_forwarded(op, &fr.body));
+            _ => {
+                let req = decoded();
                 match session_check {
                     Err(e) => self.proposer.propose_error(tree, now, who, e),
                     Ok(()) => {
