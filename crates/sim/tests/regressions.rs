@@ -110,3 +110,35 @@ fn a_tree_from_an_unfinished_snap_sync_is_written_before_it_counts() {
     // the `updatingEpoch` marker, or the member cannot start (CurrentEpochBehindLog).
     passes(10747, 3, 0);
 }
+
+/// Finding 14: closing a local session was answered at once, ahead of the connection's
+/// write in flight, whose reply was then lost (ClientFifo; local sessions on).
+#[test]
+fn closing_a_local_session_answers_in_order() {
+    passes(43, 3, 0);
+}
+
+/// Finding 15: a leader cut off with proposals outstanding fast-forwarded its tree over
+/// them and served read-only clients a state the next leader truncated
+/// (ReadOnlyReadCommitted; read-only mode on).
+#[test]
+fn read_only_service_never_shows_fast_forwarded_proposals() {
+    passes(11, 3, 0);
+    passes(93, 3, 0);
+}
+
+/// Finding 16: a read-only member told a client whose global session it did not know (it
+/// lagged) that the session had expired (ExpiryByLeader; read-only mode on).
+#[test]
+fn a_read_only_member_never_expires_a_session_it_does_not_know() {
+    passes(393, 3, 0);
+    passes(141, 3, 0);
+}
+
+/// Finding 17: with local sessions on, an ephemeral create that reached the leader after
+/// its session's close committed created an ephemeral owned by a closed session
+/// (TxnSemantics).
+#[test]
+fn no_ephemeral_for_a_closed_session_with_local_sessions() {
+    passes(467, 5, 1);
+}
