@@ -90,8 +90,10 @@ enum Deferred {
 pub struct ClientState {
     /// The highest zxid of a write acknowledged so far.
     pub max_acked: Zxid,
-    /// The highest zxid each session has seen.
+    /// The highest zxid each session has seen in a reply or a ping.
     session_max: BTreeMap<i64, Zxid>,
+    /// The highest zxid of a watch event on each connection.
+    event_max: BTreeMap<u64, Zxid>,
     /// Watches set on each connection: (path, child watch) -> zxid set at.
     watches: BTreeMap<u64, BTreeMap<(String, bool), Zxid>>,
     /// Deferred checks by the zxid they wait for.
@@ -125,7 +127,7 @@ impl Checker {
         }
     }
 
-    /// A session saw `zxid` (a reply, a ping, an event).
+    /// A session saw `zxid` (a reply, a ping).
     pub fn seen_zxid(&mut self, at: u64, client: usize, session: i64, zxid: Zxid, what: &str) {
         if session == 0 || zxid.0 < 0 {
             return;
@@ -153,6 +155,26 @@ impl Checker {
     /// A client's connection closed: its watches are gone.
     pub fn conn_closed(&mut self, link: u64) {
         self.clients.watches.remove(&link);
+        self.clients.event_max.remove(&link);
+    }
+
+    /// A watch event at `zxid` on `link`: never older than what the session saw, and no
+    /// later reply on that connection is older. It does not count as seen across a
+    /// reconnection: ZooKeeper's Java client does not report a notification's zxid as
+    /// `lastZxidSeen`, so no member can hold a session to it (seeds 613, 1863).
+    fn event_zxid(&mut self, at: u64, (client, session, link): (usize, i64, u64), zxid: Zxid) {
+        if session == 0 || zxid.0 < 0 {
+            return;
+        }
+        let max = self.clients.session_max.get(&session).copied();
+        if let Some(max) = max.filter(|m| zxid < *m) {
+            let detail = format!(
+                "c{client} (session {session:#x}) saw zxid {zxid} in a watch event after having seen {max}"
+            );
+            return self.fail(at, "SessionZxidMonotonic", detail, vec![format!("c{client}")]);
+        }
+        let e = self.clients.event_max.entry(link).or_insert(zxid);
+        *e = (*e).max(zxid);
     }
 
     /// A client was told its session expired.
@@ -190,6 +212,16 @@ impl Checker {
     pub fn reply(&mut self, at: u64, op: &Op, ctx: &InvokeCtx, reply: Reply) {
         let focus = vec![format!("c{}", reply.client)];
         self.seen_zxid(at, reply.client, reply.session, reply.zxid, "reply");
+        if let Some(e) = self.clients.event_max.get(&reply.link).copied()
+            && reply.zxid < e
+            && reply.zxid.0 >= 0
+        {
+            let detail = format!(
+                "c{} got a reply at {} after a watch event at {e} on the same connection",
+                reply.client, reply.zxid
+            );
+            return self.fail(at, "SessionZxidMonotonic", detail, focus);
+        }
         self.pending_watches(at, &reply);
         match op {
             Op::Sync if reply.err == 0 && reply.zxid < ctx.floor => {
@@ -374,7 +406,7 @@ impl Checker {
         if zxid.0 < 0 {
             return;
         }
-        self.seen_zxid(at, client, session, zxid, "watch event");
+        self.event_zxid(at, (client, session, link), zxid);
         let kinds: &[bool] = match e.event_type {
             1 | 3 => &[false],
             2 => &[false, true],
