@@ -319,3 +319,49 @@ pub fn describe_txn(t: &menagerie_proto::txn::LoggedTxn) -> String {
         t.header.cxid
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimOptions;
+
+    fn checker(voters: usize, hierarchical: bool) -> Checker {
+        let members = (1..=voters as i64)
+            .map(|s| (ServerId(s), menagerie_core::ensemble::MemberRole::Participant))
+            .collect();
+        let mut ensemble = menagerie_core::ensemble::EnsembleConfig::new(members, String::new());
+        if hierarchical {
+            ensemble.hierarchy = Some(crate::sim::hierarchy(voters));
+        }
+        Checker::new(&ensemble, &SimOptions::new(0))
+    }
+
+    /// Which voters hold `z` durably: the others hold nothing.
+    fn durable(holders: &[i64], voters: i64, z: Zxid) -> BTreeMap<ServerId, Zxid> {
+        (1..=voters)
+            .map(|s| {
+                let d = if holders.contains(&s) { z } else { Zxid::ZERO };
+                (ServerId(s), d)
+            })
+            .collect()
+    }
+
+    fn commit_allowed(c: &mut Checker, holders: &[i64]) -> bool {
+        let z = Zxid::new(1, 1);
+        c.check_quorum_durable(0, ServerId(1), Some(z), &durable(holders, 5, z));
+        c.take_violation().is_none()
+    }
+
+    #[test]
+    fn durability_counts_quorums_as_the_ensemble_defines_them() {
+        // Majorities: three of five.
+        assert!(commit_allowed(&mut checker(5, false), &[2, 3, 4]));
+        assert!(!commit_allowed(&mut checker(5, false), &[1, 5]));
+        // Groups {1, 2}, {3, 4}, {5}, voter 2 of weight 0: two groups with a majority of
+        // their weight each.
+        assert!(commit_allowed(&mut checker(5, true), &[1, 5]));
+        assert!(commit_allowed(&mut checker(5, true), &[3, 4, 5]));
+        assert!(!commit_allowed(&mut checker(5, true), &[2, 3, 4]));
+        assert!(!commit_allowed(&mut checker(5, true), &[2, 3, 5]));
+    }
+}
