@@ -59,7 +59,7 @@ impl Features {
     pub fn for_seed(seed: u64) -> Features {
         Features {
             linearizable: seed % 3 == 1,
-            hierarchy: seed % 2 == 0,
+            hierarchy: seed.is_multiple_of(2),
             read_only: matches!(seed % 5, 1 | 3),
             local_sessions: matches!(seed % 4, 2 | 3),
             upgrading: seed % 8 != 6,

@@ -302,7 +302,10 @@ impl Sim {
             .outputs(self.now, sid, state, before, out, &durable);
         self.checker.observe(self.now, &obs, &durable);
         if obs.serving {
-            self.members.get_mut(&sid).expect("member").served_since_start = true;
+            self.members
+                .get_mut(&sid)
+                .expect("member")
+                .served_since_start = true;
         }
         if changed {
             self.members.get_mut(&sid).expect("member").last_role = Some((state, obs.serving));

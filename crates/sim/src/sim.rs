@@ -287,7 +287,10 @@ fn ensemble_config(opts: &SimOptions) -> EnsembleConfig {
 pub fn hierarchy(voters: usize) -> Hierarchy {
     let sids = (1..=voters as i64).map(ServerId);
     Hierarchy {
-        group_of: sids.clone().map(|s| (s, (s.0 as u64 + 1) / 2)).collect(),
+        group_of: sids
+            .clone()
+            .map(|s| (s, (s.0 as u64).div_ceil(2)))
+            .collect(),
         weights: sids.map(|s| (s, u64::from(s.0 != 2))).collect(),
     }
 }

@@ -171,7 +171,12 @@ impl Checker {
             let detail = format!(
                 "c{client} (session {session:#x}) saw zxid {zxid} in a watch event after having seen {max}"
             );
-            return self.fail(at, "SessionZxidMonotonic", detail, vec![format!("c{client}")]);
+            return self.fail(
+                at,
+                "SessionZxidMonotonic",
+                detail,
+                vec![format!("c{client}")],
+            );
         }
         let e = self.clients.event_max.entry(link).or_insert(zxid);
         *e = (*e).max(zxid);
@@ -268,7 +273,12 @@ impl Checker {
             "c{} closed session {:#x} at {}, but no leader proposed to create it",
             reply.client, reply.session, reply.zxid
         );
-        self.fail(at, "AckedWriteProposed", detail, vec![format!("c{}", reply.client)]);
+        self.fail(
+            at,
+            "AckedWriteProposed",
+            detail,
+            vec![format!("c{}", reply.client)],
+        );
     }
 
     /// A write answered on a read-only connection: refused with `NotReadOnly` (closing a
@@ -285,7 +295,12 @@ impl Checker {
                     "c{} closed global session {:#x} on a read-only member",
                     reply.client, reply.session
                 );
-                self.fail(at, "ReadOnlyRefusesWrites", detail, vec![format!("c{}", reply.client)]);
+                self.fail(
+                    at,
+                    "ReadOnlyRefusesWrites",
+                    detail,
+                    vec![format!("c{}", reply.client)],
+                );
             }
             self.coverage.local_ends += 1;
             return;
@@ -297,7 +312,12 @@ impl Checker {
                 op.describe(),
                 reply.zxid
             );
-            self.fail(at, "ReadOnlyRefusesWrites", detail, vec![format!("c{}", reply.client)]);
+            self.fail(
+                at,
+                "ReadOnlyRefusesWrites",
+                detail,
+                vec![format!("c{}", reply.client)],
+            );
         }
     }
 
@@ -310,7 +330,12 @@ impl Checker {
                 super::zab::describe_txn(txn),
                 txn.zxid()
             );
-            self.fail(at, "ReadOnlyWriteApplied", detail, vec![format!("{}", txn.zxid())]);
+            self.fail(
+                at,
+                "ReadOnlyWriteApplied",
+                detail,
+                vec![format!("{}", txn.zxid())],
+            );
         }
     }
 
@@ -341,7 +366,13 @@ impl Checker {
         }
         if self.features.local_sessions
             && reply.err == 0
-            && matches!(op, Op::Create { mode: Mode::Ephemeral, .. })
+            && matches!(
+                op,
+                Op::Create {
+                    mode: Mode::Ephemeral,
+                    ..
+                }
+            )
         {
             self.coverage.local_ephemerals += 1;
         }

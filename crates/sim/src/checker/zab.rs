@@ -327,7 +327,12 @@ mod tests {
 
     fn checker(voters: usize, hierarchical: bool) -> Checker {
         let members = (1..=voters as i64)
-            .map(|s| (ServerId(s), menagerie_core::ensemble::MemberRole::Participant))
+            .map(|s| {
+                (
+                    ServerId(s),
+                    menagerie_core::ensemble::MemberRole::Participant,
+                )
+            })
             .collect();
         let mut ensemble = menagerie_core::ensemble::EnsembleConfig::new(members, String::new());
         if hierarchical {
