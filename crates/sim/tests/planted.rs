@@ -91,7 +91,8 @@ fn every_planted_mistake_has_a_test() {
             "serve-before-uptodate",
             "no-quorum-wait",
             "local-expiry",
-            "epoch-not-durable"
+            "epoch-not-durable",
+            "skip-read-round"
         ]
     );
 }
