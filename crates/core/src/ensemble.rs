@@ -51,6 +51,13 @@ pub struct EnsembleConfig {
     /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round and
     /// the leader answers learners' syncs only after one (a Menagerie extension).
     pub linearizable_reads: bool,
+    /// `menagerie.linearizableSync`: `sync` waits for a leadership confirmation round, so a
+    /// session's `sync` followed by a read is linearizable (the opt-in for one session's
+    /// reads, a Menagerie extension; ZooKeeper's sync+read is not).
+    pub linearizable_sync: bool,
+    /// `reconfigEnabled`: the configuration may change at run time (the reconfig
+    /// operation, newer configurations adopted from peers; spec 09 §10).
+    pub reconfig_enabled: bool,
 }
 
 /// Hierarchical quorums (ZooKeeper's `QuorumHierarchical`): voters in disjoint groups, each
@@ -118,6 +125,8 @@ impl EnsembleConfig {
             planted_bug: PlantedBug::None,
             hierarchy: None,
             linearizable_reads: false,
+            linearizable_sync: false,
+            reconfig_enabled: false,
         }
     }
 

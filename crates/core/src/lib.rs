@@ -30,6 +30,7 @@ pub mod acl;
 pub mod apply;
 pub mod auth;
 pub mod config;
+pub mod config_text;
 pub mod digest_log;
 pub mod ensemble;
 pub mod front;

@@ -97,6 +97,14 @@ pub enum Output {
     },
     /// Listen on the quorum port (a leader, from the moment it decides to lead) or stop.
     ListenQuorum(bool),
+    /// A new configuration is active (dynamic reconfiguration): the shell learns the
+    /// members' addresses from it and writes the dynamic configuration file.
+    ConfigActivated {
+        /// The configuration text.
+        text: String,
+        /// Its version.
+        version: i64,
+    },
     /// Write the epoch files (`acceptedEpoch`, `currentEpoch`) durably before any later
     /// output is carried out.
     PersistEpoch {

@@ -102,6 +102,18 @@ impl Proposer {
         self.seal(tree, now, who, body)
     }
 
+    /// The txn of a body prepped outside [`Prep`](crate::prep) (a reconfiguration, which
+    /// needs the ensemble's state): sealed with the next zxid.
+    pub fn propose_body(
+        &mut self,
+        tree: &DataTree,
+        now: Now,
+        who: Requester<'_>,
+        body: TxnBody,
+    ) -> LoggedTxn {
+        self.seal(tree, now, who, body)
+    }
+
     /// An error txn for a write refused before prep (an expired or moved session): it still
     /// consumes a zxid and carries the request's session and xid.
     pub fn propose_error(

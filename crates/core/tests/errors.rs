@@ -280,9 +280,9 @@ fn failed_writes_consume_a_zxid_and_are_logged() {
             A,
             4,
             Request::Reconfig(ReconfigRequest {
-                joining_servers: String::new(),
-                leaving_servers: String::new(),
-                new_members: String::new(),
+                joining_servers: None,
+                leaving_servers: None,
+                new_members: None,
                 cur_config_id: -1,
             })
         ),

@@ -225,3 +225,64 @@ fn writes_behind_linearizable_reads_keep_the_session_order() {
         }
     }
 }
+
+fn linearizable_sync(c: &mut menagerie_core::config::CoreConfig) {
+    if let Some(e) = c.ensemble.as_mut() {
+        e.linearizable_sync = true;
+    }
+}
+
+/// A leader cut off from its quorum an instant before a client's `sync` reaches it.
+/// Returns whether the sync was answered while the leader could not know it still led.
+fn sync_on_a_leader_just_cut_off(c: &mut Cluster) -> bool {
+    c.run(3_000);
+    let leader = c.leader().expect("a leader");
+    let client = c.connect(leader, 1);
+    c.run(200);
+    for s in c.members.keys().copied().collect::<Vec<_>>() {
+        if s != leader {
+            c.partition(leader, s, true);
+        }
+    }
+    c.send(
+        leader,
+        client,
+        1,
+        Request::Sync(menagerie_proto::records::PathRequest { path: "/".into() }),
+    );
+    c.run(5_000);
+    let answered = !c.replies(leader, client, 1).is_empty();
+    if !answered {
+        assert!(
+            c.closed(leader, client),
+            "an unanswered sync's client is disconnected"
+        );
+    }
+    answered
+}
+
+#[test]
+fn without_the_setting_a_cut_off_leader_answers_sync() {
+    // ZooKeeper's behaviour: why sync+read is not linearizable (Jepsen).
+    let mut c = Cluster::new(&[1, 2, 3], &[]);
+    assert!(sync_on_a_leader_just_cut_off(&mut c));
+}
+
+#[test]
+fn with_linearizable_sync_a_leader_answers_sync_only_once_a_quorum_confirmed_it() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], linearizable_sync);
+    assert!(!sync_on_a_leader_just_cut_off(&mut c));
+    // Connected, sync (forwarded from a follower too) is answered.
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], linearizable_sync);
+    c.run(3_000);
+    for s in 1..=3 {
+        let conn = c.connect(sid(s), 10 + s as u64);
+        let r = c.request(
+            sid(s),
+            conn,
+            1,
+            Request::Sync(menagerie_proto::records::PathRequest { path: "/".into() }),
+        );
+        assert_eq!(r.first().map(|(h, _)| h.err), Some(0), "member {s}: {r:?}");
+    }
+}

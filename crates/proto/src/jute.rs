@@ -251,6 +251,18 @@ impl Record for String {
     }
 }
 
+/// A Jute `ustring` that may be null (`None`), distinct from an empty string (ZooKeeper's
+/// reconfig tells an incremental request from a non-incremental one by which are null).
+impl Record for Option<String> {
+    fn write(&self, w: &mut Vec<u8>) {
+        w.put_buffer(self.as_deref().map(str::as_bytes))
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(r.read_buffer()?
+            .map(|b| String::from_utf8_lossy(b).into_owned()))
+    }
+}
+
 /// A Jute `buffer`: `None` is null, distinct from an empty buffer.
 impl Record for Option<Vec<u8>> {
     fn write(&self, w: &mut Vec<u8>) {

@@ -324,6 +324,31 @@ async fn linearizable_reads_on_every_member_see_the_write_acknowledged_before() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_linearizable_sync_sync_then_read_sees_the_write_acknowledged_before() {
+    // The per-session opt-in: reads stay local and cheap; a session that syncs first reads
+    // at least every write acknowledged before its sync (the leader confirms it still leads
+    // before answering).
+    let mut e = Ensemble::new("menagerie.linearizableSync=true\n");
+    e.start_all().await;
+    e.formed().await;
+    let writer = client(e.addr(0)).await;
+    create(&writer, "/ls", b"0").await;
+    let readers = [client(e.addr(1)).await, client(e.addr(2)).await];
+    for n in 1..=20 {
+        let value = n.to_string().into_bytes();
+        within(writer.set_data("/ls", &value, None))
+            .await
+            .expect("set_data");
+        for (i, r) in readers.iter().enumerate() {
+            within(r.sync("/ls")).await.expect("sync");
+            let (data, _) = within(r.get_data("/ls")).await.expect("get_data");
+            assert_eq!(data, value, "member {} after write {n}", i + 1);
+        }
+    }
+    e.stop_all().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hierarchical_quorums_serve_with_two_of_three_groups() {
     // Four members in three groups: {3, 4} is a quorum (two of the three groups), which a
     // majority of four would not be (the same test without the group lines fails).

@@ -352,6 +352,8 @@ impl Sim {
             Output::Send { to, packet } => self.send_packet(sid, to, packet),
             Output::SendSnapshot { to, zxid } => self.send_snapshot(sid, to, zxid),
             Output::ConnectToLeader { leader } => self.dial(sid, leader),
+            // The simulator's ensembles keep their membership (reconfig is off).
+            Output::ConfigActivated { .. } => {}
             Output::DropPeer { peer } => self.drop_peer(sid, peer),
             Output::ListenQuorum(on) => {
                 if let Some(m) = self.members.get_mut(&sid) {

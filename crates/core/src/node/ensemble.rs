@@ -143,6 +143,7 @@ impl Node {
         if self.held_out_of_elections() {
             return;
         }
+        self.gossiped_config(now, &n.config, out);
         let Some(zab) = self.zab.as_mut() else {
             return;
         };
@@ -211,7 +212,8 @@ impl Node {
                 Role::Leading(Box::new(leader))
             }
             _ => {
-                let observer = zab.config.members.get(&me) == Some(&MemberRole::Observer);
+                // A member a reconfiguration removed learns as an observer (it votes nowhere).
+                let observer = zab.config.members.get(&me) != Some(&MemberRole::Participant);
                 let start = LearnerStart {
                     me,
                     leader: vote.leader,
@@ -344,6 +346,7 @@ impl Node {
             Action::SyncDone => self.sync_answered(now, out),
             Action::Confirmed(round) => self.round_done(now, round, out),
             Action::Revalidated(session, valid) => self.revalidated(now, session, valid, out),
+            Action::Activate { text, designated } => self.activate(now, &text, designated, out),
         }
     }
 

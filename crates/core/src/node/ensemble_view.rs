@@ -74,6 +74,8 @@ pub struct EnsembleView {
     pub proposal_sizes: Option<ProposalSizes>,
     /// Learners synced as leader since the start: (by DIFF or TRUNC, by SNAP).
     pub syncs_sent: (u64, u64),
+    /// The active configuration's text (changes with dynamic reconfiguration).
+    pub config_text: String,
 }
 
 impl Node {
@@ -95,6 +97,7 @@ impl Node {
             pending_syncs: 0,
             proposal_sizes: None,
             syncs_sent: zab.syncs_sent,
+            config_text: zab.config.config_text.clone(),
         };
         match &self.role {
             Role::Leading(l) => {

@@ -18,6 +18,7 @@ mod linearizable;
 pub mod local_sessions;
 mod owed_snapshot;
 pub mod read_only;
+mod reconfig;
 mod requests;
 mod roles;
 mod storage;
@@ -397,7 +398,17 @@ impl Node {
             return;
         };
         self.answered(now, conn, txn.header.cxid, received_ms, txn.body.op());
-        let (err, body) = requests::write_response(outcome);
+        let (err, body) = match (&txn.body, outcome) {
+            // ZooKeeper answers a reconfig with the new configuration and the node's stat.
+            (TxnBody::Reconfig(r), crate::apply::Outcome::Stat(stat)) => (
+                ErrorCode::Ok,
+                menagerie_proto::response::Response::GetData {
+                    data: r.data.clone(),
+                    stat,
+                },
+            ),
+            (_, outcome) => requests::write_response(outcome),
+        };
         let zxid = self.replica.last_processed_zxid();
         self.front
             .reply(conn, txn.header.cxid, zxid, err, body, out);

@@ -145,6 +145,16 @@ impl Node {
         let ephemeral = req.as_ref().is_ok_and(creates_ephemeral);
         let check = matches!(self.role, Role::Leading(_))
             .then(|| self.check_session(session, owner, ephemeral));
+        if let (Some(Ok(())), Ok(Request::Reconfig(r))) = (&check, &req) {
+            let ids = self.front.ids(conn).to_vec();
+            let who = Requester {
+                session,
+                cxid: xid,
+                ids: &ids,
+            };
+            self.submit_reconfig(now, who, r, out);
+            return;
+        }
         let who = Requester {
             session,
             cxid: xid,
@@ -202,6 +212,15 @@ impl Node {
             Request::Sync(r) => r.path.clone(),
             _ => String::new(),
         };
+        if let (Role::Leading(l), Some(zab)) = (&mut self.role, &self.zab)
+            && zab.config.linearizable_sync
+        {
+            // Answered only after a quorum confirmed this leader after the sync arrived.
+            let mut acts = Actions::new();
+            let round = l.confirm(&zab.config, &mut acts);
+            self.front.push_barrier(conn, round);
+            self.exec(now, acts, out);
+        }
         let until = match &mut self.role {
             Role::Leading(l) => match l.sync_point() {
                 Some(z) => Some(z),
@@ -331,6 +350,10 @@ impl Node {
             }
             _ => {
                 let req = decoded();
+                if let (Ok(()), Ok(Request::Reconfig(r))) = (&session_check, &req) {
+                    self.submit_reconfig(now, who, r, out);
+                    return;
+                }
                 match session_check {
                     Err(e) => self.proposer.propose_error(tree, now, who, e),
                     Ok(()) => {

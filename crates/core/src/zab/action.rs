@@ -52,6 +52,13 @@ pub enum Action {
     Confirmed(u64),
     /// The leader answered a REVALIDATE.
     Revalidated(SessionId, bool),
+    /// Activate a committed configuration; `designated` leads it (spec 09 §10).
+    Activate {
+        /// The configuration text.
+        text: String,
+        /// The leader of the new configuration.
+        designated: ServerId,
+    },
 }
 
 /// Actions collected while handling one input.

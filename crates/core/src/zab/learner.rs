@@ -116,6 +116,8 @@ pub struct Learner {
     sync_timeout_ms: u64,
     /// A mistake planted for the simulator ([`PlantedBug::None`] on real servers).
     planted: PlantedBug,
+    /// The configuration text NEWLEADER carried, offered for activation at UPTODATE.
+    newleader_config: Option<String>,
 }
 
 impl Learner {
@@ -161,6 +163,7 @@ impl Learner {
             timeout_ms: config.init_limit * tick_ms,
             sync_timeout_ms: config.sync_limit * tick_ms,
             planted: config.planted_bug,
+            newleader_config: None,
         }
     }
 
@@ -259,7 +262,13 @@ impl Learner {
             LearnerPhase::Persisting | LearnerPhase::AwaitUpToDate
                 if matches!(
                     kind,
-                    Some(PacketType::Proposal | PacketType::Commit | PacketType::Inform)
+                    Some(
+                        PacketType::Proposal
+                            | PacketType::Commit
+                            | PacketType::Inform
+                            | PacketType::CommitAndActivate
+                            | PacketType::InformAndActivate
+                    )
                 ) =>
             {
                 self.live_before_up_to_date(p, acts)
@@ -388,7 +397,11 @@ impl Learner {
                     self.committed_in_sync(t, acts);
                 }
             }
-            Some(PacketType::NewLeader) => self.new_leader(acts),
+            Some(PacketType::NewLeader) => {
+                let text = String::from_utf8_lossy(p.payload()).into_owned();
+                self.newleader_config = (!text.is_empty()).then_some(text);
+                self.new_leader(acts)
+            }
             Some(PacketType::Ping) => {}
             kind => tracing::debug!(?kind, "packet ignored during sync"),
         }
@@ -450,14 +463,30 @@ impl Learner {
                     self.uncommitted.push_back(t);
                 }
             }
-            Some(PacketType::Commit) => match self.uncommitted.front() {
-                Some(t) if t.zxid() == p.zxid => {
-                    if let Some(t) = self.uncommitted.pop_front() {
-                        self.deferred.push(t);
+            Some(PacketType::Commit | PacketType::CommitAndActivate) => {
+                match self.uncommitted.front() {
+                    Some(t) if t.zxid() == p.zxid => {
+                        if let Some(t) = self.uncommitted.pop_front() {
+                            self.activate_at_up_to_date(&t, p.kind());
+                            self.deferred.push(t);
+                        }
+                    }
+                    _ => {
+                        tracing::warn!(zxid = %p.zxid, "commit before UPTODATE matches no proposal")
                     }
                 }
-                _ => tracing::warn!(zxid = %p.zxid, "commit before UPTODATE matches no proposal"),
-            },
+            }
+            Some(PacketType::InformAndActivate) => {
+                if let Some(t) = p
+                    .payload()
+                    .get(8..)
+                    .and_then(|b| decode_bytes(p.zxid, b, acts))
+                {
+                    self.activate_at_up_to_date(&t, p.kind());
+                    acts.push(Action::Persist(Arc::clone(&t)));
+                    self.deferred.push(t);
+                }
+            }
             Some(PacketType::Inform) => {
                 if let Some(t) = decode(&p, acts) {
                     acts.push(Action::Persist(Arc::clone(&t)));
@@ -521,6 +550,7 @@ impl Learner {
         self.phase = LearnerPhase::Broadcast;
         self.ack_durable(acts);
         acts.push(Action::Serve(self.new_epoch));
+        self.activate_newleader_config(acts);
     }
 
     /// Followers acknowledge each logged proposal once durable, in zxid order.
@@ -549,6 +579,12 @@ impl Learner {
                 }
             }
             Some(PacketType::Commit) if !self.observer => self.commit(p.zxid, acts),
+            Some(PacketType::CommitAndActivate) if !self.observer => {
+                self.commit_and_activate(&p, acts)
+            }
+            Some(PacketType::InformAndActivate) if self.observer => {
+                self.inform_and_activate(&p, acts)
+            }
             Some(PacketType::Inform) if self.observer => {
                 if let Some(t) = decode(&p, acts) {
                     acts.push(Action::Persist(Arc::clone(&t)));
@@ -619,19 +655,25 @@ impl Learner {
 /// The txn a PROPOSAL or INFORM carries; a txn that does not decode ends the role (Java's
 /// learner throws and drops the connection too).
 fn decode(p: &QuorumPacket, acts: &mut Actions) -> Option<Arc<LoggedTxn>> {
-    match LoggedTxn::from_bytes(p.payload()) {
-        Ok(t) if t.zxid() == p.zxid => Some(Arc::new(t)),
+    decode_bytes(p.zxid, p.payload(), acts)
+}
+
+/// The txn in `bytes`, which a packet for `zxid` carried.
+fn decode_bytes(zxid: Zxid, bytes: &[u8], acts: &mut Actions) -> Option<Arc<LoggedTxn>> {
+    match LoggedTxn::from_bytes(bytes) {
+        Ok(t) if t.zxid() == zxid => Some(Arc::new(t)),
         Ok(t) => {
-            tracing::warn!(packet = %p.zxid, txn = %t.zxid(), "txn zxid differs from its packet's");
+            tracing::warn!(packet = %zxid, txn = %t.zxid(), "txn zxid differs from its packet's");
             Some(Arc::new(t))
         }
         Err(e) => {
-            tracing::error!(error = %e, zxid = %p.zxid, "undecodable txn from the leader");
+            tracing::error!(error = %e, zxid = %zxid, "undecodable txn from the leader");
             acts.push(Action::StepDown("undecodable txn from the leader"));
             None
         }
     }
 }
 
+mod activate;
 #[cfg(test)]
 mod tests;

@@ -257,6 +257,8 @@ impl Cluster {
             // Restarts here keep the epochs as they were; the startup check that reads the
             // marker is the host's (`restore_epochs`, tested in crates/host).
             Output::UpdatingEpoch(_) => {}
+            // Addresses and files are the shell's: nothing to do in memory.
+            Output::ConfigActivated { .. } => {}
             Output::TakeSnapshot(_) => match self.members.get_mut(&from) {
                 Some(m) if m.hold_snapshots => m.held_snapshots += 1,
                 _ => self.deliver(from, Input::SnapshotEnded(SnapshotEnd::Written)),

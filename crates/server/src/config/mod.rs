@@ -6,6 +6,7 @@ pub use crate::tls::AdminTls;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub mod dynamic_file;
 pub mod error;
 pub mod jvm_flags;
 mod parse;
@@ -211,6 +212,19 @@ impl ServerConfig {
             !from_flags
         });
         config.initial_config = text;
+        if let Some(q) = config.quorum.as_mut() {
+            q.config_file = Some(path.to_owned());
+            let listed_here = parse_properties(&config.initial_config)
+                .keys()
+                .any(|k| k.starts_with("server."));
+            if q.reconfig_enabled && listed_here {
+                // As ZooKeeper: the original is kept before the membership moves out of it.
+                match dynamic_file::backup(path) {
+                    Ok(bak) => tracing::info!(file = %bak.display(), "configuration backed up"),
+                    Err(e) => tracing::warn!(error = %e, "cannot back up the configuration file"),
+                }
+            }
+        }
         Ok(config)
     }
 

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
+use menagerie_core::config_text::{ConfigText, ServerSpec};
 use menagerie_core::ensemble::{EnsembleConfig, Hierarchy, MemberRole};
 use menagerie_proto::ServerId;
 
@@ -63,6 +64,16 @@ pub struct QuorumConfig {
     pub security: super::quorum_security::QuorumSecurity,
     /// `menagerie.linearizableReads`: reads wait for a leadership confirmation round.
     pub linearizable_reads: bool,
+    /// `menagerie.linearizableSync`: `sync` waits for a leadership confirmation round.
+    pub linearizable_sync: bool,
+    /// `reconfigEnabled`: dynamic reconfiguration.
+    pub reconfig_enabled: bool,
+    /// The configuration's version (`version=` of the dynamic configuration file; 0 when
+    /// the servers are listed in zoo.cfg).
+    pub version: i64,
+    /// The zoo.cfg this configuration came from (rewritten, as ZooKeeper does, when a
+    /// reconfiguration activates a new membership).
+    pub config_file: Option<PathBuf>,
 }
 
 impl QuorumConfig {
@@ -73,7 +84,7 @@ impl QuorumConfig {
 
     /// The configuration text every member sends in FLE notifications and NEWLEADER and
     /// stores in `/zookeeper/config` (spec 09 §1.5): one `server.N=` line per member in sid
-    /// order, then `version=0` without a newline.
+    /// order, then `version=<hex>` without a newline.
     pub fn config_text(&self) -> String {
         let mut s = String::new();
         for (sid, m) in &self.members {
@@ -91,7 +102,7 @@ impl QuorumConfig {
                 s.push_str(&format!("weight.{sid}={w}\n"));
             }
         }
-        s.push_str("version=0");
+        s.push_str(&format!("version={:x}", self.version));
         s
     }
 
@@ -108,6 +119,9 @@ impl QuorumConfig {
         e.observer_sync_enabled = self.observer_sync_enabled;
         e.hierarchy = self.hierarchy.clone();
         e.linearizable_reads = self.linearizable_reads;
+        e.linearizable_sync = self.linearizable_sync;
+        e.reconfig_enabled = self.reconfig_enabled;
+        e.config_version = self.version;
         e
     }
 }
@@ -131,6 +145,10 @@ pub(super) struct QuorumKeys {
     commit_log_bytes: Option<usize>,
     sync_enabled: Option<bool>,
     linearizable_reads: bool,
+    linearizable_sync: bool,
+    reconfig_enabled: bool,
+    /// `version=` of the dynamic configuration file.
+    version: i64,
     dynamic_file: Option<PathBuf>,
     /// `group.G` values by gid, with the key as written.
     groups: BTreeMap<u64, (String, String)>,
@@ -182,19 +200,13 @@ impl QuorumKeys {
                 self.sync_enabled = Some(boolean(key, value)?)
             }
             "menagerie.linearizableReads" => self.linearizable_reads = boolean(key, value)?,
+            "menagerie.linearizableSync" => self.linearizable_sync = boolean(key, value)?,
             "dynamicConfigFile" => self.dynamic_file = Some(PathBuf::from(value)),
             "electionAlg" if value.trim() != "3" => {
                 return Err(invalid(key, value, "only 3 (fast leader election) exists"));
             }
             "electionAlg" => {}
-            "reconfigEnabled" if boolean(key, value)? => {
-                return Err(invalid(
-                    key,
-                    value,
-                    "dynamic reconfiguration is not supported yet; remove the key or set it to false",
-                ));
-            }
-            "reconfigEnabled" => {}
+            "reconfigEnabled" => self.reconfig_enabled = boolean(key, value)?,
             _ => return Ok(false),
         }
         Ok(true)
@@ -328,6 +340,10 @@ impl QuorumKeys {
             hierarchy,
             security: Default::default(),
             linearizable_reads: self.linearizable_reads,
+            linearizable_sync: self.linearizable_sync,
+            reconfig_enabled: self.reconfig_enabled,
+            version: self.version,
+            config_file: None,
         }))
     }
 
@@ -363,10 +379,16 @@ impl QuorumKeys {
             path: path.to_owned(),
             source,
         })?;
+        if let Some(v) = super::dynamic_file::version_of(path) {
+            self.version = v;
+        }
         for (key, value) in super::properties::parse_properties(&text) {
             if key.starts_with("server.") || key.starts_with("group") || key.starts_with("weight") {
                 self.take(&key, value.trim())?;
-            } else if key != "version" {
+            } else if key == "version" {
+                self.version = i64::from_str_radix(value.trim(), 16)
+                    .map_err(|_| invalid(&key, &value, "the version must be hexadecimal"))?;
+            } else {
                 return Err(invalid(
                     &key,
                     &value,
@@ -406,53 +428,24 @@ fn read_myid(data_dir: &Path) -> Result<ServerId, ConfigError> {
 }
 
 /// `<addr>[|<addr>…][;<client>]` with `<addr>` = `host:quorumPort:electionPort[:type]`.
-fn parse_member(key: &str, value: &str, multi_address: bool) -> Result<Member, ConfigError> {
+pub(crate) fn parse_member(
+    key: &str,
+    value: &str,
+    multi_address: bool,
+) -> Result<Member, ConfigError> {
     let bad = |why: &str| invalid(key, value, why.to_owned());
-    let mut parts = value.split(';');
-    let addrs = parts.next().unwrap_or_default();
-    let client_part = parts.next();
-    if parts.next().is_some() {
-        return Err(bad("more than one `;`"));
-    }
-    let pieces: Vec<&str> = addrs.split('|').collect();
-    if pieces.len() > 1 && !multi_address {
+    let spec = ServerSpec::parse(value).map_err(|why| bad(&why))?;
+    if spec.addrs.len() > 1 && !multi_address {
         return Err(bad("several addresses need multiAddress.enabled=true"));
     }
-    let mut parsed = Vec::new();
-    for piece in &pieces {
-        parsed.push(parse_address(piece.trim()).map_err(|why| bad(&why))?);
-    }
-    let role = parsed[0].3;
-    if parsed.iter().any(|p| p.3 != role) {
-        return Err(bad("all addresses of a server must have the same type"));
-    }
-    let mut text_addrs: Vec<(String, u16, u16)> =
-        parsed.iter().map(|p| (p.0.clone(), p.1, p.2)).collect();
-    text_addrs.sort();
-    let mut text = text_addrs
-        .iter()
-        .map(|(h, q, e)| format!("{h}:{q}:{e}"))
-        .collect::<Vec<_>>()
-        .join("|");
-    text.push_str(match role {
-        MemberRole::Participant => ":participant",
-        MemberRole::Observer => ":observer",
-    });
-    let client = match client_part.map(str::trim) {
+    let client = match &spec.client {
         None => None,
-        Some(c) => {
-            let (host, port) = match c.rsplit_once(':') {
-                Some((h, p)) => (h.to_owned(), p),
-                None => ("0.0.0.0".to_owned(), c),
-            };
-            let port: u16 = port.parse().map_err(|_| bad("bad client port"))?;
-            text.push_str(&format!(";{host}:{port}"));
-            Some(resolve(&host, port).map_err(|why| bad(&why))?)
-        }
+        Some((host, port)) => Some(resolve(host, *port).map_err(|why| bad(&why))?),
     };
-    let (quorum, election) = parsed
+    let (quorum, election) = spec
+        .addrs
         .iter()
-        .map(|p| Ok((resolve(&p.0, p.1)?, resolve(&p.0, p.2)?)))
+        .map(|(h, q, e)| Ok((resolve(h, *q)?, resolve(h, *e)?)))
         .collect::<Result<Vec<_>, String>>()
         .map_err(|why| bad(&why))?
         .into_iter()
@@ -460,46 +453,25 @@ fn parse_member(key: &str, value: &str, multi_address: bool) -> Result<Member, C
     Ok(Member {
         quorum,
         election,
-        role,
+        role: spec.role,
         client,
-        text,
+        text: spec.text(),
     })
 }
 
-/// One `host:quorumPort:electionPort[:type]` (IPv6 hosts in brackets).
-fn parse_address(s: &str) -> Result<(String, u16, u16, MemberRole), String> {
-    let (host, rest) = if let Some(after) = s.strip_prefix('[') {
-        let (h, rest) = after.split_once(']').ok_or("unclosed `[`")?;
-        (
-            format!("[{h}]"),
-            rest.strip_prefix(':').ok_or("expected `:` after `]`")?,
-        )
-    } else {
-        let (h, rest) = s
-            .split_once(':')
-            .ok_or("expected host:quorumPort:electionPort")?;
-        (h.to_owned(), rest)
-    };
-    let fields: Vec<&str> = rest.split(':').collect();
-    if !(2..=3).contains(&fields.len()) || host.is_empty() {
-        return Err("expected host:quorumPort:electionPort[:participant|observer]".into());
+/// The members a configuration text names, with their addresses resolved (a configuration
+/// a reconfiguration activated).
+pub fn members_from_text(
+    text: &str,
+    multi_address: bool,
+) -> Result<BTreeMap<ServerId, Member>, ConfigError> {
+    let parsed = ConfigText::parse(text).map_err(|e| invalid("server.*", text, e.to_string()))?;
+    let mut members = BTreeMap::new();
+    for (sid, spec) in parsed.servers {
+        let key = format!("server.{sid}");
+        members.insert(sid, parse_member(&key, &spec.text(), multi_address)?);
     }
-    let port = |f: &str| {
-        f.trim()
-            .parse::<u16>()
-            .map_err(|_| format!("bad port {f:?}"))
-    };
-    let (q, e) = (port(fields[0])?, port(fields[1])?);
-    if q == e {
-        return Err("the quorum and election ports must differ".into());
-    }
-    let role = match fields.get(2).map(|t| t.trim().to_ascii_lowercase()) {
-        None => MemberRole::Participant,
-        Some(t) if t == "participant" => MemberRole::Participant,
-        Some(t) if t == "observer" => MemberRole::Observer,
-        Some(t) => return Err(format!("unknown server type {t:?}")),
-    };
-    Ok((host, q, e, role))
+    Ok(members)
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {

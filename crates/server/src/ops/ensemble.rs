@@ -65,8 +65,9 @@ pub fn proposal_sizes_line(server: &Node) -> Option<String> {
 }
 
 /// `conf`'s quorum lines (after the standalone ones), as ZooKeeper's
-/// `QuorumZooKeeperServer.dumpConf` prints them.
-pub fn conf_lines(q: &QuorumConfig, s: &mut String) {
+/// `QuorumZooKeeperServer.dumpConf` prints them; the membership is the active configuration
+/// (`active`, which a reconfiguration changes), else the one zoo.cfg gave.
+pub fn conf_lines(q: &QuorumConfig, active: Option<&str>, s: &mut String) {
     let ports = |addrs: &[SocketAddr]| {
         addrs
             .iter()
@@ -91,7 +92,10 @@ pub fn conf_lines(q: &QuorumConfig, s: &mut String) {
     let observer = me.is_some_and(|m| m.role == MemberRole::Observer);
     let _ = writeln!(s, "peerType={}", u8::from(observer));
     s.push_str("membership: \n");
-    s.push_str(&q.config_text());
+    match active {
+        Some(text) => s.push_str(text),
+        None => s.push_str(&q.config_text()),
+    }
 }
 
 /// The numbers an ensemble member adds to `mntr`: `quorum_size` and the sync counters

@@ -52,7 +52,7 @@ fn small(word: &str, server: &mut Node, view: &ShellView<'_>) -> String {
             server.reset_stats();
             "Server stats reset.\n".into()
         }
-        "conf" => conf(view.config),
+        "conf" => conf(view.config, server),
         "envi" => envi(),
         "dirs" => format!(
             "datadir_size: {}\nlogdir_size: {}\n",
@@ -106,7 +106,7 @@ fn srvr_tail(server: &Node) -> String {
     s
 }
 
-fn conf(c: &ServerConfig) -> String {
+fn conf(c: &ServerConfig, server: &Node) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "clientPort={}", c.client_addr.port());
     let secure = c
@@ -126,7 +126,8 @@ fn conf(c: &ServerConfig) -> String {
     let id = c.quorum.as_ref().map_or(0, |q| q.my_id.0);
     let _ = writeln!(s, "serverId={id}");
     if let Some(q) = &c.quorum {
-        ensemble::conf_lines(q, &mut s);
+        let active = server.ensemble_view().map(|v| v.config_text);
+        ensemble::conf_lines(q, active.as_deref(), &mut s);
     }
     s
 }

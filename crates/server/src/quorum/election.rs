@@ -50,6 +50,8 @@ enum Cmd {
     CallBack(ServerId),
     /// A connection ended.
     Closed(ServerId, u64),
+    /// A reconfiguration changed the members' election addresses.
+    SetAddrs(BTreeMap<ServerId, Vec<SocketAddr>>),
 }
 
 /// The handle the shell sends notifications through.
@@ -66,6 +68,7 @@ impl std::fmt::Debug for Cmd {
             Cmd::DialEnded(s) => write!(f, "DialEnded({s})"),
             Cmd::CallBack(s) => write!(f, "CallBack({s})"),
             Cmd::Closed(s, c) => write!(f, "Closed({s}, {c})"),
+            Cmd::SetAddrs(a) => write!(f, "SetAddrs({:?})", a.keys().collect::<Vec<_>>()),
         }
     }
 }
@@ -94,6 +97,11 @@ impl ElectionNet {
     /// Sends a notification to `to` (dialling if needed).
     pub fn send(&self, to: ServerId, n: &Notification) {
         let _ = self.cmd.send(Cmd::Send(to, Arc::new(n.to_bytes())));
+    }
+
+    /// Dials members at these election addresses from now on (a reconfiguration).
+    pub fn set_addrs(&self, addrs: BTreeMap<ServerId, Vec<SocketAddr>>) {
+        let _ = self.cmd.send(Cmd::SetAddrs(addrs));
     }
 }
 
@@ -149,6 +157,11 @@ impl Manager {
                     // ZooKeeper closes what it has to the smaller sid and dials it.
                     self.peer(sid).conn = None;
                     self.dial(sid);
+                }
+                Cmd::SetAddrs(addrs) => {
+                    let mut peers = (*self.peers).clone();
+                    peers.addrs = addrs;
+                    self.peers = Arc::new(peers);
                 }
                 Cmd::Closed(sid, id) => {
                     let p = self.peer(sid);

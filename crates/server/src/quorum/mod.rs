@@ -62,6 +62,10 @@ pub struct QuorumNet {
     /// The dial under way to each member (its link number).
     dials: BTreeMap<ServerId, u64>,
     accept: Vec<JoinHandle<()>>,
+    /// The zoo.cfg to rewrite when a reconfiguration activates a membership.
+    config_file: Option<std::path::PathBuf>,
+    /// `multiAddress.enabled`.
+    multi_address: bool,
 }
 
 impl std::fmt::Debug for QuorumNet {
@@ -98,6 +102,8 @@ impl QuorumNet {
             links: BTreeMap::new(),
             dials: BTreeMap::new(),
             accept: Vec::new(),
+            config_file: config.config_file.clone(),
+            multi_address: config.multi_address,
         }
     }
 
@@ -111,9 +117,41 @@ impl QuorumNet {
             Output::ConnectToLeader { leader } => self.connect(leader, inputs),
             Output::DropPeer { peer } => self.drop_peer(peer),
             Output::ListenQuorum(on) => self.listen(on),
+            Output::ConfigActivated { text, version } => self.activate_config(&text, version),
             other => return Some(other),
         }
         None
+    }
+
+    /// A reconfiguration's membership: its addresses are dialled from now on, and the
+    /// dynamic configuration file is written with zoo.cfg pointing at it.
+    fn activate_config(&mut self, text: &str, version: i64) {
+        let members = match crate::config::quorum::members_from_text(text, self.multi_address) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, "activated configuration has unresolvable members; addresses kept");
+                return;
+            }
+        };
+        self.quorum_addrs = members
+            .iter()
+            .map(|(s, m)| (*s, m.quorum.clone()))
+            .collect();
+        self.election.set_addrs(
+            members
+                .iter()
+                .map(|(s, m)| (*s, m.election.clone()))
+                .collect(),
+        );
+        if let Some(cfg) = &self.config_file {
+            let own_client = members.get(&self.me).is_some_and(|m| m.client.is_some());
+            match crate::config::dynamic_file::write(cfg, text, version, own_client) {
+                Ok(path) => tracing::info!(file = %path.display(), "dynamic configuration written"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot write the dynamic configuration file")
+                }
+            }
+        }
     }
 
     fn send(&mut self, to: ServerId, packet: &QuorumPacket) {

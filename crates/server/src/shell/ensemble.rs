@@ -24,19 +24,40 @@ impl Shell {
             }
             Output::Truncate { to, reload } => self.truncate(now, to, reload),
             Output::UpdatingEpoch(on) => self.updating_epoch(now, on),
-            other => {
-                let mut inputs = Vec::new();
-                let unhandled = match self.quorum.as_mut() {
-                    Some(q) => q.execute(other, &mut inputs),
-                    None => Some(other),
-                };
-                if let Some(o) = unhandled {
-                    tracing::warn!(output = ?o, "ensemble output without an ensemble transport");
-                }
-                for input in inputs {
-                    self.feed(now, input);
-                }
+            Output::ConfigActivated { text, version } => {
+                self.move_client_port(&text);
+                self.transport_output(now, Output::ConfigActivated { text, version });
             }
+            other => self.transport_output(now, other),
+        }
+    }
+
+    /// This member's client address in an activated configuration, if its server line gives
+    /// one, is where clients connect from now on.
+    fn move_client_port(&mut self, text: &str) {
+        let Some(q) = &self.config.quorum else {
+            return;
+        };
+        let me = crate::config::quorum::members_from_text(text, q.multi_address)
+            .ok()
+            .and_then(|m| m.get(&q.my_id).and_then(|m| m.client));
+        if let (Some(addr), Some(port)) = (me, self.client_port.as_mut()) {
+            port.move_to(addr);
+        }
+    }
+
+    /// An output for the ensemble transport.
+    fn transport_output(&mut self, now: Now, other: Output) {
+        let mut inputs = Vec::new();
+        let unhandled = match self.quorum.as_mut() {
+            Some(q) => q.execute(other, &mut inputs),
+            None => Some(other),
+        };
+        if let Some(o) = unhandled {
+            tracing::warn!(output = ?o, "ensemble output without an ensemble transport");
+        }
+        for input in inputs {
+            self.feed(now, input);
         }
     }
 

@@ -14,6 +14,7 @@
 //! outputs; the operations surface (`crate::ops`) reads it through its view accessors.
 
 pub mod boot;
+mod client_port;
 mod conns;
 mod dumps;
 mod ensemble;
@@ -114,13 +115,13 @@ pub async fn run(
             shutdown.clone(),
         ))
     });
-    let accept = tokio::spawn(conn::accept_loop(
+    let accept = client_port::ClientPort::start(
         listeners.client,
         Arc::clone(&config),
         tx.clone(),
         counts,
         shutdown.clone(),
-    ));
+    );
     let admin = tokio::spawn(listeners.admin.serve(tx.clone(), shutdown.clone()));
     let quorum = config.quorum.as_ref().map(|q| {
         let (election, transport) = (listeners.election, listeners.quorum_transport);
@@ -129,6 +130,7 @@ pub async fn run(
     let election = quorum.as_ref().map(|(_, task)| task.abort_handle());
     let mut shell = Shell::new(config, clock, server, recovered, tx, rx);
     shell.quorum = quorum.map(|(net, _)| net);
+    shell.client_port = Some(accept);
     shell.serve(&mut shutdown).await;
     if let Some(q) = shell.quorum.as_mut() {
         q.shutdown();
@@ -136,7 +138,9 @@ pub async fn run(
     if let Some(e) = election {
         e.abort();
     }
-    accept.abort();
+    if let Some(port) = shell.client_port.take() {
+        port.stop();
+    }
     admin.abort();
     if let Some(a) = secure_accept {
         a.abort();
@@ -218,6 +222,8 @@ struct Shell {
     quorum: Option<QuorumNet>,
     /// Turns for the large operator answers rendered off this task.
     dumps: DumpTurns,
+    /// The client port's accept loop (a reconfiguration may move it).
+    client_port: Option<client_port::ClientPort>,
 }
 
 impl Shell {
@@ -261,6 +267,7 @@ impl Shell {
             others: Vec::new(),
             quorum: None,
             dumps: DumpTurns::new(ops::dumps::MAX_RENDERING),
+            client_port: None,
         }
     }
 

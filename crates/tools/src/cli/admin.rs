@@ -264,9 +264,11 @@ impl Ctx<'_, '_> {
             return Err(usage_of("reconfig"));
         }
         let r = Request::Reconfig(ReconfigRequest {
-            joining_servers: joining,
-            leaving_servers: leaving,
-            new_members: members,
+            // zkCli sends null for what was not given (non-empty `-members` means a
+            // non-incremental reconfig).
+            joining_servers: (!joining.is_empty()).then_some(joining),
+            leaving_servers: (!leaving.is_empty()).then_some(leaving),
+            new_members: (!members.is_empty()).then_some(members),
             cur_config_id: version,
         });
         match self.client.call(r).await {

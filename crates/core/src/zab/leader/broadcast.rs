@@ -95,7 +95,7 @@ impl Leader {
         if zxid.is_epoch_start() || zxid <= self.last_committed {
             return;
         }
-        if !config.is_voter(from) {
+        if !self.counts_acks_of(from, config) {
             return;
         }
         match self.outstanding.get_mut(&zxid) {
@@ -110,20 +110,29 @@ impl Leader {
         self.try_commit(config, acts);
     }
 
-    /// Commits, in zxid order, every proposal at the front that a quorum has durable.
-    fn try_commit(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
+    /// Commits, in zxid order, every proposal at the front that a quorum has durable. A
+    /// reconfiguration ends the loop: what follows it waits for the node to activate it.
+    pub(super) fn try_commit(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
         let newest_first = config.planted_bug == PlantedBug::CommitOutOfOrder; // planted mistake
-        while let Some(entry) = if newest_first {
-            self.outstanding.last_entry()
-        } else {
-            self.outstanding.first_entry()
-        } {
-            let acks = &entry.get().1;
+        loop {
+            let front = if newest_first {
+                self.outstanding.last_key_value()
+            } else {
+                self.outstanding.first_key_value()
+            };
+            let Some((&zxid, (_, acks))) = front else {
+                return;
+            };
             let alone = config.planted_bug == PlantedBug::NoQuorumWait && acks.contains(&self.me); // planted mistake
-            if !config.is_quorum(acks) && !alone {
+            if !self.has_all_quorums(zxid, acks, config) && !alone {
                 return;
             }
-            let (txn, _) = entry.remove();
+            let Some((txn, acks)) = self.outstanding.remove(&zxid) else {
+                return;
+            };
+            if self.commit_reconfig(&txn, &acks, config, acts) {
+                return;
+            }
             self.commit(txn, acts);
         }
     }
@@ -160,7 +169,7 @@ impl Leader {
     /// A learner forwarded a `sync`: answered once what is proposed now has committed
     /// (and, with linearizable reads, once a confirmation round started after it is over).
     pub fn sync(&mut self, learner: ServerId, config: &EnsembleConfig, acts: &mut Actions) {
-        if config.linearizable_reads {
+        if config.linearizable_reads || config.linearizable_sync {
             let round = self.confirm(config, acts);
             self.confirming_syncs.push((round, learner));
             return;
@@ -291,7 +300,9 @@ impl Leader {
         }
     }
 
-    fn quorum_synced(&self, config: &EnsembleConfig) -> bool {
+    /// Whether the voters of `config` synced with this leader (acknowledging within
+    /// syncLimit; the leader included) form a quorum of it (ZooKeeper: `isQuorumSynced`).
+    pub fn quorum_synced(&self, config: &EnsembleConfig) -> bool {
         let tick = self.half_ticks / 2;
         let mut synced: BTreeSet<ServerId> = self
             .learners

@@ -8,6 +8,7 @@
 
 mod broadcast;
 pub mod confirm;
+mod reconfig;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -143,6 +144,12 @@ pub struct Leader {
     confirming_syncs: Vec<(u64, ServerId)>,
     /// Sizes of the proposals sent (ZooKeeper's `ProposalStats`).
     proposal_sizes: ProposalSizes,
+    /// The reconfiguration proposed and not yet committed.
+    pending_config: Option<reconfig::PendingConfig>,
+    /// With reconfig enabled, a configuration of version 0 gets the new epoch's first zxid
+    /// as its version (ZOOKEEPER-1783): NEWLEADER carries it, and it is activated when the
+    /// leader serves.
+    restamped: Option<String>,
     /// Half-tick timer: pings every half tick, liveness every tick.
     half_ticks: u64,
     next_half_tick_ms: u64,
@@ -187,6 +194,8 @@ impl Leader {
             confirmations: confirm::Confirmations::default(),
             confirming_syncs: Vec::new(),
             proposal_sizes: ProposalSizes::default(),
+            pending_config: None,
+            restamped: None,
             half_ticks: 0,
             next_half_tick_ms: now + tick_ms / 2,
             tick_ms,
@@ -379,6 +388,7 @@ impl Leader {
         }
         let epoch = e.candidate;
         self.epoch = Some(epoch);
+        self.restamped = reconfig::restamped_text(config, epoch);
         e.deadline_ms = now + config.init_limit * self.tick_ms;
         tracing::info!(epoch, "new epoch fixed; LEADERINFO to the learners");
         acts.push(Action::PersistEpoch {
@@ -529,10 +539,11 @@ impl Leader {
             }
             SyncPlan::Snap => acts.push(Action::SendSnapshot(to, ctx.last_committed)),
         }
+        let text = self.restamped.as_ref().unwrap_or(&ctx.config.config_text);
         let newleader = QuorumPacket::with_data(
             PacketType::NewLeader,
             Zxid::epoch_start(epoch),
-            ctx.config.config_text.as_bytes().to_vec(),
+            text.as_bytes().to_vec(),
         );
         acts.push(Action::Send(to, newleader));
         // Proposals still waiting for their quorum reach followers after UPTODATE, in order,
@@ -595,6 +606,12 @@ impl Leader {
         self.last_committed = start;
         tracing::info!(epoch, "leader serving");
         acts.push(Action::Serve(epoch));
+        if let Some(text) = self.restamped.take() {
+            acts.push(Action::Activate {
+                text,
+                designated: self.me,
+            });
+        }
         let ready: Vec<ServerId> = self
             .learners
             .iter()
