@@ -516,7 +516,11 @@ fn an_ephemeral_create_of_a_closed_session_fails_with_local_sessions_on() {
     c.settle();
     let b = c.connect(leader, 5);
     let late = c.request(leader, b, 1, exists("/late"));
-    assert_eq!(late[0].0.err, ErrorCode::NoNode.code(), "no orphan ephemeral");
+    assert_eq!(
+        late[0].0.err,
+        ErrorCode::NoNode.code(),
+        "no orphan ephemeral"
+    );
     assert!(all_equal(&c), "{:?}", c.digests());
 }
 

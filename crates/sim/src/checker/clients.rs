@@ -236,7 +236,12 @@ impl Checker {
             "c{} closed session {:#x} at {}, but no leader proposed to create it",
             reply.client, reply.session, reply.zxid
         );
-        self.fail(at, "AckedWriteProposed", detail, vec![format!("c{}", reply.client)]);
+        self.fail(
+            at,
+            "AckedWriteProposed",
+            detail,
+            vec![format!("c{}", reply.client)],
+        );
     }
 
     /// A write answered on a read-only connection: refused with `NotReadOnly` (closing a
@@ -253,7 +258,12 @@ impl Checker {
                     "c{} closed global session {:#x} on a read-only member",
                     reply.client, reply.session
                 );
-                self.fail(at, "ReadOnlyRefusesWrites", detail, vec![format!("c{}", reply.client)]);
+                self.fail(
+                    at,
+                    "ReadOnlyRefusesWrites",
+                    detail,
+                    vec![format!("c{}", reply.client)],
+                );
             }
             self.coverage.local_ends += 1;
             return;
@@ -265,7 +275,12 @@ impl Checker {
                 op.describe(),
                 reply.zxid
             );
-            self.fail(at, "ReadOnlyRefusesWrites", detail, vec![format!("c{}", reply.client)]);
+            self.fail(
+                at,
+                "ReadOnlyRefusesWrites",
+                detail,
+                vec![format!("c{}", reply.client)],
+            );
         }
     }
 
@@ -278,7 +293,12 @@ impl Checker {
                 super::zab::describe_txn(txn),
                 txn.zxid()
             );
-            self.fail(at, "ReadOnlyWriteApplied", detail, vec![format!("{}", txn.zxid())]);
+            self.fail(
+                at,
+                "ReadOnlyWriteApplied",
+                detail,
+                vec![format!("{}", txn.zxid())],
+            );
         }
     }
 
@@ -309,7 +329,13 @@ impl Checker {
         }
         if self.features.local_sessions
             && reply.err == 0
-            && matches!(op, Op::Create { mode: Mode::Ephemeral, .. })
+            && matches!(
+                op,
+                Op::Create {
+                    mode: Mode::Ephemeral,
+                    ..
+                }
+            )
         {
             self.coverage.local_ephemerals += 1;
         }
