@@ -35,7 +35,7 @@ pub struct SimArgs {
     pub strict: bool,
     /// Optional core features: `seed` (each seed's own mix, the default), `none`, or a
     /// comma-separated list of `linearizable`, `hierarchy` (5 voters), `read-only`,
-    /// `local-sessions`, `upgrading`.
+    /// `local-sessions`, `upgrading`, `reconfig` (3 voters).
     #[arg(long, default_value = "seed")]
     pub features: String,
 }

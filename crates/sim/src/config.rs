@@ -50,6 +50,10 @@ pub struct Features {
     pub local_sessions: bool,
     /// `localSessionsUpgradingEnabled` (with `local_sessions`).
     pub upgrading: bool,
+    /// `reconfigEnabled`: clients now and then remove a voter, add it back or make it an
+    /// observer (applied only with 3 voters, where every configuration the workload can
+    /// reach keeps the checker's quorum rule sound: 2 or 3 of the original voters).
+    pub reconfig: bool,
 }
 
 impl Features {
@@ -63,6 +67,7 @@ impl Features {
             read_only: matches!(seed % 5, 1 | 3),
             local_sessions: matches!(seed % 4, 2 | 3),
             upgrading: seed % 8 != 6,
+            reconfig: seed % 7 == 3,
         }
     }
 
@@ -84,6 +89,9 @@ impl Features {
             } else {
                 "local-sessions(no upgrade)"
             });
+        }
+        if self.reconfig && voters == 3 {
+            on.push("reconfig");
         }
         if on.is_empty() {
             "-".into()
@@ -143,7 +151,7 @@ impl SimOptions {
 
 impl Features {
     /// Features from a `--features` argument: `none`, `seed`, or a comma-separated list of
-    /// `linearizable`, `hierarchy`, `read-only`, `local-sessions`, `upgrading`.
+    /// `linearizable`, `hierarchy`, `read-only`, `local-sessions`, `upgrading`, `reconfig`.
     pub fn parse(arg: &str) -> Result<Option<Features>, String> {
         let mut f = Features::default();
         for name in arg.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -154,6 +162,7 @@ impl Features {
                 "hierarchy" => f.hierarchy = true,
                 "read-only" => f.read_only = true,
                 "local-sessions" => f.local_sessions = true,
+                "reconfig" => f.reconfig = true,
                 "upgrading" => {
                     f.local_sessions = true;
                     f.upgrading = true;
@@ -173,6 +182,7 @@ impl Features {
             (f.read_only, "read-only"),
             (f.local_sessions, "local-sessions"),
             (f.local_sessions && f.upgrading, "upgrading"),
+            (f.reconfig, "reconfig"),
         ];
         let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
         if on.is_empty() {

@@ -75,6 +75,9 @@ pub struct Member {
     /// It served in a role since it last started (its tree then came from a leader, not
     /// only from its own log, which may end with txns that never commit).
     pub served_since_start: bool,
+    /// The configuration a reconfiguration last activated here (the real shell's dynamic
+    /// configuration file, written atomically): a restart starts from it.
+    pub activated_config: Option<String>,
 }
 
 impl Member {
@@ -96,6 +99,7 @@ impl Member {
             storage_failed: false,
             dir_failed: false,
             pending_truncate: None,
+            activated_config: None,
             retry_ms: None,
             discard_rest: false,
             dial: None,
@@ -134,6 +138,18 @@ impl Sim {
         }
     }
 
+    /// The configuration `sid` starts with: the last one activated on it, else the initial.
+    fn ensemble_of(&self, sid: ServerId) -> menagerie_core::ensemble::EnsembleConfig {
+        let activated = self
+            .members
+            .get(&sid)
+            .and_then(|m| m.activated_config.as_deref());
+        match activated.map(menagerie_core::config_text::ConfigText::parse) {
+            Some(Ok(text)) => text.applied_to(&self.ensemble),
+            _ => self.ensemble.clone(),
+        }
+    }
+
     fn core_config(&self, sid: ServerId, inc: u64) -> CoreConfig {
         let features = self.opts.features();
         CoreConfig {
@@ -143,10 +159,15 @@ impl Sim {
             max_session_timeout_ms: 20 * TICK_MS as i32,
             seed: self.opts.seed ^ ((sid.0 as u64) << 40) ^ (inc << 20),
             snap_count: self.plan.snap_count,
-            ensemble: Some(self.ensemble.clone()),
+            ensemble: Some(self.ensemble_of(sid)),
             read_only_mode: features.read_only,
             local_sessions: features.local_sessions,
             local_sessions_upgrading: features.local_sessions && features.upgrading,
+            // Reconfig needs the super user or skipACL; the simulated clients have neither.
+            auth: menagerie_core::auth::AuthConfig {
+                skip_acl: self.ensemble.reconfig_enabled,
+                ..Default::default()
+            },
             ..CoreConfig::default()
         }
     }
@@ -355,8 +376,12 @@ impl Sim {
             Output::Send { to, packet } => self.send_packet(sid, to, packet),
             Output::SendSnapshot { to, zxid } => self.send_snapshot(sid, to, zxid),
             Output::ConnectToLeader { leader } => self.dial(sid, leader),
-            // The simulator's ensembles keep their membership (reconfig is off).
-            Output::ConfigActivated { .. } => {}
+            // Members are reached by sid: only the file a restart reads is kept.
+            Output::ConfigActivated { text, .. } => {
+                if let Some(m) = self.members.get_mut(&sid) {
+                    m.activated_config = Some(text);
+                }
+            }
             Output::DropPeer { peer } => self.drop_peer(sid, peer),
             Output::ListenQuorum(on) => {
                 if let Some(m) = self.members.get_mut(&sid) {

@@ -109,7 +109,7 @@ impl fmt::Display for RunReport {
             let c = &self.coverage;
             return write!(
                 f,
-                "seed {}: ok [{}] ({} ms simulated, {} events; checked {} txns, {} writes, {} reads ({} linearizable, {} read-only), {} syncs, {} watch events, {} expiries, {} refused read-only writes, {} local session ends, {} local-session ephemerals; trace {:016x})",
+                "seed {}: ok [{}] ({} ms simulated, {} events; checked {} txns, {} writes, {} reads ({} linearizable, {} read-only), {} syncs, {} watch events, {} expiries, {} refused read-only writes, {} local session ends, {} local-session ephemerals, {} reconfigurations; trace {:016x})",
                 self.opts.seed,
                 self.opts.features().describe(self.opts.voters),
                 self.sim_ms,
@@ -125,6 +125,7 @@ impl fmt::Display for RunReport {
                 c.ro_refused,
                 c.local_ends,
                 c.local_ephemerals,
+                c.reconfigs,
                 self.trace_hash
             )
             .and_then(|()| {

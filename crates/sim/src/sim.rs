@@ -274,6 +274,7 @@ fn ensemble_config(opts: &SimOptions) -> EnsembleConfig {
     config.commit_log_bytes = if opts.seed % 2 == 1 { 256 << 10 } else { 0 };
     let features = opts.features();
     config.linearizable_reads = features.linearizable;
+    config.reconfig_enabled = features.reconfig && opts.voters == 3;
     if features.hierarchy && opts.voters >= 5 {
         config.hierarchy = Some(hierarchy(opts.voters));
     }

@@ -94,6 +94,8 @@ pub struct Coverage {
     pub local_ends: u64,
     /// Ephemerals created on seeds with local sessions (by sessions made global for it).
     pub local_ephemerals: u64,
+    /// Reconfigurations committed (seeds with reconfig).
+    pub reconfigs: u64,
 }
 
 /// The checker's state.
@@ -191,6 +193,9 @@ impl Checker {
                 continue;
             };
             self.check_not_read_only_write(at, &txn);
+            if matches!(txn.body, menagerie_proto::txn::TxnBody::Reconfig(_)) {
+                self.coverage.reconfigs += 1;
+            }
             if let Err(e) = self.model.apply(&txn) {
                 let focus = vec![format!("{z}")];
                 self.fail(at, "TxnSemantics", e, focus);

@@ -263,6 +263,11 @@ impl Sim {
         let op = match client.queued.pop_front() {
             Some(op) => op,
             None if close => Op::CloseSession,
+            None if self.ensemble.reconfig_enabled
+                && let Some(op) = ops::draw_reconfig(&mut self.rng, self.opts.voters) =>
+            {
+                op
+            }
             None => {
                 let versions = client.versions.clone();
                 let ephemerals = client.makes_ephemerals;
