@@ -28,17 +28,21 @@ pub enum PlantedBug {
     /// A learner accepts a new epoch (ACKEPOCH) without writing `acceptedEpoch`
     /// (`zab::learner`, `leader_info`).
     EpochNotDurable,
+    /// With linearizable reads on, reads are answered at once, without waiting for a
+    /// confirmation round (`node::linearizable`, `reads_linearized`).
+    SkipReadRound,
 }
 
 impl PlantedBug {
     /// Every planted mistake (not [`PlantedBug::None`]).
-    pub const ALL: [PlantedBug; 6] = [
+    pub const ALL: [PlantedBug; 7] = [
         PlantedBug::AckBeforeFsync,
         PlantedBug::CommitOutOfOrder,
         PlantedBug::ServeBeforeUpToDate,
         PlantedBug::NoQuorumWait,
         PlantedBug::LocalExpiry,
         PlantedBug::EpochNotDurable,
+        PlantedBug::SkipReadRound,
     ];
 
     /// The name on the simulator's command line (`menagerie sim --bug NAME`).
@@ -51,6 +55,7 @@ impl PlantedBug {
             PlantedBug::NoQuorumWait => "no-quorum-wait",
             PlantedBug::LocalExpiry => "local-expiry",
             PlantedBug::EpochNotDurable => "epoch-not-durable",
+            PlantedBug::SkipReadRound => "skip-read-round",
         }
     }
 

@@ -308,6 +308,13 @@ fn a_member_cut_off_serves_read_only_clients_until_it_rejoins() {
     assert!(c.connected(lone, resumed), "a session the member knows");
     let unknown = c.connect_with(lone, 14, global + 99, Some(true));
     assert!(!c.connected(lone, unknown));
+    // ... closed without an answer: it may be alive on the quorum's side, which this
+    // member cannot ask, so it must not be told it expired (simulator finding, seed 393).
+    assert!(c.closed(lone, unknown));
+    assert!(
+        c.connect_response(lone, unknown).is_none(),
+        "not told its session expired"
+    );
     // The majority side kept serving writes (a new session: the first one had no pings
     // for longer than its timeout); healing ends read-only mode.
     let b = c.connect(leader, 2);
@@ -321,6 +328,38 @@ fn a_member_cut_off_serves_read_only_clients_until_it_rejoins() {
     );
     assert!(c.members[&lone].node.is_serving());
     assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+/// Simulator finding (seeds 11, 93): a leader cut off with a proposal outstanding applies
+/// it when it steps down (ZooKeeper's fast-forward); the next leader may truncate it, so
+/// the member must not show it to read-only clients.
+#[test]
+fn a_member_whose_state_may_not_be_committed_serves_no_read_only_clients() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| c.read_only_mode = true);
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let a = c.connect(leader, 1);
+    assert_eq!(c.request(leader, a, 1, create("/seen", b"v1"))[0].0.err, 0);
+    let committed = c.members[&leader].node.last_processed_zxid();
+    isolate(&mut c, leader, true);
+    // Proposed, never acknowledged by anyone.
+    c.send(leader, a, 2, create("/maybe", b"x"));
+    c.run(5_000);
+    assert!(
+        c.members[&leader].node.last_processed_zxid() > committed,
+        "the step-down applied the outstanding proposal"
+    );
+    assert!(!c.members[&leader].node.serves_read_only());
+    let ro = c.connect_with(leader, 10, 0, Some(true));
+    assert!(c.closed(leader, ro), "no read-only service from that state");
+    // Once synced in a role again, a later cut-off serves read-only clients.
+    isolate(&mut c, leader, false);
+    c.run(3_000);
+    let lone = leader;
+    assert!(c.members[&lone].node.is_serving());
+    isolate(&mut c, lone, true);
+    c.run(5_000);
+    assert!(c.members[&lone].node.serves_read_only());
 }
 
 #[test]
@@ -395,6 +434,93 @@ fn local_sessions_cost_no_txn_and_upgrade_on_their_first_ephemeral() {
     assert_eq!(c.request(follower, b, 1, Request::CloseSession)[0].0.err, 0);
     assert!(c.closed(follower, b));
     assert_eq!(zxid_of(&c, leader), at, "closing a local session is no txn");
+    assert!(all_equal(&c), "{:?}", c.digests());
+}
+
+/// Simulator finding (seed 43): closing a local session was answered at once, ahead of the
+/// connection's write still in flight, and the connection closed, so the write's reply was
+/// lost (a client saw its replies out of order).
+#[test]
+fn closing_a_local_session_answers_after_the_requests_before_it() {
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| {
+        c.local_sessions = true;
+        c.local_sessions_upgrading = true;
+    });
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let follower = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("follower");
+    let a = c.connect(follower, 1);
+    assert_eq!(c.members[&follower].node.local_session_count(), 1);
+    c.send(follower, a, 1, create("/p", b"x"));
+    c.send(follower, a, 2, exists("/p"));
+    c.send(follower, a, 3, Request::CloseSession);
+    c.settle();
+    let xids: Vec<i32> = c.members[&follower].client_out[&a]
+        .iter()
+        .filter_map(|o| match o {
+            menagerie_core::Output::Reply { header, .. } if header.xid > 0 => Some(header.xid),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(xids, vec![1, 2, 3], "replies in request order");
+    assert_eq!(c.replies(follower, a, 1)[0].0.err, 0);
+    assert!(c.closed(follower, a));
+    assert_eq!(c.members[&follower].node.local_session_count(), 0);
+}
+
+/// Simulator finding (seed 467, 5 voters + observer): with local sessions on, an ephemeral
+/// create that reached the leader after its session's close had committed passed as another
+/// member's local session, and created a node owned by a closed session, for ever.
+#[test]
+fn an_ephemeral_create_of_a_closed_session_fails_with_local_sessions_on() {
+    use menagerie_proto::quorum::packet::ForwardedRequest;
+    use menagerie_proto::quorum::{PacketType, QuorumPacket};
+    use menagerie_proto::{OpCode, SessionId, Zxid};
+    let mut c = Cluster::with_config(&[1, 2, 3], &[], |c| {
+        c.local_sessions = true;
+        c.local_sessions_upgrading = true;
+    });
+    c.run(3_000);
+    let leader = c.leader().expect("leader");
+    let follower = [1, 2, 3]
+        .map(sid)
+        .into_iter()
+        .find(|s| *s != leader)
+        .expect("follower");
+    let a = c.connect(follower, 1);
+    assert_eq!(c.request(follower, a, 1, ephemeral("/e1"))[0].0.err, 0);
+    let session = c.session_of(follower, a).expect("session");
+    assert_eq!(c.request(follower, a, 2, Request::CloseSession)[0].0.err, 0);
+    // The follower's forward of a create its client sent before the close was answered,
+    // arriving after the close committed.
+    let mut body = Vec::new();
+    ephemeral("/late").write_body(&mut body);
+    let request = ForwardedRequest {
+        session: SessionId(session),
+        cxid: 3,
+        op: OpCode::Create.code(),
+        body,
+    };
+    let packet = QuorumPacket::with_data(PacketType::Request, Zxid::NONE, request.to_bytes());
+    c.deliver(
+        leader,
+        menagerie_core::Input::Peer {
+            from: follower,
+            packet,
+        },
+    );
+    c.settle();
+    let b = c.connect(leader, 5);
+    let late = c.request(leader, b, 1, exists("/late"));
+    assert_eq!(
+        late[0].0.err,
+        ErrorCode::NoNode.code(),
+        "no orphan ephemeral"
+    );
     assert!(all_equal(&c), "{:?}", c.digests());
 }
 

@@ -1,7 +1,7 @@
 //! `menagerie sim`: runs seeds of the deterministic simulator (`menagerie-sim`) and reports
 //! violations; the last line is `N seeds, M violations`.
 
-use menagerie_sim::{PlantedBug, RunReport, SimOptions};
+use menagerie_sim::{Features, PlantedBug, RunReport, SimOptions};
 
 /// What `menagerie sim` was asked.
 #[derive(clap::Args, Debug)]
@@ -37,6 +37,11 @@ pub struct SimArgs {
     /// (moves to a new epoch without an election) happen.
     #[arg(long)]
     pub counter_near_end: bool,
+    /// Optional core features: `seed` (each seed's own mix, the default), `none`, or a
+    /// comma-separated list of `linearizable`, `hierarchy` (5 voters), `read-only`,
+    /// `local-sessions`, `upgrading`, `reconfig` (3 voters).
+    #[arg(long, default_value = "seed")]
+    pub features: String,
 }
 
 /// Runs the seeds; returns the number of violations.
@@ -60,6 +65,8 @@ pub fn run(args: &SimArgs) -> anyhow::Result<usize> {
         faults: !args.no_faults,
         strict: args.strict,
         counter_near_end: args.counter_near_end,
+        features: Features::parse(&args.features)
+            .map_err(|e| anyhow::anyhow!("--features: {e}"))?,
         ..SimOptions::new(args.first)
     };
     let verbose = args.verbose;

@@ -32,6 +32,77 @@ pub struct SimOptions {
     /// that rollover epoch changes happen (ADR 0014); in one seed of four, member 1 cannot
     /// follow one (as a Java learner), and leaders fall back to an election.
     pub counter_near_end: bool,
+    /// The optional features the run turns on; `None`: those of the seed
+    /// ([`Features::for_seed`]).
+    pub features: Option<Features>,
+}
+
+/// Optional features of the core a run turns on. [`Features::for_seed`] spreads them over
+/// seeds (independently, so that some seeds combine them) such that any run of a few dozen
+/// consecutive seeds exercises each one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Features {
+    /// `menagerie.linearizableReads` on every member; the checker then also proves that
+    /// reads are linearizable.
+    pub linearizable: bool,
+    /// Hierarchical quorums (groups and weights, one voter of weight 0); applied only with 5
+    /// voters or more.
+    pub hierarchy: bool,
+    /// `readonlymode.enabled` on every member; some clients ask for read-only sessions.
+    pub read_only: bool,
+    /// `localSessionsEnabled` on every member.
+    pub local_sessions: bool,
+    /// `localSessionsUpgradingEnabled` (with `local_sessions`).
+    pub upgrading: bool,
+    /// `reconfigEnabled`: clients now and then remove a voter, add it back or make it an
+    /// observer (applied only with 3 voters, where every configuration the workload can
+    /// reach keeps the checker's quorum rule sound: 2 or 3 of the original voters).
+    pub reconfig: bool,
+}
+
+impl Features {
+    /// The features of `seed`: linearizable reads on a third of the seeds, hierarchical
+    /// quorums on half (5 voters or more), read-only mode on two fifths, local sessions on
+    /// half (with upgrading on three quarters of those).
+    pub fn for_seed(seed: u64) -> Features {
+        Features {
+            linearizable: seed % 3 == 1,
+            hierarchy: seed.is_multiple_of(2),
+            read_only: matches!(seed % 5, 1 | 3),
+            local_sessions: matches!(seed % 4, 2 | 3),
+            upgrading: seed % 8 != 6,
+            reconfig: seed % 7 == 3,
+        }
+    }
+
+    /// A short list of the features on, for reports (`-` when none is).
+    pub fn describe(&self, voters: usize) -> String {
+        let mut on = Vec::new();
+        if self.linearizable {
+            on.push("linearizable");
+        }
+        if self.hierarchy && voters >= 5 {
+            on.push("hierarchy");
+        }
+        if self.read_only {
+            on.push("read-only");
+        }
+        if self.local_sessions {
+            on.push(if self.upgrading {
+                "local-sessions"
+            } else {
+                "local-sessions(no upgrade)"
+            });
+        }
+        if self.reconfig && voters == 3 {
+            on.push("reconfig");
+        }
+        if on.is_empty() {
+            "-".into()
+        } else {
+            on.join(",")
+        }
+    }
 }
 
 /// With `counter_near_end`: how far short of its end a leader's counter starts, and the
@@ -52,6 +123,7 @@ impl SimOptions {
             faults: true,
             strict: false,
             counter_near_end: false,
+            features: None,
         }
     }
 
@@ -76,7 +148,60 @@ impl SimOptions {
         if self.bug != PlantedBug::None {
             cmd.push_str(&format!(" --bug {}", self.bug.name()));
         }
+        if let Some(f) = self.features {
+            cmd.push_str(&format!(" --features {}", f.arg()));
+        }
         cmd
+    }
+
+    /// The features of this run.
+    pub fn features(&self) -> Features {
+        self.features
+            .unwrap_or_else(|| Features::for_seed(self.seed))
+    }
+}
+
+impl Features {
+    /// Features from a `--features` argument: `none`, `seed`, or a comma-separated list of
+    /// `linearizable`, `hierarchy`, `read-only`, `local-sessions`, `upgrading`, `reconfig`.
+    pub fn parse(arg: &str) -> Result<Option<Features>, String> {
+        let mut f = Features::default();
+        for name in arg.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "seed" => return Ok(None),
+                "none" => {}
+                "linearizable" => f.linearizable = true,
+                "hierarchy" => f.hierarchy = true,
+                "read-only" => f.read_only = true,
+                "local-sessions" => f.local_sessions = true,
+                "reconfig" => f.reconfig = true,
+                "upgrading" => {
+                    f.local_sessions = true;
+                    f.upgrading = true;
+                }
+                other => return Err(format!("unknown feature {other:?}")),
+            }
+        }
+        Ok(Some(f))
+    }
+
+    /// The `--features` argument that sets these features.
+    pub fn arg(&self) -> String {
+        let f = self;
+        let names = [
+            (f.linearizable, "linearizable"),
+            (f.hierarchy, "hierarchy"),
+            (f.read_only, "read-only"),
+            (f.local_sessions, "local-sessions"),
+            (f.local_sessions && f.upgrading, "upgrading"),
+            (f.reconfig, "reconfig"),
+        ];
+        let on: Vec<&str> = names.iter().filter(|(b, _)| *b).map(|(_, n)| *n).collect();
+        if on.is_empty() {
+            "none".into()
+        } else {
+            on.join(",")
+        }
     }
 }
 

@@ -72,6 +72,12 @@ pub struct Member {
     /// What it had handed to its log when NEWLEADER arrived: all of it must be durable
     /// before it acknowledges NEWLEADER.
     pub newleader_logged: Option<Zxid>,
+    /// It served in a role since it last started (its tree then came from a leader, not
+    /// only from its own log, which may end with txns that never commit).
+    pub served_since_start: bool,
+    /// The configuration a reconfiguration last activated here (the real shell's dynamic
+    /// configuration file, written atomically): a restart starts from it.
+    pub activated_config: Option<String>,
 }
 
 impl Member {
@@ -93,6 +99,7 @@ impl Member {
             storage_failed: false,
             dir_failed: false,
             pending_truncate: None,
+            activated_config: None,
             retry_ms: None,
             discard_rest: false,
             dial: None,
@@ -101,6 +108,7 @@ impl Member {
             snap_synced: false,
             durable: Zxid::ZERO,
             newleader_logged: None,
+            served_since_start: false,
         }
     }
 
@@ -130,8 +138,21 @@ impl Sim {
         }
     }
 
+    /// The configuration `sid` starts with: the last one activated on it, else the initial.
+    fn ensemble_of(&self, sid: ServerId) -> menagerie_core::ensemble::EnsembleConfig {
+        let activated = self
+            .members
+            .get(&sid)
+            .and_then(|m| m.activated_config.as_deref());
+        match activated.map(menagerie_core::config_text::ConfigText::parse) {
+            Some(Ok(text)) => text.applied_to(&self.ensemble),
+            _ => self.ensemble.clone(),
+        }
+    }
+
     fn core_config(&self, sid: ServerId, inc: u64) -> CoreConfig {
-        let mut ensemble = self.ensemble.clone();
+        let features = self.opts.features();
+        let mut ensemble = self.ensemble_of(sid);
         if self.opts.counter_near_end && self.opts.seed % 4 == 3 && sid == ServerId(1) {
             // A learner that cannot follow a rollover epoch change, as a Java one.
             ensemble.rollover.epoch_change = false;
@@ -144,6 +165,14 @@ impl Sim {
             seed: self.opts.seed ^ ((sid.0 as u64) << 40) ^ (inc << 20),
             snap_count: self.plan.snap_count,
             ensemble: Some(ensemble),
+            read_only_mode: features.read_only,
+            local_sessions: features.local_sessions,
+            local_sessions_upgrading: features.local_sessions && features.upgrading,
+            // Reconfig needs the super user or skipACL; the simulated clients have neither.
+            auth: menagerie_core::auth::AuthConfig {
+                skip_acl: self.ensemble.reconfig_enabled,
+                ..Default::default()
+            },
             ..CoreConfig::default()
         }
     }
@@ -172,6 +201,7 @@ impl Sim {
                 m.fsync_busy = false;
                 m.listening = false;
                 m.timer_at = None;
+                m.served_since_start = false;
                 let text = format!("started: zxid {zxid}, {replayed} txns replayed");
                 self.history.record(self.now, format!("m{sid}"), text);
                 if let Ok(epochs) = epochs {
@@ -303,6 +333,12 @@ impl Sim {
         self.checker
             .outputs(self.now, sid, state, before, out, &durable);
         self.checker.observe(self.now, &obs, &durable);
+        if obs.serving {
+            self.members
+                .get_mut(&sid)
+                .expect("member")
+                .served_since_start = true;
+        }
         if changed {
             self.members.get_mut(&sid).expect("member").last_role = Some((state, obs.serving));
             let serving = if obs.serving { ", serving" } else { "" };
@@ -351,8 +387,12 @@ impl Sim {
             Output::Send { to, packet } => self.send_packet(sid, to, packet),
             Output::SendSnapshot { to, zxid } => self.send_snapshot(sid, to, zxid),
             Output::ConnectToLeader { leader } => self.dial(sid, leader),
-            // The simulator's ensembles keep their membership (reconfig is off).
-            Output::ConfigActivated { .. } => {}
+            // Members are reached by sid: only the file a restart reads is kept.
+            Output::ConfigActivated { text, .. } => {
+                if let Some(m) = self.members.get_mut(&sid) {
+                    m.activated_config = Some(text);
+                }
+            }
             Output::DropPeer { peer } => self.drop_peer(sid, peer),
             Output::ListenQuorum(on) => {
                 if let Some(m) = self.members.get_mut(&sid) {

@@ -121,16 +121,23 @@ impl fmt::Display for RunReport {
             let c = &self.coverage;
             return write!(
                 f,
-                "seed {}: ok ({} ms simulated, {} events; checked {} txns, {} writes, {} reads, {} syncs, {} watch events, {} expiries{}; trace {:016x})",
+                "seed {}: ok [{}] ({} ms simulated, {} events; checked {} txns, {} writes, {} reads ({} linearizable, {} read-only), {} syncs, {} watch events, {} expiries, {} refused read-only writes, {} local session ends, {} local-session ephemerals, {} reconfigurations{}; trace {:016x})",
                 self.opts.seed,
+                self.opts.features().describe(self.opts.voters),
                 self.sim_ms,
                 self.events,
                 c.committed,
                 c.writes,
                 c.reads,
+                c.lin_reads,
+                c.ro_reads,
                 c.syncs,
                 c.events,
                 c.expiries,
+                c.ro_refused,
+                c.local_ends,
+                c.local_ephemerals,
+                c.reconfigs,
                 self.epoch_change_note(),
                 self.trace_hash
             )
@@ -149,6 +156,11 @@ impl fmt::Display for RunReport {
             v.at % 1000
         )?;
         writeln!(f, "  {}", v.detail)?;
+        writeln!(
+            f,
+            "  features: {}",
+            self.opts.features().describe(self.opts.voters)
+        )?;
         writeln!(f, "  faults: {:?}", self.plan)?;
         writeln!(f, "  history around it:")?;
         for line in &self.context {

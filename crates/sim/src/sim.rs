@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use menagerie_core::ensemble::{EnsembleConfig, MemberRole};
+use menagerie_core::ensemble::{EnsembleConfig, Hierarchy, MemberRole};
 use menagerie_proto::ServerId;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -95,7 +95,18 @@ impl Sim {
         for &sid in ensemble.members.keys() {
             members.insert(sid, Member::new(sid, plan.pre_alloc));
         }
-        let clients = (0..opts.clients).map(Client::new).collect();
+        let features = opts.features();
+        let clients = (0..opts.clients)
+            .map(|id| {
+                let mut c = Client::new(id);
+                // Odd clients accept read-only members; with local sessions, even ones
+                // never create ephemerals (their sessions stay local).
+                c.asks_read_only = features.read_only && id % 2 == 1;
+                c.makes_ephemerals = !features.local_sessions || id % 2 == 1;
+                c
+            })
+            .collect();
+        let checker = Checker::new(&ensemble, &opts);
         Sim {
             plan,
             now: 0,
@@ -106,7 +117,7 @@ impl Sim {
             net: Net::default(),
             clients,
             history: History::default(),
-            checker: Checker::new(opts.voters, opts.strict),
+            checker,
             phase: Phase::Chaos,
             violation: None,
             partitions: Default::default(),
@@ -270,5 +281,26 @@ fn ensemble_config(opts: &SimOptions) -> EnsembleConfig {
         config.rollover.first_counter = menagerie_proto::Zxid::MAX_COUNTER - headroom;
         config.rollover.margin = margin;
     }
+    let features = opts.features();
+    config.linearizable_reads = features.linearizable;
+    config.reconfig_enabled = features.reconfig && opts.voters == 3;
+    if features.hierarchy && opts.voters >= 5 {
+        config.hierarchy = Some(hierarchy(opts.voters));
+    }
     config
+}
+
+/// Hierarchical quorums for `voters` (5 or more): groups of two voters in sid order (the
+/// last one alone if the count is odd), every weight 1 except voter 2's, which is 0. With 5
+/// voters the groups are {1, 2}, {3, 4}, {5}: a quorum is two groups, each with more than
+/// half of its weight, so {1, 5} is one while {2, 3, 5} is not — unlike majorities.
+pub fn hierarchy(voters: usize) -> Hierarchy {
+    let sids = (1..=voters as i64).map(ServerId);
+    Hierarchy {
+        group_of: sids
+            .clone()
+            .map(|s| (s, (s.0 as u64).div_ceil(2)))
+            .collect(),
+        weights: sids.map(|s| (s, u64::from(s.0 != 2))).collect(),
+    }
 }

@@ -127,7 +127,7 @@ fn passes_near_end(seed: u64, voters: usize, observers: usize) {
     );
 }
 
-/// Rollover finding 1: closeSession txns prepped in one batch with the txn that started
+/// Finding 18: closeSession txns prepped in one batch with the txn that started
 /// the epoch change were queued for the new epoch with old-epoch zxids (CoreAssertion:
 /// proposals out of zxid order).
 #[test]
@@ -135,7 +135,7 @@ fn a_batch_that_starts_the_epoch_change_goes_out_in_the_old_epoch() {
     passes_near_end(195, 5, 1);
 }
 
-/// Rollover finding 2: a client whose closeSession waited in the change's queue
+/// Finding 19: a client whose closeSession waited in the change's queue
 /// reconnected and was told its session expired before any leader had proposed closing
 /// it (ExpiryByLeader); such revalidations now wait for the change.
 #[test]
@@ -143,9 +143,41 @@ fn a_closing_sessions_revalidation_waits_for_the_epoch_change() {
     passes_near_end(53, 3, 2);
 }
 
-/// Rollover finding 3 (the checker's): an epoch change that never got its quorum is not
+/// Finding 20 (the checker's): an epoch change that never got its quorum is not
 /// an established epoch; a leader elected afterwards may take that epoch (Leadership).
 #[test]
 fn an_epoch_change_without_its_quorum_establishes_nothing() {
     passes_near_end(180, 5, 1);
+}
+
+/// Finding 14: closing a local session was answered at once, ahead of the connection's
+/// write in flight, whose reply was then lost (ClientFifo; local sessions on).
+#[test]
+fn closing_a_local_session_answers_in_order() {
+    passes(43, 3, 0);
+}
+
+/// Finding 15: a leader cut off with proposals outstanding fast-forwarded its tree over
+/// them and served read-only clients a state the next leader truncated
+/// (ReadOnlyReadCommitted; read-only mode on).
+#[test]
+fn read_only_service_never_shows_fast_forwarded_proposals() {
+    passes(11, 3, 0);
+    passes(93, 3, 0);
+}
+
+/// Finding 16: a read-only member told a client whose global session it did not know (it
+/// lagged) that the session had expired (ExpiryByLeader; read-only mode on).
+#[test]
+fn a_read_only_member_never_expires_a_session_it_does_not_know() {
+    passes(393, 3, 0);
+    passes(141, 3, 0);
+}
+
+/// Finding 17: with local sessions on, an ephemeral create that reached the leader after
+/// its session's close committed created an ephemeral owned by a closed session
+/// (TxnSemantics).
+#[test]
+fn no_ephemeral_for_a_closed_session_with_local_sessions() {
+    passes(467, 5, 1);
 }

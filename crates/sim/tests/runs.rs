@@ -59,3 +59,21 @@ fn five_voters_and_two_observers() {
         });
     }
 }
+
+#[test]
+fn reconfiguration_seeds_commit_reconfigurations_and_pass() {
+    let features = menagerie_sim::Features {
+        reconfig: true,
+        ..Default::default()
+    };
+    let mut reconfigs = 0;
+    // 1507: a two-voter configuration flapped through the calm phase on delay spikes.
+    for seed in [0, 1, 1507] {
+        let report = run(SimOptions {
+            features: Some(features),
+            ..SimOptions::new(seed)
+        });
+        reconfigs += report.coverage.reconfigs;
+    }
+    assert!(reconfigs > 5, "reconfigurations committed: {reconfigs}");
+}

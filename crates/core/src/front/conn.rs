@@ -39,8 +39,9 @@ pub(crate) enum Slot {
     /// Reads behind it wait for a linearizable-read round (leadership confirmed, or the
     /// leader's answer to a sync) that started after they arrived.
     Barrier { round: u64, released: bool },
-    /// A write (or closeSession) that arrived behind an open barrier: submitted only when
-    /// it reaches the front, so that its reply cannot overtake the reads before it.
+    /// A write (or closeSession) that arrived behind an open barrier, or the close of a local
+    /// session behind anything: submitted only when it reaches the front, so that its reply
+    /// cannot overtake the replies before it.
     Deferred { xid: i32, op: i32, req: Request },
 }
 

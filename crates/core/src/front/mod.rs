@@ -266,6 +266,11 @@ impl Front {
         self.drop_conn(conn);
     }
 
+    /// Whether nothing of `conn` is in flight or queued (a reply now is in order).
+    pub(crate) fn is_idle(&self, conn: ConnId) -> bool {
+        self.conns.get(&conn).is_none_or(|c| c.queue.is_empty())
+    }
+
     /// Reserves the place of a write's reply in the connection's order.
     pub(crate) fn push_write(&mut self, now: Now, conn: ConnId, cxid: i32) {
         if let Some(c) = self.conns.get_mut(&conn) {

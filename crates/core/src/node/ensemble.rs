@@ -411,6 +411,7 @@ impl Node {
     /// The role now serves clients in `epoch`.
     fn serve(&mut self, now: Now, epoch: u32) {
         let start = Zxid::epoch_start(epoch);
+        self.ro_synced();
         if let Role::Leading(_) = self.role {
             // ZooKeeper's leader moves its lastProcessedZxid to the epoch's start and tracks
             // every global session afresh, a timeout from now.
@@ -467,6 +468,7 @@ impl Node {
             }
             Role::Standalone | Role::Looking => Vec::new(),
         };
+        let committed = self.replica.last_processed_zxid();
         for txn in unapplied {
             if txn.zxid() > self.replica.last_processed_zxid() {
                 self.replica.replay(&txn);
@@ -477,6 +479,7 @@ impl Node {
                 }
             }
         }
+        self.ro_fast_forwarded(committed);
         for conn in self.front.conn_ids() {
             self.close(conn, out);
         }

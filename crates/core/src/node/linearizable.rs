@@ -20,6 +20,7 @@ use super::ensemble::Role;
 use crate::front::Forwarded;
 use crate::input::{ConnId, Now};
 use crate::output::Output;
+use crate::planted::PlantedBug;
 use crate::zab::action::Actions;
 
 /// A learner's linearizable-read rounds.
@@ -36,10 +37,9 @@ pub struct LearnerRounds {
 impl Node {
     /// Whether reads wait for a round: the setting is on and this member leads or learns.
     pub(super) fn reads_linearized(&self) -> bool {
-        self.zab
-            .as_ref()
-            .is_some_and(|z| z.config.linearizable_reads)
-            && matches!(self.role, Role::Leading(_) | Role::Learning(_))
+        self.zab.as_ref().is_some_and(|z| {
+            z.config.linearizable_reads && z.config.planted_bug != PlantedBug::SkipReadRound
+        }) && matches!(self.role, Role::Leading(_) | Role::Learning(_))
     }
 
     /// Queues a read behind a barrier for a round that starts after now.
@@ -120,6 +120,9 @@ impl Node {
         let rest = self.front.take_queue(conn);
         let session = self.front.session_of(conn);
         match req {
+            Request::CloseSession if self.is_local_session(session) => {
+                self.close_local_session(conn, session, xid, out)
+            }
             Request::CloseSession => self.close_session(now, conn, session, xid, out),
             r => {
                 let call = super::requests::Call {

@@ -46,7 +46,7 @@ pub(super) enum Upgrade {
 
 /// Whether `req` creates an ephemeral node (ZooKeeper: `checkUpgradeSession` looks at
 /// create, create2 and the creates inside a multi).
-fn creates_ephemeral(req: &Request) -> bool {
+pub(super) fn creates_ephemeral(req: &Request) -> bool {
     let ephemeral = |flags: i32| flags == 1 || flags == 3;
     match req {
         Request::Create(r) | Request::Create2(r) => ephemeral(r.flags),
@@ -158,17 +158,21 @@ impl Node {
     /// The leader's check of the session of a write (ZooKeeper:
     /// `LeaderSessionTracker.checkSession`): its own local sessions pass; with local
     /// sessions enabled, a session the leader does not know that another member created is
-    /// taken for that member's local session and passes too.
+    /// taken for that member's local session and passes too — unless the write creates an
+    /// `ephemeral` node, which only a global session may own (ZooKeeper's
+    /// `checkGlobalSession`): a session closed meanwhile would own it forever.
     pub(super) fn check_session(
         &mut self,
         session: SessionId,
         owner: menagerie_proto::ServerId,
+        ephemeral: bool,
     ) -> Result<(), ErrorCode> {
-        if self.is_local_session(session) {
+        if self.is_local_session(session) && !ephemeral {
             return Ok(());
         }
         let unknown = self.proposer.sessions_mut().get(session).is_none();
         if unknown
+            && !ephemeral
             && self.local_sessions_enabled()
             && session.server_byte() != self.config.server_id.0
         {

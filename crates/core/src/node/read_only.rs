@@ -36,6 +36,11 @@ pub struct ReadOnly {
     serving: bool,
     /// Sessions created here while read-only (they die with their connection).
     local: BTreeSet<SessionId>,
+    /// The tree holds txns not known to be committed (the role ended with proposals
+    /// outstanding, and they were applied as ZooKeeper fast-forwards): read-only service
+    /// would show a state that a new leader may truncate, so it does not start until the
+    /// member is synced in a role again.
+    uncommitted: bool,
 }
 
 impl ReadOnly {
@@ -61,7 +66,7 @@ impl Node {
     /// When read-only service is due to start, if it is enabled and not started.
     pub(super) fn ro_deadline(&self) -> Option<u64> {
         let since = self.ro.looking_since?;
-        (self.config.read_only_mode && !self.ro.serving)
+        (self.config.read_only_mode && !self.ro.serving && !self.ro.uncommitted)
             .then(|| since + READ_ONLY_DELAY_MS.max(self.config.tick_ms))
     }
 
@@ -73,6 +78,23 @@ impl Node {
             tracing::info!("no quorum: serving read-only clients");
             self.ro.serving = true;
         }
+    }
+
+    /// The role ended and the tree was fast-forwarded from `committed` (the last zxid known
+    /// committed) over txns that may never commit: no read-only service from it.
+    pub(super) fn ro_fast_forwarded(&mut self, committed: menagerie_proto::Zxid) {
+        if self.replica.last_processed_zxid() > committed {
+            tracing::info!(
+                %committed,
+                "state ahead of what is known committed: no read-only service until synced"
+            );
+            self.ro.uncommitted = true;
+        }
+    }
+
+    /// The member serves in a role: its tree is the quorum's, committed up to where it is.
+    pub(super) fn ro_synced(&mut self) {
+        self.ro.uncommitted = false;
     }
 
     /// The member takes a role: read-only service ends and its clients are closed.
@@ -125,7 +147,14 @@ impl Node {
             self.ro.local.contains(&session) || self.replica.sessions().contains_key(&session);
         let password_ok =
             new || req.passwd.as_slice() == self.config.auth.session_password(session).as_slice();
-        if !known || !password_ok {
+        if !known {
+            // It may be alive on the quorum's side, which this member cannot ask: no
+            // "expired" answer; the client tries another member.
+            tracing::info!(session = %session, "unknown session: closing, read-only");
+            self.close(conn, out);
+            return;
+        }
+        if !password_ok {
             self.front.refuse(conn, out);
             return;
         }

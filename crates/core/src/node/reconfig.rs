@@ -144,7 +144,7 @@ impl Node {
         zab.config = parsed.applied_to(&zab.config);
         let new_role = zab.config.members.get(&me).copied();
         tracing::info!(version = %format_args!("{:x}", parsed.version), designated = %designated,
-            "configuration activated");
+            members = %zab.config.config_text.replace('\n', " "), "configuration activated");
         let text = zab.config.config_text.clone();
         out.push(Output::ConfigActivated {
             text: text.clone(),

@@ -215,7 +215,13 @@ impl Node {
             }
         }
         if matches!(req, Request::CloseSession) && self.is_local_session(session) {
-            self.close_local_session(conn, session, xid, out);
+            // In order: after the replies of what came before it (then the connection
+            // closes, and a reply still owed would be lost).
+            if self.front.is_idle(conn) {
+                self.close_local_session(conn, session, xid, out);
+            } else {
+                self.front.defer(conn, xid, call.op, req);
+            }
             return;
         }
         if self.read_only && write {

@@ -16,6 +16,7 @@ use menagerie_proto::{OpCode, ServerId, SessionId, Zxid};
 
 use super::Node;
 use super::ensemble::Role;
+use super::local_sessions::creates_ephemeral;
 use super::requests::Call;
 use crate::input::{BadRequest, ConnId, Now};
 use crate::output::Output;
@@ -152,8 +153,9 @@ impl Node {
             return;
         }
         let owner = self.config.server_id;
-        let check =
-            matches!(self.role, Role::Leading(_)).then(|| self.check_session(session, owner));
+        let ephemeral = req.as_ref().is_ok_and(creates_ephemeral);
+        let check = matches!(self.role, Role::Leading(_))
+            .then(|| self.check_session(session, owner, ephemeral));
         if let (Some(Ok(())), Ok(Request::Reconfig(r))) = (&check, &req) {
             let ids = self.front.ids(conn).to_vec();
             let who = Requester {
@@ -322,9 +324,17 @@ impl Node {
             cxid: fr.cxid,
             ids: &ids,
         };
+        let decoded = || {
+            OpCode::from_code(fr.op)
+                .ok_or(BadRequest::UnknownOp)
+                .and_then(|op| decode_forwarded(op, &fr.body))
+        };
         let session_check = match OpCode::from_code(fr.op) {
             Some(OpCode::CreateSession | OpCode::CloseSession | OpCode::Sync) => Ok(()),
-            _ => self.check_session(fr.session, from),
+            _ => {
+                let ephemeral = decoded().is_ok_and(|r| creates_ephemeral(&r));
+                self.check_session(fr.session, from, ephemeral)
+            }
         };
         let tree = self.replica.tree();
         let txn = match OpCode::from_code(fr.op) {
@@ -349,10 +359,8 @@ impl Node {
                 self.exec(now, acts, out);
                 return;
             }
-            op => {
-                let req = op
-                    .ok_or(BadRequest::UnknownOp)
-                    .and_then(|op| decode_forwarded(op, &fr.body));
+            _ => {
+                let req = decoded();
                 if let (Ok(()), Ok(Request::Reconfig(r))) = (&session_check, &req) {
                     self.submit_reconfig(now, who, r, out);
                     return;

@@ -180,7 +180,8 @@ impl Cluster {
         up(a) && up(b) && !self.cut.contains(&key)
     }
 
-    fn deliver(&mut self, to: ServerId, input: Input) {
+    /// Queues `input` for `to` (delivered by the next `settle` or `run`).
+    pub fn deliver(&mut self, to: ServerId, input: Input) {
         self.queue.push_back(Delivery { to, input });
     }
 

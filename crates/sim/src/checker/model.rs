@@ -123,6 +123,19 @@ impl Model {
         }
     }
 
+    /// Whether a committed createSession made `session` global (local sessions never are).
+    pub fn session_known(&self, session: i64) -> bool {
+        self.sessions.contains_key(&session)
+    }
+
+    /// The ephemerals `session` owns now (after every committed txn applied).
+    pub fn ephemerals_of(&self, session: i64) -> Vec<String> {
+        self.ephemerals
+            .get(&session)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// When `session` was closed, if it was.
     pub fn session_closed(&self, session: i64) -> Option<Zxid> {
         self.sessions.get(&session).and_then(|(_, c)| *c)

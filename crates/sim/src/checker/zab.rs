@@ -27,6 +27,8 @@ pub struct ZabState {
     serving: BTreeSet<ServerId>,
     /// Sessions a leader has proposed to close.
     pub closes_proposed: BTreeSet<i64>,
+    /// Sessions a leader has proposed to create (global sessions; local ones never are).
+    pub creates_proposed: BTreeSet<i64>,
     /// The last state each member was seen serving (to skip repeats).
     last_seen: BTreeMap<ServerId, (Zxid, u64)>,
 }
@@ -55,8 +57,14 @@ impl Checker {
                         );
                         self.fail(at, "Integrity", detail, vec![format!("{}", txn.zxid())]);
                     }
-                    if matches!(txn.body, TxnBody::CloseSession(_)) {
-                        self.zab.closes_proposed.insert(txn.session().0);
+                    match txn.body {
+                        TxnBody::CloseSession(_) => {
+                            self.zab.closes_proposed.insert(txn.session().0);
+                        }
+                        TxnBody::CreateSession(_) => {
+                            self.zab.creates_proposed.insert(txn.session().0);
+                        }
+                        _ => {}
                     }
                 }
                 Output::PersistEpoch { current, .. } => {
@@ -251,11 +259,21 @@ impl Checker {
         let Some(z) = resolved.filter(|z| *z > self.chain.tip()) else {
             return;
         };
-        let holders = durable.values().filter(|d| **d >= z).count();
-        if holders <= self.voters / 2 {
+        let holders: Vec<ServerId> = durable
+            .iter()
+            .filter(|(_, d)| **d >= z)
+            .map(|(s, _)| *s)
+            .collect();
+        // A quorum as the ensemble defines it: a majority of voters, or with hierarchical
+        // quorums a majority of groups each with a majority of its weight.
+        if !self.ensemble.is_quorum(&holders) {
             let detail = format!(
-                "m{sid} serves {z}, but only {holders} of {} voters hold it durably: {durable:?}",
-                self.voters
+                "m{sid} serves {z}, but only {holders:?} of the voters hold it durably, no quorum{}: {durable:?}",
+                if self.ensemble.hierarchy.is_some() {
+                    " of groups"
+                } else {
+                    ""
+                }
             );
             // A new leader's head is committed by the NEWLEADER quorum (finding 4: the
             // leader counted itself before its own log was durable).
@@ -304,4 +322,55 @@ pub fn describe_txn(t: &menagerie_proto::txn::LoggedTxn) -> String {
         t.header.client_id.0,
         t.header.cxid
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimOptions;
+
+    fn checker(voters: usize, hierarchical: bool) -> Checker {
+        let members = (1..=voters as i64)
+            .map(|s| {
+                (
+                    ServerId(s),
+                    menagerie_core::ensemble::MemberRole::Participant,
+                )
+            })
+            .collect();
+        let mut ensemble = menagerie_core::ensemble::EnsembleConfig::new(members, String::new());
+        if hierarchical {
+            ensemble.hierarchy = Some(crate::sim::hierarchy(voters));
+        }
+        Checker::new(&ensemble, &SimOptions::new(0))
+    }
+
+    /// Which voters hold `z` durably: the others hold nothing.
+    fn durable(holders: &[i64], voters: i64, z: Zxid) -> BTreeMap<ServerId, Zxid> {
+        (1..=voters)
+            .map(|s| {
+                let d = if holders.contains(&s) { z } else { Zxid::ZERO };
+                (ServerId(s), d)
+            })
+            .collect()
+    }
+
+    fn commit_allowed(c: &mut Checker, holders: &[i64]) -> bool {
+        let z = Zxid::new(1, 1);
+        c.check_quorum_durable(0, ServerId(1), Some(z), &durable(holders, 5, z));
+        c.take_violation().is_none()
+    }
+
+    #[test]
+    fn durability_counts_quorums_as_the_ensemble_defines_them() {
+        // Majorities: three of five.
+        assert!(commit_allowed(&mut checker(5, false), &[2, 3, 4]));
+        assert!(!commit_allowed(&mut checker(5, false), &[1, 5]));
+        // Groups {1, 2}, {3, 4}, {5}, voter 2 of weight 0: two groups with a majority of
+        // their weight each.
+        assert!(commit_allowed(&mut checker(5, true), &[1, 5]));
+        assert!(commit_allowed(&mut checker(5, true), &[3, 4, 5]));
+        assert!(!commit_allowed(&mut checker(5, true), &[2, 3, 4]));
+        assert!(!commit_allowed(&mut checker(5, true), &[2, 3, 5]));
+    }
 }

@@ -37,6 +37,8 @@ pub struct Conn {
     pub last_recv: u64,
     /// When something was last sent.
     pub last_sent: u64,
+    /// The member answered the handshake read-only (it serves no quorum).
+    pub read_only: bool,
 }
 
 /// A request in flight.
@@ -72,6 +74,10 @@ pub struct Client {
     versions: BTreeMap<String, i32>,
     queued: VecDeque<Op>,
     tag: u64,
+    /// Its handshakes say it accepts a read-only member (`canBeReadOnly`).
+    pub asks_read_only: bool,
+    /// It creates ephemeral nodes (with local sessions, those that do not stay local).
+    pub makes_ephemerals: bool,
 }
 
 impl Client {
@@ -91,6 +97,8 @@ impl Client {
             versions: BTreeMap::new(),
             queued: VecDeque::new(),
             tag: 0,
+            asks_read_only: false,
+            makes_ephemerals: true,
         }
     }
 
@@ -179,7 +187,7 @@ impl Sim {
             } else {
                 session_password(session).to_vec()
             },
-            read_only: None,
+            read_only: client.asks_read_only.then_some(true),
         };
         if !self.members[&member].is_up() {
             let who = client.who();
@@ -198,6 +206,7 @@ impl Sim {
             opened_at: now,
             last_recv: now,
             last_sent: now,
+            read_only: false,
         });
         self.send_on(link, End::Client(c), Msg::Connect(req));
         self.wake_client(c, now + 1000);
@@ -254,9 +263,17 @@ impl Sim {
         let op = match client.queued.pop_front() {
             Some(op) => op,
             None if close => Op::CloseSession,
+            None if self.ensemble.reconfig_enabled
+                && let Some(op) = ops::draw_reconfig(&mut self.rng, self.opts.voters) =>
+            {
+                op
+            }
             None => {
                 let versions = client.versions.clone();
-                ops::draw(&mut self.rng, id, tag, |k| versions.get(k).copied())
+                let ephemerals = client.makes_ephemerals;
+                ops::draw(&mut self.rng, (id, tag), ephemerals, |k| {
+                    versions.get(k).copied()
+                })
             }
         };
         if nap {
@@ -278,7 +295,8 @@ impl Sim {
             who,
             format!("xid {xid} -> m{member}: {}", op.describe()),
         );
-        let ctx = self.checker.invoke(c, session, &op);
+        let read_only = self.clients[c].conn.as_ref().is_some_and(|k| k.read_only);
+        let ctx = self.checker.invoke(now, (session, xid), &op, read_only);
         let req = op.request();
         self.clients[c]
             .outstanding
@@ -359,6 +377,7 @@ impl Sim {
             return;
         }
         conn.established = true;
+        conn.read_only = resp.read_only == Some(true);
         let resumed = client.session == Some(resp.session_id);
         client.session = Some(resp.session_id);
         client.timeout_ms = resp.timeout as u64;
@@ -370,7 +389,12 @@ impl Sim {
                 mode: Mode::Persistent,
             }));
         }
-        let what = if resumed { "resumed" } else { "new" };
+        let what = match (resumed, conn.read_only) {
+            (true, false) => "resumed",
+            (false, false) => "new",
+            (true, true) => "read-only, resumed",
+            (false, true) => "read-only, new",
+        };
         self.history.record(
             now,
             who,
@@ -423,6 +447,14 @@ impl Sim {
             zxid: Zxid(header.zxid),
             err: header.err,
             body,
+            read_only: self.clients[c].conn.as_ref().is_some_and(|k| k.read_only),
+            from_own_log: self.clients[c].conn.as_ref().is_some_and(|k| {
+                k.read_only
+                    && self
+                        .members
+                        .get(&k.member)
+                        .is_some_and(|m| !m.served_since_start)
+            }),
         };
         self.checker.reply(now, &p.op, &p.ctx, reply);
     }

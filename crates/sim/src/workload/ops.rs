@@ -89,6 +89,13 @@ pub enum Op {
     Sync,
     /// closeSession.
     CloseSession,
+    /// reconfig (incremental): remove a server, or add (back) one.
+    Reconfig {
+        /// `server.N=spec` lines to add.
+        joining: Option<String>,
+        /// Server ids to remove.
+        leaving: Option<String>,
+    },
 }
 
 impl Op {
@@ -102,6 +109,7 @@ impl Op {
                 | Op::Check { .. }
                 | Op::Multi(_)
                 | Op::CloseSession
+                | Op::Reconfig { .. }
         )
     }
 
@@ -150,6 +158,14 @@ impl Op {
             }),
             Op::Sync => Request::Sync(PathRequest { path: "/".into() }),
             Op::CloseSession => Request::CloseSession,
+            Op::Reconfig { joining, leaving } => {
+                Request::Reconfig(menagerie_proto::records::ReconfigRequest {
+                    joining_servers: joining.clone(),
+                    leaving_servers: leaving.clone(),
+                    new_members: None,
+                    cur_config_id: -1,
+                })
+            }
         }
     }
 
@@ -191,16 +207,26 @@ impl Op {
             }
             Op::Sync => "sync /".into(),
             Op::CloseSession => "closeSession".into(),
+            Op::Reconfig { joining, leaving } => format!(
+                "reconfig{}{}",
+                joining
+                    .as_ref()
+                    .map_or(String::new(), |j| format!(" -add {j}")),
+                leaving
+                    .as_ref()
+                    .map_or(String::new(), |l| format!(" -remove {l}"))
+            ),
         }
     }
 }
 
-/// Draws the next op of client `client`; `tag` makes written data unique; `version_of`
-/// gives the last version the client saw of a key, for conditional writes.
+/// Draws the next op of client `client`; `tag` makes written data unique; without
+/// `ephemerals` the client creates persistent nodes where it would create ephemerals;
+/// `version_of` gives the last version the client saw of a key, for conditional writes.
 pub fn draw(
     rng: &mut ChaCha8Rng,
-    client: usize,
-    tag: u64,
+    (client, tag): (usize, u64),
+    ephemerals: bool,
     version_of: impl Fn(&str) -> Option<i32>,
 ) -> Op {
     let data = format!("c{client}.{tag}").into_bytes();
@@ -227,7 +253,11 @@ pub fn draw(
         16..=21 => Op::Create {
             path: format!("/e/c{client}-{}", rng.random_range(0..3u32)),
             data,
-            mode: Mode::Ephemeral,
+            mode: if ephemerals {
+                Mode::Ephemeral
+            } else {
+                Mode::Persistent
+            },
         },
         22..=35 => {
             let version = cond(rng, &k);
@@ -295,4 +325,30 @@ fn draw_multi(
         ops.push(op);
     }
     Op::Multi(ops)
+}
+
+/// Now and then (with reconfig on, 3 voters): a reconfiguration of one of the original
+/// voters `1..=voters`: removed, added back as a participant, or made an observer. The
+/// ensemble refuses what would leave fewer than 2 voters or no synced quorum.
+pub fn draw_reconfig(rng: &mut ChaCha8Rng, voters: usize) -> Option<Op> {
+    if !rng.random_bool(0.01) {
+        return None;
+    }
+    let sid = rng.random_range(1..=voters);
+    let line =
+        |role: &str| format!("server.{sid}=127.0.0.{sid}:2888:3888:{role};127.0.0.{sid}:2181");
+    Some(match rng.random_range(0..10u32) {
+        0..=3 => Op::Reconfig {
+            joining: None,
+            leaving: Some(sid.to_string()),
+        },
+        4..=7 => Op::Reconfig {
+            joining: Some(line("participant")),
+            leaving: None,
+        },
+        _ => Op::Reconfig {
+            joining: Some(line("observer")),
+            leaving: None,
+        },
+    })
 }
