@@ -78,10 +78,31 @@ def _agree(ctx: Context, ens, want: str, sids: list[int]) -> None:
 
 
 def _reconfig(ctx: Context, admin: KazooClient, **kw) -> str:
+    """Runs one reconfig; returns the committed configuration. Removing the leader may close
+    the connection before the answer arrives (Java's leader drops its clients at once): the
+    outcome is then read back, as an operator would, from /zookeeper/config."""
+    from kazoo.exceptions import ConnectionLoss
     t = time.monotonic()
-    data, stat = admin.reconfig(joining=kw.get("joining"), leaving=kw.get("leaving"),
-                                new_members=None)
-    text = data.decode()
+    try:
+        data, _ = admin.reconfig(joining=kw.get("joining"), leaving=kw.get("leaving"),
+                                 new_members=None)
+        text = data.decode()
+    except ConnectionLoss:
+        ctx.log(f"reconfig {kw}: connection lost before the answer; reading the outcome")
+        leaving = kw.get("leaving")
+        deadline = time.monotonic() + AGREE_TIMEOUT
+        text = ""
+        while time.monotonic() < deadline:
+            try:
+                admin.sync("/zookeeper/config")
+                text = admin.get("/zookeeper/config")[0].decode()
+                if leaving is None or int(leaving) not in _servers(text):
+                    break
+            except Exception:  # noqa: BLE001 (reconnecting)
+                pass
+            time.sleep(0.5)
+        else:
+            raise Failure(f"reconfig {kw}: connection lost and the change is not visible: {text!r}")
     ctx.log(f"reconfig {kw} acknowledged in {time.monotonic() - t:.2f} s")
     return text
 
