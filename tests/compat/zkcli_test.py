@@ -283,6 +283,11 @@ def _env() -> dict:
     return env
 
 
+def _unfinished_list(line: str) -> bool:
+    """An `ls` answer ('[a, b]') whose closing bracket is still to come."""
+    return line.startswith("[") and not line.endswith("]")
+
+
 def split_events(lines: list[str]) -> tuple[list[str], list[str]]:
     """Take 'WATCHER::' / '' / 'WatchedEvent ...' triples out of the output."""
     out, events = [], []
@@ -312,7 +317,11 @@ def split_events(lines: list[str]) -> tuple[list[str], list[str]]:
             events.append(ln)
             i += 1
             continue
-        out.append(ln)
+        if out and _unfinished_list(out[-1]) and i > 0 and lines[i - 1] != out[-1]:
+            # The event thread's lines cut an `ls` answer in two ('[' then the rest).
+            out[-1] += ln
+        else:
+            out.append(ln)
         i += 1
     # connection state changes of the shell itself are not interesting
     events = [e for e in events if "type:None" not in e]

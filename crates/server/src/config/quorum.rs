@@ -89,24 +89,17 @@ impl QuorumConfig {
     /// stores in `/zookeeper/config` (spec 09 §1.5): one `server.N=` line per member in sid
     /// order, then `version=<hex>` without a newline.
     pub fn config_text(&self) -> String {
-        let mut s = String::new();
-        for (sid, m) in &self.members {
-            s.push_str(&format!("server.{sid}={}\n", m.text));
+        let servers = self
+            .members
+            .iter()
+            .filter_map(|(sid, m)| ServerSpec::parse(&m.text).ok().map(|spec| (*sid, spec)))
+            .collect();
+        ConfigText {
+            servers,
+            hierarchy: self.hierarchy.clone(),
+            version: self.version,
         }
-        if let Some(h) = &self.hierarchy {
-            let mut groups: BTreeMap<u64, Vec<String>> = BTreeMap::new();
-            for (sid, gid) in &h.group_of {
-                groups.entry(*gid).or_default().push(sid.to_string());
-            }
-            for (gid, sids) in groups {
-                s.push_str(&format!("group.{gid}={}\n", sids.join(":")));
-            }
-            for (sid, w) in &h.weights {
-                s.push_str(&format!("weight.{sid}={w}\n"));
-            }
-        }
-        s.push_str(&format!("version={:x}", self.version));
-        s
+        .render()
     }
 
     /// The core's view of the ensemble.

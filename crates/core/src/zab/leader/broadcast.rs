@@ -153,22 +153,36 @@ impl Leader {
         }
     }
 
-    fn commit(&mut self, txn: Arc<LoggedTxn>, acts: &mut Actions) {
-        let zxid = txn.zxid();
-        self.last_committed = zxid;
+    /// Sends every learner the packet `packet_for(is_observer)` makes (a commit: COMMIT to
+    /// followers, INFORM to observers).
+    pub(super) fn deliver_to_learners(
+        &mut self,
+        packet_for: impl Fn(bool) -> QuorumPacket,
+        acts: &mut Actions,
+    ) {
         let learners: Vec<(ServerId, bool)> = self
             .learners
             .iter()
             .map(|(s, h)| (*s, h.observer))
             .collect();
         for (s, observer) in learners {
-            let p = if observer {
-                QuorumPacket::with_data(PacketType::Inform, zxid, txn.to_bytes())
-            } else {
-                QuorumPacket::new(PacketType::Commit, zxid)
-            };
-            self.deliver(s, p, acts);
+            self.deliver(s, packet_for(observer), acts);
         }
+    }
+
+    fn commit(&mut self, txn: Arc<LoggedTxn>, acts: &mut Actions) {
+        let zxid = txn.zxid();
+        self.last_committed = zxid;
+        self.deliver_to_learners(
+            |observer| {
+                if observer {
+                    QuorumPacket::with_data(PacketType::Inform, zxid, txn.to_bytes())
+                } else {
+                    QuorumPacket::new(PacketType::Commit, zxid)
+                }
+            },
+            acts,
+        );
         acts.push(Action::Commit(txn));
         let (done, waiting): (Vec<_>, Vec<_>) =
             self.syncs.drain(..).partition(|(at, _)| *at <= zxid);

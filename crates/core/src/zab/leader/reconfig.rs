@@ -94,21 +94,18 @@ impl Leader {
             "committing a reconfiguration");
         self.last_committed = zxid;
         let sid = designated.0.to_be_bytes();
-        let learners: Vec<(ServerId, bool)> = self
-            .learners
-            .iter()
-            .map(|(s, h)| (*s, h.observer))
-            .collect();
-        for (s, observer) in learners {
-            let p = if observer {
-                let mut data = sid.to_vec();
-                data.extend_from_slice(&txn.to_bytes());
-                QuorumPacket::with_data(PacketType::InformAndActivate, zxid, data)
-            } else {
-                QuorumPacket::with_data(PacketType::CommitAndActivate, zxid, sid.to_vec())
-            };
-            self.deliver(s, p, acts);
-        }
+        self.deliver_to_learners(
+            |observer| {
+                if observer {
+                    let mut data = sid.to_vec();
+                    data.extend_from_slice(&txn.to_bytes());
+                    QuorumPacket::with_data(PacketType::InformAndActivate, zxid, data)
+                } else {
+                    QuorumPacket::with_data(PacketType::CommitAndActivate, zxid, sid.to_vec())
+                }
+            },
+            acts,
+        );
         acts.push(Action::Commit(Arc::clone(txn)));
         acts.push(Action::Activate {
             text: pending.config.config_text.clone(),
