@@ -22,6 +22,7 @@
 pub mod chain;
 mod clients;
 pub mod model;
+mod replies;
 mod zab;
 
 use std::collections::{BTreeMap, BTreeSet};
