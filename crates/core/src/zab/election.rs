@@ -279,9 +279,15 @@ impl Election {
             return;
         };
         if !config.is_voter(from) {
-            // A non-voter (an observer) is answered at once with this member's vote.
-            let reply = self.notification(self.current, self.logical_clock, config);
-            step.sends.push((from, reply));
+            // A looking non-voter (an observer, a member a reconfiguration removed) is
+            // answered at once with this member's vote. A settled one is not: two members
+            // whose configurations each make the other a non-voter would otherwise answer
+            // each other's answers forever (a storm, with duplicated notifications, found
+            // by the simulator: seed 1257 with reconfig).
+            if state == PeerState::Looking {
+                let reply = self.notification(self.current, self.logical_clock, config);
+                step.sends.push((from, reply));
+            }
             return;
         }
         if self.round.is_none() {
@@ -292,7 +298,12 @@ impl Election {
             }
             return;
         }
-        if state == PeerState::Looking && n.election_epoch < self.logical_clock {
+        // A voter in an older round hears this one's proposal (a non-voter's would count
+        // nowhere, and answering a voter that answers every looking non-voter would loop).
+        if state == PeerState::Looking
+            && n.election_epoch < self.logical_clock
+            && config.is_voter(self.me)
+        {
             let proposal = self.round.as_ref().map_or(self.current, |r| r.proposal);
             let reply = self.notification(proposal, self.logical_clock, config);
             step.sends.push((from, reply));
@@ -531,6 +542,8 @@ mod tests {
         now: u64,
         /// Members whose messages are lost.
         down: Vec<ServerId>,
+        /// Notifications delivered so far.
+        delivered: usize,
     }
 
     impl Net {
@@ -547,6 +560,7 @@ mod tests {
                 decided: BTreeMap::new(),
                 now: 0,
                 down: Vec::new(),
+                delivered: 0,
             }
         }
 
@@ -583,6 +597,7 @@ mod tests {
                     let Some(e) = self.members.get_mut(&to) else {
                         continue;
                     };
+                    self.delivered += 1;
                     let step = e.receive(self.now, from, &n, &self.config);
                     self.absorb(to, step);
                 }
@@ -601,6 +616,28 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Found by the simulator (seed 1257 with reconfig): a looking observer in a later round
+    /// than a looking voter told it so, the voter answered the observer as it answers every
+    /// looking non-voter, and the two answered each other without end.
+    #[test]
+    fn a_looking_observer_and_a_voter_in_an_older_round_do_not_answer_each_other_forever() {
+        let mut net = Net::new(config(&[1, 2, 3], &[4]));
+        net.down = vec![ServerId(1), ServerId(2)];
+        for _ in 0..5 {
+            net.start(4, Zxid::ZERO, 0);
+        }
+        net.queue.clear();
+        net.start(3, Zxid::ZERO, 0);
+        net.start(4, Zxid::ZERO, 0);
+        net.run(1_000);
+        assert!(net.decided.is_empty(), "no quorum: nobody decides");
+        assert!(
+            net.delivered < 200,
+            "{} notifications in a simulated second",
+            net.delivered
+        );
     }
 
     #[test]
