@@ -217,15 +217,7 @@ impl Leader {
             queued = c.queued.len(),
             "epoch changed without an election; proposals waited {waited_ms} ms"
         );
-        let waiting: Vec<ServerId> = self
-            .learners
-            .iter()
-            .filter(|(_, h)| h.phase == Phase::Registered)
-            .map(|(s, _)| *s)
-            .collect();
-        for s in waiting {
-            self.send_leader_info(s, epoch, acts);
-        }
+        self.send_leader_info_to_registered(epoch, acts);
         for txn in c.queued {
             self.propose(txn, acts);
         }

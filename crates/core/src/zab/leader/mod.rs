@@ -412,6 +412,13 @@ impl Leader {
             accepted: Some(epoch),
             current: None,
         });
+        self.send_leader_info_to_registered(epoch, acts);
+        // A quorum of one (the leader alone) is complete already.
+        self.try_epoch_acked(now, ctx, acts);
+    }
+
+    /// LEADERINFO for `epoch` to every learner registered and waiting for one.
+    fn send_leader_info_to_registered(&mut self, epoch: u32, acts: &mut Actions) {
         let waiting: Vec<ServerId> = self
             .learners
             .iter()
@@ -421,8 +428,6 @@ impl Leader {
         for s in waiting {
             self.send_leader_info(s, epoch, acts);
         }
-        // A quorum of one (the leader alone) is complete already.
-        self.try_epoch_acked(now, ctx, acts);
     }
 
     fn send_leader_info(&mut self, to: ServerId, epoch: u32, acts: &mut Actions) {
