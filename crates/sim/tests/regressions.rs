@@ -129,10 +129,12 @@ fn passes_near_end(seed: u64, voters: usize, observers: usize) {
 
 /// Finding 18: closeSession txns prepped in one batch with the txn that started
 /// the epoch change were queued for the new epoch with old-epoch zxids (CoreAssertion:
-/// proposals out of zxid order).
+/// proposals out of zxid order). Seed 195 found it; after the election fix of finding 21
+/// it no longer reaches an epoch change, so this runs 199 (two changes, 38 expiries); the
+/// exact case is the core's `new_epoch_proposals_wait_for_a_quorum_of_the_epoch_change`.
 #[test]
 fn a_batch_that_starts_the_epoch_change_goes_out_in_the_old_epoch() {
-    passes_near_end(195, 5, 1);
+    passes_near_end(199, 5, 1);
 }
 
 /// Finding 19: a client whose closeSession waited in the change's queue
