@@ -287,7 +287,14 @@ fn java_zookeeper_files_round_trip() {
         let server = JavaServer::start(work, &work.join("ours"));
         let path = wait_snapshot(fs.as_ref(), ours_dirs.snap_dir(), last);
         let replayed = read_snapshot(fs.as_ref(), &path).expect("read");
-        assert_eq!(replayed.trailer.digest, newest.trailer.digest);
+        // Java's recorded digest is what its digest log last reached: empty (zxid 0) when
+        // it replayed from a fuzzy snapshot whose digest was the last txn's (the log
+        // restarts only after that comparison), or trailing on a loaded machine. So the
+        // two Java snapshots' trailers are compared only where this one reached `last`.
+        let digest = replayed.trailer.digest.expect("3.8 writes a digest block");
+        if digest.zxid == menagerie_proto::Zxid(last) {
+            assert_eq!(digest.digest as u64, digest_of(newest));
+        }
         assert_eq!(digest_of(&replayed), digest_of(newest));
         assert_eq!(by_path(&replayed), nodes);
         assert_eq!(replayed.sessions, newest.sessions);
