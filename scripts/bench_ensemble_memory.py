@@ -60,11 +60,11 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def populate(menagerie: Path, hostport: str, n: int) -> float:
+def populate(menagerie: Path, hostport: str, n: int, node_bytes: int = 100) -> float:
     t0 = time.monotonic()
     subprocess.run([str(menagerie), "bench", "--target", hostport, "--workloads",
-                    f"populate{n}", "--json", "--max-client-cnxns", "0"], check=True,
-                   capture_output=True, text=True, timeout=3600)
+                    f"populate{n}x{node_bytes}", "--json", "--max-client-cnxns", "0"],
+                   check=True, capture_output=True, text=True, timeout=3600)
     return time.monotonic() - t0
 
 

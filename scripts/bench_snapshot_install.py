@@ -3,7 +3,7 @@
 Menagerie, one after the other, same machine, same zoo.cfg: tickTime=2000, initLimit=10,
 syncLimit=5, fsync on).
 
-For each kind: `--znodes` nodes of 100 B are created through the leader; idle sessions with
+For each kind: `--znodes` nodes of `--node-bytes` (100 B) are created through the leader; idle sessions with
 the shortest timeout the ensemble allows (2 ticks) are opened on the leader and on the other
 follower; then a get workload at a fixed rate runs against the leader twice for
 `--window` seconds: once with nothing else going on (baseline), once while a follower whose
@@ -13,6 +13,10 @@ in both windows, and how many of the idle sessions expired or lost their connect
 
     cargo build --release
     python3 scripts/bench_snapshot_install.py [--znodes 1000000] [--window 30] [--kinds java,menagerie]
+    # a 4 GiB tree (about 30 GB of disk, 14 GB of memory for Menagerie; Java would need a
+    # heap above 4 GiB per member):
+    python3 scripts/bench_snapshot_install.py --znodes 1048576 --node-bytes 4096 \
+        --kinds menagerie --snap-count 4000000
 """
 
 from __future__ import annotations
@@ -97,12 +101,14 @@ def install_while_measuring(menagerie: Path, ens, follower, args) -> tuple[dict,
 
 
 def measure(kind: str, menagerie: Path, args) -> dict:
-    ens = start_ensemble(kind, args.workdir, None)
+    extra = {"snapCount": str(args.snap_count)} if args.snap_count else None
+    ens = start_ensemble(kind, args.workdir, args.java_heap, extra)
     sessions = None
     try:
         leader = ens[ens.leader()]
-        print(f"{kind}: populating {args.znodes} znodes", file=sys.stderr)
-        populate(menagerie, leader.hostport, args.znodes)
+        print(f"{kind}: populating {args.znodes} znodes of {args.node_bytes} B", file=sys.stderr)
+        populate_s = populate(menagerie, leader.hostport, args.znodes, args.node_bytes)
+        print(f"{kind}: populated in {populate_s:.0f} s", file=sys.stderr)
         follower, other = (ens[s] for s in ens.followers()[:2])
         follower.stop()
         shutil.rmtree(os.path.join(follower.data_dir, "version-2"), ignore_errors=True)
@@ -112,7 +118,8 @@ def measure(kind: str, menagerie: Path, args) -> dict:
         base = get_window(menagerie, leader.hostport, args.window, args.rate)
         during, back = install_while_measuring(menagerie, ens, follower, args)
         time.sleep(5)  # an expiry decided at the end of the install still shows
-        out = {"znodes": node_count(leader.hostport), "install_s": back and round(back, 2),
+        out = {"znodes": node_count(leader.hostport), "node_bytes": args.node_bytes,
+               "populate_s": round(populate_s, 1), "install_s": back and round(back, 2),
                "base_p50_us": base["p50_us"], "base_p99_us": base["p99_us"],
                "during_p50_us": during["p50_us"], "during_p99_us": during["p99_us"],
                "during_errors": during["errors"], "sessions": len(sessions.clients),
@@ -130,6 +137,10 @@ def main() -> int:
     ap.add_argument("--menagerie", default=str(ROOT / "target/release/menagerie"))
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--znodes", type=int, default=1_000_000)
+    ap.add_argument("--node-bytes", type=int, default=100, help="data bytes per znode")
+    ap.add_argument("--snap-count", type=int, default=None,
+                    help="snapCount for the members (a large tree: fewer, larger snapshots)")
+    ap.add_argument("--java-heap", default=None, help="-Xmx of the Java members")
     ap.add_argument("--window", type=float, default=30.0, help="seconds per get window")
     ap.add_argument("--rate", type=int, default=2000, help="gets per second on the leader")
     ap.add_argument("--sessions", type=int, default=20, help="idle sessions per member")
@@ -138,11 +149,12 @@ def main() -> int:
     menagerie = Path(args.menagerie).resolve()
     os.environ["MENAGERIE_BIN"] = str(menagerie)
     results = {k: measure(k, menagerie, args) for k in args.kinds.split(",")}
-    print("| kind | znodes | SNAP install, s | leader get p50/p99 before, us | during, us "
-          "| idle sessions expired |")
+    print("| kind | znodes x bytes | SNAP install, s | leader get p50/p99 before, us "
+          "| during, us | idle sessions expired |")
     print("|---|---|---|---|---|---|")
     for k, r in results.items():
-        print(f"| {k} | {r['znodes']} | {r['install_s']} | {r['base_p50_us']} / "
+        print(f"| {k} | {r['znodes']} x {r['node_bytes']} | {r['install_s']} | "
+              f"{r['base_p50_us']} / "
               f"{r['base_p99_us']} | {r['during_p50_us']} / {r['during_p99_us']} | "
               f"{r['expired']} of {r['sessions']} |")
     return 0

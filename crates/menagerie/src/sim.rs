@@ -42,6 +42,10 @@ pub struct SimArgs {
     /// `local-sessions`, `upgrading`, `reconfig` (3 voters).
     #[arg(long, default_value = "seed")]
     pub features: String,
+    /// Events a seed may handle before it fails with `EventBudget` (a storm or a loop
+    /// would otherwise stall the batch).
+    #[arg(long, default_value_t = menagerie_sim::MAX_EVENTS)]
+    pub max_events: u64,
 }
 
 /// Runs the seeds; returns the number of violations.
@@ -67,6 +71,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<usize> {
         counter_near_end: args.counter_near_end,
         features: Features::parse(&args.features)
             .map_err(|e| anyhow::anyhow!("--features: {e}"))?,
+        max_events: args.max_events,
         ..SimOptions::new(args.first)
     };
     let verbose = args.verbose;

@@ -27,7 +27,7 @@ pub struct BenchArgs {
     duration: f64,
     /// Comma-separated workloads: create, create1k, set, get, exists, children,
     /// mixedNN (NN % reads), sessions, ephemeral, watchN (N watchers), populateN (create
-    /// N nodes of 100 B and keep them).
+    /// N nodes of 100 B and keep them), populateNxB (N nodes of B bytes).
     #[arg(
         long,
         default_value = "create,set,get,exists,children,mixed90,sessions,ephemeral,watch1000"

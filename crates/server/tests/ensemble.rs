@@ -581,5 +581,14 @@ async fn a_counter_near_its_end_moves_to_the_next_epoch_without_an_election() {
         );
         assert_eq!(zxid(e.addr(i)).await >> 32, epoch_after, "member {i}");
     }
+    // mntr counts the change on the member that led it, and how long writes waited.
+    let changes = "rollover_epoch_changes";
+    assert_eq!(common::mntr(e.addr(leader), changes).await, "1");
+    assert_eq!(common::mntr(e.addr(follower), changes).await, "0");
+    let waited: u64 = common::mntr(e.addr(leader), "rollover_epoch_change_max_wait_ms")
+        .await
+        .parse()
+        .expect("a count");
+    assert!(waited <= 1_000, "{waited} ms: more than a syncLimit");
     e.stop_all().await;
 }

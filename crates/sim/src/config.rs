@@ -35,7 +35,14 @@ pub struct SimOptions {
     /// The optional features the run turns on; `None`: those of the seed
     /// ([`Features::for_seed`]).
     pub features: Option<Features>,
+    /// Events a run may handle before it stops with an `EventBudget` violation: a seed
+    /// caught in a message storm or a retry loop then fails fast instead of stalling a
+    /// batch (runs take about 100,000 events).
+    pub max_events: u64,
 }
+
+/// The default [`SimOptions::max_events`]: some 20 times what the busiest seeds take.
+pub const MAX_EVENTS: u64 = 2_000_000;
 
 /// Optional features of the core a run turns on. [`Features::for_seed`] spreads them over
 /// seeds (independently, so that some seeds combine them) such that any run of a few dozen
@@ -124,6 +131,7 @@ impl SimOptions {
             strict: false,
             counter_near_end: false,
             features: None,
+            max_events: MAX_EVENTS,
         }
     }
 
@@ -150,6 +158,9 @@ impl SimOptions {
         }
         if let Some(f) = self.features {
             cmd.push_str(&format!(" --features {}", f.arg()));
+        }
+        if self.max_events != MAX_EVENTS {
+            cmd.push_str(&format!(" --max-events {}", self.max_events));
         }
         cmd
     }

@@ -32,7 +32,7 @@ mod transport;
 pub mod workload;
 pub mod world;
 
-pub use config::{FaultPlan, Features, SimOptions};
+pub use config::{FaultPlan, Features, MAX_EVENTS, SimOptions};
 pub use menagerie_core::planted::PlantedBug;
 pub use report::{RunReport, Violation};
 pub use sim::Sim;

@@ -150,6 +150,15 @@ impl Sim {
             if self.stopped() {
                 break;
             }
+            if self.queue.handled >= self.opts.max_events {
+                let detail = format!(
+                    "{} events by {} ms simulated: a storm or a loop that never settles \
+                     (runs take about 100,000)",
+                    self.queue.handled, self.now
+                );
+                self.violation("EventBudget", detail, vec![]);
+                break;
+            }
         }
         self.report()
     }

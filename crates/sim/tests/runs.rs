@@ -77,3 +77,20 @@ fn reconfiguration_seeds_commit_reconfigurations_and_pass() {
     }
     assert!(reconfigs > 5, "reconfigurations committed: {reconfigs}");
 }
+
+/// A seed that runs past its event budget (a storm, a loop) stops with a violation that
+/// names it, at once, and says how to replay it.
+#[test]
+fn a_run_past_its_event_budget_fails_fast() {
+    let report = run_seed(SimOptions {
+        max_events: 5_000,
+        ..SimOptions::new(2)
+    });
+    let v = report.violation.as_ref().expect("a violation");
+    assert_eq!(v.invariant, "EventBudget", "{report}");
+    assert_eq!(report.events, 5_000);
+    assert!(
+        report.opts.replay_command().contains("--max-events 5000"),
+        "{report}"
+    );
+}

@@ -76,6 +76,9 @@ pub struct EnsembleView {
     pub syncs_sent: (u64, u64),
     /// The active configuration's text (changes with dynamic reconfiguration).
     pub config_text: String,
+    /// Rollover epoch changes this member led since the start (ADR 0014), and the longest
+    /// time, ms, proposals waited for one.
+    pub epoch_changes: (u64, u64),
 }
 
 impl Node {
@@ -98,6 +101,7 @@ impl Node {
             proposal_sizes: None,
             syncs_sent: zab.syncs_sent,
             config_text: zab.config.config_text.clone(),
+            epoch_changes: zab.epoch_changes,
         };
         match &self.role {
             Role::Leading(l) => {

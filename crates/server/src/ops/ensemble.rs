@@ -98,8 +98,8 @@ pub fn conf_lines(q: &QuorumConfig, active: Option<&str>, s: &mut String) {
     }
 }
 
-/// The numbers an ensemble member adds to `mntr`: `quorum_size` and the sync counters
-/// (`diff_count`, `snap_count`) everywhere, the leader's learner counts, pending syncs,
+/// The numbers an ensemble member adds to `mntr`: `quorum_size`, the sync counters
+/// (`diff_count`, `snap_count`) and the rollover epoch changes it led everywhere, the leader's learner counts, pending syncs,
 /// uptime and proposal sizes.
 pub fn metrics(server: &Node, view: &ShellView<'_>) -> Vec<Metric> {
     use MetricValue::Int;
@@ -117,6 +117,12 @@ pub fn metrics(server: &Node, view: &ShellView<'_>) -> Vec<Metric> {
         m("quorum_size", n(e.voters)),
         m("diff_count", count(e.syncs_sent.0)),
         m("snap_count", count(e.syncs_sent.1)),
+        // Menagerie's: epoch changes without an election that this member led (ADR 0014).
+        m("rollover_epoch_changes", count(e.epoch_changes.0)),
+        m(
+            "rollover_epoch_change_max_wait_ms",
+            count(e.epoch_changes.1),
+        ),
     ];
     if let Some(sizes) = e.proposal_sizes {
         let synced = |observer: bool| {

@@ -18,7 +18,7 @@ use menagerie_proto::ErrorCode;
 use menagerie_proto::records::Acl;
 
 pub use plan::{Limit, Plan};
-pub use tasks::POPULATE_ROOT;
+pub use tasks::{POPULATE_MAX_BYTES, POPULATE_ROOT};
 
 use crate::client::{Client, ClientError};
 use crate::pipeline::{DriverConfig, Script, member};
@@ -46,14 +46,16 @@ pub enum Workload {
     EphemeralChurn,
     /// this many watchers on one node; one setData; time until the last notification.
     WatchFanout(usize),
-    /// create this many 100-byte nodes under `/menagerie-populate` and keep them (for memory
-    /// and restart measurements); runs until done, not for the duration.
-    Populate(u64),
+    /// create this many nodes of this many data bytes (100 unless named) under
+    /// `/menagerie-populate` and keep them (for memory, restart and snapshot-install
+    /// measurements); runs until done, not for the duration.
+    Populate(u64, usize),
 }
 
 impl Workload {
     /// Parses `create`, `create1k`, `set`, `get`, `exists`, `children`, `mixed90`,
-    /// `sessions`, `ephemeral`, `watch1000`, `populate1000000`.
+    /// `sessions`, `ephemeral`, `watch1000`, `populate1000000`, `populate1000000x4096`
+    /// (nodes x data bytes; at most 1 MiB per node, ZooKeeper's default `jute.maxbuffer`).
     pub fn parse(s: &str) -> Option<Workload> {
         Some(match s {
             "create" => Workload::Create(100),
@@ -65,8 +67,10 @@ impl Workload {
             "sessions" => Workload::Sessions,
             "ephemeral" => Workload::EphemeralChurn,
             _ => {
-                if let Some(n) = s.strip_prefix("populate") {
-                    Workload::Populate(n.parse().ok().filter(|n| *n > 0)?)
+                if let Some(spec) = s.strip_prefix("populate") {
+                    let (n, bytes) = spec.split_once('x').unwrap_or((spec, "100"));
+                    let bytes = bytes.parse().ok().filter(|b| *b <= POPULATE_MAX_BYTES)?;
+                    Workload::Populate(n.parse().ok().filter(|n| *n > 0)?, bytes)
                 } else if let Some(p) = s.strip_prefix("mixed") {
                     Workload::Mixed(p.parse().ok().filter(|p: &u8| *p <= 100)?)
                 } else if let Some(n) = s.strip_prefix("watch") {
@@ -91,7 +95,8 @@ impl Workload {
             Workload::Sessions => "sessions".into(),
             Workload::EphemeralChurn => "ephemeral".into(),
             Workload::WatchFanout(n) => format!("watch{n}"),
-            Workload::Populate(n) => format!("populate{n}"),
+            Workload::Populate(n, 100) => format!("populate{n}"),
+            Workload::Populate(n, bytes) => format!("populate{n}x{bytes}"),
         }
     }
 }
@@ -205,8 +210,8 @@ pub fn bench_root() -> String {
 
 /// Runs one workload.
 pub async fn run(config: &BenchConfig, workload: Workload) -> Result<BenchResult, ClientError> {
-    if let Workload::Populate(n) = workload {
-        return tasks::populate(config, n).await;
+    if let Workload::Populate(n, bytes) = workload {
+        return tasks::populate(config, n, bytes).await;
     }
     let root = bench_root();
     let setup =
@@ -435,5 +440,33 @@ async fn report_progress(
     }
     if config.progress {
         eprint!("\r{:60}\r", "");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn populate_takes_a_count_and_an_optional_node_size() {
+        assert_eq!(
+            Workload::parse("populate1000"),
+            Some(Workload::Populate(1000, 100))
+        );
+        assert_eq!(
+            Workload::parse("populate1000000x4096"),
+            Some(Workload::Populate(1_000_000, 4096))
+        );
+        assert_eq!(Workload::Populate(5, 100).name(), "populate5");
+        assert_eq!(Workload::Populate(5, 4096).name(), "populate5x4096");
+        for bad in [
+            "populate",
+            "populate0",
+            "populate10x",
+            "populatex5",
+            "populate1x2000000",
+        ] {
+            assert_eq!(Workload::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -114,7 +114,7 @@ impl Plan {
                 fitted.sessions,
                 fitted.outstanding,
                 match w {
-                    Workload::Populate(_) => String::new(),
+                    Workload::Populate(..) => String::new(),
                     _ => format!(", {:.0} s", fitted.duration.as_secs_f64()),
                 }
             );

@@ -231,7 +231,7 @@ async fn one_op(
                 .await?;
             c.delete(&p, -1).await
         }
-        Workload::WatchFanout(_) | Workload::Populate(_) => Ok(()),
+        Workload::WatchFanout(_) | Workload::Populate(..) => Ok(()),
     }
 }
 
@@ -285,9 +285,17 @@ pub(super) async fn watch_fanout(
 /// The root `populateN` creates its nodes under (kept afterwards).
 pub const POPULATE_ROOT: &str = "/menagerie-populate";
 
-/// Creates `n` nodes of 100 bytes under [`POPULATE_ROOT`] (kept), as fast as the server
-/// takes them.
-pub(super) async fn populate(config: &BenchConfig, n: u64) -> Result<BenchResult, ClientError> {
+/// The most data bytes `populateNxB` puts in a node: ZooKeeper's default `jute.maxbuffer`
+/// (1 MiB) less room for the rest of the create request.
+pub const POPULATE_MAX_BYTES: usize = 1024 * 1024 - 1024;
+
+/// Creates `n` nodes of `bytes` data bytes under [`POPULATE_ROOT`] (kept), as fast as the
+/// server takes them.
+pub(super) async fn populate(
+    config: &BenchConfig,
+    n: u64,
+    bytes: usize,
+) -> Result<BenchResult, ClientError> {
     let setup = Client::connect(member(&config.target, 0), Duration::from_secs(30)).await?;
     ensure(&setup, POPULATE_ROOT).await?;
     // 1,000 parents, so that no node has a million children.
@@ -307,22 +315,36 @@ pub(super) async fn populate(config: &BenchConfig, n: u64) -> Result<BenchResult
                 Arc::clone(&next),
                 Arc::clone(&counters),
             );
-            tasks.push(tokio::spawn(populate_task(client, next, c, n)));
+            tasks.push(tokio::spawn(populate_task(client, next, c, n, bytes)));
         }
     }
     let c = &counters;
     let finished = || c.ops.load(Ordering::Relaxed) + c.errors.load(Ordering::Relaxed) >= n;
-    report_progress(config, Workload::Populate(n), &c.ops, c.start, finished).await;
+    report_progress(
+        config,
+        Workload::Populate(n, bytes),
+        &c.ops,
+        c.start,
+        finished,
+    )
+    .await;
     for t in tasks {
         let _ = t.await;
     }
     let _ = setup.close().await;
-    Ok(c.result(Workload::Populate(n)).await)
+    Ok(c.result(Workload::Populate(n, bytes)).await)
 }
 
 /// Creates nodes until `n` have been taken by the tasks together.
-async fn populate_task(client: Arc<Client>, next: Arc<AtomicU64>, c: Arc<Counters>, n: u64) {
+async fn populate_task(
+    client: Arc<Client>,
+    next: Arc<AtomicU64>,
+    c: Arc<Counters>,
+    n: u64,
+    bytes: usize,
+) {
     let mut local = histogram();
+    let data = vec![b'x'; bytes];
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= n {
@@ -330,9 +352,7 @@ async fn populate_task(client: Arc<Client>, next: Arc<AtomicU64>, c: Arc<Counter
         }
         let path = format!("{POPULATE_ROOT}/p{:05}/n{i:08}", i / 1000);
         let t = Instant::now();
-        let r = client
-            .create(&path, &[b'x'; 100], Acl::open_unsafe(), 0)
-            .await;
+        let r = client.create(&path, &data, Acl::open_unsafe(), 0).await;
         let ok = matches!(r, Ok(_) | Err(ClientError::Server(ErrorCode::NodeExists)));
         c.record(&mut local, t, ok);
     }
