@@ -14,7 +14,8 @@ use crate::replica::Replica;
 use crate::tree::NodeId;
 use crate::walk::FuzzyWalk;
 
-/// Nodes per slice of [`SnapWriter::next_slice`] by default.
+/// Budget of a slice of [`SnapWriter::next_slice`] by default: 4,096 small nodes, fewer
+/// large ones (units of [`crate::walk::FuzzyWalk::step`]; about 1 MiB of data at most).
 pub const SLICE_NODES: usize = 4096;
 
 /// Why a stream could not go on.

@@ -1,7 +1,10 @@
 //! A preorder walk of the tree that can be spread over many steps while the tree keeps
 //! changing in between: the node order of ZooKeeper's fuzzy snapshots.
 //!
-//! Each step visits up to a budget of nodes. When a node is visited its children are copied
+//! Each step visits nodes up to a budget: a node costs one unit, and one more per
+//! [`BYTES_PER_UNIT`] of its data, so that a step over large nodes takes about as long as one
+//! over small ones (4,096 nodes of 4 KiB would otherwise be a 16 MiB step, long enough to
+//! show in the clients' latency of the server walking). When a node is visited its children are copied
 //! (as ZooKeeper copies a node's child set while serializing), by slot id: no names are
 //! copied and nothing is hashed. A child is visited only if its slot still holds a child of
 //! that node when it is reached: one deleted meanwhile is skipped, and a slot reused by an
@@ -12,6 +15,14 @@
 //! replayed over it (txns are idempotent on such a tree).
 
 use crate::tree::{DataTree, Node, NodeId};
+
+/// Data bytes that cost one more unit of a step's budget.
+pub const BYTES_PER_UNIT: usize = 256;
+
+/// What visiting `node` costs of a step's budget.
+fn cost(node: &Node) -> usize {
+    1 + node.data().map_or(0, <[u8]>::len) / BYTES_PER_UNIT
+}
 
 /// One level of the walk: the children of one visited node still to visit.
 #[derive(Debug)]
@@ -52,7 +63,8 @@ impl FuzzyWalk {
         self.visited
     }
 
-    /// Visits up to `budget` more nodes; returns true once the walk is complete.
+    /// Visits more nodes, up to `budget` units (see the module documentation; at least one
+    /// node); returns true once the walk is complete.
     pub fn step(&mut self, tree: &DataTree, budget: usize, mut visit: impl FnMut(&Node)) -> bool {
         let mut left = budget;
         if !self.started {
@@ -61,7 +73,7 @@ impl FuzzyWalk {
                 return true;
             };
             self.enter(tree, root, "/".to_owned(), &mut visit);
-            left = left.saturating_sub(1);
+            left = left.saturating_sub(cost(root));
         }
         while left > 0 {
             let Some(top) = self.stack.last_mut() else {
@@ -78,7 +90,7 @@ impl FuzzyWalk {
                 let mut prefix = node.path().to_owned();
                 prefix.push('/');
                 self.enter(tree, node, prefix, &mut visit);
-                left -= 1;
+                left = left.saturating_sub(cost(node));
             }
         }
         self.stack.is_empty()
@@ -135,6 +147,38 @@ mod tests {
             v.insert(n.path().to_owned());
         });
         v
+    }
+
+    /// A step over large nodes visits fewer of them: its data stays about the budget's.
+    #[test]
+    fn large_nodes_cost_more_of_a_step() {
+        let mut tree = DataTree::new(false, 1);
+        let acl = Acl::open_unsafe();
+        let big = vec![b'x'; 4096];
+        for i in 0..100 {
+            let node = NewNode {
+                data: Some(&big),
+                acl: &acl,
+                ephemeral_owner: 0,
+                parent_cversion: -1,
+                zxid: 1,
+                time: 1,
+            };
+            assert!(tree.create(&format!("/n{i}"), &node).is_ok());
+        }
+        let mut walk = FuzzyWalk::new();
+        let mut visited = 0;
+        walk.step(&tree, 1, |_| visited += 1);
+        assert_eq!(visited, 1, "the root, whatever the budget");
+        // Each node of 4,096 bytes costs 1 + 16 units (the 3 small /zookeeper nodes 1 each).
+        let mut big = 0;
+        walk.step(&tree, 17 * 10 + 3, |n| {
+            big += usize::from(n.data().is_some_and(|d| d.len() == 4096));
+        });
+        assert_eq!(big, 10);
+        visited = 0;
+        walk.step(&tree, 1, |_| visited += 1);
+        assert_eq!(visited, 1, "at least one node per step");
     }
 
     /// Walks in small steps while a pseudo-random mix of creates and deletes runs between

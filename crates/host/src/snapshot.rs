@@ -173,8 +173,9 @@ pub fn take_snapshot(dirs: &DataDirs, replica: &Replica) -> Result<PathBuf, Snap
     w.finish(&trailer).map_err(fail)
 }
 
-/// Nodes serialized per slice of a fuzzy snapshot by default (about 0.5 MB of typical
-/// nodes: small enough not to stall requests noticeably).
+/// Budget of a slice of a fuzzy snapshot by default: 4,096 typical nodes (about 0.5 MB),
+/// fewer large ones (units of `FuzzyWalk::step`: about 1 MiB of data at most), small
+/// enough not to stall requests noticeably.
 pub const SLICE_NODES: usize = 4096;
 
 /// What one [`FuzzySnapshot::next_slice`] produced.

@@ -112,6 +112,11 @@ impl Sim {
             m.disk.truncate(to).map_err(|e| e.to_string())?;
             m.pending_truncate = None;
         }
+        // As the shell's reload, which waits for the storage thread (a barrier): what was
+        // appended before the failure is committed first, so that the reloaded state has it
+        // and no later commit puts it in the log behind the reload (a DIFF then logged the
+        // same zxids again after it, and a replay read the stale ones: finding 22).
+        let committed = m.disk.commit().map_err(|e| e.to_string())?;
         // What came with the failed write was dropped, txns included: the state is what
         // the disk holds.
         let empty = Replica::new(false, seed ^ sid.0 as u64, true);
@@ -121,6 +126,11 @@ impl Sim {
             .map_err(|e| e.to_string())?;
         m.durable = m.durable.min(replica.last_processed_zxid());
         self.deliver(sid, Input::Reloaded(Box::new(replica)));
+        if let Some(up_to) = committed {
+            let m = self.members.get_mut(&sid).expect("member");
+            m.durable = m.durable.max(up_to);
+            self.deliver(sid, Input::Persisted { up_to });
+        }
         let m = self.members.get_mut(&sid).expect("member");
         let Some(node) = m.node.as_mut() else {
             return Err("down".into());
