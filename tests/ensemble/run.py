@@ -36,6 +36,7 @@ import scenarios_partition  # noqa: E402,F401
 import scenarios_disk  # noqa: E402,F401
 import scenarios_clock  # noqa: E402,F401
 import scenarios_reconfig  # noqa: E402,F401
+import scenarios_rollover  # noqa: E402,F401
 from registry import SCENARIOS, Context, Failure, Skip, is_known, known_failure  # noqa: E402
 
 
