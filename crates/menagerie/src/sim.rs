@@ -39,7 +39,7 @@ pub struct SimArgs {
     pub counter_near_end: bool,
     /// Optional core features: `seed` (each seed's own mix, the default), `none`, or a
     /// comma-separated list of `linearizable`, `hierarchy` (5 voters), `read-only`,
-    /// `local-sessions`, `upgrading`, `reconfig` (3 voters).
+    /// `local-sessions`, `upgrading`, `reconfig` (not with `hierarchy` on 5 voters).
     #[arg(long, default_value = "seed")]
     pub features: String,
     /// Events a seed may handle before it fails with `EventBudget` (a storm or a loop

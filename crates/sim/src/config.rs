@@ -61,9 +61,10 @@ pub struct Features {
     pub local_sessions: bool,
     /// `localSessionsUpgradingEnabled` (with `local_sessions`).
     pub upgrading: bool,
-    /// `reconfigEnabled`: clients now and then remove a voter, add it back or make it an
-    /// observer (applied only with 3 voters, where every configuration the workload can
-    /// reach keeps the checker's quorum rule sound: 2 or 3 of the original voters).
+    /// `reconfigEnabled`: clients now and then remove one of the original voters, add it
+    /// back or make it an observer (not with hierarchical quorums, where incremental
+    /// reconfigurations are refused); the checker's quorum rules follow the configuration
+    /// committed at each zxid.
     pub reconfig: bool,
 }
 
@@ -101,7 +102,7 @@ impl Features {
                 "local-sessions(no upgrade)"
             });
         }
-        if self.reconfig && voters == 3 {
+        if self.reconfig && !(self.hierarchy && voters >= 5) {
             on.push("reconfig");
         }
         if on.is_empty() {

@@ -292,7 +292,9 @@ fn ensemble_config(opts: &SimOptions) -> EnsembleConfig {
     }
     let features = opts.features();
     config.linearizable_reads = features.linearizable;
-    config.reconfig_enabled = features.reconfig && opts.voters == 3;
+    // Incremental reconfigurations need majority quorums (ZooKeeper refuses them on a
+    // hierarchical configuration).
+    config.reconfig_enabled = features.reconfig && !(features.hierarchy && opts.voters >= 5);
     if features.hierarchy && opts.voters >= 5 {
         config.hierarchy = Some(hierarchy(opts.voters));
     }

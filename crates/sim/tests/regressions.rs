@@ -183,3 +183,27 @@ fn a_read_only_member_never_expires_a_session_it_does_not_know() {
 fn no_ephemeral_for_a_closed_session_with_local_sessions() {
     passes(467, 5, 1);
 }
+
+/// Finding 23: a reconfiguration proposed but not committed when its leader died was
+/// committed by the next leader's sync and never activated: members kept the old
+/// membership while /zookeeper/config showed the new one, and a member restarted from its
+/// log forgot it had seen it. As ZooKeeper's last seen quorum verifier: NEWLEADER carries
+/// it, its quorum needs a quorum of it too, and the leader activates it once serving
+/// (CommitNeedsQuorum with the membership-aware quorum rule; 19 of 300 3-voter and 25 of
+/// 300 5-voter reconfig seeds without the fix).
+#[test]
+fn a_reconfiguration_in_a_new_leaders_history_is_activated() {
+    let reconfig = menagerie_sim::Features {
+        reconfig: true,
+        ..Default::default()
+    };
+    for (seed, voters) in [(23, 3), (60, 3), (155, 3), (1, 5), (19, 5)] {
+        let report = run_seed(SimOptions {
+            voters,
+            strict: true,
+            features: Some(reconfig),
+            ..SimOptions::new(seed)
+        });
+        assert!(report.passed(), "{report}");
+    }
+}

@@ -208,7 +208,7 @@ impl Node {
                     committed: &zab.committed,
                     last_committed,
                 };
-                let leader = Leader::new(
+                let mut leader = Leader::new(
                     now.mono_ms,
                     me,
                     epochs,
@@ -217,6 +217,9 @@ impl Node {
                     tick_ms,
                     &mut acts,
                 );
+                if let Some(seen) = super::reconfig::last_seen_config(&self.replica, &zab.config) {
+                    leader.adopt_last_seen(seen);
+                }
                 Role::Leading(Box::new(leader))
             }
             _ => {
@@ -507,8 +510,12 @@ impl Node {
         let zxid = replica.last_processed_zxid();
         tracing::info!(zxid = %zxid, nodes = replica.tree().node_count(), "snapshot from the leader loaded");
         self.replica = replica;
-        if let Some(zab) = &self.zab {
-            // As a Java learner does with reconfig disabled (ZOOKEEPER-2819).
+        if let Some(zab) = &self.zab
+            && !zab.config.reconfig_enabled
+        {
+            // As a Java learner does with reconfig disabled (ZOOKEEPER-2819). With it
+            // enabled the leader's node stays: it may hold a reconfiguration this member
+            // must know it has seen, should it lead next (finding 23).
             self.replica
                 .set_config_node(&zab.config.config_text, now.wall_ms);
         }

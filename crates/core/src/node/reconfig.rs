@@ -18,6 +18,7 @@ use crate::ensemble::{EnsembleConfig, MemberRole};
 use crate::input::Now;
 use crate::output::Output;
 use crate::proposer::Requester;
+use crate::replica::Replica;
 use crate::zab::action::Actions;
 
 /// The node that holds the configuration.
@@ -210,6 +211,21 @@ impl Node {
             self.activate(now, &text, me, out);
         }
     }
+}
+
+/// A reconfiguration in the history a new leader brings (its tree has applied its whole
+/// log) that is newer than its active configuration: proposed, its commit never seen here
+/// (ZooKeeper's last seen quorum verifier). `None` without reconfig enabled.
+pub(super) fn last_seen_config(
+    replica: &Replica,
+    active: &EnsembleConfig,
+) -> Option<EnsembleConfig> {
+    if !active.reconfig_enabled {
+        return None;
+    }
+    let data = replica.tree().get(CONFIG_NODE)?.data()?;
+    let parsed = ConfigText::parse(std::str::from_utf8(data).ok()?).ok()?;
+    (parsed.version > active.config_version).then(|| parsed.applied_to(active))
 }
 
 /// ZooKeeper's incremental reconfiguration: the last configuration (majorities only),

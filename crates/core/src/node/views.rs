@@ -197,8 +197,13 @@ impl Node {
         if let Some(zab) = self.zab.as_mut() {
             zab.last_logged = zab.last_logged.max(last);
             zab.durable = zab.durable.max(last);
-            self.replica
-                .set_config_node(&zab.config.config_text, now.wall_ms);
+            // A reconfiguration the log holds but this member never activated stays in the
+            // tree: it is the last seen configuration a leader elected from here must
+            // carry (ZooKeeper keeps it in the `.next` dynamic file).
+            if super::reconfig::last_seen_config(&self.replica, &zab.config).is_none() {
+                self.replica
+                    .set_config_node(&zab.config.config_text, now.wall_ms);
+            }
         }
         let sessions = self.proposer.sessions_mut();
         for (&session, &timeout) in self.replica.sessions() {

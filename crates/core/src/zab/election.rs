@@ -283,8 +283,13 @@ impl Election {
             // answered at once with this member's vote. A settled one is not: two members
             // whose configurations each make the other a non-voter would otherwise answer
             // each other's answers forever (a storm, with duplicated notifications, found
-            // by the simulator: seed 1257 with reconfig).
-            if state == PeerState::Looking {
+            // by the simulator: seed 1257 with reconfig). A non-voter answers another only
+            // to hand it a newer configuration: two members a reconfiguration removed, with
+            // the same configuration, otherwise answered each other's answers forever
+            // (seed 2355, 5 voters with reconfig; ZooKeeper's non-voters never write to
+            // each other, as they notify voters only).
+            let answers = config.is_voter(self.me) || sent_with_older_config(n, config);
+            if state == PeerState::Looking && answers {
                 let reply = self.notification(self.current, self.logical_clock, config);
                 step.sends.push((from, reply));
             }
@@ -515,6 +520,15 @@ fn check_leader(
     }
 }
 
+/// Whether `n` carries a configuration older than `config` (a readable one: Java members
+/// without reconfig send none).
+fn sent_with_older_config(n: &Notification, config: &EnsembleConfig) -> bool {
+    std::str::from_utf8(&n.config)
+        .ok()
+        .and_then(|t| crate::config_text::ConfigText::parse(t).ok())
+        .is_some_and(|c| c.version < config.config_version)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::VecDeque;
@@ -633,6 +647,32 @@ mod tests {
         net.start(4, Zxid::ZERO, 0);
         net.run(1_000);
         assert!(net.decided.is_empty(), "no quorum: nobody decides");
+        assert!(
+            net.delivered < 200,
+            "{} notifications in a simulated second",
+            net.delivered
+        );
+    }
+
+    /// Found by the simulator (seed 2355, 5 voters with reconfig): two looking members a
+    /// reconfiguration had removed, with the same configuration, each answered the other's
+    /// notification as a looking non-voter's, without end.
+    #[test]
+    fn two_looking_non_voters_do_not_answer_each_other_forever() {
+        let mut net = Net::new(config(&[1, 2, 3], &[4, 5]));
+        net.down = vec![ServerId(1), ServerId(2), ServerId(3)];
+        net.start(4, Zxid::ZERO, 0);
+        net.start(5, Zxid::ZERO, 0);
+        // One notification between them (in the run, from a configuration in which the
+        // other still voted).
+        let first = net.members[&ServerId(5)].notification(
+            net.members[&ServerId(5)].current,
+            1,
+            &net.config,
+        );
+        net.queue.push_back((ServerId(5), ServerId(4), first));
+        net.run(1_000);
+        assert!(net.decided.is_empty(), "no voter: nobody decides");
         assert!(
             net.delivered < 200,
             "{} notifications in a simulated second",

@@ -60,6 +60,18 @@ impl Chain {
         self.proposals.get(&zxid)
     }
 
+    /// Proposals after `after` up to `upto`, in zxid order.
+    pub fn proposals_between(
+        &self,
+        after: Zxid,
+        upto: Zxid,
+    ) -> impl Iterator<Item = &Arc<LoggedTxn>> {
+        use std::ops::Bound::{Excluded, Included};
+        self.proposals
+            .range((Excluded(after), Included(upto)))
+            .map(|(_, t)| t)
+    }
+
     /// Proposals of a session, in zxid order.
     pub fn proposals(&self) -> impl Iterator<Item = &Arc<LoggedTxn>> {
         self.proposals.values()

@@ -110,6 +110,10 @@ pub struct Checker {
     strict: bool,
     /// The ensemble: its voters and what a quorum of them is.
     ensemble: menagerie_core::ensemble::EnsembleConfig,
+    /// The ensemble as each committed reconfiguration left it, by the reconfig's zxid, in
+    /// order (seeds with reconfig): the quorum rules of a zxid use the newest one at or
+    /// before it.
+    configs: Vec<(Zxid, menagerie_core::ensemble::EnsembleConfig)>,
     /// The optional features of the run.
     features: crate::config::Features,
     /// What was checked.
@@ -131,6 +135,7 @@ impl Checker {
             known: Vec::new(),
             strict: opts.strict,
             ensemble: ensemble.clone(),
+            configs: Vec::new(),
             features: opts.features(),
             coverage: Coverage::default(),
             zab: zab::ZabState::default(),
@@ -194,8 +199,9 @@ impl Checker {
                 continue;
             };
             self.check_not_read_only_write(at, &txn);
-            if matches!(txn.body, menagerie_proto::txn::TxnBody::Reconfig(_)) {
+            if let menagerie_proto::txn::TxnBody::Reconfig(t) = &txn.body {
                 self.coverage.reconfigs += 1;
+                self.reconfigured(at, *z, t.data.as_deref().unwrap_or_default());
             }
             if let Err(e) = self.model.apply(&txn) {
                 let focus = vec![format!("{z}")];
@@ -203,6 +209,41 @@ impl Checker {
             }
         }
         self.run_deferred(at);
+    }
+
+    /// A reconfiguration committed at `zxid` with the configuration `text`.
+    fn reconfigured(&mut self, at: u64, zxid: Zxid, text: &[u8]) {
+        match parse_config(text) {
+            Ok(config) => self.configs.push((zxid, config)),
+            Err(e) => {
+                let detail = format!("reconfig {zxid} committed an unreadable configuration: {e}");
+                self.fail(at, "TxnSemantics", detail, vec![format!("{zxid}")]);
+            }
+        }
+    }
+
+    /// The ensembles one of which must hold a quorum for `zxid` to be served: as the newest
+    /// reconfiguration committed at or before it left it (a txn proposed while a
+    /// reconfiguration was outstanding needed a quorum of both the old and the new
+    /// configuration, so of the newest one too), and as each reconfiguration proposed
+    /// after the committed line's tip up to `zxid` would leave it (serving `zxid` commits
+    /// whichever of them its history holds; the checker does not know which).
+    fn ensembles_for(&self, zxid: Zxid) -> Vec<menagerie_core::ensemble::EnsembleConfig> {
+        let committed = self
+            .configs
+            .iter()
+            .rev()
+            .find(|(z, _)| *z <= zxid)
+            .map_or(&self.ensemble, |(_, c)| c);
+        let mut out = vec![committed.clone()];
+        for txn in self.chain.proposals_between(self.chain.tip(), zxid) {
+            if let menagerie_proto::txn::TxnBody::Reconfig(t) = &txn.body
+                && let Ok(config) = parse_config(t.data.as_deref().unwrap_or_default())
+            {
+                out.push(config);
+            }
+        }
+        out
     }
 
     /// Whether every member is up and serving the same state (the same tree at the same
@@ -263,4 +304,15 @@ pub fn describe_response(body: &Response) -> String {
         Response::Multi(results) => format!("{results:?}"),
         other => format!("{other:?}"),
     }
+}
+
+/// The ensemble a reconfiguration's configuration text describes.
+fn parse_config(text: &[u8]) -> Result<menagerie_core::ensemble::EnsembleConfig, String> {
+    let text = String::from_utf8_lossy(text);
+    let parsed =
+        menagerie_core::config_text::ConfigText::parse(&text).map_err(|e| e.to_string())?;
+    let members = parsed.servers.iter().map(|(s, m)| (*s, m.role)).collect();
+    let mut config = menagerie_core::ensemble::EnsembleConfig::new(members, text.into_owned());
+    config.hierarchy = parsed.hierarchy;
+    Ok(config)
 }

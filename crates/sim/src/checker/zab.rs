@@ -265,11 +265,15 @@ impl Checker {
             .map(|(s, _)| *s)
             .collect();
         // A quorum as the ensemble defines it: a majority of voters, or with hierarchical
-        // quorums a majority of groups each with a majority of its weight.
-        if !self.ensemble.is_quorum(&holders) {
+        // quorums a majority of groups each with a majority of its weight; with
+        // reconfigurations, of the voters of the configuration in force at `z`.
+        let ensembles = self.ensembles_for(z);
+        if !ensembles.iter().any(|e| e.is_quorum(&holders)) {
+            let ensemble = &ensembles[0];
+            let voters: Vec<ServerId> = ensemble.voters().collect();
             let detail = format!(
-                "m{sid} serves {z}, but only {holders:?} of the voters hold it durably, no quorum{}: {durable:?}",
-                if self.ensemble.hierarchy.is_some() {
+                "m{sid} serves {z}, but only {holders:?} of the voters {voters:?} hold it durably, no quorum{}: {durable:?}",
+                if ensemble.hierarchy.is_some() {
                     " of groups"
                 } else {
                     ""

@@ -327,7 +327,7 @@ fn draw_multi(
     Op::Multi(ops)
 }
 
-/// Now and then (with reconfig on, 3 voters): a reconfiguration of one of the original
+/// Now and then (with reconfig on): a reconfiguration of one of the original
 /// voters `1..=voters`: removed, added back as a participant, or made an observer. The
 /// ensemble refuses what would leave fewer than 2 voters or no synced quorum.
 pub fn draw_reconfig(rng: &mut ChaCha8Rng, voters: usize) -> Option<Op> {

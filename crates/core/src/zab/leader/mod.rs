@@ -157,9 +157,13 @@ pub struct Leader {
     /// The reconfiguration proposed and not yet committed.
     pending_config: Option<reconfig::PendingConfig>,
     /// With reconfig enabled, a configuration of version 0 gets the new epoch's first zxid
-    /// as its version (ZOOKEEPER-1783): NEWLEADER carries it, and it is activated when the
-    /// leader serves.
+    /// as its version (ZOOKEEPER-1783); or the last seen configuration below: NEWLEADER
+    /// carries it, and it is activated when the leader serves.
     restamped: Option<String>,
+    /// A reconfiguration in the history this leader brings, newer than its active
+    /// configuration (proposed, its commit never seen; ZooKeeper's last seen quorum
+    /// verifier): the NEWLEADER quorum must hold in it too.
+    last_seen: Option<EnsembleConfig>,
     /// Half-tick timer: pings every half tick, liveness every tick.
     half_ticks: u64,
     next_half_tick_ms: u64,
@@ -208,6 +212,7 @@ impl Leader {
             clock_ms: now,
             pending_config: None,
             restamped: None,
+            last_seen: None,
             half_ticks: 0,
             next_half_tick_ms: now + tick_ms / 2,
             tick_ms,
@@ -236,7 +241,7 @@ impl Leader {
         self.try_epoch_acked(now, ctx, acts);
         if let (Some(e), Some(epoch)) = (&self.establishing, self.epoch)
             && e.epoch_acked
-            && ctx.config.is_quorum(&e.newleader_acks)
+            && self.is_newleader_quorum(ctx.config, &e.newleader_acks)
         {
             self.start_serving(epoch, acts);
         }
@@ -405,7 +410,10 @@ impl Leader {
         }
         let epoch = e.candidate;
         self.epoch = Some(epoch);
-        self.restamped = reconfig::restamped_text(config, epoch);
+        self.restamped = match &self.last_seen {
+            Some(seen) => Some(seen.config_text.clone()),
+            None => reconfig::restamped_text(config, epoch),
+        };
         e.deadline_ms = now + config.init_limit * self.tick_ms;
         tracing::info!(epoch, "new epoch fixed; LEADERINFO to the learners");
         acts.push(Action::PersistEpoch {
@@ -526,7 +534,7 @@ impl Leader {
             self.start_sync(s, ctx, acts);
         }
         if let Some(e) = &self.establishing
-            && ctx.config.is_quorum(&e.newleader_acks)
+            && self.is_newleader_quorum(ctx.config, &e.newleader_acks)
         {
             self.start_serving(epoch, acts);
         }
@@ -610,12 +618,15 @@ impl Leader {
         if let Some(h) = self.learners.get_mut(&from) {
             h.phase = Phase::AwaitServing;
         }
+        let votes =
+            config.is_voter(from) || self.last_seen.as_ref().is_some_and(|c| c.is_voter(from));
         match &mut self.establishing {
             Some(e) => {
-                if counted && config.is_voter(from) {
+                if counted && votes {
                     e.newleader_acks.insert(from);
                 }
-                if config.is_quorum(&e.newleader_acks) {
+                let acks = e.newleader_acks.clone();
+                if self.is_newleader_quorum(config, &acks) {
                     self.start_serving(epoch, acts);
                 }
             }
@@ -625,17 +636,22 @@ impl Leader {
 
     /// A quorum has the new epoch's history: serve, and tell every acknowledged learner.
     fn start_serving(&mut self, epoch: u32, acts: &mut Actions) {
-        self.establishing = None;
+        let acks = self
+            .establishing
+            .take()
+            .map(|e| e.newleader_acks)
+            .unwrap_or_default();
         let start = Zxid::epoch_start(epoch);
         self.last_proposed = start;
         self.last_committed = start;
         tracing::info!(epoch, "leader serving");
         acts.push(Action::Serve(epoch));
         if let Some(text) = self.restamped.take() {
-            acts.push(Action::Activate {
-                text,
-                designated: self.me,
-            });
+            let designated = match self.last_seen.take() {
+                Some(seen) => self.designated_by_newleader(&seen, &acks),
+                None => self.me,
+            };
+            acts.push(Action::Activate { text, designated });
         }
         let ready: Vec<ServerId> = self
             .learners

@@ -149,6 +149,45 @@ impl Leader {
         best
     }
 
+    /// Takes `seen`, a reconfiguration in the history this leader brings that is newer
+    /// than its active configuration (ZooKeeper's last seen quorum verifier): NEWLEADER
+    /// carries it, its quorum needs a quorum of it as well, and the leader activates it
+    /// once serving (ZooKeeper's `Leader.lead`, ZOOKEEPER-1324).
+    pub fn adopt_last_seen(&mut self, seen: EnsembleConfig) {
+        tracing::info!(version = %format_args!("{:x}", seen.config_version),
+            "the history holds a reconfiguration not activated; NEWLEADER carries it");
+        if self.epoch.is_some() && self.establishing.is_some() {
+            self.restamped = Some(seen.config_text.clone());
+        }
+        self.last_seen = Some(seen);
+    }
+
+    /// Whether `acks` make a NEWLEADER quorum: of the active configuration, and of the last
+    /// seen one if any.
+    pub(super) fn is_newleader_quorum(
+        &self,
+        config: &EnsembleConfig,
+        acks: &BTreeSet<ServerId>,
+    ) -> bool {
+        config.is_quorum(acks) && self.last_seen.as_ref().is_none_or(|c| c.is_quorum(acks))
+    }
+
+    /// The leader of the last seen configuration once it is activated: this one if it votes
+    /// there; else a voter of it that acknowledged NEWLEADER.
+    pub(super) fn designated_by_newleader(
+        &self,
+        seen: &EnsembleConfig,
+        acks: &BTreeSet<ServerId>,
+    ) -> ServerId {
+        if seen.is_voter(self.me) {
+            return self.me;
+        }
+        acks.iter()
+            .find(|s| **s != self.me && seen.is_voter(**s))
+            .copied()
+            .unwrap_or(self.me)
+    }
+
     /// After the node activated a configuration: learners outside it are let go, and what
     /// waited for the old configuration's quorum is committed under the new one.
     pub fn activated(&mut self, config: &EnsembleConfig, acts: &mut Actions) {
