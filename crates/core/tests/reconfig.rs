@@ -140,6 +140,47 @@ fn a_removed_leader_hands_over_and_the_ensemble_keeps_writing() {
     assert_eq!(r.first().map(|(h, _)| h.err), Some(0), "{r:?}");
 }
 
+/// A reconfiguration the followers logged and acknowledged, whose leader died before the
+/// acknowledgements arrived, is finished by the next leader (ZooKeeper's last seen
+/// configuration; finding 23 in docs/simulation.md): activated, so that the removed member
+/// no longer counts. Before, the next leader committed it without activating it, and the
+/// ensemble went on with the old membership.
+#[test]
+fn a_reconfiguration_left_pending_by_a_dead_leader_is_activated_by_the_next_one() {
+    use menagerie_proto::quorum::PacketType;
+    let mut c = Cluster::with_config(&[1, 2, 3, 4], &[], enabled);
+    c.run(3_000);
+    let leader = c.leader().expect("a leader");
+    let followers: Vec<ServerId> = (1..=4).map(sid).filter(|s| *s != leader).collect();
+    let gone = followers[0];
+    let cid = c.connect(leader, 1);
+    c.run(200);
+    c.send(leader, cid, 7, reconfig("", &gone.0.to_string(), -1));
+    let mut steps = 0;
+    while !followers
+        .iter()
+        .all(|f| c.packet_queued(*f, leader, PacketType::Ack))
+    {
+        assert!(c.step_one() && steps < 10_000, "the proposal reaches every follower");
+        steps += 1;
+    }
+    c.crash(leader);
+    c.run(5_000);
+    let next = c.leader().expect("a new leader");
+    assert_ne!(next, gone, "the removed member does not lead");
+    // Under the old membership the two members left after `gone` goes down are 2 of 4 voters,
+    // no quorum; under the new one they are 2 of 3.
+    c.crash(gone);
+    c.run(2_000);
+    let next = c.leader().expect("a leader of the new membership");
+    let w = c.connect(next, 60);
+    c.run(200);
+    let r = c.request(next, w, 1, create("/after", b"x"));
+    assert_eq!(r.first().map(|(h, _)| h.err), Some(0), "{r:?}");
+    let text = config_on(&mut c, next, 61);
+    assert!(!text.contains(&format!("server.{gone}=")), "{text}");
+}
+
 #[test]
 fn bad_requests_get_zookeepers_errors() {
     let mut c = Cluster::with_config(&[1, 2, 3], &[], enabled);

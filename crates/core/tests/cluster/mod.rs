@@ -675,6 +675,15 @@ impl Cluster {
         );
     }
 
+    /// Whether a quorum packet of `kind` from `from` to `to` waits to be delivered.
+    pub fn packet_queued(&self, from: ServerId, to: ServerId, kind: PacketType) -> bool {
+        self.queue.iter().any(|d| {
+            d.to == to
+                && matches!(&d.input, Input::Peer { from: f, packet } if *f == from
+                    && packet.kind() == Some(kind))
+        })
+    }
+
     /// Cuts (or heals) the network between `a` and `b`.
     pub fn partition(&mut self, a: ServerId, b: ServerId, cut: bool) {
         let key = (a.min(b), a.max(b));
