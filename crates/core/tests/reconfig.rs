@@ -161,7 +161,10 @@ fn a_reconfiguration_left_pending_by_a_dead_leader_is_activated_by_the_next_one(
         .iter()
         .all(|f| c.packet_queued(*f, leader, PacketType::Ack))
     {
-        assert!(c.step_one() && steps < 10_000, "the proposal reaches every follower");
+        assert!(
+            c.step_one() && steps < 10_000,
+            "the proposal reaches every follower"
+        );
         steps += 1;
     }
     c.crash(leader);
