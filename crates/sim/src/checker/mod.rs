@@ -213,7 +213,7 @@ impl Checker {
 
     /// A reconfiguration committed at `zxid` with the configuration `text`.
     fn reconfigured(&mut self, at: u64, zxid: Zxid, text: &[u8]) {
-        match parse_config(text) {
+        match self.parse_config(text) {
             Ok(config) => self.configs.push((zxid, config)),
             Err(e) => {
                 let detail = format!("reconfig {zxid} committed an unreadable configuration: {e}");
@@ -222,28 +222,44 @@ impl Checker {
         }
     }
 
-    /// The ensembles one of which must hold a quorum for `zxid` to be served: as the newest
-    /// reconfiguration committed at or before it left it (a txn proposed while a
-    /// reconfiguration was outstanding needed a quorum of both the old and the new
-    /// configuration, so of the newest one too), and as each reconfiguration proposed
-    /// after the committed line's tip up to `zxid` would leave it (serving `zxid` commits
-    /// whichever of them its history holds; the checker does not know which).
-    fn ensembles_for(&self, zxid: Zxid) -> Vec<menagerie_core::ensemble::EnsembleConfig> {
-        let committed = self
-            .configs
+    /// The ensemble as the newest reconfiguration committed at or before `zxid` left it.
+    fn committed_ensemble(&self, zxid: Zxid) -> &menagerie_core::ensemble::EnsembleConfig {
+        self.configs
             .iter()
             .rev()
             .find(|(z, _)| *z <= zxid)
-            .map_or(&self.ensemble, |(_, c)| c);
-        let mut out = vec![committed.clone()];
-        for txn in self.chain.proposals_between(self.chain.tip(), zxid) {
-            if let menagerie_proto::txn::TxnBody::Reconfig(t) = &txn.body
-                && let Ok(config) = parse_config(t.data.as_deref().unwrap_or_default())
-            {
-                out.push(config);
-            }
-        }
-        out
+            .map_or(&self.ensemble, |(_, c)| c)
+    }
+
+    /// Whether `holders` may have committed `zxid`: a quorum of the committed ensemble at
+    /// it (a txn proposed while a reconfiguration was outstanding needed a quorum of both
+    /// the old and the new configuration, so of the newest one too), or of one a
+    /// reconfiguration proposed after the committed line's tip up to `zxid` would leave
+    /// (serving `zxid` commits whichever of them its history holds; the checker does not
+    /// know which).
+    fn quorum_may_hold(&self, zxid: Zxid, holders: &[ServerId]) -> bool {
+        self.committed_ensemble(zxid).is_quorum(holders)
+            || self
+                .chain
+                .proposals_between(self.chain.tip(), zxid)
+                .filter_map(|txn| match &txn.body {
+                    menagerie_proto::txn::TxnBody::Reconfig(t) => self
+                        .parse_config(t.data.as_deref().unwrap_or_default())
+                        .ok(),
+                    _ => None,
+                })
+                .any(|config| config.is_quorum(holders))
+    }
+
+    /// The ensemble a reconfiguration's configuration text describes (the core's parser).
+    fn parse_config(
+        &self,
+        text: &[u8],
+    ) -> Result<menagerie_core::ensemble::EnsembleConfig, String> {
+        let text = String::from_utf8_lossy(text);
+        let parsed =
+            menagerie_core::config_text::ConfigText::parse(&text).map_err(|e| e.to_string())?;
+        Ok(parsed.applied_to(&self.ensemble))
     }
 
     /// Whether every member is up and serving the same state (the same tree at the same
@@ -304,15 +320,4 @@ pub fn describe_response(body: &Response) -> String {
         Response::Multi(results) => format!("{results:?}"),
         other => format!("{other:?}"),
     }
-}
-
-/// The ensemble a reconfiguration's configuration text describes.
-fn parse_config(text: &[u8]) -> Result<menagerie_core::ensemble::EnsembleConfig, String> {
-    let text = String::from_utf8_lossy(text);
-    let parsed =
-        menagerie_core::config_text::ConfigText::parse(&text).map_err(|e| e.to_string())?;
-    let members = parsed.servers.iter().map(|(s, m)| (*s, m.role)).collect();
-    let mut config = menagerie_core::ensemble::EnsembleConfig::new(members, text.into_owned());
-    config.hierarchy = parsed.hierarchy;
-    Ok(config)
 }

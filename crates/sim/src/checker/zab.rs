@@ -267,9 +267,8 @@ impl Checker {
         // A quorum as the ensemble defines it: a majority of voters, or with hierarchical
         // quorums a majority of groups each with a majority of its weight; with
         // reconfigurations, of the voters of the configuration in force at `z`.
-        let ensembles = self.ensembles_for(z);
-        if !ensembles.iter().any(|e| e.is_quorum(&holders)) {
-            let ensemble = &ensembles[0];
+        if !self.quorum_may_hold(z, &holders) {
+            let ensemble = self.committed_ensemble(z);
             let voters: Vec<ServerId> = ensemble.voters().collect();
             let detail = format!(
                 "m{sid} serves {z}, but only {holders:?} of the voters {voters:?} hold it durably, no quorum{}: {durable:?}",
